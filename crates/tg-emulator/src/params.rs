@@ -60,9 +60,18 @@ impl Params {
         self.uploads.insert(name, upload);
     }
 
-    /// Names of every parameter passed (uploads referenced by `attach://` included).
+    /// Names of the parameters passed; upload parts only referenced through
+    /// `attach://name` are not parameters and are left out.
     pub fn names(&self) -> Vec<String> {
-        self.values.keys().chain(self.uploads.keys()).cloned().collect()
+        let attached = |name: &str| {
+            let needle = format!("attach://{name}");
+            self.values.values().any(|v| v.to_string().contains(&needle))
+        };
+        self.values
+            .keys()
+            .cloned()
+            .chain(self.uploads.keys().filter(|k| !attached(k)).cloned())
+            .collect()
     }
 
     /// Whether a parameter was passed at all.
