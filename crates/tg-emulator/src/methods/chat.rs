@@ -97,6 +97,8 @@ pub fn get_chat(world: &mut World, bot: i64, p: &Params) -> ApiResult<Value> {
     let mut info = chat.json.clone();
     info["accent_color_id"] = json!(0);
     info["max_reaction_count"] = json!(11);
+    info["accepted_gift_types"] = json!({"unlimited_gifts": false, "limited_gifts": false, "unique_gifts": false,
+        "premium_subscription": false, "gifts_from_channels": false});
     if let Some(id) = chat.pinned.last().and_then(|id| chat.message(*id)) {
         info["pinned_message"] = chat.render(id);
     }

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use super::send::{album_bodies, caption_into, markup, rich_text};
+use super::send::{caption_into, media_body, markup, rich_text};
 use crate::error::{ApiError, ApiResult};
 use crate::params::{empty, Params};
 use crate::world::{now, ChatKey, Sender, World};
@@ -74,9 +74,7 @@ pub fn edit(world: &mut World, bot: i64, p: &Params, what: What) -> ApiResult<Va
                 return Err(ApiError::bad_request("there is no media in the message to edit"));
             }
             let item = p.json("media", "InputMedia")?.ok_or_else(|| empty("media"))?;
-            // Reuse the album builder on a one-item list, bypassing its 2-item minimum.
-            let mut bodies = album_bodies(world, p, &[item.clone(), item])?;
-            let body = bodies.remove(0);
+            let body = media_body(world, p, &item)?;
             let obj = json.as_object_mut().unwrap();
             for f in MEDIA.iter().chain(["caption", "caption_entities", "has_media_spoiler"].iter()) {
                 obj.remove(*f);

@@ -27,6 +27,10 @@ pub fn check_thread(world: &World, key: ChatKey, thread: Option<i64>, sender: i6
     if !chat.is_forum {
         return Ok(None);
     }
+    // General (id 1) is addressed by omitting the field; passing it is an error.
+    if t == 1 {
+        return Err(ApiError::thread_not_found());
+    }
     let topic = chat.topic(t).ok_or_else(ApiError::thread_not_found)?;
     let manager = chat.members.get(&sender).is_some_and(|m| m.can("can_manage_topics"));
     if topic.closed && !manager {
@@ -309,25 +313,28 @@ pub fn album_bodies(world: &mut World, p: &Params, items: &[Value]) -> ApiResult
     if !(visual || same) {
         return Err(ApiError::bad_request("wrong type of the media group item; audio and document items can't be mixed with other types"));
     }
-    let mut bodies = Vec::new();
-    for item in items {
-        let kind = item["type"].as_str().unwrap_or("");
-        let file_kind = FileKind::from_field(kind).ok_or_else(|| ApiError::bad_request("can't parse InputMedia JSON object"))?;
-        let media = item["media"].as_str().ok_or_else(|| ApiError::bad_request("can't parse InputMedia JSON object"))?;
-        let file = p.file_from_str(media)?;
-        let mut body = json!({ kind: world.media_for(file_kind, file, item)? });
-        caption_into(
-            &mut body,
-            item["caption"].as_str().map(str::to_string),
-            item["parse_mode"].as_str().map(str::to_string),
-            item.get("caption_entities").cloned(),
-        )?;
-        if item["has_spoiler"].as_bool() == Some(true) {
-            body["has_media_spoiler"] = json!(true);
-        }
-        bodies.push(body);
+    items.iter().map(|item| media_body(world, p, item)).collect()
+}
+
+/// The content of one InputMedia item (album member or editMessageMedia's `media`).
+pub fn media_body(world: &mut World, p: &Params, item: &Value) -> ApiResult<Value> {
+    let kind = item["type"].as_str().unwrap_or("");
+    let file_kind = FileKind::from_field(kind)
+        .filter(|k| !matches!(k, FileKind::Sticker | FileKind::Voice | FileKind::VideoNote))
+        .ok_or_else(|| ApiError::bad_request("can't parse InputMedia JSON object"))?;
+    let media = item["media"].as_str().ok_or_else(|| ApiError::bad_request("can't parse InputMedia JSON object"))?;
+    let file = p.file_from_str(media)?;
+    let mut body = json!({ kind: world.media_for(file_kind, file, item)? });
+    caption_into(
+        &mut body,
+        item["caption"].as_str().map(str::to_string),
+        item["parse_mode"].as_str().map(str::to_string),
+        item.get("caption_entities").cloned(),
+    )?;
+    if item["has_spoiler"].as_bool() == Some(true) {
+        body["has_media_spoiler"] = json!(true);
     }
-    Ok(bodies)
+    Ok(body)
 }
 
 /// Posts album bodies as messages sharing a fresh `media_group_id`.

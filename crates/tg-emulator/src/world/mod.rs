@@ -328,6 +328,9 @@ impl World {
             json["is_forum"] = json!(true);
         }
         let mut chat = Chat::new(ChatKey::Group(id), json, is_forum);
+        // Message 1 of a supergroup is its creation service message (and 1 is General's
+        // thread id in a forum), so the first message anyone sends gets id 2.
+        chat.next_id = 2;
         if let Some(owner) = owner {
             chat.members.insert(owner, Member { status: "creator".into(), rights: json!({}), until_date: 0 });
         }
