@@ -404,6 +404,11 @@ impl Control {
         self.shared.world().chats.get(&ChatKey::Private { bot, user }).is_some_and(|c| c.blocked)
     }
 
+    /// Whether a getUpdates long poll of the bot is waiting right now.
+    pub fn is_polling(&self, bot: i64) -> bool {
+        self.shared.world().queues.get(&bot).is_some_and(|q| q.waiting > 0)
+    }
+
     /// Every Bot API call so far.
     pub fn calls(&self) -> Vec<crate::world::CallRecord> {
         self.shared.world().calls.clone()

@@ -27,8 +27,10 @@ pub async fn get_updates(shared: &Arc<Shared>, bot: i64, p: &Params) -> ApiResul
             return Ok(updates);
         }
         let limit = p.i64("limit")?.unwrap_or(100).clamp(1, 100) as usize;
+        q.waiting += 1;
         (q.poll_generation, q.notify.clone(), tokio::time::Instant::now() + Duration::from_secs(timeout), limit)
     };
+    let _waiting = Waiting { shared, bot };
     loop {
         let notified = notify.notified();
         tokio::pin!(notified);
@@ -48,6 +50,20 @@ pub async fn get_updates(shared: &Arc<Shared>, bot: i64, p: &Params) -> ApiResul
         }
         if tokio::time::timeout_at(deadline, notified).await.is_err() {
             return Ok(json!([]));
+        }
+    }
+}
+
+/// Counts a waiting long poll while it lives (see [`crate::Control::is_polling`]).
+struct Waiting<'a> {
+    shared: &'a Shared,
+    bot: i64,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if let Some(q) = self.shared.world().queues.get_mut(&self.bot) {
+            q.waiting = q.waiting.saturating_sub(1);
         }
     }
 }

@@ -59,6 +59,8 @@ pub struct UpdateQueue {
     pub terminated_by: Option<&'static str>,
     /// A webhook push task is running.
     pub pushing: bool,
+    /// getUpdates calls currently waiting (long polling).
+    pub waiting: usize,
     /// Last webhook delivery error (unix time, message).
     pub last_error: Option<(i64, String)>,
     /// Woken on a new update or a poll/webhook change.
@@ -75,6 +77,7 @@ impl Default for UpdateQueue {
             poll_generation: 0,
             terminated_by: None,
             pushing: false,
+            waiting: 0,
             last_error: None,
             notify: Arc::new(Notify::new()),
         }

@@ -120,7 +120,10 @@ impl Env {
         let list = self.ok("getUpdates", json!({"offset": offset})).await;
         let list = list.as_array().unwrap().clone();
         if let Some(last) = list.last() {
-            *self.offset.lock().unwrap() = last["update_id"].as_i64().unwrap() + 1;
+            let next = last["update_id"].as_i64().unwrap() + 1;
+            *self.offset.lock().unwrap() = next;
+            // Confirm right away, so raw getUpdates calls start after them.
+            self.ok("getUpdates", json!({"offset": next, "limit": 1})).await;
         }
         list
     }
