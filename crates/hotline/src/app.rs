@@ -1,0 +1,230 @@
+//! Starting and stopping Hotline: per connection the start-up checks (token, forum,
+//! rights), command menus, and the long-running tasks (intake, processor, outbox worker,
+//! auto-close); one HTTP server for webhooks and health.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+
+use crate::config::{apply_overrides, Config, ConnectionConfig, Mode};
+use crate::intake::webhook::{Intake, WebhookState};
+use crate::outbox::{OutboxConfig, Worker};
+use crate::relay::execute::{Executor, Icons};
+use crate::relay::{autoclose, BotIdentity, Relay};
+use crate::shutdown::{Shutdown, ShutdownTrigger};
+use crate::store::{Store, StoreError};
+use crate::telegram::{BotCommand, Client, TgError};
+use crate::{http, intake};
+
+/// Why Hotline could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database could not be opened or migrated.
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    /// A connection's bot or group is not usable; the message says what to fix.
+    #[error("connection \"{connection}\": {message}")]
+    Connection {
+        /// Connection name.
+        connection: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// The HTTP port could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// One started connection.
+#[derive(Clone)]
+pub struct Connection {
+    /// Decision context.
+    pub relay: Relay,
+    /// Intent executor.
+    pub executor: Arc<Executor>,
+    /// Bot API client.
+    pub tg: Client,
+    /// Wakes the update processor.
+    pub wake: Arc<Notify>,
+    /// Polling or webhook.
+    pub mode: Mode,
+}
+
+/// Commands shown in the group's `/` menu.
+pub fn operator_commands() -> Vec<BotCommand> {
+    [
+        ("help", "Statuses and commands"),
+        ("info", "The user card"),
+        ("close", "Close the dialog"),
+        ("hold", "Mark 🟪 (the user wrote last)"),
+        ("wait", "Mark 🟨 (waiting for the user)"),
+        ("ban", "Ignore this user's messages"),
+        ("unban", "Stop ignoring this user"),
+        ("new", "Open a dialog: /new USER_ID"),
+    ]
+    .iter()
+    .map(|(c, d)| BotCommand { command: (*c).into(), description: (*d).into() })
+    .collect()
+}
+
+fn fail(cfg: &ConnectionConfig, message: impl Into<String>) -> StartError {
+    StartError::Connection { connection: cfg.name.clone(), message: message.into() }
+}
+
+fn explain(cfg: &ConnectionConfig, what: &str, e: TgError) -> StartError {
+    fail(cfg, format!("{what}: {e}"))
+}
+
+/// Checks a connection against Telegram and prepares its runtime.
+pub async fn prepare(cfg: &ConnectionConfig, store: &Store, shared_group: bool) -> Result<Connection, StartError> {
+    let tg = Client::new(&cfg.api_url, cfg.token.clone());
+    let me = tg.get_me().await.map_err(|e| match e {
+        e if e.is_unauthorized() => fail(cfg, "Telegram rejected the bot token (401): check the token with @BotFather"),
+        e => explain(cfg, "getMe failed", e),
+    })?;
+    let chat = tg.get_chat(cfg.group_id).await.map_err(|e| {
+        explain(cfg, &format!("the group {} is not reachable (add the bot to the group, check group_id)", cfg.group_id), e)
+    })?;
+    if !chat.is_forum {
+        return Err(fail(cfg, format!("the group {} is not a forum: enable Topics in the group settings", cfg.group_id)));
+    }
+    let member = tg.get_chat_member(cfg.group_id, me.id).await.map_err(|e| explain(cfg, "getChatMember failed", e))?;
+    if !member.is_admin() || !(member.can_manage_topics || member.status == "creator") {
+        return Err(fail(cfg, "the bot must be an administrator of the group with the right to manage topics"));
+    }
+    let connection = store.ensure_connection(&cfg.name).await?;
+    let mut params = cfg.params.clone();
+    for e in apply_overrides(&mut params, &store.param_overrides(connection).await?) {
+        tracing::warn!(connection = %cfg.name, error = %e, "a stored parameter is invalid and was ignored");
+    }
+    let commands = operator_commands();
+    let group_scope = json!({"scope": {"type": "chat", "chat_id": cfg.group_id}});
+    if let Err(e) = tg.set_my_commands(&commands, group_scope).await {
+        tracing::warn!(connection = %cfg.name, error = %e, "could not register the group's command menu");
+    }
+    let icons = match tg.call("getForumTopicIconStickers", json!({})).await {
+        Ok(stickers) => Icons::from_stickers(&stickers),
+        Err(e) => {
+            tracing::warn!(connection = %cfg.name, error = %e, "no topic icons");
+            Icons::default()
+        }
+    };
+    let relay = Relay {
+        connection,
+        name: cfg.name.clone(),
+        group_id: cfg.group_id,
+        bot: BotIdentity { id: me.id, username: me.username.clone().unwrap_or_default() },
+        params: Arc::new(RwLock::new(params)),
+        shared_group,
+    };
+    let executor = Arc::new(Executor { relay: relay.clone(), store: store.clone(), tg: tg.clone(), icons });
+    Ok(Connection { relay, executor, tg, wake: Arc::new(Notify::new()), mode: cfg.mode.clone() })
+}
+
+/// A running Hotline.
+pub struct Running {
+    /// The HTTP address (webhooks, health; later gateway and API).
+    pub addr: SocketAddr,
+    /// The started connections.
+    pub connections: Vec<Connection>,
+    /// The database.
+    pub store: Store,
+    trigger: ShutdownTrigger,
+    tasks: JoinSet<()>,
+}
+
+impl Running {
+    /// Stops every task, letting in-flight calls finish.
+    pub async fn stop(mut self) {
+        self.trigger.trigger();
+        while self.tasks.join_next().await.is_some() {}
+    }
+
+    /// Resolves when a task ended on its own (it should not) or after `stop`.
+    pub async fn wait(&mut self) {
+        self.tasks.join_next().await;
+    }
+}
+
+/// Timings that tests shorten.
+#[derive(Debug, Clone, Copy)]
+pub struct Tuning {
+    /// Outbox retry policy and limits.
+    pub outbox: OutboxConfig,
+    /// How often AUTOCLOSE is checked.
+    pub autoclose_every: Duration,
+}
+
+impl Tuning {
+    /// Production timings for `config`.
+    pub fn for_config(config: &Config) -> Self {
+        Self { outbox: OutboxConfig::new(config.limits), autoclose_every: Duration::from_secs(60) }
+    }
+}
+
+/// Starts Hotline: opens and migrates the database, checks every connection, starts
+/// the tasks and the HTTP server.
+pub async fn start(config: &Config, tuning: Tuning) -> Result<Running, StartError> {
+    let store = Store::open(&config.database_url).await?;
+    store.migrate().await?;
+    let mut per_group: HashMap<i64, usize> = HashMap::new();
+    for c in &config.connections {
+        *per_group.entry(c.group_id).or_default() += 1;
+    }
+    let mut connections = Vec::new();
+    for c in &config.connections {
+        connections.push(prepare(c, &store, per_group[&c.group_id] > 1).await?);
+        tracing::info!(connection = %c.name, "connection ready");
+    }
+    let listener = tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .map_err(|source| StartError::Listen { addr: config.http.listen, source })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: config.http.listen, source })?;
+    let (trigger, _) = ShutdownTrigger::new();
+    let mut tasks = JoinSet::new();
+    let mut intakes = Vec::new();
+    for c in &connections {
+        let relay = c.relay.clone();
+        tasks.spawn(intake::process_loop(relay.clone(), store.clone(), c.wake.clone(), trigger.subscribe()));
+        let worker = Worker::new(store.clone(), relay.connection, c.executor.clone(), tuning.outbox);
+        tasks.spawn(worker.run(trigger.subscribe()));
+        tasks.spawn(autoclose::run(relay.clone(), store.clone(), tuning.autoclose_every, trigger.subscribe()));
+        match &c.mode {
+            Mode::Polling => {
+                if let Err(e) = c.tg.delete_webhook(false).await {
+                    tracing::warn!(connection = %relay.name, error = %e, "deleteWebhook failed");
+                }
+                tasks.spawn(intake::polling::poll_loop(c.tg.clone(), store.clone(), relay.connection, c.wake.clone(), trigger.subscribe()));
+            }
+            Mode::Webhook { url, secret } => {
+                let hook = format!("{}/telegram/{}", url.trim_end_matches('/'), relay.name);
+                let extra = json!({"secret_token": secret.expose(), "allowed_updates": intake::ALL_UPDATES});
+                c.tg.set_webhook(&hook, extra).await.map_err(|e| StartError::Connection {
+                    connection: relay.name.clone(),
+                    message: format!("setWebhook failed: {e}"),
+                })?;
+                intakes.push(Intake { name: relay.name.clone(), connection: relay.connection, secret: secret.clone(), wake: c.wake.clone() });
+            }
+        }
+    }
+    let state = WebhookState { store: store.clone(), intakes: Arc::new(intakes) };
+    let app = http::router(state);
+    let mut shutdown: Shutdown = trigger.subscribe();
+    tasks.spawn(async move {
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.recv().await });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "HTTP server stopped");
+        }
+    });
+    Ok(Running { addr, connections, store, trigger, tasks })
+}

@@ -1,0 +1,49 @@
+//! Operator commands, one file per module. `topic` handles commands typed in a dialog
+//! topic, `general` those typed in General. Commands are never sent to the user.
+
+mod ban;
+mod help;
+mod new;
+pub mod parse;
+mod status;
+
+use serde_json::Value;
+
+use crate::relay::render::html;
+use crate::relay::{Intent, Relay, RelayError};
+use crate::store::{Dialog, Tx};
+use parse::Parsed;
+
+/// A command typed in a dialog topic.
+pub async fn topic(relay: &Relay, tx: &mut Tx, msg: &Value, dialog: &Dialog, cmd: &Parsed) -> Result<(), RelayError> {
+    let reply_to = msg["message_id"].as_i64();
+    match cmd.name.as_str() {
+        "close" | "hold" | "wait" => status::run(relay, tx, dialog, &cmd.name).await,
+        "ban" => ban::run(relay, tx, dialog, true, reply_to).await,
+        "unban" => ban::run(relay, tx, dialog, false, reply_to).await,
+        "info" => help::info(relay, tx, dialog, reply_to).await,
+        "help" | "start" => help::help(relay, tx, Some(dialog.id), reply_to).await,
+        _ => unknown(relay, tx, Some(dialog.id), cmd, reply_to).await,
+    }
+}
+
+/// A command typed in General.
+pub async fn general(relay: &Relay, tx: &mut Tx, msg: &Value, cmd: &Parsed) -> Result<(), RelayError> {
+    let reply_to = msg["message_id"].as_i64();
+    match cmd.name.as_str() {
+        "new" => new::run(relay, tx, cmd, reply_to).await,
+        "help" | "start" => help::help(relay, tx, None, reply_to).await,
+        _ => unknown(relay, tx, None, cmd, reply_to).await,
+    }
+}
+
+/// Answers in the same place the command was typed.
+pub(crate) async fn answer(relay: &Relay, tx: &mut Tx, dialog: Option<i64>, reply_to: Option<i64>, text: String) -> Result<(), RelayError> {
+    relay.push(tx, Intent::Notice { dialog, text, reply_to }, 0).await?;
+    Ok(())
+}
+
+async fn unknown(relay: &Relay, tx: &mut Tx, dialog: Option<i64>, cmd: &Parsed, reply_to: Option<i64>) -> Result<(), RelayError> {
+    let text = format!("Unknown command /{}. It was not sent to the user. /help lists the commands.", html(&cmd.name));
+    answer(relay, tx, dialog, reply_to, text).await
+}

@@ -1,0 +1,602 @@
+//! Configuration: one TOML file plus environment overrides, validated as a whole.
+//!
+//! Environment variables win over the file so that secrets and deployment-specific
+//! values can stay out of it: `HOTLINE_DATABASE_URL`, `HOTLINE_HTTP_LISTEN` and
+//! `HOTLINE_<NAME>_TOKEN` (connection name upper-cased, `-` as `_`).
+
+mod keywords;
+mod params;
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub use keywords::{Keywords, KeywordsError, Term};
+pub use params::{
+    apply_overrides, HideInfo, MaskPatterns, ParamError, Params, Webhook, DEFAULT_WELCOME,
+    PARAM_NAMES, TELEGRAM_SERVICE_ID, WEBHOOK_EVENTS,
+};
+
+/// Default database: a SQLite file next to where the server runs.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://hotline.db";
+/// Default public Bot API server.
+pub const DEFAULT_API_URL: &str = "https://api.telegram.org";
+
+/// A secret string (bot token, webhook secret) whose `Debug`/`Display` never reveal it,
+/// so it can sit inside structs that get logged.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The real value, for the few places that must send it (URL building, headers).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// What went wrong while loading the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file (or a `token_file`) could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The path that failed.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or has unknown/mistyped keys.
+    #[error("invalid config syntax: {0}")]
+    Syntax(#[from] toml::de::Error),
+    /// The file parsed but some values are wrong; every problem is listed.
+    #[error("invalid configuration:\n{}", .0.iter().map(|i| format!("  - {i}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<ConfigIssue>),
+}
+
+/// One validation problem, located by connection and field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigIssue {
+    /// The connection name (or index when the name itself is bad); `None` for top-level keys.
+    pub connection: Option<String>,
+    /// The field, e.g. `group_id` or `params.AUTOCLOSE`.
+    pub field: String,
+    /// What is wrong and what is expected.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.connection {
+            Some(c) => write!(f, "connection \"{c}\": {}: {}", self.field, self.message),
+            None => write!(f, "{}: {}", self.field, self.message),
+        }
+    }
+}
+
+/// Rate limits Telegram imposes, used by the outbox scheduler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Messages per second across the whole bot.
+    pub bot_per_second: u32,
+    /// Messages per second into one private chat.
+    pub private_per_second: u32,
+    /// Messages per minute into one group (all topics share it).
+    pub group_per_minute: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { bot_per_second: 30, private_per_second: 1, group_per_minute: 20 }
+    }
+}
+
+/// HTTP server settings (webhook intake, gateway, API, health).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self { listen: SocketAddr::from(([127, 0, 0, 1], 8080)) }
+    }
+}
+
+/// How updates arrive from Telegram.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Long polling with `getUpdates` (default; works behind NAT).
+    Polling,
+    /// Telegram pushes to `url`; requests must carry `secret` in the secret-token header.
+    Webhook {
+        /// Public HTTPS URL registered with `setWebhook`.
+        url: String,
+        /// Value of `X-Telegram-Bot-Api-Secret-Token`.
+        secret: Secret,
+    },
+}
+
+/// A fixed UTC offset used to show times and interpret `/send at ...` for a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeZone(pub time::UtcOffset);
+
+impl TimeZone {
+    /// Parses `UTC`, `Z`, `+03:00`, `-05:30`, `+3`.
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("utc") || s == "Z" || s.is_empty() {
+            return Some(Self(time::UtcOffset::UTC));
+        }
+        let s = s.strip_prefix("UTC").unwrap_or(s);
+        let (sign, rest) = match s.as_bytes().first()? {
+            b'+' => (1i8, &s[1..]),
+            b'-' => (-1i8, &s[1..]),
+            _ => return None,
+        };
+        let (h, m) = match rest.split_once(':') {
+            Some((h, m)) => (h.parse::<i8>().ok()?, m.parse::<i8>().ok()?),
+            None => (rest.parse::<i8>().ok()?, 0),
+        };
+        if !(0..=14).contains(&h) || !(0..60).contains(&m) {
+            return None;
+        }
+        time::UtcOffset::from_hms(sign * h, sign * m, 0).ok().map(Self)
+    }
+}
+
+impl fmt::Display for TimeZone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (h, m, _) = self.0.as_hms();
+        let sign = if self.0.is_negative() { '-' } else { '+' };
+        write!(f, "{sign}{:02}:{:02}", h.abs(), m.abs())
+    }
+}
+
+/// One validated connection: a bot, its backend group and its parameters.
+#[derive(Clone, Debug)]
+pub struct ConnectionConfig {
+    /// Slug used in logs, the database and env variable names.
+    pub name: String,
+    /// The bot token (never printed).
+    pub token: Secret,
+    /// The forum supergroup where the team works.
+    pub group_id: i64,
+    /// Bot API base URL without trailing slash.
+    pub api_url: String,
+    /// Polling or webhook.
+    pub mode: Mode,
+    /// Offset for dates shown to the team.
+    pub time_zone: TimeZone,
+    /// Parameters from the file (runtime `/set` overrides live in the store).
+    pub params: Params,
+}
+
+/// The whole validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// sqlx connection URL (`sqlite://...`).
+    pub database_url: String,
+    /// HTTP server settings.
+    pub http: HttpConfig,
+    /// Telegram rate limits.
+    pub limits: Limits,
+    /// Connected bots.
+    pub connections: Vec<ConnectionConfig>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    database_url: Option<String>,
+    #[serde(default)]
+    http: RawHttp,
+    #[serde(default)]
+    limits: Limits,
+    #[serde(default, rename = "connection")]
+    connections: Vec<RawConnection>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    listen: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConnection {
+    name: String,
+    token: Option<String>,
+    token_file: Option<PathBuf>,
+    group_id: Option<i64>,
+    api_url: Option<String>,
+    mode: Option<String>,
+    webhook_url: Option<String>,
+    webhook_secret: Option<String>,
+    time_zone: Option<String>,
+    #[serde(default)]
+    params: BTreeMap<String, toml::Value>,
+}
+
+impl Config {
+    /// Loads a file, resolving relative `token_file` paths against its directory and
+    /// applying overrides from the process environment.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Io { path: path.to_path_buf(), source })?;
+        let base = path.parent().unwrap_or_else(|| Path::new("."));
+        Self::parse(&text, base, |k| std::env::var(k).ok())
+    }
+
+    /// Parses TOML text with an explicit environment, so tests need not touch the process's.
+    pub fn parse(
+        text: &str,
+        base_dir: &Path,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let raw: RawConfig = toml::from_str(text)?;
+        let mut issues = Vec::new();
+        let mut issue = |connection: Option<&str>, field: &str, message: String| {
+            issues.push(ConfigIssue {
+                connection: connection.map(str::to_string),
+                field: field.to_string(),
+                message,
+            })
+        };
+
+        let database_url = env("HOTLINE_DATABASE_URL")
+            .or(raw.database_url)
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
+        if !(database_url.starts_with("sqlite:")) {
+            issue(None, "database_url", format!("unsupported database \"{}\" (only sqlite: for now)", redact_url(&database_url)));
+        }
+
+        let listen_text = env("HOTLINE_HTTP_LISTEN").or(raw.http.listen);
+        let http = match listen_text {
+            None => HttpConfig::default(),
+            Some(s) => match s.parse::<SocketAddr>() {
+                Ok(listen) => HttpConfig { listen },
+                Err(_) => {
+                    issue(None, "http.listen", format!("\"{s}\" is not an address like 127.0.0.1:8080"));
+                    HttpConfig::default()
+                }
+            },
+        };
+
+        let l = raw.limits;
+        for (field, v) in [
+            ("limits.bot_per_second", l.bot_per_second),
+            ("limits.private_per_second", l.private_per_second),
+            ("limits.group_per_minute", l.group_per_minute),
+        ] {
+            if v == 0 {
+                issue(None, field, "must be at least 1".into());
+            }
+        }
+
+        if raw.connections.is_empty() {
+            issue(None, "connection", "at least one [[connection]] is required".into());
+        }
+
+        let mut names = HashSet::new();
+        let mut tokens: Vec<(String, String)> = Vec::new();
+        let mut connections = Vec::new();
+        for (i, rc) in raw.connections.into_iter().enumerate() {
+            let label = if is_slug(&rc.name) { rc.name.clone() } else { format!("#{}", i + 1) };
+            let c = Some(label.as_str());
+            if !is_slug(&rc.name) {
+                issue(c, "name", format!("\"{}\" must be 1-32 characters of a-z, 0-9, '-', '_', starting with a letter or digit", rc.name));
+            } else if !names.insert(rc.name.clone()) {
+                issue(c, "name", "duplicate connection name".into());
+            }
+
+            let env_key = format!("HOTLINE_{}_TOKEN", rc.name.to_ascii_uppercase().replace('-', "_"));
+            let token = match (env(&env_key), rc.token, rc.token_file) {
+                (Some(t), _, _) => Some(t),
+                (None, Some(_), Some(_)) => {
+                    issue(c, "token", "set either token or token_file, not both".into());
+                    None
+                }
+                (None, Some(t), None) => Some(t),
+                (None, None, Some(f)) => {
+                    let p = if f.is_absolute() { f } else { base_dir.join(f) };
+                    match std::fs::read_to_string(&p) {
+                        Ok(t) => Some(t),
+                        Err(e) => {
+                            issue(c, "token_file", format!("cannot read {}: {e}", p.display()));
+                            None
+                        }
+                    }
+                }
+                (None, None, None) => {
+                    issue(c, "token", format!("missing: set token, token_file or {env_key}"));
+                    None
+                }
+            };
+            let token = token.map(|t| t.trim().to_string());
+            if let Some(t) = &token {
+                if !looks_like_token(t) {
+                    issue(c, "token", "does not look like a bot token (expected <bot id>:<secret>)".into());
+                } else if let Some((other, _)) = tokens.iter().find(|(_, o)| o == t) {
+                    issue(c, "token", format!("same bot as connection \"{other}\"; one bot can be connected once"));
+                } else {
+                    tokens.push((label.clone(), t.clone()));
+                }
+            }
+
+            match rc.group_id {
+                None => issue(c, "group_id", "missing: the id of the forum supergroup (negative, e.g. -1001234567890)".into()),
+                Some(g) if g >= 0 => issue(c, "group_id", format!("{g} is not a group id: group ids are negative (e.g. -1001234567890)")),
+                Some(_) => {}
+            }
+
+            let api_url = rc.api_url.unwrap_or_else(|| DEFAULT_API_URL.to_string());
+            let api_url = api_url.trim_end_matches('/').to_string();
+            match reqwest::Url::parse(&api_url) {
+                Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
+                _ => issue(c, "api_url", format!("\"{api_url}\" is not an http(s) URL")),
+            }
+
+            let mode = match rc.mode.as_deref().unwrap_or("polling") {
+                "polling" => {
+                    if rc.webhook_secret.is_some() || rc.webhook_url.is_some() {
+                        issue(c, "mode", "webhook_url/webhook_secret are set but mode is \"polling\"".into());
+                    }
+                    Mode::Polling
+                }
+                "webhook" => {
+                    let url = rc.webhook_url.unwrap_or_default();
+                    if !url.starts_with("https://") {
+                        issue(c, "webhook_url", "webhook mode needs the public https:// URL Telegram will call".into());
+                    }
+                    let secret = rc.webhook_secret.unwrap_or_default();
+                    if secret.is_empty()
+                        || secret.len() > 256
+                        || !secret.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-')
+                    {
+                        issue(c, "webhook_secret", "webhook mode needs a secret of 1-256 characters A-Z a-z 0-9 _ -".into());
+                    }
+                    Mode::Webhook { url, secret: Secret::new(secret) }
+                }
+                other => {
+                    issue(c, "mode", format!("\"{other}\" is not \"polling\" or \"webhook\""));
+                    Mode::Polling
+                }
+            };
+
+            let tz_text = rc.time_zone.unwrap_or_else(|| "UTC".into());
+            let time_zone = TimeZone::parse(&tz_text).unwrap_or_else(|| {
+                issue(c, "time_zone", format!("\"{tz_text}\" is not a UTC offset like +03:00 or UTC"));
+                TimeZone(time::UtcOffset::UTC)
+            });
+
+            let mut params = Params::default();
+            for (k, v) in &rc.params {
+                if let Err(e) = params.set_toml(k, v) {
+                    issue(c, &format!("params.{}", k.to_ascii_uppercase()), e.message);
+                }
+            }
+
+            connections.push(ConnectionConfig {
+                name: rc.name,
+                token: Secret::new(token.unwrap_or_default()),
+                group_id: rc.group_id.unwrap_or_default(),
+                api_url,
+                mode,
+                time_zone,
+                params,
+            });
+        }
+
+        if !issues.is_empty() {
+            return Err(ConfigError::Invalid(issues));
+        }
+        Ok(Config { database_url, http, limits: l, connections })
+    }
+}
+
+fn is_slug(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 32
+        && b[0].is_ascii_alphanumeric()
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'_')
+}
+
+/// `<digits>:<secret>`, the shape of every bot token. Checked so that a pasted chat id or
+/// a path by mistake fails at start-up, not at the first API call.
+fn looks_like_token(t: &str) -> bool {
+    match t.split_once(':') {
+        Some((id, rest)) => {
+            !id.is_empty()
+                && id.bytes().all(|b| b.is_ascii_digit())
+                && !rest.is_empty()
+                && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        }
+        None => false,
+    }
+}
+
+/// Hides a password in a database URL before it goes into an error message.
+fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: &str = "123456:ABC-def_ghi";
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("."), |_| None)
+    }
+
+    fn issues(text: &str) -> Vec<ConfigIssue> {
+        match parse(text) {
+            Err(ConfigError::Invalid(v)) => v,
+            other => panic!("expected validation issues, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let c = parse(&format!("[[connection]]\nname = \"support\"\ntoken = \"{TOKEN}\"\ngroup_id = -100123\n")).unwrap();
+        assert_eq!(c.database_url, "sqlite://hotline.db");
+        assert_eq!(c.http.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.limits, Limits::default());
+        let conn = &c.connections[0];
+        assert_eq!(conn.api_url, "https://api.telegram.org");
+        assert_eq!(conn.mode, Mode::Polling);
+        assert_eq!(conn.time_zone.to_string(), "+00:00");
+        assert_eq!(conn.params, Params::default());
+        assert_eq!(conn.token.expose(), TOKEN);
+    }
+
+    #[test]
+    fn full_config() {
+        let text = format!(
+            r#"
+            database_url = "sqlite:///var/lib/hotline/h.db"
+            [http]
+            listen = "0.0.0.0:9000"
+            [limits]
+            bot_per_second = 25
+            group_per_minute = 15
+            [[connection]]
+            name = "shop-1"
+            token = "{TOKEN}"
+            group_id = -1001
+            api_url = "http://127.0.0.1:8081/"
+            mode = "webhook"
+            webhook_url = "https://hl.example/tg/shop-1"
+            webhook_secret = "s3cr3t_-"
+            time_zone = "-05:30"
+            [connection.params]
+            AUTOCLOSE = 0
+            PRIVATE_KEYWORDS = ["operator"]
+            "#
+        );
+        let c = parse(&text).unwrap();
+        assert_eq!(c.limits.bot_per_second, 25);
+        assert_eq!(c.limits.private_per_second, 1);
+        assert_eq!(c.limits.group_per_minute, 15);
+        let conn = &c.connections[0];
+        assert_eq!(conn.api_url, "http://127.0.0.1:8081");
+        assert!(matches!(&conn.mode, Mode::Webhook { url, .. } if url == "https://hl.example/tg/shop-1"));
+        assert_eq!(conn.time_zone.to_string(), "-05:30");
+        assert_eq!(conn.params.autoclose_hours, 0);
+        assert!(conn.params.private_keywords.matches("Operator!"));
+    }
+
+    #[test]
+    fn env_overrides_and_token_sources() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("tok"), format!("{TOKEN}\n")).unwrap();
+        let text = "[[connection]]\nname = \"a-b\"\ngroup_id = -1\n\n[[connection]]\nname = \"c\"\ntoken_file = \"tok\"\ngroup_id = -2\n";
+        let c = Config::parse(text, dir.path(), |k| match k {
+            "HOTLINE_A_B_TOKEN" => Some("999:zzz".into()),
+            "HOTLINE_DATABASE_URL" => Some("sqlite::memory:".into()),
+            "HOTLINE_HTTP_LISTEN" => Some("127.0.0.1:1".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(c.connections[0].token.expose(), "999:zzz");
+        assert_eq!(c.connections[1].token.expose(), TOKEN);
+        assert_eq!(c.database_url, "sqlite::memory:");
+        assert_eq!(c.http.listen.port(), 1);
+    }
+
+    #[test]
+    fn validation_names_connection_and_field() {
+        let text = format!(
+            r#"
+            [[connection]]
+            name = "dup"
+            token = "{TOKEN}"
+            group_id = 5
+            [[connection]]
+            name = "dup"
+            group_id = -1
+            mode = "webhook"
+            time_zone = "Mars/Olympus"
+            [connection.params]
+            AUTOCLOSE = "soon"
+            [[connection]]
+            name = "Bad Name"
+            token = "{TOKEN}"
+            group_id = -3
+            "#
+        );
+        let v = issues(&text);
+        let has = |conn: &str, field: &str| {
+            v.iter().any(|i| i.connection.as_deref() == Some(conn) && i.field == field)
+        };
+        assert!(has("dup", "group_id"), "{v:?}");
+        assert!(has("dup", "name"));
+        assert!(has("dup", "token"));
+        assert!(has("dup", "webhook_url"));
+        assert!(has("dup", "webhook_secret"));
+        assert!(has("dup", "time_zone"));
+        assert!(has("dup", "params.AUTOCLOSE"));
+        assert!(has("#3", "name"));
+        assert!(has("#3", "token"), "same token twice must be rejected: {v:?}");
+        let msg = ConfigError::Invalid(v).to_string();
+        assert!(msg.contains("connection \"dup\": group_id: 5 is not a group id"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_keys_and_empty_config_rejected() {
+        assert!(matches!(parse("nonsense = 1"), Err(ConfigError::Syntax(_))));
+        let v = issues("");
+        assert_eq!(v[0].field, "connection");
+    }
+
+    #[test]
+    fn token_never_printed() {
+        let c = parse(&format!("[[connection]]\nname = \"s\"\ntoken = \"{TOKEN}\"\ngroup_id = -1\n")).unwrap();
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("ABC-def"), "{dbg}");
+        assert_eq!(format!("{}", c.connections[0].token), "***");
+        let bad = issues("[[connection]]\nname = \"s\"\ntoken = \"123:secret-but-has space\"\ngroup_id = -1\n");
+        assert!(!format!("{bad:?}").contains("secret-but"));
+    }
+
+    #[test]
+    fn time_zones() {
+        assert_eq!(TimeZone::parse("+03:00").unwrap().to_string(), "+03:00");
+        assert_eq!(TimeZone::parse("UTC+3").unwrap().to_string(), "+03:00");
+        assert_eq!(TimeZone::parse("-09:30").unwrap().to_string(), "-09:30");
+        assert_eq!(TimeZone::parse("Z").unwrap().to_string(), "+00:00");
+        assert!(TimeZone::parse("+25:00").is_none());
+        assert!(TimeZone::parse("Europe/Paris").is_none());
+    }
+}

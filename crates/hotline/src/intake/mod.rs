@@ -1,0 +1,75 @@
+//! Update intake: long polling or webhook into the durable update log, and the
+//! processor that feeds the log to the relay.
+//!
+//! Nothing is lost: a polled batch is committed before the next getUpdates confirms it,
+//! a webhook is answered 200 only after the commit, and processing is idempotent per
+//! update (decisions and the "processed" mark commit together).
+
+pub mod polling;
+pub mod webhook;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::relay::{Relay, RelayError};
+use crate::shutdown::Shutdown;
+use crate::store::{now_ms, Store};
+
+/// Every update type: Hotline is the only consumer of the bot's updates (the gateway
+/// serves the parallel bot from the same log), so it asks for all of them.
+pub const ALL_UPDATES: &[&str] = &[
+    "message", "edited_message", "channel_post", "edited_channel_post", "business_connection",
+    "business_message", "edited_business_message", "deleted_business_messages", "message_reaction",
+    "message_reaction_count", "inline_query", "chosen_inline_result", "callback_query", "shipping_query",
+    "pre_checkout_query", "purchased_paid_media", "poll", "poll_answer", "my_chat_member", "chat_member",
+    "chat_join_request", "chat_boost", "removed_chat_boost",
+];
+
+/// Updates handled per transaction.
+const BATCH: i64 = 64;
+
+/// Feeds unprocessed updates of the log to the relay, in update order, until shutdown.
+pub async fn process_loop(relay: Relay, store: Store, wake: Arc<Notify>, mut shutdown: Shutdown) {
+    let mut failures = 0u32;
+    while !shutdown.is_shutdown() {
+        let notified = wake.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        match process_batch(&relay, &store).await {
+            Ok(0) => {
+                failures = 0;
+                tokio::select! {
+                    _ = &mut notified => {}
+                    _ = shutdown.recv() => {}
+                }
+            }
+            Ok(_) => failures = 0,
+            Err(e) => {
+                failures += 1;
+                let wait = Duration::from_millis(100 * 2u64.pow(failures.min(6)));
+                tracing::warn!(error = %e, ?wait, "processing updates failed; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = shutdown.recv() => {}
+                }
+            }
+        }
+    }
+}
+
+/// Handles one batch in one transaction; returns how many updates it handled.
+pub async fn process_batch(relay: &Relay, store: &Store) -> Result<usize, RelayError> {
+    let updates = store.unprocessed_updates(relay.connection, BATCH).await?;
+    if updates.is_empty() {
+        return Ok(0);
+    }
+    let mut tx = store.begin().await?;
+    for u in &updates {
+        relay.handle(&mut tx, &u.payload).await?;
+        tx.mark_update_processed(relay.connection, u.update_id, now_ms()).await?;
+    }
+    tx.commit().await?;
+    Ok(updates.len())
+}

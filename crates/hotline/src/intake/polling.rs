@@ -1,0 +1,74 @@
+//! Long polling: each batch is committed to the update log before the next getUpdates
+//! confirms it (offset = last id + 1), so a crash at any line loses nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use super::ALL_UPDATES;
+use crate::shutdown::Shutdown;
+use crate::store::{now_ms, ConnectionId, Store};
+use crate::telegram::{Client, TgError};
+
+/// Long-poll timeout asked of Telegram, in seconds.
+pub const POLL_TIMEOUT: u32 = 25;
+
+/// Polls until shutdown, waking the processor after every stored batch.
+pub async fn poll_loop(tg: Client, store: Store, connection: ConnectionId, wake: Arc<Notify>, mut shutdown: Shutdown) {
+    let mut offset = match store.last_update_id(connection).await {
+        Ok(last) => last.map(|id| id + 1),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the update log");
+            None
+        }
+    };
+    let mut failures = 0u32;
+    while !shutdown.is_shutdown() {
+        let polled = tokio::select! {
+            r = tg.get_updates(offset, 100, POLL_TIMEOUT, Some(ALL_UPDATES)) => r,
+            _ = shutdown.recv() => break,
+        };
+        let wait = match polled {
+            Ok(updates) if updates.is_empty() => {
+                failures = 0;
+                continue;
+            }
+            Ok(updates) => match store.insert_updates(connection, &updates, now_ms()).await {
+                Ok(_) => {
+                    failures = 0;
+                    let max = updates.iter().filter_map(|u| u["update_id"].as_i64()).max();
+                    if let Some(max) = max {
+                        offset = Some(max + 1);
+                    }
+                    wake.notify_one();
+                    continue;
+                }
+                Err(e) => {
+                    // Not stored: do not confirm; the same batch comes again.
+                    tracing::error!(error = %e, "cannot store updates");
+                    failures += 1;
+                    backoff(failures)
+                }
+            },
+            Err(TgError::RetryAfter(secs)) => Duration::from_secs(secs),
+            Err(e) => {
+                failures += 1;
+                if e.is_unauthorized() {
+                    tracing::error!("the bot token was rejected (401); polling stops retrying fast");
+                } else {
+                    tracing::warn!(error = %e, "getUpdates failed");
+                }
+                backoff(failures)
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.recv() => break,
+        }
+    }
+}
+
+fn backoff(failures: u32) -> Duration {
+    Duration::from_millis((200 * 2u64.pow(failures.min(7))).min(30_000))
+}

@@ -1,0 +1,22 @@
+//! Hotline: a self-hosted helpdesk inside Telegram.
+//!
+//! Module map (see `docs/reference/ARCHITECTURE.md`): `config` reads and validates the
+//! configuration, `store` remembers, `telegram` talks to the Bot API, `outbox` delivers
+//! decided intents durably and within Telegram's limits. Deciding code (relay, commands,
+//! gateway) never calls Telegram directly: it writes outbox intents in the same store
+//! transaction that records its decision.
+
+#![warn(missing_docs)]
+
+pub mod app;
+pub mod commands;
+pub mod config;
+pub mod http;
+pub mod intake;
+pub mod outbox;
+pub mod relay;
+pub mod shutdown;
+pub mod store;
+pub mod telegram;
+
+pub use shutdown::{Shutdown, ShutdownTrigger};

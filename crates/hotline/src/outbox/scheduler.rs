@@ -1,0 +1,274 @@
+//! The pure scheduling policy: which due intent runs next. No I/O, no clock of its own
+//! (every method takes `now`), so it is tested deterministically.
+//!
+//! Rules, in order:
+//! 1. a 429 pauses everything until its `retry_after` has passed;
+//! 2. the bot-wide bucket must have a token;
+//! 3. only candidates whose chat bucket has a token are eligible (private chats and groups
+//!    have separate limits);
+//! 4. lower lane first (operator replies, then group copies, then broadcasts);
+//! 5. within a lane, the chat served least recently, then — inside a chat such as the
+//!    backend group — the fairness key (dialog) served least recently, then the oldest.
+//!
+//! Per-queue order is not this module's job: the store only offers queue heads.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::limiter::TokenBucket;
+use super::{IntentId, Lane};
+use crate::config::Limits;
+
+/// The scheduling-relevant part of a due intent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    /// The intent.
+    pub id: IntentId,
+    /// Its priority lane.
+    pub lane: Lane,
+    /// The chat its call targets.
+    pub target_chat: i64,
+    /// Sub-queue inside the chat (dialog id for the group; 0 otherwise).
+    pub fairness_key: i64,
+}
+
+/// The scheduler's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pick {
+    /// Run `candidates[index]` now (tokens have been taken).
+    Run(usize),
+    /// Nothing may run before this much time has passed.
+    Wait(Duration),
+    /// No candidate at all.
+    Idle,
+}
+
+/// Entries kept for fairness bookkeeping before the oldest state is forgotten.
+const MAX_TRACKED: usize = 50_000;
+
+/// Rate limits, pause state and fairness memory for one bot.
+#[derive(Debug)]
+pub struct Scheduler {
+    limits: Limits,
+    bot: TokenBucket,
+    chats: HashMap<i64, TokenBucket>,
+    served_chat: HashMap<i64, u64>,
+    served_key: HashMap<(i64, i64), u64>,
+    counter: u64,
+    paused_until: Option<Instant>,
+    /// Chats seen with work but no token, and when they get one.
+    throttled: HashMap<i64, Instant>,
+}
+
+impl Scheduler {
+    /// A scheduler with full buckets.
+    pub fn new(limits: Limits, now: Instant) -> Self {
+        Self {
+            limits,
+            bot: TokenBucket::new(limits.bot_per_second, Duration::from_secs(1), 1, now),
+            chats: HashMap::new(),
+            served_chat: HashMap::new(),
+            served_key: HashMap::new(),
+            counter: 0,
+            paused_until: None,
+            throttled: HashMap::new(),
+        }
+    }
+
+    fn chat_bucket(&mut self, chat: i64, now: Instant) -> &mut TokenBucket {
+        let limits = self.limits;
+        self.chats.entry(chat).or_insert_with(|| {
+            if chat > 0 {
+                TokenBucket::new(limits.private_per_second, Duration::from_secs(1), 1, now)
+            } else {
+                TokenBucket::new(limits.group_per_minute, Duration::from_secs(60), 1, now)
+            }
+        })
+    }
+
+    /// Stops all calls until `until` (a 429's `retry_after`). Never shortens a pause.
+    pub fn pause(&mut self, until: Instant) {
+        if self.paused_until.is_none_or(|p| p < until) {
+            self.paused_until = Some(until);
+        }
+    }
+
+    /// The end of the current pause, if one is active.
+    pub fn paused_until(&self, now: Instant) -> Option<Instant> {
+        self.paused_until.filter(|p| *p > now)
+    }
+
+    /// Chats known to have work but no token now: the store can leave them out of the next
+    /// batch so they do not crowd out runnable work.
+    pub fn throttled_targets(&mut self, now: Instant, max: usize) -> Vec<i64> {
+        self.throttled.retain(|_, at| *at > now);
+        self.throttled.keys().take(max).copied().collect()
+    }
+
+    /// When the earliest throttled chat gets a token again.
+    pub fn next_unthrottle(&self) -> Option<Instant> {
+        self.throttled.values().min().copied()
+    }
+
+    /// Chooses the next candidate to run, taking its tokens. See the module doc for rules.
+    pub fn pick(&mut self, candidates: &[Candidate], now: Instant) -> Pick {
+        if candidates.is_empty() {
+            return Pick::Idle;
+        }
+        if let Some(p) = self.paused_until(now) {
+            return Pick::Wait(p - now);
+        }
+        let bot_wait = self.bot.wait_time(now);
+        if !bot_wait.is_zero() {
+            return Pick::Wait(bot_wait);
+        }
+        let mut best: Option<((Lane, u64, u64, IntentId), usize)> = None;
+        let mut min_wait: Option<Duration> = None;
+        for (i, c) in candidates.iter().enumerate() {
+            let wait = self.chat_bucket(c.target_chat, now).wait_time(now);
+            if !wait.is_zero() {
+                self.throttled.insert(c.target_chat, now + wait);
+                min_wait = Some(min_wait.map_or(wait, |m| m.min(wait)));
+                continue;
+            }
+            let rank = (
+                c.lane,
+                self.served_chat.get(&c.target_chat).copied().unwrap_or(0),
+                self.served_key.get(&(c.target_chat, c.fairness_key)).copied().unwrap_or(0),
+                c.id,
+            );
+            if best.as_ref().is_none_or(|(r, _)| rank < *r) {
+                best = Some((rank, i));
+            }
+        }
+        let Some((_, i)) = best else {
+            return min_wait.map_or(Pick::Idle, Pick::Wait);
+        };
+        let c = candidates[i];
+        self.bot.try_take(now);
+        self.chat_bucket(c.target_chat, now).try_take(now);
+        self.counter += 1;
+        self.served_chat.insert(c.target_chat, self.counter);
+        self.served_key.insert((c.target_chat, c.fairness_key), self.counter);
+        self.forget_old(now);
+        Pick::Run(i)
+    }
+
+    fn forget_old(&mut self, now: Instant) {
+        if self.served_key.len() > MAX_TRACKED || self.served_chat.len() > MAX_TRACKED {
+            // Forgetting only resets fairness history, which restarts evenly.
+            self.served_key.clear();
+            self.served_chat.clear();
+        }
+        if self.chats.len() > MAX_TRACKED {
+            self.chats.retain(|_, b| !b.is_full(now));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> Limits {
+        Limits { bot_per_second: 30, private_per_second: 1, group_per_minute: 20 }
+    }
+
+    fn cand(id: i64, lane: Lane, chat: i64, key: i64) -> Candidate {
+        Candidate { id: IntentId(id), lane, target_chat: chat, fairness_key: key }
+    }
+
+    /// Runs picks like the worker does: picked candidates leave the list, and `next`
+    /// supplies each queue's following intent.
+    fn drain(s: &mut Scheduler, mut cands: Vec<Candidate>, mut queues: HashMap<(i64, i64), Vec<Candidate>>, t0: Instant) -> Vec<i64> {
+        let mut order = Vec::new();
+        let mut now = t0;
+        for _ in 0..10_000 {
+            match s.pick(&cands, now) {
+                Pick::Run(i) => {
+                    let c = cands.remove(i);
+                    order.push(c.id.0);
+                    if let Some(q) = queues.get_mut(&(c.target_chat, c.fairness_key)) {
+                        if !q.is_empty() {
+                            cands.push(q.remove(0));
+                        }
+                    }
+                }
+                Pick::Wait(d) => now += d,
+                Pick::Idle => break,
+            }
+        }
+        order
+    }
+
+    #[test]
+    fn group_queue_interleaves_dialogs() {
+        let t0 = Instant::now();
+        let mut s = Scheduler::new(limits(), t0);
+        // Dialog 1 has 3 copies queued, dialog 2 has 2; heads are 1 and 4.
+        let mut queues = HashMap::new();
+        queues.insert((-100, 1), vec![cand(2, Lane::Group, -100, 1), cand(3, Lane::Group, -100, 1)]);
+        queues.insert((-100, 2), vec![cand(5, Lane::Group, -100, 2)]);
+        let order = drain(&mut s, vec![cand(1, Lane::Group, -100, 1), cand(4, Lane::Group, -100, 2)], queues, t0);
+        assert_eq!(order, vec![1, 4, 2, 5, 3]);
+    }
+
+    #[test]
+    fn lanes_have_priority_and_chats_are_round_robin() {
+        let t0 = Instant::now();
+        let mut s = Scheduler::new(Limits { bot_per_second: 1000, private_per_second: 1000, group_per_minute: 60_000 }, t0);
+        let mut queues = HashMap::new();
+        queues.insert((1, 0), vec![cand(11, Lane::Reply, 1, 0), cand(12, Lane::Reply, 1, 0)]);
+        queues.insert((2, 0), vec![cand(21, Lane::Reply, 2, 0)]);
+        let order = drain(
+            &mut s,
+            vec![cand(100, Lane::Broadcast, 3, 0), cand(50, Lane::Group, -1, 0), cand(10, Lane::Reply, 1, 0), cand(20, Lane::Reply, 2, 0)],
+            queues,
+            t0,
+        );
+        assert_eq!(order, vec![10, 20, 11, 21, 12, 50, 100]);
+    }
+
+    fn assert_wait(p: Pick, expected: Duration) {
+        match p {
+            Pick::Wait(d) => assert!(d.abs_diff(expected) < Duration::from_millis(1), "{d:?} != {expected:?}"),
+            other => panic!("expected Wait({expected:?}), got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn per_chat_and_bot_limits() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut s = Scheduler::new(limits(), t0);
+        let g1 = cand(1, Lane::Group, -100, 1);
+        let g2 = cand(2, Lane::Group, -100, 2);
+        let b7 = cand(3, Lane::Broadcast, 7, 0);
+        assert_eq!(s.pick(&[g1, g2], t0), Pick::Run(0));
+        // The bot bucket allows one call per 1/30 s.
+        assert_wait(s.pick(&[g2, b7], t0 + ms(10)), Duration::from_secs(1) / 30 - ms(10));
+        // The group waits 3 s for its next token (20/min); the lower lane goes meanwhile.
+        assert_eq!(s.pick(&[g2, b7], t0 + ms(40)), Pick::Run(1));
+        assert_eq!(s.throttled_targets(t0 + ms(40), 10), vec![-100]);
+        let un = s.next_unthrottle().unwrap();
+        assert!(un.duration_since(t0).abs_diff(Duration::from_secs(3)) < ms(1));
+        assert_wait(s.pick(&[g2], t0 + ms(100)), ms(2900));
+        let later = t0 + Duration::from_secs(3) + ms(1);
+        assert_eq!(s.pick(&[g2], later), Pick::Run(0));
+        assert!(s.throttled_targets(later, 10).is_empty());
+    }
+
+    #[test]
+    fn pause_blocks_everything_until_retry_after() {
+        let t0 = Instant::now();
+        let mut s = Scheduler::new(limits(), t0);
+        s.pause(t0 + Duration::from_secs(5));
+        s.pause(t0 + Duration::from_secs(2)); // never shortened
+        let c = [cand(1, Lane::Reply, 1, 0)];
+        assert_wait(s.pick(&c, t0 + Duration::from_secs(1)), Duration::from_secs(4));
+        assert_eq!(s.pick(&c, t0 + Duration::from_secs(5)), Pick::Run(0));
+        assert_eq!(s.pick(&[], t0), Pick::Idle);
+    }
+}

@@ -1,0 +1,285 @@
+//! The per-connection outbox worker: fetches queue heads, asks the [`Scheduler`] what may
+//! run, executes up to `max_in_flight` intents concurrently and records their outcome.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::scheduler::{Candidate, Pick, Scheduler};
+use super::{Executor, Intent};
+use crate::config::Limits;
+use crate::shutdown::Shutdown;
+use crate::store::{now_ms, ConnectionId, Store, StoreError};
+use crate::telegram::TgError;
+
+/// Tuning of a worker. [`OutboxConfig::new`] gives production defaults.
+#[derive(Clone, Copy, Debug)]
+pub struct OutboxConfig {
+    /// Telegram's rate limits.
+    pub limits: Limits,
+    /// First retry delay after a transient failure.
+    pub backoff_base: Duration,
+    /// Longest retry delay.
+    pub backoff_cap: Duration,
+    /// Give up after this many attempts of transient failures; `None` retries until it works
+    /// (a long Telegram or network outage must not lose messages).
+    pub max_attempts: Option<u32>,
+    /// Calls running at once (to different queues).
+    pub max_in_flight: usize,
+    /// Queue heads fetched per scheduling round.
+    pub batch: i64,
+    /// Delay before retrying after the store itself failed.
+    pub store_retry: Duration,
+}
+
+impl OutboxConfig {
+    /// Defaults: backoff 1 s doubling to 60 s, unlimited attempts, 8 concurrent calls.
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            backoff_base: Duration::from_secs(1),
+            backoff_cap: Duration::from_secs(60),
+            max_attempts: None,
+            max_in_flight: 8,
+            batch: 256,
+            store_retry: Duration::from_secs(1),
+        }
+    }
+
+    /// Delay before attempt `attempts + 1`: `base * 2^(attempts-1)`, capped, with jitter
+    /// in [50 %, 100 %] so many failing intents do not retry in lockstep.
+    pub fn backoff(&self, attempts: u32) -> Duration {
+        let exp = attempts.saturating_sub(1).min(30);
+        let full = self.backoff_base.saturating_mul(1u32 << exp).min(self.backoff_cap);
+        full.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
+    }
+}
+
+/// What happened to one executed intent, as far as scheduling is concerned.
+#[derive(Debug)]
+enum Outcome {
+    Done,
+    Retry,
+    Pause(u64),
+    Failed,
+    /// The outcome could not be recorded; the intent stays in flight until restart.
+    Stuck,
+}
+
+/// Delivers one connection's intents. Start one per connection with [`Worker::run`].
+pub struct Worker<E: Executor> {
+    store: Store,
+    connection: ConnectionId,
+    executor: Arc<E>,
+    config: OutboxConfig,
+}
+
+impl<E: Executor> Worker<E> {
+    /// A worker for `connection`'s outbox.
+    pub fn new(store: Store, connection: ConnectionId, executor: Arc<E>, config: OutboxConfig) -> Self {
+        Self { store, connection, executor, config }
+    }
+
+    /// Runs until `shutdown` fires, then lets in-flight calls finish and returns. Store
+    /// failures are logged and retried; they never end the worker.
+    pub async fn run(self, mut shutdown: Shutdown) {
+        let conn = self.connection.0;
+        let notify = self.store.outbox_notify(self.connection);
+        loop {
+            match self.store.outbox_recover(self.connection, now_ms()).await {
+                Ok(n) => {
+                    if n > 0 {
+                        tracing::info!(connection = conn, intents = n, "outbox: retrying intents interrupted by a restart");
+                    }
+                    break;
+                }
+                Err(e) => {
+                    tracing::error!(connection = conn, error = %e, "outbox: recovery failed");
+                    tokio::select! {
+                        _ = shutdown.recv() => return,
+                        _ = tokio::time::sleep(self.config.store_retry) => {}
+                    }
+                }
+            }
+        }
+        let mut sched = Scheduler::new(self.config.limits, Instant::now());
+        let mut tasks: JoinSet<Outcome> = JoinSet::new();
+        tracing::debug!(connection = conn, "outbox worker started");
+
+        while !shutdown.is_shutdown() {
+            while let Some(res) = tasks.try_join_next() {
+                self.settle(res, &mut sched);
+            }
+            let wake_at = match self.schedule(&mut sched, &mut tasks).await {
+                Ok(w) => w,
+                Err(e) => {
+                    tracing::error!(connection = conn, error = %e, "outbox: store failed; retrying");
+                    Some(Instant::now() + self.config.store_retry)
+                }
+            };
+            let sleep = async {
+                match wake_at {
+                    Some(t) => tokio::time::sleep_until(t).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = shutdown.recv() => break,
+                _ = notify.notified() => {}
+                Some(res) = tasks.join_next(), if !tasks.is_empty() => self.settle(res, &mut sched),
+                _ = sleep => {}
+            }
+        }
+        if !tasks.is_empty() {
+            tracing::info!(connection = conn, in_flight = tasks.len(), "outbox: waiting for in-flight calls");
+        }
+        while let Some(res) = tasks.join_next().await {
+            self.settle(res, &mut sched);
+        }
+        tracing::debug!(connection = conn, "outbox worker stopped");
+    }
+
+    fn settle(&self, res: Result<Outcome, tokio::task::JoinError>, sched: &mut Scheduler) {
+        match res {
+            Ok(Outcome::Pause(secs)) => {
+                tracing::warn!(connection = self.connection.0, secs, "outbox: 429, pausing the bot");
+                sched.pause(Instant::now() + Duration::from_secs(secs));
+            }
+            Ok(Outcome::Done | Outcome::Retry | Outcome::Failed | Outcome::Stuck) => {}
+            Err(e) => tracing::error!(connection = self.connection.0, error = %e, "outbox: execution task panicked"),
+        }
+    }
+
+    /// One scheduling round: starts what may run now and returns when to look again
+    /// (`None`: only a notification or a finished call can bring new work).
+    async fn schedule(&self, sched: &mut Scheduler, tasks: &mut JoinSet<Outcome>) -> Result<Option<Instant>, StoreError> {
+        let now = Instant::now();
+        let wall = now_ms();
+        let mut wake_at: Option<Instant> = None;
+
+        if let Some(until) = sched.paused_until(now) {
+            earliest(&mut wake_at, until);
+            return Ok(wake_at);
+        }
+        if tasks.len() < self.config.max_in_flight {
+            let exclude = sched.throttled_targets(now, 500);
+            let heads = self.store.outbox_due_heads(self.connection, wall, &exclude, self.config.batch).await?;
+            let mut cands: Vec<(Candidate, Intent)> = heads
+                .into_iter()
+                .map(|i| (Candidate { id: i.id, lane: i.lane, target_chat: i.target_chat, fairness_key: i.fairness_key }, i))
+                .collect();
+            while tasks.len() < self.config.max_in_flight {
+                let list: Vec<Candidate> = cands.iter().map(|(c, _)| *c).collect();
+                match sched.pick(&list, Instant::now()) {
+                    Pick::Run(i) => {
+                        let (_, intent) = cands.swap_remove(i);
+                        if self.store.outbox_mark_in_flight(intent.id, now_ms()).await? {
+                            self.spawn(tasks, intent);
+                        }
+                    }
+                    Pick::Wait(d) => {
+                        earliest(&mut wake_at, Instant::now() + d);
+                        break;
+                    }
+                    Pick::Idle => break,
+                }
+            }
+        }
+        if let Some(t) = sched.next_unthrottle() {
+            earliest(&mut wake_at, t);
+        }
+        if let Some(due) = self.store.outbox_next_due(self.connection, wall).await? {
+            earliest(&mut wake_at, now + Duration::from_millis(due.saturating_sub(wall).max(0) as u64));
+        }
+        Ok(wake_at)
+    }
+
+    fn spawn(&self, tasks: &mut JoinSet<Outcome>, mut intent: Intent) {
+        intent.attempts += 1;
+        let store = self.store.clone();
+        let executor = self.executor.clone();
+        let config = self.config;
+        tasks.spawn(async move { execute_one(&store, &*executor, &config, intent).await });
+    }
+}
+
+fn earliest(slot: &mut Option<Instant>, t: Instant) {
+    *slot = Some(slot.map_or(t, |w| w.min(t)));
+}
+
+async fn execute_one<E: Executor>(store: &Store, executor: &E, config: &OutboxConfig, intent: Intent) -> Outcome {
+    let result = match serde_json::from_value::<E::Action>(intent.action.clone()) {
+        Ok(action) => executor.execute(&intent, action).await,
+        Err(e) => Err(TgError::Decode(format!("intent {} cannot be decoded: {e}", intent.id.0))),
+    };
+    let conn = intent.connection.0;
+    let id = intent.id.0;
+    let recorded = match &result {
+        Ok(value) => {
+            let r = async {
+                let mut tx = store.begin().await?;
+                executor.on_success(&mut tx, &intent, value).await?;
+                tx.outbox_mark_done(intent.id, now_ms()).await?;
+                tx.commit().await
+            }
+            .await;
+            match r {
+                Ok(()) => Ok(Outcome::Done),
+                Err(e) => {
+                    // Delivered but not recorded: retrying may duplicate (at-least-once).
+                    tracing::error!(connection = conn, intent = id, error = %e, "outbox: recording success failed");
+                    reschedule(store, &intent, config.backoff(intent.attempts), &format!("recording result: {e}")).await
+                }
+            }
+        }
+        Err(TgError::RetryAfter(secs)) => {
+            reschedule(store, &intent, Duration::from_secs(*secs), &format!("429: retry after {secs} s"))
+                .await
+                .map(|_| Outcome::Pause(*secs))
+        }
+        Err(e @ TgError::Transient(_)) if config.max_attempts.is_none_or(|m| intent.attempts < m) => {
+            let delay = config.backoff(intent.attempts);
+            tracing::debug!(connection = conn, intent = id, attempts = intent.attempts, delay_ms = delay.as_millis() as u64, error = %e, "outbox: transient failure");
+            reschedule(store, &intent, delay, &e.to_string()).await
+        }
+        Err(e) => {
+            tracing::info!(connection = conn, intent = id, target = intent.target_chat, error = %e, "outbox: intent failed");
+            let r = async {
+                let mut tx = store.begin().await?;
+                executor.on_permanent_failure(&mut tx, &intent, e).await?;
+                tx.outbox_mark_failed(intent.id, &e.to_string(), now_ms()).await?;
+                tx.commit().await
+            }
+            .await;
+            match r {
+                Ok(()) => Ok(Outcome::Failed),
+                Err(se) => {
+                    tracing::error!(connection = conn, intent = id, error = %se, "outbox: recording failure failed");
+                    reschedule(store, &intent, config.backoff(intent.attempts), &format!("recording failure: {se}")).await
+                }
+            }
+        }
+    };
+    recorded.unwrap_or(Outcome::Stuck)
+}
+
+/// Puts the intent back to pending after `delay`, retrying the write a few times; if the
+/// store stays down the intent remains in flight and is recovered at the next start.
+async fn reschedule(store: &Store, intent: &Intent, delay: Duration, error: &str) -> Result<Outcome, ()> {
+    let mut wait = Duration::from_millis(100);
+    for _ in 0..3 {
+        let now = now_ms();
+        match store.outbox_reschedule(intent.id, now + delay.as_millis() as i64, error, now).await {
+            Ok(()) => return Ok(Outcome::Retry),
+            Err(e) => {
+                tracing::error!(connection = intent.connection.0, intent = intent.id.0, error = %e, "outbox: cannot reschedule");
+                tokio::time::sleep(wait).await;
+                wait *= 10;
+            }
+        }
+    }
+    Err(())
+}

@@ -1,0 +1,112 @@
+//! What the relay asks the outbox to do. Intents name Hotline-level actions, not Bot API
+//! calls: "copy these user messages into dialog D" is resolved when it runs (D's topic
+//! at that moment, created first if missing), so a deleted topic or a restart between
+//! deciding and doing never sends anything to the wrong place.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One durable action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "do", rename_all = "snake_case")]
+pub enum Intent {
+    /// Copy messages of the user's chat into the dialog's topic (one call for an album).
+    CopyIn {
+        /// Dialog id.
+        dialog: i64,
+        /// Message ids in the user's chat; empty means "the album batch of this intent".
+        ids: Vec<i64>,
+        /// The topic message to reply to (the copy of what the user replied to).
+        reply_to: Option<i64>,
+        /// Content kind, for the link (`text`, `photo`, `album`...).
+        kind: String,
+        /// Forward instead of copy (for kinds Telegram cannot copy).
+        forward: bool,
+    },
+    /// Copy an operator's topic messages to the user (one call for an album).
+    CopyOut {
+        /// Dialog id.
+        dialog: i64,
+        /// Message ids in the group; empty means "the album batch of this intent".
+        ids: Vec<i64>,
+        /// The user-chat message to reply to.
+        reply_to: Option<i64>,
+        /// Content kind.
+        kind: String,
+    },
+    /// Post the user card into the topic.
+    Card {
+        /// Dialog id.
+        dialog: i64,
+    },
+    /// Post a notice (HTML) into a dialog's topic, or General when `dialog` is None.
+    Notice {
+        /// Dialog id.
+        dialog: Option<i64>,
+        /// HTML text.
+        text: String,
+        /// The group message to reply to, if any.
+        reply_to: Option<i64>,
+    },
+    /// Send a text (HTML) to a user, e.g. WELCOME or an error.
+    Say {
+        /// Dialog id (for its contact's chat).
+        dialog: i64,
+        /// HTML text.
+        text: String,
+    },
+    /// Bring the topic title and icon in line with the dialog's status and tags.
+    Title {
+        /// Dialog id.
+        dialog: i64,
+    },
+    /// Close or reopen the topic to match the dialog's status.
+    TopicState {
+        /// Dialog id.
+        dialog: i64,
+    },
+    /// Mirror an edit of a user message onto its topic copy.
+    EditIn {
+        /// Dialog id.
+        dialog: i64,
+        /// The user's message id.
+        user_message: i64,
+        /// The topic copy.
+        group_message: i64,
+        /// The edited message's content fields (text/caption/media).
+        content: Value,
+    },
+    /// Mirror an operator's edit onto the user's copy.
+    EditOut {
+        /// Dialog id.
+        dialog: i64,
+        /// The operator's message in the group.
+        group_message: i64,
+        /// The copy in the user's chat.
+        user_message: i64,
+        /// The edited message's content fields.
+        content: Value,
+    },
+}
+
+impl Intent {
+    /// The dialog the intent concerns (its fairness key in the group queue).
+    pub fn dialog(&self) -> Option<i64> {
+        match self {
+            Intent::CopyIn { dialog, .. }
+            | Intent::CopyOut { dialog, .. }
+            | Intent::Card { dialog }
+            | Intent::Say { dialog, .. }
+            | Intent::Title { dialog }
+            | Intent::TopicState { dialog }
+            | Intent::EditIn { dialog, .. }
+            | Intent::EditOut { dialog, .. } => Some(*dialog),
+            Intent::Notice { dialog, .. } => *dialog,
+        }
+    }
+
+    /// Whether it is delivered to the user (else into the group).
+    pub fn to_user(&self) -> bool {
+        matches!(self, Intent::CopyOut { .. } | Intent::Say { .. } | Intent::EditOut { .. })
+    }
+}

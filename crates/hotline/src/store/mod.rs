@@ -1,0 +1,267 @@
+//! Persistence behind one narrow interface. All SQL of Hotline lives in this module.
+//!
+//! The default backend is SQLite (WAL, `busy_timeout`, foreign keys). Queries use runtime
+//! `sqlx::query` with `$N` placeholders and portable SQL (`ON CONFLICT`, `RETURNING`,
+//! partial indexes) so a PostgreSQL backend can later implement the same methods; callers
+//! only see domain types ([`Contact`], [`Dialog`], [`Intent`](crate::outbox::Intent), ...).
+//!
+//! Reads and single writes go through [`Store`]; a decision that changes several rows and
+//! enqueues outbox intents goes through a [`Tx`] from [`Store::begin`], so it is committed
+//! atomically and the outbox worker is woken only after the commit.
+
+mod albums;
+mod contacts;
+mod dialogs;
+mod links;
+mod outbox;
+mod params;
+mod updates;
+
+use std::collections::{BTreeSet, HashMap};
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{SqliteConnection, SqlitePool};
+use tokio::sync::Notify;
+
+pub use contacts::{Contact, ContactProfile};
+pub use dialogs::{Dialog, DialogStatus};
+pub use links::{Direction, MessageLink, NewLink};
+pub use outbox::OutboxStats;
+pub use updates::StoredUpdate;
+
+/// Migrations embedded in the binary (SQLite flavour).
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Storage failures. Messages never contain the database password.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database driver failed (I/O, constraint, locked past the busy timeout, ...).
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Applying migrations failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A row holds a value Hotline cannot interpret (hand-edited DB, newer schema).
+    #[error("corrupt row in {table}: {message}")]
+    Corrupt {
+        /// The table the row came from.
+        table: &'static str,
+        /// What was wrong.
+        message: String,
+    },
+    /// The database URL is not one this build supports.
+    #[error("unsupported database URL: {0}")]
+    UnsupportedUrl(String),
+}
+
+/// Store-assigned id of a connection (stable across renames of nothing: keyed by name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnectionId(pub i64);
+
+/// Unix time in milliseconds, the unit of every timestamp column.
+pub type UnixMs = i64;
+
+/// Current wall-clock time in Unix milliseconds.
+pub fn now_ms() -> UnixMs {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Outbox wake-ups, one per connection, shared by every clone of the [`Store`].
+#[derive(Default)]
+struct Wakers {
+    map: Mutex<HashMap<ConnectionId, Arc<Notify>>>,
+}
+
+impl Wakers {
+    fn get(&self, c: ConnectionId) -> Arc<Notify> {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(c).or_default().clone()
+    }
+}
+
+/// Handle to the database. Cheap to clone; all clones share the pool and the wake-ups.
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+    wakers: Arc<Wakers>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("pool_size", &self.pool.size()).finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `url` (`sqlite://path`, `sqlite::memory:`).
+    /// Does not migrate: call [`Store::migrate`] (the server does at start).
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        if !url.starts_with("sqlite:") {
+            return Err(StoreError::UnsupportedUrl(url.split('@').next_back().unwrap_or("").to_string()));
+        }
+        let memory = url.contains(":memory:");
+        let opts = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(if memory { SqliteJournalMode::Memory } else { SqliteJournalMode::Wal })
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        // An in-memory database exists per connection: keep exactly one.
+        let max = if memory { 1 } else { 8 };
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max)
+            .min_connections(if memory { 1 } else { 0 })
+            .idle_timeout(if memory { None } else { Some(Duration::from_secs(600)) })
+            .max_lifetime(if memory { None } else { Some(Duration::from_secs(3600)) })
+            .connect_with(opts)
+            .await?;
+        tracing::debug!(memory, "store opened");
+        Ok(Self { pool, wakers: Arc::default() })
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Starts a transaction for a decision that must be recorded atomically.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(Tx { tx: self.pool.begin().await?, wake: BTreeSet::new(), wakers: self.wakers.clone() })
+    }
+
+    /// The wake-up the outbox worker of `connection` waits on; notified after every commit
+    /// that enqueued intents for it.
+    pub fn outbox_notify(&self, connection: ConnectionId) -> Arc<Notify> {
+        self.wakers.get(connection)
+    }
+
+    /// Closes the pool, waiting for checked-out connections (used at shutdown).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Sqlite>, StoreError> {
+        Ok(self.pool.acquire().await?)
+    }
+}
+
+/// A store transaction. Dropping it without [`Tx::commit`] rolls back.
+pub struct Tx {
+    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    wake: BTreeSet<ConnectionId>,
+    wakers: Arc<Wakers>,
+}
+
+impl std::fmt::Debug for Tx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tx").field("wake", &self.wake).finish()
+    }
+}
+
+impl Tx {
+    /// Commits, then wakes the outbox workers of connections that got new intents.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await?;
+        for c in self.wake {
+            self.wakers.get(c).notify_one();
+        }
+        Ok(())
+    }
+
+    /// Abandons every change (same as dropping, but explicit).
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
+}
+
+/// Declares methods available both on [`Store`] (auto-commit) and on [`Tx`] (inside the
+/// transaction), forwarding to one implementation over `&mut SqliteConnection`.
+macro_rules! store_methods {
+    ($(
+        $(#[$meta:meta])*
+        pub async fn $name:ident(&self $(, $arg:ident : $ty:ty)* $(,)?) -> $ret:ty => $imp:path;
+    )*) => {
+        impl $crate::store::Store {
+            $(
+                $(#[$meta])*
+                pub async fn $name(&self $(, $arg: $ty)*) -> Result<$ret, $crate::store::StoreError> {
+                    let mut c = self.conn().await?;
+                    $imp(&mut *c $(, $arg)*).await
+                }
+            )*
+        }
+        impl $crate::store::Tx {
+            $(
+                $(#[$meta])*
+                pub async fn $name(&mut self $(, $arg: $ty)*) -> Result<$ret, $crate::store::StoreError> {
+                    $imp(&mut *self.tx $(, $arg)*).await
+                }
+            )*
+        }
+    };
+}
+pub(crate) use store_methods;
+
+/// Shorthand for the connection type every query function takes.
+type Conn = SqliteConnection;
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    use super::*;
+
+    /// A migrated store in a fresh temporary file (WAL needs a real file).
+    pub async fn temp_store() -> (Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = Store::open(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        (store, dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::temp_store;
+    use super::*;
+
+    #[tokio::test]
+    async fn migrate_is_idempotent_and_memory_works() {
+        let (s, _d) = temp_store().await;
+        s.migrate().await.unwrap();
+        let m = Store::open("sqlite::memory:").await.unwrap();
+        m.migrate().await.unwrap();
+        let c = m.ensure_connection("x").await.unwrap();
+        assert_eq!(m.ensure_connection("x").await.unwrap(), c);
+    }
+
+    #[tokio::test]
+    async fn rollback_on_drop() {
+        let (s, _d) = temp_store().await;
+        let c = s.ensure_connection("support").await.unwrap();
+        {
+            let mut tx = s.begin().await.unwrap();
+            tx.kv_set(c, "k", "v").await.unwrap();
+        }
+        assert_eq!(s.kv_get(c, "k").await.unwrap(), None);
+        let mut tx = s.begin().await.unwrap();
+        tx.kv_set(c, "k", "v").await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(s.kv_get(c, "k").await.unwrap().as_deref(), Some("v"));
+    }
+
+    #[tokio::test]
+    async fn rejects_other_databases() {
+        assert!(matches!(
+            Store::open("postgres://u:pw@h/db").await,
+            Err(StoreError::UnsupportedUrl(u)) if !u.contains("pw")
+        ));
+    }
+}

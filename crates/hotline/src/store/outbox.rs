@@ -1,0 +1,300 @@
+//! Outbox rows. The scheduling policy lives in `crate::outbox`; this file only answers
+//! its questions with indexed queries:
+//! - due heads: pending rows that are due and have no older active row in their queue
+//!   `(target_chat, fairness_key)` — per-queue order is enforced here;
+//! - the next due time (to sleep until it);
+//! - state transitions.
+
+use serde_json::Value;
+use sqlx::Row;
+
+use super::{store_methods, Conn, ConnectionId, Store, StoreError, Tx, UnixMs};
+use crate::outbox::{Intent, IntentId, Lane, NewIntent};
+
+/// Queue sizes, for health, metrics and `/stats`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutboxStats {
+    /// Waiting to run (including backing off).
+    pub pending: i64,
+    /// Running now (or interrupted by a crash, to be retried).
+    pub in_flight: i64,
+    /// Given up on.
+    pub failed: i64,
+}
+
+const COLUMNS: &str =
+    "id, connection_id, lane, target_chat, fairness_key, action, attempts, next_attempt_at, last_error, created_at";
+
+fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Intent, StoreError> {
+    let corrupt = |message: String| StoreError::Corrupt { table: "outbox", message };
+    let lane: i64 = r.try_get("lane")?;
+    let action: String = r.try_get("action")?;
+    let attempts: i64 = r.try_get("attempts")?;
+    Ok(Intent {
+        id: IntentId(r.try_get("id")?),
+        connection: ConnectionId(r.try_get("connection_id")?),
+        lane: Lane::from_i64(lane).ok_or_else(|| corrupt(format!("lane {lane}")))?,
+        target_chat: r.try_get("target_chat")?,
+        fairness_key: r.try_get("fairness_key")?,
+        action: serde_json::from_str::<Value>(&action).map_err(|e| corrupt(e.to_string()))?,
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        next_attempt_at: r.try_get("next_attempt_at")?,
+        last_error: r.try_get("last_error")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+impl Tx {
+    /// Adds an intent to the outbox as part of this transaction; the connection's worker
+    /// is woken when the transaction commits.
+    pub async fn enqueue(&mut self, connection: ConnectionId, intent: &NewIntent, now: UnixMs) -> Result<IntentId, StoreError> {
+        let id = enqueue(&mut self.tx, connection, intent, now).await?;
+        self.wake.insert(connection);
+        Ok(id)
+    }
+}
+
+impl Store {
+    /// Adds a single intent outside any larger decision (commits and wakes the worker).
+    pub async fn enqueue(&self, connection: ConnectionId, intent: &NewIntent, now: UnixMs) -> Result<IntentId, StoreError> {
+        let mut tx = self.begin().await?;
+        let id = tx.enqueue(connection, intent, now).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Due heads of their queues, lane first then oldest first, skipping `exclude_targets`
+    /// (chats the scheduler knows are rate-limited right now) so throttled chats do not
+    /// crowd out runnable work in the batch.
+    pub async fn outbox_due_heads(
+        &self,
+        connection: ConnectionId,
+        now: UnixMs,
+        exclude_targets: &[i64],
+        limit: i64,
+    ) -> Result<Vec<Intent>, StoreError> {
+        let mut sql = format!(
+            "SELECT {COLUMNS} FROM outbox o WHERE o.connection_id = $1 AND o.state = 'pending' \
+             AND o.next_attempt_at <= $2 AND NOT EXISTS (SELECT 1 FROM outbox p \
+               WHERE p.connection_id = o.connection_id AND p.target_chat = o.target_chat \
+               AND p.fairness_key = o.fairness_key AND p.state IN ('pending', 'in_flight') AND p.id < o.id)"
+        );
+        if !exclude_targets.is_empty() {
+            let marks: Vec<String> = (0..exclude_targets.len()).map(|i| format!("${}", i + 4)).collect();
+            sql.push_str(&format!(" AND o.target_chat NOT IN ({})", marks.join(", ")));
+        }
+        sql.push_str(" ORDER BY o.lane, o.id LIMIT $3");
+        let mut q = sqlx::query(&sql).bind(connection.0).bind(now).bind(limit);
+        for t in exclude_targets {
+            q = q.bind(*t);
+        }
+        let mut c = self.conn().await?;
+        q.fetch_all(&mut *c).await?.iter().map(from_row).collect()
+    }
+}
+
+store_methods! {
+    /// Loads one intent.
+    pub async fn outbox_intent(&self, id: IntentId) -> Option<Intent> => outbox_intent;
+    /// Puts intents that were in flight when the process stopped back to pending
+    /// (at-least-once: they run again). Returns how many.
+    pub async fn outbox_recover(&self, connection: ConnectionId, now: UnixMs) -> u64 => outbox_recover;
+    /// The earliest `next_attempt_at` strictly after `now` among pending intents.
+    pub async fn outbox_next_due(&self, connection: ConnectionId, now: UnixMs) -> Option<UnixMs> => outbox_next_due;
+    /// Claims a pending intent; false if it is no longer pending. Counts an attempt.
+    pub async fn outbox_mark_in_flight(&self, id: IntentId, now: UnixMs) -> bool => outbox_mark_in_flight;
+    /// Marks an intent delivered.
+    pub async fn outbox_mark_done(&self, id: IntentId, now: UnixMs) -> () => outbox_mark_done;
+    /// Sends an intent back to pending, to run at `next_attempt_at`, remembering why.
+    pub async fn outbox_reschedule(&self, id: IntentId, next_attempt_at: UnixMs, error: &str, now: UnixMs) -> () => outbox_reschedule;
+    /// Marks an intent failed for good.
+    pub async fn outbox_mark_failed(&self, id: IntentId, error: &str, now: UnixMs) -> () => outbox_mark_failed;
+    /// Deletes delivered intents last updated before `before`; returns the count.
+    pub async fn outbox_purge_done(&self, connection: ConnectionId, before: UnixMs) -> u64 => outbox_purge_done;
+    /// Counts by state.
+    pub async fn outbox_stats(&self, connection: ConnectionId) -> OutboxStats => outbox_stats;
+}
+
+async fn enqueue(c: &mut Conn, connection: ConnectionId, i: &NewIntent, now: UnixMs) -> Result<IntentId, StoreError> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO outbox (connection_id, lane, target_chat, fairness_key, action, state, attempts, \
+         next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7, $7) RETURNING id",
+    )
+    .bind(connection.0)
+    .bind(i.lane as i64)
+    .bind(i.target_chat)
+    .bind(i.fairness_key)
+    .bind(i.action.to_string())
+    .bind(i.not_before.unwrap_or(now))
+    .bind(now)
+    .fetch_one(&mut *c)
+    .await?;
+    Ok(IntentId(id))
+}
+
+async fn outbox_intent(c: &mut Conn, id: IntentId) -> Result<Option<Intent>, StoreError> {
+    sqlx::query(&format!("SELECT {COLUMNS} FROM outbox WHERE id = $1"))
+        .bind(id.0)
+        .fetch_optional(&mut *c)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+async fn outbox_recover(c: &mut Conn, connection: ConnectionId, now: UnixMs) -> Result<u64, StoreError> {
+    Ok(sqlx::query(
+        "UPDATE outbox SET state = 'pending', updated_at = $2 WHERE connection_id = $1 AND state = 'in_flight'",
+    )
+    .bind(connection.0)
+    .bind(now)
+    .execute(&mut *c)
+    .await?
+    .rows_affected())
+}
+
+async fn outbox_next_due(c: &mut Conn, connection: ConnectionId, now: UnixMs) -> Result<Option<UnixMs>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT MIN(next_attempt_at) FROM outbox WHERE connection_id = $1 AND state = 'pending' AND next_attempt_at > $2",
+    )
+    .bind(connection.0)
+    .bind(now)
+    .fetch_one(&mut *c)
+    .await?)
+}
+
+async fn outbox_mark_in_flight(c: &mut Conn, id: IntentId, now: UnixMs) -> Result<bool, StoreError> {
+    Ok(sqlx::query(
+        "UPDATE outbox SET state = 'in_flight', attempts = attempts + 1, updated_at = $2 WHERE id = $1 AND state = 'pending'",
+    )
+    .bind(id.0)
+    .bind(now)
+    .execute(&mut *c)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+async fn outbox_mark_done(c: &mut Conn, id: IntentId, now: UnixMs) -> Result<(), StoreError> {
+    sqlx::query("UPDATE outbox SET state = 'done', last_error = NULL, updated_at = $2 WHERE id = $1")
+        .bind(id.0)
+        .bind(now)
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}
+
+async fn outbox_reschedule(c: &mut Conn, id: IntentId, next: UnixMs, error: &str, now: UnixMs) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE outbox SET state = 'pending', next_attempt_at = $2, last_error = $3, updated_at = $4 WHERE id = $1",
+    )
+    .bind(id.0)
+    .bind(next)
+    .bind(error)
+    .bind(now)
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+async fn outbox_mark_failed(c: &mut Conn, id: IntentId, error: &str, now: UnixMs) -> Result<(), StoreError> {
+    sqlx::query("UPDATE outbox SET state = 'failed', last_error = $2, updated_at = $3 WHERE id = $1")
+        .bind(id.0)
+        .bind(error)
+        .bind(now)
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}
+
+async fn outbox_purge_done(c: &mut Conn, connection: ConnectionId, before: UnixMs) -> Result<u64, StoreError> {
+    Ok(sqlx::query("DELETE FROM outbox WHERE connection_id = $1 AND state = 'done' AND updated_at < $2")
+        .bind(connection.0)
+        .bind(before)
+        .execute(&mut *c)
+        .await?
+        .rows_affected())
+}
+
+async fn outbox_stats(c: &mut Conn, connection: ConnectionId) -> Result<OutboxStats, StoreError> {
+    let rows = sqlx::query(
+        "SELECT state, COUNT(*) FROM outbox WHERE connection_id = $1 AND state <> 'done' GROUP BY state",
+    )
+    .bind(connection.0)
+    .fetch_all(&mut *c)
+    .await?;
+    let mut s = OutboxStats::default();
+    for r in rows {
+        let state: String = r.try_get(0)?;
+        let n: i64 = r.try_get(1)?;
+        match state.as_str() {
+            "pending" => s.pending = n,
+            "in_flight" => s.in_flight = n,
+            "failed" => s.failed = n,
+            _ => {}
+        }
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::store::testutil::temp_store;
+
+    #[tokio::test]
+    async fn heads_respect_queue_order_lanes_and_exclusions() {
+        let (s, _d) = temp_store().await;
+        let conn = s.ensure_connection("c").await.unwrap();
+        let mk = |chat, lane, fk| NewIntent::raw(chat, lane, json!({"n": chat})).with_fairness_key(fk);
+        let a1 = s.enqueue(conn, &mk(1, Lane::Broadcast, 0), 10).await.unwrap();
+        let a2 = s.enqueue(conn, &mk(1, Lane::Reply, 0), 10).await.unwrap();
+        let g1 = s.enqueue(conn, &mk(-5, Lane::Group, 7), 10).await.unwrap();
+        let g2 = s.enqueue(conn, &mk(-5, Lane::Group, 8), 10).await.unwrap();
+        let _g3 = s.enqueue(conn, &mk(-5, Lane::Group, 7), 10).await.unwrap();
+        let later = s.enqueue(conn, &NewIntent::raw(2, Lane::Reply, json!({})).not_before(500), 10).await.unwrap();
+
+        let ids = |v: Vec<Intent>| v.into_iter().map(|i| i.id).collect::<Vec<_>>();
+        // a2 waits behind a1 (same chat) even though its lane is higher priority.
+        assert_eq!(ids(s.outbox_due_heads(conn, 100, &[], 10).await.unwrap()), vec![g1, g2, a1]);
+        assert_eq!(ids(s.outbox_due_heads(conn, 100, &[-5], 10).await.unwrap()), vec![a1]);
+        assert_eq!(s.outbox_next_due(conn, 100).await.unwrap(), Some(500));
+
+        assert!(s.outbox_mark_in_flight(a1, 101).await.unwrap());
+        assert!(!s.outbox_mark_in_flight(a1, 101).await.unwrap());
+        // In flight still blocks its queue.
+        assert_eq!(ids(s.outbox_due_heads(conn, 100, &[-5], 10).await.unwrap()), Vec::<IntentId>::new());
+        s.outbox_mark_failed(a1, "boom", 102).await.unwrap();
+        assert_eq!(ids(s.outbox_due_heads(conn, 600, &[-5], 10).await.unwrap()), vec![a2, later]);
+
+        assert!(s.outbox_mark_in_flight(g1, 103).await.unwrap());
+        assert_eq!(s.outbox_recover(conn, 104).await.unwrap(), 1);
+        let g = s.outbox_intent(g1).await.unwrap().unwrap();
+        assert_eq!((g.attempts, g.fairness_key, g.lane), (1, 7, Lane::Group));
+        s.outbox_reschedule(g1, 900, "later", 105).await.unwrap();
+        assert_eq!(s.outbox_intent(g1).await.unwrap().unwrap().last_error.as_deref(), Some("later"));
+        s.outbox_mark_done(g2, 106).await.unwrap();
+        let st = s.outbox_stats(conn).await.unwrap();
+        assert_eq!(st, OutboxStats { pending: 4, in_flight: 0, failed: 1 });
+        assert_eq!(s.outbox_purge_done(conn, 1000).await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn enqueue_in_tx_wakes_only_after_commit() {
+        let (s, _d) = temp_store().await;
+        let conn = s.ensure_connection("c").await.unwrap();
+        let notify = s.outbox_notify(conn);
+        let mut tx = s.begin().await.unwrap();
+        tx.enqueue(conn, &NewIntent::raw(1, Lane::Reply, json!({})), 1).await.unwrap();
+        drop(tx); // rolled back: nothing stored, nobody woken
+        assert_eq!(s.outbox_stats(conn).await.unwrap().pending, 0);
+        let woke = tokio::time::timeout(std::time::Duration::from_millis(20), notify.notified()).await;
+        assert!(woke.is_err());
+        let mut tx = s.begin().await.unwrap();
+        tx.enqueue(conn, &NewIntent::raw(1, Lane::Reply, json!({})), 1).await.unwrap();
+        tx.commit().await.unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(5), notify.notified()).await.unwrap();
+    }
+}

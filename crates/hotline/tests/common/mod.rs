@@ -1,0 +1,206 @@
+//! The end-to-end harness: a tg-emulator and a Hotline on ephemeral ports, a temporary
+//! SQLite database, a bot that administers a forum group with an operator, and helpers
+//! that act as users and operators and wait on transcripts with a deadline.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use hotline::app::{self, Running, Tuning};
+use hotline::config::Config;
+use hotline::outbox::OutboxConfig;
+use serde_json::{json, Value};
+use tg_emulator::control::Place;
+use tg_emulator::{Control, Emulator};
+
+/// How long a test waits for something before failing.
+pub const DEADLINE: Duration = Duration::from_secs(15);
+
+/// A running emulator + Hotline.
+pub struct TestApp {
+    pub emu: Emulator,
+    pub ctl: Control,
+    pub bot: i64,
+    pub token: String,
+    pub group: i64,
+    pub operator: i64,
+    pub app: Option<Running>,
+    pub config: Config,
+    pub dir: tempfile::TempDir,
+}
+
+/// Fast retries and generous limits, so tests spend no time waiting on policy.
+pub fn test_tuning(config: &Config) -> Tuning {
+    let mut outbox = OutboxConfig::new(config.limits);
+    outbox.backoff_base = Duration::from_millis(20);
+    outbox.backoff_cap = Duration::from_millis(300);
+    outbox.store_retry = Duration::from_millis(50);
+    Tuning { outbox, autoclose_every: Duration::from_secs(3600) }
+}
+
+/// The TOML of a one-connection config against `api_url`.
+pub fn config_toml(db: &Path, api_url: &str, token: &str, group: i64, params: &str) -> String {
+    format!(
+        r#"
+database_url = "sqlite://{db}"
+[http]
+listen = "127.0.0.1:0"
+[limits]
+bot_per_second = 1000
+private_per_second = 1000
+group_per_minute = 100000
+[[connection]]
+name = "support"
+token = "{token}"
+group_id = {group}
+api_url = "{api_url}"
+[connection.params]
+{params}
+"#,
+        db = db.display()
+    )
+}
+
+/// Starts everything with default parameters.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with("").await
+}
+
+/// Starts everything; `params` is TOML for `[connection.params]`.
+pub async fn spawn_app_with(params: &str) -> TestApp {
+    let _ = tracing_subscriber::fmt().with_env_filter("hotline=debug,tg_emulator=info").with_test_writer().try_init();
+    let emu = Emulator::start_local().await.expect("emulator starts");
+    let ctl = emu.control();
+    let token = "7000001:test-token-support".to_string();
+    let bot = ctl.add_bot(&token, "support_bot", "Support").unwrap();
+    let owner = ctl.add_user("Olga", Some("Operator"), Some("olga"), Some("en"))["id"].as_i64().unwrap();
+    let group = ctl.add_group("Support team", true, Some(owner));
+    ctl.add_admin_bot(group, bot).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let toml = config_toml(&dir.path().join("hotline.db"), &emu.url(), &token, group, params);
+    let config = Config::parse(&toml, dir.path(), |_| None).expect("valid config");
+    let app = app::start(&config, test_tuning(&config)).await.expect("hotline starts");
+    TestApp { emu, ctl, bot, token, group, operator: owner, app: Some(app), config, dir }
+}
+
+impl TestApp {
+    /// The running Hotline.
+    pub fn app(&self) -> &Running {
+        self.app.as_ref().expect("running")
+    }
+
+    /// Creates a person (who has not written yet).
+    pub fn person(&self, first: &str) -> i64 {
+        self.ctl.add_user(first, None, Some(&first.to_lowercase()), Some("en"))["id"].as_i64().unwrap()
+    }
+
+    /// A user sends content to the bot; returns the (first) message.
+    pub fn user_sends(&self, user: i64, content: Value) -> Value {
+        self.ctl.send(user, Place::Bot(self.bot), &content).expect("user message accepted").remove(0)
+    }
+
+    /// A user writes text to the bot.
+    pub fn user_says(&self, user: i64, text: &str) -> Value {
+        self.user_sends(user, json!({"text": text}))
+    }
+
+    /// The operator sends content in a topic.
+    pub fn operator_sends(&self, thread: i64, content: Value) -> Value {
+        self.ctl.send(self.operator, Place::Group(self.group, Some(thread)), &content).expect("operator message accepted").remove(0)
+    }
+
+    /// The operator writes text in a topic.
+    pub fn operator_says(&self, thread: i64, text: &str) -> Value {
+        self.operator_sends(thread, json!({"text": text}))
+    }
+
+    /// The operator writes in General.
+    pub fn operator_says_in_general(&self, text: &str) -> Value {
+        self.ctl.send(self.operator, Place::Group(self.group, None), &json!({"text": text})).unwrap().remove(0)
+    }
+
+    /// The user's chat with the bot.
+    pub fn user_chat(&self, user: i64) -> Vec<Value> {
+        self.ctl.private_transcript(self.bot, user)
+    }
+
+    /// A topic's messages (None = General).
+    pub fn topic(&self, thread: Option<i64>) -> Vec<Value> {
+        self.ctl.topic_transcript(self.group, thread)
+    }
+
+    /// The group's topics.
+    pub fn topics(&self) -> Vec<Value> {
+        self.ctl.topics(self.group).into_iter().filter(|t| t["is_deleted"] == false).collect()
+    }
+
+    /// Topic info by thread id.
+    pub fn topic_info(&self, thread: i64) -> Value {
+        self.ctl.topics(self.group).into_iter().find(|t| t["message_thread_id"] == thread).unwrap_or(Value::Null)
+    }
+
+    /// Waits until `f` is true, panicking with `what` after the deadline.
+    pub async fn wait_until(&self, what: &str, f: impl Fn() -> bool) {
+        wait_until(what, f).await
+    }
+
+    /// Waits for the user's topic and returns its thread id (the live topic whose name
+    /// contains `name`).
+    pub async fn wait_topic(&self, name: &str) -> i64 {
+        let find = || {
+            self.topics().into_iter().find(|t| t["name"].as_str().unwrap_or("").contains(name)).and_then(|t| t["message_thread_id"].as_i64())
+        };
+        self.wait_until(&format!("a topic for {name}"), || find().is_some()).await;
+        find().unwrap()
+    }
+
+    /// Waits until a topic holds a message whose text or caption contains `needle`.
+    pub async fn wait_in_topic(&self, thread: i64, needle: &str) -> Value {
+        let find = || self.topic(Some(thread)).into_iter().find(|m| text_of(m).contains(needle));
+        self.wait_until(&format!("\"{needle}\" in topic {thread}"), || find().is_some()).await;
+        find().unwrap()
+    }
+
+    /// Waits until the user's chat holds a message whose text or caption contains `needle`.
+    pub async fn wait_in_user_chat(&self, user: i64, needle: &str) -> Value {
+        let find = || self.user_chat(user).into_iter().find(|m| text_of(m).contains(needle));
+        self.wait_until(&format!("\"{needle}\" in the chat of {user}"), || find().is_some()).await;
+        find().unwrap()
+    }
+
+    /// Stops Hotline (graceful).
+    pub async fn stop(&mut self) {
+        if let Some(app) = self.app.take() {
+            app.stop().await;
+        }
+    }
+
+    /// Starts Hotline again on the same database.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        self.app = Some(app::start(&self.config, test_tuning(&self.config)).await.expect("hotline restarts"));
+    }
+
+    /// Fails the test if the emulator saw an answer or request that breaks the spec.
+    pub fn assert_conformant(&self) {
+        let v = self.emu.violations();
+        assert!(v.is_empty(), "Bot API conformance violations:\n{}", v.join("\n"));
+    }
+}
+
+/// Text or caption of a message.
+pub fn text_of(m: &Value) -> String {
+    m["text"].as_str().or_else(|| m["caption"].as_str()).unwrap_or("").to_string()
+}
+
+/// Waits until `f` is true (polling a few ms apart), panicking with `what` after the deadline.
+pub async fn wait_until(what: &str, f: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while !f() {
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
