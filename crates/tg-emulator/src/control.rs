@@ -362,13 +362,7 @@ impl Control {
         chat.messages
             .values()
             .filter(|m| !m.deleted && (thread.is_none() || m.thread == thread))
-            .map(|m| {
-                let mut v = chat.render(m);
-                if !m.reactions.is_empty() {
-                    v["reactions"] = json!(m.reactions.values().flat_map(|r| r.as_array().cloned().unwrap_or_default()).collect::<Vec<_>>());
-                }
-                v
-            })
+            .map(|m| with_reactions(chat, m))
             .collect()
     }
 
@@ -381,7 +375,7 @@ impl Control {
     pub fn topic_transcript(&self, group: i64, thread: Option<i64>) -> Vec<Value> {
         let world = self.shared.world();
         let Some(chat) = world.chats.get(&ChatKey::Group(group)) else { return Vec::new() };
-        chat.messages.values().filter(|m| !m.deleted && m.thread == thread).map(|m| chat.render(m)).collect()
+        chat.messages.values().filter(|m| !m.deleted && m.thread == thread).map(|m| with_reactions(chat, m)).collect()
     }
 
     /// A group's topics (ForumTopic objects plus `is_closed` and `is_deleted`).
@@ -433,6 +427,15 @@ impl Control {
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Value> {
         self.shared.events.subscribe()
     }
+}
+
+/// A rendered message plus the reactions bots set on it (`reactions`, not a Bot API field).
+fn with_reactions(chat: &crate::world::Chat, m: &crate::world::Msg) -> Value {
+    let mut v = chat.render(m);
+    if !m.reactions.is_empty() {
+        v["reactions"] = json!(m.reactions.values().flat_map(|r| r.as_array().cloned().unwrap_or_default()).collect::<Vec<_>>());
+    }
+    v
 }
 
 // ---- HTTP ----
