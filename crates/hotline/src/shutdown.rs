@@ -28,7 +28,10 @@ impl ShutdownTrigger {
 
     /// Another listener for a newly started task.
     pub fn subscribe(&self) -> Shutdown {
-        Shutdown { rx: self.tx.subscribe(), _keep: None }
+        Shutdown {
+            rx: self.tx.subscribe(),
+            _keep: None,
+        }
     }
 
     /// Signals every listener. Idempotent.
@@ -41,7 +44,10 @@ impl Shutdown {
     /// A listener that never fires, for tests and one-shot tools.
     pub fn never() -> Self {
         let (tx, rx) = watch::channel(false);
-        Self { rx, _keep: Some(std::sync::Arc::new(tx)) }
+        Self {
+            rx,
+            _keep: Some(std::sync::Arc::new(tx)),
+        }
     }
 
     /// Whether shutdown has been requested.

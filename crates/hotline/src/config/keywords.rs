@@ -54,7 +54,10 @@ impl Keywords {
         if trimmed.is_empty() || trimmed.eq_ignore_ascii_case("off") {
             return Ok(Self::off());
         }
-        let mut p = Parser { chars: trimmed.chars().collect(), pos: 0 };
+        let mut p = Parser {
+            chars: trimmed.chars().collect(),
+            pos: 0,
+        };
         let mut groups = Vec::new();
         loop {
             p.skip_ws();
@@ -71,7 +74,9 @@ impl Keywords {
                     match p.peek() {
                         Some(',') => p.pos += 1,
                         Some(']') => {}
-                        Some(c) => return Err(p.err(&format!("expected ',' or ']' but found '{c}'"))),
+                        Some(c) => {
+                            return Err(p.err(&format!("expected ',' or ']' but found '{c}'")))
+                        }
                         None => return Err(p.err("missing ']'")),
                     }
                 }
@@ -227,7 +232,10 @@ impl Parser {
         if word.trim().is_empty() {
             return Err(self.err("empty word"));
         }
-        Ok(Term { word: word.to_lowercase(), negated })
+        Ok(Term {
+            word: word.to_lowercase(),
+            negated,
+        })
     }
 }
 
@@ -237,7 +245,8 @@ mod tests {
 
     #[test]
     fn spec_example() {
-        let k = Keywords::parse(r#""word1", "word2", ["word3", "word4"], ["word5", "~word6"]"#).unwrap();
+        let k = Keywords::parse(r#""word1", "word2", ["word3", "word4"], ["word5", "~word6"]"#)
+            .unwrap();
         assert!(k.matches("this has WORD1"));
         assert!(k.matches("word2"));
         assert!(!k.matches("word3 only"));
@@ -276,7 +285,14 @@ mod tests {
 
     #[test]
     fn errors_are_clear() {
-        for bad in [r#""open"#, "[a, b", "[]", "a, [b, [c]]", r#""""#, "a b \"c\""] {
+        for bad in [
+            r#""open"#,
+            "[a, b",
+            "[]",
+            "a, [b, [c]]",
+            r#""""#,
+            "a b \"c\"",
+        ] {
             let e = Keywords::parse(bad).unwrap_err();
             assert!(e.to_string().starts_with("keywords:"), "{bad}: {e}");
         }

@@ -107,7 +107,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { bot_per_second: 30, private_per_second: 1, group_per_minute: 20 }
+        Self {
+            bot_per_second: 30,
+            private_per_second: 1,
+            group_per_minute: 20,
+        }
     }
 }
 
@@ -120,7 +124,9 @@ pub struct HttpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { listen: SocketAddr::from(([127, 0, 0, 1], 8080)) }
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        }
     }
 }
 
@@ -162,7 +168,9 @@ impl TimeZone {
         if !(0..=14).contains(&h) || !(0..60).contains(&m) {
             return None;
         }
-        time::UtcOffset::from_hms(sign * h, sign * m, 0).ok().map(Self)
+        time::UtcOffset::from_hms(sign * h, sign * m, 0)
+            .ok()
+            .map(Self)
     }
 }
 
@@ -244,8 +252,10 @@ impl Config {
     /// Loads a file, resolving relative `token_file` paths against its directory and
     /// applying overrides from the process environment.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Io { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let base = path.parent().unwrap_or_else(|| Path::new("."));
         Self::parse(&text, base, |k| std::env::var(k).ok())
     }
@@ -270,7 +280,14 @@ impl Config {
             .or(raw.database_url)
             .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
         if !(database_url.starts_with("sqlite:")) {
-            issue(None, "database_url", format!("unsupported database \"{}\" (only sqlite: for now)", redact_url(&database_url)));
+            issue(
+                None,
+                "database_url",
+                format!(
+                    "unsupported database \"{}\" (only sqlite: for now)",
+                    redact_url(&database_url)
+                ),
+            );
         }
 
         let listen_text = env("HOTLINE_HTTP_LISTEN").or(raw.http.listen);
@@ -279,7 +296,11 @@ impl Config {
             Some(s) => match s.parse::<SocketAddr>() {
                 Ok(listen) => HttpConfig { listen },
                 Err(_) => {
-                    issue(None, "http.listen", format!("\"{s}\" is not an address like 127.0.0.1:8080"));
+                    issue(
+                        None,
+                        "http.listen",
+                        format!("\"{s}\" is not an address like 127.0.0.1:8080"),
+                    );
                     HttpConfig::default()
                 }
             },
@@ -297,14 +318,22 @@ impl Config {
         }
 
         if raw.connections.is_empty() {
-            issue(None, "connection", "at least one [[connection]] is required".into());
+            issue(
+                None,
+                "connection",
+                "at least one [[connection]] is required".into(),
+            );
         }
 
         let mut names = HashSet::new();
         let mut tokens: Vec<(String, String)> = Vec::new();
         let mut connections = Vec::new();
         for (i, rc) in raw.connections.into_iter().enumerate() {
-            let label = if is_slug(&rc.name) { rc.name.clone() } else { format!("#{}", i + 1) };
+            let label = if is_slug(&rc.name) {
+                rc.name.clone()
+            } else {
+                format!("#{}", i + 1)
+            };
             let c = Some(label.as_str());
             if !is_slug(&rc.name) {
                 issue(c, "name", format!("\"{}\" must be 1-32 characters of a-z, 0-9, '-', '_', starting with a letter or digit", rc.name));
@@ -312,11 +341,18 @@ impl Config {
                 issue(c, "name", "duplicate connection name".into());
             }
 
-            let env_key = format!("HOTLINE_{}_TOKEN", rc.name.to_ascii_uppercase().replace('-', "_"));
+            let env_key = format!(
+                "HOTLINE_{}_TOKEN",
+                rc.name.to_ascii_uppercase().replace('-', "_")
+            );
             let token = match (env(&env_key), rc.token, rc.token_file) {
                 (Some(t), _, _) => Some(t),
                 (None, Some(_), Some(_)) => {
-                    issue(c, "token", "set either token or token_file, not both".into());
+                    issue(
+                        c,
+                        "token",
+                        "set either token or token_file, not both".into(),
+                    );
                     None
                 }
                 (None, Some(t), None) => Some(t),
@@ -331,24 +367,47 @@ impl Config {
                     }
                 }
                 (None, None, None) => {
-                    issue(c, "token", format!("missing: set token, token_file or {env_key}"));
+                    issue(
+                        c,
+                        "token",
+                        format!("missing: set token, token_file or {env_key}"),
+                    );
                     None
                 }
             };
             let token = token.map(|t| t.trim().to_string());
             if let Some(t) = &token {
                 if !looks_like_token(t) {
-                    issue(c, "token", "does not look like a bot token (expected <bot id>:<secret>)".into());
+                    issue(
+                        c,
+                        "token",
+                        "does not look like a bot token (expected <bot id>:<secret>)".into(),
+                    );
                 } else if let Some((other, _)) = tokens.iter().find(|(_, o)| o == t) {
-                    issue(c, "token", format!("same bot as connection \"{other}\"; one bot can be connected once"));
+                    issue(
+                        c,
+                        "token",
+                        format!(
+                            "same bot as connection \"{other}\"; one bot can be connected once"
+                        ),
+                    );
                 } else {
                     tokens.push((label.clone(), t.clone()));
                 }
             }
 
             match rc.group_id {
-                None => issue(c, "group_id", "missing: the id of the forum supergroup (negative, e.g. -1001234567890)".into()),
-                Some(g) if g >= 0 => issue(c, "group_id", format!("{g} is not a group id: group ids are negative (e.g. -1001234567890)")),
+                None => issue(
+                    c,
+                    "group_id",
+                    "missing: the id of the forum supergroup (negative, e.g. -1001234567890)"
+                        .into(),
+                ),
+                Some(g) if g >= 0 => issue(
+                    c,
+                    "group_id",
+                    format!("{g} is not a group id: group ids are negative (e.g. -1001234567890)"),
+                ),
                 Some(_) => {}
             }
 
@@ -362,33 +421,59 @@ impl Config {
             let mode = match rc.mode.as_deref().unwrap_or("polling") {
                 "polling" => {
                     if rc.webhook_secret.is_some() || rc.webhook_url.is_some() {
-                        issue(c, "mode", "webhook_url/webhook_secret are set but mode is \"polling\"".into());
+                        issue(
+                            c,
+                            "mode",
+                            "webhook_url/webhook_secret are set but mode is \"polling\"".into(),
+                        );
                     }
                     Mode::Polling
                 }
                 "webhook" => {
                     let url = rc.webhook_url.unwrap_or_default();
                     if !url.starts_with("https://") {
-                        issue(c, "webhook_url", "webhook mode needs the public https:// URL Telegram will call".into());
+                        issue(
+                            c,
+                            "webhook_url",
+                            "webhook mode needs the public https:// URL Telegram will call".into(),
+                        );
                     }
                     let secret = rc.webhook_secret.unwrap_or_default();
                     if secret.is_empty()
                         || secret.len() > 256
-                        || !secret.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-')
+                        || !secret
+                            .chars()
+                            .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-')
                     {
-                        issue(c, "webhook_secret", "webhook mode needs a secret of 1-256 characters A-Z a-z 0-9 _ -".into());
+                        issue(
+                            c,
+                            "webhook_secret",
+                            "webhook mode needs a secret of 1-256 characters A-Z a-z 0-9 _ -"
+                                .into(),
+                        );
                     }
-                    Mode::Webhook { url, secret: Secret::new(secret) }
+                    Mode::Webhook {
+                        url,
+                        secret: Secret::new(secret),
+                    }
                 }
                 other => {
-                    issue(c, "mode", format!("\"{other}\" is not \"polling\" or \"webhook\""));
+                    issue(
+                        c,
+                        "mode",
+                        format!("\"{other}\" is not \"polling\" or \"webhook\""),
+                    );
                     Mode::Polling
                 }
             };
 
             let tz_text = rc.time_zone.unwrap_or_else(|| "UTC".into());
             let time_zone = TimeZone::parse(&tz_text).unwrap_or_else(|| {
-                issue(c, "time_zone", format!("\"{tz_text}\" is not a UTC offset like +03:00 or UTC"));
+                issue(
+                    c,
+                    "time_zone",
+                    format!("\"{tz_text}\" is not a UTC offset like +03:00 or UTC"),
+                );
                 TimeZone(time::UtcOffset::UTC)
             });
 
@@ -413,7 +498,12 @@ impl Config {
         if !issues.is_empty() {
             return Err(ConfigError::Invalid(issues));
         }
-        Ok(Config { database_url, http, limits: l, connections })
+        Ok(Config {
+            database_url,
+            http,
+            limits: l,
+            connections,
+        })
     }
 }
 
@@ -422,7 +512,8 @@ fn is_slug(s: &str) -> bool {
     !b.is_empty()
         && b.len() <= 32
         && b[0].is_ascii_alphanumeric()
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'_')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'_')
 }
 
 /// `<digits>:<secret>`, the shape of every bot token. Checked so that a pasted chat id or
@@ -433,7 +524,9 @@ fn looks_like_token(t: &str) -> bool {
             !id.is_empty()
                 && id.bytes().all(|b| b.is_ascii_digit())
                 && !rest.is_empty()
-                && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         }
         None => false,
     }
@@ -469,7 +562,10 @@ mod tests {
 
     #[test]
     fn minimal_config_gets_defaults() {
-        let c = parse(&format!("[[connection]]\nname = \"support\"\ntoken = \"{TOKEN}\"\ngroup_id = -100123\n")).unwrap();
+        let c = parse(&format!(
+            "[[connection]]\nname = \"support\"\ntoken = \"{TOKEN}\"\ngroup_id = -100123\n"
+        ))
+        .unwrap();
         assert_eq!(c.database_url, "sqlite://hotline.db");
         assert_eq!(c.http.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(c.limits, Limits::default());
@@ -511,7 +607,9 @@ mod tests {
         assert_eq!(c.limits.group_per_minute, 15);
         let conn = &c.connections[0];
         assert_eq!(conn.api_url, "http://127.0.0.1:8081");
-        assert!(matches!(&conn.mode, Mode::Webhook { url, .. } if url == "https://hl.example/tg/shop-1"));
+        assert!(
+            matches!(&conn.mode, Mode::Webhook { url, .. } if url == "https://hl.example/tg/shop-1")
+        );
         assert_eq!(conn.time_zone.to_string(), "-05:30");
         assert_eq!(conn.params.autoclose_hours, 0);
         assert!(conn.params.private_keywords.matches("Operator!"));
@@ -558,7 +656,8 @@ mod tests {
         );
         let v = issues(&text);
         let has = |conn: &str, field: &str| {
-            v.iter().any(|i| i.connection.as_deref() == Some(conn) && i.field == field)
+            v.iter()
+                .any(|i| i.connection.as_deref() == Some(conn) && i.field == field)
         };
         assert!(has("dup", "group_id"), "{v:?}");
         assert!(has("dup", "name"));
@@ -568,9 +667,15 @@ mod tests {
         assert!(has("dup", "time_zone"));
         assert!(has("dup", "params.AUTOCLOSE"));
         assert!(has("#3", "name"));
-        assert!(has("#3", "token"), "same token twice must be rejected: {v:?}");
+        assert!(
+            has("#3", "token"),
+            "same token twice must be rejected: {v:?}"
+        );
         let msg = ConfigError::Invalid(v).to_string();
-        assert!(msg.contains("connection \"dup\": group_id: 5 is not a group id"), "{msg}");
+        assert!(
+            msg.contains("connection \"dup\": group_id: 5 is not a group id"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -582,11 +687,16 @@ mod tests {
 
     #[test]
     fn token_never_printed() {
-        let c = parse(&format!("[[connection]]\nname = \"s\"\ntoken = \"{TOKEN}\"\ngroup_id = -1\n")).unwrap();
+        let c = parse(&format!(
+            "[[connection]]\nname = \"s\"\ntoken = \"{TOKEN}\"\ngroup_id = -1\n"
+        ))
+        .unwrap();
         let dbg = format!("{c:?}");
         assert!(!dbg.contains("ABC-def"), "{dbg}");
         assert_eq!(format!("{}", c.connections[0].token), "***");
-        let bad = issues("[[connection]]\nname = \"s\"\ntoken = \"123:secret-but-has space\"\ngroup_id = -1\n");
+        let bad = issues(
+            "[[connection]]\nname = \"s\"\ntoken = \"123:secret-but-has space\"\ngroup_id = -1\n",
+        );
         assert!(!format!("{bad:?}").contains("secret-but"));
     }
 

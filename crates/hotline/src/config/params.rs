@@ -58,7 +58,10 @@ pub struct ParamError {
 
 impl ParamError {
     fn new(name: &str, message: impl Into<String>) -> Self {
-        Self { name: name.to_string(), message: message.into() }
+        Self {
+            name: name.to_string(),
+            message: message.into(),
+        }
     }
 }
 
@@ -103,7 +106,9 @@ pub struct Webhook {
 impl Webhook {
     /// Whether this hook wants `event` (`*` subscribes to every standard event).
     pub fn wants(&self, event: &str) -> bool {
-        self.events.iter().any(|e| e == event || (e == "*" && !event.starts_with('/')))
+        self.events
+            .iter()
+            .any(|e| e == event || (e == "*" && !event.starts_with('/')))
     }
 }
 
@@ -178,12 +183,15 @@ impl Params {
                 self.autoclose_hours = if is_off(v) {
                     0
                 } else {
-                    v.parse::<u32>().ok().filter(|h| *h <= 24 * 365).ok_or_else(|| {
-                        ParamError::new(
-                            n,
-                            format!("expected whole hours from 0 (never) to 8760, got \"{v}\""),
-                        )
-                    })?
+                    v.parse::<u32>()
+                        .ok()
+                        .filter(|h| *h <= 24 * 365)
+                        .ok_or_else(|| {
+                            ParamError::new(
+                                n,
+                                format!("expected whole hours from 0 (never) to 8760, got \"{v}\""),
+                            )
+                        })?
                 }
             }
             "AUTO_INFO" => self.auto_info = parse_bool(n, v)?,
@@ -202,7 +210,13 @@ impl Params {
             "LEAVE_CLOSED" => self.leave_closed = parse_bool(n, v)?,
             "HIDE_INFO" => self.hide_info = parse_hide_info(n, v)?,
             "MASK_PATTERNS" => self.mask_patterns = parse_mask(n, v)?,
-            "EXTENSIONS_ALLOWED" => self.extensions_allowed = parse_ids(n, v)?,
+            "EXTENSIONS_ALLOWED" => {
+                self.extensions_allowed = if v.eq_ignore_ascii_case("admins") {
+                    Vec::new()
+                } else {
+                    parse_ids(n, v)?
+                }
+            }
             "WEBHOOKS" => self.webhooks = parse_webhooks(n, v)?,
             _ => {
                 return Err(ParamError::new(
@@ -244,18 +258,30 @@ impl Params {
                     .filter(|(on, _)| *on)
                     .map(|(_, s)| *s)
                     .collect();
-                if parts.is_empty() { "OFF".to_string() } else { parts.join(", ") }
+                if parts.is_empty() {
+                    "OFF".to_string()
+                } else {
+                    parts.join(", ")
+                }
             }
             "MASK_PATTERNS" => {
                 let m = self.mask_patterns;
-                let parts: Vec<&str> =
-                    [(m.cards, "cards"), (m.phones, "phones"), (m.emails, "emails")]
-                        .iter()
-                        .filter(|(on, _)| *on)
-                        .map(|(_, s)| *s)
-                        .collect();
-                if parts.is_empty() { "OFF".to_string() } else { parts.join(", ") }
+                let parts: Vec<&str> = [
+                    (m.cards, "cards"),
+                    (m.phones, "phones"),
+                    (m.emails, "emails"),
+                ]
+                .iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, s)| *s)
+                .collect();
+                if parts.is_empty() {
+                    "OFF".to_string()
+                } else {
+                    parts.join(", ")
+                }
             }
+            "EXTENSIONS_ALLOWED" if self.extensions_allowed.is_empty() => "admins".to_string(),
             "EXTENSIONS_ALLOWED" => ids(&self.extensions_allowed),
             "WEBHOOKS" => {
                 if self.webhooks.is_empty() {
@@ -274,7 +300,10 @@ impl Params {
 
     /// Every parameter with its rendered value, in SPEC order (for `check-config`, `/set`).
     pub fn entries(&self) -> Vec<(&'static str, String)> {
-        PARAM_NAMES.iter().map(|n| (*n, self.get(n).unwrap_or_default())).collect()
+        PARAM_NAMES
+            .iter()
+            .map(|n| (*n, self.get(n).unwrap_or_default()))
+            .collect()
     }
 
     /// Sets a parameter from a TOML value of the config file. Native TOML types are
@@ -288,12 +317,15 @@ impl Params {
 
     /// The greeting for a user, with `{name}` substituted; `None` when `WELCOME` is off.
     pub fn welcome_for(&self, first_name: &str) -> Option<String> {
-        self.welcome.as_ref().map(|w| w.replace("{name}", first_name))
+        self.welcome
+            .as_ref()
+            .map(|w| w.replace("{name}", first_name))
     }
 
     /// Whether `id` may be relayed under `WHITE_LIST` and `IGNORE_CHATS`.
     pub fn admits(&self, id: i64) -> bool {
-        (self.white_list.is_empty() || self.white_list.contains(&id)) && !self.ignore_chats.contains(&id)
+        (self.white_list.is_empty() || self.white_list.contains(&id))
+            && !self.ignore_chats.contains(&id)
     }
 }
 
@@ -307,27 +339,39 @@ impl fmt::Display for Params {
 }
 
 fn is_off(v: &str) -> bool {
-    v.is_empty() || ["off", "none", "no", "false", "0", "-"].iter().any(|o| v.eq_ignore_ascii_case(o))
+    v.is_empty()
+        || ["off", "none", "no", "false", "0", "-"]
+            .iter()
+            .any(|o| v.eq_ignore_ascii_case(o))
 }
 
 fn parse_bool(name: &str, v: &str) -> Result<bool, ParamError> {
     match v.to_ascii_lowercase().as_str() {
         "on" | "true" | "yes" | "1" | "enable" | "enabled" => Ok(true),
         "off" | "false" | "no" | "0" | "disable" | "disabled" => Ok(false),
-        _ => Err(ParamError::new(name, format!("expected on or off, got \"{v}\""))),
+        _ => Err(ParamError::new(
+            name,
+            format!("expected on or off, got \"{v}\""),
+        )),
     }
 }
 
 fn parse_welcome(name: &str, raw: &str) -> Result<Option<String>, ParamError> {
     let v = raw.trim();
     if v.is_empty() {
-        return Err(ParamError::new(name, "empty text; use OFF to disable the greeting"));
+        return Err(ParamError::new(
+            name,
+            "empty text; use OFF to disable the greeting",
+        ));
     }
     if v.eq_ignore_ascii_case("off") {
         return Ok(None);
     }
     if v.chars().count() > 4000 {
-        return Err(ParamError::new(name, "longer than 4000 characters (Telegram's limit is 4096)"));
+        return Err(ParamError::new(
+            name,
+            "longer than 4000 characters (Telegram's limit is 4096)",
+        ));
     }
     // Only `{name}` is a placeholder; catch typos like `{first_name}` at set time.
     let mut rest = v;
@@ -338,10 +382,18 @@ fn parse_welcome(name: &str, raw: &str) -> Result<Option<String>, ParamError> {
             Some(close) => {
                 return Err(ParamError::new(
                     name,
-                    format!("unknown placeholder {{{}}}; only {{name}} is supported", &after[..close]),
+                    format!(
+                        "unknown placeholder {{{}}}; only {{name}} is supported",
+                        &after[..close]
+                    ),
                 ))
             }
-            None => return Err(ParamError::new(name, "unclosed '{'; only {name} is supported")),
+            None => {
+                return Err(ParamError::new(
+                    name,
+                    "unclosed '{'; only {name} is supported",
+                ))
+            }
         }
     }
     Ok(Some(v.to_string()))
@@ -352,9 +404,15 @@ fn parse_ids(name: &str, v: &str) -> Result<Vec<i64>, ParamError> {
         return Ok(Vec::new());
     }
     let mut out = Vec::new();
-    for part in v.split(|c: char| c == ',' || c == ';' || c.is_whitespace()).filter(|p| !p.is_empty()) {
+    for part in v
+        .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+        .filter(|p| !p.is_empty())
+    {
         let id = part.parse::<i64>().map_err(|_| {
-            ParamError::new(name, format!("\"{part}\" is not a numeric Telegram id (use OFF to clear)"))
+            ParamError::new(
+                name,
+                format!("\"{part}\" is not a numeric Telegram id (use OFF to clear)"),
+            )
         })?;
         if id == 0 {
             return Err(ParamError::new(name, "0 is not a Telegram id"));
@@ -376,7 +434,13 @@ fn parse_hide_info(name: &str, v: &str) -> Result<HideInfo, ParamError> {
             "name" | "names" => h.name = true,
             "card" | "cards" => h.card = true,
             "links" | "link" => h.links = true,
-            "all" => h = HideInfo { name: true, card: true, links: true },
+            "all" => {
+                h = HideInfo {
+                    name: true,
+                    card: true,
+                    links: true,
+                }
+            }
             _ => {
                 return Err(ParamError::new(
                     name,
@@ -398,11 +462,19 @@ fn parse_mask(name: &str, v: &str) -> Result<MaskPatterns, ParamError> {
             "cards" | "card" => m.cards = true,
             "phones" | "phone" => m.phones = true,
             "emails" | "email" => m.emails = true,
-            "on" | "all" | "true" | "yes" => m = MaskPatterns { cards: true, phones: true, emails: true },
+            "on" | "all" | "true" | "yes" => {
+                m = MaskPatterns {
+                    cards: true,
+                    phones: true,
+                    emails: true,
+                }
+            }
             _ => {
                 return Err(ParamError::new(
                     name,
-                    format!("unknown item \"{part}\"; use any of cards, phones, emails, all, or OFF"),
+                    format!(
+                        "unknown item \"{part}\"; use any of cards, phones, emails, all, or OFF"
+                    ),
                 ))
             }
         }
@@ -416,26 +488,45 @@ fn parse_webhooks(name: &str, v: &str) -> Result<Vec<Webhook>, ParamError> {
         return Ok(Vec::new());
     }
     let mut out: Vec<Webhook> = Vec::new();
-    for entry in v.split([';', '\n']).map(str::trim).filter(|e| !e.is_empty()) {
+    for entry in v
+        .split([';', '\n'])
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
         let (url, events) = entry.split_once(char::is_whitespace).ok_or_else(|| {
-            ParamError::new(name, format!("\"{entry}\": expected \"URL event1,event2\" (or \"URL *\")"))
+            ParamError::new(
+                name,
+                format!("\"{entry}\": expected \"URL event1,event2\" (or \"URL *\")"),
+            )
         })?;
         let parsed = reqwest::Url::parse(url)
             .map_err(|e| ParamError::new(name, format!("\"{url}\" is not a valid URL: {e}")))?;
         if parsed.scheme() != "https" && parsed.scheme() != "http" {
-            return Err(ParamError::new(name, format!("\"{url}\" must be an http(s) URL")));
+            return Err(ParamError::new(
+                name,
+                format!("\"{url}\" must be an http(s) URL"),
+            ));
         }
         let mut evs = Vec::new();
-        for ev in events.split([',', ' ']).map(str::trim).filter(|e| !e.is_empty()) {
+        for ev in events
+            .split([',', ' '])
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+        {
             let known = ev == "*"
                 || WEBHOOK_EVENTS.contains(&ev)
                 || (ev.len() > 1
                     && ev.starts_with('/')
-                    && ev[1..].chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+                    && ev[1..]
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_'));
             if !known {
                 return Err(ParamError::new(
                     name,
-                    format!("unknown event \"{ev}\"; use *, /command or one of {}", WEBHOOK_EVENTS.join(", ")),
+                    format!(
+                        "unknown event \"{ev}\"; use *, /command or one of {}",
+                        WEBHOOK_EVENTS.join(", ")
+                    ),
                 ));
             }
             evs.push(ev.to_string());
@@ -446,7 +537,10 @@ fn parse_webhooks(name: &str, v: &str) -> Result<Vec<Webhook>, ParamError> {
         if out.iter().any(|w| w.url == url) {
             return Err(ParamError::new(name, format!("\"{url}\" is listed twice")));
         }
-        out.push(Webhook { url: url.to_string(), events: evs });
+        out.push(Webhook {
+            url: url.to_string(),
+            events: evs,
+        });
     }
     Ok(out)
 }
@@ -458,7 +552,10 @@ fn toml_to_text(name: &str, value: &toml::Value) -> Result<String, ParamError> {
             T::String(s) => Ok(s.clone()),
             T::Integer(i) => Ok(i.to_string()),
             T::Boolean(b) => Ok(if *b { "on" } else { "off" }.to_string()),
-            other => Err(ParamError::new(name, format!("unexpected {} value", other.type_str()))),
+            other => Err(ParamError::new(
+                name,
+                format!("unexpected {} value", other.type_str()),
+            )),
         }
     };
     let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
@@ -476,12 +573,20 @@ fn toml_to_text(name: &str, value: &toml::Value) -> Result<String, ParamError> {
                             .iter()
                             .map(|w| match w {
                                 T::String(s) => Ok(quote(s)),
-                                _ => Err(ParamError::new(name, "keyword groups must contain strings")),
+                                _ => Err(ParamError::new(
+                                    name,
+                                    "keyword groups must contain strings",
+                                )),
                             })
                             .collect();
                         parts.push(format!("[{}]", words?.join(", ")));
                     }
-                    _ => return Err(ParamError::new(name, "keywords must be strings or arrays of strings")),
+                    _ => {
+                        return Err(ParamError::new(
+                            name,
+                            "keywords must be strings or arrays of strings",
+                        ))
+                    }
                 }
             }
             Ok(parts.join(", "))
@@ -490,18 +595,30 @@ fn toml_to_text(name: &str, value: &toml::Value) -> Result<String, ParamError> {
             let mut entries = Vec::new();
             for (url, evs) in t {
                 let evs = match evs {
-                    T::Array(a) => a.iter().map(scalar).collect::<Result<Vec<_>, _>>()?.join(","),
+                    T::Array(a) => a
+                        .iter()
+                        .map(scalar)
+                        .collect::<Result<Vec<_>, _>>()?
+                        .join(","),
                     other => scalar(other)?,
                 };
                 entries.push(format!("{url} {evs}"));
             }
-            Ok(if entries.is_empty() { "OFF".into() } else { entries.join("; ") })
+            Ok(if entries.is_empty() {
+                "OFF".into()
+            } else {
+                entries.join("; ")
+            })
         }
         (_, T::Array(items)) => {
             if items.is_empty() {
                 return Ok("OFF".into());
             }
-            Ok(items.iter().map(scalar).collect::<Result<Vec<_>, _>>()?.join(", "))
+            Ok(items
+                .iter()
+                .map(scalar)
+                .collect::<Result<Vec<_>, _>>()?
+                .join(", "))
         }
         (_, other) => scalar(other),
     }
@@ -513,7 +630,10 @@ pub fn apply_overrides(
     params: &mut Params,
     overrides: &BTreeMap<String, String>,
 ) -> Vec<ParamError> {
-    overrides.iter().filter_map(|(k, v)| params.set(k, v).err()).collect()
+    overrides
+        .iter()
+        .filter_map(|(k, v)| params.set(k, v).err())
+        .collect()
 }
 
 #[cfg(test)]
@@ -530,6 +650,7 @@ mod tests {
         assert!(p.private_keywords.is_off());
         assert!(p.welcome.as_deref().unwrap().contains("{name}"));
         assert!(p.admits(42) && !p.admits(777000));
+        assert_eq!(p.get("EXTENSIONS_ALLOWED").unwrap(), "admins");
     }
 
     #[test]
@@ -550,7 +671,10 @@ mod tests {
             ("HIDE_INFO", "name, links"),
             ("MASK_PATTERNS", "cards, emails"),
             ("EXTENSIONS_ALLOWED", "42"),
-            ("WEBHOOKS", "https://a.example/h dialog_created,/ticket; http://b.example *"),
+            (
+                "WEBHOOKS",
+                "https://a.example/h dialog_created,/ticket; http://b.example *",
+            ),
         ];
         for (n, v) in cases {
             p.set(n, v).unwrap_or_else(|e| panic!("{n}: {e}"));
@@ -558,7 +682,8 @@ mod tests {
         for n in PARAM_NAMES {
             let rendered = p.get(n).unwrap();
             let mut q = p.clone();
-            q.set(n, &rendered).unwrap_or_else(|e| panic!("{n} = {rendered}: {e}"));
+            q.set(n, &rendered)
+                .unwrap_or_else(|e| panic!("{n} = {rendered}: {e}"));
             assert_eq!(q, p, "{n} did not round-trip via {rendered}");
         }
         assert_eq!(p.get("WELCOME").unwrap(), "Hi {name}!");
@@ -615,7 +740,10 @@ mod tests {
         assert!(!p.private_keywords.matches("word5 word6"));
         assert_eq!(p.white_list, vec![1, 2]);
         assert!(p.hide_info.card && !p.hide_info.name);
-        assert_eq!(p.webhooks[0].events, vec!["dialog_created", "dialog_closed"]);
+        assert_eq!(
+            p.webhooks[0].events,
+            vec!["dialog_created", "dialog_closed"]
+        );
     }
 
     #[test]

@@ -22,13 +22,19 @@ impl TokenBucket {
     pub fn new(count: u32, period: Duration, burst: u32, now: Instant) -> Self {
         let interval = period / count.max(1);
         let capacity = f64::from(burst.max(1));
-        Self { capacity, tokens: capacity, interval, last: now }
+        Self {
+            capacity,
+            tokens: capacity,
+            interval,
+            last: now,
+        }
     }
 
     fn refill(&mut self, now: Instant) {
         let elapsed = now.saturating_duration_since(self.last);
         if !self.interval.is_zero() {
-            self.tokens = (self.tokens + elapsed.as_secs_f64() / self.interval.as_secs_f64()).min(self.capacity);
+            self.tokens = (self.tokens + elapsed.as_secs_f64() / self.interval.as_secs_f64())
+                .min(self.capacity);
         } else {
             self.tokens = self.capacity;
         }
@@ -74,7 +80,10 @@ mod tests {
         assert!(!b.try_take(t0));
         assert_eq!(b.wait_time(t0), Duration::from_secs(3));
         let w = b.wait_time(t0 + Duration::from_secs(1));
-        assert!(w.abs_diff(Duration::from_secs(2)) < Duration::from_millis(1), "{w:?}");
+        assert!(
+            w.abs_diff(Duration::from_secs(2)) < Duration::from_millis(1),
+            "{w:?}"
+        );
         assert!(b.try_take(t0 + Duration::from_secs(3)));
         // Over a long idle period it saves at most `burst` tokens.
         assert!(b.try_take(t0 + Duration::from_secs(600)));
@@ -94,10 +103,17 @@ mod tests {
             t += Duration::from_millis(100);
         }
         for (i, s) in sent.iter().enumerate() {
-            let in_window = sent[i..].iter().take_while(|x| **x < *s + Duration::from_secs(60)).count();
+            let in_window = sent[i..]
+                .iter()
+                .take_while(|x| **x < *s + Duration::from_secs(60))
+                .count();
             assert!(in_window <= 20, "{in_window} messages in one minute");
         }
-        assert!(sent.len() >= 99, "pacing must still use the budget: {}", sent.len());
+        assert!(
+            sent.len() >= 99,
+            "pacing must still use the budget: {}",
+            sent.len()
+        );
     }
 
     #[test]
@@ -109,7 +125,10 @@ mod tests {
         }
         assert!(!b.try_take(t0));
         let w = b.wait_time(t0);
-        assert!(w > Duration::from_millis(33) && w < Duration::from_millis(34), "{w:?}");
+        assert!(
+            w > Duration::from_millis(33) && w < Duration::from_millis(34),
+            "{w:?}"
+        );
         assert!(b.is_full(t0 + Duration::from_secs(2)));
     }
 }

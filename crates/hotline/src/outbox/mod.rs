@@ -88,13 +88,23 @@ pub struct NewIntent {
 
 impl NewIntent {
     /// An intent carrying `action` serialised as JSON.
-    pub fn new<A: Serialize>(target_chat: i64, lane: Lane, action: &A) -> Result<Self, serde_json::Error> {
+    pub fn new<A: Serialize>(
+        target_chat: i64,
+        lane: Lane,
+        action: &A,
+    ) -> Result<Self, serde_json::Error> {
         Ok(Self::raw(target_chat, lane, serde_json::to_value(action)?))
     }
 
     /// An intent with an action already in JSON form.
     pub fn raw(target_chat: i64, lane: Lane, action: Value) -> Self {
-        Self { target_chat, lane, fairness_key: 0, action, not_before: None }
+        Self {
+            target_chat,
+            lane,
+            fairness_key: 0,
+            action,
+            not_before: None,
+        }
     }
 
     /// Puts the intent in its own sub-queue of the target chat (use the dialog id).
@@ -146,7 +156,11 @@ pub trait Executor: Send + Sync + 'static {
     type Action: DeserializeOwned + Send + 'static;
 
     /// Performs the action.
-    fn execute(&self, intent: &Intent, action: Self::Action) -> impl Future<Output = Result<Value, TgError>> + Send;
+    fn execute(
+        &self,
+        intent: &Intent,
+        action: Self::Action,
+    ) -> impl Future<Output = Result<Value, TgError>> + Send;
 
     /// Records the result (message id mappings, topic ids...) in the transaction that
     /// marks the intent done. An error rolls back and the intent is retried later.
@@ -183,7 +197,10 @@ pub struct BotCall {
 impl BotCall {
     /// A call of `method` with `params`.
     pub fn new(method: impl Into<String>, params: Value) -> Self {
-        Self { method: method.into(), params }
+        Self {
+            method: method.into(),
+            params,
+        }
     }
 }
 

@@ -136,7 +136,10 @@ impl Scheduler {
             let rank = (
                 c.lane,
                 self.served_chat.get(&c.target_chat).copied().unwrap_or(0),
-                self.served_key.get(&(c.target_chat, c.fairness_key)).copied().unwrap_or(0),
+                self.served_key
+                    .get(&(c.target_chat, c.fairness_key))
+                    .copied()
+                    .unwrap_or(0),
                 c.id,
             );
             if best.as_ref().is_none_or(|(r, _)| rank < *r) {
@@ -151,7 +154,8 @@ impl Scheduler {
         self.chat_bucket(c.target_chat, now).try_take(now);
         self.counter += 1;
         self.served_chat.insert(c.target_chat, self.counter);
-        self.served_key.insert((c.target_chat, c.fairness_key), self.counter);
+        self.served_key
+            .insert((c.target_chat, c.fairness_key), self.counter);
         self.forget_old(now);
         Pick::Run(i)
     }
@@ -173,16 +177,30 @@ mod tests {
     use super::*;
 
     fn limits() -> Limits {
-        Limits { bot_per_second: 30, private_per_second: 1, group_per_minute: 20 }
+        Limits {
+            bot_per_second: 30,
+            private_per_second: 1,
+            group_per_minute: 20,
+        }
     }
 
     fn cand(id: i64, lane: Lane, chat: i64, key: i64) -> Candidate {
-        Candidate { id: IntentId(id), lane, target_chat: chat, fairness_key: key }
+        Candidate {
+            id: IntentId(id),
+            lane,
+            target_chat: chat,
+            fairness_key: key,
+        }
     }
 
     /// Runs picks like the worker does: picked candidates leave the list, and `next`
     /// supplies each queue's following intent.
-    fn drain(s: &mut Scheduler, mut cands: Vec<Candidate>, mut queues: HashMap<(i64, i64), Vec<Candidate>>, t0: Instant) -> Vec<i64> {
+    fn drain(
+        s: &mut Scheduler,
+        mut cands: Vec<Candidate>,
+        mut queues: HashMap<(i64, i64), Vec<Candidate>>,
+        t0: Instant,
+    ) -> Vec<i64> {
         let mut order = Vec::new();
         let mut now = t0;
         for _ in 0..10_000 {
@@ -209,22 +227,45 @@ mod tests {
         let mut s = Scheduler::new(limits(), t0);
         // Dialog 1 has 3 copies queued, dialog 2 has 2; heads are 1 and 4.
         let mut queues = HashMap::new();
-        queues.insert((-100, 1), vec![cand(2, Lane::Group, -100, 1), cand(3, Lane::Group, -100, 1)]);
+        queues.insert(
+            (-100, 1),
+            vec![cand(2, Lane::Group, -100, 1), cand(3, Lane::Group, -100, 1)],
+        );
         queues.insert((-100, 2), vec![cand(5, Lane::Group, -100, 2)]);
-        let order = drain(&mut s, vec![cand(1, Lane::Group, -100, 1), cand(4, Lane::Group, -100, 2)], queues, t0);
+        let order = drain(
+            &mut s,
+            vec![cand(1, Lane::Group, -100, 1), cand(4, Lane::Group, -100, 2)],
+            queues,
+            t0,
+        );
         assert_eq!(order, vec![1, 4, 2, 5, 3]);
     }
 
     #[test]
     fn lanes_have_priority_and_chats_are_round_robin() {
         let t0 = Instant::now();
-        let mut s = Scheduler::new(Limits { bot_per_second: 1000, private_per_second: 1000, group_per_minute: 60_000 }, t0);
+        let mut s = Scheduler::new(
+            Limits {
+                bot_per_second: 1000,
+                private_per_second: 1000,
+                group_per_minute: 60_000,
+            },
+            t0,
+        );
         let mut queues = HashMap::new();
-        queues.insert((1, 0), vec![cand(11, Lane::Reply, 1, 0), cand(12, Lane::Reply, 1, 0)]);
+        queues.insert(
+            (1, 0),
+            vec![cand(11, Lane::Reply, 1, 0), cand(12, Lane::Reply, 1, 0)],
+        );
         queues.insert((2, 0), vec![cand(21, Lane::Reply, 2, 0)]);
         let order = drain(
             &mut s,
-            vec![cand(100, Lane::Broadcast, 3, 0), cand(50, Lane::Group, -1, 0), cand(10, Lane::Reply, 1, 0), cand(20, Lane::Reply, 2, 0)],
+            vec![
+                cand(100, Lane::Broadcast, 3, 0),
+                cand(50, Lane::Group, -1, 0),
+                cand(10, Lane::Reply, 1, 0),
+                cand(20, Lane::Reply, 2, 0),
+            ],
             queues,
             t0,
         );
@@ -233,7 +274,10 @@ mod tests {
 
     fn assert_wait(p: Pick, expected: Duration) {
         match p {
-            Pick::Wait(d) => assert!(d.abs_diff(expected) < Duration::from_millis(1), "{d:?} != {expected:?}"),
+            Pick::Wait(d) => assert!(
+                d.abs_diff(expected) < Duration::from_millis(1),
+                "{d:?} != {expected:?}"
+            ),
             other => panic!("expected Wait({expected:?}), got {other:?}"),
         }
     }
@@ -248,7 +292,10 @@ mod tests {
         let b7 = cand(3, Lane::Broadcast, 7, 0);
         assert_eq!(s.pick(&[g1, g2], t0), Pick::Run(0));
         // The bot bucket allows one call per 1/30 s.
-        assert_wait(s.pick(&[g2, b7], t0 + ms(10)), Duration::from_secs(1) / 30 - ms(10));
+        assert_wait(
+            s.pick(&[g2, b7], t0 + ms(10)),
+            Duration::from_secs(1) / 30 - ms(10),
+        );
         // The group waits 3 s for its next token (20/min); the lower lane goes meanwhile.
         assert_eq!(s.pick(&[g2, b7], t0 + ms(40)), Pick::Run(1));
         assert_eq!(s.throttled_targets(t0 + ms(40), 10), vec![-100]);
@@ -267,7 +314,10 @@ mod tests {
         s.pause(t0 + Duration::from_secs(5));
         s.pause(t0 + Duration::from_secs(2)); // never shortened
         let c = [cand(1, Lane::Reply, 1, 0)];
-        assert_wait(s.pick(&c, t0 + Duration::from_secs(1)), Duration::from_secs(4));
+        assert_wait(
+            s.pick(&c, t0 + Duration::from_secs(1)),
+            Duration::from_secs(4),
+        );
         assert_eq!(s.pick(&c, t0 + Duration::from_secs(5)), Pick::Run(0));
         assert_eq!(s.pick(&[], t0), Pick::Idle);
     }

@@ -30,7 +30,9 @@ struct Fake {
 }
 
 impl Fake {
-    fn new(script: impl Fn(&str, u32) -> Result<Value, TgError> + Send + Sync + 'static) -> Arc<Self> {
+    fn new(
+        script: impl Fn(&str, u32) -> Result<Value, TgError> + Send + Sync + 'static,
+    ) -> Arc<Self> {
         Arc::new(Self {
             calls: Mutex::default(),
             successes: Mutex::default(),
@@ -41,7 +43,12 @@ impl Fake {
     }
 
     fn order(&self) -> Vec<String> {
-        self.calls.lock().unwrap().iter().map(|c| c.0.clone()).collect()
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|c| c.0.clone())
+            .collect()
     }
 }
 
@@ -49,22 +56,40 @@ impl Executor for Fake {
     type Action = TestAction;
 
     async fn execute(&self, intent: &Intent, action: TestAction) -> Result<Value, TgError> {
-        self.calls.lock().unwrap().push((action.tag.clone(), intent.attempts, Instant::now()));
+        self.calls
+            .lock()
+            .unwrap()
+            .push((action.tag.clone(), intent.attempts, Instant::now()));
         if !self.delay.is_zero() {
             tokio::time::sleep(self.delay).await;
         }
         (self.script)(&action.tag, intent.attempts)
     }
 
-    async fn on_success(&self, tx: &mut crate::store::Tx, intent: &Intent, result: &Value) -> Result<(), StoreError> {
+    async fn on_success(
+        &self,
+        tx: &mut crate::store::Tx,
+        intent: &Intent,
+        result: &Value,
+    ) -> Result<(), StoreError> {
         // Prove the handler runs inside the transaction that marks the intent done.
-        tx.kv_set(intent.connection, &format!("result:{}", intent.id.0), &result.to_string()).await?;
+        tx.kv_set(
+            intent.connection,
+            &format!("result:{}", intent.id.0),
+            &result.to_string(),
+        )
+        .await?;
         let tag: TestAction = serde_json::from_value(intent.action.clone()).unwrap();
         self.successes.lock().unwrap().push(tag.tag);
         Ok(())
     }
 
-    async fn on_permanent_failure(&self, _tx: &mut crate::store::Tx, intent: &Intent, error: &TgError) -> Result<(), StoreError> {
+    async fn on_permanent_failure(
+        &self,
+        _tx: &mut crate::store::Tx,
+        intent: &Intent,
+        error: &TgError,
+    ) -> Result<(), StoreError> {
         let tag = intent.action["tag"].as_str().unwrap_or("?").to_string();
         self.failures.lock().unwrap().push((tag, error.to_string()));
         Ok(())
@@ -73,7 +98,11 @@ impl Executor for Fake {
 
 fn fast_config() -> OutboxConfig {
     OutboxConfig {
-        limits: Limits { bot_per_second: 10_000, private_per_second: 10_000, group_per_minute: 600_000 },
+        limits: Limits {
+            bot_per_second: 10_000,
+            private_per_second: 10_000,
+            group_per_minute: 600_000,
+        },
         backoff_base: Duration::from_millis(5),
         backoff_cap: Duration::from_millis(20),
         max_attempts: None,
@@ -84,7 +113,9 @@ fn fast_config() -> OutboxConfig {
 }
 
 fn intent(chat: i64, lane: Lane, key: i64, tag: &str) -> NewIntent {
-    NewIntent::new(chat, lane, &TestAction { tag: tag.into() }).unwrap().with_fairness_key(key)
+    NewIntent::new(chat, lane, &TestAction { tag: tag.into() })
+        .unwrap()
+        .with_fairness_key(key)
 }
 
 async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
@@ -95,7 +126,12 @@ async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-async fn wait_store(store: &Store, conn: crate::store::ConnectionId, what: &str, cond: impl Fn(crate::store::OutboxStats) -> bool) {
+async fn wait_store(
+    store: &Store,
+    conn: crate::store::ConnectionId,
+    what: &str,
+    cond: impl Fn(crate::store::OutboxStats) -> bool,
+) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         if cond(store.outbox_stats(conn).await.unwrap()) {
@@ -114,14 +150,25 @@ struct Running {
 impl Running {
     async fn stop(self) {
         self.trigger.trigger();
-        tokio::time::timeout(Duration::from_secs(10), self.handle).await.unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(10), self.handle)
+            .await
+            .unwrap()
+            .unwrap();
     }
 }
 
-fn start<E: Executor>(store: &Store, conn: crate::store::ConnectionId, exec: Arc<E>, config: OutboxConfig) -> Running {
+fn start<E: Executor>(
+    store: &Store,
+    conn: crate::store::ConnectionId,
+    exec: Arc<E>,
+    config: OutboxConfig,
+) -> Running {
     let (trigger, shutdown) = ShutdownTrigger::new();
     let worker = Worker::new(store.clone(), conn, exec, config);
-    Running { trigger, handle: tokio::spawn(worker.run(shutdown)) }
+    Running {
+        trigger,
+        handle: tokio::spawn(worker.run(shutdown)),
+    }
 }
 
 #[tokio::test]
@@ -137,18 +184,31 @@ async fn order_per_chat_survives_a_transient_failure() {
     });
     let mut tx = store.begin().await.unwrap();
     for i in 1..=5 {
-        tx.enqueue(conn, &intent(1, Lane::Reply, 0, &format!("a{i}")), now_ms()).await.unwrap();
+        tx.enqueue(conn, &intent(1, Lane::Reply, 0, &format!("a{i}")), now_ms())
+            .await
+            .unwrap();
     }
     tx.commit().await.unwrap();
     let w = start(&store, conn, fake.clone(), fast_config());
-    wait_until("five successes", || fake.successes.lock().unwrap().len() == 5).await;
+    wait_until("five successes", || {
+        fake.successes.lock().unwrap().len() == 5
+    })
+    .await;
     w.stop().await;
     assert_eq!(fake.order(), vec!["a1", "a2", "a2", "a2", "a3", "a4", "a5"]);
-    assert_eq!(*fake.successes.lock().unwrap(), vec!["a1", "a2", "a3", "a4", "a5"]);
+    assert_eq!(
+        *fake.successes.lock().unwrap(),
+        vec!["a1", "a2", "a3", "a4", "a5"]
+    );
     let st = store.outbox_stats(conn).await.unwrap();
     assert_eq!((st.pending, st.in_flight, st.failed), (0, 0, 0));
     // on_success wrote in the same transaction.
-    assert!(store.kv_get(conn, "result:2").await.unwrap().unwrap().contains("a2"));
+    assert!(store
+        .kv_get(conn, "result:2")
+        .await
+        .unwrap()
+        .unwrap()
+        .contains("a2"));
     let a2 = store.outbox_intent(IntentId(2)).await.unwrap().unwrap();
     assert_eq!(a2.attempts, 3);
 }
@@ -161,42 +221,80 @@ async fn group_queue_interleaves_dialogs_under_the_group_limit() {
     // Dialog 1 floods first, then dialog 2 and 3 write once each.
     let mut tx = store.begin().await.unwrap();
     for i in 1..=4 {
-        tx.enqueue(conn, &intent(-100, Lane::Group, 1, &format!("d1-{i}")), now_ms()).await.unwrap();
+        tx.enqueue(
+            conn,
+            &intent(-100, Lane::Group, 1, &format!("d1-{i}")),
+            now_ms(),
+        )
+        .await
+        .unwrap();
     }
-    tx.enqueue(conn, &intent(-100, Lane::Group, 2, "d2-1"), now_ms()).await.unwrap();
-    tx.enqueue(conn, &intent(-100, Lane::Group, 3, "d3-1"), now_ms()).await.unwrap();
-    tx.enqueue(conn, &intent(-100, Lane::Group, 2, "d2-2"), now_ms()).await.unwrap();
+    tx.enqueue(conn, &intent(-100, Lane::Group, 2, "d2-1"), now_ms())
+        .await
+        .unwrap();
+    tx.enqueue(conn, &intent(-100, Lane::Group, 3, "d3-1"), now_ms())
+        .await
+        .unwrap();
+    tx.enqueue(conn, &intent(-100, Lane::Group, 2, "d2-2"), now_ms())
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let mut cfg = fast_config();
     cfg.limits.group_per_minute = 3000; // one call per 20 ms into the group
     let w = start(&store, conn, fake.clone(), cfg);
     wait_until("seven calls", || fake.calls.lock().unwrap().len() == 7).await;
     w.stop().await;
-    assert_eq!(fake.order(), vec!["d1-1", "d2-1", "d3-1", "d1-2", "d2-2", "d1-3", "d1-4"]);
+    assert_eq!(
+        fake.order(),
+        vec!["d1-1", "d2-1", "d3-1", "d1-2", "d2-2", "d1-3", "d1-4"]
+    );
     let times: Vec<Instant> = fake.calls.lock().unwrap().iter().map(|c| c.2).collect();
     // Six intervals of 20 ms at least (measured at task start, so allow scheduling jitter).
     let span = times[6] - times[0];
-    assert!(span >= Duration::from_millis(100), "group pacing violated: 7 calls in {span:?}");
+    assert!(
+        span >= Duration::from_millis(100),
+        "group pacing violated: 7 calls in {span:?}"
+    );
 }
 
 #[tokio::test]
 async fn retry_after_pauses_the_whole_bot() {
     let (store, _d) = temp_store().await;
     let conn = store.ensure_connection("c").await.unwrap();
-    let fake = Fake::new(|tag, attempt| if tag == "x" && attempt == 1 { Err(TgError::RetryAfter(1)) } else { Ok(json!(true)) });
+    let fake = Fake::new(|tag, attempt| {
+        if tag == "x" && attempt == 1 {
+            Err(TgError::RetryAfter(1))
+        } else {
+            Ok(json!(true))
+        }
+    });
     let mut cfg = fast_config();
     cfg.max_in_flight = 1;
-    store.enqueue(conn, &intent(1, Lane::Reply, 0, "x"), now_ms()).await.unwrap();
+    store
+        .enqueue(conn, &intent(1, Lane::Reply, 0, "x"), now_ms())
+        .await
+        .unwrap();
     let w = start(&store, conn, fake.clone(), cfg);
     wait_until("the 429", || fake.calls.lock().unwrap().len() == 1).await;
     // Work for another chat arrives during the pause: it must wait too.
-    store.enqueue(conn, &intent(2, Lane::Reply, 0, "y"), now_ms()).await.unwrap();
-    wait_until("both delivered", || fake.successes.lock().unwrap().len() == 2).await;
+    store
+        .enqueue(conn, &intent(2, Lane::Reply, 0, "y"), now_ms())
+        .await
+        .unwrap();
+    wait_until("both delivered", || {
+        fake.successes.lock().unwrap().len() == 2
+    })
+    .await;
     w.stop().await;
     let calls = fake.calls.lock().unwrap().clone();
     let first = calls[0].2;
     for c in &calls[1..] {
-        assert!(c.2 - first >= Duration::from_millis(990), "{} ran {:?} after the 429", c.0, c.2 - first);
+        assert!(
+            c.2 - first >= Duration::from_millis(990),
+            "{} ran {:?} after the 429",
+            c.0,
+            c.2 - first
+        );
     }
     assert_eq!(calls.iter().filter(|c| c.0 == "x").count(), 2);
 }
@@ -207,23 +305,50 @@ async fn permanent_failure_is_recorded_and_the_queue_moves_on() {
     let conn = store.ensure_connection("c").await.unwrap();
     let fake = Fake::new(|tag, _| {
         if tag == "bad" {
-            Err(TgError::permanent(403, "Forbidden: bot was blocked by the user"))
+            Err(TgError::permanent(
+                403,
+                "Forbidden: bot was blocked by the user",
+            ))
         } else {
             Ok(json!(true))
         }
     });
-    store.enqueue(conn, &intent(9, Lane::Broadcast, 0, "bad"), now_ms()).await.unwrap();
-    store.enqueue(conn, &intent(9, Lane::Broadcast, 0, "next"), now_ms()).await.unwrap();
+    store
+        .enqueue(conn, &intent(9, Lane::Broadcast, 0, "bad"), now_ms())
+        .await
+        .unwrap();
+    store
+        .enqueue(conn, &intent(9, Lane::Broadcast, 0, "next"), now_ms())
+        .await
+        .unwrap();
     // An undecodable action is a permanent failure too, not a crash.
-    store.enqueue(conn, &NewIntent::raw(10, Lane::Reply, json!({"nope": 1})), now_ms()).await.unwrap();
+    store
+        .enqueue(
+            conn,
+            &NewIntent::raw(10, Lane::Reply, json!({"nope": 1})),
+            now_ms(),
+        )
+        .await
+        .unwrap();
     let w = start(&store, conn, fake.clone(), fast_config());
-    wait_until("next delivered", || fake.successes.lock().unwrap().len() == 1).await;
+    wait_until("next delivered", || {
+        fake.successes.lock().unwrap().len() == 1
+    })
+    .await;
     wait_until("two failures", || fake.failures.lock().unwrap().len() == 2).await;
     w.stop().await;
     let failures = fake.failures.lock().unwrap().clone();
-    assert!(failures.iter().any(|(t, e)| t == "bad" && e.contains("blocked")));
-    assert!(failures.iter().any(|(t, e)| t == "?" && e.contains("cannot be decoded")));
-    assert_eq!(fake.order().iter().filter(|t| *t == "bad").count(), 1, "permanent errors are not retried");
+    assert!(failures
+        .iter()
+        .any(|(t, e)| t == "bad" && e.contains("blocked")));
+    assert!(failures
+        .iter()
+        .any(|(t, e)| t == "?" && e.contains("cannot be decoded")));
+    assert_eq!(
+        fake.order().iter().filter(|t| *t == "bad").count(),
+        1,
+        "permanent errors are not retried"
+    );
     let bad = store.outbox_intent(IntentId(1)).await.unwrap().unwrap();
     assert!(bad.last_error.unwrap().contains("blocked"));
     assert_eq!(store.outbox_stats(conn).await.unwrap().failed, 2);
@@ -236,11 +361,22 @@ async fn transient_failures_give_up_after_max_attempts() {
     let fake = Fake::new(|_, _| Err(TgError::Transient("502".into())));
     let mut cfg = fast_config();
     cfg.max_attempts = Some(3);
-    store.enqueue(conn, &intent(1, Lane::Reply, 0, "z"), now_ms()).await.unwrap();
+    store
+        .enqueue(conn, &intent(1, Lane::Reply, 0, "z"), now_ms())
+        .await
+        .unwrap();
     let w = start(&store, conn, fake.clone(), cfg);
     wait_until("failure", || fake.failures.lock().unwrap().len() == 1).await;
     w.stop().await;
-    assert_eq!(fake.calls.lock().unwrap().iter().map(|c| c.1).collect::<Vec<_>>(), vec![1, 2, 3]);
+    assert_eq!(
+        fake.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|c| c.1)
+            .collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
 }
 
 #[tokio::test]
@@ -248,14 +384,25 @@ async fn wakes_on_commit_and_recovers_in_flight_after_crash() {
     let (store, _d) = temp_store().await;
     let conn = store.ensure_connection("c").await.unwrap();
     // Simulate a crash: an intent claimed but never finished.
-    let crashed = store.enqueue(conn, &intent(5, Lane::Reply, 0, "crashed"), now_ms()).await.unwrap();
-    assert!(store.outbox_mark_in_flight(crashed, now_ms()).await.unwrap());
+    let crashed = store
+        .enqueue(conn, &intent(5, Lane::Reply, 0, "crashed"), now_ms())
+        .await
+        .unwrap();
+    assert!(store
+        .outbox_mark_in_flight(crashed, now_ms())
+        .await
+        .unwrap());
     let fake = Fake::new(|_, _| Ok(json!(true)));
     let w = start(&store, conn, fake.clone(), fast_config());
-    wait_until("recovered intent", || fake.successes.lock().unwrap().len() == 1).await;
+    wait_until("recovered intent", || {
+        fake.successes.lock().unwrap().len() == 1
+    })
+    .await;
     // The worker is now idle (no timer pending); a commit must wake it.
     let mut tx = store.begin().await.unwrap();
-    tx.enqueue(conn, &intent(6, Lane::Reply, 0, "fresh"), now_ms()).await.unwrap();
+    tx.enqueue(conn, &intent(6, Lane::Reply, 0, "fresh"), now_ms())
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     wait_until("fresh intent", || fake.successes.lock().unwrap().len() == 2).await;
     w.stop().await;
@@ -271,8 +418,18 @@ async fn scheduled_intents_wait_for_their_time() {
     let fake = Fake::new(|_, _| Ok(json!(true)));
     let w = start(&store, conn, fake.clone(), fast_config());
     let at = now_ms() + 150;
-    store.enqueue(conn, &intent(3, Lane::Broadcast, 0, "later").not_before(at), now_ms()).await.unwrap();
-    wait_until("scheduled delivery", || fake.successes.lock().unwrap().len() == 1).await;
+    store
+        .enqueue(
+            conn,
+            &intent(3, Lane::Broadcast, 0, "later").not_before(at),
+            now_ms(),
+        )
+        .await
+        .unwrap();
+    wait_until("scheduled delivery", || {
+        fake.successes.lock().unwrap().len() == 1
+    })
+    .await;
     assert!(now_ms() >= at);
     w.stop().await;
 }
@@ -288,12 +445,18 @@ async fn shutdown_lets_in_flight_calls_finish() {
         script: Box::new(|_, _| Ok(json!(true))),
         delay: Duration::from_millis(200),
     });
-    store.enqueue(conn, &intent(1, Lane::Reply, 0, "slow"), now_ms()).await.unwrap();
+    store
+        .enqueue(conn, &intent(1, Lane::Reply, 0, "slow"), now_ms())
+        .await
+        .unwrap();
     let w = start(&store, conn, fake.clone(), fast_config());
     wait_until("call started", || fake.calls.lock().unwrap().len() == 1).await;
     w.stop().await;
     assert_eq!(*fake.successes.lock().unwrap(), vec!["slow"]);
-    wait_store(&store, conn, "nothing left", |s| s.pending == 0 && s.in_flight == 0).await;
+    wait_store(&store, conn, "nothing left", |s| {
+        s.pending == 0 && s.in_flight == 0
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -303,9 +466,17 @@ async fn fair_across_private_chats_and_lanes() {
     let fake = Fake::new(|_, _| Ok(json!(true)));
     let mut tx = store.begin().await.unwrap();
     for i in 1..=3 {
-        tx.enqueue(conn, &intent(100 + i, Lane::Broadcast, 0, &format!("b{i}")), now_ms()).await.unwrap();
+        tx.enqueue(
+            conn,
+            &intent(100 + i, Lane::Broadcast, 0, &format!("b{i}")),
+            now_ms(),
+        )
+        .await
+        .unwrap();
     }
-    tx.enqueue(conn, &intent(-5, Lane::Group, 1, "g"), now_ms()).await.unwrap();
+    tx.enqueue(conn, &intent(-5, Lane::Group, 1, "g"), now_ms())
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let mut cfg = fast_config();
     cfg.max_in_flight = 1;
@@ -320,7 +491,9 @@ fn backoff_is_capped_with_jitter() {
     let cfg = OutboxConfig::new(Limits::default());
     for attempts in 1..40 {
         let d = cfg.backoff(attempts);
-        let full = Duration::from_secs(1).saturating_mul(1 << (attempts - 1).min(30)).min(Duration::from_secs(60));
+        let full = Duration::from_secs(1)
+            .saturating_mul(1 << (attempts - 1).min(30))
+            .min(Duration::from_secs(60));
         assert!(d >= full / 2 && d <= full, "attempt {attempts}: {d:?}");
     }
 }

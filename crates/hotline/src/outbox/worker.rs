@@ -53,7 +53,10 @@ impl OutboxConfig {
     /// in [50 %, 100 %] so many failing intents do not retry in lockstep.
     pub fn backoff(&self, attempts: u32) -> Duration {
         let exp = attempts.saturating_sub(1).min(30);
-        let full = self.backoff_base.saturating_mul(1u32 << exp).min(self.backoff_cap);
+        let full = self
+            .backoff_base
+            .saturating_mul(1u32 << exp)
+            .min(self.backoff_cap);
         full.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
     }
 }
@@ -79,8 +82,18 @@ pub struct Worker<E: Executor> {
 
 impl<E: Executor> Worker<E> {
     /// A worker for `connection`'s outbox.
-    pub fn new(store: Store, connection: ConnectionId, executor: Arc<E>, config: OutboxConfig) -> Self {
-        Self { store, connection, executor, config }
+    pub fn new(
+        store: Store,
+        connection: ConnectionId,
+        executor: Arc<E>,
+        config: OutboxConfig,
+    ) -> Self {
+        Self {
+            store,
+            connection,
+            executor,
+            config,
+        }
     }
 
     /// Runs until `shutdown` fires, then lets in-flight calls finish and returns. Store
@@ -92,7 +105,11 @@ impl<E: Executor> Worker<E> {
             match self.store.outbox_recover(self.connection, now_ms()).await {
                 Ok(n) => {
                     if n > 0 {
-                        tracing::info!(connection = conn, intents = n, "outbox: retrying intents interrupted by a restart");
+                        tracing::info!(
+                            connection = conn,
+                            intents = n,
+                            "outbox: retrying intents interrupted by a restart"
+                        );
                     }
                     break;
                 }
@@ -134,7 +151,11 @@ impl<E: Executor> Worker<E> {
             }
         }
         if !tasks.is_empty() {
-            tracing::info!(connection = conn, in_flight = tasks.len(), "outbox: waiting for in-flight calls");
+            tracing::info!(
+                connection = conn,
+                in_flight = tasks.len(),
+                "outbox: waiting for in-flight calls"
+            );
         }
         while let Some(res) = tasks.join_next().await {
             self.settle(res, &mut sched);
@@ -145,17 +166,27 @@ impl<E: Executor> Worker<E> {
     fn settle(&self, res: Result<Outcome, tokio::task::JoinError>, sched: &mut Scheduler) {
         match res {
             Ok(Outcome::Pause(secs)) => {
-                tracing::warn!(connection = self.connection.0, secs, "outbox: 429, pausing the bot");
+                tracing::warn!(
+                    connection = self.connection.0,
+                    secs,
+                    "outbox: 429, pausing the bot"
+                );
                 sched.pause(Instant::now() + Duration::from_secs(secs));
             }
             Ok(Outcome::Done | Outcome::Retry | Outcome::Failed | Outcome::Stuck) => {}
-            Err(e) => tracing::error!(connection = self.connection.0, error = %e, "outbox: execution task panicked"),
+            Err(e) => {
+                tracing::error!(connection = self.connection.0, error = %e, "outbox: execution task panicked")
+            }
         }
     }
 
     /// One scheduling round: starts what may run now and returns when to look again
     /// (`None`: only a notification or a finished call can bring new work).
-    async fn schedule(&self, sched: &mut Scheduler, tasks: &mut JoinSet<Outcome>) -> Result<Option<Instant>, StoreError> {
+    async fn schedule(
+        &self,
+        sched: &mut Scheduler,
+        tasks: &mut JoinSet<Outcome>,
+    ) -> Result<Option<Instant>, StoreError> {
         let now = Instant::now();
         let wall = now_ms();
         let mut wake_at: Option<Instant> = None;
@@ -166,17 +197,34 @@ impl<E: Executor> Worker<E> {
         }
         if tasks.len() < self.config.max_in_flight {
             let exclude = sched.throttled_targets(now, 500);
-            let heads = self.store.outbox_due_heads(self.connection, wall, &exclude, self.config.batch).await?;
+            let heads = self
+                .store
+                .outbox_due_heads(self.connection, wall, &exclude, self.config.batch)
+                .await?;
             let mut cands: Vec<(Candidate, Intent)> = heads
                 .into_iter()
-                .map(|i| (Candidate { id: i.id, lane: i.lane, target_chat: i.target_chat, fairness_key: i.fairness_key }, i))
+                .map(|i| {
+                    (
+                        Candidate {
+                            id: i.id,
+                            lane: i.lane,
+                            target_chat: i.target_chat,
+                            fairness_key: i.fairness_key,
+                        },
+                        i,
+                    )
+                })
                 .collect();
             while tasks.len() < self.config.max_in_flight {
                 let list: Vec<Candidate> = cands.iter().map(|(c, _)| *c).collect();
                 match sched.pick(&list, Instant::now()) {
                     Pick::Run(i) => {
                         let (_, intent) = cands.swap_remove(i);
-                        if self.store.outbox_mark_in_flight(intent.id, now_ms()).await? {
+                        if self
+                            .store
+                            .outbox_mark_in_flight(intent.id, now_ms())
+                            .await?
+                        {
                             self.spawn(tasks, intent);
                         }
                     }
@@ -192,7 +240,10 @@ impl<E: Executor> Worker<E> {
             earliest(&mut wake_at, t);
         }
         if let Some(due) = self.store.outbox_next_due(self.connection, wall).await? {
-            earliest(&mut wake_at, now + Duration::from_millis(due.saturating_sub(wall).max(0) as u64));
+            earliest(
+                &mut wake_at,
+                now + Duration::from_millis(due.saturating_sub(wall).max(0) as u64),
+            );
         }
         Ok(wake_at)
     }
@@ -210,10 +261,18 @@ fn earliest(slot: &mut Option<Instant>, t: Instant) {
     *slot = Some(slot.map_or(t, |w| w.min(t)));
 }
 
-async fn execute_one<E: Executor>(store: &Store, executor: &E, config: &OutboxConfig, intent: Intent) -> Outcome {
+async fn execute_one<E: Executor>(
+    store: &Store,
+    executor: &E,
+    config: &OutboxConfig,
+    intent: Intent,
+) -> Outcome {
     let result = match serde_json::from_value::<E::Action>(intent.action.clone()) {
         Ok(action) => executor.execute(&intent, action).await,
-        Err(e) => Err(TgError::Decode(format!("intent {} cannot be decoded: {e}", intent.id.0))),
+        Err(e) => Err(TgError::Decode(format!(
+            "intent {} cannot be decoded: {e}",
+            intent.id.0
+        ))),
     };
     let conn = intent.connection.0;
     let id = intent.id.0;
@@ -231,16 +290,27 @@ async fn execute_one<E: Executor>(store: &Store, executor: &E, config: &OutboxCo
                 Err(e) => {
                     // Delivered but not recorded: retrying may duplicate (at-least-once).
                     tracing::error!(connection = conn, intent = id, error = %e, "outbox: recording success failed");
-                    reschedule(store, &intent, config.backoff(intent.attempts), &format!("recording result: {e}")).await
+                    reschedule(
+                        store,
+                        &intent,
+                        config.backoff(intent.attempts),
+                        &format!("recording result: {e}"),
+                    )
+                    .await
                 }
             }
         }
-        Err(TgError::RetryAfter(secs)) => {
-            reschedule(store, &intent, Duration::from_secs(*secs), &format!("429: retry after {secs} s"))
-                .await
-                .map(|_| Outcome::Pause(*secs))
-        }
-        Err(e @ TgError::Transient(_)) if config.max_attempts.is_none_or(|m| intent.attempts < m) => {
+        Err(TgError::RetryAfter(secs)) => reschedule(
+            store,
+            &intent,
+            Duration::from_secs(*secs),
+            &format!("429: retry after {secs} s"),
+        )
+        .await
+        .map(|_| Outcome::Pause(*secs)),
+        Err(e @ TgError::Transient(_))
+            if config.max_attempts.is_none_or(|m| intent.attempts < m) =>
+        {
             let delay = config.backoff(intent.attempts);
             tracing::debug!(connection = conn, intent = id, attempts = intent.attempts, delay_ms = delay.as_millis() as u64, error = %e, "outbox: transient failure");
             reschedule(store, &intent, delay, &e.to_string()).await
@@ -250,7 +320,8 @@ async fn execute_one<E: Executor>(store: &Store, executor: &E, config: &OutboxCo
             let r = async {
                 let mut tx = store.begin().await?;
                 executor.on_permanent_failure(&mut tx, &intent, e).await?;
-                tx.outbox_mark_failed(intent.id, &e.to_string(), now_ms()).await?;
+                tx.outbox_mark_failed(intent.id, &e.to_string(), now_ms())
+                    .await?;
                 tx.commit().await
             }
             .await;
@@ -258,7 +329,13 @@ async fn execute_one<E: Executor>(store: &Store, executor: &E, config: &OutboxCo
                 Ok(()) => Ok(Outcome::Failed),
                 Err(se) => {
                     tracing::error!(connection = conn, intent = id, error = %se, "outbox: recording failure failed");
-                    reschedule(store, &intent, config.backoff(intent.attempts), &format!("recording failure: {se}")).await
+                    reschedule(
+                        store,
+                        &intent,
+                        config.backoff(intent.attempts),
+                        &format!("recording failure: {se}"),
+                    )
+                    .await
                 }
             }
         }
@@ -268,11 +345,19 @@ async fn execute_one<E: Executor>(store: &Store, executor: &E, config: &OutboxCo
 
 /// Puts the intent back to pending after `delay`, retrying the write a few times; if the
 /// store stays down the intent remains in flight and is recovered at the next start.
-async fn reschedule(store: &Store, intent: &Intent, delay: Duration, error: &str) -> Result<Outcome, ()> {
+async fn reschedule(
+    store: &Store,
+    intent: &Intent,
+    delay: Duration,
+    error: &str,
+) -> Result<Outcome, ()> {
     let mut wait = Duration::from_millis(100);
     for _ in 0..3 {
         let now = now_ms();
-        match store.outbox_reschedule(intent.id, now + delay.as_millis() as i64, error, now).await {
+        match store
+            .outbox_reschedule(intent.id, now + delay.as_millis() as i64, error, now)
+            .await
+        {
             Ok(()) => return Ok(Outcome::Retry),
             Err(e) => {
                 tracing::error!(connection = intent.connection.0, intent = intent.id.0, error = %e, "outbox: cannot reschedule");

@@ -56,7 +56,8 @@ impl Contact {
     }
 }
 
-const COLUMNS: &str = "id, user_id, first_name, last_name, username, language_code, first_seen_at, \
+const COLUMNS: &str =
+    "id, user_id, first_name, last_name, username, language_code, first_seen_at, \
                        last_message_at, start_param, banned, blocked";
 
 store_methods! {
@@ -84,7 +85,10 @@ async fn upsert_contact(
     start_param: Option<&str>,
     now: UnixMs,
 ) -> Result<(Contact, bool), StoreError> {
-    let username = p.username.as_deref().map(|u| u.trim_start_matches('@').to_lowercase());
+    let username = p
+        .username
+        .as_deref()
+        .map(|u| u.trim_start_matches('@').to_lowercase());
     let inserted = sqlx::query(
         "INSERT INTO contacts (connection_id, user_id, first_name, last_name, username, language_code, \
          first_seen_at, start_param) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
@@ -116,29 +120,43 @@ async fn upsert_contact(
         .execute(&mut *c)
         .await?;
     }
-    let contact = contact_by_user(c, connection, p.user_id).await?.ok_or_else(|| StoreError::Corrupt {
-        table: "contacts",
-        message: format!("contact {} vanished after upsert", p.user_id),
-    })?;
+    let contact = contact_by_user(c, connection, p.user_id)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt {
+            table: "contacts",
+            message: format!("contact {} vanished after upsert", p.user_id),
+        })?;
     Ok((contact, inserted))
 }
 
-async fn contact_by_user(c: &mut Conn, connection: ConnectionId, user_id: i64) -> Result<Option<Contact>, StoreError> {
-    Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM contacts WHERE connection_id = $1 AND user_id = $2"))
-        .bind(connection.0)
-        .bind(user_id)
-        .fetch_optional(&mut *c)
-        .await?)
+async fn contact_by_user(
+    c: &mut Conn,
+    connection: ConnectionId,
+    user_id: i64,
+) -> Result<Option<Contact>, StoreError> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM contacts WHERE connection_id = $1 AND user_id = $2"
+    ))
+    .bind(connection.0)
+    .bind(user_id)
+    .fetch_optional(&mut *c)
+    .await?)
 }
 
 async fn contact(c: &mut Conn, id: i64) -> Result<Option<Contact>, StoreError> {
-    Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM contacts WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *c)
-        .await?)
+    Ok(
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM contacts WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&mut *c)
+            .await?,
+    )
 }
 
-async fn contact_by_username(c: &mut Conn, connection: ConnectionId, username: &str) -> Result<Option<Contact>, StoreError> {
+async fn contact_by_username(
+    c: &mut Conn,
+    connection: ConnectionId,
+    username: &str,
+) -> Result<Option<Contact>, StoreError> {
     let u = username.trim().trim_start_matches('@').to_lowercase();
     Ok(sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM contacts WHERE connection_id = $1 AND username = $2 ORDER BY id DESC LIMIT 1"
@@ -159,12 +177,20 @@ async fn touch_contact(c: &mut Conn, id: i64, now: UnixMs) -> Result<(), StoreEr
 }
 
 async fn set_contact_banned(c: &mut Conn, id: i64, banned: bool) -> Result<(), StoreError> {
-    sqlx::query("UPDATE contacts SET banned = $2 WHERE id = $1").bind(id).bind(banned).execute(&mut *c).await?;
+    sqlx::query("UPDATE contacts SET banned = $2 WHERE id = $1")
+        .bind(id)
+        .bind(banned)
+        .execute(&mut *c)
+        .await?;
     Ok(())
 }
 
 async fn set_contact_blocked(c: &mut Conn, id: i64, blocked: bool) -> Result<(), StoreError> {
-    sqlx::query("UPDATE contacts SET blocked = $2 WHERE id = $1").bind(id).bind(blocked).execute(&mut *c).await?;
+    sqlx::query("UPDATE contacts SET blocked = $2 WHERE id = $1")
+        .bind(id)
+        .bind(blocked)
+        .execute(&mut *c)
+        .await?;
     Ok(())
 }
 
@@ -174,14 +200,22 @@ mod tests {
     use crate::store::testutil::temp_store;
 
     fn profile(id: i64, name: &str) -> ContactProfile {
-        ContactProfile { user_id: id, first_name: name.into(), username: Some(format!("@{name}X")), ..Default::default() }
+        ContactProfile {
+            user_id: id,
+            first_name: name.into(),
+            username: Some(format!("@{name}X")),
+            ..Default::default()
+        }
     }
 
     #[tokio::test]
     async fn upsert_keeps_first_visit_and_flags() {
         let (s, _d) = temp_store().await;
         let conn = s.ensure_connection("c").await.unwrap();
-        let (a, new) = s.upsert_contact(conn, &profile(1, "ann"), Some("ad42"), 1000).await.unwrap();
+        let (a, new) = s
+            .upsert_contact(conn, &profile(1, "ann"), Some("ad42"), 1000)
+            .await
+            .unwrap();
         assert!(new);
         assert_eq!(a.start_param.as_deref(), Some("ad42"));
         assert_eq!(a.username.as_deref(), Some("annx"));
@@ -189,7 +223,10 @@ mod tests {
         s.set_contact_blocked(a.id, true).await.unwrap();
         let mut p = profile(1, "anna");
         p.last_name = Some("Lee".into());
-        let (b, new) = s.upsert_contact(conn, &p, Some("other"), 2000).await.unwrap();
+        let (b, new) = s
+            .upsert_contact(conn, &p, Some("other"), 2000)
+            .await
+            .unwrap();
         assert!(!new);
         assert_eq!(b.id, a.id);
         assert_eq!(b.display_name(), "anna Lee");
@@ -200,11 +237,21 @@ mod tests {
         let t = s.contact(b.id).await.unwrap().unwrap();
         assert_eq!(t.last_message_at, Some(3000));
         assert!(!t.blocked && t.banned);
-        assert_eq!(s.contact_by_username(conn, "@AnnaX").await.unwrap().unwrap().id, a.id);
+        assert_eq!(
+            s.contact_by_username(conn, "@AnnaX")
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
+            a.id
+        );
         assert!(s.contact_by_user(conn, 2).await.unwrap().is_none());
         // Same user id under another connection is another contact.
         let other = s.ensure_connection("d").await.unwrap();
-        let (o, new) = s.upsert_contact(other, &profile(1, "ann"), None, 1).await.unwrap();
+        let (o, new) = s
+            .upsert_contact(other, &profile(1, "ann"), None, 1)
+            .await
+            .unwrap();
         assert!(new && o.id != a.id);
     }
 }

@@ -90,7 +90,10 @@ fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Dialog, StoreError> {
         connection: ConnectionId(r.try_get("connection_id")?),
         contact_id: r.try_get("contact_id")?,
         thread_id: r.try_get("thread_id")?,
-        status: status.parse().map_err(|message| StoreError::Corrupt { table: "dialogs", message })?,
+        status: status.parse().map_err(|message| StoreError::Corrupt {
+            table: "dialogs",
+            message,
+        })?,
         status_since: r.try_get("status_since")?,
         activated: r.try_get("activated")?,
         created_at: r.try_get("created_at")?,
@@ -140,10 +143,12 @@ async fn ensure_dialog(
     .await?
     .rows_affected()
         == 1;
-    let d = dialog_for_contact(c, connection, contact_id).await?.ok_or_else(|| StoreError::Corrupt {
-        table: "dialogs",
-        message: format!("dialog of contact {contact_id} vanished after insert"),
-    })?;
+    let d = dialog_for_contact(c, connection, contact_id)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt {
+            table: "dialogs",
+            message: format!("dialog of contact {contact_id} vanished after insert"),
+        })?;
     Ok((d, created))
 }
 
@@ -157,34 +162,59 @@ async fn dialog(c: &mut Conn, id: i64) -> Result<Option<Dialog>, StoreError> {
         .transpose()
 }
 
-async fn dialog_for_contact(c: &mut Conn, connection: ConnectionId, contact_id: i64) -> Result<Option<Dialog>, StoreError> {
-    sqlx::query(&format!("SELECT {COLUMNS} FROM dialogs WHERE connection_id = $1 AND contact_id = $2"))
-        .bind(connection.0)
-        .bind(contact_id)
-        .fetch_optional(&mut *c)
-        .await?
-        .as_ref()
-        .map(from_row)
-        .transpose()
+async fn dialog_for_contact(
+    c: &mut Conn,
+    connection: ConnectionId,
+    contact_id: i64,
+) -> Result<Option<Dialog>, StoreError> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM dialogs WHERE connection_id = $1 AND contact_id = $2"
+    ))
+    .bind(connection.0)
+    .bind(contact_id)
+    .fetch_optional(&mut *c)
+    .await?
+    .as_ref()
+    .map(from_row)
+    .transpose()
 }
 
-async fn dialog_by_thread(c: &mut Conn, connection: ConnectionId, thread_id: i64) -> Result<Option<Dialog>, StoreError> {
-    sqlx::query(&format!("SELECT {COLUMNS} FROM dialogs WHERE connection_id = $1 AND thread_id = $2"))
-        .bind(connection.0)
+async fn dialog_by_thread(
+    c: &mut Conn,
+    connection: ConnectionId,
+    thread_id: i64,
+) -> Result<Option<Dialog>, StoreError> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM dialogs WHERE connection_id = $1 AND thread_id = $2"
+    ))
+    .bind(connection.0)
+    .bind(thread_id)
+    .fetch_optional(&mut *c)
+    .await?
+    .as_ref()
+    .map(from_row)
+    .transpose()
+}
+
+async fn set_dialog_thread(
+    c: &mut Conn,
+    id: i64,
+    thread_id: Option<i64>,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE dialogs SET thread_id = $2 WHERE id = $1")
+        .bind(id)
         .bind(thread_id)
-        .fetch_optional(&mut *c)
-        .await?
-        .as_ref()
-        .map(from_row)
-        .transpose()
-}
-
-async fn set_dialog_thread(c: &mut Conn, id: i64, thread_id: Option<i64>) -> Result<(), StoreError> {
-    sqlx::query("UPDATE dialogs SET thread_id = $2 WHERE id = $1").bind(id).bind(thread_id).execute(&mut *c).await?;
+        .execute(&mut *c)
+        .await?;
     Ok(())
 }
 
-async fn set_dialog_status(c: &mut Conn, id: i64, status: DialogStatus, now: UnixMs) -> Result<bool, StoreError> {
+async fn set_dialog_status(
+    c: &mut Conn,
+    id: i64,
+    status: DialogStatus,
+    now: UnixMs,
+) -> Result<bool, StoreError> {
     let r = sqlx::query(
         "UPDATE dialogs SET status = $2, status_since = $3, last_activity_at = $3 WHERE id = $1 AND status <> $2",
     )
@@ -197,12 +227,20 @@ async fn set_dialog_status(c: &mut Conn, id: i64, status: DialogStatus, now: Uni
 }
 
 async fn set_dialog_activated(c: &mut Conn, id: i64, activated: bool) -> Result<(), StoreError> {
-    sqlx::query("UPDATE dialogs SET activated = $2 WHERE id = $1").bind(id).bind(activated).execute(&mut *c).await?;
+    sqlx::query("UPDATE dialogs SET activated = $2 WHERE id = $1")
+        .bind(id)
+        .bind(activated)
+        .execute(&mut *c)
+        .await?;
     Ok(())
 }
 
 async fn touch_dialog(c: &mut Conn, id: i64, now: UnixMs) -> Result<(), StoreError> {
-    sqlx::query("UPDATE dialogs SET last_activity_at = $2 WHERE id = $1").bind(id).bind(now).execute(&mut *c).await?;
+    sqlx::query("UPDATE dialogs SET last_activity_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now)
+        .execute(&mut *c)
+        .await?;
     Ok(())
 }
 
@@ -236,14 +274,21 @@ mod tests {
     async fn one_dialog_per_contact_even_concurrently() {
         let (s, _d) = temp_store().await;
         let conn = s.ensure_connection("c").await.unwrap();
-        let p = ContactProfile { user_id: 7, first_name: "u".into(), ..Default::default() };
+        let p = ContactProfile {
+            user_id: 7,
+            first_name: "u".into(),
+            ..Default::default()
+        };
         let (contact, _) = s.upsert_contact(conn, &p, None, 1).await.unwrap();
         let mut tasks = Vec::new();
         for i in 0..8 {
             let s = s.clone();
             tasks.push(tokio::spawn(async move {
                 let mut tx = s.begin().await.unwrap();
-                let r = tx.ensure_dialog(conn, contact.id, DialogStatus::New, 10 + i).await.unwrap();
+                let r = tx
+                    .ensure_dialog(conn, contact.id, DialogStatus::New, 10 + i)
+                    .await
+                    .unwrap();
                 tx.commit().await.unwrap();
                 r
             }));
@@ -265,22 +310,44 @@ mod tests {
         let conn = s.ensure_connection("c").await.unwrap();
         let mut dialogs = Vec::new();
         for uid in 1..=3 {
-            let p = ContactProfile { user_id: uid, first_name: "u".into(), ..Default::default() };
+            let p = ContactProfile {
+                user_id: uid,
+                first_name: "u".into(),
+                ..Default::default()
+            };
             let (contact, _) = s.upsert_contact(conn, &p, None, 1).await.unwrap();
-            let (d, created) = s.ensure_dialog(conn, contact.id, DialogStatus::New, 100).await.unwrap();
+            let (d, created) = s
+                .ensure_dialog(conn, contact.id, DialogStatus::New, 100)
+                .await
+                .unwrap();
             assert!(created);
             assert_eq!(d.status, DialogStatus::New);
             dialogs.push(d);
         }
         s.set_dialog_thread(dialogs[0].id, Some(55)).await.unwrap();
-        assert_eq!(s.dialog_by_thread(conn, 55).await.unwrap().unwrap().id, dialogs[0].id);
+        assert_eq!(
+            s.dialog_by_thread(conn, 55).await.unwrap().unwrap().id,
+            dialogs[0].id
+        );
         // A topic id belongs to one dialog per connection.
         assert!(s.set_dialog_thread(dialogs[1].id, Some(55)).await.is_err());
-        assert!(s.set_dialog_status(dialogs[0].id, DialogStatus::Wait, 200).await.unwrap());
-        assert!(!s.set_dialog_status(dialogs[0].id, DialogStatus::Wait, 300).await.unwrap());
-        assert!(s.set_dialog_status(dialogs[1].id, DialogStatus::Wait, 400).await.unwrap());
+        assert!(s
+            .set_dialog_status(dialogs[0].id, DialogStatus::Wait, 200)
+            .await
+            .unwrap());
+        assert!(!s
+            .set_dialog_status(dialogs[0].id, DialogStatus::Wait, 300)
+            .await
+            .unwrap());
+        assert!(s
+            .set_dialog_status(dialogs[1].id, DialogStatus::Wait, 400)
+            .await
+            .unwrap());
         let due = s.dialogs_waiting_since(conn, 350, 10).await.unwrap();
-        assert_eq!(due.iter().map(|d| d.id).collect::<Vec<_>>(), vec![dialogs[0].id]);
+        assert_eq!(
+            due.iter().map(|d| d.id).collect::<Vec<_>>(),
+            vec![dialogs[0].id]
+        );
         assert_eq!(due[0].status_since, 200);
         s.set_dialog_activated(dialogs[2].id, true).await.unwrap();
         assert!(s.dialog(dialogs[2].id).await.unwrap().unwrap().activated);

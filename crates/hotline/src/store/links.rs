@@ -30,7 +30,10 @@ impl Direction {
             "incoming" => Ok(Self::Incoming),
             "outgoing" => Ok(Self::Outgoing),
             "intercepted" => Ok(Self::Intercepted),
-            other => Err(StoreError::Corrupt { table: "message_links", message: format!("direction \"{other}\"") }),
+            other => Err(StoreError::Corrupt {
+                table: "message_links",
+                message: format!("direction \"{other}\""),
+            }),
         }
     }
 }
@@ -65,7 +68,8 @@ pub struct MessageLink {
     pub created_at: UnixMs,
 }
 
-const COLUMNS: &str = "id, dialog_id, user_chat_id, user_message_id, group_chat_id, group_message_id, \
+const COLUMNS: &str =
+    "id, dialog_id, user_chat_id, user_message_id, group_chat_id, group_message_id, \
                        direction, kind, created_at";
 
 fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<MessageLink, StoreError> {
@@ -94,7 +98,12 @@ store_methods! {
     pub async fn link_by_group_message(&self, connection: ConnectionId, chat: i64, message_id: i64) -> Option<MessageLink> => link_by_group_message;
 }
 
-async fn insert_link(c: &mut Conn, connection: ConnectionId, l: &NewLink, now: UnixMs) -> Result<i64, StoreError> {
+async fn insert_link(
+    c: &mut Conn,
+    connection: ConnectionId,
+    l: &NewLink,
+    now: UnixMs,
+) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar(
         "INSERT INTO message_links (connection_id, dialog_id, user_chat_id, user_message_id, group_chat_id, \
          group_message_id, direction, kind, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
@@ -112,7 +121,12 @@ async fn insert_link(c: &mut Conn, connection: ConnectionId, l: &NewLink, now: U
     .await?)
 }
 
-async fn link_by_user_message(c: &mut Conn, connection: ConnectionId, chat: i64, message_id: i64) -> Result<Option<MessageLink>, StoreError> {
+async fn link_by_user_message(
+    c: &mut Conn,
+    connection: ConnectionId,
+    chat: i64,
+    message_id: i64,
+) -> Result<Option<MessageLink>, StoreError> {
     sqlx::query(&format!(
         "SELECT {COLUMNS} FROM message_links WHERE connection_id = $1 AND user_chat_id = $2 AND user_message_id = $3 \
          ORDER BY id DESC LIMIT 1"
@@ -127,7 +141,12 @@ async fn link_by_user_message(c: &mut Conn, connection: ConnectionId, chat: i64,
     .transpose()
 }
 
-async fn link_by_group_message(c: &mut Conn, connection: ConnectionId, chat: i64, message_id: i64) -> Result<Option<MessageLink>, StoreError> {
+async fn link_by_group_message(
+    c: &mut Conn,
+    connection: ConnectionId,
+    chat: i64,
+    message_id: i64,
+) -> Result<Option<MessageLink>, StoreError> {
     sqlx::query(&format!(
         "SELECT {COLUMNS} FROM message_links WHERE connection_id = $1 AND group_chat_id = $2 AND group_message_id = $3 \
          ORDER BY id DESC LIMIT 1"
@@ -152,9 +171,16 @@ mod tests {
     async fn lookup_both_ways_latest_wins() {
         let (s, _d) = temp_store().await;
         let conn = s.ensure_connection("c").await.unwrap();
-        let p = ContactProfile { user_id: 5, first_name: "u".into(), ..Default::default() };
+        let p = ContactProfile {
+            user_id: 5,
+            first_name: "u".into(),
+            ..Default::default()
+        };
         let (contact, _) = s.upsert_contact(conn, &p, None, 1).await.unwrap();
-        let (d, _) = s.ensure_dialog(conn, contact.id, DialogStatus::New, 1).await.unwrap();
+        let (d, _) = s
+            .ensure_dialog(conn, contact.id, DialogStatus::New, 1)
+            .await
+            .unwrap();
         let link = |um, gm, direction| NewLink {
             dialog_id: d.id,
             user_chat_id: 5,
@@ -164,14 +190,31 @@ mod tests {
             direction,
             kind: "text".into(),
         };
-        s.insert_link(conn, &link(1, 10, Direction::Incoming), 1).await.unwrap();
-        s.insert_link(conn, &link(2, 11, Direction::Outgoing), 2).await.unwrap();
-        s.insert_link(conn, &link(1, 12, Direction::Incoming), 3).await.unwrap();
+        s.insert_link(conn, &link(1, 10, Direction::Incoming), 1)
+            .await
+            .unwrap();
+        s.insert_link(conn, &link(2, 11, Direction::Outgoing), 2)
+            .await
+            .unwrap();
+        s.insert_link(conn, &link(1, 12, Direction::Incoming), 3)
+            .await
+            .unwrap();
         let a = s.link_by_user_message(conn, 5, 1).await.unwrap().unwrap();
         assert_eq!(a.link.group_message_id, 12);
-        let b = s.link_by_group_message(conn, -100, 11).await.unwrap().unwrap();
-        assert_eq!((b.link.user_message_id, b.link.direction), (2, Direction::Outgoing));
-        assert!(s.link_by_group_message(conn, -100, 99).await.unwrap().is_none());
+        let b = s
+            .link_by_group_message(conn, -100, 11)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (b.link.user_message_id, b.link.direction),
+            (2, Direction::Outgoing)
+        );
+        assert!(s
+            .link_by_group_message(conn, -100, 99)
+            .await
+            .unwrap()
+            .is_none());
         // Foreign keys are on: a link to a missing dialog is refused.
         let mut bad = link(3, 13, Direction::Intercepted);
         bad.dialog_id = 9999;

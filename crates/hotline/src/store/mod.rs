@@ -94,7 +94,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("pool_size", &self.pool.size()).finish()
+        f.debug_struct("Store")
+            .field("pool_size", &self.pool.size())
+            .finish()
     }
 }
 
@@ -103,12 +105,18 @@ impl Store {
     /// Does not migrate: call [`Store::migrate`] (the server does at start).
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         if !url.starts_with("sqlite:") {
-            return Err(StoreError::UnsupportedUrl(url.split('@').next_back().unwrap_or("").to_string()));
+            return Err(StoreError::UnsupportedUrl(
+                url.split('@').next_back().unwrap_or("").to_string(),
+            ));
         }
         let memory = url.contains(":memory:");
         let opts = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
-            .journal_mode(if memory { SqliteJournalMode::Memory } else { SqliteJournalMode::Wal })
+            .journal_mode(if memory {
+                SqliteJournalMode::Memory
+            } else {
+                SqliteJournalMode::Wal
+            })
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
@@ -117,12 +125,23 @@ impl Store {
         let pool = SqlitePoolOptions::new()
             .max_connections(max)
             .min_connections(if memory { 1 } else { 0 })
-            .idle_timeout(if memory { None } else { Some(Duration::from_secs(600)) })
-            .max_lifetime(if memory { None } else { Some(Duration::from_secs(3600)) })
+            .idle_timeout(if memory {
+                None
+            } else {
+                Some(Duration::from_secs(600))
+            })
+            .max_lifetime(if memory {
+                None
+            } else {
+                Some(Duration::from_secs(3600))
+            })
             .connect_with(opts)
             .await?;
         tracing::debug!(memory, "store opened");
-        Ok(Self { pool, wakers: Arc::default() })
+        Ok(Self {
+            pool,
+            wakers: Arc::default(),
+        })
     }
 
     /// Applies pending migrations.
@@ -133,7 +152,11 @@ impl Store {
 
     /// Starts a transaction for a decision that must be recorded atomically.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        Ok(Tx { tx: self.pool.begin().await?, wake: BTreeSet::new(), wakers: self.wakers.clone() })
+        Ok(Tx {
+            tx: self.pool.begin().await?,
+            wake: BTreeSet::new(),
+            wakers: self.wakers.clone(),
+        })
     }
 
     /// The wake-up the outbox worker of `connection` waits on; notified after every commit

@@ -26,7 +26,10 @@ const COLUMNS: &str =
     "id, connection_id, lane, target_chat, fairness_key, action, attempts, next_attempt_at, last_error, created_at";
 
 fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Intent, StoreError> {
-    let corrupt = |message: String| StoreError::Corrupt { table: "outbox", message };
+    let corrupt = |message: String| StoreError::Corrupt {
+        table: "outbox",
+        message,
+    };
     let lane: i64 = r.try_get("lane")?;
     let action: String = r.try_get("action")?;
     let attempts: i64 = r.try_get("attempts")?;
@@ -47,7 +50,12 @@ fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Intent, StoreError> {
 impl Tx {
     /// Adds an intent to the outbox as part of this transaction; the connection's worker
     /// is woken when the transaction commits.
-    pub async fn enqueue(&mut self, connection: ConnectionId, intent: &NewIntent, now: UnixMs) -> Result<IntentId, StoreError> {
+    pub async fn enqueue(
+        &mut self,
+        connection: ConnectionId,
+        intent: &NewIntent,
+        now: UnixMs,
+    ) -> Result<IntentId, StoreError> {
         let id = enqueue(&mut self.tx, connection, intent, now).await?;
         self.wake.insert(connection);
         Ok(id)
@@ -56,7 +64,12 @@ impl Tx {
 
 impl Store {
     /// Adds a single intent outside any larger decision (commits and wakes the worker).
-    pub async fn enqueue(&self, connection: ConnectionId, intent: &NewIntent, now: UnixMs) -> Result<IntentId, StoreError> {
+    pub async fn enqueue(
+        &self,
+        connection: ConnectionId,
+        intent: &NewIntent,
+        now: UnixMs,
+    ) -> Result<IntentId, StoreError> {
         let mut tx = self.begin().await?;
         let id = tx.enqueue(connection, intent, now).await?;
         tx.commit().await?;
@@ -80,7 +93,9 @@ impl Store {
                AND p.fairness_key = o.fairness_key AND p.state IN ('pending', 'in_flight') AND p.id < o.id)"
         );
         if !exclude_targets.is_empty() {
-            let marks: Vec<String> = (0..exclude_targets.len()).map(|i| format!("${}", i + 4)).collect();
+            let marks: Vec<String> = (0..exclude_targets.len())
+                .map(|i| format!("${}", i + 4))
+                .collect();
             sql.push_str(&format!(" AND o.target_chat NOT IN ({})", marks.join(", ")));
         }
         sql.push_str(" ORDER BY o.lane, o.id LIMIT $3");
@@ -115,7 +130,12 @@ store_methods! {
     pub async fn outbox_stats(&self, connection: ConnectionId) -> OutboxStats => outbox_stats;
 }
 
-async fn enqueue(c: &mut Conn, connection: ConnectionId, i: &NewIntent, now: UnixMs) -> Result<IntentId, StoreError> {
+async fn enqueue(
+    c: &mut Conn,
+    connection: ConnectionId,
+    i: &NewIntent,
+    now: UnixMs,
+) -> Result<IntentId, StoreError> {
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO outbox (connection_id, lane, target_chat, fairness_key, action, state, attempts, \
          next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7, $7) RETURNING id",
@@ -142,7 +162,11 @@ async fn outbox_intent(c: &mut Conn, id: IntentId) -> Result<Option<Intent>, Sto
         .transpose()
 }
 
-async fn outbox_recover(c: &mut Conn, connection: ConnectionId, now: UnixMs) -> Result<u64, StoreError> {
+async fn outbox_recover(
+    c: &mut Conn,
+    connection: ConnectionId,
+    now: UnixMs,
+) -> Result<u64, StoreError> {
     Ok(sqlx::query(
         "UPDATE outbox SET state = 'pending', updated_at = $2 WHERE connection_id = $1 AND state = 'in_flight'",
     )
@@ -153,7 +177,11 @@ async fn outbox_recover(c: &mut Conn, connection: ConnectionId, now: UnixMs) -> 
     .rows_affected())
 }
 
-async fn outbox_next_due(c: &mut Conn, connection: ConnectionId, now: UnixMs) -> Result<Option<UnixMs>, StoreError> {
+async fn outbox_next_due(
+    c: &mut Conn,
+    connection: ConnectionId,
+    now: UnixMs,
+) -> Result<Option<UnixMs>, StoreError> {
     Ok(sqlx::query_scalar(
         "SELECT MIN(next_attempt_at) FROM outbox WHERE connection_id = $1 AND state = 'pending' AND next_attempt_at > $2",
     )
@@ -163,7 +191,11 @@ async fn outbox_next_due(c: &mut Conn, connection: ConnectionId, now: UnixMs) ->
     .await?)
 }
 
-async fn outbox_mark_in_flight(c: &mut Conn, id: IntentId, now: UnixMs) -> Result<bool, StoreError> {
+async fn outbox_mark_in_flight(
+    c: &mut Conn,
+    id: IntentId,
+    now: UnixMs,
+) -> Result<bool, StoreError> {
     Ok(sqlx::query(
         "UPDATE outbox SET state = 'in_flight', attempts = attempts + 1, updated_at = $2 WHERE id = $1 AND state = 'pending'",
     )
@@ -176,15 +208,23 @@ async fn outbox_mark_in_flight(c: &mut Conn, id: IntentId, now: UnixMs) -> Resul
 }
 
 async fn outbox_mark_done(c: &mut Conn, id: IntentId, now: UnixMs) -> Result<(), StoreError> {
-    sqlx::query("UPDATE outbox SET state = 'done', last_error = NULL, updated_at = $2 WHERE id = $1")
-        .bind(id.0)
-        .bind(now)
-        .execute(&mut *c)
-        .await?;
+    sqlx::query(
+        "UPDATE outbox SET state = 'done', last_error = NULL, updated_at = $2 WHERE id = $1",
+    )
+    .bind(id.0)
+    .bind(now)
+    .execute(&mut *c)
+    .await?;
     Ok(())
 }
 
-async fn outbox_reschedule(c: &mut Conn, id: IntentId, next: UnixMs, error: &str, now: UnixMs) -> Result<(), StoreError> {
+async fn outbox_reschedule(
+    c: &mut Conn,
+    id: IntentId,
+    next: UnixMs,
+    error: &str,
+    now: UnixMs,
+) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE outbox SET state = 'pending', next_attempt_at = $2, last_error = $3, updated_at = $4 WHERE id = $1",
     )
@@ -197,23 +237,36 @@ async fn outbox_reschedule(c: &mut Conn, id: IntentId, next: UnixMs, error: &str
     Ok(())
 }
 
-async fn outbox_mark_failed(c: &mut Conn, id: IntentId, error: &str, now: UnixMs) -> Result<(), StoreError> {
-    sqlx::query("UPDATE outbox SET state = 'failed', last_error = $2, updated_at = $3 WHERE id = $1")
-        .bind(id.0)
-        .bind(error)
-        .bind(now)
-        .execute(&mut *c)
-        .await?;
+async fn outbox_mark_failed(
+    c: &mut Conn,
+    id: IntentId,
+    error: &str,
+    now: UnixMs,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE outbox SET state = 'failed', last_error = $2, updated_at = $3 WHERE id = $1",
+    )
+    .bind(id.0)
+    .bind(error)
+    .bind(now)
+    .execute(&mut *c)
+    .await?;
     Ok(())
 }
 
-async fn outbox_purge_done(c: &mut Conn, connection: ConnectionId, before: UnixMs) -> Result<u64, StoreError> {
-    Ok(sqlx::query("DELETE FROM outbox WHERE connection_id = $1 AND state = 'done' AND updated_at < $2")
-        .bind(connection.0)
-        .bind(before)
-        .execute(&mut *c)
-        .await?
-        .rows_affected())
+async fn outbox_purge_done(
+    c: &mut Conn,
+    connection: ConnectionId,
+    before: UnixMs,
+) -> Result<u64, StoreError> {
+    Ok(sqlx::query(
+        "DELETE FROM outbox WHERE connection_id = $1 AND state = 'done' AND updated_at < $2",
+    )
+    .bind(connection.0)
+    .bind(before)
+    .execute(&mut *c)
+    .await?
+    .rows_affected())
 }
 
 async fn outbox_stats(c: &mut Conn, connection: ConnectionId) -> Result<OutboxStats, StoreError> {
@@ -248,36 +301,74 @@ mod tests {
     async fn heads_respect_queue_order_lanes_and_exclusions() {
         let (s, _d) = temp_store().await;
         let conn = s.ensure_connection("c").await.unwrap();
-        let mk = |chat, lane, fk| NewIntent::raw(chat, lane, json!({"n": chat})).with_fairness_key(fk);
-        let a1 = s.enqueue(conn, &mk(1, Lane::Broadcast, 0), 10).await.unwrap();
+        let mk =
+            |chat, lane, fk| NewIntent::raw(chat, lane, json!({"n": chat})).with_fairness_key(fk);
+        let a1 = s
+            .enqueue(conn, &mk(1, Lane::Broadcast, 0), 10)
+            .await
+            .unwrap();
         let a2 = s.enqueue(conn, &mk(1, Lane::Reply, 0), 10).await.unwrap();
         let g1 = s.enqueue(conn, &mk(-5, Lane::Group, 7), 10).await.unwrap();
         let g2 = s.enqueue(conn, &mk(-5, Lane::Group, 8), 10).await.unwrap();
         let _g3 = s.enqueue(conn, &mk(-5, Lane::Group, 7), 10).await.unwrap();
-        let later = s.enqueue(conn, &NewIntent::raw(2, Lane::Reply, json!({})).not_before(500), 10).await.unwrap();
+        let later = s
+            .enqueue(
+                conn,
+                &NewIntent::raw(2, Lane::Reply, json!({})).not_before(500),
+                10,
+            )
+            .await
+            .unwrap();
 
         let ids = |v: Vec<Intent>| v.into_iter().map(|i| i.id).collect::<Vec<_>>();
         // a2 waits behind a1 (same chat) even though its lane is higher priority.
-        assert_eq!(ids(s.outbox_due_heads(conn, 100, &[], 10).await.unwrap()), vec![g1, g2, a1]);
-        assert_eq!(ids(s.outbox_due_heads(conn, 100, &[-5], 10).await.unwrap()), vec![a1]);
+        assert_eq!(
+            ids(s.outbox_due_heads(conn, 100, &[], 10).await.unwrap()),
+            vec![g1, g2, a1]
+        );
+        assert_eq!(
+            ids(s.outbox_due_heads(conn, 100, &[-5], 10).await.unwrap()),
+            vec![a1]
+        );
         assert_eq!(s.outbox_next_due(conn, 100).await.unwrap(), Some(500));
 
         assert!(s.outbox_mark_in_flight(a1, 101).await.unwrap());
         assert!(!s.outbox_mark_in_flight(a1, 101).await.unwrap());
         // In flight still blocks its queue.
-        assert_eq!(ids(s.outbox_due_heads(conn, 100, &[-5], 10).await.unwrap()), Vec::<IntentId>::new());
+        assert_eq!(
+            ids(s.outbox_due_heads(conn, 100, &[-5], 10).await.unwrap()),
+            Vec::<IntentId>::new()
+        );
         s.outbox_mark_failed(a1, "boom", 102).await.unwrap();
-        assert_eq!(ids(s.outbox_due_heads(conn, 600, &[-5], 10).await.unwrap()), vec![a2, later]);
+        assert_eq!(
+            ids(s.outbox_due_heads(conn, 600, &[-5], 10).await.unwrap()),
+            vec![a2, later]
+        );
 
         assert!(s.outbox_mark_in_flight(g1, 103).await.unwrap());
         assert_eq!(s.outbox_recover(conn, 104).await.unwrap(), 1);
         let g = s.outbox_intent(g1).await.unwrap().unwrap();
         assert_eq!((g.attempts, g.fairness_key, g.lane), (1, 7, Lane::Group));
         s.outbox_reschedule(g1, 900, "later", 105).await.unwrap();
-        assert_eq!(s.outbox_intent(g1).await.unwrap().unwrap().last_error.as_deref(), Some("later"));
+        assert_eq!(
+            s.outbox_intent(g1)
+                .await
+                .unwrap()
+                .unwrap()
+                .last_error
+                .as_deref(),
+            Some("later")
+        );
         s.outbox_mark_done(g2, 106).await.unwrap();
         let st = s.outbox_stats(conn).await.unwrap();
-        assert_eq!(st, OutboxStats { pending: 4, in_flight: 0, failed: 1 });
+        assert_eq!(
+            st,
+            OutboxStats {
+                pending: 4,
+                in_flight: 0,
+                failed: 1
+            }
+        );
         assert_eq!(s.outbox_purge_done(conn, 1000).await.unwrap(), 1);
     }
 
@@ -287,14 +378,21 @@ mod tests {
         let conn = s.ensure_connection("c").await.unwrap();
         let notify = s.outbox_notify(conn);
         let mut tx = s.begin().await.unwrap();
-        tx.enqueue(conn, &NewIntent::raw(1, Lane::Reply, json!({})), 1).await.unwrap();
+        tx.enqueue(conn, &NewIntent::raw(1, Lane::Reply, json!({})), 1)
+            .await
+            .unwrap();
         drop(tx); // rolled back: nothing stored, nobody woken
         assert_eq!(s.outbox_stats(conn).await.unwrap().pending, 0);
-        let woke = tokio::time::timeout(std::time::Duration::from_millis(20), notify.notified()).await;
+        let woke =
+            tokio::time::timeout(std::time::Duration::from_millis(20), notify.notified()).await;
         assert!(woke.is_err());
         let mut tx = s.begin().await.unwrap();
-        tx.enqueue(conn, &NewIntent::raw(1, Lane::Reply, json!({})), 1).await.unwrap();
+        tx.enqueue(conn, &NewIntent::raw(1, Lane::Reply, json!({})), 1)
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
-        tokio::time::timeout(std::time::Duration::from_secs(5), notify.notified()).await.unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(5), notify.notified())
+            .await
+            .unwrap();
     }
 }

@@ -23,11 +23,13 @@ store_methods! {
 }
 
 async fn ensure_connection(c: &mut Conn, name: &str) -> Result<ConnectionId, StoreError> {
-    sqlx::query("INSERT INTO connections (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
-        .bind(name)
-        .bind(now_ms())
-        .execute(&mut *c)
-        .await?;
+    sqlx::query(
+        "INSERT INTO connections (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(name)
+    .bind(now_ms())
+    .execute(&mut *c)
+    .await?;
     let id: i64 = sqlx::query_scalar("SELECT id FROM connections WHERE name = $1")
         .bind(name)
         .fetch_one(&mut *c)
@@ -35,7 +37,10 @@ async fn ensure_connection(c: &mut Conn, name: &str) -> Result<ConnectionId, Sto
     Ok(ConnectionId(id))
 }
 
-async fn param_overrides(c: &mut Conn, connection: ConnectionId) -> Result<BTreeMap<String, String>, StoreError> {
+async fn param_overrides(
+    c: &mut Conn,
+    connection: ConnectionId,
+) -> Result<BTreeMap<String, String>, StoreError> {
     let rows = sqlx::query("SELECT name, value FROM connection_params WHERE connection_id = $1")
         .bind(connection.0)
         .fetch_all(&mut *c)
@@ -45,7 +50,12 @@ async fn param_overrides(c: &mut Conn, connection: ConnectionId) -> Result<BTree
         .collect()
 }
 
-async fn set_param_override(c: &mut Conn, connection: ConnectionId, name: &str, value: &str) -> Result<(), StoreError> {
+async fn set_param_override(
+    c: &mut Conn,
+    connection: ConnectionId,
+    name: &str,
+    value: &str,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO connection_params (connection_id, name, value, updated_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (connection_id, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
@@ -59,7 +69,11 @@ async fn set_param_override(c: &mut Conn, connection: ConnectionId, name: &str, 
     Ok(())
 }
 
-async fn delete_param_override(c: &mut Conn, connection: ConnectionId, name: &str) -> Result<bool, StoreError> {
+async fn delete_param_override(
+    c: &mut Conn,
+    connection: ConnectionId,
+    name: &str,
+) -> Result<bool, StoreError> {
     let r = sqlx::query("DELETE FROM connection_params WHERE connection_id = $1 AND name = $2")
         .bind(connection.0)
         .bind(name.to_ascii_uppercase())
@@ -68,15 +82,26 @@ async fn delete_param_override(c: &mut Conn, connection: ConnectionId, name: &st
     Ok(r.rows_affected() > 0)
 }
 
-async fn kv_get(c: &mut Conn, connection: ConnectionId, key: &str) -> Result<Option<String>, StoreError> {
-    Ok(sqlx::query_scalar("SELECT value FROM kv WHERE connection_id = $1 AND key = $2")
-        .bind(connection.0)
-        .bind(key)
-        .fetch_optional(&mut *c)
-        .await?)
+async fn kv_get(
+    c: &mut Conn,
+    connection: ConnectionId,
+    key: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT value FROM kv WHERE connection_id = $1 AND key = $2")
+            .bind(connection.0)
+            .bind(key)
+            .fetch_optional(&mut *c)
+            .await?,
+    )
 }
 
-async fn kv_set(c: &mut Conn, connection: ConnectionId, key: &str, value: &str) -> Result<(), StoreError> {
+async fn kv_set(
+    c: &mut Conn,
+    connection: ConnectionId,
+    key: &str,
+    value: &str,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO kv (connection_id, key, value, updated_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (connection_id, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",

@@ -23,8 +23,10 @@ fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<StoredUpdate, StoreError> {
     let text: String = r.try_get("payload")?;
     Ok(StoredUpdate {
         update_id: r.try_get("update_id")?,
-        payload: serde_json::from_str(&text)
-            .map_err(|e| StoreError::Corrupt { table: "updates", message: e.to_string() })?,
+        payload: serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
+            table: "updates",
+            message: e.to_string(),
+        })?,
         received_at: r.try_get("received_at")?,
         processed: r.try_get("processed")?,
     })
@@ -46,11 +48,19 @@ store_methods! {
     pub async fn purge_updates(&self, connection: ConnectionId, before: UnixMs) -> u64 => purge_updates;
 }
 
-async fn insert_updates(c: &mut Conn, connection: ConnectionId, updates: &[Value], now: UnixMs) -> Result<u64, StoreError> {
+async fn insert_updates(
+    c: &mut Conn,
+    connection: ConnectionId,
+    updates: &[Value],
+    now: UnixMs,
+) -> Result<u64, StoreError> {
     let mut n = 0;
     for u in updates {
         let Some(id) = u.get("update_id").and_then(Value::as_i64) else {
-            return Err(StoreError::Corrupt { table: "updates", message: "update without integer update_id".into() });
+            return Err(StoreError::Corrupt {
+                table: "updates",
+                message: "update without integer update_id".into(),
+            });
         };
         n += sqlx::query(
             "INSERT INTO updates (connection_id, update_id, payload, received_at) VALUES ($1, $2, $3, $4) \
@@ -69,7 +79,11 @@ async fn insert_updates(c: &mut Conn, connection: ConnectionId, updates: &[Value
 
 const COLUMNS: &str = "update_id, payload, received_at, processed";
 
-async fn unprocessed_updates(c: &mut Conn, connection: ConnectionId, limit: i64) -> Result<Vec<StoredUpdate>, StoreError> {
+async fn unprocessed_updates(
+    c: &mut Conn,
+    connection: ConnectionId,
+    limit: i64,
+) -> Result<Vec<StoredUpdate>, StoreError> {
     sqlx::query(&format!(
         "SELECT {COLUMNS} FROM updates WHERE connection_id = $1 AND processed = FALSE ORDER BY update_id LIMIT $2"
     ))
@@ -82,7 +96,12 @@ async fn unprocessed_updates(c: &mut Conn, connection: ConnectionId, limit: i64)
     .collect()
 }
 
-async fn mark_update_processed(c: &mut Conn, connection: ConnectionId, update_id: i64, now: UnixMs) -> Result<(), StoreError> {
+async fn mark_update_processed(
+    c: &mut Conn,
+    connection: ConnectionId,
+    update_id: i64,
+    now: UnixMs,
+) -> Result<(), StoreError> {
     sqlx::query("UPDATE updates SET processed = TRUE, processed_at = $3 WHERE connection_id = $1 AND update_id = $2")
         .bind(connection.0)
         .bind(update_id)
@@ -93,13 +112,20 @@ async fn mark_update_processed(c: &mut Conn, connection: ConnectionId, update_id
 }
 
 async fn last_update_id(c: &mut Conn, connection: ConnectionId) -> Result<Option<i64>, StoreError> {
-    Ok(sqlx::query_scalar("SELECT MAX(update_id) FROM updates WHERE connection_id = $1")
-        .bind(connection.0)
-        .fetch_one(&mut *c)
-        .await?)
+    Ok(
+        sqlx::query_scalar("SELECT MAX(update_id) FROM updates WHERE connection_id = $1")
+            .bind(connection.0)
+            .fetch_one(&mut *c)
+            .await?,
+    )
 }
 
-async fn updates_after(c: &mut Conn, connection: ConnectionId, after: i64, limit: i64) -> Result<Vec<StoredUpdate>, StoreError> {
+async fn updates_after(
+    c: &mut Conn,
+    connection: ConnectionId,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<StoredUpdate>, StoreError> {
     sqlx::query(&format!(
         "SELECT {COLUMNS} FROM updates WHERE connection_id = $1 AND update_id > $2 ORDER BY update_id LIMIT $3"
     ))
@@ -113,13 +139,19 @@ async fn updates_after(c: &mut Conn, connection: ConnectionId, after: i64, limit
     .collect()
 }
 
-async fn purge_updates(c: &mut Conn, connection: ConnectionId, before: UnixMs) -> Result<u64, StoreError> {
-    Ok(sqlx::query("DELETE FROM updates WHERE connection_id = $1 AND processed = TRUE AND received_at < $2")
-        .bind(connection.0)
-        .bind(before)
-        .execute(&mut *c)
-        .await?
-        .rows_affected())
+async fn purge_updates(
+    c: &mut Conn,
+    connection: ConnectionId,
+    before: UnixMs,
+) -> Result<u64, StoreError> {
+    Ok(sqlx::query(
+        "DELETE FROM updates WHERE connection_id = $1 AND processed = TRUE AND received_at < $2",
+    )
+    .bind(connection.0)
+    .bind(before)
+    .execute(&mut *c)
+    .await?
+    .rows_affected())
 }
 
 #[cfg(test)]
@@ -133,20 +165,29 @@ mod tests {
         let (s, _d) = temp_store().await;
         let conn = s.ensure_connection("c").await.unwrap();
         assert_eq!(s.last_update_id(conn).await.unwrap(), None);
-        let batch = vec![json!({"update_id": 11, "message": {"text": "b"}}), json!({"update_id": 10, "x": 1})];
+        let batch = vec![
+            json!({"update_id": 11, "message": {"text": "b"}}),
+            json!({"update_id": 10, "x": 1}),
+        ];
         let mut tx = s.begin().await.unwrap();
         assert_eq!(tx.insert_updates(conn, &batch, 5).await.unwrap(), 2);
         tx.commit().await.unwrap();
         assert_eq!(s.insert_updates(conn, &batch, 6).await.unwrap(), 0);
         assert_eq!(s.last_update_id(conn).await.unwrap(), Some(11));
         let pending = s.unprocessed_updates(conn, 10).await.unwrap();
-        assert_eq!(pending.iter().map(|u| u.update_id).collect::<Vec<_>>(), vec![10, 11]);
+        assert_eq!(
+            pending.iter().map(|u| u.update_id).collect::<Vec<_>>(),
+            vec![10, 11]
+        );
         assert_eq!(pending[1].payload["message"]["text"], "b");
         s.mark_update_processed(conn, 10, 7).await.unwrap();
         let pending = s.unprocessed_updates(conn, 10).await.unwrap();
         assert_eq!(pending.len(), 1);
         assert_eq!(s.updates_after(conn, 10, 10).await.unwrap().len(), 1);
         assert_eq!(s.purge_updates(conn, 100).await.unwrap(), 1);
-        assert!(s.insert_updates(conn, &[json!({"no_id": true})], 8).await.is_err());
+        assert!(s
+            .insert_updates(conn, &[json!({"no_id": true})], 8)
+            .await
+            .is_err());
     }
 }

@@ -29,7 +29,11 @@ pub enum TgError {
 impl TgError {
     /// A permanent error with just code and description.
     pub fn permanent(code: i64, description: impl Into<String>) -> Self {
-        Self::Permanent { code, description: description.into(), migrate_to_chat_id: None }
+        Self::Permanent {
+            code,
+            description: description.into(),
+            migrate_to_chat_id: None,
+        }
     }
 
     /// Whether retrying later can help (429 and transient failures).
@@ -39,7 +43,9 @@ impl TgError {
 
     fn description_has(&self, needle: &str) -> bool {
         match self {
-            Self::Permanent { description, .. } => description.to_ascii_lowercase().contains(needle),
+            Self::Permanent { description, .. } => {
+                description.to_ascii_lowercase().contains(needle)
+            }
             _ => false,
         }
     }
@@ -55,7 +61,8 @@ impl TgError {
     /// be reached either).
     pub fn is_blocked(&self) -> bool {
         self.code() == Some(403)
-            && (self.description_has("bot was blocked by the user") || self.description_has("user is deactivated"))
+            && (self.description_has("bot was blocked by the user")
+                || self.description_has("user is deactivated"))
     }
 
     /// "Bad Request: message thread not found": the topic was deleted (or General's id was
@@ -109,7 +116,9 @@ impl TgError {
     /// The new supergroup id when a group was upgraded.
     pub fn migrate_to_chat_id(&self) -> Option<i64> {
         match self {
-            Self::Permanent { migrate_to_chat_id, .. } => *migrate_to_chat_id,
+            Self::Permanent {
+                migrate_to_chat_id, ..
+            } => *migrate_to_chat_id,
             _ => None,
         }
     }
@@ -123,16 +132,32 @@ mod tests {
     fn predicates() {
         assert!(TgError::permanent(403, "Forbidden: bot was blocked by the user").is_blocked());
         assert!(!TgError::permanent(400, "Forbidden: bot was blocked by the user").is_blocked());
-        assert!(TgError::permanent(400, "Bad Request: message thread not found").is_thread_not_found());
+        assert!(
+            TgError::permanent(400, "Bad Request: message thread not found").is_thread_not_found()
+        );
         assert!(TgError::permanent(400, "Bad Request: TOPIC_CLOSED").is_topic_closed());
         assert!(TgError::permanent(400, "Bad Request: message is not modified: specified new message content and reply markup are exactly the same").is_not_modified());
-        assert!(TgError::permanent(400, "Bad Request: message can't be edited").is_message_cant_be_edited());
-        assert!(TgError::permanent(400, "Bad Request: message to edit not found").is_message_to_edit_not_found());
-        assert!(TgError::permanent(400, "Bad Request: message to reply not found").is_reply_not_found());
+        assert!(
+            TgError::permanent(400, "Bad Request: message can't be edited")
+                .is_message_cant_be_edited()
+        );
+        assert!(
+            TgError::permanent(400, "Bad Request: message to edit not found")
+                .is_message_to_edit_not_found()
+        );
+        assert!(
+            TgError::permanent(400, "Bad Request: message to reply not found").is_reply_not_found()
+        );
         assert!(TgError::permanent(401, "Unauthorized").is_unauthorized());
-        let m = TgError::Permanent { code: 400, description: "Bad Request: group chat was upgraded to a supergroup chat".into(), migrate_to_chat_id: Some(-100123) };
+        let m = TgError::Permanent {
+            code: 400,
+            description: "Bad Request: group chat was upgraded to a supergroup chat".into(),
+            migrate_to_chat_id: Some(-100123),
+        };
         assert_eq!(m.migrate_to_chat_id(), Some(-100123));
-        assert!(TgError::RetryAfter(3).is_retryable() && TgError::Transient("x".into()).is_retryable());
+        assert!(
+            TgError::RetryAfter(3).is_retryable() && TgError::Transient("x".into()).is_retryable()
+        );
         assert!(!m.is_retryable() && !TgError::Decode("x".into()).is_retryable());
         assert!(!TgError::Transient("message thread not found".into()).is_thread_not_found());
     }

@@ -14,7 +14,9 @@ use serde_json::{json, Map, Value};
 
 use crate::config::Secret;
 pub use error::TgError;
-pub use types::{BotCommand, Chat, ChatMember, File, ForumTopic, InputFile, Message, MessageId, User};
+pub use types::{
+    BotCommand, Chat, ChatMember, File, ForumTopic, InputFile, Message, MessageId, User,
+};
 
 /// Timeout for ordinary calls; long polls add their own `timeout` on top.
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
@@ -29,7 +31,10 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("api_url", &self.api_url).field("token", &self.token).finish()
+        f.debug_struct("Client")
+            .field("api_url", &self.api_url)
+            .field("token", &self.token)
+            .finish()
     }
 }
 
@@ -55,7 +60,11 @@ impl Client {
 
     /// Same as [`Client::new`] with a shared HTTP client.
     pub fn with_http(http: reqwest::Client, api_url: &str, token: Secret) -> Self {
-        Self { http, api_url: api_url.trim_end_matches('/').to_string(), token }
+        Self {
+            http,
+            api_url: api_url.trim_end_matches('/').to_string(),
+            token,
+        }
     }
 
     /// The API base URL (no token).
@@ -77,14 +86,28 @@ impl Client {
         self.call_with_timeout(method, params, CALL_TIMEOUT).await
     }
 
-    async fn call_with_timeout(&self, method: &str, params: Value, timeout: Duration) -> Result<Value, TgError> {
-        let req = self.http.post(self.method_url(method)).timeout(timeout).json(&params);
+    async fn call_with_timeout(
+        &self,
+        method: &str,
+        params: Value,
+        timeout: Duration,
+    ) -> Result<Value, TgError> {
+        let req = self
+            .http
+            .post(self.method_url(method))
+            .timeout(timeout)
+            .json(&params);
         self.execute(method, req).await
     }
 
     /// Calls a method as `multipart/form-data` with in-memory files. Non-string parameter
     /// values are JSON-encoded, as the Bot API expects for nested objects.
-    pub async fn call_multipart(&self, method: &str, params: Value, files: Vec<InputFile>) -> Result<Value, TgError> {
+    pub async fn call_multipart(
+        &self,
+        method: &str,
+        params: Value,
+        files: Vec<InputFile>,
+    ) -> Result<Value, TgError> {
         let mut form = reqwest::multipart::Form::new();
         if let Value::Object(map) = params {
             for (k, v) in map {
@@ -99,13 +122,17 @@ impl Client {
         for f in files {
             let mut part = reqwest::multipart::Part::stream(f.bytes).file_name(f.file_name);
             if let Some(m) = &f.mime {
-                part = part
-                    .mime_str(m)
-                    .map_err(|e| TgError::Decode(format!("bad MIME type {m:?}: {}", e.without_url())))?;
+                part = part.mime_str(m).map_err(|e| {
+                    TgError::Decode(format!("bad MIME type {m:?}: {}", e.without_url()))
+                })?;
             }
             form = form.part(f.field, part);
         }
-        let req = self.http.post(self.method_url(method)).timeout(CALL_TIMEOUT * 5).multipart(form);
+        let req = self
+            .http
+            .post(self.method_url(method))
+            .timeout(CALL_TIMEOUT * 5)
+            .multipart(form);
         self.execute(method, req).await
     }
 
@@ -117,14 +144,19 @@ impl Client {
             TgError::Transient(format!("{method}: {e}"))
         })?;
         let status = resp.status();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| TgError::Transient(format!("{method}: reading response: {}", e.without_url())))?;
+        let body = resp.bytes().await.map_err(|e| {
+            TgError::Transient(format!("{method}: reading response: {}", e.without_url()))
+        })?;
         let result = classify(method, status.as_u16(), &body);
         match &result {
-            Ok(_) => tracing::trace!(method, ms = started.elapsed().as_millis() as u64, "bot api ok"),
-            Err(e) => tracing::debug!(method, status = status.as_u16(), error = %e, "bot api error"),
+            Ok(_) => tracing::trace!(
+                method,
+                ms = started.elapsed().as_millis() as u64,
+                "bot api ok"
+            ),
+            Err(e) => {
+                tracing::debug!(method, status = status.as_u16(), error = %e, "bot api error")
+            }
         }
         result
     }
@@ -146,123 +178,273 @@ impl Client {
 
     /// A member's status and rights.
     pub async fn get_chat_member(&self, chat_id: i64, user_id: i64) -> Result<ChatMember, TgError> {
-        self.typed("getChatMember", json!({ "chat_id": chat_id, "user_id": user_id })).await
+        self.typed(
+            "getChatMember",
+            json!({ "chat_id": chat_id, "user_id": user_id }),
+        )
+        .await
     }
 
     /// The chat's administrators (default `EXTENSIONS_ALLOWED`).
     pub async fn get_chat_administrators(&self, chat_id: i64) -> Result<Vec<ChatMember>, TgError> {
-        self.typed("getChatAdministrators", json!({ "chat_id": chat_id })).await
+        self.typed("getChatAdministrators", json!({ "chat_id": chat_id }))
+            .await
     }
 
     /// Sets the command menu; `extra` may carry `scope` and `language_code`.
-    pub async fn set_my_commands(&self, commands: &[BotCommand], extra: Value) -> Result<bool, TgError> {
-        self.typed("setMyCommands", merge(json!({ "commands": commands }), extra)).await
+    pub async fn set_my_commands(
+        &self,
+        commands: &[BotCommand],
+        extra: Value,
+    ) -> Result<bool, TgError> {
+        self.typed(
+            "setMyCommands",
+            merge(json!({ "commands": commands }), extra),
+        )
+        .await
     }
 
     /// Sends a text message; `extra` carries `message_thread_id`, `entities`,
     /// `reply_parameters`, `reply_markup`, ...
-    pub async fn send_message(&self, chat_id: i64, text: &str, extra: Value) -> Result<Message, TgError> {
-        self.typed("sendMessage", merge(json!({ "chat_id": chat_id, "text": text }), extra)).await
+    pub async fn send_message(
+        &self,
+        chat_id: i64,
+        text: &str,
+        extra: Value,
+    ) -> Result<Message, TgError> {
+        self.typed(
+            "sendMessage",
+            merge(json!({ "chat_id": chat_id, "text": text }), extra),
+        )
+        .await
     }
 
     /// Copies one message (content and entities, without "forwarded from").
-    pub async fn copy_message(&self, chat_id: i64, from_chat_id: i64, message_id: i64, extra: Value) -> Result<MessageId, TgError> {
-        let p = json!({ "chat_id": chat_id, "from_chat_id": from_chat_id, "message_id": message_id });
+    pub async fn copy_message(
+        &self,
+        chat_id: i64,
+        from_chat_id: i64,
+        message_id: i64,
+        extra: Value,
+    ) -> Result<MessageId, TgError> {
+        let p =
+            json!({ "chat_id": chat_id, "from_chat_id": from_chat_id, "message_id": message_id });
         self.typed("copyMessage", merge(p, extra)).await
     }
 
     /// Copies several messages of one chat in one call, keeping albums together. Ids must be
     /// increasing; Telegram silently skips what it cannot copy.
-    pub async fn copy_messages(&self, chat_id: i64, from_chat_id: i64, message_ids: &[i64], extra: Value) -> Result<Vec<MessageId>, TgError> {
-        let p = json!({ "chat_id": chat_id, "from_chat_id": from_chat_id, "message_ids": message_ids });
+    pub async fn copy_messages(
+        &self,
+        chat_id: i64,
+        from_chat_id: i64,
+        message_ids: &[i64],
+        extra: Value,
+    ) -> Result<Vec<MessageId>, TgError> {
+        let p =
+            json!({ "chat_id": chat_id, "from_chat_id": from_chat_id, "message_ids": message_ids });
         self.typed("copyMessages", merge(p, extra)).await
     }
 
     /// Forwards one message (for kinds that cannot be copied).
-    pub async fn forward_message(&self, chat_id: i64, from_chat_id: i64, message_id: i64, extra: Value) -> Result<Message, TgError> {
-        let p = json!({ "chat_id": chat_id, "from_chat_id": from_chat_id, "message_id": message_id });
+    pub async fn forward_message(
+        &self,
+        chat_id: i64,
+        from_chat_id: i64,
+        message_id: i64,
+        extra: Value,
+    ) -> Result<Message, TgError> {
+        let p =
+            json!({ "chat_id": chat_id, "from_chat_id": from_chat_id, "message_id": message_id });
         self.typed("forwardMessage", merge(p, extra)).await
     }
 
     /// Forwards several messages in one call.
-    pub async fn forward_messages(&self, chat_id: i64, from_chat_id: i64, message_ids: &[i64], extra: Value) -> Result<Vec<MessageId>, TgError> {
-        let p = json!({ "chat_id": chat_id, "from_chat_id": from_chat_id, "message_ids": message_ids });
+    pub async fn forward_messages(
+        &self,
+        chat_id: i64,
+        from_chat_id: i64,
+        message_ids: &[i64],
+        extra: Value,
+    ) -> Result<Vec<MessageId>, TgError> {
+        let p =
+            json!({ "chat_id": chat_id, "from_chat_id": from_chat_id, "message_ids": message_ids });
         self.typed("forwardMessages", merge(p, extra)).await
     }
 
     /// Sends an album (2-10 `InputMedia` objects).
-    pub async fn send_media_group(&self, chat_id: i64, media: Value, extra: Value) -> Result<Vec<Message>, TgError> {
-        self.typed("sendMediaGroup", merge(json!({ "chat_id": chat_id, "media": media }), extra)).await
+    pub async fn send_media_group(
+        &self,
+        chat_id: i64,
+        media: Value,
+        extra: Value,
+    ) -> Result<Vec<Message>, TgError> {
+        self.typed(
+            "sendMediaGroup",
+            merge(json!({ "chat_id": chat_id, "media": media }), extra),
+        )
+        .await
     }
 
     /// Edits a message's text. Returns `None` when Telegram answers `true` (inline messages).
-    pub async fn edit_message_text(&self, chat_id: i64, message_id: i64, text: &str, extra: Value) -> Result<Option<Message>, TgError> {
+    pub async fn edit_message_text(
+        &self,
+        chat_id: i64,
+        message_id: i64,
+        text: &str,
+        extra: Value,
+    ) -> Result<Option<Message>, TgError> {
         let p = json!({ "chat_id": chat_id, "message_id": message_id, "text": text });
         self.edit("editMessageText", merge(p, extra)).await
     }
 
     /// Edits a media message's caption (`caption` and `caption_entities` go in `extra`).
-    pub async fn edit_message_caption(&self, chat_id: i64, message_id: i64, extra: Value) -> Result<Option<Message>, TgError> {
-        self.edit("editMessageCaption", merge(json!({ "chat_id": chat_id, "message_id": message_id }), extra)).await
+    pub async fn edit_message_caption(
+        &self,
+        chat_id: i64,
+        message_id: i64,
+        extra: Value,
+    ) -> Result<Option<Message>, TgError> {
+        self.edit(
+            "editMessageCaption",
+            merge(
+                json!({ "chat_id": chat_id, "message_id": message_id }),
+                extra,
+            ),
+        )
+        .await
     }
 
     /// Replaces a message's media.
-    pub async fn edit_message_media(&self, chat_id: i64, message_id: i64, media: Value, extra: Value) -> Result<Option<Message>, TgError> {
+    pub async fn edit_message_media(
+        &self,
+        chat_id: i64,
+        message_id: i64,
+        media: Value,
+        extra: Value,
+    ) -> Result<Option<Message>, TgError> {
         let p = json!({ "chat_id": chat_id, "message_id": message_id, "media": media });
         self.edit("editMessageMedia", merge(p, extra)).await
     }
 
     /// Replaces a message's inline keyboard (`reply_markup` in `extra`; absent removes it).
-    pub async fn edit_message_reply_markup(&self, chat_id: i64, message_id: i64, extra: Value) -> Result<Option<Message>, TgError> {
-        self.edit("editMessageReplyMarkup", merge(json!({ "chat_id": chat_id, "message_id": message_id }), extra)).await
+    pub async fn edit_message_reply_markup(
+        &self,
+        chat_id: i64,
+        message_id: i64,
+        extra: Value,
+    ) -> Result<Option<Message>, TgError> {
+        self.edit(
+            "editMessageReplyMarkup",
+            merge(
+                json!({ "chat_id": chat_id, "message_id": message_id }),
+                extra,
+            ),
+        )
+        .await
     }
 
     async fn edit(&self, method: &str, params: Value) -> Result<Option<Message>, TgError> {
         match self.call(method, params).await? {
             Value::Bool(_) => Ok(None),
-            v => serde_json::from_value(v).map(Some).map_err(|e| TgError::Decode(format!("{method}: {e}"))),
+            v => serde_json::from_value(v)
+                .map(Some)
+                .map_err(|e| TgError::Decode(format!("{method}: {e}"))),
         }
     }
 
     /// Deletes a message.
     pub async fn delete_message(&self, chat_id: i64, message_id: i64) -> Result<bool, TgError> {
-        self.typed("deleteMessage", json!({ "chat_id": chat_id, "message_id": message_id })).await
+        self.typed(
+            "deleteMessage",
+            json!({ "chat_id": chat_id, "message_id": message_id }),
+        )
+        .await
     }
 
     /// Creates a topic; `extra` may carry `icon_color`, `icon_custom_emoji_id`.
-    pub async fn create_forum_topic(&self, chat_id: i64, name: &str, extra: Value) -> Result<ForumTopic, TgError> {
-        self.typed("createForumTopic", merge(json!({ "chat_id": chat_id, "name": name }), extra)).await
+    pub async fn create_forum_topic(
+        &self,
+        chat_id: i64,
+        name: &str,
+        extra: Value,
+    ) -> Result<ForumTopic, TgError> {
+        self.typed(
+            "createForumTopic",
+            merge(json!({ "chat_id": chat_id, "name": name }), extra),
+        )
+        .await
     }
 
     /// Renames a topic or changes its icon (`name`, `icon_custom_emoji_id` in `extra`).
-    pub async fn edit_forum_topic(&self, chat_id: i64, message_thread_id: i64, extra: Value) -> Result<bool, TgError> {
+    pub async fn edit_forum_topic(
+        &self,
+        chat_id: i64,
+        message_thread_id: i64,
+        extra: Value,
+    ) -> Result<bool, TgError> {
         let p = json!({ "chat_id": chat_id, "message_thread_id": message_thread_id });
         self.typed("editForumTopic", merge(p, extra)).await
     }
 
     /// Closes a topic (⬛).
-    pub async fn close_forum_topic(&self, chat_id: i64, message_thread_id: i64) -> Result<bool, TgError> {
-        self.typed("closeForumTopic", json!({ "chat_id": chat_id, "message_thread_id": message_thread_id })).await
+    pub async fn close_forum_topic(
+        &self,
+        chat_id: i64,
+        message_thread_id: i64,
+    ) -> Result<bool, TgError> {
+        self.typed(
+            "closeForumTopic",
+            json!({ "chat_id": chat_id, "message_thread_id": message_thread_id }),
+        )
+        .await
     }
 
     /// Reopens a closed topic.
-    pub async fn reopen_forum_topic(&self, chat_id: i64, message_thread_id: i64) -> Result<bool, TgError> {
-        self.typed("reopenForumTopic", json!({ "chat_id": chat_id, "message_thread_id": message_thread_id })).await
+    pub async fn reopen_forum_topic(
+        &self,
+        chat_id: i64,
+        message_thread_id: i64,
+    ) -> Result<bool, TgError> {
+        self.typed(
+            "reopenForumTopic",
+            json!({ "chat_id": chat_id, "message_thread_id": message_thread_id }),
+        )
+        .await
     }
 
     /// Deletes a topic and its messages.
-    pub async fn delete_forum_topic(&self, chat_id: i64, message_thread_id: i64) -> Result<bool, TgError> {
-        self.typed("deleteForumTopic", json!({ "chat_id": chat_id, "message_thread_id": message_thread_id })).await
+    pub async fn delete_forum_topic(
+        &self,
+        chat_id: i64,
+        message_thread_id: i64,
+    ) -> Result<bool, TgError> {
+        self.typed(
+            "deleteForumTopic",
+            json!({ "chat_id": chat_id, "message_thread_id": message_thread_id }),
+        )
+        .await
     }
 
     /// Sets reactions (e.g. ✅ as a delivered mark); `reaction` is a `ReactionType` array.
-    pub async fn set_message_reaction(&self, chat_id: i64, message_id: i64, reaction: Value) -> Result<bool, TgError> {
+    pub async fn set_message_reaction(
+        &self,
+        chat_id: i64,
+        message_id: i64,
+        reaction: Value,
+    ) -> Result<bool, TgError> {
         let p = json!({ "chat_id": chat_id, "message_id": message_id, "reaction": reaction });
         self.typed("setMessageReaction", p).await
     }
 
     /// Long-polls for updates, returned raw. The HTTP timeout is `timeout` plus a margin.
-    pub async fn get_updates(&self, offset: Option<i64>, limit: u32, timeout: u32, allowed_updates: Option<&[&str]>) -> Result<Vec<Value>, TgError> {
+    pub async fn get_updates(
+        &self,
+        offset: Option<i64>,
+        limit: u32,
+        timeout: u32,
+        allowed_updates: Option<&[&str]>,
+    ) -> Result<Vec<Value>, TgError> {
         let mut p = json!({ "limit": limit, "timeout": timeout });
         if let Some(o) = offset {
             p["offset"] = json!(o);
@@ -270,18 +452,29 @@ impl Client {
         if let Some(a) = allowed_updates {
             p["allowed_updates"] = json!(a);
         }
-        let v = self.call_with_timeout("getUpdates", p, Duration::from_secs(u64::from(timeout) + 15)).await?;
+        let v = self
+            .call_with_timeout(
+                "getUpdates",
+                p,
+                Duration::from_secs(u64::from(timeout) + 15),
+            )
+            .await?;
         serde_json::from_value(v).map_err(|e| TgError::Decode(format!("getUpdates: {e}")))
     }
 
     /// Registers a webhook; `extra` carries `secret_token`, `allowed_updates`, ...
     pub async fn set_webhook(&self, url: &str, extra: Value) -> Result<bool, TgError> {
-        self.typed("setWebhook", merge(json!({ "url": url }), extra)).await
+        self.typed("setWebhook", merge(json!({ "url": url }), extra))
+            .await
     }
 
     /// Removes the webhook (needed before long polling).
     pub async fn delete_webhook(&self, drop_pending_updates: bool) -> Result<bool, TgError> {
-        self.typed("deleteWebhook", json!({ "drop_pending_updates": drop_pending_updates })).await
+        self.typed(
+            "deleteWebhook",
+            json!({ "drop_pending_updates": drop_pending_updates }),
+        )
+        .await
     }
 
     /// File metadata with its download path.
@@ -291,7 +484,12 @@ impl Client {
 
     /// Downloads a file by the `file_path` from [`Client::get_file`].
     pub async fn download_file(&self, file_path: &str) -> Result<bytes::Bytes, TgError> {
-        let url = format!("{}/file/bot{}/{}", self.api_url, self.token.expose(), file_path.trim_start_matches('/'));
+        let url = format!(
+            "{}/file/bot{}/{}",
+            self.api_url,
+            self.token.expose(),
+            file_path.trim_start_matches('/')
+        );
         let resp = self
             .http
             .get(url)
@@ -300,11 +498,17 @@ impl Client {
             .await
             .map_err(|e| TgError::Transient(format!("download: {}", e.without_url())))?;
         let status = resp.status();
-        let body = resp.bytes().await.map_err(|e| TgError::Transient(format!("download: {}", e.without_url())))?;
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| TgError::Transient(format!("download: {}", e.without_url())))?;
         if status.is_success() {
             Ok(body)
         } else {
-            classify("download", status.as_u16(), &body).and(Err(TgError::permanent(status.as_u16().into(), "download failed")))
+            classify("download", status.as_u16(), &body).and(Err(TgError::permanent(
+                status.as_u16().into(),
+                "download failed",
+            )))
         }
     }
 
@@ -317,8 +521,19 @@ impl Client {
         bytes: bytes::Bytes,
         extra: Value,
     ) -> Result<Message, TgError> {
-        let file = InputFile { field: "document".into(), file_name: file_name.into(), mime: Some(mime.into()), bytes };
-        let v = self.call_multipart("sendDocument", merge(json!({ "chat_id": chat_id }), extra), vec![file]).await?;
+        let file = InputFile {
+            field: "document".into(),
+            file_name: file_name.into(),
+            mime: Some(mime.into()),
+            bytes,
+        };
+        let v = self
+            .call_multipart(
+                "sendDocument",
+                merge(json!({ "chat_id": chat_id }), extra),
+                vec![file],
+            )
+            .await?;
         serde_json::from_value(v).map_err(|e| TgError::Decode(format!("sendDocument: {e}")))
     }
 }
@@ -333,26 +548,46 @@ fn classify(method: &str, status: u16, body: &[u8]) -> Result<Value, TgError> {
         } else if (200..300).contains(&status) {
             TgError::Decode(format!("{method}: response is not JSON"))
         } else {
-            TgError::permanent(status.into(), format!("HTTP {status} without a Bot API body"))
+            TgError::permanent(
+                status.into(),
+                format!("HTTP {status} without a Bot API body"),
+            )
         });
     };
     if obj.get("ok").and_then(Value::as_bool) == Some(true) {
-        return obj.get("result").cloned().ok_or_else(|| TgError::Decode(format!("{method}: ok without result")));
+        return obj
+            .get("result")
+            .cloned()
+            .ok_or_else(|| TgError::Decode(format!("{method}: ok without result")));
     }
-    let code = obj.get("error_code").and_then(Value::as_i64).unwrap_or(i64::from(status));
-    let description = obj.get("description").and_then(Value::as_str).unwrap_or("no description").to_string();
+    let code = obj
+        .get("error_code")
+        .and_then(Value::as_i64)
+        .unwrap_or(i64::from(status));
+    let description = obj
+        .get("description")
+        .and_then(Value::as_str)
+        .unwrap_or("no description")
+        .to_string();
     let params = obj.get("parameters");
     if code == 429 {
-        let secs = params.and_then(|p| p.get("retry_after")).and_then(Value::as_u64).unwrap_or(1);
+        let secs = params
+            .and_then(|p| p.get("retry_after"))
+            .and_then(Value::as_u64)
+            .unwrap_or(1);
         return Err(TgError::RetryAfter(secs.max(1)));
     }
     if code >= 500 {
-        return Err(TgError::Transient(format!("{method}: {code} {description}")));
+        return Err(TgError::Transient(format!(
+            "{method}: {code} {description}"
+        )));
     }
     Err(TgError::Permanent {
         code,
         description,
-        migrate_to_chat_id: params.and_then(|p| p.get("migrate_to_chat_id")).and_then(Value::as_i64),
+        migrate_to_chat_id: params
+            .and_then(|p| p.get("migrate_to_chat_id"))
+            .and_then(Value::as_i64),
     })
 }
 

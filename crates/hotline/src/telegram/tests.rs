@@ -65,24 +65,66 @@ async fn typed_calls_and_error_classes() {
     assert_eq!(me.id, 4242);
     assert_eq!(me.extra["can_join_groups"], true, "unknown fields are kept");
 
-    let m = c.send_message(-100, "hi", json!({"message_thread_id": 3})).await.unwrap();
-    assert_eq!((m.message_id, m.message_thread_id, m.chat.is_forum), (7, Some(3), true));
+    let m = c
+        .send_message(-100, "hi", json!({"message_thread_id": 3}))
+        .await
+        .unwrap();
+    assert_eq!(
+        (m.message_id, m.message_thread_id, m.chat.is_forum),
+        (7, Some(3), true)
+    );
     let body: Value = serde_json::from_str(&seen.lock().unwrap().calls[1].2).unwrap();
-    assert_eq!(body, json!({"chat_id": -100, "text": "hi", "message_thread_id": 3}));
+    assert_eq!(
+        body,
+        json!({"chat_id": -100, "text": "hi", "message_thread_id": 3})
+    );
 
-    let ids = c.copy_messages(-100, 5, &[1, 2], Value::Null).await.unwrap();
-    assert_eq!(ids, vec![MessageId { message_id: 10 }, MessageId { message_id: 11 }]);
-    assert_eq!(c.edit_message_text(5, 1, "x", Value::Null).await.unwrap(), None);
+    let ids = c
+        .copy_messages(-100, 5, &[1, 2], Value::Null)
+        .await
+        .unwrap();
+    assert_eq!(
+        ids,
+        vec![MessageId { message_id: 10 }, MessageId { message_id: 11 }]
+    );
+    assert_eq!(
+        c.edit_message_text(5, 1, "x", Value::Null).await.unwrap(),
+        None
+    );
 
-    assert_eq!(c.call("flood", json!({})).await.unwrap_err(), TgError::RetryAfter(7));
+    assert_eq!(
+        c.call("flood", json!({})).await.unwrap_err(),
+        TgError::RetryAfter(7)
+    );
     assert!(c.call("blocked", json!({})).await.unwrap_err().is_blocked());
-    assert_eq!(c.call("migrated", json!({})).await.unwrap_err().migrate_to_chat_id(), Some(-1009));
-    assert!(matches!(c.call("boom", json!({})).await.unwrap_err(), TgError::Transient(_)));
-    assert!(matches!(c.call("html", json!({})).await.unwrap_err(), TgError::Transient(_)));
-    assert!(matches!(c.call("nope", json!({})).await.unwrap_err(), TgError::Permanent { code: 404, .. }));
-    assert!(matches!(c.get_chat(1).await.unwrap_err(), TgError::Permanent { .. }));
+    assert_eq!(
+        c.call("migrated", json!({}))
+            .await
+            .unwrap_err()
+            .migrate_to_chat_id(),
+        Some(-1009)
+    );
+    assert!(matches!(
+        c.call("boom", json!({})).await.unwrap_err(),
+        TgError::Transient(_)
+    ));
+    assert!(matches!(
+        c.call("html", json!({})).await.unwrap_err(),
+        TgError::Transient(_)
+    ));
+    assert!(matches!(
+        c.call("nope", json!({})).await.unwrap_err(),
+        TgError::Permanent { code: 404, .. }
+    ));
+    assert!(matches!(
+        c.get_chat(1).await.unwrap_err(),
+        TgError::Permanent { .. }
+    ));
 
-    assert_eq!(&c.download_file("documents/a.csv").await.unwrap()[..], b"file:documents/a.csv");
+    assert_eq!(
+        &c.download_file("documents/a.csv").await.unwrap()[..],
+        b"file:documents/a.csv"
+    );
 }
 
 #[tokio::test]
@@ -91,7 +133,13 @@ async fn multipart_document_upload() {
     let url = serve(seen.clone()).await;
     let c = Client::new(&url, Secret::new(TOKEN));
     let m = c
-        .send_document_bytes(-100, "report.csv", "text/csv", bytes::Bytes::from_static(b"id,name\n1,a\n"), json!({"caption": "Export", "reply_parameters": {"message_id": 4}}))
+        .send_document_bytes(
+            -100,
+            "report.csv",
+            "text/csv",
+            bytes::Bytes::from_static(b"id,name\n1,a\n"),
+            json!({"caption": "Export", "reply_parameters": {"message_id": 4}}),
+        )
         .await
         .unwrap();
     assert_eq!(m.message_id, 1);
@@ -100,7 +148,10 @@ async fn multipart_document_upload() {
     assert_eq!(method, "sendDocument");
     assert!(ct.starts_with("multipart/form-data"));
     assert!(body.contains("filename=\"report.csv\"") && body.contains("id,name\n1,a\n"));
-    assert!(body.contains("{\"message_id\":4}"), "nested objects are JSON-encoded");
+    assert!(
+        body.contains("{\"message_id\":4}"),
+        "nested objects are JSON-encoded"
+    );
     assert!(body.contains("name=\"chat_id\"\r\n\r\n-100"));
 }
 
@@ -111,7 +162,10 @@ async fn network_errors_never_leak_the_token() {
     let e = c.get_me().await.unwrap_err();
     assert!(matches!(e, TgError::Transient(_)), "{e:?}");
     let text = format!("{e} {e:?}");
-    assert!(!text.contains("SECRET") && !text.contains("4242:"), "{text}");
+    assert!(
+        !text.contains("SECRET") && !text.contains("4242:"),
+        "{text}"
+    );
     let e = c.download_file("x").await.unwrap_err();
     assert!(!format!("{e} {e:?}").contains("SECRET"));
 }
