@@ -23,6 +23,7 @@ pub mod methods;
 pub mod params;
 pub mod server;
 pub mod spec;
+pub mod web;
 pub mod world;
 
 use std::net::SocketAddr;

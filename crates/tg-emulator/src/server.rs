@@ -25,6 +25,7 @@ pub const MAX_BODY: usize = 64 * 1024 * 1024;
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .nest("/control", control::routes())
+        .merge(crate::web::routes())
         .fallback(entry)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(shared)
