@@ -37,7 +37,9 @@ impl Place {
         if let Some(bot) = v["bot"].as_i64() {
             return Ok(Place::Bot(bot));
         }
-        let chat = v["chat_id"].as_i64().ok_or_else(|| ApiError::bad_request("give bot or chat_id"))?;
+        let chat = v["chat_id"]
+            .as_i64()
+            .ok_or_else(|| ApiError::bad_request("give bot or chat_id"))?;
         Ok(Place::Group(chat, v["message_thread_id"].as_i64()))
     }
 
@@ -51,8 +53,20 @@ impl Place {
 
 /// Content kinds a person can send, by the field that names them.
 const KINDS: &[&str] = &[
-    "text", "photo", "video", "animation", "audio", "voice", "video_note", "document", "sticker", "venue",
-    "location", "contact", "poll", "dice",
+    "text",
+    "photo",
+    "video",
+    "animation",
+    "audio",
+    "voice",
+    "video_note",
+    "document",
+    "sticker",
+    "venue",
+    "location",
+    "contact",
+    "poll",
+    "dice",
 ];
 
 /// In-process control of the emulated world.
@@ -83,19 +97,40 @@ fn content_params(content: &Value) -> ApiResult<(String, Params)> {
     let mut params = Params::from_json(content.clone());
     let kind = KINDS
         .iter()
-        .find(|k| content.get(**k).is_some() || (**k == "location" && content.get("latitude").is_some()))
+        .find(|k| {
+            content.get(**k).is_some() || (**k == "location" && content.get("latitude").is_some())
+        })
         .copied()
         .ok_or_else(|| ApiError::bad_request("no content: give text, photo, video, ..."))?;
-    let kind = if kind == "location" && content.get("title").is_some() { "venue" } else { kind };
+    let kind = if kind == "location" && content.get("title").is_some() {
+        "venue"
+    } else {
+        kind
+    };
     if let Some(v) = content.get(kind) {
         match v {
-            Value::Bool(true) => params.add_upload(kind.to_string(), sample(kind, rand::random::<u16>() as usize)),
+            Value::Bool(true) => params.add_upload(
+                kind.to_string(),
+                sample(kind, rand::random::<u16>() as usize),
+            ),
             Value::Object(o) if kind != "poll" => params.add_upload(
                 kind.to_string(),
                 Upload {
-                    filename: o.get("file_name").and_then(Value::as_str).map(str::to_string),
-                    content_type: o.get("mime_type").and_then(Value::as_str).map(str::to_string),
-                    data: Bytes::from(o.get("content").and_then(Value::as_str).unwrap_or("sample").to_string().into_bytes()),
+                    filename: o
+                        .get("file_name")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                    content_type: o
+                        .get("mime_type")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                    data: Bytes::from(
+                        o.get("content")
+                            .and_then(Value::as_str)
+                            .unwrap_or("sample")
+                            .to_string()
+                            .into_bytes(),
+                    ),
                 },
             ),
             _ => {}
@@ -103,9 +138,14 @@ fn content_params(content: &Value) -> ApiResult<(String, Params)> {
     }
     if kind == "poll" {
         let poll = &content["poll"];
-        params.add_text("question".into(), poll["question"].as_str().unwrap_or("?").to_string());
+        params.add_text(
+            "question".into(),
+            poll["question"].as_str().unwrap_or("?").to_string(),
+        );
         params = {
-            let mut p = Params::from_json(json!({"question": poll["question"], "options": poll["options"]}));
+            let mut p = Params::from_json(
+                json!({"question": poll["question"], "options": poll["options"]}),
+            );
             if let Some(t) = poll.get("type").and_then(Value::as_str) {
                 p.add_text("type".into(), t.to_string());
             }
@@ -135,12 +175,23 @@ impl Control {
 
     /// Registers a bot (`token` = "<id>:<secret>"). Returns its id.
     pub fn add_bot(&self, token: &str, username: &str, first_name: &str) -> ApiResult<i64> {
-        self.shared.world().add_bot(token, username, first_name).map_err(ApiError::bad_request)
+        self.shared
+            .world()
+            .add_bot(token, username, first_name)
+            .map_err(ApiError::bad_request)
     }
 
     /// Creates a person; returns the User object.
-    pub fn add_user(&self, first_name: &str, last_name: Option<&str>, username: Option<&str>, lang: Option<&str>) -> Value {
-        self.shared.world().add_person(first_name, last_name, username, lang)
+    pub fn add_user(
+        &self,
+        first_name: &str,
+        last_name: Option<&str>,
+        username: Option<&str>,
+        lang: Option<&str>,
+    ) -> Value {
+        self.shared
+            .world()
+            .add_person(first_name, last_name, username, lang)
     }
 
     /// Creates a supergroup (forum if asked) owned by `owner`; returns its id.
@@ -150,7 +201,10 @@ impl Control {
 
     /// Adds a member: status "member", "administrator" (with `rights`) or "creator".
     pub fn set_member(&self, group: i64, user: i64, status: &str, rights: Value) -> ApiResult<()> {
-        self.shared.world().set_member(group, user, status, rights).map_err(ApiError::bad_request)
+        self.shared
+            .world()
+            .set_member(group, user, status, rights)
+            .map_err(ApiError::bad_request)
     }
 
     /// Makes a bot an administrator with every right a helpdesk needs.
@@ -183,8 +237,14 @@ impl Control {
             }
             Place::Group(id, _) => {
                 let chat = world.chats.get(&key).ok_or_else(ApiError::chat_not_found)?;
-                if !chat.members.get(&from).is_some_and(|m| !matches!(m.status.as_str(), "left" | "kicked")) {
-                    return Err(ApiError::forbidden(format!("user {from} is not a member of {id}")));
+                if !chat
+                    .members
+                    .get(&from)
+                    .is_some_and(|m| !matches!(m.status.as_str(), "left" | "kicked"))
+                {
+                    return Err(ApiError::forbidden(format!(
+                        "user {from} is not a member of {id}"
+                    )));
                 }
             }
         }
@@ -192,7 +252,10 @@ impl Control {
             Place::Group(_, t) => t,
             Place::Bot(_) => None,
         };
-        let reply = content.get("reply_to").and_then(Value::as_i64).map(|id| json!({"message_id": id}));
+        let reply = content
+            .get("reply_to")
+            .and_then(Value::as_i64)
+            .map(|id| json!({"message_id": id}));
         let t = resolve_target(&world, key, thread, reply.as_ref(), from)?;
         let sent = if let Some(items) = content.get("media").and_then(Value::as_array) {
             let mut params = Params::default();
@@ -217,20 +280,35 @@ impl Control {
     }
 
     /// A person edits their message's text or caption; bots get `edited_message`.
-    pub fn edit(&self, from: i64, place: Place, message_id: i64, content: &Value) -> ApiResult<Value> {
+    pub fn edit(
+        &self,
+        from: i64,
+        place: Place,
+        message_id: i64,
+        content: &Value,
+    ) -> ApiResult<Value> {
         let mut world = self.shared.world();
         let key = place.key(from);
         let chat = world.chats.get(&key).ok_or_else(ApiError::chat_not_found)?;
-        let msg = chat.message(message_id).ok_or_else(|| ApiError::bad_request("message to edit not found"))?;
+        let msg = chat
+            .message(message_id)
+            .ok_or_else(|| ApiError::bad_request("message to edit not found"))?;
         if msg.sender != Sender::User(from) {
             return Err(ApiError::bad_request("message can't be edited"));
         }
         let mut json = msg.json.clone();
         if let Some(text) = content.get("text").and_then(Value::as_str) {
             if json.get("text").is_none() {
-                return Err(ApiError::bad_request("there is no text in the message to edit"));
+                return Err(ApiError::bad_request(
+                    "there is no text in the message to edit",
+                ));
             }
-            let (text, entities) = crate::methods::send::rich_text(Some(text.into()), None, content.get("entities").cloned(), false)?;
+            let (text, entities) = crate::methods::send::rich_text(
+                Some(text.into()),
+                None,
+                content.get("entities").cloned(),
+                false,
+            )?;
             json["text"] = json!(text);
             json.as_object_mut().unwrap().remove("entities");
             if !entities.is_empty() {
@@ -259,7 +337,9 @@ impl Control {
         let mut world = self.shared.world();
         let key = place.key(from);
         let chat = world.chats.get(&key).ok_or_else(ApiError::chat_not_found)?;
-        let msg = chat.message(message_id).ok_or_else(|| ApiError::bad_request("message not found"))?;
+        let msg = chat
+            .message(message_id)
+            .ok_or_else(|| ApiError::bad_request("message not found"))?;
         let has_button = msg.json["reply_markup"]["inline_keyboard"]
             .as_array()
             .into_iter()
@@ -277,7 +357,14 @@ impl Control {
         let user = world.user_json(from);
         world.callbacks.insert(
             id.clone(),
-            Callback { bot, user: from, chat: key, message_id, data: data.to_string(), answer: None },
+            Callback {
+                bot,
+                user: from,
+                chat: key,
+                message_id,
+                data: data.to_string(),
+                answer: None,
+            },
         );
         let update = json!({"id": id, "from": user, "message": rendered, "chat_instance": format!("{}", key.chat_id().unsigned_abs() * 7 + 13), "data": data});
         world.push_update(bot, "callback_query", update);
@@ -286,20 +373,30 @@ impl Control {
 
     /// The bot's answer to a callback query, once given.
     pub fn callback_answer(&self, id: &str) -> Option<Value> {
-        self.shared.world().callbacks.get(id).and_then(|c| c.answer.clone())
+        self.shared
+            .world()
+            .callbacks
+            .get(id)
+            .and_then(|c| c.answer.clone())
     }
 
     /// A person blocks (or unblocks) a bot; the bot gets `my_chat_member`.
     pub fn block(&self, user: i64, bot: i64, blocked: bool) -> ApiResult<()> {
         let mut world = self.shared.world();
-        let chat = world.private_chat(bot, user).ok_or_else(|| ApiError::bad_request("user not found"))?;
+        let chat = world
+            .private_chat(bot, user)
+            .ok_or_else(|| ApiError::bad_request("user not found"))?;
         if chat.blocked == blocked {
             return Ok(());
         }
         chat.blocked = blocked;
         let chat_json = chat.json.clone();
         let bot_json = world.user_json(bot);
-        let (old, new) = if blocked { ("member", "kicked") } else { ("kicked", "member") };
+        let (old, new) = if blocked {
+            ("member", "kicked")
+        } else {
+            ("kicked", "member")
+        };
         let member = |status: &str| {
             let mut m = json!({"status": status, "user": bot_json});
             if status == "kicked" {
@@ -322,14 +419,26 @@ impl Control {
         if !world.chats.get(&key).is_some_and(|c| c.is_forum) {
             return Err(ApiError::bad_request("the chat is not a forum"));
         }
-        Ok(topics::create_topic(&mut world, key, Sender::User(user), name, topics::ICON_COLORS[0], None))
+        Ok(topics::create_topic(
+            &mut world,
+            key,
+            Sender::User(user),
+            name,
+            topics::ICON_COLORS[0],
+            None,
+        ))
     }
 
     /// A group admin deletes a topic with all its messages.
     pub fn delete_topic(&self, group: i64, thread: i64) -> ApiResult<()> {
         let mut world = self.shared.world();
         let key = ChatKey::Group(group);
-        if world.chats.get(&key).and_then(|c| c.topic(thread)).is_none() {
+        if world
+            .chats
+            .get(&key)
+            .and_then(|c| c.topic(thread))
+            .is_none()
+        {
             return Err(ApiError::thread_not_found());
         }
         topics::delete_topic(&mut world, key, thread);
@@ -342,8 +451,15 @@ impl Control {
     pub fn delete_message(&self, user: i64, place: Place, message_id: i64) -> ApiResult<()> {
         let mut world = self.shared.world();
         let key = place.key(user);
-        let chat = world.chats.get_mut(&key).ok_or_else(ApiError::chat_not_found)?;
-        let msg = chat.messages.get_mut(&message_id).filter(|m| !m.deleted).ok_or_else(|| ApiError::bad_request("message to delete not found"))?;
+        let chat = world
+            .chats
+            .get_mut(&key)
+            .ok_or_else(ApiError::chat_not_found)?;
+        let msg = chat
+            .messages
+            .get_mut(&message_id)
+            .filter(|m| !m.deleted)
+            .ok_or_else(|| ApiError::bad_request("message to delete not found"))?;
         msg.deleted = true;
         Ok(())
     }
@@ -354,7 +470,9 @@ impl Control {
     pub fn transcript(&self, user: i64, place: Place) -> Vec<Value> {
         let world = self.shared.world();
         let key = place.key(user);
-        let Some(chat) = world.chats.get(&key) else { return Vec::new() };
+        let Some(chat) = world.chats.get(&key) else {
+            return Vec::new();
+        };
         let thread = match place {
             Place::Group(_, t) => t,
             Place::Bot(_) => None,
@@ -374,14 +492,22 @@ impl Control {
     /// The messages of one topic (or of General when `thread` is None) of a group.
     pub fn topic_transcript(&self, group: i64, thread: Option<i64>) -> Vec<Value> {
         let world = self.shared.world();
-        let Some(chat) = world.chats.get(&ChatKey::Group(group)) else { return Vec::new() };
-        chat.messages.values().filter(|m| !m.deleted && m.thread == thread).map(|m| with_reactions(chat, m)).collect()
+        let Some(chat) = world.chats.get(&ChatKey::Group(group)) else {
+            return Vec::new();
+        };
+        chat.messages
+            .values()
+            .filter(|m| !m.deleted && m.thread == thread)
+            .map(|m| with_reactions(chat, m))
+            .collect()
     }
 
     /// A group's topics (ForumTopic objects plus `is_closed` and `is_deleted`).
     pub fn topics(&self, group: i64) -> Vec<Value> {
         let world = self.shared.world();
-        let Some(chat) = world.chats.get(&ChatKey::Group(group)) else { return Vec::new() };
+        let Some(chat) = world.chats.get(&ChatKey::Group(group)) else {
+            return Vec::new();
+        };
         chat.topics
             .values()
             .map(|t| {
@@ -395,12 +521,20 @@ impl Control {
 
     /// Whether a person has blocked a bot.
     pub fn is_blocked(&self, user: i64, bot: i64) -> bool {
-        self.shared.world().chats.get(&ChatKey::Private { bot, user }).is_some_and(|c| c.blocked)
+        self.shared
+            .world()
+            .chats
+            .get(&ChatKey::Private { bot, user })
+            .is_some_and(|c| c.blocked)
     }
 
     /// Whether a getUpdates long poll of the bot is waiting right now.
     pub fn is_polling(&self, bot: i64) -> bool {
-        self.shared.world().queues.get(&bot).is_some_and(|q| q.waiting > 0)
+        self.shared
+            .world()
+            .queues
+            .get(&bot)
+            .is_some_and(|q| q.waiting > 0)
     }
 
     /// Every Bot API call so far.
@@ -410,7 +544,12 @@ impl Control {
 
     /// How many successful calls of `method` a bot made.
     pub fn count_calls(&self, bot: i64, method: &str) -> usize {
-        self.shared.world().calls.iter().filter(|c| c.bot == bot && c.method == method && c.error_code == 0).count()
+        self.shared
+            .world()
+            .calls
+            .iter()
+            .filter(|c| c.bot == bot && c.method == method && c.error_code == 0)
+            .count()
     }
 
     /// Conformance violations so far.
@@ -420,7 +559,13 @@ impl Control {
 
     /// Commands a bot registered for a scope (JSON of BotCommandScope) and language.
     pub fn commands(&self, bot: i64, scope: &str, lang: &str) -> Option<Value> {
-        self.shared.world().bots.get(&bot)?.commands.get(&(scope.to_string(), lang.to_string())).cloned()
+        self.shared
+            .world()
+            .bots
+            .get(&bot)?
+            .commands
+            .get(&(scope.to_string(), lang.to_string()))
+            .cloned()
     }
 
     /// Subscribes to change notifications (used by the sandbox page's live updates).
@@ -433,7 +578,11 @@ impl Control {
 fn with_reactions(chat: &crate::world::Chat, m: &crate::world::Msg) -> Value {
     let mut v = chat.render(m);
     if !m.reactions.is_empty() {
-        v["reactions"] = json!(m.reactions.values().flat_map(|r| r.as_array().cloned().unwrap_or_default()).collect::<Vec<_>>());
+        v["reactions"] = json!(m
+            .reactions
+            .values()
+            .flat_map(|r| r.as_array().cloned().unwrap_or_default())
+            .collect::<Vec<_>>());
     }
     v
 }
@@ -448,68 +597,185 @@ fn ctl(s: &Arc<Shared>) -> Control {
 
 fn reply<T: serde::Serialize>(r: ApiResult<T>) -> (axum::http::StatusCode, Json<Value>) {
     match r {
-        Ok(v) => (axum::http::StatusCode::OK, Json(json!({"ok": true, "result": v}))),
-        Err(e) => (axum::http::StatusCode::from_u16(e.code).unwrap_or(axum::http::StatusCode::BAD_REQUEST), Json(e.to_json())),
+        Ok(v) => (
+            axum::http::StatusCode::OK,
+            Json(json!({"ok": true, "result": v})),
+        ),
+        Err(e) => (
+            axum::http::StatusCode::from_u16(e.code).unwrap_or(axum::http::StatusCode::BAD_REQUEST),
+            Json(e.to_json()),
+        ),
     }
 }
 
 /// The `/control` routes.
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()
-        .route("/bots", post(|State(s): Shr, Json(b): Json<Value>| async move {
-            reply(ctl(&s).add_bot(b["token"].as_str().unwrap_or(""), b["username"].as_str().unwrap_or("bot"), b["first_name"].as_str().unwrap_or("Bot")))
-        }))
-        .route("/users", post(|State(s): Shr, Json(b): Json<Value>| async move {
-            reply(Ok(ctl(&s).add_user(b["first_name"].as_str().unwrap_or("User"), b["last_name"].as_str(), b["username"].as_str(), b["language_code"].as_str())))
-        }))
-        .route("/groups", post(|State(s): Shr, Json(b): Json<Value>| async move {
-            reply(Ok(ctl(&s).add_group(b["title"].as_str().unwrap_or("Group"), b["is_forum"].as_bool().unwrap_or(true), b["owner"].as_i64())))
-        }))
-        .route("/groups/{id}/members", post(|State(s): Shr, Path(id): Path<i64>, Json(b): Json<Value>| async move {
-            reply(ctl(&s).set_member(id, b["user_id"].as_i64().unwrap_or(0), b["status"].as_str().unwrap_or("member"), b["rights"].clone()).map(|_| true))
-        }))
-        .route("/send", post(|State(s): Shr, Json(b): Json<Value>| async move {
-            reply(Place::from_json(&b).and_then(|p| ctl(&s).send(b["from"].as_i64().unwrap_or(0), p, &b)))
-        }))
-        .route("/edit", post(|State(s): Shr, Json(b): Json<Value>| async move {
-            reply(Place::from_json(&b).and_then(|p| ctl(&s).edit(b["from"].as_i64().unwrap_or(0), p, b["message_id"].as_i64().unwrap_or(0), &b)))
-        }))
-        .route("/press", post(|State(s): Shr, Json(b): Json<Value>| async move {
-            reply(Place::from_json(&b).and_then(|p| ctl(&s).press(b["from"].as_i64().unwrap_or(0), p, b["message_id"].as_i64().unwrap_or(0), b["data"].as_str().unwrap_or(""))))
-        }))
-        .route("/block", post(|State(s): Shr, Json(b): Json<Value>| async move {
-            reply(ctl(&s).block(b["user"].as_i64().unwrap_or(0), b["bot"].as_i64().unwrap_or(0), b["blocked"].as_bool().unwrap_or(true)).map(|_| true))
-        }))
-        .route("/topics", get(|State(s): Shr, Query(q): Query<ChatQuery>| async move {
-            reply(Ok(ctl(&s).topics(q.chat_id.unwrap_or(0))))
-        }).post(|State(s): Shr, Json(b): Json<Value>| async move {
-            reply(ctl(&s).create_topic(b["from"].as_i64().unwrap_or(0), b["chat_id"].as_i64().unwrap_or(0), b["name"].as_str().unwrap_or("Topic")))
-        }))
-        .route("/topics/delete", post(|State(s): Shr, Json(b): Json<Value>| async move {
-            reply(ctl(&s).delete_topic(b["chat_id"].as_i64().unwrap_or(0), b["message_thread_id"].as_i64().unwrap_or(0)).map(|_| true))
-        }))
-        .route("/transcript", get(|State(s): Shr, Query(q): Query<ChatQuery>| async move {
-            let c = ctl(&s);
-            reply(Ok(match (q.bot, q.user, q.chat_id) {
-                (Some(bot), Some(user), _) => c.private_transcript(bot, user),
-                (_, _, Some(chat)) if q.all.unwrap_or(false) => c.transcript(0, Place::Group(chat, None)),
-                (_, _, Some(chat)) => c.topic_transcript(chat, q.message_thread_id),
-                _ => Vec::new(),
-            }))
-        }))
-        .route("/callbacks/{id}", get(|State(s): Shr, Path(id): Path<String>| async move {
-            reply(Ok(ctl(&s).callback_answer(&id)))
-        }))
-        .route("/calls", get(|State(s): Shr| async move { reply(Ok(ctl(&s).calls())) }))
-        .route("/violations", get(|State(s): Shr| async move { reply(Ok(ctl(&s).violations())) }))
-        .route("/faults", put(|State(s): Shr, Json(f): Json<Faults>| async move {
-            *s.faults.lock().unwrap() = f;
-            reply(Ok(true))
-        }))
-        .route("/limits", put(|State(s): Shr, Json(l): Json<Limits>| async move {
-            s.config.lock().unwrap().limits = l;
-            reply(Ok(true))
-        }))
+        .route(
+            "/bots",
+            post(|State(s): Shr, Json(b): Json<Value>| async move {
+                reply(ctl(&s).add_bot(
+                    b["token"].as_str().unwrap_or(""),
+                    b["username"].as_str().unwrap_or("bot"),
+                    b["first_name"].as_str().unwrap_or("Bot"),
+                ))
+            }),
+        )
+        .route(
+            "/users",
+            post(|State(s): Shr, Json(b): Json<Value>| async move {
+                reply(Ok(ctl(&s).add_user(
+                    b["first_name"].as_str().unwrap_or("User"),
+                    b["last_name"].as_str(),
+                    b["username"].as_str(),
+                    b["language_code"].as_str(),
+                )))
+            }),
+        )
+        .route(
+            "/groups",
+            post(|State(s): Shr, Json(b): Json<Value>| async move {
+                reply(Ok(ctl(&s).add_group(
+                    b["title"].as_str().unwrap_or("Group"),
+                    b["is_forum"].as_bool().unwrap_or(true),
+                    b["owner"].as_i64(),
+                )))
+            }),
+        )
+        .route(
+            "/groups/{id}/members",
+            post(
+                |State(s): Shr, Path(id): Path<i64>, Json(b): Json<Value>| async move {
+                    reply(
+                        ctl(&s)
+                            .set_member(
+                                id,
+                                b["user_id"].as_i64().unwrap_or(0),
+                                b["status"].as_str().unwrap_or("member"),
+                                b["rights"].clone(),
+                            )
+                            .map(|_| true),
+                    )
+                },
+            ),
+        )
+        .route(
+            "/send",
+            post(|State(s): Shr, Json(b): Json<Value>| async move {
+                reply(
+                    Place::from_json(&b)
+                        .and_then(|p| ctl(&s).send(b["from"].as_i64().unwrap_or(0), p, &b)),
+                )
+            }),
+        )
+        .route(
+            "/edit",
+            post(|State(s): Shr, Json(b): Json<Value>| async move {
+                reply(Place::from_json(&b).and_then(|p| {
+                    ctl(&s).edit(
+                        b["from"].as_i64().unwrap_or(0),
+                        p,
+                        b["message_id"].as_i64().unwrap_or(0),
+                        &b,
+                    )
+                }))
+            }),
+        )
+        .route(
+            "/press",
+            post(|State(s): Shr, Json(b): Json<Value>| async move {
+                reply(Place::from_json(&b).and_then(|p| {
+                    ctl(&s).press(
+                        b["from"].as_i64().unwrap_or(0),
+                        p,
+                        b["message_id"].as_i64().unwrap_or(0),
+                        b["data"].as_str().unwrap_or(""),
+                    )
+                }))
+            }),
+        )
+        .route(
+            "/block",
+            post(|State(s): Shr, Json(b): Json<Value>| async move {
+                reply(
+                    ctl(&s)
+                        .block(
+                            b["user"].as_i64().unwrap_or(0),
+                            b["bot"].as_i64().unwrap_or(0),
+                            b["blocked"].as_bool().unwrap_or(true),
+                        )
+                        .map(|_| true),
+                )
+            }),
+        )
+        .route(
+            "/topics",
+            get(|State(s): Shr, Query(q): Query<ChatQuery>| async move {
+                reply(Ok(ctl(&s).topics(q.chat_id.unwrap_or(0))))
+            })
+            .post(|State(s): Shr, Json(b): Json<Value>| async move {
+                reply(ctl(&s).create_topic(
+                    b["from"].as_i64().unwrap_or(0),
+                    b["chat_id"].as_i64().unwrap_or(0),
+                    b["name"].as_str().unwrap_or("Topic"),
+                ))
+            }),
+        )
+        .route(
+            "/topics/delete",
+            post(|State(s): Shr, Json(b): Json<Value>| async move {
+                reply(
+                    ctl(&s)
+                        .delete_topic(
+                            b["chat_id"].as_i64().unwrap_or(0),
+                            b["message_thread_id"].as_i64().unwrap_or(0),
+                        )
+                        .map(|_| true),
+                )
+            }),
+        )
+        .route(
+            "/transcript",
+            get(|State(s): Shr, Query(q): Query<ChatQuery>| async move {
+                let c = ctl(&s);
+                reply(Ok(match (q.bot, q.user, q.chat_id) {
+                    (Some(bot), Some(user), _) => c.private_transcript(bot, user),
+                    (_, _, Some(chat)) if q.all.unwrap_or(false) => {
+                        c.transcript(0, Place::Group(chat, None))
+                    }
+                    (_, _, Some(chat)) => c.topic_transcript(chat, q.message_thread_id),
+                    _ => Vec::new(),
+                }))
+            }),
+        )
+        .route(
+            "/callbacks/{id}",
+            get(|State(s): Shr, Path(id): Path<String>| async move {
+                reply(Ok(ctl(&s).callback_answer(&id)))
+            }),
+        )
+        .route(
+            "/calls",
+            get(|State(s): Shr| async move { reply(Ok(ctl(&s).calls())) }),
+        )
+        .route(
+            "/violations",
+            get(|State(s): Shr| async move { reply(Ok(ctl(&s).violations())) }),
+        )
+        .route(
+            "/faults",
+            put(|State(s): Shr, Json(f): Json<Faults>| async move {
+                *s.faults.lock().unwrap() = f;
+                reply(Ok(true))
+            }),
+        )
+        .route(
+            "/limits",
+            put(|State(s): Shr, Json(l): Json<Limits>| async move {
+                s.config.lock().unwrap().limits = l;
+                reply(Ok(true))
+            }),
+        )
         .route("/events", get(events))
 }
 

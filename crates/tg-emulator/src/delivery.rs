@@ -28,7 +28,12 @@ pub async fn get_updates(shared: &Arc<Shared>, bot: i64, p: &Params) -> ApiResul
         }
         let limit = p.i64("limit")?.unwrap_or(100).clamp(1, 100) as usize;
         q.waiting += 1;
-        (q.poll_generation, q.notify.clone(), tokio::time::Instant::now() + Duration::from_secs(timeout), limit)
+        (
+            q.poll_generation,
+            q.notify.clone(),
+            tokio::time::Instant::now() + Duration::from_secs(timeout),
+            limit,
+        )
     };
     let _waiting = Waiting { shared, bot };
     loop {
@@ -39,7 +44,10 @@ pub async fn get_updates(shared: &Arc<Shared>, bot: i64, p: &Params) -> ApiResul
             let world = shared.world();
             let q = &world.queues[&bot];
             if q.poll_generation != generation {
-                return Err(ApiError::conflict(q.terminated_by.unwrap_or("terminated by other getUpdates request")));
+                return Err(ApiError::conflict(
+                    q.terminated_by
+                        .unwrap_or("terminated by other getUpdates request"),
+                ));
             }
             if q.webhook.is_some() {
                 return Err(ApiError::conflict("terminated by setWebhook request"));
@@ -135,7 +143,11 @@ async fn push_loop(shared: Arc<Shared>, bot: i64) {
             }
             Ok(resp) => {
                 let s = resp.status();
-                format!("Wrong response from the webhook: {} {}", s.as_u16(), s.canonical_reason().unwrap_or(""))
+                format!(
+                    "Wrong response from the webhook: {} {}",
+                    s.as_u16(),
+                    s.canonical_reason().unwrap_or("")
+                )
             }
             Err(e) if e.is_timeout() => "Timeout expired".to_string(),
             Err(e) if e.is_connect() => "Connection refused".to_string(),
@@ -157,9 +169,15 @@ async fn push_loop(shared: Arc<Shared>, bot: i64) {
 const NOT_IN_REPLY: &[&str] = &["setWebhook", "deleteWebhook", "close", "logOut"];
 
 async fn run_webhook_reply(shared: &Arc<Shared>, bot: i64, body: &[u8]) {
-    let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else { return };
-    let Some(name) = map.get("method").and_then(Value::as_str) else { return };
-    let Some(method) = methods::canonical(name) else { return };
+    let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else {
+        return;
+    };
+    let Some(name) = map.get("method").and_then(Value::as_str) else {
+        return;
+    };
+    let Some(method) = methods::canonical(name) else {
+        return;
+    };
     if NOT_IN_REPLY.contains(&method) || method.starts_with("get") {
         return;
     }

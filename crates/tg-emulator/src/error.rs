@@ -30,7 +30,11 @@ impl ApiError {
 
     /// Any code and description.
     pub fn new(code: u16, description: impl Into<String>) -> Self {
-        Self { code, description: description.into(), retry_after: None }
+        Self {
+            code,
+            description: description.into(),
+            retry_after: None,
+        }
     }
 
     /// 401 for an unknown token.
@@ -74,7 +78,8 @@ impl ApiError {
 
     /// The JSON body of the answer.
     pub fn to_json(&self) -> Value {
-        let mut body = json!({"ok": false, "error_code": self.code, "description": self.description});
+        let mut body =
+            json!({"ok": false, "error_code": self.code, "description": self.description});
         if let Some(secs) = self.retry_after {
             body["parameters"] = json!({ "retry_after": secs });
         }

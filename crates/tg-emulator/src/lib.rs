@@ -99,7 +99,10 @@ impl Emulator {
             config: Mutex::new(config),
             faults: Mutex::new(Faults::default()),
             windows: Mutex::new(limits::Windows::default()),
-            http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("http client"),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .expect("http client"),
             events: broadcast::channel(1024).0,
         });
         let app = server::router(shared.clone());

@@ -83,8 +83,14 @@ impl Fault {
             (self.error_rate, Outcome::Error),
             (self.drop_rate, Outcome::Drop),
             (self.drop_after_rate, Outcome::DropAfter),
-            (self.timeout_rate, Outcome::Hang(Duration::from_millis(self.hang_ms.max(1)))),
-            (self.storm_rate, Outcome::Storm(self.storm_retry_after.max(1))),
+            (
+                self.timeout_rate,
+                Outcome::Hang(Duration::from_millis(self.hang_ms.max(1))),
+            ),
+            (
+                self.storm_rate,
+                Outcome::Storm(self.storm_retry_after.max(1)),
+            ),
         ] {
             acc += rate;
             if r < acc {
@@ -144,7 +150,10 @@ mod tests {
     #[test]
     fn default_fault_always_runs() {
         assert_eq!(Fault::default().roll(), Outcome::Run);
-        let always = Fault { error_rate: 1.0, ..Default::default() };
+        let always = Fault {
+            error_rate: 1.0,
+            ..Default::default()
+        };
         assert_eq!(always.roll(), Outcome::Error);
     }
 }

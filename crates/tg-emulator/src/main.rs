@@ -41,7 +41,9 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
     let args = Args::parse();
     let config = Config {
         limits: Limits {
@@ -51,12 +53,16 @@ async fn main() -> anyhow::Result<()> {
         },
         ..Config::default()
     };
-    let emu = Emulator::start(args.listen, config).await.context("cannot listen")?;
+    let emu = Emulator::start(args.listen, config)
+        .await
+        .context("cannot listen")?;
     let control = emu.control();
     let mut bots = Vec::new();
     for spec in &args.bots {
         let (token, username) = spec.split_once('=').unwrap_or((spec, "emulated_bot"));
-        let id = control.add_bot(token, username, username).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let id = control
+            .add_bot(token, username, username)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         bots.push(id);
         println!("bot {id} @{username}");
     }
@@ -69,10 +75,14 @@ async fn main() -> anyhow::Result<()> {
     if let Some(title) = &args.forum {
         let group = control.add_group(title, true, people.first().copied());
         for p in people.iter().skip(1) {
-            control.set_member(group, *p, "member", json!({})).map_err(|e| anyhow::anyhow!("{e}"))?;
+            control
+                .set_member(group, *p, "member", json!({}))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
         }
         for b in &bots {
-            control.add_admin_bot(group, *b).map_err(|e| anyhow::anyhow!("{e}"))?;
+            control
+                .add_admin_bot(group, *b)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
         }
         println!("forum {group} {title}");
     }

@@ -65,7 +65,9 @@ impl Params {
     pub fn names(&self) -> Vec<String> {
         let attached = |name: &str| {
             let needle = format!("attach://{name}");
-            self.values.values().any(|v| v.to_string().contains(&needle))
+            self.values
+                .values()
+                .any(|v| v.to_string().contains(&needle))
         };
         self.values
             .keys()
@@ -92,7 +94,9 @@ impl Params {
 
     /// A required string parameter; a missing one is "Bad Request: {name} is empty".
     pub fn req_str(&self, name: &str) -> ApiResult<String> {
-        self.str(name).filter(|s| !s.is_empty()).ok_or_else(|| empty(name))
+        self.str(name)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| empty(name))
     }
 
     /// An integer parameter.
@@ -116,7 +120,9 @@ impl Params {
         match self.values.get(name) {
             Some(Value::Bool(b)) => *b,
             Some(Value::Number(n)) => n.as_i64().unwrap_or(0) != 0,
-            Some(Value::String(s)) => matches!(s.to_ascii_lowercase().as_str(), "true" | "1" | "yes"),
+            Some(Value::String(s)) => {
+                matches!(s.to_ascii_lowercase().as_str(), "true" | "1" | "yes")
+            }
             _ => false,
         }
     }

@@ -42,13 +42,23 @@ pub enum Answer {
 fn json_response(result: Result<Value, ApiError>) -> Response {
     let (status, body) = match result {
         Ok(v) => (StatusCode::OK, json!({"ok": true, "result": v})),
-        Err(e) => (StatusCode::from_u16(e.code).unwrap_or(StatusCode::BAD_REQUEST), e.to_json()),
+        Err(e) => (
+            StatusCode::from_u16(e.code).unwrap_or(StatusCode::BAD_REQUEST),
+            e.to_json(),
+        ),
     };
-    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 fn dropped() -> Response {
-    let stream = futures::stream::once(async { Err::<Bytes, std::io::Error>(std::io::Error::other("dropped")) });
+    let stream = futures::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::other("dropped"))
+    });
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "application/json")
@@ -73,7 +83,11 @@ async fn entry(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         Ok(p) => p,
         Err(e) => return json_response(Err(e)),
     };
-    let method = if method.is_empty() { params.str("method").unwrap_or_default() } else { method };
+    let method = if method.is_empty() {
+        params.str("method").unwrap_or_default()
+    } else {
+        method
+    };
     let Some(method) = methods::canonical(&method) else {
         return json_response(Err(ApiError::not_found()));
     };
@@ -92,7 +106,12 @@ fn download(shared: &Shared, rest: &str) -> Response {
         return json_response(Err(ApiError::unauthorized()));
     }
     match world.files.values().find(|f| f.file_path == file_path) {
-        Some(f) => (StatusCode::OK, [(header::CONTENT_TYPE, "application/octet-stream")], f.data.clone()).into_response(),
+        Some(f) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/octet-stream")],
+            f.data.clone(),
+        )
+            .into_response(),
         None => json_response(Err(ApiError::not_found())),
     }
 }
@@ -115,14 +134,28 @@ async fn read_params(req: Request) -> Result<Params, ApiError> {
             .await
             .map_err(|_| ApiError::bad_request("can't parse multipart request"))?;
         let mut params = Params::default();
-        while let Some(field) = multipart.next_field().await.map_err(|_| ApiError::bad_request("can't parse multipart request"))? {
+        while let Some(field) = multipart
+            .next_field()
+            .await
+            .map_err(|_| ApiError::bad_request("can't parse multipart request"))?
+        {
             let name = field.name().unwrap_or("").to_string();
             let filename = field.file_name().map(str::to_string);
             let content_type = field.content_type().map(str::to_string);
-            let data = field.bytes().await.map_err(|_| ApiError::bad_request("can't parse multipart request"))?;
+            let data = field
+                .bytes()
+                .await
+                .map_err(|_| ApiError::bad_request("can't parse multipart request"))?;
             match (&filename, std::str::from_utf8(&data)) {
                 (None, Ok(text)) => params.add_text(name, text.to_string()),
-                _ => params.add_upload(name, Upload { filename, content_type, data }),
+                _ => params.add_upload(
+                    name,
+                    Upload {
+                        filename,
+                        content_type,
+                        data,
+                    },
+                ),
             }
         }
         params
@@ -133,12 +166,13 @@ async fn read_params(req: Request) -> Result<Params, ApiError> {
         if body.is_empty() {
             Params::default()
         } else if content_type.starts_with("application/json") {
-            let value: Value = serde_json::from_slice(&body).map_err(|_| ApiError::bad_request("can't parse JSON object"))?;
+            let value: Value = serde_json::from_slice(&body)
+                .map_err(|_| ApiError::bad_request("can't parse JSON object"))?;
             Params::from_json(value)
         } else {
             let mut params = Params::default();
-            let pairs: Vec<(String, String)> =
-                serde_urlencoded::from_bytes(&body).map_err(|_| ApiError::bad_request("can't parse request"))?;
+            let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
+                .map_err(|_| ApiError::bad_request("can't parse request"))?;
             for (k, v) in pairs {
                 params.add_text(k, v);
             }
@@ -155,9 +189,26 @@ async fn read_params(req: Request) -> Result<Params, ApiError> {
 
 /// Methods whose calls count against the sending limits.
 const SENDING: &[&str] = &[
-    "sendMessage", "sendPhoto", "sendVideo", "sendAnimation", "sendAudio", "sendVoice", "sendVideoNote",
-    "sendDocument", "sendSticker", "sendLocation", "sendVenue", "sendContact", "sendPoll", "sendDice",
-    "sendMediaGroup", "copyMessage", "copyMessages", "forwardMessage", "forwardMessages", "createForumTopic",
+    "sendMessage",
+    "sendPhoto",
+    "sendVideo",
+    "sendAnimation",
+    "sendAudio",
+    "sendVoice",
+    "sendVideoNote",
+    "sendDocument",
+    "sendSticker",
+    "sendLocation",
+    "sendVenue",
+    "sendContact",
+    "sendPoll",
+    "sendDice",
+    "sendMediaGroup",
+    "copyMessage",
+    "copyMessages",
+    "forwardMessage",
+    "forwardMessages",
+    "createForumTopic",
 ];
 
 fn rate_limit(shared: &Shared, bot: i64, method: &str, params: &Params) -> Result<(), ApiError> {
@@ -165,7 +216,10 @@ fn rate_limit(shared: &Shared, bot: i64, method: &str, params: &Params) -> Resul
         return Ok(());
     }
     let limits = shared.config.lock().unwrap().limits.clone();
-    let chat: i64 = params.str("chat_id").and_then(|c| c.parse().ok()).unwrap_or(0);
+    let chat: i64 = params
+        .str("chat_id")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
     let mut checks = Vec::new();
     if let Some(n) = limits.bot_per_second {
         checks.push((format!("bot:{bot}"), n, Duration::from_secs(1)));
@@ -182,12 +236,22 @@ fn rate_limit(shared: &Shared, bot: i64, method: &str, params: &Params) -> Resul
     if params.bool("allow_paid_broadcast") {
         checks.retain(|(k, _, _)| !k.starts_with("bot:"));
     }
-    shared.windows.lock().unwrap().admit(&checks).map_err(ApiError::too_many_requests)
+    shared
+        .windows
+        .lock()
+        .unwrap()
+        .admit(&checks)
+        .map_err(ApiError::too_many_requests)
 }
 
 /// Runs one Bot API call with faults, limits, conformance checks and bookkeeping.
 /// Also used to execute webhook replies.
-pub async fn dispatch(shared: &Arc<Shared>, bot: i64, method: &'static str, params: Params) -> Answer {
+pub async fn dispatch(
+    shared: &Arc<Shared>,
+    bot: i64,
+    method: &'static str,
+    params: Params,
+) -> Answer {
     let fault = shared.faults.lock().unwrap().for_method(method).clone();
     if fault.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(fault.latency_ms)).await;
@@ -225,12 +289,22 @@ pub async fn dispatch(shared: &Arc<Shared>, bot: i64, method: &'static str, para
     Answer::Json(result)
 }
 
-fn record(shared: &Shared, bot: i64, method: &str, params: &Params, result: &Result<Value, ApiError>) {
+fn record(
+    shared: &Shared,
+    bot: i64,
+    method: &str,
+    params: &Params,
+    result: &Result<Value, ApiError>,
+) {
     let check = shared.config.lock().unwrap().check_conformance;
     let mut found = Vec::new();
     if check {
         let names = params.names();
-        let refs: Vec<&str> = names.iter().map(String::as_str).filter(|n| *n != "method").collect();
+        let refs: Vec<&str> = names
+            .iter()
+            .map(String::as_str)
+            .filter(|n| *n != "method")
+            .collect();
         // Parameters a caller sends that the spec does not know are the caller's bug;
         // required ones it forgot are answered with an error already.
         for v in spec::check_params(method, &refs) {
@@ -245,18 +319,27 @@ fn record(shared: &Shared, bot: i64, method: &str, params: &Params, result: &Res
         }
     }
     let mut world = shared.world();
-    world.calls.push(CallRecord { bot, method: method.to_string(), error_code: result.as_ref().err().map_or(0, |e| e.code) });
+    world.calls.push(CallRecord {
+        bot,
+        method: method.to_string(),
+        error_code: result.as_ref().err().map_or(0, |e| e.code),
+    });
     for f in found {
         world.violation(f);
     }
     drop(world);
     if result.is_ok() && method != "getUpdates" && !method.starts_with("get") {
-        let _ = shared.events.send(json!({"type": "call", "bot": bot, "method": method, "chat": chat_hint(params)}));
+        let _ = shared
+            .events
+            .send(json!({"type": "call", "bot": bot, "method": method, "chat": chat_hint(params)}));
     }
 }
 
 fn chat_hint(params: &Params) -> Value {
-    params.str("chat_id").map(Value::String).unwrap_or(Value::Null)
+    params
+        .str("chat_id")
+        .map(Value::String)
+        .unwrap_or(Value::Null)
 }
 
 /// The chat key a Bot API call concerns, for event consumers.

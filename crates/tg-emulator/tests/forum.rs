@@ -10,7 +10,12 @@ use tg_emulator::control::Place;
 #[tokio::test]
 async fn create_forum_topic_and_messages_in_it() {
     let env = Env::new().await;
-    let t = env.ok("createForumTopic", json!({"chat_id": env.group, "name": "Alice Smith", "icon_color": 16766590})).await;
+    let t = env
+        .ok(
+            "createForumTopic",
+            json!({"chat_id": env.group, "name": "Alice Smith", "icon_color": 16766590}),
+        )
+        .await;
     let id = t["message_thread_id"].as_i64().unwrap();
     assert!(id > 1);
     assert_eq!(t["name"], json!("Alice Smith"));
@@ -25,18 +30,30 @@ async fn create_forum_topic_and_messages_in_it() {
     assert!(got[0].get("reply_to_message").is_none());
 
     // A message in the topic: thread id, is_topic_message, and reply_to_message = creation.
-    let m = env.ok("sendMessage", json!({"chat_id": env.group, "message_thread_id": id, "text": "New ticket"})).await;
+    let m = env
+        .ok(
+            "sendMessage",
+            json!({"chat_id": env.group, "message_thread_id": id, "text": "New ticket"}),
+        )
+        .await;
     assert_eq!(m["message_thread_id"], json!(id));
     assert_eq!(m["is_topic_message"], json!(true));
     assert_eq!(m["reply_to_message"]["message_id"], json!(id));
-    assert_eq!(m["reply_to_message"]["forum_topic_created"]["name"], json!("Alice Smith"));
+    assert_eq!(
+        m["reply_to_message"]["forum_topic_created"]["name"],
+        json!("Alice Smith")
+    );
     // An explicit reply inside the topic points to the replied message; the thread follows the reply.
     let r = env.ok("sendMessage", json!({"chat_id": env.group, "text": "details", "reply_parameters": {"message_id": mid(&m)}})).await;
     assert_eq!(r["reply_to_message"]["message_id"], m["message_id"]);
     assert_eq!(r["message_thread_id"], json!(id));
     // General: neither field.
     let g = env.say(env.group, "General chat").await;
-    assert!(g.get("message_thread_id").is_none() && g.get("is_topic_message").is_none() && g.get("reply_to_message").is_none());
+    assert!(
+        g.get("message_thread_id").is_none()
+            && g.get("is_topic_message").is_none()
+            && g.get("reply_to_message").is_none()
+    );
 
     // A person's message in the topic reaches the bot (an administrator) the same way.
     env.person_to_group(env.olga, Some(id), json!({"text": "I'll take it"}));
@@ -52,17 +69,64 @@ async fn create_forum_topic_and_messages_in_it() {
     assert_eq!(env.ctl.topic_transcript(env.group, Some(id)).len(), 4);
 
     let bad = |d: &str| (400u16, format!("Bad Request: {d}"));
-    assert_eq!(env.err("sendMessage", json!({"chat_id": env.group, "message_thread_id": 1, "text": "x"})).await, bad("message thread not found"));
-    assert_eq!(env.err("sendMessage", json!({"chat_id": env.group, "message_thread_id": 9999, "text": "x"})).await, bad("message thread not found"));
-    assert_eq!(env.err("createForumTopic", json!({"chat_id": env.group})).await, bad("name is empty"));
-    assert_eq!(env.err("createForumTopic", json!({"chat_id": env.group, "name": "n".repeat(129)})).await, bad("TOPIC_NAME_INVALID"));
-    assert_eq!(env.err("createForumTopic", json!({"chat_id": env.group, "name": "x", "icon_color": 1})).await, bad("TOPIC_ICON_COLOR_INVALID"));
     assert_eq!(
-        env.err("createForumTopic", json!({"chat_id": env.group, "name": "x", "icon_custom_emoji_id": "123"})).await,
+        env.err(
+            "sendMessage",
+            json!({"chat_id": env.group, "message_thread_id": 1, "text": "x"})
+        )
+        .await,
+        bad("message thread not found")
+    );
+    assert_eq!(
+        env.err(
+            "sendMessage",
+            json!({"chat_id": env.group, "message_thread_id": 9999, "text": "x"})
+        )
+        .await,
+        bad("message thread not found")
+    );
+    assert_eq!(
+        env.err("createForumTopic", json!({"chat_id": env.group}))
+            .await,
+        bad("name is empty")
+    );
+    assert_eq!(
+        env.err(
+            "createForumTopic",
+            json!({"chat_id": env.group, "name": "n".repeat(129)})
+        )
+        .await,
+        bad("TOPIC_NAME_INVALID")
+    );
+    assert_eq!(
+        env.err(
+            "createForumTopic",
+            json!({"chat_id": env.group, "name": "x", "icon_color": 1})
+        )
+        .await,
+        bad("TOPIC_ICON_COLOR_INVALID")
+    );
+    assert_eq!(
+        env.err(
+            "createForumTopic",
+            json!({"chat_id": env.group, "name": "x", "icon_custom_emoji_id": "123"})
+        )
+        .await,
         bad("invalid custom emoji identifier specified")
     );
-    assert_eq!(env.err("createForumTopic", json!({"chat_id": env.alice, "name": "x"})).await, bad("the chat is not a forum"));
-    assert_eq!(env.err("createForumTopic", json!({"chat_id": -1000, "name": "x"})).await, bad("chat not found"));
+    assert_eq!(
+        env.err(
+            "createForumTopic",
+            json!({"chat_id": env.alice, "name": "x"})
+        )
+        .await,
+        bad("the chat is not a forum")
+    );
+    assert_eq!(
+        env.err("createForumTopic", json!({"chat_id": -1000, "name": "x"}))
+            .await,
+        bad("chat not found")
+    );
     env.done();
 }
 
@@ -72,62 +136,193 @@ async fn edit_close_reopen_delete_topics() {
     let icons = env.ok("getForumTopicIconStickers", json!({})).await;
     let icons = icons.as_array().unwrap();
     assert!(!icons.is_empty());
-    assert!(icons.iter().all(|s| s["type"] == json!("custom_emoji") && s["custom_emoji_id"].is_string()));
+    assert!(icons
+        .iter()
+        .all(|s| s["type"] == json!("custom_emoji") && s["custom_emoji_id"].is_string()));
     let icon = icons[0]["custom_emoji_id"].clone();
 
     let id = env.topic("Bob").await;
     assert_eq!(env.ok("editForumTopic", json!({"chat_id": env.group, "message_thread_id": id, "name": "Bob (VIP)", "icon_custom_emoji_id": icon})).await, json!(true));
     let got = env.updates_of("message").await;
-    assert_eq!(got[0]["forum_topic_edited"], json!({"name": "Bob (VIP)", "icon_custom_emoji_id": icon}));
+    assert_eq!(
+        got[0]["forum_topic_edited"],
+        json!({"name": "Bob (VIP)", "icon_custom_emoji_id": icon})
+    );
     assert_eq!(got[0]["message_thread_id"], json!(id));
     let bad = |d: &str| (400u16, format!("Bad Request: {d}"));
-    assert_eq!(env.err("editForumTopic", json!({"chat_id": env.group, "message_thread_id": id, "name": "Bob (VIP)"})).await, bad("TOPIC_NOT_MODIFIED"));
-    assert_eq!(env.err("editForumTopic", json!({"chat_id": env.group, "message_thread_id": 9999, "name": "x"})).await, bad("message thread not found"));
-    assert_eq!(env.err("editForumTopic", json!({"chat_id": env.group, "name": "x"})).await, bad("message_thread_id is empty"));
+    assert_eq!(
+        env.err(
+            "editForumTopic",
+            json!({"chat_id": env.group, "message_thread_id": id, "name": "Bob (VIP)"})
+        )
+        .await,
+        bad("TOPIC_NOT_MODIFIED")
+    );
+    assert_eq!(
+        env.err(
+            "editForumTopic",
+            json!({"chat_id": env.group, "message_thread_id": 9999, "name": "x"})
+        )
+        .await,
+        bad("message thread not found")
+    );
+    assert_eq!(
+        env.err("editForumTopic", json!({"chat_id": env.group, "name": "x"}))
+            .await,
+        bad("message_thread_id is empty")
+    );
 
-    assert_eq!(env.ok("closeForumTopic", json!({"chat_id": env.group, "message_thread_id": id})).await, json!(true));
-    assert!(env.updates_of("message").await[0].get("forum_topic_closed").is_some());
-    assert_eq!(env.err("closeForumTopic", json!({"chat_id": env.group, "message_thread_id": id})).await, bad("TOPIC_NOT_MODIFIED"));
+    assert_eq!(
+        env.ok(
+            "closeForumTopic",
+            json!({"chat_id": env.group, "message_thread_id": id})
+        )
+        .await,
+        json!(true)
+    );
+    assert!(env.updates_of("message").await[0]
+        .get("forum_topic_closed")
+        .is_some());
+    assert_eq!(
+        env.err(
+            "closeForumTopic",
+            json!({"chat_id": env.group, "message_thread_id": id})
+        )
+        .await,
+        bad("TOPIC_NOT_MODIFIED")
+    );
     assert_eq!(env.ctl.topics(env.group)[0]["is_closed"], json!(true));
     // A member can't write in a closed topic; the bot (it may manage topics) can.
-    let e = env.ctl.send(env.olga, Place::Group(env.group, Some(id)), &json!({"text": "x"})).unwrap_err();
+    let e = env
+        .ctl
+        .send(
+            env.olga,
+            Place::Group(env.group, Some(id)),
+            &json!({"text": "x"}),
+        )
+        .unwrap_err();
     assert_eq!(e.description, "Bad Request: TOPIC_CLOSED");
-    env.ok("sendMessage", json!({"chat_id": env.group, "message_thread_id": id, "text": "closing note"})).await;
+    env.ok(
+        "sendMessage",
+        json!({"chat_id": env.group, "message_thread_id": id, "text": "closing note"}),
+    )
+    .await;
     // Without the right, the bot can't either.
-    env.ctl.set_member(env.group, BOT, "administrator", json!({"can_delete_messages": true})).unwrap();
-    assert_eq!(env.err("sendMessage", json!({"chat_id": env.group, "message_thread_id": id, "text": "x"})).await, bad("TOPIC_CLOSED"));
-    assert_eq!(env.err("reopenForumTopic", json!({"chat_id": env.group, "message_thread_id": id})).await, bad("not enough rights to manage topics"));
+    env.ctl
+        .set_member(
+            env.group,
+            BOT,
+            "administrator",
+            json!({"can_delete_messages": true}),
+        )
+        .unwrap();
+    assert_eq!(
+        env.err(
+            "sendMessage",
+            json!({"chat_id": env.group, "message_thread_id": id, "text": "x"})
+        )
+        .await,
+        bad("TOPIC_CLOSED")
+    );
+    assert_eq!(
+        env.err(
+            "reopenForumTopic",
+            json!({"chat_id": env.group, "message_thread_id": id})
+        )
+        .await,
+        bad("not enough rights to manage topics")
+    );
     env.ctl.add_admin_bot(env.group, BOT).unwrap();
 
-    assert_eq!(env.ok("reopenForumTopic", json!({"chat_id": env.group, "message_thread_id": id})).await, json!(true));
-    assert!(env.updates_of("message").await[0].get("forum_topic_reopened").is_some());
-    assert_eq!(env.err("reopenForumTopic", json!({"chat_id": env.group, "message_thread_id": id})).await, bad("TOPIC_NOT_MODIFIED"));
+    assert_eq!(
+        env.ok(
+            "reopenForumTopic",
+            json!({"chat_id": env.group, "message_thread_id": id})
+        )
+        .await,
+        json!(true)
+    );
+    assert!(env.updates_of("message").await[0]
+        .get("forum_topic_reopened")
+        .is_some());
+    assert_eq!(
+        env.err(
+            "reopenForumTopic",
+            json!({"chat_id": env.group, "message_thread_id": id})
+        )
+        .await,
+        bad("TOPIC_NOT_MODIFIED")
+    );
     env.person_to_group(env.olga, Some(id), json!({"text": "open again"}));
 
-    assert_eq!(env.ok("deleteForumTopic", json!({"chat_id": env.group, "message_thread_id": id})).await, json!(true));
+    assert_eq!(
+        env.ok(
+            "deleteForumTopic",
+            json!({"chat_id": env.group, "message_thread_id": id})
+        )
+        .await,
+        json!(true)
+    );
     assert!(env.ctl.topic_transcript(env.group, Some(id)).is_empty());
-    assert_eq!(env.err("sendMessage", json!({"chat_id": env.group, "message_thread_id": id, "text": "x"})).await, bad("message thread not found"));
-    assert_eq!(env.err("deleteForumTopic", json!({"chat_id": env.group, "message_thread_id": id})).await, bad("message thread not found"));
-    assert_eq!(env.err("closeForumTopic", json!({"chat_id": env.group, "message_thread_id": 1})).await, bad("TOPIC_ID_INVALID"));
+    assert_eq!(
+        env.err(
+            "sendMessage",
+            json!({"chat_id": env.group, "message_thread_id": id, "text": "x"})
+        )
+        .await,
+        bad("message thread not found")
+    );
+    assert_eq!(
+        env.err(
+            "deleteForumTopic",
+            json!({"chat_id": env.group, "message_thread_id": id})
+        )
+        .await,
+        bad("message thread not found")
+    );
+    assert_eq!(
+        env.err(
+            "closeForumTopic",
+            json!({"chat_id": env.group, "message_thread_id": 1})
+        )
+        .await,
+        bad("TOPIC_ID_INVALID")
+    );
 
     // A topic deleted by a person (control) is gone for the bot too.
     let id2 = env.topic("Carol").await;
     env.ctl.delete_topic(env.group, id2).unwrap();
-    assert_eq!(env.err("sendMessage", json!({"chat_id": env.group, "message_thread_id": id2, "text": "x"})).await, bad("message thread not found"));
+    assert_eq!(
+        env.err(
+            "sendMessage",
+            json!({"chat_id": env.group, "message_thread_id": id2, "text": "x"})
+        )
+        .await,
+        bad("message thread not found")
+    );
 
     // Rights: without can_manage_topics every topic method is refused.
-    env.ctl.set_member(env.group, BOT, "administrator", json!({})).unwrap();
+    env.ctl
+        .set_member(env.group, BOT, "administrator", json!({}))
+        .unwrap();
     let id3 = 2; // any id: rights are checked first
     for (m, extra) in [
         ("createForumTopic", json!({"name": "x"})),
-        ("editForumTopic", json!({"message_thread_id": id3, "name": "x"})),
+        (
+            "editForumTopic",
+            json!({"message_thread_id": id3, "name": "x"}),
+        ),
         ("closeForumTopic", json!({"message_thread_id": id3})),
         ("reopenForumTopic", json!({"message_thread_id": id3})),
         ("deleteForumTopic", json!({"message_thread_id": id3})),
     ] {
         let mut p = extra;
         p["chat_id"] = json!(env.group);
-        assert_eq!(env.err(m, p).await, bad("not enough rights to manage topics"), "{m}");
+        assert_eq!(
+            env.err(m, p).await,
+            bad("not enough rights to manage topics"),
+            "{m}"
+        );
     }
     env.done();
 }
@@ -140,7 +335,12 @@ async fn people_create_topics_and_bots_see_them() {
     let got = env.updates_of("message").await;
     assert_eq!(got[0]["forum_topic_created"]["name"], json!("Olga's"));
     assert_eq!(got[0]["from"]["id"], json!(env.olga));
-    let m = env.ok("sendMessage", json!({"chat_id": env.group, "message_thread_id": id, "text": "hi"})).await;
+    let m = env
+        .ok(
+            "sendMessage",
+            json!({"chat_id": env.group, "message_thread_id": id, "text": "hi"}),
+        )
+        .await;
     assert_eq!(m["reply_to_message"]["message_id"], json!(id));
     assert!(env.ctl.create_topic(env.olga, env.alice, "x").is_err());
     env.done();

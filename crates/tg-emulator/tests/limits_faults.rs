@@ -11,37 +11,74 @@ use serde_json::json;
 use tg_emulator::{Fault, Faults, Limits};
 
 fn texts(env: &Env) -> Vec<String> {
-    env.ctl.private_transcript(BOT, env.alice).iter().filter_map(|m| m["text"].as_str().map(str::to_string)).collect()
+    env.ctl
+        .private_transcript(BOT, env.alice)
+        .iter()
+        .filter_map(|m| m["text"].as_str().map(str::to_string))
+        .collect()
 }
 
 #[tokio::test]
 async fn limits_answer_429_with_retry_after() {
     let env = Env::new().await;
-    env.emu.set_limits(Limits { private_per_second: Some(1), group_per_minute: Some(2), bot_per_second: None });
+    env.emu.set_limits(Limits {
+        private_per_second: Some(1),
+        group_per_minute: Some(2),
+        bot_per_second: None,
+    });
     env.say(env.alice, "one").await;
-    let (status, body) = env.call("sendMessage", json!({"chat_id": env.alice, "text": "two"})).await;
+    let (status, body) = env
+        .call("sendMessage", json!({"chat_id": env.alice, "text": "two"}))
+        .await;
     check_error_shape(status, &body, "private limit");
     assert_eq!(status, 429);
-    assert_eq!(body["description"], json!("Too Many Requests: retry after 1"));
+    assert_eq!(
+        body["description"],
+        json!("Too Many Requests: retry after 1")
+    );
     assert_eq!(body["parameters"]["retry_after"], json!(1));
-    assert!(!texts(&env).contains(&"two".to_string()), "refused calls are not executed");
+    assert!(
+        !texts(&env).contains(&"two".to_string()),
+        "refused calls are not executed"
+    );
     // Non-sending methods are not limited.
     env.ok("getMe", json!({})).await;
     env.ok("getChat", json!({"chat_id": env.alice})).await;
 
     env.say(env.group, "g1").await;
     env.say(env.group, "g2").await;
-    let (status, body) = env.call("sendMessage", json!({"chat_id": env.group, "text": "g3"})).await;
+    let (status, body) = env
+        .call("sendMessage", json!({"chat_id": env.group, "text": "g3"}))
+        .await;
     assert_eq!(status, 429);
     let retry = body["parameters"]["retry_after"].as_u64().unwrap();
     assert!((59..=60).contains(&retry), "{retry}");
-    assert_eq!(body["description"], json!(format!("Too Many Requests: retry after {retry}")));
+    assert_eq!(
+        body["description"],
+        json!(format!("Too Many Requests: retry after {retry}"))
+    );
 
     // The overall per-bot limit, which allow_paid_broadcast lifts.
-    env.emu.set_limits(Limits { bot_per_second: Some(1), ..Limits::default() });
-    let t = env.ok("createForumTopic", json!({"chat_id": env.group, "name": "t"})).await;
+    env.emu.set_limits(Limits {
+        bot_per_second: Some(1),
+        ..Limits::default()
+    });
+    let t = env
+        .ok(
+            "createForumTopic",
+            json!({"chat_id": env.group, "name": "t"}),
+        )
+        .await;
     let thread = t["message_thread_id"].clone();
-    assert_eq!(env.call("sendMessage", json!({"chat_id": env.group, "message_thread_id": thread, "text": "x"})).await.0, 429);
+    assert_eq!(
+        env.call(
+            "sendMessage",
+            json!({"chat_id": env.group, "message_thread_id": thread, "text": "x"})
+        )
+        .await
+        .0,
+        429
+    );
     env.ok("sendMessage", json!({"chat_id": env.group, "message_thread_id": thread, "text": "paid", "allow_paid_broadcast": true})).await;
     env.emu.set_limits(Limits::default());
     env.say(env.alice, "free again").await;
@@ -51,21 +88,50 @@ async fn limits_answer_429_with_retry_after() {
 #[tokio::test]
 async fn faults_500_storm_and_latency() {
     let env = Env::new().await;
-    let only = |method: &str, f: Fault| Faults { all: Fault::default(), methods: HashMap::from([(method.to_string(), f)]) };
+    let only = |method: &str, f: Fault| Faults {
+        all: Fault::default(),
+        methods: HashMap::from([(method.to_string(), f)]),
+    };
 
-    env.emu.set_faults(only("sendMessage", Fault { error_rate: 1.0, ..Fault::default() }));
-    assert_eq!(env.err("sendMessage", json!({"chat_id": env.alice, "text": "lost"})).await, (500, "Internal Server Error".into()));
+    env.emu.set_faults(only(
+        "sendMessage",
+        Fault {
+            error_rate: 1.0,
+            ..Fault::default()
+        },
+    ));
+    assert_eq!(
+        env.err("sendMessage", json!({"chat_id": env.alice, "text": "lost"}))
+            .await,
+        (500, "Internal Server Error".into())
+    );
     assert!(!texts(&env).contains(&"lost".to_string()));
     // Other methods are untouched by a per-method fault.
     env.ok("getMe", json!({})).await;
 
-    env.emu.set_faults(Faults { all: Fault { storm_rate: 1.0, storm_retry_after: 7, ..Fault::default() }, methods: HashMap::new() });
+    env.emu.set_faults(Faults {
+        all: Fault {
+            storm_rate: 1.0,
+            storm_retry_after: 7,
+            ..Fault::default()
+        },
+        methods: HashMap::new(),
+    });
     let (status, body) = env.call("getMe", json!({})).await;
     assert_eq!(status, 429);
-    assert_eq!(body["description"], json!("Too Many Requests: retry after 7"));
+    assert_eq!(
+        body["description"],
+        json!("Too Many Requests: retry after 7")
+    );
     assert_eq!(body["parameters"]["retry_after"], json!(7));
 
-    env.emu.set_faults(only("getMe", Fault { latency_ms: 150, ..Fault::default() }));
+    env.emu.set_faults(only(
+        "getMe",
+        Fault {
+            latency_ms: 150,
+            ..Fault::default()
+        },
+    ));
     let started = Instant::now();
     env.ok("getMe", json!({})).await;
     assert!(started.elapsed() >= Duration::from_millis(150));
@@ -77,8 +143,18 @@ async fn faults_500_storm_and_latency() {
 #[tokio::test]
 async fn dropped_connections_before_and_after_execution_and_timeouts() {
     let env = Env::new().await;
-    let set = |f: Fault| env.emu.set_faults(Faults { all: f, methods: HashMap::new() });
-    let send = |text: &str| env.http.post(env.api("sendMessage")).json(&json!({"chat_id": env.alice, "text": text})).send();
+    let set = |f: Fault| {
+        env.emu.set_faults(Faults {
+            all: f,
+            methods: HashMap::new(),
+        })
+    };
+    let send = |text: &str| {
+        env.http
+            .post(env.api("sendMessage"))
+            .json(&json!({"chat_id": env.alice, "text": text}))
+            .send()
+    };
     async fn body_fails(r: Result<reqwest::Response, reqwest::Error>) -> bool {
         match r {
             Err(_) => true,
@@ -86,15 +162,28 @@ async fn dropped_connections_before_and_after_execution_and_timeouts() {
         }
     }
 
-    set(Fault { drop_rate: 1.0, ..Fault::default() });
+    set(Fault {
+        drop_rate: 1.0,
+        ..Fault::default()
+    });
     assert!(body_fails(send("dropped before").await).await);
     assert!(!texts(&env).contains(&"dropped before".to_string()));
 
-    set(Fault { drop_after_rate: 1.0, ..Fault::default() });
+    set(Fault {
+        drop_after_rate: 1.0,
+        ..Fault::default()
+    });
     assert!(body_fails(send("dropped after").await).await);
-    assert!(texts(&env).contains(&"dropped after".to_string()), "executed, answer lost");
+    assert!(
+        texts(&env).contains(&"dropped after".to_string()),
+        "executed, answer lost"
+    );
 
-    set(Fault { timeout_rate: 1.0, hang_ms: 100, ..Fault::default() });
+    set(Fault {
+        timeout_rate: 1.0,
+        hang_ms: 100,
+        ..Fault::default()
+    });
     let started = Instant::now();
     assert!(body_fails(send("hung").await).await);
     assert!(started.elapsed() >= Duration::from_millis(100));
@@ -107,14 +196,35 @@ async fn dropped_connections_before_and_after_execution_and_timeouts() {
 async fn faults_and_limits_over_the_control_api() {
     let env = Env::new().await;
     let url = |p: &str| format!("{}/control/{p}", env.emu.url());
-    let r = env.http.put(url("faults")).json(&json!({"methods": {"getMe": {"error_rate": 1.0}}})).send().await.unwrap();
+    let r = env
+        .http
+        .put(url("faults"))
+        .json(&json!({"methods": {"getMe": {"error_rate": 1.0}}}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(env.err("getMe", json!({})).await.0, 500);
-    env.http.put(url("faults")).json(&json!({})).send().await.unwrap();
+    env.http
+        .put(url("faults"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
     env.ok("getMe", json!({})).await;
-    let r = env.http.put(url("limits")).json(&json!({"private_per_second": 1})).send().await.unwrap();
+    let r = env
+        .http
+        .put(url("limits"))
+        .json(&json!({"private_per_second": 1}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     env.say(env.alice, "a").await;
-    assert_eq!(env.err("sendMessage", json!({"chat_id": env.alice, "text": "b"})).await, (429, "Too Many Requests: retry after 1".into()));
+    assert_eq!(
+        env.err("sendMessage", json!({"chat_id": env.alice, "text": "b"}))
+            .await,
+        (429, "Too Many Requests: retry after 1".into())
+    );
     env.done();
 }

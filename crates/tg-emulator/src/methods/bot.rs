@@ -37,9 +37,10 @@ pub fn get_updates_now(world: &mut World, bot: i64, p: &Params) -> ApiResult<(Va
 }
 
 fn valid_secret(s: &str) -> bool {
-    (1..=256).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    (1..=256).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
-
 
 /// setWebhook.
 pub fn set_webhook(world: &mut World, bot: i64, p: &Params) -> ApiResult<Value> {
@@ -47,15 +48,21 @@ pub fn set_webhook(world: &mut World, bot: i64, p: &Params) -> ApiResult<Value> 
     let secret = p.str("secret_token").filter(|s| !s.is_empty());
     if let Some(s) = &secret {
         if !valid_secret(s) {
-            return Err(ApiError::bad_request("secret token contains unallowed characters"));
+            return Err(ApiError::bad_request(
+                "secret token contains unallowed characters",
+            ));
         }
     }
-    if !url.is_empty() && !(url.starts_with("https://") || url.starts_with("http://")) {
-        return Err(ApiError::bad_request("bad webhook: An HTTPS URL must be provided for webhook"));
+    if !(url.is_empty() || url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(ApiError::bad_request(
+            "bad webhook: An HTTPS URL must be provided for webhook",
+        ));
     }
     let max_connections = p.i64("max_connections")?.unwrap_or(40);
     if !(1..=100).contains(&max_connections) {
-        return Err(ApiError::bad_request("bad webhook: max_connections must be between 1 and 100"));
+        return Err(ApiError::bad_request(
+            "bad webhook: max_connections must be between 1 and 100",
+        ));
     }
     let allowed = p.json("allowed_updates", "allowed updates")?;
     let q = world.queues.get_mut(&bot).expect("bot queue");
@@ -66,7 +73,11 @@ pub fn set_webhook(world: &mut World, bot: i64, p: &Params) -> ApiResult<Value> 
     if url.is_empty() {
         q.webhook = None;
     } else {
-        q.webhook = Some(Webhook { url, secret_token: secret, max_connections });
+        q.webhook = Some(Webhook {
+            url,
+            secret_token: secret,
+            max_connections,
+        });
         q.last_error = None;
         q.poll_generation += 1;
         q.terminated_by = Some("terminated by setWebhook request");
@@ -108,33 +119,50 @@ pub fn get_webhook_info(world: &mut World, bot: i64) -> ApiResult<Value> {
 }
 
 fn scope_key(p: &Params) -> ApiResult<String> {
-    let scope = p.json("scope", "bot command scope")?.unwrap_or(json!({"type": "default"}));
+    let scope = p
+        .json("scope", "bot command scope")?
+        .unwrap_or(json!({"type": "default"}));
     let ty = scope["type"].as_str().unwrap_or("");
     let needs_chat = matches!(ty, "chat" | "chat_administrators" | "chat_member");
     match ty {
         "default" | "all_private_chats" | "all_group_chats" | "all_chat_administrators" => {}
         "chat" | "chat_administrators" | "chat_member" => {}
-        _ => return Err(ApiError::bad_request("can't parse BotCommandScope JSON object")),
+        _ => {
+            return Err(ApiError::bad_request(
+                "can't parse BotCommandScope JSON object",
+            ))
+        }
     }
     if needs_chat && scope.get("chat_id").is_none() {
-        return Err(ApiError::bad_request("can't parse BotCommandScope JSON object"));
+        return Err(ApiError::bad_request(
+            "can't parse BotCommandScope JSON object",
+        ));
     }
     if ty == "chat_member" && scope.get("user_id").is_none() {
-        return Err(ApiError::bad_request("can't parse BotCommandScope JSON object"));
+        return Err(ApiError::bad_request(
+            "can't parse BotCommandScope JSON object",
+        ));
     }
     Ok(format!("{ty}:{}:{}", scope["chat_id"], scope["user_id"]))
 }
 
 /// setMyCommands.
 pub fn set_my_commands(world: &mut World, bot: i64, p: &Params) -> ApiResult<Value> {
-    let commands = p.json("commands", "bot commands")?.ok_or_else(|| empty("commands"))?;
-    let list = commands.as_array().ok_or_else(|| ApiError::bad_request("can't parse bot commands JSON object"))?;
+    let commands = p
+        .json("commands", "bot commands")?
+        .ok_or_else(|| empty("commands"))?;
+    let list = commands
+        .as_array()
+        .ok_or_else(|| ApiError::bad_request("can't parse bot commands JSON object"))?;
     if list.len() > 100 {
         return Err(ApiError::bad_request("too many commands specified"));
     }
     for c in list {
         let cmd = c["command"].as_str().unwrap_or("");
-        let ok = (1..=32).contains(&cmd.len()) && cmd.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_');
+        let ok = (1..=32).contains(&cmd.len())
+            && cmd
+                .chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_');
         if !ok {
             return Err(ApiError::bad_request("BOT_COMMAND_INVALID"));
         }
@@ -144,7 +172,11 @@ pub fn set_my_commands(world: &mut World, bot: i64, p: &Params) -> ApiResult<Val
         }
     }
     let key = (scope_key(p)?, p.str("language_code").unwrap_or_default());
-    let list = Value::Array(list.iter().map(|c| json!({"command": c["command"], "description": c["description"]})).collect());
+    let list = Value::Array(
+        list.iter()
+            .map(|c| json!({"command": c["command"], "description": c["description"]}))
+            .collect(),
+    );
     world.bots.get_mut(&bot).unwrap().commands.insert(key, list);
     Ok(json!(true))
 }
@@ -152,7 +184,11 @@ pub fn set_my_commands(world: &mut World, bot: i64, p: &Params) -> ApiResult<Val
 /// getMyCommands.
 pub fn get_my_commands(world: &mut World, bot: i64, p: &Params) -> ApiResult<Value> {
     let key = (scope_key(p)?, p.str("language_code").unwrap_or_default());
-    Ok(world.bots[&bot].commands.get(&key).cloned().unwrap_or(json!([])))
+    Ok(world.bots[&bot]
+        .commands
+        .get(&key)
+        .cloned()
+        .unwrap_or(json!([])))
 }
 
 /// deleteMyCommands.
@@ -165,9 +201,14 @@ pub fn delete_my_commands(world: &mut World, bot: i64, p: &Params) -> ApiResult<
 /// getFile.
 pub fn get_file(world: &mut World, p: &Params) -> ApiResult<Value> {
     let id = p.req_str("file_id")?;
-    let rec = world.files.get(&id).ok_or_else(|| ApiError::bad_request("invalid file_id"))?;
+    let rec = world
+        .files
+        .get(&id)
+        .ok_or_else(|| ApiError::bad_request("invalid file_id"))?;
     if rec.data.len() > 20 * 1024 * 1024 {
         return Err(ApiError::bad_request("file is too big"));
     }
-    Ok(json!({"file_id": id, "file_unique_id": rec.file_unique_id, "file_size": rec.data.len(), "file_path": rec.file_path}))
+    Ok(
+        json!({"file_id": id, "file_unique_id": rec.file_unique_id, "file_size": rec.data.len(), "file_path": rec.file_path}),
+    )
 }

@@ -8,17 +8,94 @@ use crate::world::{ChatKey, Member, World};
 
 /// The emoji Telegram accepts as reactions (ReactionTypeEmoji in the spec).
 pub const REACTIONS: &[&str] = &[
-    "❤", "👍", "👎", "🔥", "🥰", "👏", "😁", "🤔", "🤯", "😱", "🤬", "😢", "🎉", "🤩", "🤮", "💩", "🙏", "👌", "🕊",
-    "🤡", "🥱", "🥴", "😍", "🐳", "❤‍🔥", "🌚", "🌭", "💯", "🤣", "⚡", "🍌", "🏆", "💔", "🤨", "😐", "🍓", "🍾", "💋",
-    "🖕", "😈", "😴", "😭", "🤓", "👻", "👨‍💻", "👀", "🎃", "🙈", "😇", "😨", "🤝", "✍", "🤗", "🫡", "🎅", "🎄", "☃",
-    "💅", "🤪", "🗿", "🆒", "💘", "🙉", "🦄", "😘", "💊", "🙊", "😎", "👾", "🤷‍♂", "🤷", "🤷‍♀", "😡",
+    "❤",
+    "👍",
+    "👎",
+    "🔥",
+    "🥰",
+    "👏",
+    "😁",
+    "🤔",
+    "🤯",
+    "😱",
+    "🤬",
+    "😢",
+    "🎉",
+    "🤩",
+    "🤮",
+    "💩",
+    "🙏",
+    "👌",
+    "🕊",
+    "🤡",
+    "🥱",
+    "🥴",
+    "😍",
+    "🐳",
+    "❤‍🔥",
+    "🌚",
+    "🌭",
+    "💯",
+    "🤣",
+    "⚡",
+    "🍌",
+    "🏆",
+    "💔",
+    "🤨",
+    "😐",
+    "🍓",
+    "🍾",
+    "💋",
+    "🖕",
+    "😈",
+    "😴",
+    "😭",
+    "🤓",
+    "👻",
+    "👨‍💻",
+    "👀",
+    "🎃",
+    "🙈",
+    "😇",
+    "😨",
+    "🤝",
+    "✍",
+    "🤗",
+    "🫡",
+    "🎅",
+    "🎄",
+    "☃",
+    "💅",
+    "🤪",
+    "🗿",
+    "🆒",
+    "💘",
+    "🙉",
+    "🦄",
+    "😘",
+    "💊",
+    "🙊",
+    "😎",
+    "👾",
+    "🤷‍♂",
+    "🤷",
+    "🤷‍♀",
+    "😡",
 ];
 
 /// answerCallbackQuery.
 pub fn answer_callback_query(world: &mut World, bot: i64, p: &Params) -> ApiResult<Value> {
     let id = p.req_str("callback_query_id")?;
-    let invalid = || ApiError::bad_request("query is too old and response timeout expired or query ID is invalid");
-    let cb = world.callbacks.get_mut(&id).filter(|c| c.bot == bot).ok_or_else(invalid)?;
+    let invalid = || {
+        ApiError::bad_request(
+            "query is too old and response timeout expired or query ID is invalid",
+        )
+    };
+    let cb = world
+        .callbacks
+        .get_mut(&id)
+        .filter(|c| c.bot == bot)
+        .ok_or_else(invalid)?;
     if cb.answer.is_some() {
         return Err(invalid());
     }
@@ -26,7 +103,8 @@ pub fn answer_callback_query(world: &mut World, bot: i64, p: &Params) -> ApiResu
     if text.chars().count() > 200 {
         return Err(ApiError::bad_request("MESSAGE_TOO_LONG"));
     }
-    cb.answer = Some(json!({"text": text, "show_alert": p.bool("show_alert"), "url": p.str("url")}));
+    cb.answer =
+        Some(json!({"text": text, "show_alert": p.bool("show_alert"), "url": p.str("url")}));
     Ok(json!(true))
 }
 
@@ -38,12 +116,20 @@ pub fn set_message_reaction(world: &mut World, bot: i64, p: &Params) -> ApiResul
         return Err(ApiError::bad_request("message to react not found"));
     }
     let reaction = p.json("reaction", "reaction types")?.unwrap_or(json!([]));
-    let list = reaction.as_array().ok_or_else(|| ApiError::bad_request("can't parse reaction types JSON object"))?;
+    let list = reaction
+        .as_array()
+        .ok_or_else(|| ApiError::bad_request("can't parse reaction types JSON object"))?;
     for r in list {
         match r["type"].as_str() {
             Some("emoji") if r["emoji"].as_str().is_some_and(|e| REACTIONS.contains(&e)) => {}
-            Some("emoji") | Some("custom_emoji") | Some("paid") => return Err(ApiError::bad_request("REACTION_INVALID")),
-            _ => return Err(ApiError::bad_request("can't parse reaction types JSON object")),
+            Some("emoji") | Some("custom_emoji") | Some("paid") => {
+                return Err(ApiError::bad_request("REACTION_INVALID"))
+            }
+            _ => {
+                return Err(ApiError::bad_request(
+                    "can't parse reaction types JSON object",
+                ))
+            }
         }
     }
     if list.len() > 1 {
@@ -63,8 +149,14 @@ pub fn pin(world: &mut World, bot: i64, p: &Params, on: bool) -> ApiResult<Value
     let key = world.resolve_chat(bot, &p.req_str("chat_id")?)?;
     let chat = world.chat(key);
     if let ChatKey::Group(_) = key {
-        if !chat.members.get(&bot).is_some_and(|m| m.can("can_pin_messages")) {
-            return Err(ApiError::bad_request("not enough rights to manage pinned messages in the chat"));
+        if !chat
+            .members
+            .get(&bot)
+            .is_some_and(|m| m.can("can_pin_messages"))
+        {
+            return Err(ApiError::bad_request(
+                "not enough rights to manage pinned messages in the chat",
+            ));
         }
     }
     let id = p.i64("message_id")?;
@@ -112,8 +204,15 @@ fn member_json(world: &World, user: i64, m: &Member) -> Value {
         "administrator" => {
             let mut a = json!({"status": "administrator", "user": user_json, "can_be_edited": false, "is_anonymous": false});
             for r in [
-                "can_manage_chat", "can_delete_messages", "can_manage_video_chats", "can_restrict_members",
-                "can_promote_members", "can_change_info", "can_invite_users", "can_post_stories", "can_edit_stories",
+                "can_manage_chat",
+                "can_delete_messages",
+                "can_manage_video_chats",
+                "can_restrict_members",
+                "can_promote_members",
+                "can_change_info",
+                "can_invite_users",
+                "can_post_stories",
+                "can_edit_stories",
                 "can_delete_stories",
             ] {
                 a[r] = json!(m.rights[r].as_bool().unwrap_or(false));
@@ -144,11 +243,16 @@ pub fn get_chat_member(world: &mut World, bot: i64, p: &Params) -> ApiResult<Val
             Ok(json!({"status": "member", "user": world.user_json(user)}))
         }
         ChatKey::Group(_) => {
-            let m = world.chat(key).members.get(&user).cloned().unwrap_or(Member {
-                status: "left".into(),
-                rights: json!({}),
-                until_date: 0,
-            });
+            let m = world
+                .chat(key)
+                .members
+                .get(&user)
+                .cloned()
+                .unwrap_or(Member {
+                    status: "left".into(),
+                    rights: json!({}),
+                    until_date: 0,
+                });
             Ok(member_json(world, user, &m))
         }
     }
@@ -158,13 +262,24 @@ pub fn get_chat_member(world: &mut World, bot: i64, p: &Params) -> ApiResult<Val
 pub fn get_chat_administrators(world: &mut World, bot: i64, p: &Params) -> ApiResult<Value> {
     let key = world.resolve_chat(bot, &p.req_str("chat_id")?)?;
     if let ChatKey::Private { .. } = key {
-        return Err(ApiError::bad_request("there are no administrators in the private chat"));
+        return Err(ApiError::bad_request(
+            "there are no administrators in the private chat",
+        ));
     }
     let chat = world.chat(key);
-    let mut admins: Vec<(i64, Member)> =
-        chat.members.iter().filter(|(_, m)| m.is_admin()).map(|(id, m)| (*id, m.clone())).collect();
+    let mut admins: Vec<(i64, Member)> = chat
+        .members
+        .iter()
+        .filter(|(_, m)| m.is_admin())
+        .map(|(id, m)| (*id, m.clone()))
+        .collect();
     admins.sort_by_key(|(id, m)| (m.status != "creator", *id));
-    Ok(Value::Array(admins.iter().map(|(id, m)| member_json(world, *id, m)).collect()))
+    Ok(Value::Array(
+        admins
+            .iter()
+            .map(|(id, m)| member_json(world, *id, m))
+            .collect(),
+    ))
 }
 
 /// banChatMember (`ban`) / unbanChatMember.
@@ -172,26 +287,63 @@ pub fn ban(world: &mut World, bot: i64, p: &Params, ban: bool) -> ApiResult<Valu
     let key = world.resolve_chat(bot, &p.req_str("chat_id")?)?;
     let user = p.req_i64("user_id")?;
     if let ChatKey::Private { .. } = key {
-        return Err(ApiError::bad_request("method is available for supergroup and channel chats only"));
+        return Err(ApiError::bad_request(
+            "method is available for supergroup and channel chats only",
+        ));
     }
     if world.user_json(user).is_none() {
         return Err(ApiError::bad_request("user not found"));
     }
     let chat = world.chat_mut(key);
-    if !chat.members.get(&bot).is_some_and(|m| m.can("can_restrict_members")) {
-        return Err(ApiError::bad_request("not enough rights to restrict/unrestrict chat member"));
+    if !chat
+        .members
+        .get(&bot)
+        .is_some_and(|m| m.can("can_restrict_members"))
+    {
+        return Err(ApiError::bad_request(
+            "not enough rights to restrict/unrestrict chat member",
+        ));
     }
-    if chat.members.get(&user).is_some_and(|m| m.status == "creator") {
+    if chat
+        .members
+        .get(&user)
+        .is_some_and(|m| m.status == "creator")
+    {
         return Err(ApiError::bad_request("can't remove chat owner"));
     }
     if ban {
         let until = p.i64("until_date")?.unwrap_or(0);
-        chat.members.insert(user, Member { status: "kicked".into(), rights: json!({}), until_date: until });
-    } else if chat.members.get(&user).is_some_and(|m| m.status == "kicked") {
-        chat.members.insert(user, Member { status: "left".into(), rights: json!({}), until_date: 0 });
+        chat.members.insert(
+            user,
+            Member {
+                status: "kicked".into(),
+                rights: json!({}),
+                until_date: until,
+            },
+        );
+    } else if chat
+        .members
+        .get(&user)
+        .is_some_and(|m| m.status == "kicked")
+    {
+        chat.members.insert(
+            user,
+            Member {
+                status: "left".into(),
+                rights: json!({}),
+                until_date: 0,
+            },
+        );
     } else if !p.bool("only_if_banned") && chat.members.contains_key(&user) {
         // Telegram removes a current member when unbanning without only_if_banned.
-        chat.members.insert(user, Member { status: "left".into(), rights: json!({}), until_date: 0 });
+        chat.members.insert(
+            user,
+            Member {
+                status: "left".into(),
+                rights: json!({}),
+                until_date: 0,
+            },
+        );
     }
     Ok(json!(true))
 }

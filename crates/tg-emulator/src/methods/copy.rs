@@ -10,9 +10,26 @@ use crate::world::{ChatKey, Msg, Sender, World};
 
 /// Fields that make up a message's content (everything else is envelope).
 const CONTENT: &[&str] = &[
-    "text", "entities", "link_preview_options", "animation", "audio", "document", "photo", "sticker", "video",
-    "video_note", "voice", "caption", "caption_entities", "show_caption_above_media", "has_media_spoiler",
-    "contact", "dice", "poll", "venue", "location",
+    "text",
+    "entities",
+    "link_preview_options",
+    "animation",
+    "audio",
+    "document",
+    "photo",
+    "sticker",
+    "video",
+    "video_note",
+    "voice",
+    "caption",
+    "caption_entities",
+    "show_caption_above_media",
+    "has_media_spoiler",
+    "contact",
+    "dice",
+    "poll",
+    "venue",
+    "location",
 ];
 
 /// The content of a message, or None when Telegram refuses to copy it.
@@ -51,7 +68,11 @@ fn origin(world: &World, msg: &Msg) -> Value {
 
 /// The body of a copy (or forward) of `msg`.
 fn copy_body(world: &World, msg: &Msg, forward: bool) -> ApiResult<Value> {
-    let cant = if forward { "message can't be forwarded" } else { "message can't be copied" };
+    let cant = if forward {
+        "message can't be forwarded"
+    } else {
+        "message can't be copied"
+    };
     let mut body = content(msg).ok_or_else(|| ApiError::bad_request(cant))?;
     if msg.json["has_protected_content"].as_bool() == Some(true) {
         return Err(ApiError::bad_request(cant));
@@ -64,7 +85,16 @@ fn copy_body(world: &World, msg: &Msg, forward: bool) -> ApiResult<Value> {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .map(|row| Value::Array(row.as_array().into_iter().flatten().filter(|b| b.get("url").is_some()).cloned().collect()))
+                .map(|row| {
+                    Value::Array(
+                        row.as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter(|b| b.get("url").is_some())
+                            .cloned()
+                            .collect(),
+                    )
+                })
                 .filter(|row: &Value| row.as_array().is_some_and(|r| !r.is_empty()))
                 .collect();
             if !kept.is_empty() {
@@ -80,16 +110,38 @@ pub fn copy_message(world: &mut World, bot: i64, p: &Params, forward: bool) -> A
     let from = source(world, bot, p)?;
     let t = target(world, bot, p)?;
     let id = p.req_i64("message_id")?;
-    let not_found = if forward { "message to forward not found" } else { "message to copy not found" };
-    let msg = world.chat(from).message(id).cloned().ok_or_else(|| ApiError::bad_request(not_found))?;
+    let not_found = if forward {
+        "message to forward not found"
+    } else {
+        "message to copy not found"
+    };
+    let msg = world
+        .chat(from)
+        .message(id)
+        .cloned()
+        .ok_or_else(|| ApiError::bad_request(not_found))?;
     let mut body = copy_body(world, &msg, forward)?;
     if !forward {
-        if body.get("caption").is_some() || body.get("photo").is_some() || body.get("video").is_some() || body.get("document").is_some() || body.get("audio").is_some() || body.get("animation").is_some() || body.get("voice").is_some() {
-            if p.has("caption") {
-                body.as_object_mut().unwrap().remove("caption_entities");
-                body.as_object_mut().unwrap().remove("caption");
-                caption_into(&mut body, p.str("caption"), p.str("parse_mode"), p.json("caption_entities", "caption entities")?)?;
-            }
+        let captionable = [
+            "caption",
+            "photo",
+            "video",
+            "document",
+            "audio",
+            "animation",
+            "voice",
+        ]
+        .iter()
+        .any(|f| body.get(*f).is_some());
+        if captionable && p.has("caption") {
+            body.as_object_mut().unwrap().remove("caption_entities");
+            body.as_object_mut().unwrap().remove("caption");
+            caption_into(
+                &mut body,
+                p.str("caption"),
+                p.str("parse_mode"),
+                p.json("caption_entities", "caption entities")?,
+            )?;
         }
         if let Some(kb) = markup(p)? {
             body["reply_markup"] = kb;
@@ -99,7 +151,11 @@ pub fn copy_message(world: &mut World, bot: i64, p: &Params, forward: bool) -> A
         body["has_protected_content"] = json!(true);
     }
     let sent = world.post(t.key, Sender::Bot(bot), t.thread, t.reply_to, body, false);
-    Ok(if forward { sent } else { json!({"message_id": sent["message_id"]}) })
+    Ok(if forward {
+        sent
+    } else {
+        json!({"message_id": sent["message_id"]})
+    })
 }
 
 /// copyMessages and forwardMessages: 1–100 ids in increasing order; skips what can't go.
@@ -112,19 +168,28 @@ pub fn copy_messages(world: &mut World, bot: i64, p: &Params, forward: bool) -> 
         .as_array()
         .ok_or_else(|| ApiError::bad_request("can't parse message identifiers JSON object"))?
         .iter()
-        .map(|v| v.as_i64().ok_or_else(|| ApiError::bad_request("can't parse message identifiers JSON object")))
+        .map(|v| {
+            v.as_i64()
+                .ok_or_else(|| ApiError::bad_request("can't parse message identifiers JSON object"))
+        })
         .collect::<ApiResult<_>>()?;
     if ids.is_empty() || ids.len() > 100 {
         return Err(ApiError::bad_request("too many messages to copy"));
     }
     if ids.windows(2).any(|w| w[0] >= w[1]) {
-        return Err(ApiError::bad_request("message identifiers must be in strictly increasing order"));
+        return Err(ApiError::bad_request(
+            "message identifiers must be in strictly increasing order",
+        ));
     }
     let mut album_map: Vec<(String, String)> = Vec::new();
     let mut bodies = Vec::new();
     for id in ids {
-        let Some(msg) = world.chat(from).message(id).cloned() else { continue };
-        let Ok(mut body) = copy_body(world, &msg, forward) else { continue };
+        let Some(msg) = world.chat(from).message(id).cloned() else {
+            continue;
+        };
+        let Ok(mut body) = copy_body(world, &msg, forward) else {
+            continue;
+        };
         if forward {
             body.as_object_mut().unwrap().remove("reply_markup");
         }
@@ -150,9 +215,15 @@ pub fn copy_messages(world: &mut World, bot: i64, p: &Params, forward: bool) -> 
     }
     if bodies.is_empty() {
         let what = if forward { "forward" } else { "copy" };
-        return Err(ApiError::bad_request(format!("there are no messages to {what}")));
+        return Err(ApiError::bad_request(format!(
+            "there are no messages to {what}"
+        )));
     }
-    let Target { key, thread, reply_to } = resolve_target(world, t.key, t.thread, None, bot)?;
+    let Target {
+        key,
+        thread,
+        reply_to,
+    } = resolve_target(world, t.key, t.thread, None, bot)?;
     let ids: Vec<Value> = bodies
         .into_iter()
         .map(|b| json!({"message_id": world.post(key, Sender::Bot(bot), thread, reply_to, b, false)["message_id"]}))

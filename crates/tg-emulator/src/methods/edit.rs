@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use super::send::{caption_into, media_body, markup, rich_text};
+use super::send::{caption_into, markup, media_body, rich_text};
 use crate::error::{ApiError, ApiResult};
 use crate::params::{empty, Params};
 use crate::world::{now, ChatKey, Sender, World};
@@ -54,29 +54,50 @@ pub fn edit(world: &mut World, bot: i64, p: &Params, what: What) -> ApiResult<Va
     match what {
         What::Text => {
             if json.get("text").is_none() {
-                return Err(ApiError::bad_request("there is no text in the message to edit"));
+                return Err(ApiError::bad_request(
+                    "there is no text in the message to edit",
+                ));
             }
-            let (text, entities) = rich_text(p.str("text"), p.str("parse_mode"), p.json("entities", "entities")?, false)?;
+            let (text, entities) = rich_text(
+                p.str("text"),
+                p.str("parse_mode"),
+                p.json("entities", "entities")?,
+                false,
+            )?;
             json["text"] = json!(text);
             set_or_remove(&mut json, "entities", entities);
         }
         What::Caption => {
             if !MEDIA.iter().any(|m| json.get(*m).is_some()) {
-                return Err(ApiError::bad_request("there is no caption in the message to edit"));
+                return Err(ApiError::bad_request(
+                    "there is no caption in the message to edit",
+                ));
             }
             let obj = json.as_object_mut().unwrap();
             obj.remove("caption");
             obj.remove("caption_entities");
-            caption_into(&mut json, p.str("caption"), p.str("parse_mode"), p.json("caption_entities", "caption entities")?)?;
+            caption_into(
+                &mut json,
+                p.str("caption"),
+                p.str("parse_mode"),
+                p.json("caption_entities", "caption entities")?,
+            )?;
         }
         What::Media => {
             if !MEDIA.iter().any(|m| json.get(*m).is_some()) {
-                return Err(ApiError::bad_request("there is no media in the message to edit"));
+                return Err(ApiError::bad_request(
+                    "there is no media in the message to edit",
+                ));
             }
-            let item = p.json("media", "InputMedia")?.ok_or_else(|| empty("media"))?;
+            let item = p
+                .json("media", "InputMedia")?
+                .ok_or_else(|| empty("media"))?;
             let body = media_body(world, p, &item)?;
             let obj = json.as_object_mut().unwrap();
-            for f in MEDIA.iter().chain(["caption", "caption_entities", "has_media_spoiler"].iter()) {
+            for f in MEDIA
+                .iter()
+                .chain(["caption", "caption_entities", "has_media_spoiler"].iter())
+            {
                 obj.remove(*f);
             }
             for (k, v) in body.as_object().unwrap() {
@@ -119,13 +140,21 @@ fn set_or_remove(json: &mut Value, field: &str, list: Vec<Value>) {
 /// any non-service message in a group where it can delete messages).
 fn may_delete(world: &World, bot: i64, key: ChatKey, id: i64) -> bool {
     let chat = world.chat(key);
-    let Some(msg) = chat.message(id) else { return false };
+    let Some(msg) = chat.message(id) else {
+        return false;
+    };
     if msg.service && msg.thread == Some(id) {
         return false;
     }
     match key {
         ChatKey::Private { .. } => true,
-        ChatKey::Group(_) => msg.sender == Sender::Bot(bot) || chat.members.get(&bot).is_some_and(|m| m.can("can_delete_messages")),
+        ChatKey::Group(_) => {
+            msg.sender == Sender::Bot(bot)
+                || chat
+                    .members
+                    .get(&bot)
+                    .is_some_and(|m| m.can("can_delete_messages"))
+        }
     }
 }
 
@@ -143,8 +172,13 @@ pub fn delete_message(world: &mut World, bot: i64, p: &Params) -> ApiResult<Valu
 pub fn delete_messages(world: &mut World, bot: i64, p: &Params) -> ApiResult<Value> {
     let chat_id = p.req_str("chat_id")?;
     let key = world.resolve_chat(bot, &chat_id)?;
-    let ids = p.json("message_ids", "message identifiers")?.ok_or_else(|| empty("message_ids"))?;
-    let ids: Vec<i64> = ids.as_array().map(|a| a.iter().filter_map(Value::as_i64).collect()).unwrap_or_default();
+    let ids = p
+        .json("message_ids", "message identifiers")?
+        .ok_or_else(|| empty("message_ids"))?;
+    let ids: Vec<i64> = ids
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_i64).collect())
+        .unwrap_or_default();
     if ids.is_empty() || ids.len() > 100 {
         return Err(ApiError::bad_request("too many messages to delete"));
     }

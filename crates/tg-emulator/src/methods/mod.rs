@@ -18,20 +18,64 @@ pub use bot::get_updates_now;
 
 /// Every method the emulator implements, spelled as in the Bot API.
 pub const METHODS: &[&str] = &[
-    "getMe", "getUpdates", "setWebhook", "deleteWebhook", "getWebhookInfo", "sendMessage", "sendPhoto",
-    "sendVideo", "sendAnimation", "sendAudio", "sendVoice", "sendVideoNote", "sendDocument", "sendSticker",
-    "sendLocation", "sendVenue", "sendContact", "sendPoll", "sendDice", "sendMediaGroup", "sendChatAction",
-    "copyMessage", "copyMessages", "forwardMessage", "forwardMessages", "editMessageText",
-    "editMessageCaption", "editMessageMedia", "editMessageReplyMarkup", "deleteMessage", "deleteMessages",
-    "answerCallbackQuery", "setMessageReaction", "pinChatMessage", "unpinChatMessage", "getChat",
-    "getChatMember", "getChatAdministrators", "banChatMember", "unbanChatMember", "createForumTopic",
-    "editForumTopic", "closeForumTopic", "reopenForumTopic", "deleteForumTopic", "getForumTopicIconStickers",
-    "setMyCommands", "getMyCommands", "deleteMyCommands", "getFile",
+    "getMe",
+    "getUpdates",
+    "setWebhook",
+    "deleteWebhook",
+    "getWebhookInfo",
+    "sendMessage",
+    "sendPhoto",
+    "sendVideo",
+    "sendAnimation",
+    "sendAudio",
+    "sendVoice",
+    "sendVideoNote",
+    "sendDocument",
+    "sendSticker",
+    "sendLocation",
+    "sendVenue",
+    "sendContact",
+    "sendPoll",
+    "sendDice",
+    "sendMediaGroup",
+    "sendChatAction",
+    "copyMessage",
+    "copyMessages",
+    "forwardMessage",
+    "forwardMessages",
+    "editMessageText",
+    "editMessageCaption",
+    "editMessageMedia",
+    "editMessageReplyMarkup",
+    "deleteMessage",
+    "deleteMessages",
+    "answerCallbackQuery",
+    "setMessageReaction",
+    "pinChatMessage",
+    "unpinChatMessage",
+    "getChat",
+    "getChatMember",
+    "getChatAdministrators",
+    "banChatMember",
+    "unbanChatMember",
+    "createForumTopic",
+    "editForumTopic",
+    "closeForumTopic",
+    "reopenForumTopic",
+    "deleteForumTopic",
+    "getForumTopicIconStickers",
+    "setMyCommands",
+    "getMyCommands",
+    "deleteMyCommands",
+    "getFile",
 ];
 
 /// The canonical spelling of a method name given in any case.
 pub fn canonical(name: &str) -> Option<&'static str> {
-    METHODS.iter().copied().find(|m| m.eq_ignore_ascii_case(name))
+    METHODS
+        .iter()
+        .copied()
+        .find(|m| m.eq_ignore_ascii_case(name))
 }
 
 /// Runs a synchronous method (everything but the waiting part of getUpdates).

@@ -21,7 +21,12 @@ pub struct Target {
 }
 
 /// Checks that `thread` is a live topic of a forum the sender may write in.
-pub fn check_thread(world: &World, key: ChatKey, thread: Option<i64>, sender: i64) -> ApiResult<Option<i64>> {
+pub fn check_thread(
+    world: &World,
+    key: ChatKey,
+    thread: Option<i64>,
+    sender: i64,
+) -> ApiResult<Option<i64>> {
     let chat = world.chat(key);
     let Some(t) = thread else { return Ok(None) };
     if !chat.is_forum {
@@ -32,7 +37,10 @@ pub fn check_thread(world: &World, key: ChatKey, thread: Option<i64>, sender: i6
         return Err(ApiError::thread_not_found());
     }
     let topic = chat.topic(t).ok_or_else(ApiError::thread_not_found)?;
-    let manager = chat.members.get(&sender).is_some_and(|m| m.can("can_manage_topics"));
+    let manager = chat
+        .members
+        .get(&sender)
+        .is_some_and(|m| m.can("can_manage_topics"));
     if topic.closed && !manager {
         return Err(ApiError::bad_request("TOPIC_CLOSED"));
     }
@@ -52,11 +60,19 @@ pub fn target(world: &World, bot: i64, p: &Params) -> ApiResult<Target> {
 }
 
 /// The shared part of [`target`], also used when people send through the control API.
-pub fn resolve_target(world: &World, key: ChatKey, thread: Option<i64>, reply: Option<&Value>, sender: i64) -> ApiResult<Target> {
+pub fn resolve_target(
+    world: &World,
+    key: ChatKey,
+    thread: Option<i64>,
+    reply: Option<&Value>,
+    sender: i64,
+) -> ApiResult<Target> {
     let mut thread = check_thread(world, key, thread, sender)?;
     let mut reply_to = None;
     if let Some(r) = reply {
-        let id = r["message_id"].as_i64().ok_or_else(|| ApiError::bad_request("message to be replied not found"))?;
+        let id = r["message_id"]
+            .as_i64()
+            .ok_or_else(|| ApiError::bad_request("message to be replied not found"))?;
         match world.chat(key).message(id) {
             Some(m) => {
                 if thread.is_none() && m.thread.is_some() {
@@ -68,11 +84,20 @@ pub fn resolve_target(world: &World, key: ChatKey, thread: Option<i64>, reply: O
             None => return Err(ApiError::bad_request("message to be replied not found")),
         }
     }
-    Ok(Target { key, thread, reply_to })
+    Ok(Target {
+        key,
+        thread,
+        reply_to,
+    })
 }
 
 /// Text plus entities from its three parameters, with Telegram's limits and texts.
-pub fn rich_text(text: Option<String>, mode: Option<String>, entities: Option<Value>, caption: bool) -> ApiResult<(String, Vec<Value>)> {
+pub fn rich_text(
+    text: Option<String>,
+    mode: Option<String>,
+    entities: Option<Value>,
+    caption: bool,
+) -> ApiResult<(String, Vec<Value>)> {
     let text = text.unwrap_or_default();
     let (text, entities) = match mode.filter(|m| !m.is_empty()) {
         Some(mode) => {
@@ -88,7 +113,9 @@ pub fn rich_text(text: Option<String>, mode: Option<String>, entities: Option<Va
                         return Err(ApiError::bad_request("can't parse entities JSON object"));
                     }
                     if off.unwrap() + l.unwrap() > len {
-                        return Err(ApiError::bad_request("entity beginning or end is out of text bounds"));
+                        return Err(ApiError::bad_request(
+                            "entity beginning or end is out of text bounds",
+                        ));
                     }
                 }
                 (text, list)
@@ -115,28 +142,46 @@ pub fn rich_text(text: Option<String>, mode: Option<String>, entities: Option<Va
 
 /// Validates `reply_markup`; returns the inline keyboard Telegram keeps on the message.
 pub fn markup(p: &Params) -> ApiResult<Option<Value>> {
-    let Some(m) = p.json("reply_markup", "reply keyboard markup")? else { return Ok(None) };
+    let Some(m) = p.json("reply_markup", "reply keyboard markup")? else {
+        return Ok(None);
+    };
     inline_keyboard(&m)
 }
 
 /// Validates a markup object; only inline keyboards are kept on messages.
 pub fn inline_keyboard(m: &Value) -> ApiResult<Option<Value>> {
     if let Some(rows) = m.get("inline_keyboard") {
-        let rows = rows.as_array().ok_or_else(|| ApiError::bad_request("can't parse inline keyboard markup JSON object"))?;
+        let rows = rows.as_array().ok_or_else(|| {
+            ApiError::bad_request("can't parse inline keyboard markup JSON object")
+        })?;
         for row in rows {
-            let row = row.as_array().ok_or_else(|| ApiError::bad_request("can't parse inline keyboard markup JSON object"))?;
+            let row = row.as_array().ok_or_else(|| {
+                ApiError::bad_request("can't parse inline keyboard markup JSON object")
+            })?;
             for b in row {
                 if b["text"].as_str().is_none() {
-                    return Err(ApiError::bad_request("can't parse inline keyboard button: Text is not specified"));
+                    return Err(ApiError::bad_request(
+                        "can't parse inline keyboard button: Text is not specified",
+                    ));
                 }
                 if let Some(data) = b.get("callback_data") {
                     let len = data.as_str().map(str::len).unwrap_or(0);
                     if !(1..=64).contains(&len) {
                         return Err(ApiError::bad_request("BUTTON_DATA_INVALID"));
                     }
-                } else if ["url", "web_app", "login_url", "switch_inline_query", "switch_inline_query_current_chat", "switch_inline_query_chosen_chat", "copy_text", "callback_game", "pay"]
-                    .iter()
-                    .all(|k| b.get(*k).is_none())
+                } else if [
+                    "url",
+                    "web_app",
+                    "login_url",
+                    "switch_inline_query",
+                    "switch_inline_query_current_chat",
+                    "switch_inline_query_chosen_chat",
+                    "copy_text",
+                    "callback_game",
+                    "pay",
+                ]
+                .iter()
+                .all(|k| b.get(*k).is_none())
                 {
                     return Err(ApiError::bad_request(
                         "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard",
@@ -146,15 +191,22 @@ pub fn inline_keyboard(m: &Value) -> ApiResult<Option<Value>> {
         }
         return Ok(Some(json!({"inline_keyboard": rows})));
     }
-    if m.get("keyboard").is_some() || m.get("remove_keyboard").is_some() || m.get("force_reply").is_some() {
+    if m.get("keyboard").is_some()
+        || m.get("remove_keyboard").is_some()
+        || m.get("force_reply").is_some()
+    {
         return Ok(None);
     }
-    Err(ApiError::bad_request("can't parse reply keyboard markup JSON object"))
+    Err(ApiError::bad_request(
+        "can't parse reply keyboard markup JSON object",
+    ))
 }
 
 fn f64_param(p: &Params, name: &str) -> ApiResult<f64> {
     let s = p.str(name).ok_or_else(|| empty(name))?;
-    s.trim().parse().map_err(|_| ApiError::bad_request(format!("invalid {name} specified")))
+    s.trim()
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("invalid {name} specified")))
 }
 
 /// Builds the content fields of a message of `kind` ("text", "photo", "location"...)
@@ -163,7 +215,12 @@ pub fn build_body(world: &mut World, kind: &str, p: &Params) -> ApiResult<Value>
     let mut body = json!({});
     match kind {
         "text" => {
-            let (text, entities) = rich_text(p.str("text"), p.str("parse_mode"), p.json("entities", "entities")?, false)?;
+            let (text, entities) = rich_text(
+                p.str("text"),
+                p.str("parse_mode"),
+                p.json("entities", "entities")?,
+                false,
+            )?;
             body["text"] = json!(text);
             if !entities.is_empty() {
                 body["entities"] = json!(entities);
@@ -175,7 +232,9 @@ pub fn build_body(world: &mut World, kind: &str, p: &Params) -> ApiResult<Value>
         "location" | "venue" => {
             let (lat, lon) = (f64_param(p, "latitude")?, f64_param(p, "longitude")?);
             if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
-                return Err(ApiError::bad_request("wrong latitude or longitude specified"));
+                return Err(ApiError::bad_request(
+                    "wrong latitude or longitude specified",
+                ));
             }
             let location = json!({"latitude": lat, "longitude": lon});
             if kind == "venue" {
@@ -198,13 +257,19 @@ pub fn build_body(world: &mut World, kind: &str, p: &Params) -> ApiResult<Value>
             if question.chars().count() > 300 {
                 return Err(ApiError::bad_request("POLL_QUESTION_INVALID"));
             }
-            let options = p.json("options", "options")?.and_then(|o| o.as_array().cloned()).unwrap_or_default();
+            let options = p
+                .json("options", "options")?
+                .and_then(|o| o.as_array().cloned())
+                .unwrap_or_default();
             if !(2..=12).contains(&options.len()) {
                 return Err(ApiError::bad_request("POLL_ANSWERS_INVALID"));
             }
             let mut opts = Vec::new();
             for (i, o) in options.iter().enumerate() {
-                let text = o.as_str().or_else(|| o["text"].as_str()).ok_or_else(|| ApiError::bad_request("POLL_ANSWERS_INVALID"))?;
+                let text = o
+                    .as_str()
+                    .or_else(|| o["text"].as_str())
+                    .ok_or_else(|| ApiError::bad_request("POLL_ANSWERS_INVALID"))?;
                 opts.push(json!({"persistent_id": format!("{i}"), "text": text, "voter_count": 0}));
             }
             let ty = p.str("type").unwrap_or_else(|| "regular".into());
@@ -232,16 +297,34 @@ pub fn build_body(world: &mut World, kind: &str, p: &Params) -> ApiResult<Value>
         }
         field => {
             let file_kind = FileKind::from_field(field).ok_or_else(ApiError::not_found)?;
-            let file = p.file(field)?.ok_or_else(|| ApiError::bad_request(format!("there is no {field} in the request")))?;
+            let file = p.file(field)?.ok_or_else(|| {
+                ApiError::bad_request(format!("there is no {field} in the request"))
+            })?;
             let mut extra = json!({});
-            for k in ["width", "height", "duration", "length", "performer", "title", "emoji"] {
+            for k in [
+                "width",
+                "height",
+                "duration",
+                "length",
+                "performer",
+                "title",
+                "emoji",
+            ] {
                 if let Some(v) = p.str(k) {
-                    extra[k] = v.parse::<i64>().map(Value::from).unwrap_or(Value::String(v));
+                    extra[k] = v
+                        .parse::<i64>()
+                        .map(Value::from)
+                        .unwrap_or(Value::String(v));
                 }
             }
             body[field] = world.media_for(file_kind, file, &extra)?;
             if !matches!(file_kind, FileKind::Sticker | FileKind::VideoNote) {
-                caption_into(&mut body, p.str("caption"), p.str("parse_mode"), p.json("caption_entities", "caption entities")?)?;
+                caption_into(
+                    &mut body,
+                    p.str("caption"),
+                    p.str("parse_mode"),
+                    p.json("caption_entities", "caption entities")?,
+                )?;
                 if p.bool("has_spoiler") {
                     body["has_media_spoiler"] = json!(true);
                 }
@@ -255,7 +338,12 @@ pub fn build_body(world: &mut World, kind: &str, p: &Params) -> ApiResult<Value>
 }
 
 /// Sets `caption` and `caption_entities` on a body (nothing for an empty caption).
-pub fn caption_into(body: &mut Value, caption: Option<String>, mode: Option<String>, entities: Option<Value>) -> ApiResult<()> {
+pub fn caption_into(
+    body: &mut Value,
+    caption: Option<String>,
+    mode: Option<String>,
+    entities: Option<Value>,
+) -> ApiResult<()> {
     let (caption, entities) = rich_text(caption, mode, entities, true)?;
     if !caption.is_empty() {
         body["caption"] = json!(caption);
@@ -267,7 +355,13 @@ pub fn caption_into(body: &mut Value, caption: Option<String>, mode: Option<Stri
 }
 
 /// Posts a message built by a bot, with its keyboard and protection flags.
-pub fn post_from_bot(world: &mut World, bot: i64, t: Target, mut body: Value, p: &Params) -> ApiResult<Value> {
+pub fn post_from_bot(
+    world: &mut World,
+    bot: i64,
+    t: Target,
+    mut body: Value,
+    p: &Params,
+) -> ApiResult<Value> {
     if let Some(kb) = markup(p)? {
         body["reply_markup"] = kb;
     }
@@ -307,13 +401,21 @@ pub fn album_bodies(world: &mut World, p: &Params, items: &[Value]) -> ApiResult
             "wrong number of media items specified"
         }));
     }
-    let kinds: Vec<&str> = items.iter().map(|i| i["type"].as_str().unwrap_or("")).collect();
+    let kinds: Vec<&str> = items
+        .iter()
+        .map(|i| i["type"].as_str().unwrap_or(""))
+        .collect();
     let visual = kinds.iter().all(|k| matches!(*k, "photo" | "video"));
-    let same = kinds.iter().all(|k| *k == kinds[0] && matches!(*k, "audio" | "document"));
+    let same = kinds
+        .iter()
+        .all(|k| *k == kinds[0] && matches!(*k, "audio" | "document"));
     if !(visual || same) {
         return Err(ApiError::bad_request("wrong type of the media group item; audio and document items can't be mixed with other types"));
     }
-    items.iter().map(|item| media_body(world, p, item)).collect()
+    items
+        .iter()
+        .map(|item| media_body(world, p, item))
+        .collect()
 }
 
 /// The content of one InputMedia item (album member or editMessageMedia's `media`).
@@ -322,7 +424,9 @@ pub fn media_body(world: &mut World, p: &Params, item: &Value) -> ApiResult<Valu
     let file_kind = FileKind::from_field(kind)
         .filter(|k| !matches!(k, FileKind::Sticker | FileKind::Voice | FileKind::VideoNote))
         .ok_or_else(|| ApiError::bad_request("can't parse InputMedia JSON object"))?;
-    let media = item["media"].as_str().ok_or_else(|| ApiError::bad_request("can't parse InputMedia JSON object"))?;
+    let media = item["media"]
+        .as_str()
+        .ok_or_else(|| ApiError::bad_request("can't parse InputMedia JSON object"))?;
     let file = p.file_from_str(media)?;
     let mut body = json!({ kind: world.media_for(file_kind, file, item)? });
     caption_into(
@@ -338,7 +442,13 @@ pub fn media_body(world: &mut World, p: &Params, item: &Value) -> ApiResult<Valu
 }
 
 /// Posts album bodies as messages sharing a fresh `media_group_id`.
-pub fn post_album(world: &mut World, sender: Sender, t: Target, bodies: Vec<Value>, protect: bool) -> Vec<Value> {
+pub fn post_album(
+    world: &mut World,
+    sender: Sender,
+    t: Target,
+    bodies: Vec<Value>,
+    protect: bool,
+) -> Vec<Value> {
     let album = world.new_album_id();
     bodies
         .into_iter()
@@ -362,12 +472,27 @@ pub fn send_media_group(world: &mut World, bot: i64, p: &Params) -> ApiResult<Va
         .cloned()
         .ok_or_else(|| ApiError::bad_request("can't parse media JSON object"))?;
     let bodies = album_bodies(world, p, &items)?;
-    Ok(Value::Array(post_album(world, Sender::Bot(bot), t, bodies, p.bool("protect_content"))))
+    Ok(Value::Array(post_album(
+        world,
+        Sender::Bot(bot),
+        t,
+        bodies,
+        p.bool("protect_content"),
+    )))
 }
 
 const ACTIONS: &[&str] = &[
-    "typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
-    "upload_document", "choose_sticker", "find_location", "record_video_note", "upload_video_note",
+    "typing",
+    "upload_photo",
+    "record_video",
+    "upload_video",
+    "record_voice",
+    "upload_voice",
+    "upload_document",
+    "choose_sticker",
+    "find_location",
+    "record_video_note",
+    "upload_video_note",
 ];
 
 /// sendChatAction.

@@ -51,7 +51,11 @@ fn forum(world: &World, bot: i64, p: &Params) -> ApiResult<ChatKey> {
     if !chat.is_forum {
         return Err(ApiError::bad_request("the chat is not a forum"));
     }
-    if !chat.members.get(&bot).is_some_and(|m| m.can("can_manage_topics")) {
+    if !chat
+        .members
+        .get(&bot)
+        .is_some_and(|m| m.can("can_manage_topics"))
+    {
         return Err(ApiError::bad_request("not enough rights to manage topics"));
     }
     Ok(key)
@@ -62,14 +66,20 @@ fn topic_id(world: &World, key: ChatKey, p: &Params) -> ApiResult<i64> {
     if id == 1 {
         return Err(ApiError::bad_request("TOPIC_ID_INVALID"));
     }
-    world.chat(key).topic(id).map(|t| t.id).ok_or_else(ApiError::thread_not_found)
+    world
+        .chat(key)
+        .topic(id)
+        .map(|t| t.id)
+        .ok_or_else(ApiError::thread_not_found)
 }
 
 fn check_icon(id: &str) -> ApiResult<()> {
     if id.is_empty() || ICONS.iter().any(|(_, i)| *i == id) {
         Ok(())
     } else {
-        Err(ApiError::bad_request("invalid custom emoji identifier specified"))
+        Err(ApiError::bad_request(
+            "invalid custom emoji identifier specified",
+        ))
     }
 }
 
@@ -81,17 +91,38 @@ fn check_name(name: &str) -> ApiResult<()> {
 }
 
 /// Creates a topic as `creator` (a bot or, through the control API, a person).
-pub fn create_topic(world: &mut World, key: ChatKey, creator: Sender, name: &str, color: i64, icon: Option<String>) -> Value {
+pub fn create_topic(
+    world: &mut World,
+    key: ChatKey,
+    creator: Sender,
+    name: &str,
+    color: i64,
+    icon: Option<String>,
+) -> Value {
     let chat = world.chat_mut(key);
     let id = chat.next_id;
-    let topic = Topic { id, name: name.to_string(), icon_color: color, icon_custom_emoji_id: icon.clone(), closed: false, deleted: false };
+    let topic = Topic {
+        id,
+        name: name.to_string(),
+        icon_color: color,
+        icon_custom_emoji_id: icon.clone(),
+        closed: false,
+        deleted: false,
+    };
     let json = topic.json();
     chat.topics.insert(id, topic);
     let mut created = json!({"name": name, "icon_color": color});
     if let Some(icon) = icon {
         created["icon_custom_emoji_id"] = json!(icon);
     }
-    world.post(key, creator, Some(id), None, json!({"forum_topic_created": created}), true);
+    world.post(
+        key,
+        creator,
+        Some(id),
+        None,
+        json!({"forum_topic_created": created}),
+        true,
+    );
     json
 }
 
@@ -108,7 +139,14 @@ pub fn create(world: &mut World, bot: i64, p: &Params) -> ApiResult<Value> {
     if let Some(i) = &icon {
         check_icon(i)?;
     }
-    Ok(create_topic(world, key, Sender::Bot(bot), &name, color, icon))
+    Ok(create_topic(
+        world,
+        key,
+        Sender::Bot(bot),
+        &name,
+        color,
+        icon,
+    ))
 }
 
 /// editForumTopic.
@@ -129,14 +167,24 @@ pub fn edit(world: &mut World, bot: i64, p: &Params) -> ApiResult<Value> {
         topic.name = n.clone();
         edited["name"] = json!(n);
     }
-    if let Some(i) = icon.filter(|i| Some(i) != topic.icon_custom_emoji_id.as_ref() && !(i.is_empty() && topic.icon_custom_emoji_id.is_none())) {
+    if let Some(i) = icon.filter(|i| {
+        Some(i) != topic.icon_custom_emoji_id.as_ref()
+            && !(i.is_empty() && topic.icon_custom_emoji_id.is_none())
+    }) {
         topic.icon_custom_emoji_id = Some(i.clone()).filter(|i| !i.is_empty());
         edited["icon_custom_emoji_id"] = json!(i);
     }
     if edited.as_object().unwrap().is_empty() {
         return Err(ApiError::bad_request("TOPIC_NOT_MODIFIED"));
     }
-    world.post(key, Sender::Bot(bot), Some(id), None, json!({"forum_topic_edited": edited}), true);
+    world.post(
+        key,
+        Sender::Bot(bot),
+        Some(id),
+        None,
+        json!({"forum_topic_edited": edited}),
+        true,
+    );
     Ok(json!(true))
 }
 
@@ -149,8 +197,19 @@ pub fn set_closed(world: &mut World, bot: i64, p: &Params, closed: bool) -> ApiR
         return Err(ApiError::bad_request("TOPIC_NOT_MODIFIED"));
     }
     topic.closed = closed;
-    let field = if closed { "forum_topic_closed" } else { "forum_topic_reopened" };
-    world.post(key, Sender::Bot(bot), Some(id), None, json!({ field: {} }), true);
+    let field = if closed {
+        "forum_topic_closed"
+    } else {
+        "forum_topic_reopened"
+    };
+    world.post(
+        key,
+        Sender::Bot(bot),
+        Some(id),
+        None,
+        json!({ field: {} }),
+        true,
+    );
     Ok(json!(true))
 }
 
@@ -169,7 +228,12 @@ pub fn delete_topic(world: &mut World, key: ChatKey, id: i64) {
 pub fn delete(world: &mut World, bot: i64, p: &Params) -> ApiResult<Value> {
     let key = forum(world, bot, p)?;
     let id = topic_id(world, key, p)?;
-    if !world.chat(key).members.get(&bot).is_some_and(|m| m.can("can_delete_messages")) {
+    if !world
+        .chat(key)
+        .members
+        .get(&bot)
+        .is_some_and(|m| m.can("can_delete_messages"))
+    {
         return Err(ApiError::bad_request("not enough rights to delete a topic"));
     }
     delete_topic(world, key, id);

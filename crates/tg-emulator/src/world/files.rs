@@ -89,7 +89,11 @@ pub struct FileRec {
 }
 
 fn random(n: usize) -> String {
-    rand::thread_rng().sample_iter(&Alphanumeric).take(n).map(char::from).collect()
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(n)
+        .map(char::from)
+        .collect()
 }
 
 impl World {
@@ -97,11 +101,12 @@ impl World {
     pub fn media_for(&mut self, kind: FileKind, file: FileRef, extra: &Value) -> ApiResult<Value> {
         let (data, filename, mime) = match file {
             FileRef::FileId(id) => {
-                let rec = self
-                    .files
-                    .get(&id)
-                    .ok_or_else(|| ApiError::bad_request("wrong file identifier/HTTP URL specified"))?;
-                if rec.kind != kind && !(rec.kind == FileKind::Document && kind == FileKind::Document) {
+                let rec = self.files.get(&id).ok_or_else(|| {
+                    ApiError::bad_request("wrong file identifier/HTTP URL specified")
+                })?;
+                if rec.kind != kind
+                    && !(rec.kind == FileKind::Document && kind == FileKind::Document)
+                {
                     return Err(ApiError::bad_request(format!(
                         "can't use file of type {} as {}",
                         rec.kind.name(),
@@ -112,7 +117,11 @@ impl World {
             }
             FileRef::Url(url) => {
                 // Telegram would download it; offline, the URL itself stands in for the bytes.
-                let name = url.rsplit('/').next().filter(|n| !n.is_empty()).map(str::to_string);
+                let name = url
+                    .rsplit('/')
+                    .next()
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_string);
                 (Bytes::from(url.into_bytes()), name, None)
             }
             FileRef::Upload(u) => (u.data, u.filename, u.content_type),
@@ -146,7 +155,10 @@ impl World {
                 ])
             }
             _ => {
-                let ext = filename.as_deref().and_then(|f| f.rsplit_once('.')).map(|(_, e)| e.to_string());
+                let ext = filename
+                    .as_deref()
+                    .and_then(|f| f.rsplit_once('.'))
+                    .map(|(_, e)| e.to_string());
                 let default_ext = match kind {
                     FileKind::Voice => "oga",
                     FileKind::Audio => "mp3",
@@ -190,10 +202,20 @@ impl World {
                         m["emoji"] = extra.get("emoji").cloned().unwrap_or(json!("🙂"));
                     }
                     FileKind::Document | FileKind::Photo => {
-                        m["mime_type"] = json!(mime.clone().unwrap_or_else(|| "application/octet-stream".into()));
+                        m["mime_type"] = json!(mime
+                            .clone()
+                            .unwrap_or_else(|| "application/octet-stream".into()));
                     }
                 }
-                if let Some(f) = filename.filter(|_| matches!(kind, FileKind::Document | FileKind::Video | FileKind::Animation | FileKind::Audio)) {
+                if let Some(f) = filename.filter(|_| {
+                    matches!(
+                        kind,
+                        FileKind::Document
+                            | FileKind::Video
+                            | FileKind::Animation
+                            | FileKind::Audio
+                    )
+                }) {
                     m["file_name"] = json!(f);
                 }
                 m
@@ -201,8 +223,15 @@ impl World {
         };
         // Re-sending any of these file ids yields this same media object.
         let ids: Vec<String> = match &media {
-            Value::Array(sizes) => sizes.iter().filter_map(|s| s["file_id"].as_str().map(str::to_string)).collect(),
-            m => m["file_id"].as_str().map(str::to_string).into_iter().collect(),
+            Value::Array(sizes) => sizes
+                .iter()
+                .filter_map(|s| s["file_id"].as_str().map(str::to_string))
+                .collect(),
+            m => m["file_id"]
+                .as_str()
+                .map(str::to_string)
+                .into_iter()
+                .collect(),
         };
         for id in ids {
             if let Some(rec) = self.files.get_mut(&id) {

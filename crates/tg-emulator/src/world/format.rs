@@ -24,7 +24,9 @@ pub fn parse(text: &str, mode: &str) -> ApiResult<Parsed> {
         "html" => parse_html(text),
         "markdownv2" => parse_markdown(text, true),
         "markdown" => parse_markdown(text, false),
-        _ => Err(ApiError::bad_request(format!("unsupported parse_mode \"{mode}\""))),
+        _ => Err(ApiError::bad_request(format!(
+            "unsupported parse_mode \"{mode}\""
+        ))),
     }
 }
 
@@ -49,7 +51,12 @@ fn entity(kind: &str, offset: usize, length: usize, extra: Option<(&str, String)
 
 fn finish(text: String, mut entities: Vec<Value>) -> Parsed {
     entities.retain(|e| e["length"].as_u64().unwrap_or(0) > 0);
-    entities.sort_by_key(|e| (e["offset"].as_u64(), std::cmp::Reverse(e["length"].as_u64())));
+    entities.sort_by_key(|e| {
+        (
+            e["offset"].as_u64(),
+            std::cmp::Reverse(e["length"].as_u64()),
+        )
+    });
     Parsed { text, entities }
 }
 
@@ -68,7 +75,10 @@ fn html_attr(tag_body: &str, name: &str) -> Option<String> {
 }
 
 fn unescape_html(s: &str) -> String {
-    s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&")
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&")
 }
 
 fn parse_html(src: &str) -> ApiResult<Parsed> {
@@ -89,7 +99,9 @@ fn parse_html(src: &str) -> ApiResult<Parsed> {
             if let Some(name) = body.strip_prefix('/') {
                 let name = name.trim().to_ascii_lowercase();
                 let open = stack.pop().filter(|o| o.tag == name).ok_or_else(|| {
-                    cant_parse(format!("Unmatched end tag at byte offset {i}, expected \"</{name}>\""))
+                    cant_parse(format!(
+                        "Unmatched end tag at byte offset {i}, expected \"</{name}>\""
+                    ))
                 })?;
                 let mut e = entity(open.kind, open.start, len16 - open.start, None);
                 if let Some((k, v)) = open.extra {
@@ -98,7 +110,8 @@ fn parse_html(src: &str) -> ApiResult<Parsed> {
                 // <pre><code class="language-x"> merges into one pre entity with a language.
                 if open.kind == "code" && stack.last().is_some_and(|o| o.kind == "pre") {
                     if let Some(lang) = e.get("language").cloned() {
-                        stack.last_mut().unwrap().extra = lang.as_str().map(|l| ("language", l.to_string()));
+                        stack.last_mut().unwrap().extra =
+                            lang.as_str().map(|l| ("language", l.to_string()));
                         i = end + 1;
                         continue;
                     }
@@ -110,14 +123,24 @@ fn parse_html(src: &str) -> ApiResult<Parsed> {
                     .next()
                     .unwrap_or("")
                     .to_ascii_lowercase();
-                let (kind, extra): (&'static str, Option<(&'static str, String)>) = match name.as_str() {
+                let (kind, extra): (&'static str, Option<(&'static str, String)>) = match name
+                    .as_str()
+                {
                     "b" | "strong" => ("bold", None),
                     "i" | "em" => ("italic", None),
                     "u" | "ins" => ("underline", None),
                     "s" | "strike" | "del" => ("strikethrough", None),
                     "tg-spoiler" => ("spoiler", None),
-                    "span" if html_attr(body, "class").as_deref() == Some("tg-spoiler") => ("spoiler", None),
-                    "code" => ("code", html_attr(body, "class").and_then(|c| c.strip_prefix("language-").map(|l| ("language", l.to_string())))),
+                    "span" if html_attr(body, "class").as_deref() == Some("tg-spoiler") => {
+                        ("spoiler", None)
+                    }
+                    "code" => (
+                        "code",
+                        html_attr(body, "class").and_then(|c| {
+                            c.strip_prefix("language-")
+                                .map(|l| ("language", l.to_string()))
+                        }),
+                    ),
                     "pre" => ("pre", None),
                     "blockquote" if body.contains("expandable") => ("expandable_blockquote", None),
                     "blockquote" => ("blockquote", None),
@@ -125,10 +148,22 @@ fn parse_html(src: &str) -> ApiResult<Parsed> {
                         Some(href) => ("text_link", Some(("url", href))),
                         None => ("text_link", None),
                     },
-                    "tg-emoji" => ("custom_emoji", html_attr(body, "emoji-id").map(|id| ("custom_emoji_id", id))),
-                    _ => return Err(cant_parse(format!("Unsupported start tag \"{name}\" at byte offset {i}"))),
+                    "tg-emoji" => (
+                        "custom_emoji",
+                        html_attr(body, "emoji-id").map(|id| ("custom_emoji_id", id)),
+                    ),
+                    _ => {
+                        return Err(cant_parse(format!(
+                            "Unsupported start tag \"{name}\" at byte offset {i}"
+                        )))
+                    }
                 };
-                stack.push(Open { tag: name, kind, start: len16, extra });
+                stack.push(Open {
+                    tag: name,
+                    kind,
+                    start: len16,
+                    extra,
+                });
             }
             i = end + 1;
         } else if c == b'&' {
@@ -140,7 +175,9 @@ fn parse_html(src: &str) -> ApiResult<Parsed> {
                     "gt" => Some('>'),
                     "amp" => Some('&'),
                     "quot" => Some('"'),
-                    n if n.starts_with("#x") => u32::from_str_radix(&n[2..], 16).ok().and_then(char::from_u32),
+                    n if n.starts_with("#x") => u32::from_str_radix(&n[2..], 16)
+                        .ok()
+                        .and_then(char::from_u32),
                     n if n.starts_with('#') => n[1..].parse().ok().and_then(char::from_u32),
                     _ => None,
                 };
@@ -158,7 +195,10 @@ fn parse_html(src: &str) -> ApiResult<Parsed> {
         }
     }
     if let Some(open) = stack.pop() {
-        return Err(cant_parse(format!("Can't find end tag corresponding to start tag \"{}\"", open.tag)));
+        return Err(cant_parse(format!(
+            "Can't find end tag corresponding to start tag \"{}\"",
+            open.tag
+        )));
     }
     Ok(finish(text, entities))
 }
@@ -194,7 +234,9 @@ fn parse_markdown(src: &str, v2: bool) -> ApiResult<Parsed> {
             loop {
                 if j >= chars.len() {
                     let kind = if fence { "Pre" } else { "Code" };
-                    return Err(cant_parse(format!("Can't find end of {kind} entity at byte offset {pos}")));
+                    return Err(cant_parse(format!(
+                        "Can't find end of {kind} entity at byte offset {pos}"
+                    )));
                 }
                 if at(j, marker) {
                     break;
@@ -218,7 +260,12 @@ fn parse_markdown(src: &str, v2: bool) -> ApiResult<Parsed> {
             let start = len16;
             text.push_str(&body);
             len16 += utf16_len(&body);
-            entities.push(entity(if fence { "pre" } else { "code" }, start, len16 - start, language));
+            entities.push(entity(
+                if fence { "pre" } else { "code" },
+                start,
+                len16 - start,
+                language,
+            ));
             k = j + marker.len();
             continue;
         }
@@ -232,9 +279,16 @@ fn parse_markdown(src: &str, v2: bool) -> ApiResult<Parsed> {
             let (_, _, start, _) = open.pop().unwrap();
             if at(k + 1, "(") {
                 let rest = &src[chars[k + 1].0 + 1..];
-                let close = rest.find(')').ok_or_else(|| cant_parse(format!("Can't find end of a URL at byte offset {pos}")))?;
+                let close = rest.find(')').ok_or_else(|| {
+                    cant_parse(format!("Can't find end of a URL at byte offset {pos}"))
+                })?;
                 let url = rest[..close].replace("\\)", ")").replace("\\\\", "\\");
-                entities.push(entity("text_link", start, len16 - start, Some(("url", url))));
+                entities.push(entity(
+                    "text_link",
+                    start,
+                    len16 - start,
+                    Some(("url", url)),
+                ));
                 let end_byte = chars[k + 1].0 + 1 + close + 1;
                 while k < chars.len() && chars[k].0 < end_byte {
                     k += 1;
@@ -292,7 +346,9 @@ fn parse_markdown(src: &str, v2: bool) -> ApiResult<Parsed> {
             "spoiler" => "Spoiler",
             _ => "TextUrl",
         };
-        return Err(cant_parse(format!("Can't find end of {name} entity at byte offset {pos}")));
+        return Err(cant_parse(format!(
+            "Can't find end of {name} entity at byte offset {pos}"
+        )));
     }
     Ok(finish(text, entities))
 }
@@ -326,8 +382,11 @@ pub fn detect(text: &str) -> Vec<Value> {
                 continue;
             }
         }
-        if at_word_start && (text[i..].starts_with("http://") || text[i..].starts_with("https://")) {
-            let len = text[i..].find(char::is_whitespace).unwrap_or(text.len() - i);
+        if at_word_start && (text[i..].starts_with("http://") || text[i..].starts_with("https://"))
+        {
+            let len = text[i..]
+                .find(char::is_whitespace)
+                .unwrap_or(text.len() - i);
             let word = &text[i..i + len];
             out.push(json!({"type": "url", "offset": off16, "length": utf16_len(word)}));
             off16 += utf16_len(word);
@@ -349,33 +408,70 @@ mod tests {
 
     #[test]
     fn html_nested_and_utf16() {
-        let p = parse("<b>bold <i>😀it</i></b> &lt;x&gt; <a href=\"https://t.me\">l</a>", "HTML").unwrap();
+        let p = parse(
+            "<b>bold <i>😀it</i></b> &lt;x&gt; <a href=\"https://t.me\">l</a>",
+            "HTML",
+        )
+        .unwrap();
         assert_eq!(p.text, "bold 😀it <x> l");
         assert_eq!(p.entities[0], json!({"type":"bold","offset":0,"length":9}));
-        assert_eq!(p.entities[1], json!({"type":"italic","offset":5,"length":4}));
-        assert_eq!(p.entities[2], json!({"type":"text_link","offset":14,"length":1,"url":"https://t.me"}));
+        assert_eq!(
+            p.entities[1],
+            json!({"type":"italic","offset":5,"length":4})
+        );
+        assert_eq!(
+            p.entities[2],
+            json!({"type":"text_link","offset":14,"length":1,"url":"https://t.me"})
+        );
     }
 
     #[test]
     fn html_errors_use_telegram_texts() {
         let e = parse("<foo>x</foo>", "HTML").err().unwrap();
-        assert_eq!(e.description, "Bad Request: can't parse entities: Unsupported start tag \"foo\" at byte offset 0");
+        assert_eq!(
+            e.description,
+            "Bad Request: can't parse entities: Unsupported start tag \"foo\" at byte offset 0"
+        );
         let e = parse("<b>x", "HTML").err().unwrap();
-        assert!(e.description.contains("Can't find end tag corresponding to start tag \"b\""));
+        assert!(e
+            .description
+            .contains("Can't find end tag corresponding to start tag \"b\""));
     }
 
     #[test]
     fn html_pre_with_language() {
         let p = parse("<pre><code class=\"language-rust\">fn</code></pre>", "HTML").unwrap();
-        assert_eq!(p.entities, vec![json!({"type":"pre","offset":0,"length":2,"language":"rust"})]);
+        assert_eq!(
+            p.entities,
+            vec![json!({"type":"pre","offset":0,"length":2,"language":"rust"})]
+        );
     }
 
     #[test]
     fn markdown_v2() {
-        let p = parse("*b* _i_ __u__ ~s~ ||sp|| `c` [t](http://x) \\.", "MarkdownV2").unwrap();
+        let p = parse(
+            "*b* _i_ __u__ ~s~ ||sp|| `c` [t](http://x) \\.",
+            "MarkdownV2",
+        )
+        .unwrap();
         assert_eq!(p.text, "b i u s sp c t .");
-        let kinds: Vec<&str> = p.entities.iter().map(|e| e["type"].as_str().unwrap()).collect();
-        assert_eq!(kinds, ["bold", "italic", "underline", "strikethrough", "spoiler", "code", "text_link"]);
+        let kinds: Vec<&str> = p
+            .entities
+            .iter()
+            .map(|e| e["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "bold",
+                "italic",
+                "underline",
+                "strikethrough",
+                "spoiler",
+                "code",
+                "text_link"
+            ]
+        );
         let e = parse("end.", "MarkdownV2").err().unwrap();
         assert_eq!(
             e.description,

@@ -2,8 +2,8 @@
 //! per-bot update queues. Everything is plain data behind one lock; methods and the
 //! control API are functions over it.
 
-pub mod format;
 mod files;
+pub mod format;
 mod updates;
 
 use std::collections::{BTreeMap, HashMap};
@@ -17,7 +17,10 @@ pub use updates::{UpdateQueue, Webhook, DEFAULT_UPDATES};
 
 /// Seconds since the Unix epoch, Telegram's `date`.
 pub fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// A registered bot.
@@ -100,7 +103,8 @@ pub struct Topic {
 impl Topic {
     /// The ForumTopic object.
     pub fn json(&self) -> Value {
-        let mut t = json!({"message_thread_id": self.id, "name": self.name, "icon_color": self.icon_color});
+        let mut t =
+            json!({"message_thread_id": self.id, "name": self.name, "icon_color": self.icon_color});
         if let Some(e) = &self.icon_custom_emoji_id {
             t["icon_custom_emoji_id"] = json!(e);
         }
@@ -122,7 +126,8 @@ pub struct Member {
 impl Member {
     /// Whether this member has an administrator right (creators have all).
     pub fn can(&self, right: &str) -> bool {
-        self.status == "creator" || (self.status == "administrator" && self.rights[right].as_bool() == Some(true))
+        self.status == "creator"
+            || (self.status == "administrator" && self.rights[right].as_bool() == Some(true))
     }
 
     /// Whether this member is an administrator or the creator.
@@ -202,7 +207,8 @@ impl Chat {
         let replied = msg.reply_to.or_else(|| {
             // In a forum topic a message without an explicit reply replies to the topic's
             // creation message, exactly like Telegram.
-            msg.thread.filter(|t| *t != msg.json["message_id"].as_i64().unwrap_or(0))
+            msg.thread
+                .filter(|t| *t != msg.json["message_id"].as_i64().unwrap_or(0))
         });
         if let Some(r) = replied.and_then(|id| self.message(id)) {
             out["reply_to_message"] = r.json.clone();
@@ -274,15 +280,29 @@ pub struct World {
 impl World {
     /// An empty world.
     pub fn new() -> Self {
-        Self { next_user_id: 100_000_000, next_group_id: 1_000_000_000, ..Default::default() }
+        Self {
+            next_user_id: 100_000_000,
+            next_group_id: 1_000_000_000,
+            ..Default::default()
+        }
     }
 
     /// Registers a bot; the token's number is its id. Returns the bot id.
-    pub fn add_bot(&mut self, token: &str, username: &str, first_name: &str) -> Result<i64, String> {
+    pub fn add_bot(
+        &mut self,
+        token: &str,
+        username: &str,
+        first_name: &str,
+    ) -> Result<i64, String> {
         let id: i64 = token
             .split_once(':')
             .and_then(|(n, _)| n.parse().ok())
-            .ok_or_else(|| format!("token must look like 123456:secret, got {} chars", token.len()))?;
+            .ok_or_else(|| {
+                format!(
+                    "token must look like 123456:secret, got {} chars",
+                    token.len()
+                )
+            })?;
         if self.bots.contains_key(&id) {
             return Err(format!("bot {id} already exists"));
         }
@@ -302,7 +322,13 @@ impl World {
     }
 
     /// Creates a person. Returns the User object.
-    pub fn add_person(&mut self, first_name: &str, last_name: Option<&str>, username: Option<&str>, lang: Option<&str>) -> Value {
+    pub fn add_person(
+        &mut self,
+        first_name: &str,
+        last_name: Option<&str>,
+        username: Option<&str>,
+        lang: Option<&str>,
+    ) -> Value {
         self.next_user_id += 1;
         let id = self.next_user_id;
         let mut json = json!({"id": id, "is_bot": false, "first_name": first_name});
@@ -332,19 +358,42 @@ impl World {
         // thread id in a forum), so the first message anyone sends gets id 2.
         chat.next_id = 2;
         if let Some(owner) = owner {
-            chat.members.insert(owner, Member { status: "creator".into(), rights: json!({}), until_date: 0 });
+            chat.members.insert(
+                owner,
+                Member {
+                    status: "creator".into(),
+                    rights: json!({}),
+                    until_date: 0,
+                },
+            );
         }
         self.chats.insert(ChatKey::Group(id), chat);
         id
     }
 
     /// Adds or changes a member (person or bot) of a group.
-    pub fn set_member(&mut self, group: i64, user: i64, status: &str, rights: Value) -> Result<(), String> {
+    pub fn set_member(
+        &mut self,
+        group: i64,
+        user: i64,
+        status: &str,
+        rights: Value,
+    ) -> Result<(), String> {
         if !self.people.contains_key(&user) && !self.bots.contains_key(&user) {
             return Err(format!("user {user} not found"));
         }
-        let chat = self.chats.get_mut(&ChatKey::Group(group)).ok_or_else(|| format!("group {group} not found"))?;
-        chat.members.insert(user, Member { status: status.to_string(), rights, until_date: 0 });
+        let chat = self
+            .chats
+            .get_mut(&ChatKey::Group(group))
+            .ok_or_else(|| format!("group {group} not found"))?;
+        chat.members.insert(
+            user,
+            Member {
+                status: status.to_string(),
+                rights,
+                until_date: 0,
+            },
+        );
         Ok(())
     }
 
@@ -361,7 +410,8 @@ impl World {
         let key = ChatKey::Private { bot, user };
         if !self.chats.contains_key(&key) {
             let person = self.people.get(&user)?.json.clone();
-            let mut json = json!({"id": user, "type": "private", "first_name": person["first_name"]});
+            let mut json =
+                json!({"id": user, "type": "private", "first_name": person["first_name"]});
             for f in ["last_name", "username"] {
                 if let Some(v) = person.get(f) {
                     json[f] = v.clone();
@@ -377,11 +427,18 @@ impl World {
         let id: i64 = if let Some(name) = chat_id.strip_prefix('@') {
             self.chats
                 .values()
-                .find(|c| c.json["username"].as_str().is_some_and(|u| u.eq_ignore_ascii_case(name)))
+                .find(|c| {
+                    c.json["username"]
+                        .as_str()
+                        .is_some_and(|u| u.eq_ignore_ascii_case(name))
+                })
                 .map(|c| c.key.chat_id())
                 .ok_or_else(ApiError::chat_not_found)?
         } else {
-            chat_id.trim().parse().map_err(|_| ApiError::chat_not_found())?
+            chat_id
+                .trim()
+                .parse()
+                .map_err(|_| ApiError::chat_not_found())?
         };
         if id > 0 {
             let key = ChatKey::Private { bot, user: id };
@@ -389,16 +446,22 @@ impl World {
                 return Ok(key);
             }
             if self.people.contains_key(&id) {
-                return Err(ApiError::forbidden("bot can't initiate conversation with a user"));
+                return Err(ApiError::forbidden(
+                    "bot can't initiate conversation with a user",
+                ));
             }
             return Err(ApiError::chat_not_found());
         }
         let key = ChatKey::Group(id);
         let chat = self.chats.get(&key).ok_or_else(ApiError::chat_not_found)?;
         match chat.members.get(&bot) {
-            Some(m) if m.status == "kicked" => Err(ApiError::forbidden("bot was kicked from the supergroup chat")),
+            Some(m) if m.status == "kicked" => Err(ApiError::forbidden(
+                "bot was kicked from the supergroup chat",
+            )),
             Some(m) if m.status != "left" => Ok(key),
-            _ => Err(ApiError::forbidden("bot is not a member of the supergroup chat")),
+            _ => Err(ApiError::forbidden(
+                "bot is not a member of the supergroup chat",
+            )),
         }
     }
 
@@ -420,7 +483,15 @@ impl World {
 
     /// Appends a message to a chat, assigning its id, and fans it out as updates.
     /// `body` holds the content fields (text, photo, ...); the envelope is added here.
-    pub fn post(&mut self, key: ChatKey, sender: Sender, thread: Option<i64>, reply_to: Option<i64>, body: Value, service: bool) -> Value {
+    pub fn post(
+        &mut self,
+        key: ChatKey,
+        sender: Sender,
+        thread: Option<i64>,
+        reply_to: Option<i64>,
+        body: Value,
+        service: bool,
+    ) -> Value {
         let from = self.user_json(sender.id()).unwrap_or(json!({}));
         let chat = self.chat_mut(key);
         let id = chat.next_id;
@@ -435,7 +506,15 @@ impl World {
                 json[k] = v;
             }
         }
-        let msg = Msg { json, sender, thread, reply_to, service, deleted: false, reactions: BTreeMap::new() };
+        let msg = Msg {
+            json,
+            sender,
+            thread,
+            reply_to,
+            service,
+            deleted: false,
+            reactions: BTreeMap::new(),
+        };
         let rendered = chat.render(&msg);
         chat.messages.insert(id, msg);
         self.fan_out(key, sender, "message", &rendered);
@@ -457,7 +536,10 @@ impl World {
                 let text = rendered["text"].as_str().unwrap_or("");
                 chat.members
                     .iter()
-                    .filter(|(id, m)| self.bots.contains_key(id) && !matches!(m.status.as_str(), "left" | "kicked"))
+                    .filter(|(id, m)| {
+                        self.bots.contains_key(id)
+                            && !matches!(m.status.as_str(), "left" | "kicked")
+                    })
                     .filter(|(id, m)| {
                         // Bots never see other bots' messages, nor their own, except the
                         // topic service messages Telegram does deliver.

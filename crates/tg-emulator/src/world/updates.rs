@@ -100,7 +100,8 @@ impl UpdateQueue {
         }
         let id = self.next_id;
         self.next_id += 1;
-        self.pending.push_back(json!({"update_id": id, kind: payload}));
+        self.pending
+            .push_back(json!({"update_id": id, kind: payload}));
         self.notify.notify_waiters();
     }
 
@@ -112,7 +113,11 @@ impl UpdateQueue {
                 self.pending.pop_front();
             }
         } else {
-            while self.pending.front().is_some_and(|u| u["update_id"].as_i64().unwrap_or(0) < offset) {
+            while self
+                .pending
+                .front()
+                .is_some_and(|u| u["update_id"].as_i64().unwrap_or(0) < offset)
+            {
                 self.pending.pop_front();
             }
         }
@@ -126,7 +131,11 @@ impl UpdateQueue {
     /// Sets the sticky filter from an `allowed_updates` parameter.
     pub fn set_allowed(&mut self, allowed: Option<Value>) {
         if let Some(Value::Array(list)) = allowed {
-            self.allowed = Some(list.iter().filter_map(|v| v.as_str().map(str::to_string)).collect());
+            self.allowed = Some(
+                list.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect(),
+            );
         }
     }
 }

@@ -80,8 +80,19 @@ impl Env {
         let group = ctl.add_group("Support team", true, Some(owner));
         ctl.set_member(group, olga, "member", json!({})).unwrap();
         ctl.add_admin_bot(group, BOT).unwrap();
-        ctl.send(alice, Place::Bot(BOT), &json!({"text": "/start"})).unwrap();
-        let env = Self { emu, ctl, http: reqwest::Client::new(), group, alice, olga, owner, bob, offset: 0.into() };
+        ctl.send(alice, Place::Bot(BOT), &json!({"text": "/start"}))
+            .unwrap();
+        let env = Self {
+            emu,
+            ctl,
+            http: reqwest::Client::new(),
+            group,
+            alice,
+            olga,
+            owner,
+            bob,
+            offset: 0.into(),
+        };
         let first = env.updates().await;
         assert_eq!(first.len(), 1, "Alice's /start: {first:?}");
         env
@@ -94,7 +105,13 @@ impl Env {
 
     /// POSTs a JSON body; returns (HTTP status, answer body).
     pub async fn call(&self, method: &str, params: Value) -> (u16, Value) {
-        let resp = self.http.post(self.api(method)).json(&params).send().await.expect("request");
+        let resp = self
+            .http
+            .post(self.api(method))
+            .json(&params)
+            .send()
+            .await
+            .expect("request");
         answer(resp).await
     }
 
@@ -123,44 +140,74 @@ impl Env {
             let next = last["update_id"].as_i64().unwrap() + 1;
             *self.offset.lock().unwrap() = next;
             // Confirm right away, so raw getUpdates calls start after them.
-            self.ok("getUpdates", json!({"offset": next, "limit": 1})).await;
+            self.ok("getUpdates", json!({"offset": next, "limit": 1}))
+                .await;
         }
         list
     }
 
     /// Updates of one kind (e.g. "message") payloads, confirming everything read.
     pub async fn updates_of(&self, kind: &str) -> Vec<Value> {
-        self.updates().await.into_iter().filter_map(|u| u.get(kind).cloned()).collect()
+        self.updates()
+            .await
+            .into_iter()
+            .filter_map(|u| u.get(kind).cloned())
+            .collect()
     }
 
     /// Olga creates a topic; returns its thread id (the creation update is consumed).
     pub async fn topic(&self, name: &str) -> i64 {
-        let t = self.ok("createForumTopic", json!({"chat_id": self.group, "name": name})).await;
+        let t = self
+            .ok(
+                "createForumTopic",
+                json!({"chat_id": self.group, "name": name}),
+            )
+            .await;
         self.updates().await;
         t["message_thread_id"].as_i64().unwrap()
     }
 
     /// The bot sends a text to a chat; returns the Message.
     pub async fn say(&self, chat: i64, text: &str) -> Value {
-        self.ok("sendMessage", json!({"chat_id": chat, "text": text})).await
+        self.ok("sendMessage", json!({"chat_id": chat, "text": text}))
+            .await
     }
 
     /// A person sends content to the bot's private chat; returns the message.
     pub fn person_to_bot(&self, user: i64, content: Value) -> Value {
-        self.ctl.send(user, Place::Bot(BOT), &content).unwrap().remove(0)
+        self.ctl
+            .send(user, Place::Bot(BOT), &content)
+            .unwrap()
+            .remove(0)
     }
 
     /// A person sends content into the forum (a topic or General).
     pub fn person_to_group(&self, user: i64, thread: Option<i64>, content: Value) -> Vec<Value> {
-        self.ctl.send(user, Place::Group(self.group, thread), &content).unwrap()
+        self.ctl
+            .send(user, Place::Group(self.group, thread), &content)
+            .unwrap()
     }
 
     /// Uploads a photo (multipart) to Alice; returns the Message.
     pub async fn upload_photo(&self) -> Value {
         let form = reqwest::multipart::Form::new()
             .text("chat_id", self.alice.to_string())
-            .part("photo", reqwest::multipart::Part::bytes(b"\xff\xd8jpeg".to_vec()).file_name("p.jpg").mime_str("image/jpeg").unwrap());
-        let (status, body) = answer(self.http.post(self.api("sendPhoto")).multipart(form).send().await.unwrap()).await;
+            .part(
+                "photo",
+                reqwest::multipart::Part::bytes(b"\xff\xd8jpeg".to_vec())
+                    .file_name("p.jpg")
+                    .mime_str("image/jpeg")
+                    .unwrap(),
+            );
+        let (status, body) = answer(
+            self.http
+                .post(self.api("sendPhoto"))
+                .multipart(form)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         assert_eq!(status, 200, "{body}");
         body["result"].clone()
     }
@@ -176,14 +223,19 @@ impl Env {
 pub async fn answer(resp: reqwest::Response) -> (u16, Value) {
     let status = resp.status().as_u16();
     let text = resp.text().await.expect("body");
-    let body: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+    let body: Value =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
     (status, body)
 }
 
 /// Checks `{"ok":false,"error_code":N,"description":"..."}` with N = the HTTP status.
 pub fn check_error_shape(status: u16, body: &Value, what: &str) {
     assert_eq!(body["ok"], json!(false), "{what} should fail: {body}");
-    assert_eq!(body["error_code"].as_u64(), Some(status as u64), "{what}: {body}");
+    assert_eq!(
+        body["error_code"].as_u64(),
+        Some(status as u64),
+        "{what}: {body}"
+    );
     assert!(body["description"].is_string(), "{what}: {body}");
 }
 
