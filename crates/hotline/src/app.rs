@@ -73,12 +73,18 @@ pub fn operator_commands() -> Vec<BotCommand> {
         ("new", "Open a dialog: /new USER_ID"),
     ]
     .iter()
-    .map(|(c, d)| BotCommand { command: (*c).into(), description: (*d).into() })
+    .map(|(c, d)| BotCommand {
+        command: (*c).into(),
+        description: (*d).into(),
+    })
     .collect()
 }
 
 fn fail(cfg: &ConnectionConfig, message: impl Into<String>) -> StartError {
-    StartError::Connection { connection: cfg.name.clone(), message: message.into() }
+    StartError::Connection {
+        connection: cfg.name.clone(),
+        message: message.into(),
+    }
 }
 
 fn explain(cfg: &ConnectionConfig, what: &str, e: TgError) -> StartError {
@@ -86,21 +92,47 @@ fn explain(cfg: &ConnectionConfig, what: &str, e: TgError) -> StartError {
 }
 
 /// Checks a connection against Telegram and prepares its runtime.
-pub async fn prepare(cfg: &ConnectionConfig, store: &Store, shared_group: bool) -> Result<Connection, StartError> {
+pub async fn prepare(
+    cfg: &ConnectionConfig,
+    store: &Store,
+    shared_group: bool,
+) -> Result<Connection, StartError> {
     let tg = Client::new(&cfg.api_url, cfg.token.clone());
     let me = tg.get_me().await.map_err(|e| match e {
-        e if e.is_unauthorized() => fail(cfg, "Telegram rejected the bot token (401): check the token with @BotFather"),
+        e if e.is_unauthorized() => fail(
+            cfg,
+            "Telegram rejected the bot token (401): check the token with @BotFather",
+        ),
         e => explain(cfg, "getMe failed", e),
     })?;
     let chat = tg.get_chat(cfg.group_id).await.map_err(|e| {
-        explain(cfg, &format!("the group {} is not reachable (add the bot to the group, check group_id)", cfg.group_id), e)
+        explain(
+            cfg,
+            &format!(
+                "the group {} is not reachable (add the bot to the group, check group_id)",
+                cfg.group_id
+            ),
+            e,
+        )
     })?;
     if !chat.is_forum {
-        return Err(fail(cfg, format!("the group {} is not a forum: enable Topics in the group settings", cfg.group_id)));
+        return Err(fail(
+            cfg,
+            format!(
+                "the group {} is not a forum: enable Topics in the group settings",
+                cfg.group_id
+            ),
+        ));
     }
-    let member = tg.get_chat_member(cfg.group_id, me.id).await.map_err(|e| explain(cfg, "getChatMember failed", e))?;
+    let member = tg
+        .get_chat_member(cfg.group_id, me.id)
+        .await
+        .map_err(|e| explain(cfg, "getChatMember failed", e))?;
     if !member.is_admin() || !(member.can_manage_topics || member.status == "creator") {
-        return Err(fail(cfg, "the bot must be an administrator of the group with the right to manage topics"));
+        return Err(fail(
+            cfg,
+            "the bot must be an administrator of the group with the right to manage topics",
+        ));
     }
     let connection = store.ensure_connection(&cfg.name).await?;
     let mut params = cfg.params.clone();
@@ -123,12 +155,26 @@ pub async fn prepare(cfg: &ConnectionConfig, store: &Store, shared_group: bool) 
         connection,
         name: cfg.name.clone(),
         group_id: cfg.group_id,
-        bot: BotIdentity { id: me.id, username: me.username.clone().unwrap_or_default() },
+        bot: BotIdentity {
+            id: me.id,
+            username: me.username.clone().unwrap_or_default(),
+        },
         params: Arc::new(RwLock::new(params)),
         shared_group,
     };
-    let executor = Arc::new(Executor { relay: relay.clone(), store: store.clone(), tg: tg.clone(), icons });
-    Ok(Connection { relay, executor, tg, wake: Arc::new(Notify::new()), mode: cfg.mode.clone() })
+    let executor = Arc::new(Executor {
+        relay: relay.clone(),
+        store: store.clone(),
+        tg: tg.clone(),
+        icons,
+    });
+    Ok(Connection {
+        relay,
+        executor,
+        tg,
+        wake: Arc::new(Notify::new()),
+        mode: cfg.mode.clone(),
+    })
 }
 
 /// A running Hotline.
@@ -168,7 +214,10 @@ pub struct Tuning {
 impl Tuning {
     /// Production timings for `config`.
     pub fn for_config(config: &Config) -> Self {
-        Self { outbox: OutboxConfig::new(config.limits), autoclose_every: Duration::from_secs(60) }
+        Self {
+            outbox: OutboxConfig::new(config.limits),
+            autoclose_every: Duration::from_secs(60),
+        }
     }
 }
 
@@ -188,43 +237,87 @@ pub async fn start(config: &Config, tuning: Tuning) -> Result<Running, StartErro
     }
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await
-        .map_err(|source| StartError::Listen { addr: config.http.listen, source })?;
-    let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: config.http.listen, source })?;
+        .map_err(|source| StartError::Listen {
+            addr: config.http.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: config.http.listen,
+        source,
+    })?;
     let (trigger, _) = ShutdownTrigger::new();
     let mut tasks = JoinSet::new();
     let mut intakes = Vec::new();
     for c in &connections {
         let relay = c.relay.clone();
-        tasks.spawn(intake::process_loop(relay.clone(), store.clone(), c.wake.clone(), trigger.subscribe()));
-        let worker = Worker::new(store.clone(), relay.connection, c.executor.clone(), tuning.outbox);
+        tasks.spawn(intake::process_loop(
+            relay.clone(),
+            store.clone(),
+            c.wake.clone(),
+            trigger.subscribe(),
+        ));
+        let worker = Worker::new(
+            store.clone(),
+            relay.connection,
+            c.executor.clone(),
+            tuning.outbox,
+        );
         tasks.spawn(worker.run(trigger.subscribe()));
-        tasks.spawn(autoclose::run(relay.clone(), store.clone(), tuning.autoclose_every, trigger.subscribe()));
+        tasks.spawn(autoclose::run(
+            relay.clone(),
+            store.clone(),
+            tuning.autoclose_every,
+            trigger.subscribe(),
+        ));
         match &c.mode {
             Mode::Polling => {
                 if let Err(e) = c.tg.delete_webhook(false).await {
                     tracing::warn!(connection = %relay.name, error = %e, "deleteWebhook failed");
                 }
-                tasks.spawn(intake::polling::poll_loop(c.tg.clone(), store.clone(), relay.connection, c.wake.clone(), trigger.subscribe()));
+                tasks.spawn(intake::polling::poll_loop(
+                    c.tg.clone(),
+                    store.clone(),
+                    relay.connection,
+                    c.wake.clone(),
+                    trigger.subscribe(),
+                ));
             }
             Mode::Webhook { url, secret } => {
                 let hook = format!("{}/telegram/{}", url.trim_end_matches('/'), relay.name);
                 let extra = json!({"secret_token": secret.expose(), "allowed_updates": intake::ALL_UPDATES});
-                c.tg.set_webhook(&hook, extra).await.map_err(|e| StartError::Connection {
-                    connection: relay.name.clone(),
-                    message: format!("setWebhook failed: {e}"),
-                })?;
-                intakes.push(Intake { name: relay.name.clone(), connection: relay.connection, secret: secret.clone(), wake: c.wake.clone() });
+                c.tg.set_webhook(&hook, extra)
+                    .await
+                    .map_err(|e| StartError::Connection {
+                        connection: relay.name.clone(),
+                        message: format!("setWebhook failed: {e}"),
+                    })?;
+                intakes.push(Intake {
+                    name: relay.name.clone(),
+                    connection: relay.connection,
+                    secret: secret.clone(),
+                    wake: c.wake.clone(),
+                });
             }
         }
     }
-    let state = WebhookState { store: store.clone(), intakes: Arc::new(intakes) };
+    let state = WebhookState {
+        store: store.clone(),
+        intakes: Arc::new(intakes),
+    };
     let app = http::router(state);
     let mut shutdown: Shutdown = trigger.subscribe();
     tasks.spawn(async move {
-        let serve = axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.recv().await });
+        let serve =
+            axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.recv().await });
         if let Err(e) = serve.await {
             tracing::error!(error = %e, "HTTP server stopped");
         }
     });
-    Ok(Running { addr, connections, store, trigger, tasks })
+    Ok(Running {
+        addr,
+        connections,
+        store,
+        trigger,
+        tasks,
+    })
 }

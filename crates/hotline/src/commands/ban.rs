@@ -6,8 +6,16 @@ use crate::relay::{Relay, RelayError};
 use crate::store::{Dialog, Tx};
 
 /// Sets or clears the ban of the dialog's contact.
-pub async fn run(relay: &Relay, tx: &mut Tx, dialog: &Dialog, ban: bool, reply_to: Option<i64>) -> Result<(), RelayError> {
-    let Some(contact) = tx.contact(dialog.contact_id).await? else { return Ok(()) };
+pub async fn run(
+    relay: &Relay,
+    tx: &mut Tx,
+    dialog: &Dialog,
+    ban: bool,
+    reply_to: Option<i64>,
+) -> Result<(), RelayError> {
+    let Some(contact) = tx.contact(dialog.contact_id).await? else {
+        return Ok(());
+    };
     tx.set_contact_banned(contact.id, ban).await?;
     let name = html(&contact.display_name());
     let text = if ban {

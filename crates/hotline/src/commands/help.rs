@@ -16,22 +16,36 @@ pub fn text(in_topic: bool) -> String {
              /ban, /unban — ignore the user's messages\n/help — this help",
         );
     } else {
-        t.push_str("/new USER_ID or /new @username — open a dialog and write first\n/help — this help");
+        t.push_str(
+            "/new USER_ID or /new @username — open a dialog and write first\n/help — this help",
+        );
     }
     t
 }
 
 /// `/help`.
-pub async fn help(relay: &Relay, tx: &mut Tx, dialog: Option<i64>, reply_to: Option<i64>) -> Result<(), RelayError> {
+pub async fn help(
+    relay: &Relay,
+    tx: &mut Tx,
+    dialog: Option<i64>,
+    reply_to: Option<i64>,
+) -> Result<(), RelayError> {
     answer(relay, tx, dialog, reply_to, text(dialog.is_some())).await
 }
 
 /// `/info`: posts the user card again (unless HIDE_INFO hides cards from the group).
-pub async fn info(relay: &Relay, tx: &mut Tx, dialog: &Dialog, reply_to: Option<i64>) -> Result<(), RelayError> {
+pub async fn info(
+    relay: &Relay,
+    tx: &mut Tx,
+    dialog: &Dialog,
+    reply_to: Option<i64>,
+) -> Result<(), RelayError> {
     if relay.params().hide_info.card {
         let text = "The user card is hidden in this group (HIDE_INFO card).".to_string();
         return answer(relay, tx, Some(dialog.id), reply_to, text).await;
     }
-    relay.push(tx, Intent::Card { dialog: dialog.id }, 0).await?;
+    relay
+        .push(tx, Intent::Card { dialog: dialog.id }, 0)
+        .await?;
     Ok(())
 }

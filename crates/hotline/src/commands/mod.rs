@@ -15,7 +15,13 @@ use crate::store::{Dialog, Tx};
 use parse::Parsed;
 
 /// A command typed in a dialog topic.
-pub async fn topic(relay: &Relay, tx: &mut Tx, msg: &Value, dialog: &Dialog, cmd: &Parsed) -> Result<(), RelayError> {
+pub async fn topic(
+    relay: &Relay,
+    tx: &mut Tx,
+    msg: &Value,
+    dialog: &Dialog,
+    cmd: &Parsed,
+) -> Result<(), RelayError> {
     let reply_to = msg["message_id"].as_i64();
     match cmd.name.as_str() {
         "close" | "hold" | "wait" => status::run(relay, tx, dialog, &cmd.name).await,
@@ -28,7 +34,12 @@ pub async fn topic(relay: &Relay, tx: &mut Tx, msg: &Value, dialog: &Dialog, cmd
 }
 
 /// A command typed in General.
-pub async fn general(relay: &Relay, tx: &mut Tx, msg: &Value, cmd: &Parsed) -> Result<(), RelayError> {
+pub async fn general(
+    relay: &Relay,
+    tx: &mut Tx,
+    msg: &Value,
+    cmd: &Parsed,
+) -> Result<(), RelayError> {
     let reply_to = msg["message_id"].as_i64();
     match cmd.name.as_str() {
         "new" => new::run(relay, tx, cmd, reply_to).await,
@@ -38,12 +49,37 @@ pub async fn general(relay: &Relay, tx: &mut Tx, msg: &Value, cmd: &Parsed) -> R
 }
 
 /// Answers in the same place the command was typed.
-pub(crate) async fn answer(relay: &Relay, tx: &mut Tx, dialog: Option<i64>, reply_to: Option<i64>, text: String) -> Result<(), RelayError> {
-    relay.push(tx, Intent::Notice { dialog, text, reply_to }, 0).await?;
+pub(crate) async fn answer(
+    relay: &Relay,
+    tx: &mut Tx,
+    dialog: Option<i64>,
+    reply_to: Option<i64>,
+    text: String,
+) -> Result<(), RelayError> {
+    relay
+        .push(
+            tx,
+            Intent::Notice {
+                dialog,
+                text,
+                reply_to,
+            },
+            0,
+        )
+        .await?;
     Ok(())
 }
 
-async fn unknown(relay: &Relay, tx: &mut Tx, dialog: Option<i64>, cmd: &Parsed, reply_to: Option<i64>) -> Result<(), RelayError> {
-    let text = format!("Unknown command /{}. It was not sent to the user. /help lists the commands.", html(&cmd.name));
+async fn unknown(
+    relay: &Relay,
+    tx: &mut Tx,
+    dialog: Option<i64>,
+    cmd: &Parsed,
+    reply_to: Option<i64>,
+) -> Result<(), RelayError> {
+    let text = format!(
+        "Unknown command /{}. It was not sent to the user. /help lists the commands.",
+        html(&cmd.name)
+    );
     answer(relay, tx, dialog, reply_to, text).await
 }

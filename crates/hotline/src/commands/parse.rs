@@ -19,7 +19,9 @@ impl Parsed {
 
     /// Whether the command is for this bot (no suffix, or this bot's username).
     pub fn is_for(&self, username: &str) -> bool {
-        self.bot.as_deref().is_none_or(|b| b.eq_ignore_ascii_case(username))
+        self.bot
+            .as_deref()
+            .is_none_or(|b| b.eq_ignore_ascii_case(username))
     }
 }
 
@@ -49,7 +51,11 @@ pub fn parse(text: &str) -> Option<Slash> {
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return None;
     }
-    Some(Slash::Command(Parsed { name: name.to_lowercase(), bot, args: args.to_string() }))
+    Some(Slash::Command(Parsed {
+        name: name.to_lowercase(),
+        bot,
+        args: args.to_string(),
+    }))
 }
 
 #[cfg(test)]
@@ -61,8 +67,13 @@ mod tests {
         assert_eq!(parse("/ note to self"), Some(Slash::Comment));
         assert_eq!(parse("hello"), None);
         assert_eq!(parse("/path/to/file"), None);
-        let Some(Slash::Command(c)) = parse("/Close@Shop_Bot  now ") else { panic!() };
-        assert_eq!((c.name.as_str(), c.bot.as_deref(), c.args.as_str()), ("close", Some("shop_bot"), "now"));
+        let Some(Slash::Command(c)) = parse("/Close@Shop_Bot  now ") else {
+            panic!()
+        };
+        assert_eq!(
+            (c.name.as_str(), c.bot.as_deref(), c.args.as_str()),
+            ("close", Some("shop_bot"), "now")
+        );
         assert!(c.is_for("shop_bot") && !c.is_for("other_bot"));
     }
 }

@@ -4,7 +4,12 @@ use crate::relay::{Intent, Relay, RelayError};
 use crate::store::{now_ms, Dialog, DialogStatus, Tx};
 
 /// Applies the status named by the command.
-pub async fn run(relay: &Relay, tx: &mut Tx, dialog: &Dialog, name: &str) -> Result<(), RelayError> {
+pub async fn run(
+    relay: &Relay,
+    tx: &mut Tx,
+    dialog: &Dialog,
+    name: &str,
+) -> Result<(), RelayError> {
     let status = match name {
         "close" => DialogStatus::Closed,
         "hold" => DialogStatus::New,
@@ -15,9 +20,13 @@ pub async fn run(relay: &Relay, tx: &mut Tx, dialog: &Dialog, name: &str) -> Res
         return Ok(());
     }
     // Title first: a closed topic still shows ⬛ in the list.
-    relay.push(tx, Intent::Title { dialog: dialog.id }, 0).await?;
+    relay
+        .push(tx, Intent::Title { dialog: dialog.id }, 0)
+        .await?;
     if was_closed || status == DialogStatus::Closed {
-        relay.push(tx, Intent::TopicState { dialog: dialog.id }, 0).await?;
+        relay
+            .push(tx, Intent::TopicState { dialog: dialog.id }, 0)
+            .await?;
     }
     Ok(())
 }

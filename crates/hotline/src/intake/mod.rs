@@ -20,11 +20,29 @@ use crate::store::{now_ms, Store};
 /// Every update type: Hotline is the only consumer of the bot's updates (the gateway
 /// serves the parallel bot from the same log), so it asks for all of them.
 pub const ALL_UPDATES: &[&str] = &[
-    "message", "edited_message", "channel_post", "edited_channel_post", "business_connection",
-    "business_message", "edited_business_message", "deleted_business_messages", "message_reaction",
-    "message_reaction_count", "inline_query", "chosen_inline_result", "callback_query", "shipping_query",
-    "pre_checkout_query", "purchased_paid_media", "poll", "poll_answer", "my_chat_member", "chat_member",
-    "chat_join_request", "chat_boost", "removed_chat_boost",
+    "message",
+    "edited_message",
+    "channel_post",
+    "edited_channel_post",
+    "business_connection",
+    "business_message",
+    "edited_business_message",
+    "deleted_business_messages",
+    "message_reaction",
+    "message_reaction_count",
+    "inline_query",
+    "chosen_inline_result",
+    "callback_query",
+    "shipping_query",
+    "pre_checkout_query",
+    "purchased_paid_media",
+    "poll",
+    "poll_answer",
+    "my_chat_member",
+    "chat_member",
+    "chat_join_request",
+    "chat_boost",
+    "removed_chat_boost",
 ];
 
 /// Updates handled per transaction.
@@ -68,7 +86,8 @@ pub async fn process_batch(relay: &Relay, store: &Store) -> Result<usize, RelayE
     let mut tx = store.begin().await?;
     for u in &updates {
         relay.handle(&mut tx, &u.payload).await?;
-        tx.mark_update_processed(relay.connection, u.update_id, now_ms()).await?;
+        tx.mark_update_processed(relay.connection, u.update_id, now_ms())
+            .await?;
     }
     tx.commit().await?;
     Ok(updates.len())

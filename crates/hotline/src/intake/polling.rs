@@ -15,7 +15,13 @@ use crate::telegram::{Client, TgError};
 pub const POLL_TIMEOUT: u32 = 25;
 
 /// Polls until shutdown, waking the processor after every stored batch.
-pub async fn poll_loop(tg: Client, store: Store, connection: ConnectionId, wake: Arc<Notify>, mut shutdown: Shutdown) {
+pub async fn poll_loop(
+    tg: Client,
+    store: Store,
+    connection: ConnectionId,
+    wake: Arc<Notify>,
+    mut shutdown: Shutdown,
+) {
     let mut offset = match store.last_update_id(connection).await {
         Ok(last) => last.map(|id| id + 1),
         Err(e) => {
@@ -55,7 +61,9 @@ pub async fn poll_loop(tg: Client, store: Store, connection: ConnectionId, wake:
             Err(e) => {
                 failures += 1;
                 if e.is_unauthorized() {
-                    tracing::error!("the bot token was rejected (401); polling stops retrying fast");
+                    tracing::error!(
+                        "the bot token was rejected (401); polling stops retrying fast"
+                    );
                 } else {
                     tracing::warn!(error = %e, "getUpdates failed");
                 }

@@ -35,18 +35,30 @@ pub struct WebhookState {
 }
 
 /// `POST /telegram/{connection}`.
-pub async fn receive(State(state): State<WebhookState>, Path(name): Path<String>, headers: HeaderMap, Json(update): Json<Value>) -> StatusCode {
+pub async fn receive(
+    State(state): State<WebhookState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    Json(update): Json<Value>,
+) -> StatusCode {
     let Some(intake) = state.intakes.iter().find(|i| i.name == name) else {
         return StatusCode::NOT_FOUND;
     };
-    let given = headers.get("x-telegram-bot-api-secret-token").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let given = headers
+        .get("x-telegram-bot-api-secret-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if !constant_time_eq(given.as_bytes(), intake.secret.expose().as_bytes()) {
         return StatusCode::UNAUTHORIZED;
     }
     if update["update_id"].as_i64().is_none() {
         return StatusCode::BAD_REQUEST;
     }
-    match state.store.insert_updates(intake.connection, std::slice::from_ref(&update), now_ms()).await {
+    match state
+        .store
+        .insert_updates(intake.connection, std::slice::from_ref(&update), now_ms())
+        .await
+    {
         Ok(_) => {
             intake.wake.notify_one();
             StatusCode::OK

@@ -27,12 +27,21 @@ pub async fn sweep(relay: &Relay, store: &Store, now: UnixMs) -> Result<usize, R
         return Ok(0);
     }
     let before = now - i64::from(hours) * 3_600_000;
-    let due = store.dialogs_waiting_since(relay.connection, before, 500).await?;
+    let due = store
+        .dialogs_waiting_since(relay.connection, before, 500)
+        .await?;
     for d in &due {
         let mut tx = store.begin().await?;
-        if tx.set_dialog_status(d.id, DialogStatus::Closed, now).await? {
-            relay.push(&mut tx, Intent::Title { dialog: d.id }, 0).await?;
-            relay.push(&mut tx, Intent::TopicState { dialog: d.id }, 0).await?;
+        if tx
+            .set_dialog_status(d.id, DialogStatus::Closed, now)
+            .await?
+        {
+            relay
+                .push(&mut tx, Intent::Title { dialog: d.id }, 0)
+                .await?;
+            relay
+                .push(&mut tx, Intent::TopicState { dialog: d.id }, 0)
+                .await?;
         }
         tx.commit().await?;
     }

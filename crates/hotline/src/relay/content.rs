@@ -5,19 +5,55 @@ use serde_json::{json, Value};
 
 /// Content kinds Hotline copies with copyMessage(s), in the order they are recognised.
 pub const COPYABLE: &[&str] = &[
-    "text", "photo", "video", "animation", "audio", "voice", "video_note", "document", "sticker", "venue",
-    "location", "contact", "poll", "dice",
+    "text",
+    "photo",
+    "video",
+    "animation",
+    "audio",
+    "voice",
+    "video_note",
+    "document",
+    "sticker",
+    "venue",
+    "location",
+    "contact",
+    "poll",
+    "dice",
 ];
 
 /// Fields of service messages: never relayed, never fatal.
 const SERVICE: &[&str] = &[
-    "new_chat_members", "left_chat_member", "new_chat_title", "new_chat_photo", "delete_chat_photo",
-    "group_chat_created", "supergroup_chat_created", "channel_chat_created", "message_auto_delete_timer_changed",
-    "migrate_to_chat_id", "migrate_from_chat_id", "pinned_message", "forum_topic_created", "forum_topic_edited",
-    "forum_topic_closed", "forum_topic_reopened", "general_forum_topic_hidden", "general_forum_topic_unhidden",
-    "video_chat_scheduled", "video_chat_started", "video_chat_ended", "video_chat_participants_invited",
-    "write_access_allowed", "users_shared", "chat_shared", "boost_added", "chat_background_set",
-    "proximity_alert_triggered", "connected_website", "chat_owner_left", "chat_owner_changed",
+    "new_chat_members",
+    "left_chat_member",
+    "new_chat_title",
+    "new_chat_photo",
+    "delete_chat_photo",
+    "group_chat_created",
+    "supergroup_chat_created",
+    "channel_chat_created",
+    "message_auto_delete_timer_changed",
+    "migrate_to_chat_id",
+    "migrate_from_chat_id",
+    "pinned_message",
+    "forum_topic_created",
+    "forum_topic_edited",
+    "forum_topic_closed",
+    "forum_topic_reopened",
+    "general_forum_topic_hidden",
+    "general_forum_topic_unhidden",
+    "video_chat_scheduled",
+    "video_chat_started",
+    "video_chat_ended",
+    "video_chat_participants_invited",
+    "write_access_allowed",
+    "users_shared",
+    "chat_shared",
+    "boost_added",
+    "chat_background_set",
+    "proximity_alert_triggered",
+    "connected_website",
+    "chat_owner_left",
+    "chat_owner_changed",
 ];
 
 /// The message's content kind: one of [`COPYABLE`], `service`, or the first unknown
@@ -32,7 +68,16 @@ pub fn kind(msg: &Value) -> String {
         }
         return (*k).to_string();
     }
-    for k in ["story", "game", "invoice", "paid_media", "giveaway", "giveaway_winners", "checklist", "successful_payment"] {
+    for k in [
+        "story",
+        "game",
+        "invoice",
+        "paid_media",
+        "giveaway",
+        "giveaway_winners",
+        "checklist",
+        "successful_payment",
+    ] {
         if msg.get(k).is_some() {
             return k.to_string();
         }
@@ -47,7 +92,10 @@ pub fn copyable(kind: &str) -> bool {
 
 /// The text or caption of a message.
 pub fn text(msg: &Value) -> &str {
-    msg["text"].as_str().or_else(|| msg["caption"].as_str()).unwrap_or("")
+    msg["text"]
+        .as_str()
+        .or_else(|| msg["caption"].as_str())
+        .unwrap_or("")
 }
 
 /// Whether the message is an explicit reply (in forum topics Telegram also sets
@@ -71,7 +119,17 @@ pub fn start_param(msg: &Value) -> Option<String> {
 /// The content fields an edit intent needs (text, caption, media), for mirroring.
 pub fn edit_snapshot(msg: &Value) -> Value {
     let mut out = json!({});
-    for f in ["text", "entities", "caption", "caption_entities", "photo", "video", "animation", "audio", "document"] {
+    for f in [
+        "text",
+        "entities",
+        "caption",
+        "caption_entities",
+        "photo",
+        "video",
+        "animation",
+        "audio",
+        "document",
+    ] {
         if let Some(v) = msg.get(f) {
             out[f] = v.clone();
         }
@@ -82,8 +140,14 @@ pub fn edit_snapshot(msg: &Value) -> Value {
 /// An `InputMedia` for editMessageMedia built from a snapshot's media, or None.
 pub fn input_media(snapshot: &Value) -> Option<Value> {
     for kind in ["photo", "video", "animation", "audio", "document"] {
-        let Some(m) = snapshot.get(kind) else { continue };
-        let file_id = if kind == "photo" { m.as_array()?.last()?["file_id"].clone() } else { m["file_id"].clone() };
+        let Some(m) = snapshot.get(kind) else {
+            continue;
+        };
+        let file_id = if kind == "photo" {
+            m.as_array()?.last()?["file_id"].clone()
+        } else {
+            m["file_id"].clone()
+        };
         let mut media = json!({"type": kind, "media": file_id});
         if let Some(c) = snapshot.get("caption") {
             media["caption"] = c.clone();
@@ -126,19 +190,30 @@ mod tests {
         assert_eq!(explicit_reply(&m), None);
         let m = json!({"message_thread_id": 5, "is_topic_message": true, "reply_to_message": {"message_id": 9}});
         assert_eq!(explicit_reply(&m), Some(9));
-        assert_eq!(explicit_reply(&json!({"reply_to_message": {"message_id": 3}})), Some(3));
+        assert_eq!(
+            explicit_reply(&json!({"reply_to_message": {"message_id": 3}})),
+            Some(3)
+        );
     }
 
     #[test]
     fn start_payload() {
-        assert_eq!(start_param(&json!({"text": "/start promo42"})).as_deref(), Some("promo42"));
+        assert_eq!(
+            start_param(&json!({"text": "/start promo42"})).as_deref(),
+            Some("promo42")
+        );
         assert_eq!(start_param(&json!({"text": "/start"})), None);
         assert_eq!(start_param(&json!({"text": "/starter x"})), None);
     }
 
     #[test]
     fn media_for_edits() {
-        let snap = edit_snapshot(&json!({"photo": [{"file_id": "a"}, {"file_id": "b"}], "caption": "x", "chat": {}}));
-        assert_eq!(input_media(&snap), Some(json!({"type": "photo", "media": "b", "caption": "x"})));
+        let snap = edit_snapshot(
+            &json!({"photo": [{"file_id": "a"}, {"file_id": "b"}], "caption": "x", "chat": {}}),
+        );
+        assert_eq!(
+            input_media(&snap),
+            Some(json!({"type": "photo", "media": "b", "caption": "x"}))
+        );
     }
 }

@@ -9,8 +9,13 @@ use crate::store::Tx;
 impl Relay {
     /// A user edited a message in their chat with the bot.
     pub(super) async fn user_edit(&self, tx: &mut Tx, msg: &Value) -> Result<(), RelayError> {
-        let (Some(user), Some(id)) = (msg["chat"]["id"].as_i64(), msg["message_id"].as_i64()) else { return Ok(()) };
-        let Some(link) = tx.link_by_user_message(self.connection, user, id).await? else { return Ok(()) };
+        let (Some(user), Some(id)) = (msg["chat"]["id"].as_i64(), msg["message_id"].as_i64())
+        else {
+            return Ok(());
+        };
+        let Some(link) = tx.link_by_user_message(self.connection, user, id).await? else {
+            return Ok(());
+        };
         let intent = Intent::EditIn {
             dialog: link.link.dialog_id,
             user_message: id,
@@ -23,8 +28,15 @@ impl Relay {
 
     /// An operator edited a message in a topic.
     pub(super) async fn operator_edit(&self, tx: &mut Tx, msg: &Value) -> Result<(), RelayError> {
-        let Some(id) = msg["message_id"].as_i64() else { return Ok(()) };
-        let Some(link) = tx.link_by_group_message(self.connection, self.group_id, id).await? else { return Ok(()) };
+        let Some(id) = msg["message_id"].as_i64() else {
+            return Ok(());
+        };
+        let Some(link) = tx
+            .link_by_group_message(self.connection, self.group_id, id)
+            .await?
+        else {
+            return Ok(());
+        };
         if link.link.direction != crate::store::Direction::Outgoing {
             return Ok(());
         }

@@ -34,7 +34,12 @@ impl Icons {
         let mut map = HashMap::new();
         for (status, prefs) in ICON_PREFERENCES {
             let found = prefs.iter().find_map(|want| {
-                stickers.as_array()?.iter().find(|s| s["emoji"].as_str() == Some(want))?["custom_emoji_id"].as_str().map(str::to_string)
+                stickers
+                    .as_array()?
+                    .iter()
+                    .find(|s| s["emoji"].as_str() == Some(want))?["custom_emoji_id"]
+                    .as_str()
+                    .map(str::to_string)
             });
             if let Some(id) = found {
                 map.insert(status.as_str(), id);
@@ -78,43 +83,92 @@ impl Executor {
     }
 
     async fn load(&self, dialog: i64) -> Result<(Dialog, Contact), TgError> {
-        let d = self.store.dialog(dialog).await.map_err(store_err)?.ok_or_else(|| TgError::Decode(format!("dialog {dialog} is gone")))?;
-        let c = self.store.contact(d.contact_id).await.map_err(store_err)?.ok_or_else(|| TgError::Decode("contact is gone".into()))?;
+        let d = self
+            .store
+            .dialog(dialog)
+            .await
+            .map_err(store_err)?
+            .ok_or_else(|| TgError::Decode(format!("dialog {dialog} is gone")))?;
+        let c = self
+            .store
+            .contact(d.contact_id)
+            .await
+            .map_err(store_err)?
+            .ok_or_else(|| TgError::Decode("contact is gone".into()))?;
         Ok((d, c))
     }
 
     fn title(&self, d: &Dialog, c: &Contact) -> String {
         let params = self.relay.params();
-        render::topic_title(d.status, c, &[], &params.hide_info, self.relay.label().as_deref())
+        render::topic_title(
+            d.status,
+            c,
+            &[],
+            &params.hide_info,
+            self.relay.label().as_deref(),
+        )
     }
 
     /// The dialog's topic, created (with its card) when it has none.
     async fn topic(&self, dialog: i64) -> Result<Topic, TgError> {
         let (d, c) = self.load(dialog).await?;
         if let Some(thread) = d.thread_id {
-            return Ok(Topic { contact: c, thread, created: false });
+            return Ok(Topic {
+                contact: c,
+                thread,
+                created: false,
+            });
         }
-        let recreated = self.store.kv_get(self.relay.connection, &format!("topic_of:{}", d.id)).await.map_err(store_err)?.is_some();
+        let recreated = self
+            .store
+            .kv_get(self.relay.connection, &format!("topic_of:{}", d.id))
+            .await
+            .map_err(store_err)?
+            .is_some();
         let mut extra = json!({});
         if let Some(icon) = self.icons.for_status(d.status) {
             extra["icon_custom_emoji_id"] = json!(icon);
         }
-        let topic = self.tg.create_forum_topic(self.group(), &self.title(&d, &c), extra).await?;
+        let topic = self
+            .tg
+            .create_forum_topic(self.group(), &self.title(&d, &c), extra)
+            .await?;
         let thread = topic.message_thread_id;
-        self.store.set_dialog_thread(d.id, Some(thread)).await.map_err(store_err)?;
-        self.store.kv_set(self.relay.connection, &format!("topic_of:{}", d.id), &thread.to_string()).await.map_err(store_err)?;
+        self.store
+            .set_dialog_thread(d.id, Some(thread))
+            .await
+            .map_err(store_err)?;
+        self.store
+            .kv_set(
+                self.relay.connection,
+                &format!("topic_of:{}", d.id),
+                &thread.to_string(),
+            )
+            .await
+            .map_err(store_err)?;
         let params = self.relay.params();
         if params.auto_info && !params.hide_info.card {
-            self.post(Some(thread), &render::user_card(&c, &params.hide_info, self.relay.label().as_deref()), None).await?;
+            self.post(
+                Some(thread),
+                &render::user_card(&c, &params.hide_info, self.relay.label().as_deref()),
+                None,
+            )
+            .await?;
         }
         if recreated {
             let note = "♻️ The previous topic of this dialog was deleted; the conversation continues here.";
             self.post(Some(thread), note, None).await?;
         }
         if d.status == DialogStatus::Closed {
-            ok_unless(self.tg.close_forum_topic(self.group(), thread).await, |e| e.is_topic_not_modified())?;
+            ok_unless(self.tg.close_forum_topic(self.group(), thread).await, |e| {
+                e.is_topic_not_modified()
+            })?;
         }
-        Ok(Topic { contact: c, thread, created: true })
+        Ok(Topic {
+            contact: c,
+            thread,
+            created: true,
+        })
     }
 
     /// Runs `f` in the dialog's topic; a deleted topic is forgotten and recreated once.
@@ -129,7 +183,10 @@ impl Executor {
             match f(topic.thread).await {
                 Err(e) if e.is_thread_not_found() && tries == 0 => {
                     tracing::info!(dialog, "topic was deleted; recreating it");
-                    self.store.set_dialog_thread(dialog, None).await.map_err(store_err)?;
+                    self.store
+                        .set_dialog_thread(dialog, None)
+                        .await
+                        .map_err(store_err)?;
                     tries += 1;
                 }
                 Err(e) => return Err(e),
@@ -138,22 +195,45 @@ impl Executor {
         }
     }
 
-    async fn post(&self, thread: Option<i64>, text: &str, reply_to: Option<i64>) -> Result<i64, TgError> {
-        let mut extra = json!({"parse_mode": "HTML", "link_preview_options": {"is_disabled": true}});
+    async fn post(
+        &self,
+        thread: Option<i64>,
+        text: &str,
+        reply_to: Option<i64>,
+    ) -> Result<i64, TgError> {
+        let mut extra =
+            json!({"parse_mode": "HTML", "link_preview_options": {"is_disabled": true}});
         if let Some(t) = thread {
             extra["message_thread_id"] = json!(t);
         }
         if let Some(r) = reply_to {
-            extra["reply_parameters"] = json!({"message_id": r, "allow_sending_without_reply": true});
+            extra["reply_parameters"] =
+                json!({"message_id": r, "allow_sending_without_reply": true});
         }
-        Ok(self.tg.send_message(self.group(), text, extra).await?.message_id)
+        Ok(self
+            .tg
+            .send_message(self.group(), text, extra)
+            .await?
+            .message_id)
     }
 
     async fn notice(&self, dialog: i64, text: &str, reply_to: Option<i64>) -> Result<(), TgError> {
-        self.in_topic(dialog, |t| async move { self.post(Some(t), text, reply_to).await }).await.map(|_| ())
+        self.in_topic(dialog, |t| async move {
+            self.post(Some(t), text, reply_to).await
+        })
+        .await
+        .map(|_| ())
     }
 
-    async fn link(&self, dialog: i64, user_chat: i64, user_message: i64, group_message: i64, direction: Direction, kind: &str) -> Result<(), TgError> {
+    async fn link(
+        &self,
+        dialog: i64,
+        user_chat: i64,
+        user_message: i64,
+        group_message: i64,
+        direction: Direction,
+        kind: &str,
+    ) -> Result<(), TgError> {
         let link = NewLink {
             dialog_id: dialog,
             user_chat_id: user_chat,
@@ -163,18 +243,32 @@ impl Executor {
             direction,
             kind: kind.to_string(),
         };
-        self.store.insert_link(self.relay.connection, &link, crate::store::now_ms()).await.map_err(store_err)?;
+        self.store
+            .insert_link(self.relay.connection, &link, crate::store::now_ms())
+            .await
+            .map_err(store_err)?;
         Ok(())
     }
 
     /// Executes one intent. `Ok` = done (including handled permanent failures).
     pub async fn execute(&self, intent_id: i64, intent: &Intent) -> Result<(), TgError> {
         match intent {
-            Intent::CopyIn { dialog, ids, reply_to, kind, forward } => {
+            Intent::CopyIn {
+                dialog,
+                ids,
+                reply_to,
+                kind,
+                forward,
+            } => {
                 let ids = self.batch(intent_id, ids).await?;
                 self.copy_in(*dialog, &ids, *reply_to, kind, *forward).await
             }
-            Intent::CopyOut { dialog, ids, reply_to, kind } => {
+            Intent::CopyOut {
+                dialog,
+                ids,
+                reply_to,
+                kind,
+            } => {
                 let ids = self.batch(intent_id, ids).await?;
                 self.copy_out(*dialog, &ids, *reply_to, kind).await
             }
@@ -182,21 +276,45 @@ impl Executor {
                 let topic = self.topic(*dialog).await?;
                 if !topic.created {
                     let params = self.relay.params();
-                    let card = render::user_card(&topic.contact, &params.hide_info, self.relay.label().as_deref());
+                    let card = render::user_card(
+                        &topic.contact,
+                        &params.hide_info,
+                        self.relay.label().as_deref(),
+                    );
                     self.notice(*dialog, &card, None).await?;
                 }
                 Ok(())
             }
-            Intent::Notice { dialog: Some(d), text, reply_to } => self.notice(*d, text, *reply_to).await,
-            Intent::Notice { dialog: None, text, reply_to } => self.post(None, text, *reply_to).await.map(|_| ()),
+            Intent::Notice {
+                dialog: Some(d),
+                text,
+                reply_to,
+            } => self.notice(*d, text, *reply_to).await,
+            Intent::Notice {
+                dialog: None,
+                text,
+                reply_to,
+            } => self.post(None, text, *reply_to).await.map(|_| ()),
             Intent::Say { dialog, text } => self.say(*dialog, text).await,
             Intent::Title { dialog } => self.sync_title(*dialog).await,
             Intent::TopicState { dialog } => self.sync_state(*dialog).await,
-            Intent::EditIn { dialog, user_message, group_message, content } => {
-                self.mirror_edit(*dialog, true, *user_message, *group_message, content).await
+            Intent::EditIn {
+                dialog,
+                user_message,
+                group_message,
+                content,
+            } => {
+                self.mirror_edit(*dialog, true, *user_message, *group_message, content)
+                    .await
             }
-            Intent::EditOut { dialog, group_message, user_message, content } => {
-                self.mirror_edit(*dialog, false, *group_message, *user_message, content).await
+            Intent::EditOut {
+                dialog,
+                group_message,
+                user_message,
+                content,
+            } => {
+                self.mirror_edit(*dialog, false, *group_message, *user_message, content)
+                    .await
             }
         }
     }
@@ -206,10 +324,20 @@ impl Executor {
         if !ids.is_empty() {
             return Ok(ids.to_vec());
         }
-        self.store.album_batch(self.relay.connection, intent_id).await.map_err(store_err)
+        self.store
+            .album_batch(self.relay.connection, intent_id)
+            .await
+            .map_err(store_err)
     }
 
-    async fn copy_in(&self, dialog: i64, ids: &[i64], reply_to: Option<i64>, kind: &str, forward: bool) -> Result<(), TgError> {
+    async fn copy_in(
+        &self,
+        dialog: i64,
+        ids: &[i64],
+        reply_to: Option<i64>,
+        kind: &str,
+        forward: bool,
+    ) -> Result<(), TgError> {
         let (_, contact) = self.load(dialog).await?;
         let user = contact.user_id;
         if ids.is_empty() {
@@ -219,33 +347,58 @@ impl Executor {
             .in_topic(dialog, |thread| async move {
                 let mut extra = json!({"message_thread_id": thread});
                 if ids.len() > 1 {
-                    return self.tg.copy_messages(self.group(), user, ids, extra).await.map(|r| r.into_iter().map(|m| m.message_id).collect::<Vec<_>>());
+                    return self
+                        .tg
+                        .copy_messages(self.group(), user, ids, extra)
+                        .await
+                        .map(|r| r.into_iter().map(|m| m.message_id).collect::<Vec<_>>());
                 }
                 if let Some(r) = reply_to {
-                    extra["reply_parameters"] = json!({"message_id": r, "allow_sending_without_reply": true});
+                    extra["reply_parameters"] =
+                        json!({"message_id": r, "allow_sending_without_reply": true});
                 }
                 if forward {
-                    return self.tg.forward_message(self.group(), user, ids[0], extra).await.map(|m| vec![m.message_id]);
+                    return self
+                        .tg
+                        .forward_message(self.group(), user, ids[0], extra)
+                        .await
+                        .map(|m| vec![m.message_id]);
                 }
-                self.tg.copy_message(self.group(), user, ids[0], extra).await.map(|m| vec![m.message_id])
+                self.tg
+                    .copy_message(self.group(), user, ids[0], extra)
+                    .await
+                    .map(|m| vec![m.message_id])
             })
             .await;
         match result {
             Ok((_, copies)) => {
                 if copies.len() == ids.len() {
                     for (u, g) in ids.iter().zip(copies) {
-                        self.link(dialog, user, *u, g, Direction::Incoming, kind).await?;
+                        self.link(dialog, user, *u, g, Direction::Incoming, kind)
+                            .await?;
                     }
                 } else {
-                    tracing::warn!(dialog, sent = ids.len(), copied = copies.len(), "Telegram skipped messages of a batch");
+                    tracing::warn!(
+                        dialog,
+                        sent = ids.len(),
+                        copied = copies.len(),
+                        "Telegram skipped messages of a batch"
+                    );
                 }
                 Ok(())
             }
             Err(e) if e.is_retryable() => Err(e),
             Err(e) => {
                 tracing::warn!(dialog, error = %e, "a user message could not be copied into the topic");
-                let what = if forward || !super::content::copyable(kind) { format!("a {kind} message that Telegram cannot show here") } else { format!("a {kind} message") };
-                let text = format!("⚠️ The user sent {what}; it could not be copied: {}", html(&e.to_string()));
+                let what = if forward || !super::content::copyable(kind) {
+                    format!("a {kind} message that Telegram cannot show here")
+                } else {
+                    format!("a {kind} message")
+                };
+                let text = format!(
+                    "⚠️ The user sent {what}; it could not be copied: {}",
+                    html(&e.to_string())
+                );
                 self.notice(dialog, &text, None).await?;
                 if !self.relay.params().silent_mode {
                     self.say(dialog, "⚠️ Sorry, your message could not be delivered to the team. Please try sending it another way.").await?;
@@ -255,38 +408,62 @@ impl Executor {
         }
     }
 
-    async fn copy_out(&self, dialog: i64, ids: &[i64], reply_to: Option<i64>, kind: &str) -> Result<(), TgError> {
+    async fn copy_out(
+        &self,
+        dialog: i64,
+        ids: &[i64],
+        reply_to: Option<i64>,
+        kind: &str,
+    ) -> Result<(), TgError> {
         let (_, contact) = self.load(dialog).await?;
         let user = contact.user_id;
         if ids.is_empty() {
             return Ok(());
         }
         let result = if ids.len() > 1 {
-            self.tg.copy_messages(user, self.group(), ids, json!({})).await.map(|r| r.into_iter().map(|m| m.message_id).collect::<Vec<_>>())
+            self.tg
+                .copy_messages(user, self.group(), ids, json!({}))
+                .await
+                .map(|r| r.into_iter().map(|m| m.message_id).collect::<Vec<_>>())
         } else {
             let mut extra = json!({});
             if let Some(r) = reply_to {
-                extra["reply_parameters"] = json!({"message_id": r, "allow_sending_without_reply": true});
+                extra["reply_parameters"] =
+                    json!({"message_id": r, "allow_sending_without_reply": true});
             }
-            self.tg.copy_message(user, self.group(), ids[0], extra).await.map(|m| vec![m.message_id])
+            self.tg
+                .copy_message(user, self.group(), ids[0], extra)
+                .await
+                .map(|m| vec![m.message_id])
         };
         match result {
             Ok(copies) => {
                 for (g, u) in ids.iter().zip(copies) {
-                    self.link(dialog, user, u, *g, Direction::Outgoing, kind).await?;
+                    self.link(dialog, user, u, *g, Direction::Outgoing, kind)
+                        .await?;
                 }
                 if contact.blocked {
-                    self.store.set_contact_blocked(contact.id, false).await.map_err(store_err)?;
+                    self.store
+                        .set_contact_blocked(contact.id, false)
+                        .await
+                        .map_err(store_err)?;
                 }
                 let mark = json!([{"type": "emoji", "emoji": DELIVERED}]);
-                if let Err(e) = self.tg.set_message_reaction(self.group(), ids[0], mark).await {
+                if let Err(e) = self
+                    .tg
+                    .set_message_reaction(self.group(), ids[0], mark)
+                    .await
+                {
                     tracing::debug!(error = %e, "delivered mark not set");
                 }
                 Ok(())
             }
             Err(e) if e.is_retryable() => Err(e),
             Err(e) if e.is_blocked() => {
-                self.store.set_contact_blocked(contact.id, true).await.map_err(store_err)?;
+                self.store
+                    .set_contact_blocked(contact.id, true)
+                    .await
+                    .map_err(store_err)?;
                 let text = "⛔ Not delivered: the user blocked the bot.";
                 self.notice(dialog, text, Some(ids[0])).await
             }
@@ -299,10 +476,18 @@ impl Executor {
 
     async fn say(&self, dialog: i64, text: &str) -> Result<(), TgError> {
         let (_, contact) = self.load(dialog).await?;
-        match self.tg.send_message(contact.user_id, text, json!({"parse_mode": "HTML"})).await {
+        match self
+            .tg
+            .send_message(contact.user_id, text, json!({"parse_mode": "HTML"}))
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if e.is_retryable() => Err(e),
-            Err(e) if e.is_blocked() => self.store.set_contact_blocked(contact.id, true).await.map_err(store_err),
+            Err(e) if e.is_blocked() => self
+                .store
+                .set_contact_blocked(contact.id, true)
+                .await
+                .map_err(store_err),
             Err(e) => {
                 tracing::warn!(dialog, error = %e, "message to the user failed");
                 Ok(())
@@ -312,36 +497,59 @@ impl Executor {
 
     async fn sync_title(&self, dialog: i64) -> Result<(), TgError> {
         let (d, c) = self.load(dialog).await?;
-        let Some(thread) = d.thread_id else { return Ok(()) };
+        let Some(thread) = d.thread_id else {
+            return Ok(());
+        };
         let mut extra = json!({"name": self.title(&d, &c)});
         if let Some(icon) = self.icons.for_status(d.status) {
             extra["icon_custom_emoji_id"] = json!(icon);
         }
         match self.tg.edit_forum_topic(self.group(), thread, extra).await {
-            Err(e) if e.is_thread_not_found() => self.store.set_dialog_thread(d.id, None).await.map_err(store_err),
+            Err(e) if e.is_thread_not_found() => self
+                .store
+                .set_dialog_thread(d.id, None)
+                .await
+                .map_err(store_err),
             r => ok_unless(r, |e| e.is_topic_not_modified()).map(|_| ()),
         }
     }
 
     async fn sync_state(&self, dialog: i64) -> Result<(), TgError> {
         let (d, _) = self.load(dialog).await?;
-        let Some(thread) = d.thread_id else { return Ok(()) };
+        let Some(thread) = d.thread_id else {
+            return Ok(());
+        };
         let r = if d.status == DialogStatus::Closed {
             self.tg.close_forum_topic(self.group(), thread).await
         } else {
             self.tg.reopen_forum_topic(self.group(), thread).await
         };
         match r {
-            Err(e) if e.is_thread_not_found() => self.store.set_dialog_thread(d.id, None).await.map_err(store_err),
+            Err(e) if e.is_thread_not_found() => self
+                .store
+                .set_dialog_thread(d.id, None)
+                .await
+                .map_err(store_err),
             r => ok_unless(r, |e| e.is_topic_not_modified()).map(|_| ()),
         }
     }
 
     /// Mirrors an edit: `inbound` = user → topic. `source`/`copy` are message ids in the
     /// editing side's chat and in the other side's chat.
-    async fn mirror_edit(&self, dialog: i64, inbound: bool, source: i64, copy: i64, content: &Value) -> Result<(), TgError> {
+    async fn mirror_edit(
+        &self,
+        dialog: i64,
+        inbound: bool,
+        source: i64,
+        copy: i64,
+        content: &Value,
+    ) -> Result<(), TgError> {
         let (_, contact) = self.load(dialog).await?;
-        let (chat, from_chat) = if inbound { (self.group(), contact.user_id) } else { (contact.user_id, self.group()) };
+        let (chat, from_chat) = if inbound {
+            (self.group(), contact.user_id)
+        } else {
+            (contact.user_id, self.group())
+        };
         let r = if let Some(text) = content["text"].as_str() {
             let mut extra = json!({});
             if let Some(e) = content.get("entities") {
@@ -349,7 +557,9 @@ impl Executor {
             }
             self.tg.edit_message_text(chat, copy, text, extra).await
         } else if let Some(media) = input_media(content) {
-            self.tg.edit_message_media(chat, copy, media, json!({})).await
+            self.tg
+                .edit_message_media(chat, copy, media, json!({}))
+                .await
         } else {
             return Ok(());
         };
@@ -369,13 +579,21 @@ impl Executor {
                 if let Some(text) = content["text"].as_str() {
                     let (text, entities) = mark_edited(text, content.get("entities"));
                     extra["entities"] = entities;
-                    self.tg.send_message(chat, &text, extra).await.map(|_| ()).or_else(ignore_permanent)
+                    self.tg
+                        .send_message(chat, &text, extra)
+                        .await
+                        .map(|_| ())
+                        .or_else(ignore_permanent)
                 } else {
                     let caption = content["caption"].as_str().unwrap_or("");
                     let (caption, entities) = mark_edited(caption, content.get("caption_entities"));
                     extra["caption"] = json!(caption);
                     extra["caption_entities"] = entities;
-                    self.tg.copy_message(chat, from_chat, source, extra).await.map(|_| ()).or_else(ignore_permanent)
+                    self.tg
+                        .copy_message(chat, from_chat, source, extra)
+                        .await
+                        .map(|_| ())
+                        .or_else(ignore_permanent)
                 }
             }
         }
@@ -422,7 +640,10 @@ mod tests {
 
     #[test]
     fn edited_mark_shifts_entities() {
-        let (t, e) = mark_edited("hi there", Some(&json!([{"type": "bold", "offset": 3, "length": 5}])));
+        let (t, e) = mark_edited(
+            "hi there",
+            Some(&json!([{"type": "bold", "offset": 3, "length": 5}])),
+        );
         assert_eq!(t, "✏️ hi there");
         assert_eq!(e[0]["offset"], 6);
     }
@@ -440,7 +661,13 @@ mod tests {
 impl crate::outbox::Executor for Executor {
     type Action = Intent;
 
-    async fn execute(&self, intent: &crate::outbox::Intent, action: Intent) -> Result<Value, TgError> {
-        Executor::execute(self, intent.id.0, &action).await.map(|_| Value::Null)
+    async fn execute(
+        &self,
+        intent: &crate::outbox::Intent,
+        action: Intent,
+    ) -> Result<Value, TgError> {
+        Executor::execute(self, intent.id.0, &action)
+            .await
+            .map(|_| Value::Null)
     }
 }

@@ -13,7 +13,9 @@ impl Relay {
     /// A private message from a user.
     pub(super) async fn user_message(&self, tx: &mut Tx, msg: &Value) -> Result<(), RelayError> {
         let from = &msg["from"];
-        let Some(user_id) = from["id"].as_i64() else { return Ok(()) };
+        let Some(user_id) = from["id"].as_i64() else {
+            return Ok(());
+        };
         if from["is_bot"] == true {
             return Ok(());
         }
@@ -30,7 +32,9 @@ impl Relay {
             language_code: from["language_code"].as_str().map(str::to_string),
         };
         let start = content::start_param(msg);
-        let (contact, _) = tx.upsert_contact(self.connection, &profile, start.as_deref(), now).await?;
+        let (contact, _) = tx
+            .upsert_contact(self.connection, &profile, start.as_deref(), now)
+            .await?;
         if contact.banned {
             return Ok(());
         }
@@ -40,35 +44,69 @@ impl Relay {
             return Ok(());
         }
         let existing = tx.dialog_for_contact(self.connection, contact.id).await?;
-        let open = existing.as_ref().is_some_and(|d| d.activated && d.status != DialogStatus::Closed);
+        let open = existing
+            .as_ref()
+            .is_some_and(|d| d.activated && d.status != DialogStatus::Closed);
         if !params.private_keywords.is_off() && !open && !params.private_keywords.matches(text) {
             // The bot talks alone until the user asks for a human.
             return Ok(());
         }
-        let initial = if params.leave_closed { DialogStatus::Closed } else { DialogStatus::New };
-        let (dialog, created) = tx.ensure_dialog(self.connection, contact.id, initial, now).await?;
+        let initial = if params.leave_closed {
+            DialogStatus::Closed
+        } else {
+            DialogStatus::New
+        };
+        let (dialog, created) = tx
+            .ensure_dialog(self.connection, contact.id, initial, now)
+            .await?;
         if !dialog.activated {
             tx.set_dialog_activated(dialog.id, true).await?;
         }
-        let welcome = params.welcome_for(&contact.first_name).map(|t| render::html(&t));
+        let welcome = params
+            .welcome_for(&contact.first_name)
+            .map(|t| render::html(&t));
         if created {
             if params.auto_info && !params.hide_info.card {
                 self.push(tx, Intent::Card { dialog: dialog.id }, 0).await?;
             }
             if !params.leave_closed {
                 if let Some(text) = welcome {
-                    self.push(tx, Intent::Say { dialog: dialog.id, text }, 0).await?;
+                    self.push(
+                        tx,
+                        Intent::Say {
+                            dialog: dialog.id,
+                            text,
+                        },
+                        0,
+                    )
+                    .await?;
                 }
             }
         } else if dialog.status == DialogStatus::Closed && !params.leave_closed {
-            tx.set_dialog_status(dialog.id, DialogStatus::New, now).await?;
-            self.push(tx, Intent::TopicState { dialog: dialog.id }, 0).await?;
-            self.push(tx, Intent::Title { dialog: dialog.id }, 0).await?;
+            tx.set_dialog_status(dialog.id, DialogStatus::New, now)
+                .await?;
+            self.push(tx, Intent::TopicState { dialog: dialog.id }, 0)
+                .await?;
+            self.push(tx, Intent::Title { dialog: dialog.id }, 0)
+                .await?;
             if let Some(text) = welcome {
-                self.push(tx, Intent::Say { dialog: dialog.id, text }, 0).await?;
+                self.push(
+                    tx,
+                    Intent::Say {
+                        dialog: dialog.id,
+                        text,
+                    },
+                    0,
+                )
+                .await?;
             }
-        } else if dialog.status == DialogStatus::Wait && tx.set_dialog_status(dialog.id, DialogStatus::New, now).await? {
-            self.push(tx, Intent::Title { dialog: dialog.id }, 0).await?;
+        } else if dialog.status == DialogStatus::Wait
+            && tx
+                .set_dialog_status(dialog.id, DialogStatus::New, now)
+                .await?
+        {
+            self.push(tx, Intent::Title { dialog: dialog.id }, 0)
+                .await?;
         }
         tx.touch_dialog(dialog.id, now).await?;
 
@@ -76,33 +114,72 @@ impl Relay {
         if kind == "service" {
             return Ok(());
         }
-        let Some(id) = msg["message_id"].as_i64() else { return Ok(()) };
+        let Some(id) = msg["message_id"].as_i64() else {
+            return Ok(());
+        };
         let reply_to = match content::explicit_reply(msg) {
-            Some(r) => tx.link_by_user_message(self.connection, user_id, r).await?.map(|l| l.link.group_message_id),
+            Some(r) => tx
+                .link_by_user_message(self.connection, user_id, r)
+                .await?
+                .map(|l| l.link.group_message_id),
             None => None,
         };
         if let Some(album) = msg["media_group_id"].as_str() {
-            return self.album_part(tx, dialog.id, album, user_id, id, false).await;
+            return self
+                .album_part(tx, dialog.id, album, user_id, id, false)
+                .await;
         }
         let forward = !content::copyable(&kind);
-        self.push(tx, Intent::CopyIn { dialog: dialog.id, ids: vec![id], reply_to, kind, forward }, 0).await?;
+        self.push(
+            tx,
+            Intent::CopyIn {
+                dialog: dialog.id,
+                ids: vec![id],
+                reply_to,
+                kind,
+                forward,
+            },
+            0,
+        )
+        .await?;
         Ok(())
     }
 
     /// Buffers one part of an album: the first part schedules the copy a moment later,
     /// later parts join its batch. Works both ways (`outgoing` = operator's album).
-    pub(super) async fn album_part(&self, tx: &mut Tx, dialog: i64, album: &str, chat: i64, id: i64, outgoing: bool) -> Result<(), RelayError> {
+    pub(super) async fn album_part(
+        &self,
+        tx: &mut Tx,
+        dialog: i64,
+        album: &str,
+        chat: i64,
+        id: i64,
+        outgoing: bool,
+    ) -> Result<(), RelayError> {
         if let Some(batch) = tx.open_album_batch(self.connection, album).await? {
-            tx.add_album_part(self.connection, album, batch, chat, id).await?;
+            tx.add_album_part(self.connection, album, batch, chat, id)
+                .await?;
             return Ok(());
         }
         let intent = if outgoing {
-            Intent::CopyOut { dialog, ids: Vec::new(), reply_to: None, kind: "album".into() }
+            Intent::CopyOut {
+                dialog,
+                ids: Vec::new(),
+                reply_to: None,
+                kind: "album".into(),
+            }
         } else {
-            Intent::CopyIn { dialog, ids: Vec::new(), reply_to: None, kind: "album".into(), forward: false }
+            Intent::CopyIn {
+                dialog,
+                ids: Vec::new(),
+                reply_to: None,
+                kind: "album".into(),
+                forward: false,
+            }
         };
         let batch = self.push(tx, intent, ALBUM_WAIT_MS).await?;
-        tx.add_album_part(self.connection, album, batch, chat, id).await?;
+        tx.add_album_part(self.connection, album, batch, chat, id)
+            .await?;
         Ok(())
     }
 }

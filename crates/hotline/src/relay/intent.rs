@@ -107,6 +107,9 @@ impl Intent {
 
     /// Whether it is delivered to the user (else into the group).
     pub fn to_user(&self) -> bool {
-        matches!(self, Intent::CopyOut { .. } | Intent::Say { .. } | Intent::EditOut { .. })
+        matches!(
+            self,
+            Intent::CopyOut { .. } | Intent::Say { .. } | Intent::EditOut { .. }
+        )
     }
 }

@@ -8,8 +8,8 @@
 //! - `execute`: running intents (topic creation on demand, deleted topics, blocked users);
 //! - `render`, `content`: wording and message reading.
 
-pub mod content;
 pub mod autoclose;
+pub mod content;
 mod edits;
 pub mod execute;
 mod incoming;
@@ -63,7 +63,10 @@ pub struct Relay {
 impl Relay {
     /// A snapshot of the parameters for one decision.
     pub fn params(&self) -> Params {
-        self.params.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.params
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The label that tells connections apart in a shared group.
@@ -73,7 +76,12 @@ impl Relay {
 
     /// Records an intent in the decision's transaction; returns its id. Intents for the
     /// user go to their private chat's queue, the rest to the dialog's queue in the group.
-    pub(crate) async fn push(&self, tx: &mut Tx, intent: Intent, delay_ms: i64) -> Result<i64, RelayError> {
+    pub(crate) async fn push(
+        &self,
+        tx: &mut Tx,
+        intent: Intent,
+        delay_ms: i64,
+    ) -> Result<i64, RelayError> {
         let (lane, target) = if intent.to_user() {
             (Lane::Reply, self.user_chat_of(tx, &intent).await?)
         } else {
@@ -81,7 +89,8 @@ impl Relay {
         };
         let action = serde_json::to_value(&intent).expect("intents serialise");
         let now = now_ms();
-        let mut new = NewIntent::raw(target, lane, action).with_fairness_key(intent.dialog().unwrap_or(0));
+        let mut new =
+            NewIntent::raw(target, lane, action).with_fairness_key(intent.dialog().unwrap_or(0));
         if delay_ms > 0 {
             new = new.not_before(now + delay_ms);
         }
@@ -89,9 +98,17 @@ impl Relay {
     }
 
     async fn user_chat_of(&self, tx: &mut Tx, intent: &Intent) -> Result<i64, RelayError> {
-        let Some(dialog) = intent.dialog() else { return Ok(0) };
-        let Some(d) = tx.dialog(dialog).await? else { return Ok(0) };
-        Ok(tx.contact(d.contact_id).await?.map(|c| c.user_id).unwrap_or(0))
+        let Some(dialog) = intent.dialog() else {
+            return Ok(0);
+        };
+        let Some(d) = tx.dialog(dialog).await? else {
+            return Ok(0);
+        };
+        Ok(tx
+            .contact(d.contact_id)
+            .await?
+            .map(|c| c.user_id)
+            .unwrap_or(0))
     }
 
     /// Decides what an update means. Unknown or malformed updates are ignored (logged),
@@ -130,8 +147,12 @@ impl Relay {
         if m["chat"]["type"] != "private" {
             return Ok(());
         }
-        let Some(user) = m["chat"]["id"].as_i64() else { return Ok(()) };
-        let Some(contact) = tx.contact_by_user(self.connection, user).await? else { return Ok(()) };
+        let Some(user) = m["chat"]["id"].as_i64() else {
+            return Ok(());
+        };
+        let Some(contact) = tx.contact_by_user(self.connection, user).await? else {
+            return Ok(());
+        };
         let blocked = m["new_chat_member"]["status"] == "kicked";
         if blocked == contact.blocked {
             return Ok(());
@@ -139,11 +160,22 @@ impl Relay {
         tx.set_contact_blocked(contact.id, blocked).await?;
         if let Some(d) = tx.dialog_for_contact(self.connection, contact.id).await? {
             if blocked {
-                let text = format!("⛔ {} blocked the bot. Messages to them will not be delivered.", render::html(&contact.display_name()));
-                self.push(tx, Intent::Notice { dialog: Some(d.id), text, reply_to: None }, 0).await?;
+                let text = format!(
+                    "⛔ {} blocked the bot. Messages to them will not be delivered.",
+                    render::html(&contact.display_name())
+                );
+                self.push(
+                    tx,
+                    Intent::Notice {
+                        dialog: Some(d.id),
+                        text,
+                        reply_to: None,
+                    },
+                    0,
+                )
+                .await?;
             }
         }
         Ok(())
     }
 }
-

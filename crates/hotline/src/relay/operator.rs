@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::{content, Intent, Relay, RelayError};
 use crate::commands::{self, parse::Slash};
-use crate::store::{now_ms, Direction, DialogStatus, Tx};
+use crate::store::{now_ms, DialogStatus, Direction, Tx};
 
 impl Relay {
     /// A message in the backend group.
@@ -17,7 +17,11 @@ impl Relay {
         if kind == "service" {
             return Ok(());
         }
-        let thread = if msg["is_topic_message"] == true { msg["message_thread_id"].as_i64() } else { None };
+        let thread = if msg["is_topic_message"] == true {
+            msg["message_thread_id"].as_i64()
+        } else {
+            None
+        };
         let slash = commands::parse::parse(content::text(msg));
         let Some(thread) = thread else {
             if let Some(Slash::Command(cmd)) = slash {
@@ -41,29 +45,55 @@ impl Relay {
             }
             None => {}
         }
-        let Some(id) = msg["message_id"].as_i64() else { return Ok(()) };
+        let Some(id) = msg["message_id"].as_i64() else {
+            return Ok(());
+        };
         let replied = match content::explicit_reply(msg) {
-            Some(r) => tx.link_by_group_message(self.connection, self.group_id, r).await?,
+            Some(r) => {
+                tx.link_by_group_message(self.connection, self.group_id, r)
+                    .await?
+            }
             None => None,
         };
         let to_user_message = replied.as_ref().map(|l| l.link.user_message_id);
-        let replies_to_user = replied.as_ref().is_some_and(|l| l.link.direction == Direction::Incoming);
+        let replies_to_user = replied
+            .as_ref()
+            .is_some_and(|l| l.link.direction == Direction::Incoming);
         if self.params().reply_only && !replies_to_user {
             return Ok(());
         }
         let now = now_ms();
         if dialog.status == DialogStatus::Closed {
-            tx.set_dialog_status(dialog.id, DialogStatus::Wait, now).await?;
-            self.push(tx, Intent::TopicState { dialog: dialog.id }, 0).await?;
-            self.push(tx, Intent::Title { dialog: dialog.id }, 0).await?;
-        } else if tx.set_dialog_status(dialog.id, DialogStatus::Wait, now).await? {
-            self.push(tx, Intent::Title { dialog: dialog.id }, 0).await?;
+            tx.set_dialog_status(dialog.id, DialogStatus::Wait, now)
+                .await?;
+            self.push(tx, Intent::TopicState { dialog: dialog.id }, 0)
+                .await?;
+            self.push(tx, Intent::Title { dialog: dialog.id }, 0)
+                .await?;
+        } else if tx
+            .set_dialog_status(dialog.id, DialogStatus::Wait, now)
+            .await?
+        {
+            self.push(tx, Intent::Title { dialog: dialog.id }, 0)
+                .await?;
         }
         tx.touch_dialog(dialog.id, now).await?;
         if let Some(album) = msg["media_group_id"].as_str() {
-            return self.album_part(tx, dialog.id, album, self.group_id, id, true).await;
+            return self
+                .album_part(tx, dialog.id, album, self.group_id, id, true)
+                .await;
         }
-        self.push(tx, Intent::CopyOut { dialog: dialog.id, ids: vec![id], reply_to: to_user_message, kind }, 0).await?;
+        self.push(
+            tx,
+            Intent::CopyOut {
+                dialog: dialog.id,
+                ids: vec![id],
+                reply_to: to_user_message,
+                kind,
+            },
+            0,
+        )
+        .await?;
         Ok(())
     }
 }

@@ -9,16 +9,37 @@ pub const TOPIC_NAME_MAX: usize = 128;
 
 /// A stable pseudonym for a user (HIDE_INFO name): the same id always gives the same name.
 pub fn pseudonym(user_id: i64) -> String {
-    const ADJ: &[&str] = &["Amber", "Blue", "Coral", "Dusty", "Emerald", "Golden", "Ivory", "Jade", "Lilac", "Misty", "Olive", "Rosy", "Silver", "Teal", "Violet", "Wild"];
-    const NOUN: &[&str] = &["Fox", "Owl", "Lynx", "Otter", "Heron", "Panda", "Robin", "Seal", "Tiger", "Wolf", "Koala", "Finch", "Bison", "Crane", "Gecko", "Moth"];
+    const ADJ: &[&str] = &[
+        "Amber", "Blue", "Coral", "Dusty", "Emerald", "Golden", "Ivory", "Jade", "Lilac", "Misty",
+        "Olive", "Rosy", "Silver", "Teal", "Violet", "Wild",
+    ];
+    const NOUN: &[&str] = &[
+        "Fox", "Owl", "Lynx", "Otter", "Heron", "Panda", "Robin", "Seal", "Tiger", "Wolf", "Koala",
+        "Finch", "Bison", "Crane", "Gecko", "Moth",
+    ];
     let h = (user_id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    format!("{} {} {}", ADJ[(h >> 60) as usize % ADJ.len()], NOUN[(h >> 56) as usize % NOUN.len()], (h >> 40) % 1000)
+    format!(
+        "{} {} {}",
+        ADJ[(h >> 60) as usize % ADJ.len()],
+        NOUN[(h >> 56) as usize % NOUN.len()],
+        (h >> 40) % 1000
+    )
 }
 
 /// The topic title: status square, tag tickers, then the name (or pseudonym), and
 /// the bot's name when several connections share one group.
-pub fn topic_title(status: DialogStatus, contact: &Contact, tickers: &[String], hide: &HideInfo, bot_label: Option<&str>) -> String {
-    let name = if hide.name { pseudonym(contact.user_id) } else { contact.display_name() };
+pub fn topic_title(
+    status: DialogStatus,
+    contact: &Contact,
+    tickers: &[String],
+    hide: &HideInfo,
+    bot_label: Option<&str>,
+) -> String {
+    let name = if hide.name {
+        pseudonym(contact.user_id)
+    } else {
+        contact.display_name()
+    };
     let mut title = String::from(status.square());
     for t in tickers {
         title.push_str(t);
@@ -44,17 +65,27 @@ pub fn truncate_chars(s: &str, max: usize) -> String {
 
 /// Escapes text for parse_mode HTML.
 pub fn html(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// The user card posted as a topic's first message (HTML).
 pub fn user_card(contact: &Contact, hide: &HideInfo, connection_label: Option<&str>) -> String {
     let mut lines = Vec::new();
-    let name = if hide.name { pseudonym(contact.user_id) } else { contact.display_name() };
+    let name = if hide.name {
+        pseudonym(contact.user_id)
+    } else {
+        contact.display_name()
+    };
     if hide.links {
         lines.push(format!("👤 <b>{}</b>", html(&name)));
     } else {
-        lines.push(format!("👤 <b><a href=\"tg://user?id={}\">{}</a></b>", contact.user_id, html(&name)));
+        lines.push(format!(
+            "👤 <b><a href=\"tg://user?id={}\">{}</a></b>",
+            contact.user_id,
+            html(&name)
+        ));
         if let Some(u) = &contact.username {
             lines.push(format!("@{}", html(u)));
         }
@@ -94,15 +125,30 @@ mod tests {
 
     #[test]
     fn title_has_square_tickers_and_name() {
-        let t = topic_title(DialogStatus::New, &contact(), &["💎".into()], &HideInfo::default(), None);
+        let t = topic_title(
+            DialogStatus::New,
+            &contact(),
+            &["💎".into()],
+            &HideInfo::default(),
+            None,
+        );
         assert_eq!(t, "🟪💎 Ann Lee");
-        let t = topic_title(DialogStatus::Closed, &contact(), &[], &HideInfo::default(), Some("@shop_bot"));
+        let t = topic_title(
+            DialogStatus::Closed,
+            &contact(),
+            &[],
+            &HideInfo::default(),
+            Some("@shop_bot"),
+        );
         assert_eq!(t, "⬛ Ann Lee · @shop_bot");
     }
 
     #[test]
     fn pseudonyms_are_stable_and_hide_the_name() {
-        let hide = HideInfo { name: true, ..Default::default() };
+        let hide = HideInfo {
+            name: true,
+            ..Default::default()
+        };
         let t = topic_title(DialogStatus::Wait, &contact(), &[], &hide, None);
         assert!(!t.contains("Ann"));
         assert_eq!(pseudonym(42), pseudonym(42));
@@ -112,10 +158,21 @@ mod tests {
     #[test]
     fn card_has_everything_and_respects_links() {
         let card = user_card(&contact(), &HideInfo::default(), Some("shop"));
-        for part in ["Ann Lee", "@ann", "42", "de", "promo", "tg://user?id=42", "shop"] {
+        for part in [
+            "Ann Lee",
+            "@ann",
+            "42",
+            "de",
+            "promo",
+            "tg://user?id=42",
+            "shop",
+        ] {
             assert!(card.contains(part), "{part} missing in {card}");
         }
-        let hide = HideInfo { links: true, ..Default::default() };
+        let hide = HideInfo {
+            links: true,
+            ..Default::default()
+        };
         let card = user_card(&contact(), &hide, None);
         assert!(!card.contains("@ann") && !card.contains("tg://"));
     }

@@ -13,7 +13,11 @@ store_methods! {
     pub async fn album_batch(&self, connection: ConnectionId, batch: i64) -> Vec<i64> => album_batch;
 }
 
-async fn open_album_batch(c: &mut Conn, connection: ConnectionId, media_group_id: &str) -> Result<Option<i64>, StoreError> {
+async fn open_album_batch(
+    c: &mut Conn,
+    connection: ConnectionId,
+    media_group_id: &str,
+) -> Result<Option<i64>, StoreError> {
     let row = sqlx::query("SELECT batch FROM album_parts WHERE connection_id = $1 AND media_group_id = $2 AND sealed = FALSE LIMIT 1")
         .bind(connection.0)
         .bind(media_group_id)
@@ -44,7 +48,11 @@ async fn add_album_part(
     Ok(())
 }
 
-async fn album_batch(c: &mut Conn, connection: ConnectionId, batch: i64) -> Result<Vec<i64>, StoreError> {
+async fn album_batch(
+    c: &mut Conn,
+    connection: ConnectionId,
+    batch: i64,
+) -> Result<Vec<i64>, StoreError> {
     sqlx::query("UPDATE album_parts SET sealed = TRUE WHERE connection_id = $1 AND batch = $2")
         .bind(connection.0)
         .bind(batch)

@@ -36,7 +36,10 @@ pub fn test_tuning(config: &Config) -> Tuning {
     outbox.backoff_base = Duration::from_millis(20);
     outbox.backoff_cap = Duration::from_millis(300);
     outbox.store_retry = Duration::from_millis(50);
-    Tuning { outbox, autoclose_every: Duration::from_secs(3600) }
+    Tuning {
+        outbox,
+        autoclose_every: Duration::from_secs(3600),
+    }
 }
 
 /// The TOML of a one-connection config against `api_url`.
@@ -69,19 +72,42 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts everything; `params` is TOML for `[connection.params]`.
 pub async fn spawn_app_with(params: &str) -> TestApp {
-    let _ = tracing_subscriber::fmt().with_env_filter("hotline=debug,tg_emulator=info").with_test_writer().try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("hotline=debug,tg_emulator=info")
+        .with_test_writer()
+        .try_init();
     let emu = Emulator::start_local().await.expect("emulator starts");
     let ctl = emu.control();
     let token = "7000001:test-token-support".to_string();
     let bot = ctl.add_bot(&token, "support_bot", "Support").unwrap();
-    let owner = ctl.add_user("Olga", Some("Operator"), Some("olga"), Some("en"))["id"].as_i64().unwrap();
+    let owner = ctl.add_user("Olga", Some("Operator"), Some("olga"), Some("en"))["id"]
+        .as_i64()
+        .unwrap();
     let group = ctl.add_group("Support team", true, Some(owner));
     ctl.add_admin_bot(group, bot).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let toml = config_toml(&dir.path().join("hotline.db"), &emu.url(), &token, group, params);
+    let toml = config_toml(
+        &dir.path().join("hotline.db"),
+        &emu.url(),
+        &token,
+        group,
+        params,
+    );
     let config = Config::parse(&toml, dir.path(), |_| None).expect("valid config");
-    let app = app::start(&config, test_tuning(&config)).await.expect("hotline starts");
-    TestApp { emu, ctl, bot, token, group, operator: owner, app: Some(app), config, dir }
+    let app = app::start(&config, test_tuning(&config))
+        .await
+        .expect("hotline starts");
+    TestApp {
+        emu,
+        ctl,
+        bot,
+        token,
+        group,
+        operator: owner,
+        app: Some(app),
+        config,
+        dir,
+    }
 }
 
 impl TestApp {
@@ -92,12 +118,18 @@ impl TestApp {
 
     /// Creates a person (who has not written yet).
     pub fn person(&self, first: &str) -> i64 {
-        self.ctl.add_user(first, None, Some(&first.to_lowercase()), Some("en"))["id"].as_i64().unwrap()
+        self.ctl
+            .add_user(first, None, Some(&first.to_lowercase()), Some("en"))["id"]
+            .as_i64()
+            .unwrap()
     }
 
     /// A user sends content to the bot; returns the (first) message.
     pub fn user_sends(&self, user: i64, content: Value) -> Value {
-        self.ctl.send(user, Place::Bot(self.bot), &content).expect("user message accepted").remove(0)
+        self.ctl
+            .send(user, Place::Bot(self.bot), &content)
+            .expect("user message accepted")
+            .remove(0)
     }
 
     /// A user writes text to the bot.
@@ -107,7 +139,14 @@ impl TestApp {
 
     /// The operator sends content in a topic.
     pub fn operator_sends(&self, thread: i64, content: Value) -> Value {
-        self.ctl.send(self.operator, Place::Group(self.group, Some(thread)), &content).expect("operator message accepted").remove(0)
+        self.ctl
+            .send(
+                self.operator,
+                Place::Group(self.group, Some(thread)),
+                &content,
+            )
+            .expect("operator message accepted")
+            .remove(0)
     }
 
     /// The operator writes text in a topic.
@@ -117,7 +156,14 @@ impl TestApp {
 
     /// The operator writes in General.
     pub fn operator_says_in_general(&self, text: &str) -> Value {
-        self.ctl.send(self.operator, Place::Group(self.group, None), &json!({"text": text})).unwrap().remove(0)
+        self.ctl
+            .send(
+                self.operator,
+                Place::Group(self.group, None),
+                &json!({"text": text}),
+            )
+            .unwrap()
+            .remove(0)
     }
 
     /// The user's chat with the bot.
@@ -132,12 +178,20 @@ impl TestApp {
 
     /// The group's topics.
     pub fn topics(&self) -> Vec<Value> {
-        self.ctl.topics(self.group).into_iter().filter(|t| t["is_deleted"] == false).collect()
+        self.ctl
+            .topics(self.group)
+            .into_iter()
+            .filter(|t| t["is_deleted"] == false)
+            .collect()
     }
 
     /// Topic info by thread id.
     pub fn topic_info(&self, thread: i64) -> Value {
-        self.ctl.topics(self.group).into_iter().find(|t| t["message_thread_id"] == thread).unwrap_or(Value::Null)
+        self.ctl
+            .topics(self.group)
+            .into_iter()
+            .find(|t| t["message_thread_id"] == thread)
+            .unwrap_or(Value::Null)
     }
 
     /// Waits until `f` is true, panicking with `what` after the deadline.
@@ -149,23 +203,51 @@ impl TestApp {
     /// contains `name`).
     pub async fn wait_topic(&self, name: &str) -> i64 {
         let find = || {
-            self.topics().into_iter().find(|t| t["name"].as_str().unwrap_or("").contains(name)).and_then(|t| t["message_thread_id"].as_i64())
+            self.topics()
+                .into_iter()
+                .find(|t| t["name"].as_str().unwrap_or("").contains(name))
+                .and_then(|t| t["message_thread_id"].as_i64())
         };
-        self.wait_until(&format!("a topic for {name}"), || find().is_some()).await;
-        find().unwrap()
+        self.wait_until(&format!("a topic for {name}"), || find().is_some())
+            .await;
+        let thread = find().unwrap();
+        // Hotline records the topic right after creating it and posts into it only then:
+        // a first non-service bot message means operators can write there.
+        let ready = || {
+            self.topic(Some(thread))
+                .iter()
+                .any(|m| m["from"]["id"] == self.bot && m.get("forum_topic_created").is_none())
+        };
+        self.wait_until(&format!("Hotline's first post in the topic of {name}"), ready)
+            .await;
+        thread
     }
 
     /// Waits until a topic holds a message whose text or caption contains `needle`.
     pub async fn wait_in_topic(&self, thread: i64, needle: &str) -> Value {
-        let find = || self.topic(Some(thread)).into_iter().find(|m| text_of(m).contains(needle));
-        self.wait_until(&format!("\"{needle}\" in topic {thread}"), || find().is_some()).await;
+        let find = || {
+            self.topic(Some(thread))
+                .into_iter()
+                .find(|m| text_of(m).contains(needle))
+        };
+        self.wait_until(&format!("\"{needle}\" in topic {thread}"), || {
+            find().is_some()
+        })
+        .await;
         find().unwrap()
     }
 
     /// Waits until the user's chat holds a message whose text or caption contains `needle`.
     pub async fn wait_in_user_chat(&self, user: i64, needle: &str) -> Value {
-        let find = || self.user_chat(user).into_iter().find(|m| text_of(m).contains(needle));
-        self.wait_until(&format!("\"{needle}\" in the chat of {user}"), || find().is_some()).await;
+        let find = || {
+            self.user_chat(user)
+                .into_iter()
+                .find(|m| text_of(m).contains(needle))
+        };
+        self.wait_until(&format!("\"{needle}\" in the chat of {user}"), || {
+            find().is_some()
+        })
+        .await;
         find().unwrap()
     }
 
@@ -179,19 +261,31 @@ impl TestApp {
     /// Starts Hotline again on the same database.
     pub async fn restart(&mut self) {
         self.stop().await;
-        self.app = Some(app::start(&self.config, test_tuning(&self.config)).await.expect("hotline restarts"));
+        self.app = Some(
+            app::start(&self.config, test_tuning(&self.config))
+                .await
+                .expect("hotline restarts"),
+        );
     }
 
     /// Fails the test if the emulator saw an answer or request that breaks the spec.
     pub fn assert_conformant(&self) {
         let v = self.emu.violations();
-        assert!(v.is_empty(), "Bot API conformance violations:\n{}", v.join("\n"));
+        assert!(
+            v.is_empty(),
+            "Bot API conformance violations:\n{}",
+            v.join("\n")
+        );
     }
 }
 
 /// Text or caption of a message.
 pub fn text_of(m: &Value) -> String {
-    m["text"].as_str().or_else(|| m["caption"].as_str()).unwrap_or("").to_string()
+    m["text"]
+        .as_str()
+        .or_else(|| m["caption"].as_str())
+        .unwrap_or("")
+        .to_string()
 }
 
 /// Waits until `f` is true (polling a few ms apart), panicking with `what` after the deadline.
