@@ -1,7 +1,7 @@
 //! The `hotline` binary. `run` and `sandbox` are added by the app wiring; this file holds
 //! the commands that need only the foundation: `check-config` and `migrate`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -42,14 +42,14 @@ fn init_tracing() {
         .init();
 }
 
-fn load(path: &PathBuf) -> Result<Config, ExitCode> {
+fn load(path: &Path) -> Result<Config, ExitCode> {
     Config::load(path).map_err(|e| {
         eprintln!("{}: {e}", path.display());
         ExitCode::from(2)
     })
 }
 
-fn check_config(path: &PathBuf) -> Result<(), ExitCode> {
+fn check_config(path: &Path) -> Result<(), ExitCode> {
     let config = load(path)?;
     println!("configuration OK: {}", path.display());
     println!("database_url = {}", config.database_url);
@@ -81,7 +81,7 @@ fn check_config(path: &PathBuf) -> Result<(), ExitCode> {
     Ok(())
 }
 
-async fn migrate(path: &PathBuf) -> Result<(), ExitCode> {
+async fn migrate(path: &Path) -> Result<(), ExitCode> {
     let config = load(path)?;
     let fail = |e: hotline::store::StoreError| {
         eprintln!("migration failed: {e}");
