@@ -15,6 +15,7 @@ pub mod http;
 pub mod intake;
 pub mod outbox;
 pub mod relay;
+pub mod sandbox;
 pub mod shutdown;
 pub mod store;
 pub mod telegram;

@@ -1,5 +1,5 @@
-//! The `hotline` binary. `run` and `sandbox` are added by the app wiring; this file holds
-//! the commands that need only the foundation: `check-config` and `migrate`.
+//! The `hotline` binary: `run` (for real Telegram), `sandbox` (everything offline),
+//! `check-config` and `migrate`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -18,6 +18,28 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run Hotline against Telegram with a configuration file (and environment overrides).
+    Run {
+        /// Path to the TOML configuration.
+        #[arg(long, short, env = "HOTLINE_CONFIG")]
+        config: PathBuf,
+    },
+    /// Run the whole system offline: a Telegram emulator with a demo bot, group and users,
+    /// Hotline connected to it, and a web page showing both sides. Runs until Ctrl-C.
+    Sandbox {
+        /// Address of the emulator and its web page.
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: std::net::SocketAddr,
+        /// Address of Hotline's own HTTP port (webhooks, gateway, API).
+        #[arg(long, default_value = "127.0.0.1:8091")]
+        hotline_listen: std::net::SocketAddr,
+        /// Keep the database in this directory (default: a temporary one).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Also start a demo bot with its own logic, connected through the gateway.
+        #[arg(long)]
+        parallel: bool,
+    },
     /// Load and validate a configuration file; print each connection's effective settings
     /// (tokens are never printed).
     CheckConfig {
@@ -97,11 +119,64 @@ async fn migrate(path: &Path) -> Result<(), ExitCode> {
     Ok(())
 }
 
+/// Resolves on Ctrl-C or SIGTERM.
+async fn stop_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn run(path: &Path) -> Result<(), ExitCode> {
+    let config = load(path)?;
+    let tuning = hotline::app::Tuning::for_config(&config);
+    let mut running = hotline::app::start(&config, tuning).await.map_err(|e| {
+        eprintln!("hotline: {e}");
+        ExitCode::FAILURE
+    })?;
+    tracing::info!(addr = %running.addr, connections = running.connections.len(), "hotline is running");
+    tokio::select! {
+        _ = stop_signal() => tracing::info!("stopping: finishing calls in flight"),
+        _ = running.wait() => tracing::error!("a task stopped unexpectedly; shutting down"),
+    }
+    running.stop().await;
+    Ok(())
+}
+
+async fn sandbox(options: hotline::sandbox::Options) -> Result<(), ExitCode> {
+    let sandbox = hotline::sandbox::start(options).await.map_err(|e| {
+        eprintln!("sandbox: {e}");
+        ExitCode::FAILURE
+    })?;
+    println!("Hotline sandbox is running: open {}", sandbox.page_url);
+    println!("(Telegram emulator at {}, Hotline at http://{}; Ctrl-C to stop)", sandbox.emulator.url(), sandbox.hotline.addr);
+    stop_signal().await;
+    sandbox.hotline.stop().await;
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     init_tracing();
     let cli = Cli::parse();
     let result = match &cli.command {
+        Command::Run { config } => run(config).await,
+        Command::Sandbox { listen, hotline_listen, data_dir, parallel } => {
+            let options = hotline::sandbox::Options {
+                listen: *listen,
+                hotline_listen: *hotline_listen,
+                data_dir: data_dir.clone(),
+                parallel: *parallel,
+            };
+            sandbox(options).await
+        }
         Command::CheckConfig { config } => check_config(config),
         Command::Migrate { config } => migrate(config).await,
     };

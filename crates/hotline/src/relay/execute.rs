@@ -634,6 +634,20 @@ fn ok_unless(r: Result<bool, TgError>, benign: impl Fn(&TgError) -> bool) -> Res
     }
 }
 
+impl crate::outbox::Executor for Executor {
+    type Action = Intent;
+
+    async fn execute(
+        &self,
+        intent: &crate::outbox::Intent,
+        action: Intent,
+    ) -> Result<Value, TgError> {
+        Executor::execute(self, intent.id.0, &action)
+            .await
+            .map(|_| Value::Null)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -655,19 +669,5 @@ mod tests {
         assert_eq!(icons.for_status(DialogStatus::New), Some("1"));
         assert_eq!(icons.for_status(DialogStatus::Wait), None);
         assert_eq!(icons.for_status(DialogStatus::Closed), Some("2"));
-    }
-}
-
-impl crate::outbox::Executor for Executor {
-    type Action = Intent;
-
-    async fn execute(
-        &self,
-        intent: &crate::outbox::Intent,
-        action: Intent,
-    ) -> Result<Value, TgError> {
-        Executor::execute(self, intent.id.0, &action)
-            .await
-            .map(|_| Value::Null)
     }
 }

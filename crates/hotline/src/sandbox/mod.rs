@@ -1,0 +1,122 @@
+//! `hotline sandbox`: the whole system offline in one process — the Telegram emulator
+//! with a demo world (a bot, a forum group with two operators, a few users), Hotline
+//! connected to it on SQLite, and the emulator's web page that shows a user's chat and
+//! the team's forum side by side. Nothing in the page bypasses Hotline.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde_json::json;
+use tg_emulator::control::Place;
+use tg_emulator::{Control, Emulator};
+
+use crate::app::{self, Running, StartError, Tuning};
+use crate::config::Config;
+
+/// Token of the demo bot (the emulator accepts any well-formed token).
+pub const DEMO_TOKEN: &str = "5000001:sandbox-demo-token";
+
+/// Sandbox settings from the command line.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where the emulator and its page listen.
+    pub listen: SocketAddr,
+    /// Where Hotline's HTTP port listens (webhooks, gateway, API).
+    pub hotline_listen: SocketAddr,
+    /// Directory of the SQLite database; a temporary one when absent.
+    pub data_dir: Option<PathBuf>,
+    /// Also start the demo bot backend connected through the gateway.
+    pub parallel: bool,
+}
+
+/// Why the sandbox could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// The emulator could not listen.
+    #[error("emulator: {0}")]
+    Emulator(std::io::Error),
+    /// The data directory is unusable.
+    #[error("data directory: {0}")]
+    DataDir(std::io::Error),
+    /// Hotline did not start.
+    #[error(transparent)]
+    Start(#[from] StartError),
+    /// The generated configuration was refused (a bug).
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+/// A running sandbox.
+pub struct Sandbox {
+    /// The emulator (Telegram).
+    pub emulator: Emulator,
+    /// Hotline.
+    pub hotline: Running,
+    /// The page to open.
+    pub page_url: String,
+    /// Keeps a temporary data directory alive.
+    _tmp: Option<tempfile::TempDir>,
+}
+
+/// The demo world's ids.
+struct World {
+    bot: i64,
+    group: i64,
+    alice: i64,
+    olga: i64,
+}
+
+fn populate(ctl: &Control) -> World {
+    let bot = ctl.add_bot(DEMO_TOKEN, "hotline_demo_bot", "Hotline Demo").expect("demo bot");
+    let olga = ctl.add_user("Olga", Some("Support"), Some("olga_support"), Some("en"))["id"].as_i64().unwrap_or(0);
+    let max = ctl.add_user("Max", Some("Support"), Some("max_support"), Some("en"))["id"].as_i64().unwrap_or(0);
+    let alice = ctl.add_user("Alice", Some("Smith"), Some("alice"), Some("en"))["id"].as_i64().unwrap_or(0);
+    ctl.add_user("Bruno", None, Some("bruno"), Some("de"));
+    ctl.add_user("Chen", Some("Wei"), None, Some("zh"));
+    let group = ctl.add_group("Support team", true, Some(olga));
+    let _ = ctl.set_member(group, max, "member", json!({}));
+    let _ = ctl.add_admin_bot(group, bot);
+    World { bot, group, alice, olga }
+}
+
+/// Starts the emulator, the demo world and Hotline.
+pub async fn start(options: Options) -> Result<Sandbox, SandboxError> {
+    let emulator = Emulator::start(options.listen, tg_emulator::Config::default()).await.map_err(SandboxError::Emulator)?;
+    let ctl = emulator.control();
+    let world = populate(&ctl);
+    let (dir, tmp) = match options.data_dir {
+        Some(d) => {
+            std::fs::create_dir_all(&d).map_err(SandboxError::DataDir)?;
+            (d, None)
+        }
+        None => {
+            let t = tempfile::tempdir().map_err(SandboxError::DataDir)?;
+            (t.path().to_path_buf(), Some(t))
+        }
+    };
+    let toml = format!(
+        r#"
+database_url = "sqlite://{db}"
+[http]
+listen = "{listen}"
+[[connection]]
+name = "demo"
+token = "{token}"
+group_id = {group}
+api_url = "{api}"
+[connection.params]
+WELCOME = "Hi {{name}}! This is the Hotline demo: a person from the team will answer here."
+"#,
+        db = dir.join("sandbox.db").display(),
+        listen = options.hotline_listen,
+        token = DEMO_TOKEN,
+        group = world.group,
+        api = emulator.url(),
+    );
+    let config = Config::parse(&toml, &dir, |_| None).map_err(|e| SandboxError::Config(e.to_string()))?;
+    let hotline = app::start(&config, Tuning::for_config(&config)).await?;
+    // A first message so the page is not empty.
+    let _ = ctl.send(world.alice, Place::Bot(world.bot), &json!({"text": "Hi! Where is my order #1042?"}));
+    let page_url = format!("{}/?user={}&operator={}", emulator.url(), world.alice, world.olga);
+    Ok(Sandbox { emulator, hotline, page_url, _tmp: tmp })
+}
