@@ -290,7 +290,12 @@ pub fn text_of(m: &Value) -> String {
 
 /// Waits until `f` is true (polling a few ms apart), panicking with `what` after the deadline.
 pub async fn wait_until(what: &str, f: impl Fn() -> bool) {
-    let deadline = tokio::time::Instant::now() + DEADLINE;
+    wait_until_for(what, DEADLINE, f).await
+}
+
+/// [`wait_until`] with an explicit deadline, for load tests.
+pub async fn wait_until_for(what: &str, limit: Duration, f: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + limit;
     while !f() {
         if tokio::time::Instant::now() > deadline {
             panic!("timed out waiting for {what}");
