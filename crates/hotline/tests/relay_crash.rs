@@ -1,0 +1,152 @@
+//! Crash test: the `hotline` process is killed with SIGKILL at random moments during a
+//! 2,000-message exchange and restarted each time. Afterwards no message is missing,
+//! and duplicates stay within the documented window: the calls in flight at each kill.
+
+mod common;
+
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{config_toml, text_of, wait_until_for};
+use rand::Rng;
+use serde_json::json;
+use tg_emulator::control::Place;
+use tg_emulator::{Control, Emulator};
+
+const USERS: usize = 20;
+const PER_USER: usize = 50;
+/// The outbox runs at most this many calls at once (OutboxConfig::new's default), so a
+/// kill can leave at most this many calls done at Telegram but not yet recorded.
+const IN_FLIGHT: usize = 8;
+/// Kills per phase (copying in, answering out).
+const KILLS_PER_PHASE: usize = 4;
+
+struct Proc {
+    child: Option<tokio::process::Child>,
+    config: std::path::PathBuf,
+    log: std::path::PathBuf,
+}
+
+impl Proc {
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_hotline"))
+            .args(["run", "--config"])
+            .arg(&self.config)
+            .env("RUST_LOG", "info,sqlx=warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("hotline binary starts");
+        self.child = Some(child);
+    }
+
+    async fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.start_kill().unwrap(); // SIGKILL
+            let _ = c.wait().await;
+        }
+    }
+}
+
+/// Every text of the user's topics (a kill during topic creation may leave two).
+fn topic_texts(ctl: &Control, group: i64, name: &str) -> Vec<String> {
+    ctl.topics(group)
+        .iter()
+        .filter(|t| t["is_deleted"] == false && t["name"].as_str().unwrap_or("").contains(name))
+        .flat_map(|t| ctl.topic_transcript(group, t["message_thread_id"].as_i64()))
+        .map(|m| text_of(&m))
+        .collect()
+}
+
+fn counts(texts: &[String], prefix: &str) -> HashMap<String, usize> {
+    let mut c = HashMap::new();
+    for t in texts.iter().filter(|t| t.starts_with(prefix)) {
+        *c.entry(t.clone()).or_default() += 1;
+    }
+    c
+}
+
+/// Kills and restarts Hotline at random moments until `done` or KILLS_PER_PHASE kills.
+async fn chaos(p: &mut Proc, ctl: &Control, bot: i64, kills: &mut usize, done: impl Fn() -> bool) {
+    let stop_at = *kills + KILLS_PER_PHASE;
+    while *kills < stop_at && !done() {
+        let wait = rand::thread_rng().gen_range(100..700);
+        tokio::time::sleep(Duration::from_millis(wait)).await; // a random moment, not a wait for a condition
+        if done() {
+            break;
+        }
+        p.kill().await;
+        *kills += 1;
+        p.spawn();
+        wait_until_for("hotline polling again", Duration::from_secs(30), || ctl.is_polling(bot)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_loses_nothing() {
+    let emu = Emulator::start_local().await.unwrap();
+    let ctl = emu.control();
+    let token = "7000001:test-token-support";
+    let bot = ctl.add_bot(token, "support_bot", "Support").unwrap();
+    let op = ctl.add_user("Olga", None, Some("olga"), Some("en"))["id"].as_i64().unwrap();
+    let group = ctl.add_group("Support team", true, Some(op));
+    ctl.add_admin_bot(group, bot).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("hotline.toml");
+    std::fs::write(&config, config_toml(&dir.path().join("hotline.db"), &emu.url(), token, group, "")).unwrap();
+    let mut p = Proc { child: None, config, log: dir.path().join("hotline.log") };
+    p.spawn();
+    wait_until_for("hotline polling", Duration::from_secs(30), || ctl.is_polling(bot)).await;
+
+    let users: Vec<i64> = (0..USERS).map(|i| ctl.add_user(&format!("Crash{i:02}"), None, None, None)["id"].as_i64().unwrap()).collect();
+    for j in 0..PER_USER {
+        for (i, u) in users.iter().enumerate() {
+            ctl.send(*u, Place::Bot(bot), &json!({"text": format!("u{i:02}-m{j:02}")})).unwrap();
+        }
+    }
+    let all_in = || (0..USERS).all(|i| counts(&topic_texts(&ctl, group, &format!("Crash{i:02}")), &format!("u{i:02}-m")).len() == PER_USER);
+    let mut kills = 0;
+    chaos(&mut p, &ctl, bot, &mut kills, all_in).await;
+    wait_until_for("every user message copied", Duration::from_secs(120), all_in).await;
+
+    // Operators answer in each user's (newest) topic.
+    let thread_of = |i: usize| -> i64 {
+        ctl.topics(group)
+            .iter()
+            .filter(|t| t["is_deleted"] == false && t["name"].as_str().unwrap_or("").contains(&format!("Crash{i:02}")))
+            .filter_map(|t| t["message_thread_id"].as_i64())
+            .max()
+            .unwrap()
+    };
+    let threads: Vec<i64> = (0..USERS).map(thread_of).collect();
+    for j in 0..PER_USER {
+        for (i, th) in threads.iter().enumerate() {
+            ctl.send(op, Place::Group(group, Some(*th)), &json!({"text": format!("a{i:02}-{j:02}")})).unwrap();
+        }
+    }
+    let answers = |i: usize| -> Vec<String> { ctl.private_transcript(bot, users[i]).iter().map(text_of).collect() };
+    let all_out = || (0..USERS).all(|i| counts(&answers(i), &format!("a{i:02}-")).len() == PER_USER);
+    let kills_in = kills;
+    chaos(&mut p, &ctl, bot, &mut kills, all_out).await;
+    wait_until_for("every answer delivered", Duration::from_secs(120), all_out).await;
+
+    let mut duplicates = 0;
+    for i in 0..USERS {
+        let inc = counts(&topic_texts(&ctl, group, &format!("Crash{i:02}")), &format!("u{i:02}-m"));
+        let out = counts(&answers(i), &format!("a{i:02}-"));
+        assert_eq!(inc.len(), PER_USER, "user {i}: every message reached the topic");
+        assert_eq!(out.len(), PER_USER, "user {i}: every answer reached the user");
+        duplicates += inc.values().chain(out.values()).map(|n| n - 1).sum::<usize>();
+    }
+    let extra_topics = ctl.topics(group).iter().filter(|t| t["is_deleted"] == false).count() - USERS;
+    p.kill().await;
+    println!("kills: {kills} ({kills_in} while copying in, {} while answering), duplicate messages: {duplicates}, extra topics: {extra_topics}", kills - kills_in);
+    assert!(kills >= 2, "the test must actually kill Hotline");
+    assert!(duplicates <= kills * IN_FLIGHT, "{duplicates} duplicates after {kills} kills");
+    assert!(extra_topics <= kills, "{extra_topics} extra topics after {kills} kills");
+    let v = emu.violations();
+    assert!(v.is_empty(), "{v:?}");
+}
