@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use crate::config::{apply_overrides, Config, ConnectionConfig, Mode};
+use crate::gateway::{BotSpec, Gateway, UpdateSignal};
 use crate::intake::webhook::{Intake, WebhookState};
 use crate::outbox::{OutboxConfig, Worker};
 use crate::relay::execute::{Executor, Icons};
@@ -58,6 +59,8 @@ pub struct Connection {
     pub wake: Arc<Notify>,
     /// Polling or webhook.
     pub mode: Mode,
+    /// Tells the gateway that updates were stored.
+    pub updates: UpdateSignal,
 }
 
 /// Commands shown in the group's `/` menu.
@@ -174,6 +177,7 @@ pub async fn prepare(
         tg,
         wake: Arc::new(Notify::new()),
         mode: cfg.mode.clone(),
+        updates: UpdateSignal::new(),
     })
 }
 
@@ -279,6 +283,7 @@ pub async fn start(config: &Config, tuning: Tuning) -> Result<Running, StartErro
                     store.clone(),
                     relay.connection,
                     c.wake.clone(),
+                    c.updates.clone(),
                     trigger.subscribe(),
                 ));
             }
@@ -296,6 +301,7 @@ pub async fn start(config: &Config, tuning: Tuning) -> Result<Running, StartErro
                     connection: relay.connection,
                     secret: secret.clone(),
                     wake: c.wake.clone(),
+                    updates: c.updates.clone(),
                 });
             }
         }
@@ -304,7 +310,15 @@ pub async fn start(config: &Config, tuning: Tuning) -> Result<Running, StartErro
         store: store.clone(),
         intakes: Arc::new(intakes),
     };
-    let app = http::router(state);
+    let specs = config.connections.iter().zip(&connections).map(|(cfg, c)| BotSpec {
+        token: cfg.token.clone(),
+        api_url: cfg.api_url.clone(),
+        relay: c.relay.clone(),
+        updates: c.updates.clone(),
+    });
+    let gateway = Gateway::new(&store, specs.collect()).await?;
+    gateway.spawn(&mut tasks, &trigger);
+    let app = http::router(state, gateway);
     let mut shutdown: Shutdown = trigger.subscribe();
     tasks.spawn(async move {
         let serve =

@@ -11,6 +11,7 @@
 pub mod app;
 pub mod commands;
 pub mod config;
+pub mod gateway;
 pub mod http;
 pub mod intake;
 pub mod outbox;

@@ -14,12 +14,14 @@ use crate::telegram::{Client, TgError};
 /// Long-poll timeout asked of Telegram, in seconds.
 pub const POLL_TIMEOUT: u32 = 25;
 
-/// Polls until shutdown, waking the processor after every stored batch.
+/// Polls until shutdown, waking the processor and the gateway (`stored`) after every
+/// stored batch.
 pub async fn poll_loop(
     tg: Client,
     store: Store,
     connection: ConnectionId,
     wake: Arc<Notify>,
+    stored: crate::gateway::UpdateSignal,
     mut shutdown: Shutdown,
 ) {
     let mut offset = match store.last_update_id(connection).await {
@@ -48,6 +50,7 @@ pub async fn poll_loop(
                         offset = Some(max + 1);
                     }
                     wake.notify_one();
+                    stored.notify();
                     continue;
                 }
                 Err(e) => {

@@ -23,6 +23,8 @@ pub struct Intake {
     pub secret: Secret,
     /// Wakes the processor.
     pub wake: Arc<Notify>,
+    /// Wakes the gateway's long polls and webhook pushes.
+    pub updates: crate::gateway::UpdateSignal,
 }
 
 /// Webhook routes' state.
@@ -61,6 +63,7 @@ pub async fn receive(
     {
         Ok(_) => {
             intake.wake.notify_one();
+            intake.updates.notify();
             StatusCode::OK
         }
         Err(e) => {

@@ -70,7 +70,7 @@ pub struct Executor {
     pub icons: Icons,
 }
 
-struct Topic {
+pub(crate) struct Topic {
     contact: Contact,
     thread: i64,
     /// Created by this call (card already posted).
@@ -172,7 +172,7 @@ impl Executor {
     }
 
     /// Runs `f` in the dialog's topic; a deleted topic is forgotten and recreated once.
-    async fn in_topic<T, F, Fut>(&self, dialog: i64, f: F) -> Result<(Topic, T), TgError>
+    pub(crate) async fn in_topic<T, F, Fut>(&self, dialog: i64, f: F) -> Result<(Topic, T), TgError>
     where
         F: Fn(i64) -> Fut,
         Fut: std::future::Future<Output = Result<T, TgError>>,
@@ -316,6 +316,7 @@ impl Executor {
                 self.mirror_edit(*dialog, false, *group_message, *user_message, content)
                     .await
             }
+            Intent::Mirror { dialog, mirror } => crate::gateway::mirror::execute(self, *dialog, mirror).await,
         }
     }
 

@@ -87,6 +87,13 @@ pub enum Intent {
         /// The edited message's content fields.
         content: Value,
     },
+    /// Mirror what the parallel bot sent to the user into the topic (see `gateway::mirror`).
+    Mirror {
+        /// Dialog id.
+        dialog: i64,
+        /// What to mirror.
+        mirror: crate::gateway::mirror::Mirror,
+    },
 }
 
 impl Intent {
@@ -100,7 +107,8 @@ impl Intent {
             | Intent::Title { dialog }
             | Intent::TopicState { dialog }
             | Intent::EditIn { dialog, .. }
-            | Intent::EditOut { dialog, .. } => Some(*dialog),
+            | Intent::EditOut { dialog, .. }
+            | Intent::Mirror { dialog, .. } => Some(*dialog),
             Intent::Notice { dialog, .. } => *dialog,
         }
     }

@@ -12,6 +12,7 @@
 mod albums;
 mod contacts;
 mod dialogs;
+mod gateway;
 mod links;
 mod outbox;
 mod params;
@@ -28,6 +29,7 @@ use tokio::sync::Notify;
 
 pub use contacts::{Contact, ContactProfile};
 pub use dialogs::{Dialog, DialogStatus};
+pub use gateway::GatewayState;
 pub use links::{Direction, MessageLink, NewLink};
 pub use outbox::OutboxStats;
 pub use updates::StoredUpdate;

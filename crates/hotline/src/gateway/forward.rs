@@ -1,0 +1,287 @@
+//! Pass-through of every method the gateway does not answer itself: the request goes to
+//! Telegram unchanged and Telegram's answer comes back unchanged (status and body bytes).
+//!
+//! Bodies are streamed both ways: a 50 MB `sendDocument` upload flows from the bot to
+//! Telegram through `reqwest::Body::wrap_stream` without ever being held whole in memory,
+//! and downloads under `/file/bot<token>/…` stream back the same way. Only the requests
+//! of methods that are mirrored and are small (JSON or urlencoded up to
+//! [`BUFFER_MAX`], multipart up to [`SMALL_BODY`]) are buffered, to read their `chat_id`
+//! and `message_id`s; a large multipart upload is mirrored from Telegram's answer, which
+//! carries the chat, the content and its file ids.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, HeaderMap, HeaderName, Method, StatusCode};
+use axum::response::Response;
+use bytes::Bytes;
+use serde_json::{Map, Value};
+
+use super::{content_type, mirror, not_found, parse_params, tg_error, Bot, SMALL_BODY};
+
+/// Largest JSON or urlencoded request of a mirrored method read into memory.
+pub const BUFFER_MAX: usize = 10 * 1024 * 1024;
+
+/// Response headers copied from Telegram's answer.
+const PASS_HEADERS: &[HeaderName] = &[
+    header::CONTENT_TYPE,
+    header::CONTENT_LENGTH,
+    header::CONTENT_DISPOSITION,
+    header::LAST_MODIFIED,
+    header::ETAG,
+    header::CONTENT_RANGE,
+    header::ACCEPT_RANGES,
+];
+
+/// Methods are plain identifiers; anything else cannot be a Bot API method.
+fn valid_method(m: &str) -> bool {
+    (1..=64).contains(&m.len()) && m.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+fn content_length(h: &HeaderMap) -> Option<usize> {
+    h.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
+fn upstream_failed(e: reqwest::Error) -> Response {
+    // Without the URL: it holds the token.
+    tracing::warn!(error = %e.without_url(), "gateway: Telegram is not reachable");
+    tg_error(502, "Bad Gateway")
+}
+
+fn url_with_query(base: String, query: Option<&str>) -> String {
+    match query {
+        Some(q) if !q.is_empty() => format!("{base}?{q}"),
+        _ => base,
+    }
+}
+
+/// Copies status and the pass-through headers of Telegram's answer.
+fn answer_head(resp: &reqwest::Response) -> axum::http::response::Builder {
+    let mut b = Response::builder()
+        .status(StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY));
+    for h in PASS_HEADERS {
+        if let Some(v) = resp.headers().get(h) {
+            b = b.header(h, v);
+        }
+    }
+    b
+}
+
+/// Streams Telegram's answer back unchanged.
+fn stream_back(resp: reqwest::Response) -> Response {
+    answer_head(&resp)
+        .body(Body::from_stream(resp.bytes_stream()))
+        .unwrap_or_else(|_| tg_error(502, "Bad Gateway"))
+}
+
+/// Forwards a method call; `req` still holds the bot's unread body.
+pub async fn call(bot: &Arc<Bot>, method: &str, req: Request) -> Response {
+    if !valid_method(method) {
+        return not_found();
+    }
+    let lower = method.to_ascii_lowercase();
+    let (parts, body) = req.into_parts();
+    let ctype = content_type(&parts.headers);
+    let len = content_length(&parts.headers);
+    if mirror::kind_of(&lower).is_some() {
+        let multipart = ctype.to_ascii_lowercase().starts_with("multipart/");
+        let small = if multipart {
+            len.is_some_and(|l| l <= SMALL_BODY)
+        } else {
+            len.is_none_or(|l| l <= BUFFER_MAX)
+        };
+        if small {
+            let limit = if multipart { SMALL_BODY } else { BUFFER_MAX };
+            return match axum::body::to_bytes(body, limit).await {
+                Ok(bytes) => {
+                    call_buffered(bot, method, &parts.method, &ctype, parts.uri.query(), bytes)
+                        .await
+                }
+                Err(_) => tg_error(413, "Request Entity Too Large"),
+            };
+        }
+    }
+    // Streamed: the body goes upstream as it arrives.
+    let http_method = reqwest::Method::from_bytes(parts.method.as_str().as_bytes())
+        .unwrap_or(reqwest::Method::POST);
+    let mut up = bot.http.request(
+        http_method,
+        url_with_query(bot.method_url(method), parts.uri.query()),
+    );
+    if !ctype.is_empty() {
+        up = up.header(header::CONTENT_TYPE.as_str(), ctype.as_str());
+    }
+    if let Some(l) = len {
+        up = up.header(header::CONTENT_LENGTH.as_str(), l);
+    }
+    let resp = match up
+        .body(reqwest::Body::wrap_stream(body.into_data_stream()))
+        .send()
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return upstream_failed(e),
+    };
+    if mirror::kind_of(&lower).is_none() {
+        return stream_back(resp);
+    }
+    buffered_answer(bot, &lower, None, resp).await
+}
+
+/// Forwards a call whose body was already read (and can be parsed for mirroring).
+pub async fn call_buffered(
+    bot: &Arc<Bot>,
+    method: &str,
+    http_method: &Method,
+    ctype: &str,
+    query: Option<&str>,
+    body: Bytes,
+) -> Response {
+    if !valid_method(method) {
+        return not_found();
+    }
+    let lower = method.to_ascii_lowercase();
+    let params = if mirror::kind_of(&lower).is_some() {
+        parse_params(ctype, query, &body).await
+    } else {
+        None
+    };
+    let http_method = reqwest::Method::from_bytes(http_method.as_str().as_bytes())
+        .unwrap_or(reqwest::Method::POST);
+    let mut up = bot
+        .http
+        .request(http_method, url_with_query(bot.method_url(method), query));
+    if !ctype.is_empty() {
+        up = up.header(header::CONTENT_TYPE.as_str(), ctype);
+    }
+    let resp = match up.body(body).send().await {
+        Ok(r) => r,
+        Err(e) => return upstream_failed(e),
+    };
+    buffered_answer(bot, &lower, params, resp).await
+}
+
+/// Reads a (small) answer, hands a copy to mirroring, and returns it unchanged. The
+/// mirroring runs on its own task: the bot's answer never waits for it.
+async fn buffered_answer(
+    bot: &Arc<Bot>,
+    lower: &str,
+    params: Option<Map<String, Value>>,
+    resp: reqwest::Response,
+) -> Response {
+    let head = answer_head(&resp);
+    let ok = resp.status().is_success();
+    let bytes = match resp.bytes().await {
+        Ok(b) => b,
+        Err(e) => return upstream_failed(e),
+    };
+    if ok && mirror::kind_of(lower).is_some() {
+        mirror::spawn_after_call(bot.clone(), lower.to_string(), params, bytes.clone());
+    }
+    head.body(Body::from(bytes))
+        .unwrap_or_else(|_| tg_error(502, "Bad Gateway"))
+}
+
+/// Whether a file path is one Telegram could have issued: relative, no `.`/`..`
+/// segments, no escapes. Anything else never leaves Hotline.
+fn valid_file_path(p: &str) -> bool {
+    !p.is_empty()
+        && p.len() <= 512
+        && p.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/'))
+        && p.split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+}
+
+/// `/file/bot<token>/<file_path>`: streams the download from Telegram.
+pub async fn file(bot: &Arc<Bot>, file_path: &str, req: Request) -> Response {
+    if !valid_file_path(file_path) {
+        return not_found();
+    }
+    let url = format!(
+        "{}/file/bot{}/{}",
+        bot.api_url,
+        bot.token.expose(),
+        file_path
+    );
+    let mut up = bot.http.get(url);
+    if let Some(r) = req
+        .headers()
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+    {
+        up = up.header(header::RANGE.as_str(), r);
+    }
+    match up.send().await {
+        Ok(resp) => stream_back(resp),
+        Err(e) => upstream_failed(e),
+    }
+}
+
+/// Methods Telegram refuses to run from a webhook reply (besides every `get*`).
+const NOT_IN_REPLY: &[&str] = &["setwebhook", "deletewebhook", "close", "logout"];
+
+/// Executes a webhook answer `{"method": ..., ...}` as Telegram does, and mirrors it
+/// like any other call. Anything else in the answer is ignored.
+pub async fn webhook_reply(bot: &Arc<Bot>, body: &[u8]) {
+    let Ok(Value::Object(mut params)) = serde_json::from_slice::<Value>(body) else {
+        return;
+    };
+    let Some(Value::String(method)) = params.remove("method") else {
+        return;
+    };
+    let lower = method.to_ascii_lowercase();
+    if NOT_IN_REPLY.contains(&lower.as_str()) || lower.starts_with("get") || !valid_method(&method)
+    {
+        return;
+    }
+    let sent = bot
+        .http
+        .post(bot.method_url(&method))
+        .json(&Value::Object(params.clone()))
+        .send()
+        .await;
+    let resp = match sent {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e.without_url(), method = %lower, "gateway: webhook reply not executed");
+            return;
+        }
+    };
+    let ok = resp.status().is_success();
+    let Ok(bytes) = resp.bytes().await else {
+        return;
+    };
+    if !ok {
+        tracing::debug!(method = %lower, "gateway: Telegram refused a webhook reply");
+        return;
+    }
+    if mirror::kind_of(&lower).is_some() {
+        mirror::spawn_after_call(bot.clone(), lower, Some(params), bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_paths_cannot_escape() {
+        assert!(valid_file_path("documents/file_1.pdf"));
+        for bad in [
+            "",
+            "../x",
+            "a/../../b",
+            "/etc/passwd",
+            "a//b",
+            "a/./b",
+            "a%2e%2e/b",
+            "a\\b",
+            "a?b",
+        ] {
+            assert!(!valid_file_path(bad), "{bad}");
+        }
+        assert!(valid_method("sendMessage") && !valid_method("send/Message") && !valid_method(""));
+    }
+}

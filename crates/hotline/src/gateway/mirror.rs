@@ -1,0 +1,791 @@
+//! Mirroring what the parallel bot puts into a user's chat into that user's topic, as
+//! **intercepted** messages.
+//!
+//! Deciding ([`spawn_after_call`]) runs after the bot already has Telegram's answer: it
+//! reads the answer (and the small request, when there is one), and when the chat is a
+//! contact with an activated, open dialog and `INTERCEPT_EXTERNAL` is on, records an
+//! [`Intent::Mirror`] in the outbox. Executing ([`execute`]) happens in the dialog's group
+//! queue, after the user's own messages that came before it.
+//!
+//! How it looks in the topic: every intercepted message starts with the mark `🤖 `
+//! (text prefix, or caption prefix for media); kinds without a caption (sticker,
+//! location, poll, …) are copied and followed by a short `🤖` note replying to the copy.
+//! Inline `url` buttons are kept as buttons; every other button (callback, web app, …)
+//! cannot work in the group and is listed as `[Label]` lines under the text; a reply
+//! keyboard from the request is listed after `⌨️`. Edits edit the copy; deletions add a
+//! `🗑` note to the copy (the record stays). Links are stored as
+//! [`Direction::Intercepted`] so edits and deletions find the copy.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::{param_i64, param_json, Bot};
+use crate::relay::content::{self, edit_snapshot, input_media};
+use crate::relay::execute::Executor;
+use crate::relay::render::html;
+use crate::relay::Intent;
+use crate::store::{now_ms, DialogStatus, Direction, NewLink, StoreError};
+use crate::telegram::TgError;
+
+/// The mark that starts every intercepted message in a topic.
+pub const MARK: &str = "🤖 ";
+/// Telegram's text limit (UTF-16 units).
+const TEXT_MAX: usize = 4096;
+/// Telegram's caption limit (UTF-16 units).
+const CAPTION_MAX: usize = 1024;
+/// Kinds whose copy can carry the mark in its caption.
+const CAPTIONED: &[&str] = &["photo", "video", "animation", "audio", "document", "voice"];
+/// How long the mirror decision waits for the relay to catch up with earlier updates
+/// (so the dialog a user's message opens exists before the bot's answer is judged).
+const RELAY_CATCH_UP: Duration = Duration::from_secs(5);
+
+/// How a method's result is mirrored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The answer is the sent Message (send*, forwardMessage).
+    Sent,
+    /// The answer is an array of Messages (sendMediaGroup).
+    Album,
+    /// The answer holds only MessageIds; the chat comes from the request.
+    Copied,
+    /// The answer is the edited Message (`media`: editMessageMedia).
+    Edited {
+        /// The media itself changed.
+        media: bool,
+    },
+    /// The answer is `true`; chat and ids come from the request.
+    Deleted,
+}
+
+/// Which methods are mirrored (`lower` is the lower-cased method name).
+pub fn kind_of(lower: &str) -> Option<Kind> {
+    Some(match lower {
+        "sendmediagroup" => Kind::Album,
+        "copymessage" | "copymessages" | "forwardmessages" => Kind::Copied,
+        "editmessagemedia" => Kind::Edited { media: true },
+        "editmessagetext"
+        | "editmessagecaption"
+        | "editmessagereplymarkup"
+        | "editmessagelivelocation"
+        | "stopmessagelivelocation"
+        | "editmessagechecklist" => Kind::Edited { media: false },
+        "deletemessage" | "deletemessages" => Kind::Deleted,
+        "forwardmessage" => Kind::Sent,
+        "sendchataction" | "sendgift" | "sendmessagedraft" => return None,
+        s if s.starts_with("send") => Kind::Sent,
+        _ => return None,
+    })
+}
+
+/// A mirroring action, stored in [`Intent::Mirror`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Mirror {
+    /// Messages the bot sent (one, or an album), as Telegram returned them.
+    Sent {
+        /// The Message objects.
+        messages: Vec<Value>,
+        /// A reply keyboard from the request (Telegram does not return it).
+        keyboard: Option<Value>,
+    },
+    /// Messages the bot copied or forwarded into the user's chat (ids only).
+    Copied {
+        /// The user's chat.
+        user_chat: i64,
+        /// Their ids there.
+        ids: Vec<i64>,
+    },
+    /// The bot edited a message; `message` is it as it is now.
+    Edited {
+        /// The edited Message.
+        message: Value,
+        /// editMessageMedia (else text/caption/markup).
+        media: bool,
+    },
+    /// The bot deleted messages in the user's chat.
+    Deleted {
+        /// The user's chat.
+        user_chat: i64,
+        /// The deleted ids.
+        ids: Vec<i64>,
+    },
+}
+
+/// Decides on its own task whether a successful call is mirrored, and records it.
+pub fn spawn_after_call(
+    bot: Arc<Bot>,
+    lower: String,
+    request: Option<Map<String, Value>>,
+    answer: Bytes,
+) {
+    tokio::spawn(async move {
+        if let Err(e) = after_call(&bot, &lower, request.unwrap_or_default(), &answer).await {
+            tracing::warn!(connection = %bot.relay.name, method = %lower, error = %e, "gateway: a call could not be mirrored");
+        }
+    });
+}
+
+fn ids_of(v: &Value) -> Vec<i64> {
+    match v {
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|m| m["message_id"].as_i64().or_else(|| m.as_i64()))
+            .collect(),
+        v => v["message_id"]
+            .as_i64()
+            .or_else(|| v.as_i64())
+            .into_iter()
+            .collect(),
+    }
+}
+
+/// A reply keyboard in the request's `reply_markup` (inline ones come back in the answer).
+fn reply_keyboard(request: &Map<String, Value>) -> Option<Value> {
+    param_json(request, "reply_markup")
+        .filter(|m| m.get("keyboard").is_some())
+        .map(|m| m["keyboard"].clone())
+}
+
+async fn after_call(
+    bot: &Bot,
+    lower: &str,
+    request: Map<String, Value>,
+    answer: &[u8],
+) -> Result<(), StoreError> {
+    let Some(kind) = kind_of(lower) else {
+        return Ok(());
+    };
+    if !bot.relay.params().intercept_external {
+        return Ok(());
+    }
+    let Ok(answer) = serde_json::from_slice::<Value>(answer) else {
+        return Ok(());
+    };
+    if answer["ok"] != true {
+        return Ok(());
+    }
+    let result = &answer["result"];
+    let private = |m: &Value| {
+        (m["chat"]["type"] == "private")
+            .then(|| m["chat"]["id"].as_i64())
+            .flatten()
+    };
+    let (user, mirror, needs_open) = match kind {
+        Kind::Sent => {
+            let Some(user) = private(result) else {
+                return Ok(());
+            };
+            (
+                user,
+                Mirror::Sent {
+                    messages: vec![result.clone()],
+                    keyboard: reply_keyboard(&request),
+                },
+                true,
+            )
+        }
+        Kind::Album => {
+            let Some(user) = result.as_array().and_then(|a| a.first()).and_then(private) else {
+                return Ok(());
+            };
+            (
+                user,
+                Mirror::Sent {
+                    messages: result.as_array().cloned().unwrap_or_default(),
+                    keyboard: None,
+                },
+                true,
+            )
+        }
+        Kind::Copied => {
+            let Ok(Some(user)) = param_i64(&request, "chat_id") else {
+                return Ok(());
+            };
+            (
+                user,
+                Mirror::Copied {
+                    user_chat: user,
+                    ids: ids_of(result),
+                },
+                true,
+            )
+        }
+        Kind::Edited { media } => {
+            let Some(user) = private(result) else {
+                return Ok(());
+            };
+            (
+                user,
+                Mirror::Edited {
+                    message: result.clone(),
+                    media,
+                },
+                false,
+            )
+        }
+        Kind::Deleted => {
+            let Ok(Some(user)) = param_i64(&request, "chat_id") else {
+                return Ok(());
+            };
+            let mut ids: Vec<i64> = param_i64(&request, "message_id")
+                .ok()
+                .flatten()
+                .into_iter()
+                .collect();
+            if let Some(Value::Array(list)) = param_json(&request, "message_ids") {
+                ids.extend(list.iter().filter_map(Value::as_i64));
+            }
+            (
+                user,
+                Mirror::Deleted {
+                    user_chat: user,
+                    ids,
+                },
+                false,
+            )
+        }
+    };
+    if user <= 0 {
+        return Ok(());
+    }
+    if let Mirror::Copied { ids, .. } | Mirror::Deleted { ids, .. } = &mirror {
+        if ids.is_empty() {
+            return Ok(());
+        }
+    }
+    catch_up(bot).await?;
+    let conn = bot.relay.connection;
+    let Some(contact) = bot.store.contact_by_user(conn, user).await? else {
+        return Ok(());
+    };
+    let Some(dialog) = bot.store.dialog_for_contact(conn, contact.id).await? else {
+        return Ok(());
+    };
+    if !dialog.activated || (needs_open && dialog.status == DialogStatus::Closed) {
+        return Ok(());
+    }
+    let mut tx = bot.store.begin().await?;
+    bot.relay
+        .push(
+            &mut tx,
+            Intent::Mirror {
+                dialog: dialog.id,
+                mirror,
+            },
+            0,
+        )
+        .await
+        .map_err(|e| match e {
+            crate::relay::RelayError::Store(s) => s,
+        })?;
+    tx.commit().await
+}
+
+/// Waits (bounded) until the relay processed every update stored before this call, so a
+/// dialog the user's last message opened is seen.
+async fn catch_up(bot: &Bot) -> Result<(), StoreError> {
+    let conn = bot.relay.connection;
+    let Some(target) = bot.store.last_update_id(conn).await? else {
+        return Ok(());
+    };
+    let deadline = tokio::time::Instant::now() + RELAY_CATCH_UP;
+    loop {
+        let oldest = bot.store.unprocessed_updates(conn, 1).await?;
+        if oldest.first().is_none_or(|u| u.update_id > target)
+            || tokio::time::Instant::now() > deadline
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn utf16(s: &str) -> usize {
+    s.encode_utf16().count()
+}
+
+/// The buttons of a message as the topic shows them.
+#[derive(Debug, Default, PartialEq)]
+struct Buttons {
+    /// Rows of labels that cannot work in the group.
+    listed: Vec<String>,
+    /// The `url` buttons, kept as an inline keyboard.
+    keyboard: Option<Value>,
+}
+
+fn buttons(markup: &Value, reply_keyboard: Option<&Value>) -> Buttons {
+    let mut b = Buttons::default();
+    let mut url_rows = Vec::new();
+    for row in markup["inline_keyboard"].as_array().into_iter().flatten() {
+        let mut labels = Vec::new();
+        let mut urls = Vec::new();
+        for button in row.as_array().into_iter().flatten() {
+            let text = button["text"].as_str().unwrap_or("?");
+            match button["url"].as_str() {
+                Some(url) => urls.push(json!({"text": text, "url": url})),
+                None => labels.push(format!("[{text}]")),
+            }
+        }
+        if !labels.is_empty() {
+            b.listed.push(labels.join(" "));
+        }
+        if !urls.is_empty() {
+            url_rows.push(Value::Array(urls));
+        }
+    }
+    if !url_rows.is_empty() {
+        b.keyboard = Some(json!({"inline_keyboard": url_rows}));
+    }
+    for row in reply_keyboard
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let labels: Vec<String> = row
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|k| {
+                format!(
+                    "[{}]",
+                    k.as_str().or_else(|| k["text"].as_str()).unwrap_or("?")
+                )
+            })
+            .collect();
+        if !labels.is_empty() {
+            b.listed.push(format!("⌨️ {}", labels.join(" ")));
+        }
+    }
+    b
+}
+
+/// The marked text (or caption) and its entities shifted past the mark, with the listed
+/// buttons appended when they fit; unmarked when even the mark does not fit.
+fn render(body: &str, entities: Option<&Value>, b: &Buttons, max: usize) -> (String, Value) {
+    let shift = utf16(MARK) as i64;
+    let original: Vec<Value> = entities
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if utf16(body) + shift as usize > max {
+        return (body.to_string(), Value::Array(original));
+    }
+    let shifted = original
+        .into_iter()
+        .map(|mut e| {
+            e["offset"] = json!(e["offset"].as_i64().unwrap_or(0) + shift);
+            e
+        })
+        .collect();
+    let mut text = format!("{MARK}{body}");
+    if !b.listed.is_empty() {
+        let with = format!("{text}\n\n{}", b.listed.join("\n"));
+        if utf16(&with) <= max {
+            text = with;
+        }
+    }
+    (text, Value::Array(shifted))
+}
+
+fn store_err(e: StoreError) -> TgError {
+    TgError::Transient(format!("store: {e}"))
+}
+
+/// Runs a mirroring intent for `dialog` (called by the relay's executor).
+pub async fn execute(ex: &Executor, dialog: i64, mirror: &Mirror) -> Result<(), TgError> {
+    match mirror {
+        Mirror::Sent { messages, keyboard } if messages.len() == 1 => {
+            post_one(ex, dialog, &messages[0], keyboard.as_ref()).await
+        }
+        Mirror::Sent { messages, .. } => post_album(ex, dialog, messages).await,
+        Mirror::Copied { user_chat, ids } => post_copies(ex, dialog, *user_chat, ids).await,
+        Mirror::Edited { message, media } => edit(ex, dialog, message, *media).await,
+        Mirror::Deleted { user_chat, ids } => {
+            for id in ids {
+                if let Some(copy) = intercepted_copy(ex, *user_chat, *id).await? {
+                    note(
+                        ex,
+                        dialog,
+                        "🗑 The bot deleted this message from the user's chat.",
+                        Some(copy),
+                    )
+                    .await?;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn link(
+    ex: &Executor,
+    dialog: i64,
+    user: i64,
+    user_message: i64,
+    group_message: i64,
+    kind: &str,
+) -> Result<(), TgError> {
+    let l = NewLink {
+        dialog_id: dialog,
+        user_chat_id: user,
+        user_message_id: user_message,
+        group_chat_id: ex.relay.group_id,
+        group_message_id: group_message,
+        direction: Direction::Intercepted,
+        kind: kind.to_string(),
+    };
+    ex.store
+        .insert_link(ex.relay.connection, &l, now_ms())
+        .await
+        .map_err(store_err)?;
+    Ok(())
+}
+
+/// The topic copy of an intercepted message, if it was mirrored.
+async fn intercepted_copy(ex: &Executor, user: i64, id: i64) -> Result<Option<i64>, TgError> {
+    let l = ex
+        .store
+        .link_by_user_message(ex.relay.connection, user, id)
+        .await
+        .map_err(store_err)?;
+    Ok(l.filter(|l| l.link.direction == Direction::Intercepted)
+        .map(|l| l.link.group_message_id))
+}
+
+/// Posts an HTML note into the dialog's topic.
+async fn note(
+    ex: &Executor,
+    dialog: i64,
+    text: &str,
+    reply_to: Option<i64>,
+) -> Result<(), TgError> {
+    let group = ex.relay.group_id;
+    ex.in_topic(dialog, |thread| async move {
+        let mut extra = json!({"parse_mode": "HTML", "message_thread_id": thread});
+        if let Some(r) = reply_to {
+            extra["reply_parameters"] =
+                json!({"message_id": r, "allow_sending_without_reply": true});
+        }
+        ex.tg.send_message(group, text, extra).await
+    })
+    .await
+    .map(|_| ())
+}
+
+/// A permanent failure becomes a visible notice; retryable ones go back to the outbox.
+async fn failed(ex: &Executor, dialog: i64, what: &str, e: TgError) -> Result<(), TgError> {
+    if e.is_retryable() {
+        return Err(e);
+    }
+    tracing::warn!(dialog, error = %e, "an intercepted message could not be mirrored");
+    note(
+        ex,
+        dialog,
+        &format!(
+            "🤖 The bot sent {what} that cannot be shown here: {}",
+            html(&e.to_string())
+        ),
+        None,
+    )
+    .await
+}
+
+async fn post_one(
+    ex: &Executor,
+    dialog: i64,
+    m: &Value,
+    keyboard: Option<&Value>,
+) -> Result<(), TgError> {
+    let (Some(user), Some(id)) = (m["chat"]["id"].as_i64(), m["message_id"].as_i64()) else {
+        return Ok(());
+    };
+    let group = ex.relay.group_id;
+    let kind = content::kind(m);
+    let b = buttons(&m["reply_markup"], keyboard);
+    let reply_to = match m["reply_to_message"]["message_id"].as_i64() {
+        Some(r) => ex
+            .store
+            .link_by_user_message(ex.relay.connection, user, r)
+            .await
+            .map_err(store_err)?
+            .map(|l| l.link.group_message_id),
+        None => None,
+    };
+    let (kind, b) = (&kind, &b);
+    let sent = ex
+        .in_topic(dialog, |thread| async move {
+            let mut extra = json!({"message_thread_id": thread});
+            if let Some(r) = reply_to {
+                extra["reply_parameters"] =
+                    json!({"message_id": r, "allow_sending_without_reply": true});
+            }
+            if let Some(k) = &b.keyboard {
+                extra["reply_markup"] = k.clone();
+            }
+            if kind == "text" {
+                let (text, entities) = render(
+                    m["text"].as_str().unwrap_or(""),
+                    m.get("entities"),
+                    b,
+                    TEXT_MAX,
+                );
+                extra["entities"] = entities;
+                if let Some(p) = m.get("link_preview_options") {
+                    extra["link_preview_options"] = p.clone();
+                }
+                return ex
+                    .tg
+                    .send_message(group, &text, extra)
+                    .await
+                    .map(|r| (r.message_id, false, thread));
+            }
+            if CAPTIONED.contains(&kind.as_str()) {
+                let (caption, entities) = render(
+                    m["caption"].as_str().unwrap_or(""),
+                    m.get("caption_entities"),
+                    b,
+                    CAPTION_MAX,
+                );
+                extra["caption"] = json!(caption);
+                extra["caption_entities"] = entities;
+                return ex
+                    .tg
+                    .copy_message(group, user, id, extra)
+                    .await
+                    .map(|r| (r.message_id, false, thread));
+            }
+            ex.tg
+                .copy_message(group, user, id, extra)
+                .await
+                .map(|r| (r.message_id, true, thread))
+        })
+        .await;
+    match sent {
+        Ok((_, (copy, needs_note, _))) => {
+            link(ex, dialog, user, id, copy, kind).await?;
+            if needs_note {
+                let (text, _) = render(&format!("(the bot sent this {kind})"), None, b, TEXT_MAX);
+                note(ex, dialog, &html(&text), Some(copy)).await?;
+            }
+            Ok(())
+        }
+        Err(e) => failed(ex, dialog, &format!("a {kind} message"), e).await,
+    }
+}
+
+async fn post_album(ex: &Executor, dialog: i64, messages: &[Value]) -> Result<(), TgError> {
+    let Some(user) = messages.first().and_then(|m| m["chat"]["id"].as_i64()) else {
+        return Ok(());
+    };
+    let ids: Vec<i64> = messages
+        .iter()
+        .filter_map(|m| m["message_id"].as_i64())
+        .collect();
+    let media: Option<Vec<Value>> = messages
+        .iter()
+        .map(|m| input_media(&edit_snapshot(m)))
+        .collect();
+    let Some(mut media) = media.filter(|m| m.len() == ids.len() && m.len() >= 2) else {
+        return post_copies(ex, dialog, user, &ids).await;
+    };
+    let none = Buttons::default();
+    let first = &mut media[0];
+    let (caption, entities) = render(
+        first["caption"].as_str().unwrap_or(""),
+        first.get("caption_entities"),
+        &none,
+        CAPTION_MAX,
+    );
+    first["caption"] = json!(caption);
+    first["caption_entities"] = entities;
+    let (group, media) = (ex.relay.group_id, &media);
+    let sent = ex
+        .in_topic(dialog, |thread| async move {
+            ex.tg
+                .send_media_group(
+                    group,
+                    Value::Array(media.clone()),
+                    json!({"message_thread_id": thread}),
+                )
+                .await
+        })
+        .await;
+    match sent {
+        Ok((_, copies)) => {
+            for (u, g) in ids.iter().zip(copies) {
+                link(ex, dialog, user, *u, g.message_id, "album").await?;
+            }
+            Ok(())
+        }
+        Err(e) => failed(ex, dialog, "an album", e).await,
+    }
+}
+
+async fn post_copies(ex: &Executor, dialog: i64, user: i64, ids: &[i64]) -> Result<(), TgError> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    let (group, list) = (ex.relay.group_id, &ids);
+    let sent = ex
+        .in_topic(dialog, |thread| async move {
+            ex.tg
+                .copy_messages(group, user, list, json!({"message_thread_id": thread}))
+                .await
+        })
+        .await;
+    match sent {
+        Ok((_, copies)) => {
+            for (u, g) in ids.iter().zip(&copies) {
+                link(ex, dialog, user, *u, g.message_id, "copy").await?;
+            }
+            if let Some(first) = copies.first() {
+                note(
+                    ex,
+                    dialog,
+                    &html(&format!("{MARK}(sent by the bot)")),
+                    Some(first.message_id),
+                )
+                .await?;
+            }
+            Ok(())
+        }
+        Err(e) => failed(ex, dialog, "copied messages", e).await,
+    }
+}
+
+async fn edit(ex: &Executor, dialog: i64, m: &Value, media: bool) -> Result<(), TgError> {
+    let (Some(user), Some(id)) = (m["chat"]["id"].as_i64(), m["message_id"].as_i64()) else {
+        return Ok(());
+    };
+    let Some(link) = ex
+        .store
+        .link_by_user_message(ex.relay.connection, user, id)
+        .await
+        .map_err(store_err)?
+    else {
+        return Ok(());
+    };
+    if link.link.direction != Direction::Intercepted {
+        return Ok(());
+    }
+    let (group, copy) = (ex.relay.group_id, link.link.group_message_id);
+    let b = buttons(&m["reply_markup"], None);
+    let markup = b
+        .keyboard
+        .clone()
+        .unwrap_or_else(|| json!({"inline_keyboard": []}));
+    let r = if let Some(text) = m["text"].as_str() {
+        let (text, entities) = render(text, m.get("entities"), &b, TEXT_MAX);
+        ex.tg
+            .edit_message_text(
+                group,
+                copy,
+                &text,
+                json!({"entities": entities, "reply_markup": markup}),
+            )
+            .await
+    } else if CAPTIONED.contains(&link.link.kind.as_str()) || link.link.kind == "album" {
+        let (caption, entities) = render(
+            m["caption"].as_str().unwrap_or(""),
+            m.get("caption_entities"),
+            &b,
+            CAPTION_MAX,
+        );
+        match input_media(&edit_snapshot(m)).filter(|_| media) {
+            Some(mut input) => {
+                input["caption"] = json!(caption);
+                input["caption_entities"] = entities;
+                let extra = if link.link.kind == "album" {
+                    json!({})
+                } else {
+                    json!({"reply_markup": markup})
+                };
+                ex.tg.edit_message_media(group, copy, input, extra).await
+            }
+            None => {
+                let mut extra = json!({"caption": caption, "caption_entities": entities});
+                if link.link.kind != "album" {
+                    extra["reply_markup"] = markup;
+                }
+                ex.tg.edit_message_caption(group, copy, extra).await
+            }
+        }
+    } else {
+        return Ok(());
+    };
+    match r {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_retryable() => Err(e),
+        Err(e) if e.is_not_modified() => Ok(()),
+        Err(e) => {
+            tracing::info!(dialog, error = %e, "intercepted edit not possible; posting it as a note");
+            let now = content::text(m);
+            note(
+                ex,
+                dialog,
+                &format!("✏️ {MARK}The bot edited this message: {}", html(now)),
+                Some(copy),
+            )
+            .await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_are_classified() {
+        assert_eq!(kind_of("sendmessage"), Some(Kind::Sent));
+        assert_eq!(kind_of("senddocument"), Some(Kind::Sent));
+        assert_eq!(kind_of("sendmediagroup"), Some(Kind::Album));
+        assert_eq!(kind_of("copymessages"), Some(Kind::Copied));
+        assert_eq!(
+            kind_of("editmessagemedia"),
+            Some(Kind::Edited { media: true })
+        );
+        assert_eq!(kind_of("deletemessages"), Some(Kind::Deleted));
+        assert_eq!(kind_of("sendchataction"), None);
+        assert_eq!(kind_of("answercallbackquery"), None);
+    }
+
+    #[test]
+    fn buttons_url_kept_others_listed() {
+        let markup = json!({"inline_keyboard": [[{"text": "Buy", "callback_data": "b"}, {"text": "Help", "callback_data": "h"}],
+                                                 [{"text": "Site", "url": "https://e.com"}]]});
+        let b = buttons(&markup, Some(&json!([["Yes", {"text": "No"}]])));
+        assert_eq!(
+            b.listed,
+            vec!["[Buy] [Help]".to_string(), "⌨️ [Yes] [No]".to_string()]
+        );
+        assert_eq!(
+            b.keyboard,
+            Some(json!({"inline_keyboard": [[{"text": "Site", "url": "https://e.com"}]]}))
+        );
+    }
+
+    #[test]
+    fn render_marks_and_shifts() {
+        let b = Buttons {
+            listed: vec!["[A]".into()],
+            keyboard: None,
+        };
+        let (t, e) = render(
+            "hi you",
+            Some(&json!([{"type": "bold", "offset": 3, "length": 3}])),
+            &b,
+            TEXT_MAX,
+        );
+        assert_eq!(t, "🤖 hi you\n\n[A]");
+        assert_eq!(e[0]["offset"], 6);
+        let long = "x".repeat(TEXT_MAX);
+        assert_eq!(render(&long, None, &b, TEXT_MAX).0, long);
+        let near = "x".repeat(TEXT_MAX - 4);
+        assert_eq!(render(&near, None, &b, TEXT_MAX).0, format!("{MARK}{near}"));
+    }
+}

@@ -1,0 +1,376 @@
+//! The Bot API gateway for the parallel connection: a company's existing bot points its
+//! Bot API server address at Hotline and keeps working unchanged.
+//!
+//! - [`intercept`] (an HTTP middleware) takes `/bot<token>/<method>` and
+//!   `/file/bot<token>/<path>`; only tokens of connected bots pass, anything else gets
+//!   Telegram's own 401. Request URIs of these paths are never logged (they hold the token).
+//! - `updates`: Hotline stays the only consumer of the bot's updates upstream; the bot is
+//!   served from Hotline's update log with Telegram's semantics (getUpdates offsets, long
+//!   polling, sticky `allowed_updates`, 409s, or a webhook Hotline pushes to). Its state
+//!   is durable (`gateway_state`).
+//! - `forward`: every other method is streamed to Telegram and the answer streamed back
+//!   unchanged (status and body bytes).
+//! - `mirror`: what the bot puts into a user's chat is mirrored into the user's topic as
+//!   intercepted, through the outbox (never delaying the bot's answer).
+
+pub mod forward;
+pub mod mirror;
+pub mod updates;
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde_json::{json, Map, Value};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::config::Secret;
+use crate::intake::webhook::constant_time_eq;
+use crate::relay::Relay;
+use crate::shutdown::ShutdownTrigger;
+use crate::store::{Store, StoreError};
+
+/// Largest body read into memory for a method Hotline answers itself or must parse.
+pub const SMALL_BODY: usize = 1024 * 1024;
+
+/// Tells the gateway that the intake stored new updates (wakes long polls and webhook
+/// pushes at once). Cheap to clone; one per connection.
+#[derive(Clone, Debug)]
+pub struct UpdateSignal(Arc<watch::Sender<u64>>);
+
+impl Default for UpdateSignal {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl UpdateSignal {
+    /// A fresh signal.
+    pub fn new() -> Self {
+        Self(Arc::new(watch::channel(0).0))
+    }
+
+    /// Call after updates were committed to the log.
+    pub fn notify(&self) {
+        self.0.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A receiver that sees every later [`UpdateSignal::notify`].
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.0.subscribe()
+    }
+}
+
+/// What the gateway needs to know about one connected bot.
+pub struct BotSpec {
+    /// The bot token (the key the existing bot presents).
+    pub token: Secret,
+    /// Upstream Bot API base URL.
+    pub api_url: String,
+    /// The connection's relay (ids, group, live parameters).
+    pub relay: Relay,
+    /// Notified by the intake after updates are stored.
+    pub updates: UpdateSignal,
+}
+
+/// One connected bot as the gateway serves it.
+pub struct Bot {
+    token: Secret,
+    api_url: String,
+    /// The connection's relay.
+    pub relay: Relay,
+    store: Store,
+    http: reqwest::Client,
+    signal: UpdateSignal,
+    live: Mutex<updates::Live>,
+    /// Bumped whenever the bot's delivery settings change (webhook set/deleted, a newer
+    /// poll): wakes waiting polls and the push task.
+    changed: watch::Sender<u64>,
+    /// Serialises state saves so an older snapshot never overwrites a newer one.
+    saving: tokio::sync::Mutex<()>,
+}
+
+impl Bot {
+    /// The upstream URL of a method (holds the token: never log it).
+    fn method_url(&self, method: &str) -> String {
+        format!("{}/bot{}/{}", self.api_url, self.token.expose(), method)
+    }
+
+    fn touch(&self) {
+        self.changed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+}
+
+/// The gateway: the connected bots and their update delivery.
+#[derive(Clone)]
+pub struct Gateway {
+    bots: Arc<Vec<Arc<Bot>>>,
+    store: Store,
+}
+
+impl Gateway {
+    /// Loads every bot's durable gateway state.
+    pub async fn new(store: &Store, specs: Vec<BotSpec>) -> Result<Self, StoreError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .pool_idle_timeout(std::time::Duration::from_secs(90))
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        let mut bots = Vec::new();
+        for s in specs {
+            let state = store
+                .gateway_state(s.relay.connection)
+                .await?
+                .unwrap_or_default();
+            bots.push(Arc::new(Bot {
+                token: s.token,
+                api_url: s.api_url.trim_end_matches('/').to_string(),
+                relay: s.relay,
+                store: store.clone(),
+                http: http.clone(),
+                signal: s.updates,
+                live: Mutex::new(updates::Live::from_state(state)),
+                changed: watch::channel(0).0,
+                saving: tokio::sync::Mutex::new(()),
+            }));
+        }
+        Ok(Self {
+            bots: Arc::new(bots),
+            store: store.clone(),
+        })
+    }
+
+    /// Starts the webhook push task of every bot and the update-log retention task.
+    pub fn spawn(&self, tasks: &mut JoinSet<()>, trigger: &ShutdownTrigger) {
+        for bot in self.bots.iter() {
+            tasks.spawn(updates::push_loop(bot.clone(), trigger.subscribe()));
+        }
+        tasks.spawn(updates::purge_loop(
+            self.store.clone(),
+            self.bots.clone(),
+            trigger.subscribe(),
+        ));
+    }
+
+    /// The bot whose token this is (compared without an early exit).
+    fn bot(&self, token: &str) -> Option<Arc<Bot>> {
+        let mut found = None;
+        for b in self.bots.iter() {
+            if constant_time_eq(token.as_bytes(), b.token.expose().as_bytes()) {
+                found = Some(b.clone());
+            }
+        }
+        found
+    }
+}
+
+/// Middleware in front of every route: serves `/bot…` and `/file/bot…`, passes the rest.
+pub async fn intercept(State(gw): State<Gateway>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if let Some(rest) = path.strip_prefix("/file/bot") {
+        let Some((token, file_path)) = rest.split_once('/') else {
+            return not_found();
+        };
+        let Some(bot) = gw.bot(token) else {
+            return unauthorized();
+        };
+        let file_path = file_path.to_string();
+        return forward::file(&bot, &file_path, req).await;
+    }
+    if let Some(rest) = path.strip_prefix("/bot") {
+        let (token, method) = rest.split_once('/').unwrap_or((rest, ""));
+        let Some(bot) = gw.bot(token) else {
+            return unauthorized();
+        };
+        let method = method.to_string();
+        return api(bot, method, req).await;
+    }
+    next.run(req).await
+}
+
+/// Methods the gateway answers itself instead of forwarding.
+const LOCAL: &[&str] = &[
+    "getupdates",
+    "setwebhook",
+    "deletewebhook",
+    "getwebhookinfo",
+    "logout",
+    "close",
+];
+
+async fn api(bot: Arc<Bot>, method: String, req: Request) -> Response {
+    if method.contains('/') {
+        return not_found();
+    }
+    let lower = method.to_ascii_lowercase();
+    if !method.is_empty() && !LOCAL.contains(&lower.as_str()) {
+        return forward::call(&bot, &method, req).await;
+    }
+    // A local method, or the method named by a `method` parameter: the body is small.
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, SMALL_BODY).await {
+        Ok(b) => b,
+        Err(_) => return tg_error(413, "Request Entity Too Large"),
+    };
+    let ctype = content_type(&parts.headers);
+    let Some(params) = parse_params(&ctype, parts.uri.query(), &bytes).await else {
+        return tg_error(400, "Bad Request: can't parse request parameters");
+    };
+    let method = if method.is_empty() {
+        match params.get("method").and_then(Value::as_str) {
+            Some(m) => m.to_string(),
+            None => return not_found(),
+        }
+    } else {
+        method
+    };
+    let lower = method.to_ascii_lowercase();
+    if LOCAL.contains(&lower.as_str()) {
+        return updates::local(&bot, &lower, params).await;
+    }
+    forward::call_buffered(
+        &bot,
+        &method,
+        &parts.method,
+        &ctype,
+        parts.uri.query(),
+        bytes,
+    )
+    .await
+}
+
+/// The request's content type (empty when absent).
+fn content_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Reads Bot API parameters from the query string and a buffered body (JSON,
+/// urlencoded or multipart; file parts are skipped). `None` when the body is malformed.
+pub async fn parse_params(
+    content_type: &str,
+    query: Option<&str>,
+    body: &Bytes,
+) -> Option<Map<String, Value>> {
+    let mut out = Map::new();
+    if let Some(q) = query {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(q).ok()?;
+        out.extend(pairs.into_iter().map(|(k, v)| (k, Value::String(v))));
+    }
+    let ct = content_type.to_ascii_lowercase();
+    if body.is_empty() {
+        return Some(out);
+    }
+    if ct.starts_with("application/json") {
+        match serde_json::from_slice::<Value>(body).ok()? {
+            Value::Object(m) => out.extend(m),
+            _ => return None,
+        }
+    } else if ct.starts_with("application/x-www-form-urlencoded") {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).ok()?;
+        out.extend(pairs.into_iter().map(|(k, v)| (k, Value::String(v))));
+    } else if ct.starts_with("multipart/form-data") {
+        let req = Request::builder()
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(body.clone()))
+            .ok()?;
+        let mut mp = axum::extract::Multipart::from_request(req, &())
+            .await
+            .ok()?;
+        while let Some(field) = mp.next_field().await.ok()? {
+            let Some(name) = field.name().map(str::to_string) else {
+                continue;
+            };
+            if field.file_name().is_some() {
+                continue;
+            }
+            let text = field.text().await.ok()?;
+            out.insert(name, Value::String(text));
+        }
+    }
+    Some(out)
+}
+
+/// An integer parameter given as a number or a string.
+pub fn param_i64(p: &Map<String, Value>, key: &str) -> Result<Option<i64>, String> {
+    match p.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| format!("Bad Request: invalid {key}")),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("Bad Request: invalid {key}")),
+        Some(_) => Err(format!("Bad Request: invalid {key}")),
+    }
+}
+
+/// A boolean parameter (`true`, `"true"`, `"1"`).
+pub fn param_bool(p: &Map<String, Value>, key: &str) -> bool {
+    match p.get(key) {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => matches!(s.to_ascii_lowercase().as_str(), "true" | "1"),
+        Some(Value::Number(n)) => n.as_i64() == Some(1),
+        _ => false,
+    }
+}
+
+/// A JSON parameter that form encodings carry as a string (`allowed_updates`, ...).
+pub fn param_json(p: &Map<String, Value>, key: &str) -> Option<Value> {
+    match p.get(key)? {
+        Value::String(s) if s.is_empty() => None,
+        Value::String(s) => serde_json::from_str(s)
+            .ok()
+            .or_else(|| Some(Value::String(s.clone()))),
+        Value::Null => None,
+        v => Some(v.clone()),
+    }
+}
+
+/// Telegram's error answer.
+pub fn tg_error(code: u16, description: &str) -> Response {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST);
+    let body = json!({"ok": false, "error_code": code, "description": description});
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// Telegram's success answer (with `description` where Telegram gives one).
+pub fn tg_ok(result: Value, description: Option<&str>) -> Response {
+    let mut body = json!({"ok": true, "result": result});
+    if let Some(d) = description {
+        body["description"] = json!(d);
+    }
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// Telegram's answer to an unknown or revoked token.
+pub fn unauthorized() -> Response {
+    tg_error(401, "Unauthorized")
+}
+
+/// Telegram's answer to an unknown path or method.
+pub fn not_found() -> Response {
+    tg_error(404, "Not Found")
+}

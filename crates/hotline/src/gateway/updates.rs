@@ -1,0 +1,532 @@
+//! Serving the parallel bot's updates from Hotline's update log with Telegram's
+//! semantics: getUpdates (offset confirmation, negative offsets, limit, long polling
+//! woken by the intake, sticky `allowed_updates`, 409 for the older of two pollers and
+//! while a webhook is set) or the bot's own webhook (pushed in order with its secret
+//! token, retried with backoff, replies with a `method` executed, reported by
+//! getWebhookInfo). Updates about the backend group are Hotline's own and never served.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::response::Response;
+use serde_json::{json, Map, Value};
+
+use super::{forward, param_bool, param_i64, param_json, tg_error, tg_ok, Bot};
+use crate::intake::ALL_UPDATES;
+use crate::shutdown::Shutdown;
+use crate::store::{now_ms, GatewayState, Store, StoredUpdate, UnixMs};
+
+/// Telegram keeps undelivered updates this long.
+pub const KEEP_MS: UnixMs = 24 * 3600 * 1000;
+/// Confirmed updates stay in the log this long (for the relay's own replays).
+pub const KEEP_CONFIRMED_MS: UnixMs = 3600 * 1000;
+/// Longest long poll honoured.
+pub const MAX_POLL_SECS: i64 = 600;
+/// First and last delay between webhook retries.
+pub const RETRY_MIN: Duration = Duration::from_millis(500);
+/// See [`RETRY_MIN`].
+pub const RETRY_MAX: Duration = Duration::from_secs(60);
+/// How long Hotline waits for the bot's webhook to answer.
+pub const PUSH_TIMEOUT: Duration = Duration::from_secs(60);
+
+const OTHER_POLL: &str = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running";
+const BY_SET_WEBHOOK: &str = "Conflict: terminated by setWebhook request";
+const WEBHOOK_ACTIVE: &str = "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first";
+
+/// Update types Telegram sends when `allowed_updates` is not given (or empty).
+const NOT_BY_DEFAULT: &[&str] = &["chat_member", "message_reaction", "message_reaction_count"];
+
+/// In-memory delivery state of one bot (the durable part is [`GatewayState`]).
+pub struct Live {
+    state: GatewayState,
+    /// Bumped by every getUpdates and setWebhook: an older waiting poll sees the change.
+    generation: u64,
+    terminated_by: &'static str,
+    last_error: Option<(i64, String)>,
+}
+
+impl Live {
+    /// Live state from what was stored.
+    pub fn from_state(state: GatewayState) -> Self {
+        Self {
+            state,
+            generation: 0,
+            terminated_by: OTHER_POLL,
+            last_error: None,
+        }
+    }
+}
+
+impl Bot {
+    fn live(&self) -> std::sync::MutexGuard<'_, Live> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn snapshot(&self) -> GatewayState {
+        self.live().state.clone()
+    }
+
+    /// Writes the current state (serialised: a newer snapshot always lands last).
+    async fn persist(&self) -> Result<(), crate::store::StoreError> {
+        let _guard = self.saving.lock().await;
+        let state = self.snapshot();
+        self.store
+            .save_gateway_state(self.relay.connection, &state, now_ms())
+            .await
+    }
+
+    /// Whether an update goes to the parallel bot: its type is allowed, it is younger
+    /// than 24 h, and it is not about the backend group (operators' messages, topic
+    /// service messages, button presses there are Hotline's own).
+    fn deliverable(&self, allowed: &Option<Vec<String>>, u: &StoredUpdate, now: UnixMs) -> bool {
+        if u.received_at < now - KEEP_MS {
+            return false;
+        }
+        let Some(obj) = u.payload.as_object() else {
+            return false;
+        };
+        let Some((kind, body)) = obj.iter().find(|(k, _)| k.as_str() != "update_id") else {
+            return false;
+        };
+        let allowed_kind = match allowed {
+            Some(list) if !list.is_empty() => list.iter().any(|a| a == kind),
+            _ => !NOT_BY_DEFAULT.contains(&kind.as_str()),
+        };
+        let group = Some(self.relay.group_id);
+        allowed_kind
+            && body["chat"]["id"].as_i64() != group
+            && body["message"]["chat"]["id"].as_i64() != group
+    }
+
+    /// Up to `limit` deliverable updates after `after`, in order.
+    async fn pending(
+        &self,
+        after: i64,
+        allowed: &Option<Vec<String>>,
+        limit: usize,
+    ) -> Result<Vec<StoredUpdate>, crate::store::StoreError> {
+        let now = now_ms();
+        let mut out = Vec::new();
+        let mut cursor = after;
+        loop {
+            let batch = self
+                .store
+                .updates_after(self.relay.connection, cursor, 200)
+                .await?;
+            let Some(last) = batch.last() else { break };
+            cursor = last.update_id;
+            let full = batch.len() < 200;
+            for u in batch {
+                if self.deliverable(allowed, &u, now) {
+                    out.push(u);
+                    if out.len() >= limit {
+                        return Ok(out);
+                    }
+                }
+            }
+            if full {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn store_failed(e: crate::store::StoreError) -> Response {
+    tracing::error!(error = %e, "gateway: the update log is not readable");
+    tg_error(500, "Internal Server Error: update log unavailable")
+}
+
+/// Answers a method the gateway handles itself (`lower` is lower-case).
+pub async fn local(bot: &Arc<Bot>, lower: &str, p: Map<String, Value>) -> Response {
+    match lower {
+        "getupdates" => get_updates(bot, &p).await,
+        "setwebhook" => set_webhook(bot, &p).await,
+        "deletewebhook" => delete_webhook(bot, param_bool(&p, "drop_pending_updates")).await,
+        "getwebhookinfo" => webhook_info(bot).await,
+        // Forwarded, these would log Hotline itself out of Telegram.
+        _ => tg_ok(json!(true), None),
+    }
+}
+
+/// A sticky `allowed_updates` from a parameter; `Err` when malformed.
+fn allowed_param(p: &Map<String, Value>) -> Result<Option<Option<Vec<String>>>, &'static str> {
+    match param_json(p, "allowed_updates") {
+        None => Ok(None),
+        Some(Value::Array(items)) => {
+            let list: Vec<String> = items
+                .iter()
+                .filter_map(Value::as_str)
+                .filter(|k| ALL_UPDATES.contains(k))
+                .map(str::to_string)
+                .collect();
+            Ok(Some(if list.is_empty() { None } else { Some(list) }))
+        }
+        Some(_) => Err("Bad Request: can't parse allowed updates"),
+    }
+}
+
+async fn get_updates(bot: &Arc<Bot>, p: &Map<String, Value>) -> Response {
+    let ints = (
+        param_i64(p, "offset"),
+        param_i64(p, "limit"),
+        param_i64(p, "timeout"),
+    );
+    let (offset, limit, timeout) = match ints {
+        (Ok(o), Ok(l), Ok(t)) => (
+            o.unwrap_or(0),
+            l.unwrap_or(100).clamp(1, 100) as usize,
+            t.unwrap_or(0).clamp(0, MAX_POLL_SECS),
+        ),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return tg_error(400, &e),
+    };
+    let allowed = match allowed_param(p) {
+        Ok(a) => a,
+        Err(e) => return tg_error(400, e),
+    };
+    // Subscribe before reading the log so an update stored meanwhile still wakes us.
+    let mut stored = bot.signal.subscribe();
+    let mut changed = bot.changed.subscribe();
+    let (generation, mut state) = {
+        let mut live = bot.live();
+        if live.state.webhook_url.is_some() {
+            return tg_error(409, WEBHOOK_ACTIVE);
+        }
+        if let Some(a) = allowed {
+            live.state.allowed_updates = a;
+        }
+        live.generation += 1;
+        live.terminated_by = OTHER_POLL;
+        (live.generation, live.state.clone())
+    };
+    bot.touch();
+    changed.borrow_and_update();
+    let before = state.confirmed;
+    if offset > 0 {
+        state.confirmed = state.confirmed.max(offset - 1);
+    } else if offset < 0 {
+        let keep = offset.unsigned_abs() as usize;
+        match bot
+            .pending(state.confirmed, &state.allowed_updates, 100_000)
+            .await
+        {
+            Ok(all) if all.len() > keep => state.confirmed = all[all.len() - keep - 1].update_id,
+            Ok(_) => {}
+            Err(e) => return store_failed(e),
+        }
+    }
+    {
+        let mut live = bot.live();
+        live.state.confirmed = live.state.confirmed.max(state.confirmed);
+        state.confirmed = live.state.confirmed;
+    }
+    if state.confirmed != before || p.contains_key("allowed_updates") {
+        if let Err(e) = bot.persist().await {
+            return store_failed(e);
+        }
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout as u64);
+    loop {
+        stored.borrow_and_update();
+        let found = match bot
+            .pending(state.confirmed, &state.allowed_updates, limit)
+            .await
+        {
+            Ok(f) => f,
+            Err(e) => return store_failed(e),
+        };
+        if !found.is_empty() || tokio::time::Instant::now() >= deadline {
+            return tg_ok(
+                Value::Array(found.into_iter().map(|u| u.payload).collect()),
+                None,
+            );
+        }
+        tokio::select! {
+            _ = stored.changed() => {}
+            _ = changed.changed() => {}
+            _ = tokio::time::sleep_until(deadline) => {}
+        }
+        let live = bot.live();
+        if live.generation != generation {
+            return tg_error(409, live.terminated_by);
+        }
+        if live.state.webhook_url.is_some() {
+            return tg_error(409, BY_SET_WEBHOOK);
+        }
+    }
+}
+
+/// Telegram's rule for `secret_token`: 1–256 of `A-Z a-z 0-9 _ -`.
+fn valid_secret(s: &str) -> bool {
+    (1..=256).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+async fn set_webhook(bot: &Arc<Bot>, p: &Map<String, Value>) -> Response {
+    let url = p
+        .get("url")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    if url.is_empty() {
+        return delete_webhook(bot, param_bool(p, "drop_pending_updates")).await;
+    }
+    let secret = p
+        .get("secret_token")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    if secret.as_deref().is_some_and(|s| !valid_secret(s)) {
+        return tg_error(
+            400,
+            "Bad Request: secret token contains unallowed characters",
+        );
+    }
+    let parsed = reqwest::Url::parse(&url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+    if parsed.is_none() {
+        return tg_error(
+            400,
+            "Bad Request: bad webhook: An HTTPS URL must be provided for webhook",
+        );
+    }
+    let max_connections = match param_i64(p, "max_connections") {
+        Ok(m) => m.unwrap_or(40),
+        Err(e) => return tg_error(400, &e),
+    };
+    if !(1..=100).contains(&max_connections) {
+        return tg_error(
+            400,
+            "Bad Request: bad webhook: max_connections must be between 1 and 100",
+        );
+    }
+    let allowed = match allowed_param(p) {
+        Ok(a) => a,
+        Err(e) => return tg_error(400, e),
+    };
+    let last = if param_bool(p, "drop_pending_updates") {
+        match bot.store.last_update_id(bot.relay.connection).await {
+            Ok(l) => l,
+            Err(e) => return store_failed(e),
+        }
+    } else {
+        None
+    };
+    let same = {
+        let mut live = bot.live();
+        let same = live.state.webhook_url.as_deref() == Some(url.as_str())
+            && live.state.webhook_secret == secret;
+        live.state.webhook_url = Some(url);
+        live.state.webhook_secret = secret;
+        live.state.max_connections = max_connections;
+        if let Some(a) = allowed {
+            live.state.allowed_updates = a;
+        }
+        if let Some(l) = last {
+            live.state.confirmed = live.state.confirmed.max(l);
+        }
+        live.last_error = None;
+        live.generation += 1;
+        live.terminated_by = BY_SET_WEBHOOK;
+        same
+    };
+    if let Err(e) = bot.persist().await {
+        return store_failed(e);
+    }
+    bot.touch();
+    tracing::info!(connection = %bot.relay.name, "gateway: the parallel bot set its webhook");
+    tg_ok(
+        json!(true),
+        Some(if same {
+            "Webhook is already set"
+        } else {
+            "Webhook was set"
+        }),
+    )
+}
+
+async fn delete_webhook(bot: &Arc<Bot>, drop_pending: bool) -> Response {
+    let last = if drop_pending {
+        match bot.store.last_update_id(bot.relay.connection).await {
+            Ok(l) => l,
+            Err(e) => return store_failed(e),
+        }
+    } else {
+        None
+    };
+    let had = {
+        let mut live = bot.live();
+        let had = live.state.webhook_url.take().is_some();
+        live.state.webhook_secret = None;
+        if let Some(l) = last {
+            live.state.confirmed = live.state.confirmed.max(l);
+        }
+        live.last_error = None;
+        had
+    };
+    if let Err(e) = bot.persist().await {
+        return store_failed(e);
+    }
+    bot.touch();
+    tg_ok(
+        json!(true),
+        Some(if had {
+            "Webhook was deleted"
+        } else {
+            "Webhook is already deleted"
+        }),
+    )
+}
+
+async fn webhook_info(bot: &Arc<Bot>) -> Response {
+    let (state, last_error) = {
+        let live = bot.live();
+        (live.state.clone(), live.last_error.clone())
+    };
+    let pending = match bot
+        .pending(state.confirmed, &state.allowed_updates, 100_000)
+        .await
+    {
+        Ok(p) => p.len(),
+        Err(e) => return store_failed(e),
+    };
+    let mut info = json!({
+        "url": state.webhook_url.clone().unwrap_or_default(),
+        "has_custom_certificate": false,
+        "pending_update_count": pending,
+    });
+    if state.webhook_url.is_some() {
+        info["max_connections"] = json!(state.max_connections);
+    }
+    if let Some(a) = &state.allowed_updates {
+        info["allowed_updates"] = json!(a);
+    }
+    if let Some((date, message)) = last_error {
+        info["last_error_date"] = json!(date);
+        info["last_error_message"] = json!(message);
+    }
+    tg_ok(info, None)
+}
+
+/// Pushes updates to the bot's webhook while one is set: one at a time, in order, with
+/// its secret token; a failure is recorded for getWebhookInfo and retried with backoff.
+pub async fn push_loop(bot: Arc<Bot>, mut shutdown: Shutdown) {
+    let mut changed = bot.changed.subscribe();
+    let mut stored = bot.signal.subscribe();
+    let mut delay = RETRY_MIN;
+    while !shutdown.is_shutdown() {
+        changed.borrow_and_update();
+        stored.borrow_and_update();
+        let state = bot.snapshot();
+        let Some(url) = state.webhook_url.clone() else {
+            tokio::select! {
+                _ = changed.changed() => {}
+                _ = shutdown.recv() => {}
+            }
+            continue;
+        };
+        let next = match bot
+            .pending(state.confirmed, &state.allowed_updates, 1)
+            .await
+        {
+            Ok(mut p) => p.pop(),
+            Err(e) => {
+                tracing::warn!(error = %e, "gateway: cannot read the update log");
+                tokio::time::sleep(delay).await;
+                continue;
+            }
+        };
+        let Some(update) = next else {
+            tokio::select! {
+                _ = changed.changed() => {}
+                _ = stored.changed() => {}
+                _ = shutdown.recv() => {}
+            }
+            continue;
+        };
+        let mut req = bot
+            .http
+            .post(&url)
+            .timeout(PUSH_TIMEOUT)
+            .header("content-type", "application/json")
+            .body(update.payload.to_string());
+        if let Some(s) = &state.webhook_secret {
+            req = req.header("X-Telegram-Bot-Api-Secret-Token", s.as_str());
+        }
+        let sent = tokio::select! {
+            r = req.send() => r,
+            _ = shutdown.recv() => return,
+        };
+        let error = match sent {
+            Ok(resp) if resp.status().is_success() => {
+                let body = resp.bytes().await.unwrap_or_default();
+                let current = {
+                    let mut live = bot.live();
+                    let current = live.state.webhook_url.as_deref() == Some(url.as_str());
+                    if current {
+                        live.state.confirmed = live.state.confirmed.max(update.update_id);
+                        live.last_error = None;
+                    }
+                    current
+                };
+                if current {
+                    if let Err(e) = bot.persist().await {
+                        tracing::warn!(error = %e, "gateway: cannot save the webhook position");
+                    }
+                    forward::webhook_reply(&bot, &body).await;
+                }
+                delay = RETRY_MIN;
+                continue;
+            }
+            Ok(resp) => {
+                let s = resp.status();
+                format!(
+                    "Wrong response from the webhook: {} {}",
+                    s.as_u16(),
+                    s.canonical_reason().unwrap_or("")
+                )
+            }
+            Err(e) if e.is_timeout() => "Timeout expired".to_string(),
+            Err(e) if e.is_connect() => "Connection refused".to_string(),
+            Err(_) => "Failed to read response".to_string(),
+        };
+        tracing::debug!(connection = %bot.relay.name, %error, "gateway: webhook push failed");
+        bot.live().last_error = Some((now_ms() / 1000, error));
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = changed.changed() => {}
+            _ = shutdown.recv() => {}
+        }
+        delay = (delay * 2).min(RETRY_MAX);
+    }
+}
+
+/// Trims the update log: confirmed updates after an hour, everything after 24 h.
+pub async fn purge_loop(store: Store, bots: Arc<Vec<Arc<Bot>>>, mut shutdown: Shutdown) {
+    while !shutdown.is_shutdown() {
+        let now = now_ms();
+        for b in bots.iter() {
+            match store
+                .purge_updates_for_gateway(
+                    b.relay.connection,
+                    now - KEEP_CONFIRMED_MS,
+                    now - KEEP_MS,
+                )
+                .await
+            {
+                Ok(n) if n > 0 => {
+                    tracing::debug!(connection = %b.relay.name, purged = n, "update log trimmed")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "update log trimming failed"),
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(600)) => {}
+            _ = shutdown.recv() => {}
+        }
+    }
+}
