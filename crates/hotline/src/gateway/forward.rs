@@ -115,11 +115,12 @@ pub async fn call(bot: &Arc<Bot>, method: &str, req: Request) -> Response {
     if let Some(l) = len {
         up = up.header(header::CONTENT_LENGTH.as_str(), l);
     }
-    let resp = match up
-        .body(reqwest::Body::wrap_stream(body.into_data_stream()))
-        .send()
-        .await
-    {
+    // A GET without a body stays without one (no chunked empty body upstream).
+    let chunked = parts.headers.contains_key(header::TRANSFER_ENCODING);
+    if len.is_some_and(|l| l > 0) || chunked {
+        up = up.body(reqwest::Body::wrap_stream(body.into_data_stream()));
+    }
+    let resp = match up.send().await {
         Ok(r) => r,
         Err(e) => return upstream_failed(e),
     };
