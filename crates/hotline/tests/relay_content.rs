@@ -201,3 +201,57 @@ async fn edits_are_mirrored_both_ways() {
     assert!(m["edit_date"].is_i64());
     t.assert_conformant();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_goes_out_in_one_copy_messages_call_in_order() {
+    let mut t = spawn_app().await;
+    let u = t.person("Gwen");
+    t.user_says(u, "hello");
+    let thread = t.wait_topic("Gwen").await;
+    t.wait_in_topic(thread, "hello").await;
+    // Written while Hotline is down: the burst arrives in one batch of updates.
+    t.stop().await;
+    for i in 0..30 {
+        t.user_says(u, &format!("burst {i:02}"));
+    }
+    let before = t.ctl.count_calls(t.bot, "copyMessages");
+    t.restart().await;
+    wait_until("the whole burst", || {
+        t.topic(Some(thread))
+            .iter()
+            .filter(|m| text_of(m).starts_with("burst"))
+            .count()
+            == 30
+    })
+    .await;
+    let seq: Vec<String> = t
+        .topic(Some(thread))
+        .iter()
+        .map(text_of)
+        .filter(|s| s.starts_with("burst"))
+        .collect();
+    let expected: Vec<String> = (0..30).map(|i| format!("burst {i:02}")).collect();
+    assert_eq!(seq, expected, "in order, exactly once");
+    assert_eq!(
+        t.ctl.count_calls(t.bot, "copyMessages") - before,
+        1,
+        "one call for the burst"
+    );
+    // Replies and edits still work on messages copied in a batch.
+    let last = t
+        .user_chat(u)
+        .into_iter()
+        .rev()
+        .find(|m| text_of(m) == "burst 29")
+        .unwrap();
+    t.ctl
+        .edit(
+            u,
+            tg_emulator::control::Place::Bot(t.bot),
+            last["message_id"].as_i64().unwrap(),
+            &json!({"text": "burst 29 (edited)"}),
+        )
+        .unwrap();
+    t.wait_in_topic(thread, "burst 29 (edited)").await;
+    t.assert_conformant();
+}

@@ -103,7 +103,7 @@ impl Emulator {
                 .timeout(Duration::from_secs(10))
                 .build()
                 .expect("http client"),
-            events: broadcast::channel(1024).0,
+            events: broadcast::channel(1 << 16).0,
         });
         let app = server::router(shared.clone());
         tokio::spawn(async move {

@@ -328,10 +328,26 @@ fn record(
         world.violation(f);
     }
     drop(world);
-    if result.is_ok() && method != "getUpdates" && !method.starts_with("get") {
-        let _ = shared
-            .events
-            .send(json!({"type": "call", "bot": bot, "method": method, "chat": chat_hint(params)}));
+    if let Some(value) = result
+        .as_ref()
+        .ok()
+        .filter(|_| method != "getUpdates" && !method.starts_with("get"))
+    {
+        let _ = shared.events.send(json!({
+            "type": "call", "bot": bot, "method": method, "chat": chat_hint(params),
+            "message_ids": result_ids(value),
+        }));
+    }
+}
+
+/// Message ids a sending method produced (for event consumers such as benchmarks).
+fn result_ids(value: &Value) -> Vec<i64> {
+    match value {
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|m| m["message_id"].as_i64())
+            .collect(),
+        v => v["message_id"].as_i64().into_iter().collect(),
     }
 }
 

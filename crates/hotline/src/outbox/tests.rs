@@ -391,7 +391,8 @@ async fn wakes_on_commit_and_recovers_in_flight_after_crash() {
     assert!(store
         .outbox_mark_in_flight(crashed, now_ms())
         .await
-        .unwrap());
+        .unwrap()
+        .is_some());
     let fake = Fake::new(|_, _| Ok(json!(true)));
     let w = start(&store, conn, fake.clone(), fast_config());
     wait_until("recovered intent", || {

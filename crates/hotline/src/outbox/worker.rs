@@ -219,12 +219,13 @@ impl<E: Executor> Worker<E> {
                 let list: Vec<Candidate> = cands.iter().map(|(c, _)| *c).collect();
                 match sched.pick(&list, Instant::now()) {
                     Pick::Run(i) => {
-                        let (_, intent) = cands.swap_remove(i);
-                        if self
+                        let (_, mut intent) = cands.swap_remove(i);
+                        if let Some(action) = self
                             .store
                             .outbox_mark_in_flight(intent.id, now_ms())
                             .await?
                         {
+                            intent.action = action;
                             self.spawn(tasks, intent);
                         }
                     }

@@ -9,6 +9,9 @@ use crate::store::{now_ms, ContactProfile, DialogStatus, Tx};
 /// How long album parts are awaited before the album is copied as one.
 pub const ALBUM_WAIT_MS: i64 = 800;
 
+/// copyMessages takes at most 100 ids.
+const MAX_BURST: usize = 100;
+
 impl Relay {
     /// A private message from a user.
     pub(super) async fn user_message(&self, tx: &mut Tx, msg: &Value) -> Result<(), RelayError> {
@@ -130,6 +133,9 @@ impl Relay {
                 .await;
         }
         let forward = !content::copyable(&kind);
+        if !forward && reply_to.is_none() && self.join_burst(tx, dialog.id, id).await? {
+            return Ok(());
+        }
         self.push(
             tx,
             Intent::CopyIn {
@@ -143,6 +149,45 @@ impl Relay {
         )
         .await?;
         Ok(())
+    }
+
+    /// Adds a message to the dialog's last copy intent when it is still waiting and is a
+    /// plain copy (no reply, no album): a burst of one user's messages then goes out in
+    /// one copyMessages call. Order is kept because only the queue's newest intent grows.
+    async fn join_burst(&self, tx: &mut Tx, dialog: i64, id: i64) -> Result<bool, RelayError> {
+        let Some((intent_id, action)) = tx
+            .outbox_pending_tail(self.connection, self.group_id, dialog)
+            .await?
+        else {
+            return Ok(false);
+        };
+        let Ok(Intent::CopyIn {
+            dialog: d,
+            mut ids,
+            reply_to: None,
+            kind,
+            forward: false,
+        }) = serde_json::from_value::<Intent>(action)
+        else {
+            return Ok(false);
+        };
+        if d != dialog
+            || ids.is_empty()
+            || ids.len() >= MAX_BURST
+            || ids.last().is_some_and(|last| *last >= id)
+        {
+            return Ok(false);
+        }
+        ids.push(id);
+        let grown = serde_json::to_value(Intent::CopyIn {
+            dialog,
+            ids,
+            reply_to: None,
+            kind,
+            forward: false,
+        })
+        .expect("intents serialise");
+        Ok(tx.outbox_extend_pending(intent_id, &grown).await?)
     }
 
     /// Buffers one part of an album: the first part schedules the copy a moment later,

@@ -135,7 +135,13 @@ store_methods! {
     /// The earliest `next_attempt_at` strictly after `now` among pending intents.
     pub async fn outbox_next_due(&self, connection: ConnectionId, now: UnixMs) -> Option<UnixMs> => outbox_next_due;
     /// Claims a pending intent; false if it is no longer pending. Counts an attempt.
-    pub async fn outbox_mark_in_flight(&self, id: IntentId, now: UnixMs) -> bool => outbox_mark_in_flight;
+    /// Returns the action as it is at the claim: deciding code may still extend a pending
+    /// intent (a burst joining one copyMessages), so the worker must run this version.
+    pub async fn outbox_mark_in_flight(&self, id: IntentId, now: UnixMs) -> Option<Value> => outbox_mark_in_flight;
+    /// The newest active intent of a queue, if it is still pending: (id, action).
+    pub async fn outbox_pending_tail(&self, connection: ConnectionId, target_chat: i64, fairness_key: i64) -> Option<(IntentId, Value)> => outbox_pending_tail;
+    /// Replaces the action of a still-pending intent; false if it was claimed meanwhile.
+    pub async fn outbox_extend_pending(&self, id: IntentId, action: &Value) -> bool => outbox_extend_pending;
     /// Marks an intent delivered.
     pub async fn outbox_mark_done(&self, id: IntentId, now: UnixMs) -> () => outbox_mark_done;
     /// Sends an intent back to pending, to run at `next_attempt_at`, remembering why.
@@ -213,16 +219,59 @@ async fn outbox_mark_in_flight(
     c: &mut Conn,
     id: IntentId,
     now: UnixMs,
-) -> Result<bool, StoreError> {
-    Ok(sqlx::query(
-        "UPDATE outbox SET state = 'in_flight', attempts = attempts + 1, updated_at = $2 WHERE id = $1 AND state = 'pending'",
+) -> Result<Option<Value>, StoreError> {
+    let action: Option<String> = sqlx::query_scalar(
+        "UPDATE outbox SET state = 'in_flight', attempts = attempts + 1, updated_at = $2 \
+         WHERE id = $1 AND state = 'pending' RETURNING action",
     )
     .bind(id.0)
     .bind(now)
-    .execute(&mut *c)
-    .await?
-    .rows_affected()
-        == 1)
+    .fetch_optional(&mut *c)
+    .await?;
+    action.map(|a| parse_action(&a)).transpose()
+}
+
+fn parse_action(text: &str) -> Result<Value, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+        table: "outbox",
+        message: e.to_string(),
+    })
+}
+
+async fn outbox_pending_tail(
+    c: &mut Conn,
+    connection: ConnectionId,
+    target_chat: i64,
+    fairness_key: i64,
+) -> Result<Option<(IntentId, Value)>, StoreError> {
+    let row: Option<(i64, String, String)> = sqlx::query_as(
+        "SELECT id, state, action FROM outbox WHERE connection_id = $1 AND target_chat = $2 \
+         AND fairness_key = $3 AND state IN ('pending', 'in_flight') ORDER BY id DESC LIMIT 1",
+    )
+    .bind(connection.0)
+    .bind(target_chat)
+    .bind(fairness_key)
+    .fetch_optional(&mut *c)
+    .await?;
+    match row {
+        Some((id, state, action)) if state == "pending" => {
+            Ok(Some((IntentId(id), parse_action(&action)?)))
+        }
+        _ => Ok(None),
+    }
+}
+
+async fn outbox_extend_pending(
+    c: &mut Conn,
+    id: IntentId,
+    action: &Value,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query("UPDATE outbox SET action = $2 WHERE id = $1 AND state = 'pending'")
+        .bind(id.0)
+        .bind(action.to_string())
+        .execute(&mut *c)
+        .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 async fn outbox_mark_done(c: &mut Conn, id: IntentId, now: UnixMs) -> Result<(), StoreError> {
@@ -350,8 +399,8 @@ mod tests {
         );
         assert_eq!(s.outbox_next_due(conn, 100).await.unwrap(), Some(500));
 
-        assert!(s.outbox_mark_in_flight(a1, 101).await.unwrap());
-        assert!(!s.outbox_mark_in_flight(a1, 101).await.unwrap());
+        assert!(s.outbox_mark_in_flight(a1, 101).await.unwrap().is_some());
+        assert!(s.outbox_mark_in_flight(a1, 101).await.unwrap().is_none());
         // In flight still blocks its queue.
         assert_eq!(
             ids(s.outbox_due_heads(conn, 100, &[-5], 10).await.unwrap()),
@@ -363,7 +412,7 @@ mod tests {
             vec![a2, later]
         );
 
-        assert!(s.outbox_mark_in_flight(g1, 103).await.unwrap());
+        assert!(s.outbox_mark_in_flight(g1, 103).await.unwrap().is_some());
         assert_eq!(s.outbox_recover(conn, 104).await.unwrap(), 1);
         let g = s.outbox_intent(g1).await.unwrap().unwrap();
         assert_eq!((g.attempts, g.fairness_key, g.lane), (1, 7, Lane::Group));

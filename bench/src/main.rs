@@ -1,0 +1,227 @@
+//! `hotline-bench relay`: end-to-end relay throughput and added latency, Hotline and the
+//! emulator in one process with the emulator's limits and conformance checks off.
+//!
+//! Throughput: a burst of messages from many users; messages/s from the first send to the
+//! last copy in the group. Latency: a paced run at a fraction of that throughput; time
+//! from a user's message entering the emulator to its copy being created in the topic.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use hotline::app::{self, Tuning};
+use hotline::config::Config;
+use serde_json::{json, Value};
+use tg_emulator::control::Place;
+use tg_emulator::{Control, Emulator};
+
+#[derive(Parser)]
+#[command(about = "Hotline benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(Subcommand)]
+enum What {
+    /// Relay throughput and added latency (user → topic).
+    Relay {
+        /// Users writing at once.
+        #[arg(long, default_value_t = 200)]
+        users: usize,
+        /// Messages in the throughput burst.
+        #[arg(long, default_value_t = 20_000)]
+        messages: usize,
+        /// Messages in the paced latency run.
+        #[arg(long, default_value_t = 5_000)]
+        paced: usize,
+        /// Pace of the latency run as a share of the measured throughput.
+        #[arg(long, default_value_t = 0.5)]
+        load: f64,
+    },
+}
+
+struct Setup {
+    ctl: Control,
+    bot: i64,
+    group: i64,
+    users: Vec<i64>,
+    _app: app::Running,
+    _dir: tempfile::TempDir,
+}
+
+async fn setup(users: usize) -> Setup {
+    let emu = Emulator::start(
+        ([127, 0, 0, 1], 0).into(),
+        tg_emulator::Config {
+            check_conformance: false,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("emulator");
+    let ctl = emu.control();
+    let token = "9000001:bench-token";
+    let bot = ctl.add_bot(token, "bench_bot", "Bench").unwrap();
+    let op = ctl.add_user("Olga", None, None, None)["id"]
+        .as_i64()
+        .unwrap();
+    let group = ctl.add_group("Bench", true, Some(op));
+    ctl.add_admin_bot(group, bot).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "database_url = \"sqlite://{}\"\n[http]\nlisten = \"127.0.0.1:0\"\n[limits]\nbot_per_second = 1000000\nprivate_per_second = 1000000\ngroup_per_minute = 100000000\n[[connection]]\nname = \"bench\"\ntoken = \"{token}\"\ngroup_id = {group}\napi_url = \"{}\"\n[connection.params]\nWELCOME = \"OFF\"\nAUTO_INFO = false\n",
+        dir.path().join("bench.db").display(),
+        emu.url()
+    );
+    let config = Config::parse(&toml, dir.path(), |_| None).expect("config");
+    let running = app::start(&config, Tuning::for_config(&config))
+        .await
+        .expect("hotline");
+    let users: Vec<i64> = (0..users)
+        .map(|i| {
+            ctl.add_user(&format!("U{i}"), None, None, None)["id"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    std::mem::forget(emu); // keep the emulator's server task alive for the whole run
+    Setup {
+        ctl,
+        bot,
+        group,
+        users,
+        _app: running,
+        _dir: dir,
+    }
+}
+
+/// Collects the creation time of every message the bot copies into the group.
+fn watch(ctl: &Control, group: i64) -> tokio::sync::mpsc::UnboundedReceiver<(i64, Instant)> {
+    let mut rx = ctl.subscribe();
+    let (tx, out) = tokio::sync::mpsc::unbounded_channel();
+    let chat = group.to_string();
+    tokio::spawn(async move {
+        while let Ok(ev) = rx.recv().await {
+            let now = Instant::now();
+            let copy = matches!(ev["method"].as_str(), Some("copyMessage" | "copyMessages"));
+            if copy && ev["chat"].as_str() == Some(chat.as_str()) {
+                for id in ev["message_ids"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_i64)
+                {
+                    let _ = tx.send((id, now));
+                }
+            }
+        }
+    });
+    out
+}
+
+async fn collect(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<(i64, Instant)>,
+    n: usize,
+    limit: Duration,
+) -> HashMap<i64, Instant> {
+    let mut seen = HashMap::new();
+    let deadline = tokio::time::Instant::now() + limit;
+    while seen.len() < n {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some((id, t))) => {
+                seen.insert(id, t);
+            }
+            _ => break,
+        }
+    }
+    seen
+}
+
+/// Sends `n` messages round-robin, `interval` apart (zero = a burst); returns send times by text.
+async fn send(s: &Setup, tag: &str, n: usize, interval: Duration) -> HashMap<String, Instant> {
+    let mut sent = HashMap::new();
+    let start = Instant::now();
+    for k in 0..n {
+        if !interval.is_zero() {
+            let due = start + interval * k as u32;
+            let now = Instant::now();
+            if due > now {
+                tokio::time::sleep(due - now).await;
+            }
+        }
+        let text = format!("{tag}-{k}");
+        let u = s.users[k % s.users.len()];
+        sent.insert(text.clone(), Instant::now());
+        s.ctl
+            .send(u, Place::Bot(s.bot), &json!({"text": text}))
+            .expect("send");
+    }
+    sent
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+async fn relay(users: usize, messages: usize, paced: usize, load: f64) {
+    let s = setup(users).await;
+    let mut rx = watch(&s.ctl, s.group);
+    // Warm-up: one message per user creates every topic.
+    send(&s, "warm", users, Duration::ZERO).await;
+    let warm = collect(&mut rx, users, Duration::from_secs(300)).await;
+    assert_eq!(warm.len(), users, "warm-up copies");
+
+    let t0 = Instant::now();
+    send(&s, "burst", messages, Duration::ZERO).await;
+    let burst = collect(&mut rx, messages, Duration::from_secs(600)).await;
+    let last = burst.values().max().copied().unwrap_or(t0);
+    let secs = last.duration_since(t0).as_secs_f64();
+    let throughput = burst.len() as f64 / secs;
+    println!(
+        "throughput: {} messages from {users} users in {secs:.2} s = {throughput:.0} messages/s",
+        burst.len()
+    );
+
+    let rate = (throughput * load).max(1.0);
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let sent = send(&s, "paced", paced, interval).await;
+    let copies = collect(&mut rx, paced, Duration::from_secs(600)).await;
+    let texts: HashMap<i64, String> = s
+        .ctl
+        .transcript(0, Place::Group(s.group, None))
+        .iter()
+        .filter_map(|m| Some((m["message_id"].as_i64()?, m["text"].as_str()?.to_string())))
+        .collect();
+    let mut lat: Vec<f64> = copies
+        .iter()
+        .filter_map(|(id, at)| {
+            let sent_at = sent.get(texts.get(id)?)?;
+            Some(at.duration_since(*sent_at).as_secs_f64() * 1000.0)
+        })
+        .collect();
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    println!(
+        "latency at {rate:.0} messages/s ({:.0}% of throughput, {} samples): p50 {:.1} ms, p99 {:.1} ms",
+        load * 100.0,
+        lat.len(),
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99)
+    );
+    println!("target 5000 messages/s: ratio {:.2}", throughput / 5000.0);
+}
+
+#[tokio::main]
+async fn main() {
+    match Cli::parse().what {
+        What::Relay {
+            users,
+            messages,
+            paced,
+            load,
+        } => relay(users, messages, paced, load).await,
+    }
+}
