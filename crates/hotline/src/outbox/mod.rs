@@ -7,7 +7,7 @@
 //!   chat is one queue; inside the backend group every dialog is its own queue, so dialogs
 //!   interleave while each dialog keeps its order;
 //! - fair across chats and across dialogs, with priority lanes ([`Lane`]);
-//! - within Telegram's limits (token buckets per bot, private chat and group), pausing the
+//! - within Telegram's limits (sliding windows per bot, private chat and group), pausing the
 //!   whole bot on 429 for `retry_after`;
 //! - retrying transient failures with capped exponential backoff and jitter;
 //! - at least once: an intent in flight at a crash runs again after restart.
@@ -39,7 +39,7 @@ use serde_json::Value;
 use crate::store::{ConnectionId, StoreError, Tx, UnixMs};
 use crate::telegram::{Client, TgError};
 
-pub use limiter::TokenBucket;
+pub use limiter::RateWindow;
 pub use scheduler::{Candidate, Pick, Scheduler};
 pub use worker::{OutboxConfig, Worker};
 

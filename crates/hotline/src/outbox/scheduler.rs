@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::limiter::TokenBucket;
+use super::limiter::RateWindow;
 use super::{IntentId, Lane};
 use crate::config::Limits;
 
@@ -52,8 +52,8 @@ const MAX_TRACKED: usize = 50_000;
 #[derive(Debug)]
 pub struct Scheduler {
     limits: Limits,
-    bot: TokenBucket,
-    chats: HashMap<i64, TokenBucket>,
+    bot: RateWindow,
+    chats: HashMap<i64, RateWindow>,
     served_chat: HashMap<i64, u64>,
     served_key: HashMap<(i64, i64), u64>,
     counter: u64,
@@ -64,10 +64,10 @@ pub struct Scheduler {
 
 impl Scheduler {
     /// A scheduler with full buckets.
-    pub fn new(limits: Limits, now: Instant) -> Self {
+    pub fn new(limits: Limits) -> Self {
         Self {
             limits,
-            bot: TokenBucket::new(limits.bot_per_second, Duration::from_secs(1), 1, now),
+            bot: RateWindow::new(limits.bot_per_second, Duration::from_secs(1)),
             chats: HashMap::new(),
             served_chat: HashMap::new(),
             served_key: HashMap::new(),
@@ -77,13 +77,13 @@ impl Scheduler {
         }
     }
 
-    fn chat_bucket(&mut self, chat: i64, now: Instant) -> &mut TokenBucket {
+    fn chat_window(&mut self, chat: i64) -> &mut RateWindow {
         let limits = self.limits;
         self.chats.entry(chat).or_insert_with(|| {
             if chat > 0 {
-                TokenBucket::new(limits.private_per_second, Duration::from_secs(1), 1, now)
+                RateWindow::new(limits.private_per_second, Duration::from_secs(1))
             } else {
-                TokenBucket::new(limits.group_per_minute, Duration::from_secs(60), 1, now)
+                RateWindow::new(limits.group_per_minute, Duration::from_secs(60))
             }
         })
     }
@@ -127,7 +127,7 @@ impl Scheduler {
         let mut best: Option<((Lane, u64, u64, IntentId), usize)> = None;
         let mut min_wait: Option<Duration> = None;
         for (i, c) in candidates.iter().enumerate() {
-            let wait = self.chat_bucket(c.target_chat, now).wait_time(now);
+            let wait = self.chat_window(c.target_chat).wait_time(now);
             if !wait.is_zero() {
                 self.throttled.insert(c.target_chat, now + wait);
                 min_wait = Some(min_wait.map_or(wait, |m| m.min(wait)));
@@ -151,7 +151,7 @@ impl Scheduler {
         };
         let c = candidates[i];
         self.bot.try_take(now);
-        self.chat_bucket(c.target_chat, now).try_take(now);
+        self.chat_window(c.target_chat).try_take(now);
         self.counter += 1;
         self.served_chat.insert(c.target_chat, self.counter);
         self.served_key
@@ -224,7 +224,7 @@ mod tests {
     #[test]
     fn group_queue_interleaves_dialogs() {
         let t0 = Instant::now();
-        let mut s = Scheduler::new(limits(), t0);
+        let mut s = Scheduler::new(limits());
         // Dialog 1 has 3 copies queued, dialog 2 has 2; heads are 1 and 4.
         let mut queues = HashMap::new();
         queues.insert(
@@ -244,14 +244,11 @@ mod tests {
     #[test]
     fn lanes_have_priority_and_chats_are_round_robin() {
         let t0 = Instant::now();
-        let mut s = Scheduler::new(
-            Limits {
-                bot_per_second: 1000,
-                private_per_second: 1000,
-                group_per_minute: 60_000,
-            },
-            t0,
-        );
+        let mut s = Scheduler::new(Limits {
+            bot_per_second: 1000,
+            private_per_second: 1000,
+            group_per_minute: 60_000,
+        });
         let mut queues = HashMap::new();
         queues.insert(
             (1, 0),
@@ -286,31 +283,46 @@ mod tests {
     fn per_chat_and_bot_limits() {
         let t0 = Instant::now();
         let ms = Duration::from_millis;
-        let mut s = Scheduler::new(limits(), t0);
-        let g1 = cand(1, Lane::Group, -100, 1);
-        let g2 = cand(2, Lane::Group, -100, 2);
+        let mut s = Scheduler::new(limits());
+        let g = cand(1, Lane::Group, -100, 1);
         let b7 = cand(3, Lane::Broadcast, 7, 0);
-        assert_eq!(s.pick(&[g1, g2], t0), Pick::Run(0));
-        // The bot bucket allows one call per 1/30 s.
-        assert_wait(
-            s.pick(&[g2, b7], t0 + ms(10)),
-            Duration::from_secs(1) / 30 - ms(10),
-        );
-        // The group waits 3 s for its next token (20/min); the lower lane goes meanwhile.
-        assert_eq!(s.pick(&[g2, b7], t0 + ms(40)), Pick::Run(1));
+        // The group takes 20 in any minute: a first contact goes out at once...
+        for i in 0..20 {
+            assert_eq!(s.pick(&[g], t0 + ms(i)), Pick::Run(0), "group send {i}");
+        }
+        // ...then it waits for the window while a lower lane goes meanwhile.
+        assert_eq!(s.pick(&[g, b7], t0 + ms(40)), Pick::Run(1));
         assert_eq!(s.throttled_targets(t0 + ms(40), 10), vec![-100]);
         let un = s.next_unthrottle().unwrap();
-        assert!(un.duration_since(t0).abs_diff(Duration::from_secs(3)) < ms(1));
-        assert_wait(s.pick(&[g2], t0 + ms(100)), ms(2900));
-        let later = t0 + Duration::from_secs(3) + ms(1);
-        assert_eq!(s.pick(&[g2], later), Pick::Run(0));
-        assert!(s.throttled_targets(later, 10).is_empty());
+        assert!(un.duration_since(t0).abs_diff(Duration::from_secs(60)) < ms(1));
+        assert_wait(
+            s.pick(&[g], t0 + ms(100)),
+            Duration::from_secs(60) - ms(100),
+        );
+        let later = t0 + Duration::from_secs(60) + ms(1);
+        assert_eq!(s.pick(&[g], later), Pick::Run(0));
+        // The bot takes 30 in any second across chats.
+        let mut s = Scheduler::new(limits());
+        for chat in 1..=30 {
+            assert_eq!(
+                s.pick(&[cand(chat, Lane::Reply, chat, 0)], t0),
+                Pick::Run(0)
+            );
+        }
+        assert_wait(
+            s.pick(&[cand(99, Lane::Reply, 99, 0)], t0 + ms(10)),
+            Duration::from_secs(1) - ms(10),
+        );
+        // A private chat takes 1 per second.
+        let mut s = Scheduler::new(limits());
+        assert_eq!(s.pick(&[cand(1, Lane::Reply, 5, 0)], t0), Pick::Run(0));
+        assert_wait(s.pick(&[cand(2, Lane::Reply, 5, 0)], t0 + ms(250)), ms(750));
     }
 
     #[test]
     fn pause_blocks_everything_until_retry_after() {
         let t0 = Instant::now();
-        let mut s = Scheduler::new(limits(), t0);
+        let mut s = Scheduler::new(limits());
         s.pause(t0 + Duration::from_secs(5));
         s.pause(t0 + Duration::from_secs(2)); // never shortened
         let c = [cand(1, Lane::Reply, 1, 0)];

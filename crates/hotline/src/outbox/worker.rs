@@ -122,7 +122,7 @@ impl<E: Executor> Worker<E> {
                 }
             }
         }
-        let mut sched = Scheduler::new(self.config.limits, Instant::now());
+        let mut sched = Scheduler::new(self.config.limits);
         let mut tasks: JoinSet<Outcome> = JoinSet::new();
         tracing::debug!(connection = conn, "outbox worker started");
 

@@ -13,13 +13,15 @@ impl Relay {
         else {
             return Ok(());
         };
-        let Some(link) = tx.link_by_user_message(self.connection, user, id).await? else {
+        let Some(contact) = tx.contact_by_user(self.connection, user).await? else {
+            return Ok(());
+        };
+        let Some(dialog) = tx.dialog_for_contact(self.connection, contact.id).await? else {
             return Ok(());
         };
         let intent = Intent::EditIn {
-            dialog: link.link.dialog_id,
+            dialog: dialog.id,
             user_message: id,
-            group_message: link.link.group_message_id,
             content: content::edit_snapshot(msg),
         };
         self.push(tx, intent, 0).await?;
@@ -28,22 +30,18 @@ impl Relay {
 
     /// An operator edited a message in a topic.
     pub(super) async fn operator_edit(&self, tx: &mut Tx, msg: &Value) -> Result<(), RelayError> {
-        let Some(id) = msg["message_id"].as_i64() else {
+        let (Some(id), Some(thread)) = (
+            msg["message_id"].as_i64(),
+            msg["message_thread_id"].as_i64(),
+        ) else {
             return Ok(());
         };
-        let Some(link) = tx
-            .link_by_group_message(self.connection, self.group_id, id)
-            .await?
-        else {
+        let Some(dialog) = tx.dialog_by_thread(self.connection, thread).await? else {
             return Ok(());
         };
-        if link.link.direction != crate::store::Direction::Outgoing {
-            return Ok(());
-        }
         let intent = Intent::EditOut {
-            dialog: link.link.dialog_id,
+            dialog: dialog.id,
             group_message: id,
-            user_message: link.link.user_message_id,
             content: content::edit_snapshot(msg),
         };
         self.push(tx, intent, 0).await?;

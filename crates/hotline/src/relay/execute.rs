@@ -301,22 +301,55 @@ impl Executor {
             Intent::EditIn {
                 dialog,
                 user_message,
-                group_message,
                 content,
             } => {
-                self.mirror_edit(*dialog, true, *user_message, *group_message, content)
+                let (_, contact) = self.load(*dialog).await?;
+                let link = self
+                    .store
+                    .link_by_user_message(self.relay.connection, contact.user_id, *user_message)
                     .await
+                    .map_err(store_err)?;
+                match link {
+                    Some(l) => {
+                        self.mirror_edit(
+                            *dialog,
+                            true,
+                            *user_message,
+                            l.link.group_message_id,
+                            content,
+                        )
+                        .await
+                    }
+                    None => Ok(()), // never relayed (before activation, or filtered)
+                }
             }
             Intent::EditOut {
                 dialog,
                 group_message,
-                user_message,
                 content,
             } => {
-                self.mirror_edit(*dialog, false, *group_message, *user_message, content)
+                let link = self
+                    .store
+                    .link_by_group_message(self.relay.connection, self.group(), *group_message)
                     .await
+                    .map_err(store_err)?;
+                match link.filter(|l| l.link.direction == Direction::Outgoing) {
+                    Some(l) => {
+                        self.mirror_edit(
+                            *dialog,
+                            false,
+                            *group_message,
+                            l.link.user_message_id,
+                            content,
+                        )
+                        .await
+                    }
+                    None => Ok(()), // a comment or command: nothing was sent
+                }
             }
-            Intent::Mirror { dialog, mirror } => crate::gateway::mirror::execute(self, *dialog, mirror).await,
+            Intent::Mirror { dialog, mirror } => {
+                crate::gateway::mirror::execute(self, *dialog, mirror).await
+            }
         }
     }
 

@@ -65,25 +65,22 @@ pub enum Intent {
         /// Dialog id.
         dialog: i64,
     },
-    /// Mirror an edit of a user message onto its topic copy.
+    /// Mirror an edit of a user message onto its topic copy. The copy is looked up when
+    /// this runs: queued behind the copy itself, it finds it even for a very quick edit.
     EditIn {
         /// Dialog id.
         dialog: i64,
         /// The user's message id.
         user_message: i64,
-        /// The topic copy.
-        group_message: i64,
         /// The edited message's content fields (text/caption/media).
         content: Value,
     },
-    /// Mirror an operator's edit onto the user's copy.
+    /// Mirror an operator's edit onto the user's copy (looked up when this runs).
     EditOut {
         /// Dialog id.
         dialog: i64,
         /// The operator's message in the group.
         group_message: i64,
-        /// The copy in the user's chat.
-        user_message: i64,
         /// The edited message's content fields.
         content: Value,
     },
