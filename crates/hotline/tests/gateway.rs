@@ -404,8 +404,30 @@ async fn get_updates_has_telegrams_semantics_and_survives_a_restart() {
     let id5 = five[0]["update_id"].as_i64().unwrap();
     bot.ok("getUpdates", json!({"offset": id5 + 1})).await;
 
+    // A poll waiting during a stop is answered at once instead of holding the stop up.
+    let waiting = {
+        let (http, base) = (bot.http.clone(), bot.base.clone());
+        tokio::spawn(async move {
+            let r = http
+                .post(format!("{base}/getUpdates"))
+                .json(&json!({"offset": id5 + 1, "timeout": 120}))
+                .send()
+                .await
+                .ok()?;
+            Some((r.status().as_u16(), r.json::<Value>().await.ok()?))
+        })
+    };
+    tokio::task::yield_now().await;
+    let stopping = Instant::now();
     // A restart neither re-delivers confirmed updates nor forgets allowed_updates.
     t.restart().await;
+    assert!(
+        stopping.elapsed() < Duration::from_secs(30),
+        "the stop waited for a long poll"
+    );
+    if let Some((status, body)) = waiting.await.unwrap() {
+        assert_eq!((status, body["result"].clone()), (200, json!([])));
+    }
     bot = Backend::new(&t);
     assert!(
         bot.ok("getUpdates", json!({}))
@@ -631,7 +653,8 @@ async fn private_keywords_gate_the_mirroring() {
         !t.topic(Some(thread))
             .iter()
             .any(|m| text_of(m).contains("open 9-18")),
-        "nothing mirrored before the dialog opened"
+        "nothing mirrored before the dialog opened: {:#?}",
+        t.topic(Some(thread))
     );
 }
 
@@ -718,10 +741,14 @@ async fn a_50_mb_upload_streams_through_and_files_download() {
     assert_eq!(&bytes[..], b"hello file");
 }
 
-/// Sends raw bytes and returns the raw answer (status line, headers, body).
-async fn raw(addr: std::net::SocketAddr, request: &[u8]) -> String {
+/// Sends raw bytes (closing the writing side when `cut`) and returns the raw answer.
+async fn raw(addr: std::net::SocketAddr, request: &[u8], cut: bool) -> String {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     let _ = s.write_all(request).await;
+    if cut {
+        // Half-close: the request is cut short, the server must let go.
+        let _ = s.shutdown().await;
+    }
     let mut out = Vec::new();
     let _ = tokio::time::timeout(DEADLINE, s.read_to_end(&mut out)).await;
     String::from_utf8_lossy(&out).to_string()
@@ -838,7 +865,7 @@ async fn unknown_tokens_get_401_and_hostile_input_never_hurts_or_leaks() {
             "GET /file/bot{}/{path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
             t.token
         );
-        let answer = raw(addr, req.as_bytes()).await;
+        let answer = raw(addr, req.as_bytes(), false).await;
         assert!(answer.starts_with("HTTP/1.1 404"), "{path}: {answer}");
         answers.push(answer);
     }
@@ -848,9 +875,9 @@ async fn unknown_tokens_get_401_and_hostile_input_never_hurts_or_leaks() {
         t.token,
         "a".repeat(1024 * 1024)
     );
-    answers.push(raw(addr, huge.as_bytes()).await);
-    answers.push(raw(addr, b"\x00\x01garbage\r\n\r\n").await);
-    answers.push(raw(addr, format!("POST /bot{}/sendMessage HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{{\"chat", t.token).as_bytes()).await);
+    answers.push(raw(addr, huge.as_bytes(), false).await);
+    answers.push(raw(addr, b"\x00\x01garbage\r\n\r\n", false).await);
+    answers.push(raw(addr, format!("POST /bot{}/sendMessage HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{{\"chat", t.token).as_bytes(), true).await);
 
     // Still serving, and the token appears in no answer and no log line.
     assert_eq!(bot.ok("getMe", json!({})).await["id"], t.bot);

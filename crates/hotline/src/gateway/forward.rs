@@ -98,7 +98,7 @@ pub async fn call(bot: &Arc<Bot>, method: &str, req: Request) -> Response {
                     call_buffered(bot, method, &parts.method, &ctype, parts.uri.query(), bytes)
                         .await
                 }
-                Err(_) => tg_error(413, "Request Entity Too Large"),
+                Err(_) => super::too_large(),
             };
         }
     }

@@ -28,7 +28,7 @@ use crate::relay::content::{self, edit_snapshot, input_media};
 use crate::relay::execute::Executor;
 use crate::relay::render::html;
 use crate::relay::Intent;
-use crate::store::{now_ms, DialogStatus, Direction, NewLink, StoreError};
+use crate::store::{now_ms, DialogStatus, Direction, NewLink, StoreError, UnixMs};
 use crate::telegram::TgError;
 
 /// The mark that starts every intercepted message in a topic.
@@ -122,8 +122,18 @@ pub fn spawn_after_call(
     request: Option<Map<String, Value>>,
     answer: Bytes,
 ) {
+    let (called_at, target) = (now_ms(), bot.signal.last());
     tokio::spawn(async move {
-        if let Err(e) = after_call(&bot, &lower, request.unwrap_or_default(), &answer).await {
+        if let Err(e) = after_call(
+            &bot,
+            &lower,
+            request.unwrap_or_default(),
+            &answer,
+            called_at,
+            target,
+        )
+        .await
+        {
             tracing::warn!(connection = %bot.relay.name, method = %lower, error = %e, "gateway: a call could not be mirrored");
         }
     });
@@ -155,6 +165,8 @@ async fn after_call(
     lower: &str,
     request: Map<String, Value>,
     answer: &[u8],
+    called_at: UnixMs,
+    target: i64,
 ) -> Result<(), StoreError> {
     let Some(kind) = kind_of(lower) else {
         return Ok(());
@@ -257,7 +269,7 @@ async fn after_call(
             return Ok(());
         }
     }
-    catch_up(bot).await?;
+    catch_up(bot, target).await?;
     let conn = bot.relay.connection;
     let Some(contact) = bot.store.contact_by_user(conn, user).await? else {
         return Ok(());
@@ -266,6 +278,11 @@ async fn after_call(
         return Ok(());
     };
     if !dialog.activated || (needs_open && dialog.status == DialogStatus::Closed) {
+        return Ok(());
+    }
+    // Opened after the call: by the user's messages before it (mirror), or by one after
+    // it that the relay already handled too (the bot talked before the gate opened: skip).
+    if needs_open && dialog.created_at > called_at && user_wrote_after(bot, target, user).await? {
         return Ok(());
     }
     let mut tx = bot.store.begin().await?;
@@ -286,12 +303,10 @@ async fn after_call(
 }
 
 /// Waits (bounded) until the relay processed every update stored before this call, so a
-/// dialog the user's last message opened is seen.
-async fn catch_up(bot: &Bot) -> Result<(), StoreError> {
+/// dialog the user's last message opened is seen. `target`: the newest update stored
+/// when the bot made the call.
+async fn catch_up(bot: &Bot, target: i64) -> Result<(), StoreError> {
     let conn = bot.relay.connection;
-    let Some(target) = bot.store.last_update_id(conn).await? else {
-        return Ok(());
-    };
     let deadline = tokio::time::Instant::now() + RELAY_CATCH_UP;
     loop {
         let oldest = bot.store.unprocessed_updates(conn, 1).await?;
@@ -302,6 +317,17 @@ async fn catch_up(bot: &Bot) -> Result<(), StoreError> {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Whether the relay already handled a message of `user` stored after `target`.
+async fn user_wrote_after(bot: &Bot, target: i64, user: i64) -> Result<bool, StoreError> {
+    let later = bot
+        .store
+        .updates_after(bot.relay.connection, target, 200)
+        .await?;
+    Ok(later
+        .iter()
+        .any(|u| u.processed && u.payload["message"]["chat"]["id"].as_i64() == Some(user)))
 }
 
 fn utf16(s: &str) -> usize {

@@ -32,16 +32,17 @@ use tokio::task::JoinSet;
 use crate::config::Secret;
 use crate::intake::webhook::constant_time_eq;
 use crate::relay::Relay;
-use crate::shutdown::ShutdownTrigger;
+use crate::shutdown::{Shutdown, ShutdownTrigger};
 use crate::store::{Store, StoreError};
 
 /// Largest body read into memory for a method Hotline answers itself or must parse.
 pub const SMALL_BODY: usize = 1024 * 1024;
 
 /// Tells the gateway that the intake stored new updates (wakes long polls and webhook
-/// pushes at once). Cheap to clone; one per connection.
+/// pushes at once) and which is the newest stored update id (what a mirrored call came
+/// after). Cheap to clone; one per connection.
 #[derive(Clone, Debug)]
-pub struct UpdateSignal(Arc<watch::Sender<u64>>);
+pub struct UpdateSignal(Arc<watch::Sender<i64>>);
 
 impl Default for UpdateSignal {
     fn default() -> Self {
@@ -55,13 +56,18 @@ impl UpdateSignal {
         Self(Arc::new(watch::channel(0).0))
     }
 
-    /// Call after updates were committed to the log.
-    pub fn notify(&self) {
-        self.0.send_modify(|n| *n = n.wrapping_add(1));
+    /// Call after updates up to `last_update_id` were committed to the log.
+    pub fn notify(&self, last_update_id: i64) {
+        self.0.send_modify(|n| *n = (*n).max(last_update_id));
+    }
+
+    /// The newest stored update id known (no I/O: read while answering the bot).
+    pub fn last(&self) -> i64 {
+        *self.0.borrow()
     }
 
     /// A receiver that sees every later [`UpdateSignal::notify`].
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
+    pub fn subscribe(&self) -> watch::Receiver<i64> {
         self.0.subscribe()
     }
 }
@@ -93,6 +99,8 @@ pub struct Bot {
     changed: watch::Sender<u64>,
     /// Serialises state saves so an older snapshot never overwrites a newer one.
     saving: tokio::sync::Mutex<()>,
+    /// Ends waiting long polls at shutdown (else a graceful stop waits for their timeout).
+    shutdown: std::sync::OnceLock<Shutdown>,
 }
 
 impl Bot {
@@ -127,6 +135,8 @@ impl Gateway {
                 .gateway_state(s.relay.connection)
                 .await?
                 .unwrap_or_default();
+            s.updates
+                .notify(store.last_update_id(s.relay.connection).await?.unwrap_or(0));
             bots.push(Arc::new(Bot {
                 token: s.token,
                 api_url: s.api_url.trim_end_matches('/').to_string(),
@@ -137,6 +147,7 @@ impl Gateway {
                 live: Mutex::new(updates::Live::from_state(state)),
                 changed: watch::channel(0).0,
                 saving: tokio::sync::Mutex::new(()),
+                shutdown: std::sync::OnceLock::new(),
             }));
         }
         Ok(Self {
@@ -148,6 +159,7 @@ impl Gateway {
     /// Starts the webhook push task of every bot and the update-log retention task.
     pub fn spawn(&self, tasks: &mut JoinSet<()>, trigger: &ShutdownTrigger) {
         for bot in self.bots.iter() {
+            let _ = bot.shutdown.set(trigger.subscribe());
             tasks.spawn(updates::push_loop(bot.clone(), trigger.subscribe()));
         }
         tasks.spawn(updates::purge_loop(
@@ -215,7 +227,7 @@ async fn api(bot: Arc<Bot>, method: String, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, SMALL_BODY).await {
         Ok(b) => b,
-        Err(_) => return tg_error(413, "Request Entity Too Large"),
+        Err(_) => return too_large(),
     };
     let ctype = content_type(&parts.headers);
     let Some(params) = parse_params(&ctype, parts.uri.query(), &bytes).await else {
@@ -349,6 +361,17 @@ pub fn tg_error(code: u16, description: &str) -> Response {
         body.to_string(),
     )
         .into_response()
+}
+
+/// A 413 that also closes the connection: the rest of the body was not read, so the
+/// connection cannot carry another request.
+pub fn too_large() -> Response {
+    let mut r = tg_error(413, "Request Entity Too Large");
+    r.headers_mut().insert(
+        header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    r
 }
 
 /// Telegram's success answer (with `description` where Telegram gives one).

@@ -226,6 +226,7 @@ async fn get_updates(bot: &Arc<Bot>, p: &Map<String, Value>) -> Response {
         }
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout as u64);
+    let mut stop = bot.shutdown.get().cloned().unwrap_or_else(Shutdown::never);
     loop {
         stored.borrow_and_update();
         let found = match bot
@@ -242,6 +243,7 @@ async fn get_updates(bot: &Arc<Bot>, p: &Map<String, Value>) -> Response {
             );
         }
         tokio::select! {
+            _ = stop.recv() => return tg_ok(json!([]), None),
             _ = stored.changed() => {}
             _ = changed.changed() => {}
             _ = tokio::time::sleep_until(deadline) => {}

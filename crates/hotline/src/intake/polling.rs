@@ -50,7 +50,7 @@ pub async fn poll_loop(
                         offset = Some(max + 1);
                     }
                     wake.notify_one();
-                    stored.notify();
+                    stored.notify(max.unwrap_or(0));
                     continue;
                 }
                 Err(e) => {
