@@ -74,6 +74,8 @@ pub fn operator_commands() -> Vec<BotCommand> {
         ("ban", "Ignore this user's messages"),
         ("unban", "Stop ignoring this user"),
         ("new", "Open a dialog: /new USER_ID"),
+        ("say", "Quick replies: /say NAME"),
+        ("mark", "Tags: /mark NAME"),
     ]
     .iter()
     .map(|(c, d)| BotCommand {
@@ -81,6 +83,22 @@ pub fn operator_commands() -> Vec<BotCommand> {
         description: (*d).into(),
     })
     .collect()
+}
+
+/// Commands shown to admins (group administrators and EXTENSIONS_ALLOWED users): the
+/// operator commands plus the admin ones.
+pub fn admin_commands() -> Vec<BotCommand> {
+    let mut list = operator_commands();
+    for (c, d) in [
+        ("set", "Change a parameter: /set NAME VALUE"),
+        ("get", "Show parameters: /get [NAME]"),
+    ] {
+        list.push(BotCommand {
+            command: c.into(),
+            description: d.into(),
+        });
+    }
+    list
 }
 
 fn fail(cfg: &ConnectionConfig, message: impl Into<String>) -> StartError {
@@ -147,6 +165,24 @@ pub async fn prepare(
     if let Err(e) = tg.set_my_commands(&commands, group_scope).await {
         tracing::warn!(connection = %cfg.name, error = %e, "could not register the group's command menu");
     }
+    let admins = admin_commands();
+    let mut admin_scopes =
+        vec![json!({"scope": {"type": "chat_administrators", "chat_id": cfg.group_id}})];
+    for user in &params.extensions_allowed {
+        admin_scopes.push(
+            json!({"scope": {"type": "chat_member", "chat_id": cfg.group_id, "user_id": user}}),
+        );
+    }
+    for scope in admin_scopes {
+        if let Err(e) = tg.set_my_commands(&admins, scope).await {
+            tracing::warn!(connection = %cfg.name, error = %e, "could not register the admins' command menu");
+        }
+    }
+    if let Err(e) =
+        crate::commands::roles::refresh_admins(&tg, store, connection, cfg.group_id).await
+    {
+        tracing::warn!(connection = %cfg.name, error = %e, "administrators unknown until the next refresh");
+    }
     let icons = match tg.call("getForumTopicIconStickers", json!({})).await {
         Ok(stickers) => Icons::from_stickers(&stickers),
         Err(e) => {
@@ -163,6 +199,7 @@ pub async fn prepare(
             username: me.username.clone().unwrap_or_default(),
         },
         params: Arc::new(RwLock::new(params)),
+        defaults: Arc::new(cfg.params.clone()),
         shared_group,
     };
     let executor = Arc::new(Executor {
@@ -271,6 +308,13 @@ pub async fn start(config: &Config, tuning: Tuning) -> Result<Running, StartErro
             relay.clone(),
             store.clone(),
             tuning.autoclose_every,
+            trigger.subscribe(),
+        ));
+        tasks.spawn(crate::commands::roles::refresh_loop(
+            c.tg.clone(),
+            store.clone(),
+            relay.clone(),
+            crate::commands::roles::REFRESH_EVERY,
             trigger.subscribe(),
         ));
         match &c.mode {

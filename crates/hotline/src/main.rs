@@ -1,6 +1,7 @@
 //! The `hotline` binary: `run` (for real Telegram), `sandbox` (everything offline),
 //! `check-config` and `migrate`.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -71,8 +72,33 @@ fn load(path: &Path) -> Result<Config, ExitCode> {
     })
 }
 
-fn check_config(path: &Path) -> Result<(), ExitCode> {
+/// The parameters stored with `/set` per connection, when the database already exists
+/// (`check-config` never creates or migrates it).
+async fn stored_overrides(config: &Config) -> Option<Vec<BTreeMap<String, String>>> {
+    let url = &config.database_url;
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = path.split('?').next().unwrap_or(path);
+    if path.contains(":memory:") || !Path::new(path).exists() {
+        return None;
+    }
+    let store = Store::open(url).await.ok()?;
+    let mut out = Vec::new();
+    for c in &config.connections {
+        let found = match store.find_connection(&c.name).await {
+            Ok(Some(id)) => store.param_overrides(id).await.unwrap_or_default(),
+            _ => BTreeMap::new(),
+        };
+        out.push(found);
+    }
+    store.close().await;
+    Some(out)
+}
+
+async fn check_config(path: &Path) -> Result<(), ExitCode> {
     let config = load(path)?;
+    let stored = stored_overrides(&config).await;
     println!("configuration OK: {}", path.display());
     println!("database_url = {}", config.database_url);
     println!("http.listen = {}", config.http.listen);
@@ -81,7 +107,8 @@ fn check_config(path: &Path) -> Result<(), ExitCode> {
         "limits: bot_per_second = {}, private_per_second = {}, group_per_minute = {}",
         l.bot_per_second, l.private_per_second, l.group_per_minute
     );
-    for c in &config.connections {
+    for (i, c) in config.connections.iter().enumerate() {
+        let overrides = stored.as_ref().and_then(|s| s.get(i));
         println!();
         println!("[connection {}]", c.name);
         println!("  token = {}", c.token);
@@ -93,13 +120,22 @@ fn check_config(path: &Path) -> Result<(), ExitCode> {
         }
         println!("  time_zone = {}", c.time_zone);
         for (name, value) in c.params.entries() {
-            println!("  {name} = {value}");
+            match overrides.and_then(|o| o.get(name)) {
+                Some(set) => println!("  {name} = {set}   [set in Telegram; file: {value}]"),
+                None => println!("  {name} = {value}"),
+            }
         }
     }
     println!();
-    println!(
-        "(parameters changed at runtime with /set are stored in the database and apply on top)"
-    );
+    match stored {
+        Some(_) => println!(
+            "(values marked [set in Telegram] were stored with /set; they win over the file \
+             until an admin sends /set NAME default)"
+        ),
+        None => println!(
+            "(no database yet: parameters changed with /set are stored there and win over the file)"
+        ),
+    }
     Ok(())
 }
 
@@ -177,7 +213,7 @@ async fn main() -> ExitCode {
             };
             sandbox(options).await
         }
-        Command::CheckConfig { config } => check_config(config),
+        Command::CheckConfig { config } => check_config(config).await,
         Command::Migrate { config } => migrate(config).await,
     };
     match result {

@@ -17,7 +17,10 @@ pub async fn run(
         return Ok(());
     };
     tx.set_contact_banned(contact.id, ban).await?;
-    let name = html(&contact.display_name());
+    let name = html(&crate::relay::render::shown_name(
+        &contact,
+        &relay.params().hide_info,
+    ));
     let text = if ban {
         format!("🚫 {name} is banned: their messages are ignored. /unban to undo.")
     } else {

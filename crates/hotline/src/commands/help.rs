@@ -1,11 +1,16 @@
-//! `/help` (statuses and commands) and `/info` (the user card again).
+//! `/help` (statuses and the commands this person may use) and `/info` (the user card
+//! again, respecting HIDE_INFO).
+
+use serde_json::Value;
 
 use super::answer;
-use crate::relay::{Intent, Relay, RelayError};
+use super::roles::{is_admin_message, require_admin};
+use crate::config::HideInfo;
+use crate::relay::{render, Intent, Relay, RelayError};
 use crate::store::{Dialog, Tx};
 
-/// The help text for a topic or General.
-pub fn text(in_topic: bool) -> String {
+/// The help text for a topic or General; `admin` adds the admin commands.
+pub fn text(in_topic: bool, admin: bool) -> String {
     let mut t = String::from(
         "<b>Hotline</b>\n🟪 the user wrote last · 🟨 waiting for the user · ⬛ closed\n\n",
     );
@@ -13,11 +18,25 @@ pub fn text(in_topic: bool) -> String {
         t.push_str(
             "Write here to answer the user. <code>/ text</code> is an internal comment.\n\
              /close — close the dialog\n/hold — mark 🟪\n/wait — mark 🟨\n/info — the user card\n\
+             /say NAME — send a quick reply (/say NAME fwd forwards it; reply to a message \
+             with /say NAME to save it; /say lists)\n\
+             /mark NAME — tag the contact · /mark del NAME · /mark — its tags\n\
              /ban, /unban — ignore the user's messages\n/help — this help",
         );
     } else {
         t.push_str(
-            "/new USER_ID or /new @username — open a dialog and write first\n/help — this help",
+            "/new USER_ID or /new @username — open a dialog and write first\n\
+             /say — quick replies (reply to a text with /say NAME to save it; /say del NAME)\n\
+             /help — this help",
+        );
+    }
+    if admin {
+        t.push_str(
+            "\n\n<b>Admin</b> (in General)\n\
+             /mark — tags: /mark new NAME, /mark NAME ticker 🔥|after A,B|sends QUICKREPLY|name NEW, \
+             /mark NAME lists its dialogs, /mark del NAME\n\
+             /set NAME VALUE — change a parameter (/set NAME default restores the config file's)\n\
+             /get [NAME] — show parameters",
         );
     }
     t
@@ -27,25 +46,45 @@ pub fn text(in_topic: bool) -> String {
 pub async fn help(
     relay: &Relay,
     tx: &mut Tx,
+    msg: &Value,
     dialog: Option<i64>,
-    reply_to: Option<i64>,
 ) -> Result<(), RelayError> {
-    answer(relay, tx, dialog, reply_to, text(dialog.is_some())).await
+    let admin = is_admin_message(relay, tx, msg).await?;
+    let reply_to = msg["message_id"].as_i64();
+    answer(relay, tx, dialog, reply_to, text(dialog.is_some(), admin)).await
 }
 
-/// `/info`: posts the user card again (unless HIDE_INFO hides cards from the group).
+/// `/info`: posts the user card again. Under HIDE_INFO card the card never goes to the
+/// group: allowed admins get it in their private chat with the bot.
 pub async fn info(
     relay: &Relay,
     tx: &mut Tx,
+    msg: &Value,
     dialog: &Dialog,
-    reply_to: Option<i64>,
 ) -> Result<(), RelayError> {
-    if relay.params().hide_info.card {
-        let text = "The user card is hidden in this group (HIDE_INFO card).".to_string();
-        return answer(relay, tx, Some(dialog.id), reply_to, text).await;
+    if !relay.params().hide_info.card {
+        relay
+            .push(tx, Intent::Card { dialog: dialog.id }, 0)
+            .await?;
+        return Ok(());
     }
-    relay
-        .push(tx, Intent::Card { dialog: dialog.id }, 0)
-        .await?;
+    if !require_admin(relay, tx, msg, Some(dialog.id)).await? {
+        return Ok(());
+    }
+    let (Some(contact), Some(user)) = (
+        tx.contact(dialog.contact_id).await?,
+        msg["from"]["id"].as_i64(),
+    ) else {
+        return Ok(());
+    };
+    // A private chat is not the group: the admin sees the full card.
+    let card = render::user_card(&contact, &HideInfo::default(), relay.label().as_deref());
+    let intent = Intent::Direct {
+        user,
+        text: card,
+        dialog: Some(dialog.id),
+        reply_to: msg["message_id"].as_i64(),
+    };
+    relay.push(tx, intent, 0).await?;
     Ok(())
 }

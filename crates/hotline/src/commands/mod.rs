@@ -3,9 +3,15 @@
 
 mod ban;
 mod help;
+mod mark;
 mod new;
 pub mod parse;
+pub mod roles;
+mod say;
+mod settings;
 mod status;
+
+pub use roles::require_admin;
 
 use serde_json::Value;
 
@@ -27,8 +33,14 @@ pub async fn topic(
         "close" | "hold" | "wait" => status::run(relay, tx, dialog, &cmd.name).await,
         "ban" => ban::run(relay, tx, dialog, true, reply_to).await,
         "unban" => ban::run(relay, tx, dialog, false, reply_to).await,
-        "info" => help::info(relay, tx, dialog, reply_to).await,
-        "help" | "start" => help::help(relay, tx, Some(dialog.id), reply_to).await,
+        "info" => help::info(relay, tx, msg, dialog).await,
+        "help" | "start" => help::help(relay, tx, msg, Some(dialog.id)).await,
+        "say" => say::run(relay, tx, msg, Some(dialog), cmd).await,
+        "mark" => mark::topic(relay, tx, msg, dialog, cmd).await,
+        "set" | "get" => {
+            let text = format!("/{} works in General.", cmd.name);
+            answer(relay, tx, Some(dialog.id), reply_to, text).await
+        }
         _ => unknown(relay, tx, Some(dialog.id), cmd, reply_to).await,
     }
 }
@@ -43,7 +55,15 @@ pub async fn general(
     let reply_to = msg["message_id"].as_i64();
     match cmd.name.as_str() {
         "new" => new::run(relay, tx, cmd, reply_to).await,
-        "help" | "start" => help::help(relay, tx, None, reply_to).await,
+        "help" | "start" => help::help(relay, tx, msg, None).await,
+        "say" => say::run(relay, tx, msg, None, cmd).await,
+        "mark" => mark::general(relay, tx, msg, cmd).await,
+        "set" => settings::set(relay, tx, msg, cmd).await,
+        "get" => settings::get(relay, tx, msg, cmd).await,
+        "info" => {
+            let text = "/info works in a dialog topic.".to_string();
+            answer(relay, tx, None, reply_to, text).await
+        }
         _ => unknown(relay, tx, None, cmd, reply_to).await,
     }
 }

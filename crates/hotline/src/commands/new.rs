@@ -59,7 +59,10 @@ pub async fn run(
     }
     let text = format!(
         "Dialog with {} is open: write in its topic.",
-        html(&contact.display_name())
+        html(&crate::relay::render::shown_name(
+            &contact,
+            &relay.params().hide_info
+        ))
     );
     answer(relay, tx, None, reply_to, text).await
 }

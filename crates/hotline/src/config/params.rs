@@ -16,7 +16,8 @@ pub const TELEGRAM_SERVICE_ID: i64 = 777000;
 pub const DEFAULT_WELCOME: &str =
     "Hello, {name}! Thanks for your message. Our team will answer here soon.";
 
-/// Names of every parameter, in the order of SPEC §3 (used for listings and errors).
+/// Names of every parameter, in the order of SPEC §3 (used for listings and errors), then
+/// Hotline's additions (`PROTECT_CONTENT`).
 pub const PARAM_NAMES: &[&str] = &[
     "WELCOME",
     "SILENT_MODE",
@@ -33,6 +34,7 @@ pub const PARAM_NAMES: &[&str] = &[
     "MASK_PATTERNS",
     "EXTENSIONS_ALLOWED",
     "WEBHOOKS",
+    "PROTECT_CONTENT",
 ];
 
 /// Events an outgoing webhook can subscribe to (SPEC §5). Custom commands are `/name`.
@@ -145,6 +147,9 @@ pub struct Params {
     pub extensions_allowed: Vec<i64>,
     /// Outgoing webhooks.
     pub webhooks: Vec<Webhook>,
+    /// Group copies of user messages are sent with `protect_content` (no forwarding or
+    /// saving by operators), for teams that handle sensitive data.
+    pub protect_content: bool,
 }
 
 impl Default for Params {
@@ -165,6 +170,7 @@ impl Default for Params {
             mask_patterns: MaskPatterns::default(),
             extensions_allowed: Vec::new(),
             webhooks: Vec::new(),
+            protect_content: false,
         }
     }
 }
@@ -218,6 +224,7 @@ impl Params {
                 }
             }
             "WEBHOOKS" => self.webhooks = parse_webhooks(n, v)?,
+            "PROTECT_CONTENT" => self.protect_content = parse_bool(n, v)?,
             _ => {
                 return Err(ParamError::new(
                     n,
@@ -294,6 +301,7 @@ impl Params {
                         .join("; ")
                 }
             }
+            "PROTECT_CONTENT" => onoff(self.protect_content),
             _ => return None,
         })
     }
@@ -670,6 +678,7 @@ mod tests {
             ("LEAVE_CLOSED", "on"),
             ("HIDE_INFO", "name, links"),
             ("MASK_PATTERNS", "cards, emails"),
+            ("PROTECT_CONTENT", "on"),
             ("EXTENSIONS_ALLOWED", "42"),
             (
                 "WEBHOOKS",

@@ -19,10 +19,12 @@ impl Relay {
         let Some(dialog) = tx.dialog_for_contact(self.connection, contact.id).await? else {
             return Ok(());
         };
+        let mut snapshot = content::edit_snapshot(msg);
+        super::privacy::mask_snapshot(&mut snapshot, &self.params().mask_patterns);
         let intent = Intent::EditIn {
             dialog: dialog.id,
             user_message: id,
-            content: content::edit_snapshot(msg),
+            content: snapshot,
         };
         self.push(tx, intent, 0).await?;
         Ok(())

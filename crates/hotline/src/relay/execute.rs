@@ -82,7 +82,7 @@ impl Executor {
         self.relay.group_id
     }
 
-    async fn load(&self, dialog: i64) -> Result<(Dialog, Contact), TgError> {
+    pub(super) async fn load(&self, dialog: i64) -> Result<(Dialog, Contact), TgError> {
         let d = self
             .store
             .dialog(dialog)
@@ -98,15 +98,16 @@ impl Executor {
         Ok((d, c))
     }
 
-    fn title(&self, d: &Dialog, c: &Contact) -> String {
+    async fn title(&self, d: &Dialog, c: &Contact) -> Result<String, TgError> {
         let params = self.relay.params();
-        render::topic_title(
+        let tickers = self.store.contact_tickers(c.id).await.map_err(store_err)?;
+        Ok(render::topic_title(
             d.status,
             c,
-            &[],
+            &tickers,
             &params.hide_info,
             self.relay.label().as_deref(),
-        )
+        ))
     }
 
     /// The dialog's topic, created (with its card) when it has none.
@@ -131,7 +132,7 @@ impl Executor {
         }
         let topic = self
             .tg
-            .create_forum_topic(self.group(), &self.title(&d, &c), extra)
+            .create_forum_topic(self.group(), &self.title(&d, &c).await?, extra)
             .await?;
         let thread = topic.message_thread_id;
         self.store
@@ -195,7 +196,7 @@ impl Executor {
         }
     }
 
-    async fn post(
+    pub(super) async fn post(
         &self,
         thread: Option<i64>,
         text: &str,
@@ -217,7 +218,12 @@ impl Executor {
             .message_id)
     }
 
-    async fn notice(&self, dialog: i64, text: &str, reply_to: Option<i64>) -> Result<(), TgError> {
+    pub(super) async fn notice(
+        &self,
+        dialog: i64,
+        text: &str,
+        reply_to: Option<i64>,
+    ) -> Result<(), TgError> {
         self.in_topic(dialog, |t| async move {
             self.post(Some(t), text, reply_to).await
         })
@@ -225,7 +231,7 @@ impl Executor {
         .map(|_| ())
     }
 
-    async fn link(
+    pub(super) async fn link(
         &self,
         dialog: i64,
         user_chat: i64,
@@ -350,11 +356,33 @@ impl Executor {
             Intent::Mirror { dialog, mirror } => {
                 crate::gateway::mirror::execute(self, *dialog, mirror).await
             }
+            Intent::SendIn {
+                dialog,
+                ids,
+                items,
+                reply_to,
+                kind,
+            } => {
+                self.send_in(intent_id, *dialog, ids, items, *reply_to, kind)
+                    .await
+            }
+            Intent::SendOut {
+                dialog,
+                name,
+                items,
+                forward,
+            } => self.send_out(*dialog, name, items, forward.as_ref()).await,
+            Intent::Direct {
+                user,
+                text,
+                dialog,
+                reply_to,
+            } => self.direct(*user, text, *dialog, *reply_to).await,
         }
     }
 
     /// The message ids of an intent: given, or its album batch.
-    async fn batch(&self, intent_id: i64, ids: &[i64]) -> Result<Vec<i64>, TgError> {
+    pub(super) async fn batch(&self, intent_id: i64, ids: &[i64]) -> Result<Vec<i64>, TgError> {
         if !ids.is_empty() {
             return Ok(ids.to_vec());
         }
@@ -380,6 +408,9 @@ impl Executor {
         let result = self
             .in_topic(dialog, |thread| async move {
                 let mut extra = json!({"message_thread_id": thread});
+                if self.relay.params().protect_content {
+                    extra["protect_content"] = json!(true);
+                }
                 if ids.len() > 1 {
                     return self
                         .tg
@@ -534,7 +565,7 @@ impl Executor {
         let Some(thread) = d.thread_id else {
             return Ok(());
         };
-        let mut extra = json!({"name": self.title(&d, &c)});
+        let mut extra = json!({"name": self.title(&d, &c).await?});
         if let Some(icon) = self.icons.for_status(d.status) {
             extra["icon_custom_emoji_id"] = json!(icon);
         }

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{content, render, Intent, Relay, RelayError};
+use super::{content, render, resend, Intent, Relay, RelayError};
 use crate::store::{now_ms, ContactProfile, DialogStatus, Tx};
 
 /// How long album parts are awaited before the album is copied as one.
@@ -128,11 +128,21 @@ impl Relay {
             None => None,
         };
         if let Some(album) = msg["media_group_id"].as_str() {
+            if let Some(item) = resend::item(msg) {
+                tx.record_media_item(self.connection, user_id, id, album, &item, now)
+                    .await?;
+            }
             return self
                 .album_part(tx, dialog.id, album, user_id, id, false)
                 .await;
         }
         let forward = !content::copyable(&kind);
+        if self
+            .private_copy(tx, &params, msg, dialog.id, reply_to)
+            .await?
+        {
+            return Ok(());
+        }
         if !forward && reply_to.is_none() && self.join_burst(tx, dialog.id, id).await? {
             return Ok(());
         }
@@ -214,12 +224,23 @@ impl Relay {
                 kind: "album".into(),
             }
         } else {
-            Intent::CopyIn {
-                dialog,
-                ids: Vec::new(),
-                reply_to: None,
-                kind: "album".into(),
-                forward: false,
+            if self.params().mask_patterns.any() {
+                // Captions are masked when the batch runs (see `resend`).
+                Intent::SendIn {
+                    dialog,
+                    ids: Vec::new(),
+                    items: Vec::new(),
+                    reply_to: None,
+                    kind: "album".into(),
+                }
+            } else {
+                Intent::CopyIn {
+                    dialog,
+                    ids: Vec::new(),
+                    reply_to: None,
+                    kind: "album".into(),
+                    forward: false,
+                }
             }
         };
         let batch = self.push(tx, intent, ALBUM_WAIT_MS).await?;

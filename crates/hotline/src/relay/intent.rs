@@ -91,6 +91,45 @@ pub enum Intent {
         /// What to mirror.
         mirror: crate::gateway::mirror::Mirror,
     },
+    /// Send user content into the topic by file id instead of copying it (MASK_PATTERNS:
+    /// copyMessage cannot change a text). Linked like a copy, so replies and edits work.
+    SendIn {
+        /// Dialog id.
+        dialog: i64,
+        /// The user's message ids; empty means "the album batch of this intent", whose
+        /// items are read from the recent album items and masked when this runs.
+        ids: Vec<i64>,
+        /// The items to send (already masked), one per id.
+        items: Vec<Value>,
+        /// The topic message to reply to.
+        reply_to: Option<i64>,
+        /// Content kind, for the link.
+        kind: String,
+    },
+    /// Send a quick reply to the user and show it in the topic (`/say`, `/mark ... sends`).
+    SendOut {
+        /// Dialog id.
+        dialog: i64,
+        /// The quick reply's name (for notices).
+        name: String,
+        /// Items to send by file id (resolved when decided, so a later `/say del` or a
+        /// deleted original does not matter).
+        items: Vec<Value>,
+        /// Forward these `(chat, message ids)` instead (`/say NAME fwd`).
+        forward: Option<(i64, Vec<i64>)>,
+    },
+    /// A private message from the bot to a team member (`/info` under HIDE_INFO card);
+    /// whether it arrived is told where the command was typed.
+    Direct {
+        /// The team member's user id (their private chat with the bot).
+        user: i64,
+        /// HTML text.
+        text: String,
+        /// The dialog whose topic gets the outcome; None = General.
+        dialog: Option<i64>,
+        /// The command message to reply to.
+        reply_to: Option<i64>,
+    },
 }
 
 impl Intent {
@@ -105,8 +144,10 @@ impl Intent {
             | Intent::TopicState { dialog }
             | Intent::EditIn { dialog, .. }
             | Intent::EditOut { dialog, .. }
-            | Intent::Mirror { dialog, .. } => Some(*dialog),
-            Intent::Notice { dialog, .. } => *dialog,
+            | Intent::Mirror { dialog, .. }
+            | Intent::SendIn { dialog, .. }
+            | Intent::SendOut { dialog, .. } => Some(*dialog),
+            Intent::Notice { dialog, .. } | Intent::Direct { dialog, .. } => *dialog,
         }
     }
 
@@ -114,7 +155,11 @@ impl Intent {
     pub fn to_user(&self) -> bool {
         matches!(
             self,
-            Intent::CopyOut { .. } | Intent::Say { .. } | Intent::EditOut { .. }
+            Intent::CopyOut { .. }
+                | Intent::Say { .. }
+                | Intent::EditOut { .. }
+                | Intent::SendOut { .. }
+                | Intent::Direct { .. }
         )
     }
 }

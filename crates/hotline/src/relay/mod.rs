@@ -15,7 +15,9 @@ pub mod execute;
 mod incoming;
 pub mod intent;
 mod operator;
+pub mod privacy;
 pub mod render;
+pub mod resend;
 
 use std::sync::{Arc, RwLock};
 
@@ -56,6 +58,8 @@ pub struct Relay {
     pub bot: BotIdentity,
     /// Live parameters (changed by `/set` without a restart).
     pub params: Arc<RwLock<Params>>,
+    /// The config file's values, which `/set NAME default` restores.
+    pub defaults: Arc<Params>,
     /// Whether other connections share this group (cards and titles then name the bot).
     pub shared_group: bool,
 }
@@ -82,7 +86,9 @@ impl Relay {
         intent: Intent,
         delay_ms: i64,
     ) -> Result<i64, RelayError> {
-        let (lane, target) = if intent.to_user() {
+        let (lane, target) = if let Intent::Direct { user, .. } = &intent {
+            (Lane::Reply, *user)
+        } else if intent.to_user() {
             (Lane::Reply, self.user_chat_of(tx, &intent).await?)
         } else {
             (Lane::Group, self.group_id)
@@ -123,6 +129,9 @@ impl Relay {
         if let Some(m) = update.get("my_chat_member") {
             return self.on_my_chat_member(tx, m).await;
         }
+        if let Some(m) = update.get("chat_member") {
+            return crate::commands::roles::on_chat_member(self, tx, m).await;
+        }
         Ok(())
     }
 
@@ -162,7 +171,7 @@ impl Relay {
             if blocked {
                 let text = format!(
                     "⛔ {} blocked the bot. Messages to them will not be delivered.",
-                    render::html(&contact.display_name())
+                    render::html(&render::shown_name(&contact, &self.params().hide_info))
                 );
                 self.push(
                     tx,

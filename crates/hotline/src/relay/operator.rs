@@ -79,6 +79,10 @@ impl Relay {
         }
         tx.touch_dialog(dialog.id, now).await?;
         if let Some(album) = msg["media_group_id"].as_str() {
+            if let Some(item) = super::resend::item(msg) {
+                tx.record_media_item(self.connection, self.group_id, id, album, &item, now)
+                    .await?;
+            }
             return self
                 .album_part(tx, dialog.id, album, self.group_id, id, true)
                 .await;

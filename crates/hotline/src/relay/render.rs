@@ -26,6 +26,15 @@ pub fn pseudonym(user_id: i64) -> String {
     )
 }
 
+/// The name Hotline writes in the group for a contact: a pseudonym under HIDE_INFO name.
+pub fn shown_name(contact: &Contact, hide: &HideInfo) -> String {
+    if hide.name {
+        pseudonym(contact.user_id)
+    } else {
+        contact.display_name()
+    }
+}
+
 /// The topic title: status square, tag tickers, then the name (or pseudonym), and
 /// the bot's name when several connections share one group.
 pub fn topic_title(

@@ -9,6 +9,7 @@
 //! enqueues outbox intents goes through a [`Tx`] from [`Store::begin`], so it is committed
 //! atomically and the outbox worker is woken only after the commit.
 
+mod admins;
 mod albums;
 mod contacts;
 mod dialogs;
@@ -16,6 +17,8 @@ mod gateway;
 mod links;
 mod outbox;
 mod params;
+mod quick_replies;
+mod tags;
 mod updates;
 
 use std::collections::{BTreeSet, HashMap};
@@ -32,6 +35,8 @@ pub use dialogs::{Dialog, DialogStatus};
 pub use gateway::GatewayState;
 pub use links::{Direction, MessageLink, NewLink};
 pub use outbox::OutboxStats;
+pub use quick_replies::{NewQuickReply, QuickReply, MEDIA_ITEMS_TTL_MS};
+pub use tags::{Tag, TagMember};
 pub use updates::StoredUpdate;
 
 /// Migrations embedded in the binary (SQLite flavour).

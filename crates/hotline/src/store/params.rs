@@ -16,6 +16,8 @@ store_methods! {
     pub async fn set_param_override(&self, connection: ConnectionId, name: &str, value: &str) -> () => set_param_override;
     /// Removes an override so the config file's value applies again.
     pub async fn delete_param_override(&self, connection: ConnectionId, name: &str) -> bool => delete_param_override;
+    /// The id of connection `name` if it exists (read-only, for `check-config`).
+    pub async fn find_connection(&self, name: &str) -> Option<ConnectionId> => find_connection;
     /// Reads a small state value (e.g. the polling offset).
     pub async fn kv_get(&self, connection: ConnectionId, key: &str) -> Option<String> => kv_get;
     /// Writes a small state value.
@@ -35,6 +37,14 @@ async fn ensure_connection(c: &mut Conn, name: &str) -> Result<ConnectionId, Sto
         .fetch_one(&mut *c)
         .await?;
     Ok(ConnectionId(id))
+}
+
+async fn find_connection(c: &mut Conn, name: &str) -> Result<Option<ConnectionId>, StoreError> {
+    let id: Option<i64> = sqlx::query_scalar("SELECT id FROM connections WHERE name = $1")
+        .bind(name)
+        .fetch_optional(&mut *c)
+        .await?;
+    Ok(id.map(ConnectionId))
 }
 
 async fn param_overrides(

@@ -1,0 +1,154 @@
+//! Roles: who may run admin commands (`/send`, `/mark` admin forms, `/export`, `/set`,
+//! `/get`, `/stats`). `EXTENSIONS_ALLOWED` lists user ids; empty means the group's
+//! administrators, read from a cache in the store so that decisions never call Telegram.
+//! The cache is filled at start, refreshed in the background and on `chat_member` updates.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::answer;
+use crate::relay::{Relay, RelayError};
+use crate::shutdown::Shutdown;
+use crate::store::{now_ms, ConnectionId, Store, StoreError, Tx};
+use crate::telegram::{Client, TgError};
+
+/// How often the administrators cache is refreshed from getChatAdministrators.
+pub const REFRESH_EVERY: Duration = Duration::from_secs(600);
+
+/// Who wrote a group message, as far as roles go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Author {
+    /// A person with this user id.
+    Person(i64),
+    /// An administrator posting anonymously (as the group).
+    AnonymousAdmin,
+    /// A channel or anything else that is not a person.
+    Other,
+}
+
+/// The author of a group message.
+pub fn author(relay: &Relay, msg: &Value) -> Author {
+    if let Some(chat) = msg["sender_chat"]["id"].as_i64() {
+        return if chat == relay.group_id {
+            Author::AnonymousAdmin
+        } else {
+            Author::Other
+        };
+    }
+    match (msg["from"]["id"].as_i64(), msg["from"]["is_bot"].as_bool()) {
+        (Some(id), Some(false)) | (Some(id), None) => Author::Person(id),
+        _ => Author::Other,
+    }
+}
+
+/// Whether `user` may run admin commands.
+pub async fn is_admin(relay: &Relay, tx: &mut Tx, user: i64) -> Result<bool, RelayError> {
+    let allowed = relay.params().extensions_allowed;
+    if !allowed.is_empty() {
+        return Ok(allowed.contains(&user));
+    }
+    Ok(tx.is_group_admin(relay.connection, user).await?)
+}
+
+/// Whether the author of `msg` may run admin commands (no answer either way; for `/help`).
+pub async fn is_admin_message(relay: &Relay, tx: &mut Tx, msg: &Value) -> Result<bool, RelayError> {
+    match author(relay, msg) {
+        Author::Person(id) => is_admin(relay, tx, id).await,
+        _ => Ok(false),
+    }
+}
+
+/// The role check every admin command starts with: true when the author of `msg` may run
+/// it; otherwise answers politely where the command was typed and returns false.
+pub async fn require_admin(
+    relay: &Relay,
+    tx: &mut Tx,
+    msg: &Value,
+    dialog: Option<i64>,
+) -> Result<bool, RelayError> {
+    let reply_to = msg["message_id"].as_i64();
+    let text = match author(relay, msg) {
+        Author::Person(id) if is_admin(relay, tx, id).await? => return Ok(true),
+        Author::Person(_) => {
+            if relay.params().extensions_allowed.is_empty() {
+                "🔒 Sorry, this command is for the group's administrators."
+            } else {
+                "🔒 Sorry, this command is only for the people listed in EXTENSIONS_ALLOWED."
+            }
+        }
+        Author::AnonymousAdmin => {
+            "🔒 You are posting anonymously (as the group), so I cannot tell who you are. \
+             Turn off “Remain anonymous” in your administrator rights and send the command again."
+        }
+        Author::Other => "🔒 Sorry, admin commands must be sent by a person.",
+    };
+    answer(relay, tx, dialog, reply_to, text.to_string()).await?;
+    Ok(false)
+}
+
+/// A `chat_member` update: keeps the administrators cache current.
+pub async fn on_chat_member(relay: &Relay, tx: &mut Tx, m: &Value) -> Result<(), RelayError> {
+    if m["chat"]["id"].as_i64() != Some(relay.group_id) {
+        return Ok(());
+    }
+    let (Some(user), Some(status)) = (
+        m["new_chat_member"]["user"]["id"].as_i64(),
+        m["new_chat_member"]["status"].as_str(),
+    ) else {
+        return Ok(());
+    };
+    tx.set_group_member_status(relay.connection, user, status, now_ms())
+        .await?;
+    Ok(())
+}
+
+/// Why the administrators could not be refreshed.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    /// Telegram did not answer getChatAdministrators.
+    #[error("getChatAdministrators: {0}")]
+    Telegram(#[from] TgError),
+    /// The cache could not be written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Reloads the administrators cache from Telegram; returns how many there are.
+pub async fn refresh_admins(
+    tg: &Client,
+    store: &Store,
+    connection: ConnectionId,
+    group: i64,
+) -> Result<usize, RefreshError> {
+    let admins: Vec<(i64, String)> = tg
+        .get_chat_administrators(group)
+        .await?
+        .into_iter()
+        .filter(|m| !m.user.is_bot)
+        .map(|m| (m.user.id, m.status))
+        .collect();
+    store
+        .replace_group_admins(connection, &admins, now_ms())
+        .await?;
+    Ok(admins.len())
+}
+
+/// Refreshes the administrators cache every `every` until shutdown.
+pub async fn refresh_loop(
+    tg: Client,
+    store: Store,
+    relay: Relay,
+    every: Duration,
+    mut shutdown: Shutdown,
+) {
+    loop {
+        tokio::select! {
+            _ = shutdown.recv() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        if let Err(e) = refresh_admins(&tg, &store, relay.connection, relay.group_id).await {
+            tracing::warn!(connection = %relay.name, error = %e, "administrators not refreshed");
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! Quick replies, `/say`: `/say NAME` as a reply saves the replied message (any content,
+//! albums from a dialog topic within a day); `/say NAME` in a topic sends it to the user
+//! (and shows it in the topic); `/say NAME fwd` forwards the original instead; `/say`
+//! lists; `/say del NAME` deletes. In General only texts can be saved.
+//!
+//! What is stored is the content itself (file ids, text, entities), so a quick reply keeps
+//! working after its original is deleted from the group.
+
+use serde_json::Value;
+
+use super::answer;
+use super::mark::valid_name;
+use super::parse::Parsed;
+use crate::relay::render::html;
+use crate::relay::{content, resend, Intent, Relay, RelayError};
+use crate::store::{now_ms, Dialog, DialogStatus, NewQuickReply, Tx, MEDIA_ITEMS_TTL_MS};
+
+const USAGE: &str = "<b>Quick replies</b>\n\
+/say NAME — as a reply to a message: save it (text, media, albums)\n\
+/say NAME — in a dialog: send it to the user\n\
+/say NAME fwd — forward the original instead of sending a copy\n\
+/say — list · /say del NAME — delete";
+
+/// A `t.me` link to a message of the group (works for members).
+pub fn message_link(group: i64, thread: Option<i64>, message: i64) -> String {
+    let internal = (-group).to_string();
+    let internal = internal
+        .strip_prefix("100")
+        .unwrap_or(&internal)
+        .to_string();
+    match thread {
+        Some(t) => format!("https://t.me/c/{internal}/{t}/{message}"),
+        None => format!("https://t.me/c/{internal}/{message}"),
+    }
+}
+
+/// `/say` in a topic (`dialog`) or in General.
+pub async fn run(
+    relay: &Relay,
+    tx: &mut Tx,
+    msg: &Value,
+    dialog: Option<&Dialog>,
+    cmd: &Parsed,
+) -> Result<(), RelayError> {
+    let reply_to = msg["message_id"].as_i64();
+    let here = dialog.map(|d| d.id);
+    let words = cmd.words();
+    let replied = content::explicit_reply(msg).map(|_| &msg["reply_to_message"]);
+    match (words.as_slice(), replied) {
+        ([], _) => list(relay, tx, here, reply_to).await,
+        (["del" | "delete"], _) => {
+            answer(relay, tx, here, reply_to, "Usage: /say del NAME".into()).await
+        }
+        (["del" | "delete", name], _) => {
+            let text = if tx.delete_quick_reply(relay.connection, name).await? {
+                format!("🗑 Quick reply <b>{}</b> deleted.", html(name))
+            } else {
+                format!("No quick reply <b>{}</b>. /say lists them.", html(name))
+            };
+            answer(relay, tx, here, reply_to, text).await
+        }
+        ([name], Some(original)) => save(relay, tx, msg, here, name, original).await,
+        ([name], None) | ([name, "fwd"], None) => {
+            let Some(dialog) = dialog else {
+                let text = "Quick replies are sent in a dialog topic: /say NAME there. \
+                            Here, reply to a text with /say NAME to save it."
+                    .to_string();
+                return answer(relay, tx, None, reply_to, text).await;
+            };
+            send(relay, tx, dialog, name, words.len() == 2, reply_to).await
+        }
+        _ => answer(relay, tx, here, reply_to, USAGE.into()).await,
+    }
+}
+
+async fn list(
+    relay: &Relay,
+    tx: &mut Tx,
+    here: Option<i64>,
+    reply_to: Option<i64>,
+) -> Result<(), RelayError> {
+    let all = tx.quick_replies(relay.connection).await?;
+    if all.is_empty() {
+        let text = format!("No quick replies yet.\n\n{USAGE}");
+        return answer(relay, tx, here, reply_to, text).await;
+    }
+    let mut text = String::from("<b>Quick replies</b>");
+    for q in &all {
+        let items = q.items.as_array().map(Vec::as_slice).unwrap_or(&[]);
+        let what = match items {
+            [one] if one["type"] == "text" => {
+                let t = one["text"].as_str().unwrap_or("");
+                let short: String = t.chars().take(40).collect();
+                let more = if t.chars().count() > 40 { "…" } else { "" };
+                format!("“{}{more}”", html(&short))
+            }
+            [one] => html(one["type"].as_str().unwrap_or("message")),
+            many => format!("album of {}", many.len()),
+        };
+        let link = message_link(
+            q.source_chat,
+            q.source_thread,
+            q.source_ids.first().copied().unwrap_or(0),
+        );
+        text.push_str(&format!(
+            "\n• <a href=\"{link}\">{}</a> — {what}",
+            html(&q.name)
+        ));
+    }
+    text.push_str("\n\n/say NAME in a dialog sends one.");
+    answer(relay, tx, here, reply_to, text).await
+}
+
+async fn save(
+    relay: &Relay,
+    tx: &mut Tx,
+    msg: &Value,
+    here: Option<i64>,
+    name: &str,
+    original: &Value,
+) -> Result<(), RelayError> {
+    let reply_to = msg["message_id"].as_i64();
+    if let Err(why) = valid_name(name, &["del", "delete"]) {
+        return answer(relay, tx, here, reply_to, why).await;
+    }
+    let kind = content::kind(original);
+    if here.is_none() && kind != "text" {
+        let text = "In General only texts can be saved as quick replies. To save media or \
+                    an album, reply to it with /say NAME in a dialog topic."
+            .to_string();
+        return answer(relay, tx, None, reply_to, text).await;
+    }
+    let Some(id) = original["message_id"].as_i64() else {
+        return Ok(());
+    };
+    let (items, ids) = if original["media_group_id"].is_string() {
+        match album(relay, tx, id).await? {
+            Some(found) => found,
+            None => {
+                let text = "I could not find the rest of this album: albums can be saved \
+                            within a day after they were sent in a dialog topic."
+                    .to_string();
+                return answer(relay, tx, here, reply_to, text).await;
+            }
+        }
+    } else {
+        match resend::item(original) {
+            Some(item) => (vec![item], vec![id]),
+            None => {
+                let text = format!(
+                    "A {} message cannot be saved as a quick reply.",
+                    html(&kind)
+                );
+                return answer(relay, tx, here, reply_to, text).await;
+            }
+        }
+    };
+    let items = Value::Array(items);
+    let n = ids.len();
+    let q = NewQuickReply {
+        name,
+        items: &items,
+        source_chat: relay.group_id,
+        source_thread: here.and(msg["message_thread_id"].as_i64()),
+        source_ids: &ids,
+        created_by: msg["from"]["id"].as_i64().unwrap_or(0),
+    };
+    let replaced = tx.save_quick_reply(relay.connection, &q, now_ms()).await?;
+    let what = if n > 1 {
+        format!("an album of {n}")
+    } else {
+        html(&kind)
+    };
+    let text = format!(
+        "💾 Quick reply <b>{}</b> {} ({what}). Send it in a dialog with /say {}.",
+        html(name),
+        if replaced { "replaced" } else { "saved" },
+        html(name)
+    );
+    answer(relay, tx, here, reply_to, text).await
+}
+
+/// The items and group message ids of the album that group message `id` belongs to: an
+/// operator's album (seen in the topic) or Hotline's copy of a user's album.
+async fn album(
+    relay: &Relay,
+    tx: &mut Tx,
+    id: i64,
+) -> Result<Option<(Vec<Value>, Vec<i64>)>, RelayError> {
+    let since = now_ms() - MEDIA_ITEMS_TTL_MS;
+    let own = tx
+        .media_album(relay.connection, relay.group_id, id, since)
+        .await?;
+    if own.len() > 1 {
+        return Ok(Some(own.into_iter().map(|(i, v)| (v, i)).unzip()));
+    }
+    let Some(link) = tx
+        .link_by_group_message(relay.connection, relay.group_id, id)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let l = link.link;
+    let originals = tx
+        .media_album(relay.connection, l.user_chat_id, l.user_message_id, since)
+        .await?;
+    if originals.len() < 2 {
+        return Ok(None);
+    }
+    let mut items = Vec::new();
+    let mut ids = Vec::new();
+    for (user_message, item) in originals {
+        let copy = tx
+            .link_by_user_message(relay.connection, l.user_chat_id, user_message)
+            .await?;
+        items.push(item);
+        ids.push(copy.map_or(id, |c| c.link.group_message_id));
+    }
+    Ok(Some((items, ids)))
+}
+
+async fn send(
+    relay: &Relay,
+    tx: &mut Tx,
+    dialog: &Dialog,
+    name: &str,
+    forward: bool,
+    reply_to: Option<i64>,
+) -> Result<(), RelayError> {
+    if send_quick_reply(relay, tx, dialog, name, forward).await? {
+        return Ok(());
+    }
+    let text = format!("No quick reply <b>{}</b>. /say lists them.", html(name));
+    answer(relay, tx, Some(dialog.id), reply_to, text).await
+}
+
+/// Sends quick reply `name` in the dialog, as an operator's answer would (🟨); false when
+/// there is no such quick reply. Also used by tags that send one when set.
+pub async fn send_quick_reply(
+    relay: &Relay,
+    tx: &mut Tx,
+    dialog: &Dialog,
+    name: &str,
+    forward: bool,
+) -> Result<bool, RelayError> {
+    let Some(q) = tx.quick_reply(relay.connection, name).await? else {
+        return Ok(false);
+    };
+    let items = q.items.as_array().cloned().unwrap_or_default();
+    let intent = Intent::SendOut {
+        dialog: dialog.id,
+        name: q.name.clone(),
+        items,
+        forward: forward.then(|| (q.source_chat, q.source_ids.clone())),
+    };
+    relay.push(tx, intent, 0).await?;
+    let now = now_ms();
+    let was_closed = dialog.status == DialogStatus::Closed;
+    if tx
+        .set_dialog_status(dialog.id, DialogStatus::Wait, now)
+        .await?
+    {
+        relay
+            .push(tx, Intent::Title { dialog: dialog.id }, 0)
+            .await?;
+        if was_closed {
+            relay
+                .push(tx, Intent::TopicState { dialog: dialog.id }, 0)
+                .await?;
+        }
+    }
+    tx.touch_dialog(dialog.id, now).await?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_to_group_messages() {
+        assert_eq!(
+            message_link(-1001234567890, Some(5), 9),
+            "https://t.me/c/1234567890/5/9"
+        );
+        assert_eq!(message_link(-1001, None, 2), "https://t.me/c/1/2");
+    }
+}

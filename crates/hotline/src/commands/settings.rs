@@ -1,0 +1,142 @@
+//! `/set NAME VALUE` and `/get [NAME]` in General, for admins. A value set here is
+//! validated by the same parser as the config file, takes effect at once (the live
+//! parameters are shared by the connection's tasks) and is stored, so it survives
+//! restarts and wins over the config file until `/set NAME default` removes it.
+
+use serde_json::Value;
+
+use super::answer;
+use super::parse::Parsed;
+use super::roles::{author, require_admin, Author};
+use crate::config::PARAM_NAMES;
+use crate::relay::render::html;
+use crate::relay::{Relay, RelayError};
+use crate::store::Tx;
+
+/// Words that remove a stored value so the config file's applies again.
+const RESET: &[&str] = &["default", "reset", "unset"];
+
+fn usage() -> String {
+    format!(
+        "Usage: /set NAME VALUE · /set NAME default (back to the config file) · /get [NAME]\n\
+         Parameters: {}",
+        PARAM_NAMES.join(", ")
+    )
+}
+
+fn known(name: &str) -> Option<&'static str> {
+    PARAM_NAMES
+        .iter()
+        .find(|n| n.eq_ignore_ascii_case(name))
+        .copied()
+}
+
+/// `/set`.
+pub async fn set(relay: &Relay, tx: &mut Tx, msg: &Value, cmd: &Parsed) -> Result<(), RelayError> {
+    if !require_admin(relay, tx, msg, None).await? {
+        return Ok(());
+    }
+    let reply_to = msg["message_id"].as_i64();
+    let (name, value) = match cmd.args.split_once(char::is_whitespace) {
+        Some((n, v)) => (n, v.trim()),
+        None => (cmd.args.as_str(), ""),
+    };
+    if name.is_empty() {
+        return answer(relay, tx, None, reply_to, usage()).await;
+    }
+    let Some(name) = known(name) else {
+        let text = format!("Unknown parameter {}.\n{}", html(name), usage());
+        return answer(relay, tx, None, reply_to, text).await;
+    };
+    if value.is_empty() {
+        let text = format!(
+            "Give a value: /set {name} VALUE, or /set {name} default for the config file's value."
+        );
+        return answer(relay, tx, None, reply_to, text).await;
+    }
+    let text = if RESET.iter().any(|r| r.eq_ignore_ascii_case(value)) {
+        let existed = tx.delete_param_override(relay.connection, name).await?;
+        let default = relay.defaults.get(name).unwrap_or_default();
+        {
+            let mut live = relay.params.write().unwrap_or_else(|e| e.into_inner());
+            let mut next = live.clone();
+            if next.set(name, &default).is_ok() {
+                *live = next;
+            }
+        }
+        if existed {
+            format!(
+                "↩️ {name} is back to the config file's value: <code>{}</code>",
+                html(&default)
+            )
+        } else {
+            format!(
+                "{name} was not set here; it has the config file's value <code>{}</code>",
+                html(&default)
+            )
+        }
+    } else {
+        let mut next = relay.params();
+        match next.set(name, value) {
+            Err(e) => format!("❌ {}", html(&e.to_string())),
+            Ok(()) => {
+                let stored = next.get(name).unwrap_or_default();
+                tx.set_param_override(relay.connection, name, &stored)
+                    .await?;
+                *relay.params.write().unwrap_or_else(|e| e.into_inner()) = next.clone();
+                let mut text = format!(
+                    "✅ {name} = <code>{}</code>\nStored: it applies now and wins over the config \
+                     file until /set {name} default.",
+                    html(&stored)
+                );
+                if name == "EXTENSIONS_ALLOWED" && !next.extensions_allowed.is_empty() {
+                    if let Author::Person(me) = author(relay, msg) {
+                        if !next.extensions_allowed.contains(&me) {
+                            text.push_str(
+                                "\n⚠️ You are not in the list: you can no longer run admin commands.",
+                            );
+                        }
+                    }
+                }
+                text
+            }
+        }
+    };
+    answer(relay, tx, None, reply_to, text).await
+}
+
+/// `/get` (every parameter) or `/get NAME`. Values set in Telegram are marked ✱.
+pub async fn get(relay: &Relay, tx: &mut Tx, msg: &Value, cmd: &Parsed) -> Result<(), RelayError> {
+    if !require_admin(relay, tx, msg, None).await? {
+        return Ok(());
+    }
+    let reply_to = msg["message_id"].as_i64();
+    let overrides = tx.param_overrides(relay.connection).await?;
+    let params = relay.params();
+    let line = |name: &str| {
+        let mark = if overrides.contains_key(name) {
+            " ✱"
+        } else {
+            ""
+        };
+        format!(
+            "{name}{mark} = <code>{}</code>",
+            html(&params.get(name).unwrap_or_default())
+        )
+    };
+    let arg = cmd.args.trim();
+    let text = if arg.is_empty() {
+        let mut t: Vec<String> = PARAM_NAMES.iter().map(|n| line(n)).collect();
+        t.push(
+            "\n✱ = set here with /set (wins over the config file; /set NAME default removes it)"
+                .into(),
+        );
+        t.join("\n")
+    } else {
+        match known(arg) {
+            Some(name) => line(name),
+            None => format!("Unknown parameter {}.\n{}", html(arg), usage()),
+        }
+    };
+    answer(relay, tx, None, reply_to, text).await
+}
