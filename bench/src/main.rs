@@ -160,6 +160,21 @@ async fn send(s: &Setup, tag: &str, n: usize, interval: Duration) -> HashMap<Str
     sent
 }
 
+/// CPU seconds this process has used (user + system), from /proc (Linux).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<f64> = after
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // Fields 14 and 15 (utime, stime) are the 12th and 13th after the command name.
+    match (f.get(11), f.get(12)) {
+        (Some(u), Some(s)) => (u + s) / 100.0,
+        _ => f64::NAN,
+    }
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -176,6 +191,7 @@ async fn relay(users: usize, messages: usize, paced: usize, load: f64) {
     assert_eq!(warm.len(), users, "warm-up copies");
 
     let t0 = Instant::now();
+    let cpu0 = cpu_seconds();
     send(&s, "burst", messages, Duration::ZERO).await;
     let burst = collect(&mut rx, messages, Duration::from_secs(600)).await;
     let last = burst.values().max().copied().unwrap_or(t0);
@@ -184,6 +200,11 @@ async fn relay(users: usize, messages: usize, paced: usize, load: f64) {
     println!(
         "throughput: {} messages from {users} users in {secs:.2} s = {throughput:.0} messages/s",
         burst.len()
+    );
+    let cpu = cpu_seconds() - cpu0;
+    println!(
+        "cpu: {cpu:.2} s for the burst (emulator and Hotline in one process) = {:.0} messages per CPU-second",
+        burst.len() as f64 / cpu
     );
 
     let rate = (throughput * load).max(1.0);

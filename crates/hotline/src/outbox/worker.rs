@@ -44,7 +44,7 @@ impl OutboxConfig {
             backoff_cap: Duration::from_secs(60),
             max_attempts: None,
             max_in_flight: 8,
-            batch: 256,
+            batch: 64,
             store_retry: Duration::from_secs(1),
         }
     }

@@ -6,12 +6,15 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+mod demo_bot;
+
 use serde_json::json;
 use tg_emulator::control::Place;
 use tg_emulator::{Control, Emulator};
 
 use crate::app::{self, Running, StartError, Tuning};
 use crate::config::Config;
+use crate::shutdown::ShutdownTrigger;
 
 /// Token of the demo bot (the emulator accepts any well-formed token).
 pub const DEMO_TOKEN: &str = "5000001:sandbox-demo-token";
@@ -54,6 +57,8 @@ pub struct Sandbox {
     pub hotline: Running,
     /// The page to open.
     pub page_url: String,
+    /// Stops the demo bot when the sandbox is dropped.
+    _demo_bot: ShutdownTrigger,
     /// Keeps a temporary data directory alive.
     _tmp: Option<tempfile::TempDir>,
 }
@@ -67,21 +72,36 @@ struct World {
 }
 
 fn populate(ctl: &Control) -> World {
-    let bot = ctl.add_bot(DEMO_TOKEN, "hotline_demo_bot", "Hotline Demo").expect("demo bot");
-    let olga = ctl.add_user("Olga", Some("Support"), Some("olga_support"), Some("en"))["id"].as_i64().unwrap_or(0);
-    let max = ctl.add_user("Max", Some("Support"), Some("max_support"), Some("en"))["id"].as_i64().unwrap_or(0);
-    let alice = ctl.add_user("Alice", Some("Smith"), Some("alice"), Some("en"))["id"].as_i64().unwrap_or(0);
+    let bot = ctl
+        .add_bot(DEMO_TOKEN, "hotline_demo_bot", "Hotline Demo")
+        .expect("demo bot");
+    let olga = ctl.add_user("Olga", Some("Support"), Some("olga_support"), Some("en"))["id"]
+        .as_i64()
+        .unwrap_or(0);
+    let max = ctl.add_user("Max", Some("Support"), Some("max_support"), Some("en"))["id"]
+        .as_i64()
+        .unwrap_or(0);
+    let alice = ctl.add_user("Alice", Some("Smith"), Some("alice"), Some("en"))["id"]
+        .as_i64()
+        .unwrap_or(0);
     ctl.add_user("Bruno", None, Some("bruno"), Some("de"));
     ctl.add_user("Chen", Some("Wei"), None, Some("zh"));
     let group = ctl.add_group("Support team", true, Some(olga));
     let _ = ctl.set_member(group, max, "member", json!({}));
     let _ = ctl.add_admin_bot(group, bot);
-    World { bot, group, alice, olga }
+    World {
+        bot,
+        group,
+        alice,
+        olga,
+    }
 }
 
 /// Starts the emulator, the demo world and Hotline.
 pub async fn start(options: Options) -> Result<Sandbox, SandboxError> {
-    let emulator = Emulator::start(options.listen, tg_emulator::Config::default()).await.map_err(SandboxError::Emulator)?;
+    let emulator = Emulator::start(options.listen, tg_emulator::Config::default())
+        .await
+        .map_err(SandboxError::Emulator)?;
     let ctl = emulator.control();
     let world = populate(&ctl);
     let (dir, tmp) = match options.data_dir {
@@ -105,18 +125,50 @@ token = "{token}"
 group_id = {group}
 api_url = "{api}"
 [connection.params]
-WELCOME = "Hi {{name}}! This is the Hotline demo: a person from the team will answer here."
+{params}
 "#,
         db = dir.join("sandbox.db").display(),
         listen = options.hotline_listen,
         token = DEMO_TOKEN,
         group = world.group,
         api = emulator.url(),
+        params = if options.parallel {
+            // The demo bot talks alone until the user asks for a human.
+            "WELCOME = \"You are now talking to a person from the team.\"\nPRIVATE_KEYWORDS = '\"human\", \"operator\"'"
+        } else {
+            "WELCOME = \"Hi {name}! This is the Hotline demo: a person from the team will answer here.\""
+        },
     );
-    let config = Config::parse(&toml, &dir, |_| None).map_err(|e| SandboxError::Config(e.to_string()))?;
+    let config =
+        Config::parse(&toml, &dir, |_| None).map_err(|e| SandboxError::Config(e.to_string()))?;
     let hotline = app::start(&config, Tuning::for_config(&config)).await?;
+    let (trigger, shutdown) = ShutdownTrigger::new();
+    if options.parallel {
+        let api = format!("http://{}/bot{}", hotline.addr, DEMO_TOKEN);
+        tokio::spawn(demo_bot::run(api, shutdown));
+    }
     // A first message so the page is not empty.
-    let _ = ctl.send(world.alice, Place::Bot(world.bot), &json!({"text": "Hi! Where is my order #1042?"}));
-    let page_url = format!("{}/?user={}&operator={}", emulator.url(), world.alice, world.olga);
-    Ok(Sandbox { emulator, hotline, page_url, _tmp: tmp })
+    let first = if options.parallel {
+        "/start"
+    } else {
+        "Hi! Where is my order #1042?"
+    };
+    let _ = ctl.send(
+        world.alice,
+        Place::Bot(world.bot),
+        &json!({ "text": first }),
+    );
+    let page_url = format!(
+        "{}/?user={}&operator={}",
+        emulator.url(),
+        world.alice,
+        world.olga
+    );
+    Ok(Sandbox {
+        emulator,
+        hotline,
+        page_url,
+        _demo_bot: trigger,
+        _tmp: tmp,
+    })
 }

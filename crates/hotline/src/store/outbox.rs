@@ -31,7 +31,8 @@ fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Intent, StoreError> {
         message,
     };
     let lane: i64 = r.try_get("lane")?;
-    let action: String = r.try_get("action")?;
+    // Queue heads are fetched without their action (the claim returns it fresh).
+    let action: Option<String> = r.try_get("action").ok();
     let attempts: i64 = r.try_get("attempts")?;
     Ok(Intent {
         id: IntentId(r.try_get("id")?),
@@ -39,7 +40,10 @@ fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Intent, StoreError> {
         lane: Lane::from_i64(lane).ok_or_else(|| corrupt(format!("lane {lane}")))?,
         target_chat: r.try_get("target_chat")?,
         fairness_key: r.try_get("fairness_key")?,
-        action: serde_json::from_str::<Value>(&action).map_err(|e| corrupt(e.to_string()))?,
+        action: match action {
+            Some(a) => serde_json::from_str::<Value>(&a).map_err(|e| corrupt(e.to_string()))?,
+            None => Value::Null,
+        },
         attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
         next_attempt_at: r.try_get("next_attempt_at")?,
         last_error: r.try_get("last_error")?,
@@ -111,9 +115,13 @@ impl Store {
 }
 
 /// The due-heads query for one lane (`$4`) with `excluded` targets bound from `$5` on.
+/// Columns of a queue head: everything but the action, which the claim returns.
+const HEAD_COLUMNS: &str =
+    "id, connection_id, lane, target_chat, fairness_key, attempts, next_attempt_at, last_error, created_at";
+
 fn due_heads_sql(excluded: usize) -> String {
     let mut sql = format!(
-            "SELECT {COLUMNS} FROM outbox o WHERE o.connection_id = $1 AND o.state = 'pending' \
+            "SELECT {HEAD_COLUMNS} FROM outbox o WHERE o.connection_id = $1 AND o.state = 'pending' \
              AND o.lane = $4 AND o.next_attempt_at <= $2 AND NOT EXISTS (SELECT 1 FROM outbox p \
                WHERE p.connection_id = o.connection_id AND p.target_chat = o.target_chat \
                AND p.fairness_key = o.fairness_key AND p.state IN ('pending', 'in_flight') AND p.id < o.id)"

@@ -1,0 +1,87 @@
+//! `hotline sandbox --parallel`: the demo bot answers through the gateway on its own, a
+//! user asking for a human opens a topic, and the bot's replies are mirrored into it.
+
+mod common;
+
+use common::{text_of, wait_until};
+use hotline::sandbox::{self, Options};
+use serde_json::json;
+use tg_emulator::control::Place;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_demo_bot_talks_alone_until_a_human_is_asked_for() {
+    let sb = sandbox::start(Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        hotline_listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: None,
+        parallel: true,
+    })
+    .await
+    .expect("sandbox starts");
+    let ctl = sb.emulator.control();
+    let world: serde_json::Value = reqwest::get(format!("{}/control/world", sb.emulator.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bot = world["result"]["bots"][0]["id"].as_i64().unwrap();
+    let group = world["result"]["groups"][0]["id"].as_i64().unwrap();
+    let bruno = world["result"]["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["first_name"] == "Bruno")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+
+    ctl.send(bruno, Place::Bot(bot), &json!({"text": "/start"}))
+        .unwrap();
+    wait_until("the demo bot's menu", || {
+        ctl.private_transcript(bot, bruno)
+            .iter()
+            .any(|m| text_of(m).contains("Demo Shop") && m["reply_markup"].is_object())
+    })
+    .await;
+    ctl.send(
+        bruno,
+        Place::Bot(bot),
+        &json!({"text": "what are your prices?"}),
+    )
+    .unwrap();
+    wait_until("the FAQ answer", || {
+        ctl.private_transcript(bot, bruno)
+            .iter()
+            .any(|m| text_of(m).contains("€4.90"))
+    })
+    .await;
+    assert!(
+        !ctl.topics(group)
+            .iter()
+            .any(|t| t["name"].as_str().unwrap_or("").contains("Bruno")),
+        "no topic before a human is asked for"
+    );
+
+    ctl.send(
+        bruno,
+        Place::Bot(bot),
+        &json!({"text": "can I talk to a human?"}),
+    )
+    .unwrap();
+    let topic = || {
+        ctl.topics(group)
+            .into_iter()
+            .find(|t| t["name"].as_str().unwrap_or("").contains("Bruno"))
+            .and_then(|t| t["message_thread_id"].as_i64())
+    };
+    wait_until("Bruno's topic", || topic().is_some()).await;
+    let thread = topic().unwrap();
+    wait_until("the bot's reply mirrored as intercepted", || {
+        ctl.topic_transcript(group, Some(thread))
+            .iter()
+            .any(|m| text_of(m).starts_with("🤖") && text_of(m).contains("Connecting you"))
+    })
+    .await;
+    sb.hotline.stop().await;
+}
