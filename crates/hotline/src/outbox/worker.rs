@@ -240,7 +240,14 @@ impl<E: Executor> Worker<E> {
         if let Some(t) = sched.next_unthrottle() {
             earliest(&mut wake_at, t);
         }
-        if let Some(due) = self.store.outbox_next_due(self.connection, wall).await? {
+        // With every slot busy, a finished call wakes the loop anyway: skip the query.
+        let idle_slots = tasks.len() < self.config.max_in_flight;
+        let next_due = if idle_slots {
+            self.store.outbox_next_due(self.connection, wall).await?
+        } else {
+            None
+        };
+        if let Some(due) = next_due {
             earliest(
                 &mut wake_at,
                 now + Duration::from_millis(due.saturating_sub(wall).max(0) as u64),

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::content::input_media;
 use super::render::{self, html};
 use super::{Intent, Relay};
-use crate::store::{Contact, Dialog, DialogStatus, Direction, NewLink, Store, StoreError};
+use crate::store::{Contact, Dialog, DialogStatus, Direction, NewLink, Store, StoreError, Tx};
 use crate::telegram::{Client, TgError};
 
 /// Preferred topic icons per status, first available wins (from getForumTopicIconStickers).
@@ -83,19 +83,11 @@ impl Executor {
     }
 
     pub(super) async fn load(&self, dialog: i64) -> Result<(Dialog, Contact), TgError> {
-        let d = self
-            .store
-            .dialog(dialog)
+        self.store
+            .dialog_with_contact(dialog)
             .await
             .map_err(store_err)?
-            .ok_or_else(|| TgError::Decode(format!("dialog {dialog} is gone")))?;
-        let c = self
-            .store
-            .contact(d.contact_id)
-            .await
-            .map_err(store_err)?
-            .ok_or_else(|| TgError::Decode("contact is gone".into()))?;
-        Ok((d, c))
+            .ok_or_else(|| TgError::Decode(format!("dialog {dialog} is gone")))
     }
 
     async fn title(&self, d: &Dialog, c: &Contact) -> Result<String, TgError> {
@@ -231,6 +223,9 @@ impl Executor {
         .map(|_| ())
     }
 
+    /// Records a user ↔ group message link. Inside an outbox execution it is recorded
+    /// with the intent's completion (one transaction: "sent" and "linked" commit
+    /// together); elsewhere it is written at once.
     pub(super) async fn link(
         &self,
         dialog: i64,
@@ -249,10 +244,15 @@ impl Executor {
             direction,
             kind: kind.to_string(),
         };
-        self.store
-            .insert_link(self.relay.connection, &link, crate::store::now_ms())
-            .await
-            .map_err(store_err)?;
+        let deferred = PENDING_LINKS
+            .try_with(|l| l.borrow_mut().push(link.clone()))
+            .is_ok();
+        if !deferred {
+            self.store
+                .insert_link(self.relay.connection, &link, crate::store::now_ms())
+                .await
+                .map_err(store_err)?;
+        }
         Ok(())
     }
 
@@ -699,6 +699,49 @@ fn ok_unless(r: Result<bool, TgError>, benign: impl Fn(&TgError) -> bool) -> Res
     }
 }
 
+tokio::task_local! {
+    /// Links made while one intent executes, recorded when the outbox marks it done.
+    static PENDING_LINKS: std::cell::RefCell<Vec<NewLink>>;
+}
+
+fn links_to_json(links: &[NewLink]) -> Value {
+    Value::Array(
+        links
+            .iter()
+            .map(|l| {
+                json!([
+                    l.dialog_id,
+                    l.user_chat_id,
+                    l.user_message_id,
+                    l.group_chat_id,
+                    l.group_message_id,
+                    l.direction.as_str(),
+                    l.kind
+                ])
+            })
+            .collect(),
+    )
+}
+
+fn links_from_json(v: &Value) -> Vec<NewLink> {
+    v["links"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| {
+            Some(NewLink {
+                dialog_id: l[0].as_i64()?,
+                user_chat_id: l[1].as_i64()?,
+                user_message_id: l[2].as_i64()?,
+                group_chat_id: l[3].as_i64()?,
+                group_message_id: l[4].as_i64()?,
+                direction: Direction::parse(l[5].as_str()?).ok()?,
+                kind: l[6].as_str()?.to_string(),
+            })
+        })
+        .collect()
+}
+
 impl crate::outbox::Executor for Executor {
     type Action = Intent;
 
@@ -707,9 +750,25 @@ impl crate::outbox::Executor for Executor {
         intent: &crate::outbox::Intent,
         action: Intent,
     ) -> Result<Value, TgError> {
-        Executor::execute(self, intent.id.0, &action)
+        PENDING_LINKS
+            .scope(std::cell::RefCell::new(Vec::new()), async {
+                Executor::execute(self, intent.id.0, &action).await?;
+                Ok(json!({"links": PENDING_LINKS.with(|l| links_to_json(&l.borrow()))}))
+            })
             .await
-            .map(|_| Value::Null)
+    }
+
+    async fn on_success(
+        &self,
+        tx: &mut Tx,
+        _intent: &crate::outbox::Intent,
+        result: &Value,
+    ) -> Result<(), StoreError> {
+        let now = crate::store::now_ms();
+        for link in links_from_json(result) {
+            tx.insert_link(self.relay.connection, &link, now).await?;
+        }
+        Ok(())
     }
 }
 

@@ -35,13 +35,12 @@ impl Relay {
             language_code: from["language_code"].as_str().map(str::to_string),
         };
         let start = content::start_param(msg);
-        let (contact, _) = tx
-            .upsert_contact(self.connection, &profile, start.as_deref(), now)
+        let contact = tx
+            .contact_wrote(self.connection, &profile, start.as_deref(), now)
             .await?;
         if contact.banned {
             return Ok(());
         }
-        tx.touch_contact(contact.id, now).await?;
         let text = content::text(msg);
         if !params.restricted_keywords.is_off() && params.restricted_keywords.matches(text) {
             return Ok(());
@@ -59,9 +58,13 @@ impl Relay {
         } else {
             DialogStatus::New
         };
-        let (dialog, created) = tx
-            .ensure_dialog(self.connection, contact.id, initial, now)
-            .await?;
+        let (dialog, created) = match existing {
+            Some(d) => (d, false),
+            None => {
+                tx.ensure_dialog(self.connection, contact.id, initial, now)
+                    .await?
+            }
+        };
         if !dialog.activated {
             tx.set_dialog_activated(dialog.id, true).await?;
         }

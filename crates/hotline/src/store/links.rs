@@ -17,7 +17,8 @@ pub enum Direction {
 }
 
 impl Direction {
-    fn as_str(self) -> &'static str {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Incoming => "incoming",
             Self::Outgoing => "outgoing",
@@ -25,7 +26,8 @@ impl Direction {
         }
     }
 
-    fn parse(s: &str) -> Result<Self, StoreError> {
+    /// Reads the stored spelling.
+    pub fn parse(s: &str) -> Result<Self, StoreError> {
         match s {
             "incoming" => Ok(Self::Incoming),
             "outgoing" => Ok(Self::Outgoing),
