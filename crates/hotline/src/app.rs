@@ -354,12 +354,16 @@ pub async fn start(config: &Config, tuning: Tuning) -> Result<Running, StartErro
         store: store.clone(),
         intakes: Arc::new(intakes),
     };
-    let specs = config.connections.iter().zip(&connections).map(|(cfg, c)| BotSpec {
-        token: cfg.token.clone(),
-        api_url: cfg.api_url.clone(),
-        relay: c.relay.clone(),
-        updates: c.updates.clone(),
-    });
+    let specs = config
+        .connections
+        .iter()
+        .zip(&connections)
+        .map(|(cfg, c)| BotSpec {
+            token: cfg.token.clone(),
+            api_url: cfg.api_url.clone(),
+            relay: c.relay.clone(),
+            updates: c.updates.clone(),
+        });
     let gateway = Gateway::new(&store, specs.collect()).await?;
     gateway.spawn(&mut tasks, &trigger);
     let app = http::router(state, gateway);

@@ -13,5 +13,8 @@ pub fn router(webhooks: WebhookState, gateway: Gateway) -> Router {
         .route("/health", get(|| async { "ok" }))
         .route("/telegram/{connection}", post(webhook::receive))
         .with_state(webhooks)
-        .layer(axum::middleware::from_fn_with_state(gateway, gateway::intercept))
+        .layer(axum::middleware::from_fn_with_state(
+            gateway,
+            gateway::intercept,
+        ))
 }

@@ -160,7 +160,8 @@ async fn stop_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("signal handler");
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -192,7 +193,11 @@ async fn sandbox(options: hotline::sandbox::Options) -> Result<(), ExitCode> {
         ExitCode::FAILURE
     })?;
     println!("Hotline sandbox is running: open {}", sandbox.page_url);
-    println!("(Telegram emulator at {}, Hotline at http://{}; Ctrl-C to stop)", sandbox.emulator.url(), sandbox.hotline.addr);
+    println!(
+        "(Telegram emulator at {}, Hotline at http://{}; Ctrl-C to stop)",
+        sandbox.emulator.url(),
+        sandbox.hotline.addr
+    );
     stop_signal().await;
     sandbox.hotline.stop().await;
     Ok(())
@@ -204,7 +209,12 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Run { config } => run(config).await,
-        Command::Sandbox { listen, hotline_listen, data_dir, parallel } => {
+        Command::Sandbox {
+            listen,
+            hotline_listen,
+            data_dir,
+            parallel,
+        } => {
             let options = hotline::sandbox::Options {
                 listen: *listen,
                 hotline_listen: *hotline_listen,

@@ -30,7 +30,11 @@ struct Proc {
 
 impl Proc {
     fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_hotline"))
             .args(["run", "--config"])
             .arg(&self.config)
@@ -81,7 +85,10 @@ async fn chaos(p: &mut Proc, ctl: &Control, bot: i64, kills: &mut usize, done: i
         p.kill().await;
         *kills += 1;
         p.spawn();
-        wait_until_for("hotline polling again", Duration::from_secs(30), || ctl.is_polling(bot)).await;
+        wait_until_for("hotline polling again", Duration::from_secs(30), || {
+            ctl.is_polling(bot)
+        })
+        .await;
     }
 }
 
@@ -91,32 +98,76 @@ async fn sigkill_loses_nothing() {
     let ctl = emu.control();
     let token = "7000001:test-token-support";
     let bot = ctl.add_bot(token, "support_bot", "Support").unwrap();
-    let op = ctl.add_user("Olga", None, Some("olga"), Some("en"))["id"].as_i64().unwrap();
+    let op = ctl.add_user("Olga", None, Some("olga"), Some("en"))["id"]
+        .as_i64()
+        .unwrap();
     let group = ctl.add_group("Support team", true, Some(op));
     ctl.add_admin_bot(group, bot).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("hotline.toml");
-    std::fs::write(&config, config_toml(&dir.path().join("hotline.db"), &emu.url(), token, group, "")).unwrap();
-    let mut p = Proc { child: None, config, log: dir.path().join("hotline.log") };
+    std::fs::write(
+        &config,
+        config_toml(&dir.path().join("hotline.db"), &emu.url(), token, group, ""),
+    )
+    .unwrap();
+    let mut p = Proc {
+        child: None,
+        config,
+        log: dir.path().join("hotline.log"),
+    };
     p.spawn();
-    wait_until_for("hotline polling", Duration::from_secs(30), || ctl.is_polling(bot)).await;
+    wait_until_for("hotline polling", Duration::from_secs(30), || {
+        ctl.is_polling(bot)
+    })
+    .await;
 
-    let users: Vec<i64> = (0..USERS).map(|i| ctl.add_user(&format!("Crash{i:02}"), None, None, None)["id"].as_i64().unwrap()).collect();
+    let users: Vec<i64> = (0..USERS)
+        .map(|i| {
+            ctl.add_user(&format!("Crash{i:02}"), None, None, None)["id"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
     for j in 0..PER_USER {
         for (i, u) in users.iter().enumerate() {
-            ctl.send(*u, Place::Bot(bot), &json!({"text": format!("u{i:02}-m{j:02}")})).unwrap();
+            ctl.send(
+                *u,
+                Place::Bot(bot),
+                &json!({"text": format!("u{i:02}-m{j:02}")}),
+            )
+            .unwrap();
         }
     }
-    let all_in = || (0..USERS).all(|i| counts(&topic_texts(&ctl, group, &format!("Crash{i:02}")), &format!("u{i:02}-m")).len() == PER_USER);
+    let all_in = || {
+        (0..USERS).all(|i| {
+            counts(
+                &topic_texts(&ctl, group, &format!("Crash{i:02}")),
+                &format!("u{i:02}-m"),
+            )
+            .len()
+                == PER_USER
+        })
+    };
     let mut kills = 0;
     chaos(&mut p, &ctl, bot, &mut kills, all_in).await;
-    wait_until_for("every user message copied", Duration::from_secs(120), all_in).await;
+    wait_until_for(
+        "every user message copied",
+        Duration::from_secs(120),
+        all_in,
+    )
+    .await;
 
     // Operators answer in each user's (newest) topic.
     let thread_of = |i: usize| -> i64 {
         ctl.topics(group)
             .iter()
-            .filter(|t| t["is_deleted"] == false && t["name"].as_str().unwrap_or("").contains(&format!("Crash{i:02}")))
+            .filter(|t| {
+                t["is_deleted"] == false
+                    && t["name"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains(&format!("Crash{i:02}"))
+            })
             .filter_map(|t| t["message_thread_id"].as_i64())
             .max()
             .unwrap()
@@ -124,29 +175,66 @@ async fn sigkill_loses_nothing() {
     let threads: Vec<i64> = (0..USERS).map(thread_of).collect();
     for j in 0..PER_USER {
         for (i, th) in threads.iter().enumerate() {
-            ctl.send(op, Place::Group(group, Some(*th)), &json!({"text": format!("a{i:02}-{j:02}")})).unwrap();
+            ctl.send(
+                op,
+                Place::Group(group, Some(*th)),
+                &json!({"text": format!("a{i:02}-{j:02}")}),
+            )
+            .unwrap();
         }
     }
-    let answers = |i: usize| -> Vec<String> { ctl.private_transcript(bot, users[i]).iter().map(text_of).collect() };
-    let all_out = || (0..USERS).all(|i| counts(&answers(i), &format!("a{i:02}-")).len() == PER_USER);
+    let answers = |i: usize| -> Vec<String> {
+        ctl.private_transcript(bot, users[i])
+            .iter()
+            .map(text_of)
+            .collect()
+    };
+    let all_out =
+        || (0..USERS).all(|i| counts(&answers(i), &format!("a{i:02}-")).len() == PER_USER);
     let kills_in = kills;
     chaos(&mut p, &ctl, bot, &mut kills, all_out).await;
     wait_until_for("every answer delivered", Duration::from_secs(120), all_out).await;
 
     let mut duplicates = 0;
     for i in 0..USERS {
-        let inc = counts(&topic_texts(&ctl, group, &format!("Crash{i:02}")), &format!("u{i:02}-m"));
+        let inc = counts(
+            &topic_texts(&ctl, group, &format!("Crash{i:02}")),
+            &format!("u{i:02}-m"),
+        );
         let out = counts(&answers(i), &format!("a{i:02}-"));
-        assert_eq!(inc.len(), PER_USER, "user {i}: every message reached the topic");
-        assert_eq!(out.len(), PER_USER, "user {i}: every answer reached the user");
-        duplicates += inc.values().chain(out.values()).map(|n| n - 1).sum::<usize>();
+        assert_eq!(
+            inc.len(),
+            PER_USER,
+            "user {i}: every message reached the topic"
+        );
+        assert_eq!(
+            out.len(),
+            PER_USER,
+            "user {i}: every answer reached the user"
+        );
+        duplicates += inc
+            .values()
+            .chain(out.values())
+            .map(|n| n - 1)
+            .sum::<usize>();
     }
-    let extra_topics = ctl.topics(group).iter().filter(|t| t["is_deleted"] == false).count() - USERS;
+    let extra_topics = ctl
+        .topics(group)
+        .iter()
+        .filter(|t| t["is_deleted"] == false)
+        .count()
+        - USERS;
     p.kill().await;
     println!("kills: {kills} ({kills_in} while copying in, {} while answering), duplicate messages: {duplicates}, extra topics: {extra_topics}", kills - kills_in);
     assert!(kills >= 2, "the test must actually kill Hotline");
-    assert!(duplicates <= kills * IN_FLIGHT, "{duplicates} duplicates after {kills} kills");
-    assert!(extra_topics <= kills, "{extra_topics} extra topics after {kills} kills");
+    assert!(
+        duplicates <= kills * IN_FLIGHT,
+        "{duplicates} duplicates after {kills} kills"
+    );
+    assert!(
+        extra_topics <= kills,
+        "{extra_topics} extra topics after {kills} kills"
+    );
     let v = emu.violations();
     assert!(v.is_empty(), "{v:?}");
 }

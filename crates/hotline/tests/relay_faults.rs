@@ -16,7 +16,10 @@ const PER_USER: usize = 20;
 
 /// The texts matching `prefix` in order of appearance.
 fn sequence(msgs: &[Value], prefix: &str) -> Vec<String> {
-    msgs.iter().map(text_of).filter(|t| t.starts_with(prefix)).collect()
+    msgs.iter()
+        .map(text_of)
+        .filter(|t| t.starts_with(prefix))
+        .collect()
 }
 
 fn expected(prefix: &str) -> Vec<String> {
@@ -26,9 +29,20 @@ fn expected(prefix: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_arrive_exactly_once_in_order_under_faults() {
     let t = spawn_app().await;
-    let users: Vec<i64> = (0..USERS).map(|i| t.person(&format!("Load{i:02}"))).collect();
-    let flaky = Fault { latency_ms: 2, error_rate: 0.08, drop_rate: 0.05, ..Default::default() };
-    let stormy = Fault { storm_rate: 0.004, storm_retry_after: 1, ..flaky.clone() };
+    let users: Vec<i64> = (0..USERS)
+        .map(|i| t.person(&format!("Load{i:02}")))
+        .collect();
+    let flaky = Fault {
+        latency_ms: 2,
+        error_rate: 0.08,
+        drop_rate: 0.05,
+        ..Default::default()
+    };
+    let stormy = Fault {
+        storm_rate: 0.004,
+        storm_retry_after: 1,
+        ..flaky.clone()
+    };
     t.emu.set_faults(Faults {
         all: flaky,
         methods: HashMap::from([("copyMessage".to_string(), stormy)]),
@@ -53,13 +67,19 @@ async fn messages_arrive_exactly_once_in_order_under_faults() {
     wait_until_for("every user message in its topic", limit, || {
         let topics = topics();
         topics.len() == USERS
-            && (0..USERS).all(|i| sequence(&t.topic(Some(topics[&i])), &format!("u{i:02}-m")).len() >= PER_USER)
+            && (0..USERS).all(|i| {
+                sequence(&t.topic(Some(topics[&i])), &format!("u{i:02}-m")).len() >= PER_USER
+            })
     })
     .await;
     let topics = topics();
     for i in 0..USERS {
         let seq = sequence(&t.topic(Some(topics[&i])), &format!("u{i:02}-m"));
-        assert_eq!(seq, expected(&format!("u{i:02}-m")), "topic of user {i}: exactly once, in order");
+        assert_eq!(
+            seq,
+            expected(&format!("u{i:02}-m")),
+            "topic of user {i}: exactly once, in order"
+        );
     }
 
     for j in 0..PER_USER {
@@ -71,11 +91,19 @@ async fn messages_arrive_exactly_once_in_order_under_faults() {
         (0..USERS).all(|i| sequence(&t.user_chat(users[i]), &format!("a{i:02}-")).len() >= PER_USER)
     })
     .await;
-    for i in 0..USERS {
-        let seq = sequence(&t.user_chat(users[i]), &format!("a{i:02}-"));
-        assert_eq!(seq, expected(&format!("a{i:02}-")), "chat of user {i}: exactly once, in order");
+    for (i, user) in users.iter().enumerate() {
+        let seq = sequence(&t.user_chat(*user), &format!("a{i:02}-"));
+        assert_eq!(
+            seq,
+            expected(&format!("a{i:02}-")),
+            "chat of user {i}: exactly once, in order"
+        );
     }
-    assert_eq!(t.topics().len(), USERS, "one topic per user despite the faults");
+    assert_eq!(
+        t.topics().len(),
+        USERS,
+        "one topic per user despite the faults"
+    );
     t.emu.set_faults(Faults::default());
     t.assert_conformant();
 }

@@ -63,7 +63,9 @@ pub async fn receive(
     {
         Ok(_) => {
             intake.wake.notify_one();
-            intake.updates.notify(update["update_id"].as_i64().unwrap_or(0));
+            intake
+                .updates
+                .notify(update["update_id"].as_i64().unwrap_or(0));
             StatusCode::OK
         }
         Err(e) => {

@@ -198,6 +198,38 @@ async fn set_contact_blocked(c: &mut Conn, id: i64, blocked: bool) -> Result<(),
     Ok(())
 }
 
+async fn contact_wrote(
+    c: &mut Conn,
+    connection: ConnectionId,
+    p: &ContactProfile,
+    start_param: Option<&str>,
+    now: UnixMs,
+) -> Result<Contact, StoreError> {
+    let username = p
+        .username
+        .as_deref()
+        .map(|u| u.trim_start_matches('@').to_lowercase());
+    let sql = format!(
+        "INSERT INTO contacts (connection_id, user_id, first_name, last_name, username, language_code, \
+         first_seen_at, start_param, last_message_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7) \
+         ON CONFLICT (connection_id, user_id) DO UPDATE SET first_name = excluded.first_name, \
+         last_name = excluded.last_name, username = excluded.username, \
+         language_code = COALESCE(excluded.language_code, contacts.language_code), \
+         last_message_at = excluded.last_message_at, blocked = FALSE RETURNING {COLUMNS}"
+    );
+    Ok(sqlx::query_as::<_, Contact>(&sql)
+        .bind(connection.0)
+        .bind(p.user_id)
+        .bind(&p.first_name)
+        .bind(&p.last_name)
+        .bind(&username)
+        .bind(&p.language_code)
+        .bind(now)
+        .bind(start_param)
+        .fetch_one(&mut *c)
+        .await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,36 +290,4 @@ mod tests {
             .unwrap();
         assert!(new && o.id != a.id);
     }
-}
-
-async fn contact_wrote(
-    c: &mut Conn,
-    connection: ConnectionId,
-    p: &ContactProfile,
-    start_param: Option<&str>,
-    now: UnixMs,
-) -> Result<Contact, StoreError> {
-    let username = p
-        .username
-        .as_deref()
-        .map(|u| u.trim_start_matches('@').to_lowercase());
-    let sql = format!(
-        "INSERT INTO contacts (connection_id, user_id, first_name, last_name, username, language_code, \
-         first_seen_at, start_param, last_message_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7) \
-         ON CONFLICT (connection_id, user_id) DO UPDATE SET first_name = excluded.first_name, \
-         last_name = excluded.last_name, username = excluded.username, \
-         language_code = COALESCE(excluded.language_code, contacts.language_code), \
-         last_message_at = excluded.last_message_at, blocked = FALSE RETURNING {COLUMNS}"
-    );
-    Ok(sqlx::query_as::<_, Contact>(&sql)
-        .bind(connection.0)
-        .bind(p.user_id)
-        .bind(&p.first_name)
-        .bind(&p.last_name)
-        .bind(&username)
-        .bind(&p.language_code)
-        .bind(now)
-        .bind(start_param)
-        .fetch_one(&mut *c)
-        .await?)
 }

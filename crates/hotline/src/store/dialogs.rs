@@ -266,6 +266,39 @@ async fn dialogs_waiting_since(
     .collect()
 }
 
+async fn dialog_with_contact(
+    c: &mut Conn,
+    id: i64,
+) -> Result<Option<(Dialog, super::Contact)>, StoreError> {
+    let row = sqlx::query(
+        "SELECT d.id, d.connection_id, d.contact_id, d.thread_id, d.status, d.status_since, d.activated, \
+         d.created_at, d.last_activity_at, c.user_id AS c_user_id, c.first_name AS c_first_name, \
+         c.last_name AS c_last_name, c.username AS c_username, c.language_code AS c_language_code, \
+         c.first_seen_at AS c_first_seen_at, c.last_message_at AS c_last_message_at, \
+         c.start_param AS c_start_param, c.banned AS c_banned, c.blocked AS c_blocked \
+         FROM dialogs d JOIN contacts c ON c.id = d.contact_id WHERE d.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *c)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    let d = from_row(&r)?;
+    let contact = super::Contact {
+        id: d.contact_id,
+        user_id: r.try_get("c_user_id")?,
+        first_name: r.try_get("c_first_name")?,
+        last_name: r.try_get("c_last_name")?,
+        username: r.try_get("c_username")?,
+        language_code: r.try_get("c_language_code")?,
+        first_seen_at: r.try_get("c_first_seen_at")?,
+        last_message_at: r.try_get("c_last_message_at")?,
+        start_param: r.try_get("c_start_param")?,
+        banned: r.try_get("c_banned")?,
+        blocked: r.try_get("c_blocked")?,
+    };
+    Ok(Some((d, contact)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,37 +390,4 @@ mod tests {
         assert!(s.dialog_by_thread(conn, 55).await.unwrap().is_none());
         assert_eq!(DialogStatus::Closed.square(), "⬛");
     }
-}
-
-async fn dialog_with_contact(
-    c: &mut Conn,
-    id: i64,
-) -> Result<Option<(Dialog, super::Contact)>, StoreError> {
-    let row = sqlx::query(
-        "SELECT d.id, d.connection_id, d.contact_id, d.thread_id, d.status, d.status_since, d.activated, \
-         d.created_at, d.last_activity_at, c.user_id AS c_user_id, c.first_name AS c_first_name, \
-         c.last_name AS c_last_name, c.username AS c_username, c.language_code AS c_language_code, \
-         c.first_seen_at AS c_first_seen_at, c.last_message_at AS c_last_message_at, \
-         c.start_param AS c_start_param, c.banned AS c_banned, c.blocked AS c_blocked \
-         FROM dialogs d JOIN contacts c ON c.id = d.contact_id WHERE d.id = $1",
-    )
-    .bind(id)
-    .fetch_optional(&mut *c)
-    .await?;
-    let Some(r) = row else { return Ok(None) };
-    let d = from_row(&r)?;
-    let contact = super::Contact {
-        id: d.contact_id,
-        user_id: r.try_get("c_user_id")?,
-        first_name: r.try_get("c_first_name")?,
-        last_name: r.try_get("c_last_name")?,
-        username: r.try_get("c_username")?,
-        language_code: r.try_get("c_language_code")?,
-        first_seen_at: r.try_get("c_first_seen_at")?,
-        last_message_at: r.try_get("c_last_message_at")?,
-        start_param: r.try_get("c_start_param")?,
-        banned: r.try_get("c_banned")?,
-        blocked: r.try_get("c_blocked")?,
-    };
-    Ok(Some((d, contact)))
 }

@@ -218,8 +218,11 @@ impl TestApp {
                 .iter()
                 .any(|m| m["from"]["is_bot"] == true && m.get("forum_topic_created").is_none())
         };
-        self.wait_until(&format!("Hotline's first post in the topic of {name}"), ready)
-            .await;
+        self.wait_until(
+            &format!("Hotline's first post in the topic of {name}"),
+            ready,
+        )
+        .await;
         thread
     }
 
@@ -318,18 +321,38 @@ pub async fn spawn_two_bots() -> TwoBots {
     let token2 = "7000002:test-token-shop".to_string();
     let bot = ctl.add_bot(&token, "support_bot", "Support").unwrap();
     let bot2 = ctl.add_bot(&token2, "shop_bot", "Shop").unwrap();
-    let owner = ctl.add_user("Olga", Some("Operator"), Some("olga"), Some("en"))["id"].as_i64().unwrap();
+    let owner = ctl.add_user("Olga", Some("Operator"), Some("olga"), Some("en"))["id"]
+        .as_i64()
+        .unwrap();
     let group = ctl.add_group("Support team", true, Some(owner));
     ctl.add_admin_bot(group, bot).unwrap();
     ctl.add_admin_bot(group, bot2).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut toml = config_toml(&dir.path().join("hotline.db"), &emu.url(), &token, group, "");
+    let mut toml = config_toml(
+        &dir.path().join("hotline.db"),
+        &emu.url(),
+        &token,
+        group,
+        "",
+    );
     toml.push_str(&format!(
         "\n[[connection]]\nname = \"shop\"\ntoken = \"{token2}\"\ngroup_id = {group}\napi_url = \"{}\"\n",
         emu.url()
     ));
     let config = Config::parse(&toml, dir.path(), |_| None).expect("valid config");
-    let app = app::start(&config, test_tuning(&config)).await.expect("hotline starts");
-    let t = TestApp { emu, ctl, bot, token, group, operator: owner, app: Some(app), config, dir };
+    let app = app::start(&config, test_tuning(&config))
+        .await
+        .expect("hotline starts");
+    let t = TestApp {
+        emu,
+        ctl,
+        bot,
+        token,
+        group,
+        operator: owner,
+        app: Some(app),
+        config,
+        dir,
+    };
     TwoBots { t, bot2 }
 }
