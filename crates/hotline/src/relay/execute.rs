@@ -443,12 +443,25 @@ impl Executor {
                             .await?;
                     }
                 } else {
+                    // copyMessages skips what it cannot copy (a message the user deleted
+                    // meanwhile) without saying which: tell both sides, never stay silent.
+                    let missing = ids.len() - copies.len();
                     tracing::warn!(
                         dialog,
                         sent = ids.len(),
                         copied = copies.len(),
                         "Telegram skipped messages of a batch"
                     );
+                    let text = format!(
+                        "⚠️ {missing} of the user's last {} messages could not be copied \
+                         (deleted by the user before delivery, or a kind Telegram cannot copy).",
+                        ids.len()
+                    );
+                    self.notice(dialog, &text, None).await?;
+                    if !self.relay.params().silent_mode {
+                        self.say(dialog, "⚠️ Sorry, one of your messages could not be delivered to the team. Please send it again.")
+                            .await?;
+                    }
                 }
                 Ok(())
             }
