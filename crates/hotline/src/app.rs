@@ -366,7 +366,10 @@ pub async fn start(config: &Config, tuning: Tuning) -> Result<Running, StartErro
         });
     let gateway = Gateway::new(&store, specs.collect()).await?;
     gateway.spawn(&mut tasks, &trigger);
-    let app = http::router(state, gateway);
+    let relays: Vec<_> = connections.iter().map(|c| c.relay.clone()).collect();
+    crate::api::delivery::spawn_all(&mut tasks, &store, relays.clone(), tuning.outbox, &trigger);
+    let api = crate::api::ApiState::new(store.clone(), relays);
+    let app = http::router(state, gateway).merge(crate::api::router(api));
     let mut shutdown: Shutdown = trigger.subscribe();
     tasks.spawn(async move {
         let serve =

@@ -48,6 +48,26 @@ enum Command {
         #[arg(long, short, env = "HOTLINE_CONFIG")]
         config: PathBuf,
     },
+    /// Create, list or revoke API keys of a connection (a new key is printed once).
+    ApiKey {
+        /// Path to the TOML configuration.
+        #[arg(long, short, env = "HOTLINE_CONFIG")]
+        config: PathBuf,
+        #[command(subcommand)]
+        action: hotline::api::cli::KeyCommand,
+    },
+    /// Print (or rotate) the secret that signs a connection's outgoing webhooks.
+    WebhookSecret {
+        /// Path to the TOML configuration.
+        #[arg(long, short, env = "HOTLINE_CONFIG")]
+        config: PathBuf,
+        /// Connection name (may be omitted when there is one connection).
+        #[arg(long)]
+        connection: Option<String>,
+        /// Replace the secret with a new one.
+        #[arg(long)]
+        rotate: bool,
+    },
     /// Create or upgrade the database schema named by the configuration.
     Migrate {
         /// Path to the TOML configuration.
@@ -193,6 +213,7 @@ async fn sandbox(options: hotline::sandbox::Options) -> Result<(), ExitCode> {
         ExitCode::FAILURE
     })?;
     println!("Hotline sandbox is running: open {}", sandbox.page_url);
+    hotline::api::cli::print_sandbox_key(&sandbox.hotline).await;
     println!(
         "(Telegram emulator at {}, Hotline at http://{}; Ctrl-C to stop)",
         sandbox.emulator.url(),
@@ -225,6 +246,18 @@ async fn main() -> ExitCode {
         }
         Command::CheckConfig { config } => check_config(config).await,
         Command::Migrate { config } => migrate(config).await,
+        Command::ApiKey { config, action } => match load(config) {
+            Ok(c) => hotline::api::cli::api_key(&c, action).await,
+            Err(code) => Err(code),
+        },
+        Command::WebhookSecret {
+            config,
+            connection,
+            rotate,
+        } => match load(config) {
+            Ok(c) => hotline::api::cli::webhook_secret(&c, connection.as_deref(), *rotate).await,
+            Err(code) => Err(code),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -41,7 +41,7 @@ pub async fn topic(
             let text = format!("/{} works in General.", cmd.name);
             answer(relay, tx, Some(dialog.id), reply_to, text).await
         }
-        _ => unknown(relay, tx, Some(dialog.id), cmd, reply_to).await,
+        _ => unknown(relay, tx, msg, Some(dialog.id), cmd, reply_to).await,
     }
 }
 
@@ -55,6 +55,7 @@ pub async fn general(
     let reply_to = msg["message_id"].as_i64();
     match cmd.name.as_str() {
         "new" => new::run(relay, tx, cmd, reply_to).await,
+        "apikey" => crate::api::admin::apikey(relay, tx, msg, cmd).await,
         "help" | "start" => help::help(relay, tx, msg, None).await,
         "say" => say::run(relay, tx, msg, None, cmd).await,
         "mark" => mark::general(relay, tx, msg, cmd).await,
@@ -64,7 +65,7 @@ pub async fn general(
             let text = "/info works in a dialog topic.".to_string();
             answer(relay, tx, None, reply_to, text).await
         }
-        _ => unknown(relay, tx, None, cmd, reply_to).await,
+        _ => unknown(relay, tx, msg, None, cmd, reply_to).await,
     }
 }
 
@@ -93,10 +94,14 @@ pub(crate) async fn answer(
 async fn unknown(
     relay: &Relay,
     tx: &mut Tx,
+    msg: &Value,
     dialog: Option<i64>,
     cmd: &Parsed,
     reply_to: Option<i64>,
 ) -> Result<(), RelayError> {
+    if crate::api::commands::custom(relay, tx, msg, dialog, cmd).await? {
+        return Ok(());
+    }
     let text = format!(
         "Unknown command /{}. It was not sent to the user. /help lists the commands.",
         html(&cmd.name)

@@ -19,6 +19,7 @@ pub async fn run(
     if !tx.set_dialog_status(dialog.id, status, now_ms()).await? {
         return Ok(());
     }
+    crate::api::events::status_changed(tx, relay, dialog.id, was_closed, status).await?;
     // Title first: a closed topic still shows ⬛ in the list.
     relay
         .push(tx, Intent::Title { dialog: dialog.id }, 0)

@@ -286,6 +286,7 @@ async fn after_call(
         return Ok(());
     }
     let mut tx = bot.store.begin().await?;
+    crate::api::events::intercepted(&mut tx, &bot.relay, dialog.id, &mirror).await?;
     bot.relay
         .push(
             &mut tx,

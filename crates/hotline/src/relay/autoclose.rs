@@ -36,6 +36,7 @@ pub async fn sweep(relay: &Relay, store: &Store, now: UnixMs) -> Result<usize, R
             .set_dialog_status(d.id, DialogStatus::Closed, now)
             .await?
         {
+            crate::api::events::closed(&mut tx, relay, d.id).await?;
             relay
                 .push(&mut tx, Intent::Title { dialog: d.id }, 0)
                 .await?;

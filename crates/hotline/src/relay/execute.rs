@@ -356,6 +356,9 @@ impl Executor {
             Intent::Mirror { dialog, mirror } => {
                 crate::gateway::mirror::execute(self, *dialog, mirror).await
             }
+            Intent::Api { dialog, action } => {
+                crate::api::send::execute(self, *dialog, action).await
+            }
             Intent::SendIn {
                 dialog,
                 ids,
@@ -516,6 +519,9 @@ impl Executor {
         };
         match result {
             Ok(copies) => {
+                crate::api::events::delivered(&self.store, &self.relay, dialog, ids, &copies)
+                    .await
+                    .map_err(store_err)?;
                 for (g, u) in ids.iter().zip(copies) {
                     self.link(dialog, user, u, *g, Direction::Outgoing, kind)
                         .await?;

@@ -72,6 +72,7 @@ impl Relay {
             .welcome_for(&contact.first_name)
             .map(|t| render::html(&t));
         if created {
+            crate::api::events::created(tx, self, dialog.id).await?;
             if params.auto_info && !params.hide_info.card {
                 self.push(tx, Intent::Card { dialog: dialog.id }, 0).await?;
             }
@@ -89,6 +90,7 @@ impl Relay {
                 }
             }
         } else if dialog.status == DialogStatus::Closed && !params.leave_closed {
+            crate::api::events::reopened(tx, self, dialog.id).await?;
             tx.set_dialog_status(dialog.id, DialogStatus::New, now)
                 .await?;
             self.push(tx, Intent::TopicState { dialog: dialog.id }, 0)
@@ -120,6 +122,7 @@ impl Relay {
         if kind == "service" {
             return Ok(());
         }
+        crate::api::events::received(tx, self, dialog.id, msg).await?;
         let Some(id) = msg["message_id"].as_i64() else {
             return Ok(());
         };

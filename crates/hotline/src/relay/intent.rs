@@ -91,6 +91,13 @@ pub enum Intent {
         /// What to mirror.
         mirror: crate::gateway::mirror::Mirror,
     },
+    /// An action of the REST API or a custom command's answer (see `api::send`).
+    Api {
+        /// Dialog id; None for General.
+        dialog: Option<i64>,
+        /// What to do.
+        action: crate::api::send::ApiAction,
+    },
     /// Send user content into the topic by file id instead of copying it (MASK_PATTERNS:
     /// copyMessage cannot change a text). Linked like a copy, so replies and edits work.
     SendIn {
@@ -147,12 +154,16 @@ impl Intent {
             | Intent::Mirror { dialog, .. }
             | Intent::SendIn { dialog, .. }
             | Intent::SendOut { dialog, .. } => Some(*dialog),
+            Intent::Api { dialog, .. } => *dialog,
             Intent::Notice { dialog, .. } | Intent::Direct { dialog, .. } => *dialog,
         }
     }
 
     /// Whether it is delivered to the user (else into the group).
     pub fn to_user(&self) -> bool {
+        if let Intent::Api { action, .. } = self {
+            return action.to_user();
+        }
         matches!(
             self,
             Intent::CopyOut { .. }

@@ -78,6 +78,7 @@ impl Relay {
                 .await?;
         }
         tx.touch_dialog(dialog.id, now).await?;
+        crate::api::events::operator_message(tx, self, dialog.id, msg).await?;
         if let Some(album) = msg["media_group_id"].as_str() {
             if let Some(item) = super::resend::item(msg) {
                 tx.record_media_item(self.connection, self.group_id, id, album, &item, now)

@@ -83,7 +83,7 @@ pub struct Dialog {
 const COLUMNS: &str =
     "id, connection_id, contact_id, thread_id, status, status_since, activated, created_at, last_activity_at";
 
-fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Dialog, StoreError> {
+pub(super) fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Dialog, StoreError> {
     let status: String = r.try_get("status")?;
     Ok(Dialog {
         id: r.try_get("id")?,

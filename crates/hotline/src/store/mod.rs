@@ -11,8 +11,11 @@
 
 mod admins;
 mod albums;
+mod api_keys;
+mod api_lists;
 mod contacts;
 mod dialogs;
+mod events;
 mod gateway;
 mod links;
 mod outbox;
@@ -30,8 +33,11 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{SqliteConnection, SqlitePool};
 use tokio::sync::Notify;
 
+pub use api_keys::{ApiKey, ApiUpload};
+pub use api_lists::ContactFilter;
 pub use contacts::{Contact, ContactProfile};
 pub use dialogs::{Dialog, DialogStatus};
+pub use events::{Delivery, DeliveryStats, HistoryMessage, NewDelivery, NewHistoryMessage};
 pub use gateway::GatewayState;
 pub use links::{Direction, MessageLink, NewLink};
 pub use outbox::OutboxStats;

@@ -1,0 +1,193 @@
+//! `/api/v1/contacts`: list (filters, cursor pages), get, ban and unban. Banning goes
+//! through `/ban`'s own code, so the topic gets the same notice.
+
+use axum::extract::State;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::Auth;
+use super::dialogs::DialogView;
+use super::error::{ApiPath, ApiQuery, ErrorBody};
+use super::{page_of, ApiError, ApiState, Page, Paged};
+use crate::store::{Contact, ContactFilter};
+
+/// A contact.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ContactView {
+    /// Telegram user id (the contact's id in this API).
+    pub user_id: i64,
+    /// First name.
+    pub first_name: String,
+    /// Last name.
+    pub last_name: Option<String>,
+    /// Username without `@`, lower-cased.
+    pub username: Option<String>,
+    /// Language code from the Telegram client.
+    pub language_code: Option<String>,
+    /// Unix ms of the first message.
+    pub first_seen_at: i64,
+    /// Unix ms of the last message.
+    pub last_message_at: Option<i64>,
+    /// `/start` deep-link parameter of the first visit.
+    pub start_param: Option<String>,
+    /// Messages are ignored.
+    pub banned: bool,
+    /// The user blocked the bot.
+    pub blocked: bool,
+}
+
+impl From<Contact> for ContactView {
+    fn from(c: Contact) -> Self {
+        Self {
+            user_id: c.user_id,
+            first_name: c.first_name,
+            last_name: c.last_name,
+            username: c.username,
+            language_code: c.language_code,
+            first_seen_at: c.first_seen_at,
+            last_message_at: c.last_message_at,
+            start_param: c.start_param,
+            banned: c.banned,
+            blocked: c.blocked,
+        }
+    }
+}
+
+/// A contact with its dialog.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContactDetail {
+    /// The contact.
+    #[serde(flatten)]
+    pub contact: ContactView,
+    /// Its dialog, if one was opened.
+    pub dialog: Option<DialogView>,
+}
+
+/// Filters of the contact list.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ContactQuery {
+    /// Only banned (true) or not banned (false) contacts.
+    pub banned: Option<bool>,
+    /// Only contacts who blocked the bot (true) or not (false).
+    pub blocked: Option<bool>,
+    /// Only this language code (e.g. `en`).
+    #[param(max_length = 35)]
+    pub language: Option<String>,
+    /// Name or username contains this text (case-insensitive).
+    #[param(max_length = 100)]
+    pub q: Option<String>,
+    /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Lists contacts, oldest first.
+#[utoipa::path(get, path = "/api/v1/contacts", tag = "contacts", params(ContactQuery),
+    responses((status = 200, body = Paged<ContactView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn list(
+    State(s): State<ApiState>,
+    auth: Auth,
+    ApiQuery(q): ApiQuery<ContactQuery>,
+) -> Result<Json<Paged<ContactView>>, ApiError> {
+    let (after, limit) = Page {
+        limit: q.limit,
+        cursor: q.cursor.clone(),
+    }
+    .bounds()?;
+    let text = |v: &Option<String>, max: usize, what: &str| -> Result<Option<String>, ApiError> {
+        match v.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(t) if t.chars().count() > max || t.chars().any(char::is_control) => Err(
+                ApiError::invalid(format!("{what} must be at most {max} printable characters")),
+            ),
+            Some(t) => Ok(Some(t.to_string())),
+        }
+    };
+    let filter = ContactFilter {
+        banned: q.banned,
+        blocked: q.blocked,
+        language: text(&q.language, 35, "language")?,
+        query: text(&q.q, 100, "q")?,
+    };
+    let rows = s
+        .store
+        .list_contacts(auth.connection(), &filter, after, limit + 1)
+        .await?;
+    let (items, next_cursor) = page_of(rows, limit, |c| c.id, ContactView::from);
+    Ok(Json(Paged { items, next_cursor }))
+}
+
+pub(crate) async fn find(s: &ApiState, auth: &Auth, user_id: i64) -> Result<Contact, ApiError> {
+    s.store
+        .contact_by_user(auth.connection(), user_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no contact {user_id}")))
+}
+
+async fn detail(s: &ApiState, auth: &Auth, user_id: i64) -> Result<ContactDetail, ApiError> {
+    let c = find(s, auth, user_id).await?;
+    let dialog = s.store.dialog_for_contact(auth.connection(), c.id).await?;
+    Ok(ContactDetail {
+        dialog: dialog.map(|d| DialogView::new(d, c.user_id)),
+        contact: c.into(),
+    })
+}
+
+/// One contact, with its dialog.
+#[utoipa::path(get, path = "/api/v1/contacts/{user_id}", tag = "contacts",
+    params(("user_id" = i64, Path, description = "Telegram user id")),
+    responses((status = 200, body = ContactDetail), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    State(s): State<ApiState>,
+    auth: Auth,
+    ApiPath(user_id): ApiPath<i64>,
+) -> Result<Json<ContactDetail>, ApiError> {
+    Ok(Json(detail(&s, &auth, user_id).await?))
+}
+
+async fn set_ban(
+    s: &ApiState,
+    auth: &Auth,
+    user_id: i64,
+    ban: bool,
+) -> Result<ContactDetail, ApiError> {
+    let c = find(s, auth, user_id).await?;
+    let mut tx = s.store.begin().await?;
+    tx.lock_for_write().await?;
+    match tx.dialog_for_contact(auth.connection(), c.id).await? {
+        Some(d) => {
+            super::run_command(&auth.relay, &mut tx, &d, if ban { "ban" } else { "unban" }).await?
+        }
+        None => tx.set_contact_banned(c.id, ban).await?,
+    }
+    tx.commit().await?;
+    detail(s, auth, user_id).await
+}
+
+/// Bans the contact: their messages are ignored (as `/ban`).
+#[utoipa::path(post, path = "/api/v1/contacts/{user_id}/ban", tag = "contacts",
+    params(("user_id" = i64, Path, description = "Telegram user id")),
+    responses((status = 200, body = ContactDetail), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn ban(
+    State(s): State<ApiState>,
+    auth: Auth,
+    ApiPath(user_id): ApiPath<i64>,
+) -> Result<Json<ContactDetail>, ApiError> {
+    Ok(Json(set_ban(&s, &auth, user_id, true).await?))
+}
+
+/// Lifts the ban (as `/unban`).
+#[utoipa::path(delete, path = "/api/v1/contacts/{user_id}/ban", tag = "contacts",
+    params(("user_id" = i64, Path, description = "Telegram user id")),
+    responses((status = 200, body = ContactDetail), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn unban(
+    State(s): State<ApiState>,
+    auth: Auth,
+    ApiPath(user_id): ApiPath<i64>,
+) -> Result<Json<ContactDetail>, ApiError> {
+    Ok(Json(set_ban(&s, &auth, user_id, false).await?))
+}

@@ -1,0 +1,468 @@
+//! Delivering webhook events: a worker per connection over `webhook_deliveries`, apart
+//! from the Telegram outbox so that a slow or dead receiver never holds up the relay.
+//!
+//! - Order: per (URL, dialog) strictly in order — a queue's head must be delivered (or
+//!   given up) before the next one is tried; other queues go on meanwhile.
+//! - Retries: any answer but 2xx, a timeout or a network error retries with the outbox's
+//!   capped exponential backoff (1 s doubling to 60 s, jittered) for up to [`MAX_AGE`],
+//!   then the delivery is marked failed and its queue moves on.
+//! - Outages: the first failure of a URL posts one notice in General; the first success
+//!   after it posts one "delivering again" notice (state kept in the store, so restarts
+//!   do not repeat it).
+//! - Signature: `X-Hotline-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`
+//!   with the connection's webhook secret ([`secret`]).
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use serde::Deserialize;
+use sha2::Sha256;
+use tokio::task::JoinSet;
+
+use super::send::{ApiAction, Button};
+use crate::outbox::OutboxConfig;
+use crate::relay::render::html;
+use crate::relay::{Intent, Relay};
+use crate::shutdown::{Shutdown, ShutdownTrigger};
+use crate::store::{now_ms, ConnectionId, Delivery, Store, StoreError};
+
+/// How long a delivery is retried before it is given up.
+pub const MAX_AGE: Duration = Duration::from_secs(72 * 3600);
+/// Time a receiver has to answer.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+/// Deliveries in flight at once per connection (to different queues).
+const MAX_IN_FLIGHT: usize = 16;
+/// Longest answer body read (custom command answers).
+const MAX_ANSWER: usize = 64 * 1024;
+/// Store key of the connection's webhook secret.
+const SECRET_KEY: &str = "webhook_secret";
+
+/// The hex HMAC-SHA256 of `"<t>.<body>"` under `secret`.
+pub fn sign(secret: &str, t: i64, body: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(format!("{t}.{body}").as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// The `X-Hotline-Signature` header value for `body` signed at `t` (Unix seconds).
+pub fn signature_header(secret: &str, t: i64, body: &str) -> String {
+    format!("t={t},v1={}", sign(secret, t, body))
+}
+
+fn new_secret() -> String {
+    let mut b = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut b);
+    format!("whsec_{}", hex::encode(b))
+}
+
+/// The connection's webhook secret, generated and stored on first use.
+pub async fn secret(store: &Store, connection: ConnectionId) -> Result<String, StoreError> {
+    if let Some(s) = store.kv_get(connection, SECRET_KEY).await? {
+        return Ok(s);
+    }
+    let s = new_secret();
+    store.kv_set(connection, SECRET_KEY, &s).await?;
+    Ok(s)
+}
+
+/// Replaces the connection's webhook secret; returns the new one.
+pub async fn rotate_secret(store: &Store, connection: ConnectionId) -> Result<String, StoreError> {
+    let s = new_secret();
+    store.kv_set(connection, SECRET_KEY, &s).await?;
+    Ok(s)
+}
+
+/// Starts one delivery worker per connection.
+pub fn spawn_all(
+    tasks: &mut JoinSet<()>,
+    store: &Store,
+    relays: impl IntoIterator<Item = Relay>,
+    retry: OutboxConfig,
+    trigger: &ShutdownTrigger,
+) {
+    let http = reqwest::Client::builder()
+        .timeout(TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("Hotline-Webhooks/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("HTTP client");
+    for relay in relays {
+        let w = Worker {
+            store: store.clone(),
+            relay,
+            http: http.clone(),
+            retry,
+        };
+        tasks.spawn(w.run(trigger.subscribe()));
+    }
+}
+
+#[derive(Clone)]
+struct Worker {
+    store: Store,
+    relay: Relay,
+    http: reqwest::Client,
+    retry: OutboxConfig,
+}
+
+impl Worker {
+    async fn run(self, mut shutdown: Shutdown) {
+        let conn = self.relay.connection;
+        let mut running: JoinSet<i64> = JoinSet::new();
+        let mut in_flight: HashSet<i64> = HashSet::new();
+        loop {
+            let room = MAX_IN_FLIGHT.saturating_sub(in_flight.len());
+            if room > 0 {
+                match self
+                    .store
+                    .due_deliveries(conn, now_ms(), (room + in_flight.len()) as i64)
+                    .await
+                {
+                    Ok(due) => {
+                        let fresh: Vec<Delivery> = due
+                            .into_iter()
+                            .filter(|d| !in_flight.contains(&d.id))
+                            .take(room)
+                            .collect();
+                        for d in fresh {
+                            in_flight.insert(d.id);
+                            let w = self.clone();
+                            running.spawn(async move {
+                                let id = d.id;
+                                w.deliver(d).await;
+                                id
+                            });
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "webhooks: reading the queue failed"),
+                }
+            }
+            // Poll the queue at least every 200 ms: events are committed by many
+            // transactions; the store query is an index range scan.
+            let wait = match self.store.next_delivery_due(conn).await {
+                Ok(Some(at)) => (at - now_ms()).clamp(0, 200) as u64,
+                _ => 200,
+            };
+            tokio::select! {
+                Some(done) = running.join_next(), if !running.is_empty() => {
+                    if let Ok(id) = done {
+                        in_flight.remove(&id);
+                    }
+                }
+                _ = tokio::time::sleep(Duration::from_millis(wait.max(10))) => {}
+                _ = shutdown.recv() => {
+                    while running.join_next().await.is_some() {}
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn deliver(&self, d: Delivery) {
+        let result = self.attempt(&d).await;
+        let now = now_ms();
+        let outcome = match result {
+            Ok(answer) => self.succeeded(&d, answer, now).await,
+            Err(error) => self.failed(&d, &error, now).await,
+        };
+        if let Err(e) = outcome {
+            tracing::warn!(error = %e, "webhooks: recording a delivery failed; it will be retried");
+        }
+    }
+
+    /// One POST; `Ok` holds the answer body of a 2xx.
+    async fn attempt(&self, d: &Delivery) -> Result<bytes::Bytes, String> {
+        let secret = secret(&self.store, self.relay.connection)
+            .await
+            .map_err(|e| format!("store: {e}"))?;
+        let t = now_ms() / 1000;
+        let resp = self
+            .http
+            .post(&d.url)
+            .header("content-type", "application/json")
+            .header("x-hotline-event", super::events::type_of(&d.event))
+            .header("x-hotline-event-id", &d.event_id)
+            .header("x-hotline-delivery", d.id.to_string())
+            .header("x-hotline-signature", signature_header(&secret, t, &d.body))
+            .body(d.body.clone())
+            .send()
+            .await
+            .map_err(|e| describe(&e))?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(format!("HTTP {}", status.as_u16()));
+        }
+        let mut body = Vec::new();
+        let mut resp = resp;
+        while let Some(chunk) = resp.chunk().await.map_err(|e| describe(&e))? {
+            if body.len() + chunk.len() > MAX_ANSWER {
+                break;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.into())
+    }
+
+    async fn succeeded(
+        &self,
+        d: &Delivery,
+        answer: bytes::Bytes,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.store.begin().await?;
+        tx.delivery_done(d.id, now).await?;
+        let down = outage_key(&d.url);
+        if tx
+            .kv_get(self.relay.connection, &down)
+            .await?
+            .is_some_and(|v| !v.is_empty())
+        {
+            tx.kv_set(self.relay.connection, &down, "").await?;
+            let text = format!("✅ Webhook {} is receiving events again.", html(&d.url));
+            self.notice(&mut tx, None, text, None).await?;
+        }
+        if let Some(reply) = d.reply.as_deref() {
+            self.answer(&mut tx, reply, &answer).await?;
+        }
+        tx.commit().await
+    }
+
+    async fn failed(&self, d: &Delivery, error: &str, now: i64) -> Result<(), StoreError> {
+        tracing::info!(url = %d.url, delivery = d.id, attempt = d.attempts + 1, %error, "webhook delivery failed");
+        let mut tx = self.store.begin().await?;
+        let give_up = now - d.created_at > MAX_AGE.as_millis() as i64;
+        if give_up {
+            tx.delivery_failed(d.id, error, now).await?;
+        } else {
+            let delay = self.retry.backoff((d.attempts + 1) as u32).as_millis() as i64;
+            tx.delivery_retry(d.id, now + delay, error, now).await?;
+        }
+        let down = outage_key(&d.url);
+        if tx
+            .kv_get(self.relay.connection, &down)
+            .await?
+            .is_none_or(|v| v.is_empty())
+        {
+            tx.kv_set(self.relay.connection, &down, &now.to_string())
+                .await?;
+            let text = format!(
+                "⚠️ Webhook {} is failing ({}). Events are kept and retried for up to 72 h; \
+                 this is reported once per outage.",
+                html(&d.url),
+                html(error)
+            );
+            self.notice(&mut tx, None, text, None).await?;
+        }
+        if give_up {
+            let text = format!(
+                "⚠️ Webhook {}: event {} ({}) was given up after 72 h of failures.",
+                html(&d.url),
+                html(&d.event_id),
+                html(&d.event)
+            );
+            self.notice(&mut tx, None, text, None).await?;
+        }
+        tx.commit().await
+    }
+
+    async fn notice(
+        &self,
+        tx: &mut crate::store::Tx,
+        dialog: Option<i64>,
+        text: String,
+        reply_to: Option<i64>,
+    ) -> Result<(), StoreError> {
+        self.relay
+            .push(
+                tx,
+                Intent::Notice {
+                    dialog,
+                    text,
+                    reply_to,
+                },
+                0,
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| match e {
+                crate::relay::RelayError::Store(s) => s,
+            })
+    }
+
+    /// A custom command's answer: posted where the command was typed.
+    async fn answer(
+        &self,
+        tx: &mut crate::store::Tx,
+        reply: &str,
+        answer: &[u8],
+    ) -> Result<(), StoreError> {
+        let Ok(to) = serde_json::from_str::<ReplyTo>(reply) else {
+            return Ok(());
+        };
+        if answer.iter().all(u8::is_ascii_whitespace) {
+            return Ok(()); // nothing to say
+        }
+        match parse_answer(answer) {
+            Ok(None) => Ok(()),
+            Ok(Some((text, buttons))) => {
+                let action = ApiAction::Answer {
+                    text,
+                    buttons,
+                    reply_to: to.reply_to,
+                };
+                self.relay
+                    .push(
+                        tx,
+                        Intent::Api {
+                            dialog: to.dialog,
+                            action,
+                        },
+                        0,
+                    )
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| match e {
+                        crate::relay::RelayError::Store(s) => s,
+                    })
+            }
+            Err(why) => {
+                let text = format!(
+                    "⚠️ /{}: the webhook's answer was not understood: {}",
+                    html(&to.command),
+                    html(&why)
+                );
+                self.notice(tx, to.dialog, text, to.reply_to).await
+            }
+        }
+    }
+}
+
+/// Where a custom command's answer goes (stored with its delivery).
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct ReplyTo {
+    /// The dialog whose topic the command was typed in; None = General.
+    pub dialog: Option<i64>,
+    /// The command message.
+    pub reply_to: Option<i64>,
+    /// The command's name.
+    pub command: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Answer {
+    text: Option<String>,
+    #[serde(default)]
+    buttons: Vec<Vec<Button>>,
+}
+
+/// A custom command's answer: text and rows of URL buttons.
+pub type CommandAnswer = (String, Vec<Vec<Button>>);
+
+/// Validates a custom command's answer: `{"text": "...", "buttons": [[{"text", "url"}]]}`.
+pub fn parse_answer(raw: &[u8]) -> Result<Option<CommandAnswer>, String> {
+    let a: Answer = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
+    let text = a.text.unwrap_or_default();
+    if text.trim().is_empty() {
+        return if a.buttons.is_empty() {
+            Ok(None)
+        } else {
+            Err("buttons need a text".into())
+        };
+    }
+    if text.chars().count() > 4096 {
+        return Err("text is longer than 4096 characters".into());
+    }
+    if a.buttons.len() > 10 || a.buttons.iter().any(|r| r.is_empty() || r.len() > 8) {
+        return Err("buttons: 1–10 rows of 1–8 buttons".into());
+    }
+    for b in a.buttons.iter().flatten() {
+        if b.text.trim().is_empty() || b.text.chars().count() > 64 {
+            return Err("a button's text must be 1–64 characters".into());
+        }
+        let ok = reqwest::Url::parse(&b.url)
+            .map(|u| matches!(u.scheme(), "http" | "https" | "tg"))
+            .unwrap_or(false);
+        if !ok {
+            return Err(format!(
+                "button URL {:?} is not an http(s) or tg: URL",
+                b.url
+            ));
+        }
+    }
+    Ok(Some((text, a.buttons)))
+}
+
+fn outage_key(url: &str) -> String {
+    format!("webhook_down:{url}")
+}
+
+/// A transport error without the URL's query string (it may carry a receiver's token).
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        "connection failed".into()
+    } else {
+        let s = e.to_string();
+        s.split(" for url").next().unwrap_or(&s).to_string()
+    }
+}
+
+/// Checks a signature header against `body` (used by tests and as the reference for
+/// receivers; docs/api.md has the same in Python and JavaScript).
+pub fn verify(secret: &str, header: &str, body: &str) -> bool {
+    let mut t = None;
+    let mut v1 = None;
+    for part in header.split(',') {
+        match part.split_once('=') {
+            Some(("t", v)) => t = v.parse::<i64>().ok(),
+            Some(("v1", v)) => v1 = Some(v),
+            _ => {}
+        }
+    }
+    let (Some(t), Some(v1)) = (t, v1) else {
+        return false;
+    };
+    let Ok(given) = hex::decode(v1) else {
+        return false;
+    };
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(format!("{t}.{body}").as_bytes());
+    mac.verify_slice(&given).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_round_trip() {
+        let h = signature_header("whsec_x", 1700000000, "{\"a\":1}");
+        assert!(h.starts_with("t=1700000000,v1="));
+        assert!(verify("whsec_x", &h, "{\"a\":1}"));
+        assert!(!verify("whsec_y", &h, "{\"a\":1}"));
+        assert!(!verify("whsec_x", &h, "{\"a\":2}"));
+    }
+
+    #[test]
+    fn answers_are_validated() {
+        assert_eq!(parse_answer(b"{}").unwrap(), None);
+        let (t, b) = parse_answer(
+            br#"{"text":"Ticket #5","buttons":[[{"text":"Open","url":"https://x.test/5"}]]}"#,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (t.as_str(), b[0][0].url.as_str()),
+            ("Ticket #5", "https://x.test/5")
+        );
+        assert!(
+            parse_answer(br#"{"text":"x","buttons":[[{"text":"a","url":"javascript:1"}]]}"#)
+                .is_err()
+        );
+        assert!(parse_answer(b"not json").is_err());
+    }
+}

@@ -1,0 +1,198 @@
+//! `/api/v1/dialogs`: list by status, get, close and reopen. Status changes run `/close`
+//! and `/hold`'s own code: same store change, same topic title and state intents, same
+//! webhook events.
+
+use axum::extract::State;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::Auth;
+use super::contacts::ContactView;
+use super::error::{ApiPath, ApiQuery, ErrorBody};
+use super::{page_of, ApiError, ApiState, Page, Paged};
+use crate::store::{Dialog, DialogStatus};
+
+/// A dialog.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DialogView {
+    /// Dialog id.
+    pub id: i64,
+    /// The contact's Telegram user id.
+    pub user_id: i64,
+    /// `new` (🟪 user wrote last), `wait` (🟨 waiting for the user) or `closed` (⬛).
+    #[schema(example = "new")]
+    pub status: String,
+    /// Unix ms of the last status change.
+    pub status_since: i64,
+    /// Forum topic id in the backend group, when it exists.
+    pub thread_id: Option<i64>,
+    /// Unix ms.
+    pub created_at: i64,
+    /// Unix ms of the last message either way.
+    pub last_activity_at: i64,
+}
+
+impl DialogView {
+    /// The view of `d`, whose contact is `user_id`.
+    pub fn new(d: Dialog, user_id: i64) -> Self {
+        Self {
+            id: d.id,
+            user_id,
+            status: d.status.as_str().to_string(),
+            status_since: d.status_since,
+            thread_id: d.thread_id,
+            created_at: d.created_at,
+            last_activity_at: d.last_activity_at,
+        }
+    }
+}
+
+/// A dialog with its contact.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DialogDetail {
+    /// The dialog.
+    #[serde(flatten)]
+    pub dialog: DialogView,
+    /// Its contact.
+    pub contact: ContactView,
+}
+
+/// Status values accepted by the list filter.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusFilter {
+    /// 🟪
+    New,
+    /// 🟨
+    Wait,
+    /// ⬛
+    Closed,
+}
+
+/// Filters of the dialog list.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DialogQuery {
+    /// Only dialogs in this status.
+    pub status: Option<StatusFilter>,
+    /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Lists dialogs, oldest first.
+#[utoipa::path(get, path = "/api/v1/dialogs", tag = "dialogs", params(DialogQuery),
+    responses((status = 200, body = Paged<DialogView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn list(
+    State(s): State<ApiState>,
+    auth: Auth,
+    ApiQuery(q): ApiQuery<DialogQuery>,
+) -> Result<Json<Paged<DialogView>>, ApiError> {
+    let (after, limit) = Page {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .bounds()?;
+    let status = q.status.map(|s| match s {
+        StatusFilter::New => DialogStatus::New,
+        StatusFilter::Wait => DialogStatus::Wait,
+        StatusFilter::Closed => DialogStatus::Closed,
+    });
+    let rows = s
+        .store
+        .list_dialogs(auth.connection(), status, after, limit + 1)
+        .await?;
+    let mut views = Vec::with_capacity(rows.len());
+    for d in rows {
+        let user = s
+            .store
+            .contact(d.contact_id)
+            .await?
+            .map_or(0, |c| c.user_id);
+        views.push(DialogView::new(d, user));
+    }
+    let (items, next_cursor) = page_of(views, limit, |d| d.id, |d| d);
+    Ok(Json(Paged { items, next_cursor }))
+}
+
+/// Loads a dialog of the key's connection.
+pub(crate) async fn find(s: &ApiState, auth: &Auth, id: i64) -> Result<Dialog, ApiError> {
+    s.store
+        .dialog(id)
+        .await?
+        .filter(|d| d.connection == auth.connection())
+        .ok_or_else(|| ApiError::not_found(format!("no dialog {id}")))
+}
+
+async fn detail(s: &ApiState, d: Dialog) -> Result<DialogDetail, ApiError> {
+    let c = s
+        .store
+        .contact(d.contact_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("the dialog's contact is gone"))?;
+    Ok(DialogDetail {
+        dialog: DialogView::new(d, c.user_id),
+        contact: c.into(),
+    })
+}
+
+/// One dialog, with its contact.
+#[utoipa::path(get, path = "/api/v1/dialogs/{id}", tag = "dialogs",
+    params(("id" = i64, Path, description = "Dialog id")),
+    responses((status = 200, body = DialogDetail), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    State(s): State<ApiState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<DialogDetail>, ApiError> {
+    let d = find(&s, &auth, id).await?;
+    Ok(Json(detail(&s, d).await?))
+}
+
+async fn set_status(
+    s: &ApiState,
+    auth: &Auth,
+    id: i64,
+    command: &str,
+) -> Result<DialogDetail, ApiError> {
+    find(s, auth, id).await?;
+    let mut tx = s.store.begin().await?;
+    tx.lock_for_write().await?;
+    // Read inside the transaction: the decision sees the status it changes.
+    let d = tx
+        .dialog(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no dialog {id}")))?;
+    super::run_command(&auth.relay, &mut tx, &d, command).await?;
+    tx.commit().await?;
+    let d = find(s, auth, id).await?;
+    detail(s, d).await
+}
+
+/// Closes the dialog (as `/close`): ⬛, topic closed, `dialog_closed` sent.
+#[utoipa::path(post, path = "/api/v1/dialogs/{id}/close", tag = "dialogs",
+    params(("id" = i64, Path, description = "Dialog id")),
+    responses((status = 200, body = DialogDetail), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn close(
+    State(s): State<ApiState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<DialogDetail>, ApiError> {
+    Ok(Json(set_status(&s, &auth, id, "close").await?))
+}
+
+/// Reopens the dialog (as `/hold`): 🟪, topic reopened, `dialog_reopened` sent when it
+/// was closed.
+#[utoipa::path(post, path = "/api/v1/dialogs/{id}/reopen", tag = "dialogs",
+    params(("id" = i64, Path, description = "Dialog id")),
+    responses((status = 200, body = DialogDetail), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn reopen(
+    State(s): State<ApiState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<DialogDetail>, ApiError> {
+    Ok(Json(set_status(&s, &auth, id, "hold").await?))
+}

@@ -1,0 +1,228 @@
+//! The REST API (`/api/v1`), its OpenAPI document, outgoing webhooks and custom commands.
+//!
+//! - [`auth`]: bearer API keys (per connection, stored hashed) and the request extractors
+//!   that turn every bad input into one JSON error shape ([`error::ApiError`]);
+//! - resources: [`contacts`], [`dialogs`], [`messages`], [`params`], [`keys`], [`webhooks`];
+//!   acting goes through the same decisions as Telegram commands (store change + outbox
+//!   intents in one transaction);
+//! - [`events`]: webhook events recorded in the deciding transaction; [`delivery`]: their
+//!   durable queue, signed and retried, separate from Telegram traffic;
+//! - [`send`]: the `Intent::Api` actions (a message sent as the team, a custom command's
+//!   answer); [`commands`]: `/apikey` and routing unknown commands to a webhook.
+//!
+//! The document is generated from the handlers (utoipa) and served at
+//! `/api/v1/openapi.json`; `docs/api.md` is the guide.
+
+pub mod admin;
+pub mod auth;
+pub mod cli;
+pub mod commands;
+pub mod contacts;
+pub mod delivery;
+pub mod dialogs;
+pub mod error;
+pub mod events;
+pub mod keys;
+pub mod messages;
+pub mod params;
+pub mod send;
+pub mod webhooks;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::relay::Relay;
+use crate::store::{ConnectionId, Store};
+pub use error::ApiError;
+
+/// Largest JSON body the API reads.
+pub const MAX_JSON_BODY: usize = 64 * 1024;
+/// Largest multipart upload (Telegram bots may upload up to 50 MB; 20 MB keeps memory sane).
+pub const MAX_UPLOAD_BODY: usize = 20 * 1024 * 1024;
+/// Default and largest page size of listings.
+pub const DEFAULT_PAGE: u32 = 50;
+/// See [`DEFAULT_PAGE`].
+pub const MAX_PAGE: u32 = 200;
+
+/// What every handler needs: the store and the started connections.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The database.
+    pub store: Store,
+    relays: Arc<Vec<Relay>>,
+}
+
+impl ApiState {
+    /// State over the started connections' relays.
+    pub fn new(store: Store, relays: Vec<Relay>) -> Self {
+        Self {
+            store,
+            relays: Arc::new(relays),
+        }
+    }
+
+    /// The relay of a connection, if it is started.
+    pub fn relay(&self, connection: ConnectionId) -> Option<&Relay> {
+        self.relays.iter().find(|r| r.connection == connection)
+    }
+}
+
+/// Cursor pagination: `limit` items after `cursor` (the `next_cursor` of the previous page).
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Page {
+    /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+    /// Opaque cursor from a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+impl Page {
+    /// Validated (after, limit); fetch `limit + 1` rows to know whether a next page exists.
+    pub fn bounds(&self) -> Result<(i64, i64), ApiError> {
+        let limit = self.limit.unwrap_or(DEFAULT_PAGE);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(ApiError::invalid(format!(
+                "limit must be between 1 and {MAX_PAGE}"
+            )));
+        }
+        let after = match self.cursor.as_deref() {
+            None | Some("") => 0,
+            Some(c) => c
+                .parse::<i64>()
+                .ok()
+                .filter(|v| *v >= 0)
+                .ok_or_else(|| ApiError::invalid("cursor is not one this API returned"))?,
+        };
+        Ok((after, i64::from(limit)))
+    }
+}
+
+/// One page of a listing.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Paged<T: ToSchema> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Runs a topic command (`close`, `hold`, `ban`...) exactly as if typed in the dialog's
+/// topic, so the API and Telegram share one code path (store change, intents, events).
+pub(crate) async fn run_command(
+    relay: &Relay,
+    tx: &mut crate::store::Tx,
+    dialog: &crate::store::Dialog,
+    name: &str,
+) -> Result<(), crate::relay::RelayError> {
+    let cmd = crate::commands::parse::Parsed {
+        name: name.to_string(),
+        bot: None,
+        args: String::new(),
+    };
+    crate::commands::topic(relay, tx, &serde_json::json!({}), dialog, &cmd).await
+}
+
+/// Cuts a `limit + 1` fetch into a page and its cursor.
+pub fn page_of<R, T>(
+    mut rows: Vec<R>,
+    limit: i64,
+    id: impl Fn(&R) -> i64,
+    view: impl Fn(R) -> T,
+) -> (Vec<T>, Option<String>) {
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next = if more {
+        rows.last().map(|r| id(r).to_string())
+    } else {
+        None
+    };
+    (rows.into_iter().map(view).collect(), next)
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Hotline API",
+        version = "1",
+        description = "REST API of a Hotline connection. Authenticate with `Authorization: Bearer <API key>`; every error is `{\"error\": {\"code\", \"message\"}}`. See docs/api.md."
+    ),
+    modifiers(&Security),
+    security(("bearer" = [])),
+    tags(
+        (name = "contacts", description = "End users known to the connection"),
+        (name = "dialogs", description = "Dialogs (topics) and their status"),
+        (name = "messages", description = "A dialog's history; sending as the team"),
+        (name = "parameters", description = "Connection parameters (SPEC §3)"),
+        (name = "keys", description = "API keys of the connection"),
+        (name = "webhooks", description = "Outgoing webhooks: configuration, secret, queue"),
+    )
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+fn api_routes() -> OpenApiRouter<ApiState> {
+    let uploads = OpenApiRouter::new()
+        .routes(routes!(messages::upload))
+        .layer(DefaultBodyLimit::max(MAX_UPLOAD_BODY));
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(contacts::list))
+        .routes(routes!(contacts::get))
+        .routes(routes!(contacts::ban, contacts::unban))
+        .routes(routes!(dialogs::list))
+        .routes(routes!(dialogs::get))
+        .routes(routes!(dialogs::close))
+        .routes(routes!(dialogs::reopen))
+        .routes(routes!(messages::history, messages::send))
+        .routes(routes!(params::list))
+        .routes(routes!(params::get, params::set))
+        .routes(routes!(keys::list, keys::create))
+        .routes(routes!(keys::revoke))
+        .routes(routes!(webhooks::get))
+        .routes(routes!(webhooks::rotate_secret))
+        .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+        .merge(uploads)
+}
+
+/// The OpenAPI document, generated from the handlers.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_routes().into_openapi()
+}
+
+/// The API's routes, to merge into Hotline's HTTP router.
+pub fn router(state: ApiState) -> Router {
+    let (routes, doc) = api_routes().split_for_parts();
+    let doc = Arc::new(doc);
+    routes
+        .route(
+            "/api/v1/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move { Json(doc.as_ref().clone()) }
+            }),
+        )
+        .route("/api/v1", axum::routing::any(error::not_found))
+        .route("/api/v1/", axum::routing::any(error::not_found))
+        .route("/api/v1/{*rest}", axum::routing::any(error::not_found))
+        .with_state(state)
+}

@@ -1,0 +1,84 @@
+//! Paged listings for the REST API: contacts and dialogs of a connection, by id cursor
+//! (keyset pagination: each page is an index range scan, however many rows exist).
+
+use super::{
+    dialogs, store_methods, Conn, ConnectionId, Contact, Dialog, DialogStatus, StoreError,
+};
+
+/// Filters of a contact listing; `None` = any.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContactFilter {
+    /// Only banned (true) or not banned (false) contacts.
+    pub banned: Option<bool>,
+    /// Only contacts who blocked the bot (true) or did not (false).
+    pub blocked: Option<bool>,
+    /// Only this language code.
+    pub language: Option<String>,
+    /// Name or username containing this text (case-insensitive).
+    pub query: Option<String>,
+}
+
+store_methods! {
+    /// Contacts with id > `after`, by id, at most `limit`.
+    pub async fn list_contacts(&self, connection: ConnectionId, filter: &ContactFilter, after: i64, limit: i64) -> Vec<Contact> => list_contacts;
+    /// Dialogs with id > `after` (optionally of one status), by id, at most `limit`.
+    pub async fn list_dialogs(&self, connection: ConnectionId, status: Option<DialogStatus>, after: i64, limit: i64) -> Vec<Dialog> => list_dialogs;
+}
+
+async fn list_contacts(
+    c: &mut Conn,
+    connection: ConnectionId,
+    f: &ContactFilter,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<Contact>, StoreError> {
+    let like = f.query.as_ref().map(|q| {
+        let escaped = q
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    });
+    Ok(sqlx::query_as(
+        "SELECT id, user_id, first_name, last_name, username, language_code, first_seen_at, \
+         last_message_at, start_param, banned, blocked FROM contacts \
+         WHERE connection_id = $1 AND id > $2 \
+         AND ($3 IS NULL OR banned = $3) AND ($4 IS NULL OR blocked = $4) \
+         AND ($5 IS NULL OR language_code = $5) \
+         AND ($6 IS NULL OR lower(first_name || ' ' || COALESCE(last_name, '') || ' ' || COALESCE(username, '')) LIKE $6 ESCAPE '\\') \
+         ORDER BY id LIMIT $7",
+    )
+    .bind(connection.0)
+    .bind(after)
+    .bind(f.banned)
+    .bind(f.blocked)
+    .bind(&f.language)
+    .bind(like)
+    .bind(limit)
+    .fetch_all(&mut *c)
+    .await?)
+}
+
+async fn list_dialogs(
+    c: &mut Conn,
+    connection: ConnectionId,
+    status: Option<DialogStatus>,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<Dialog>, StoreError> {
+    sqlx::query(
+        "SELECT id, connection_id, contact_id, thread_id, status, status_since, activated, created_at, \
+         last_activity_at FROM dialogs WHERE connection_id = $1 AND id > $2 AND ($3 IS NULL OR status = $3) \
+         ORDER BY id LIMIT $4",
+    )
+    .bind(connection.0)
+    .bind(after)
+    .bind(status.map(|s| s.as_str()))
+    .bind(limit)
+    .fetch_all(&mut *c)
+    .await?
+    .iter()
+    .map(dialogs::from_row)
+    .collect()
+}
