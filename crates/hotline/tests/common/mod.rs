@@ -72,6 +72,12 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts everything; `params` is TOML for `[connection.params]`.
 pub async fn spawn_app_with(params: &str) -> TestApp {
+    spawn(params, None).await.0
+}
+
+/// The shared builder: the emulator's world (bot "support", optionally a second bot
+/// `extra = (token, username)` in the same group), the config, and Hotline.
+async fn spawn(params: &str, extra: Option<(&str, &str)>) -> (TestApp, Option<i64>) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter("hotline=debug,tg_emulator=info")
         .with_test_writer()
@@ -86,18 +92,28 @@ pub async fn spawn_app_with(params: &str) -> TestApp {
     let group = ctl.add_group("Support team", true, Some(owner));
     ctl.add_admin_bot(group, bot).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let toml = config_toml(
+    let mut toml = config_toml(
         &dir.path().join("hotline.db"),
         &emu.url(),
         &token,
         group,
         params,
     );
+    let mut bot2 = None;
+    if let Some((token2, username)) = extra {
+        let id = ctl.add_bot(token2, username, username).unwrap();
+        ctl.add_admin_bot(group, id).unwrap();
+        toml.push_str(&format!(
+            "\n[[connection]]\nname = \"second\"\ntoken = \"{token2}\"\ngroup_id = {group}\napi_url = \"{}\"\n",
+            emu.url()
+        ));
+        bot2 = Some(id);
+    }
     let config = Config::parse(&toml, dir.path(), |_| None).expect("valid config");
     let app = app::start(&config, test_tuning(&config))
         .await
         .expect("hotline starts");
-    TestApp {
+    let t = TestApp {
         emu,
         ctl,
         bot,
@@ -107,7 +123,8 @@ pub async fn spawn_app_with(params: &str) -> TestApp {
         app: Some(app),
         config,
         dir,
-    }
+    };
+    (t, bot2)
 }
 
 impl TestApp {
@@ -313,46 +330,11 @@ pub struct TwoBots {
     pub bot2: i64,
 }
 
-/// Starts two connections that share the group: "support" (`t.bot`) and "shop" (`bot2`).
+/// Starts two connections that share the group: "support" (`t.bot`) and a shop bot (`bot2`).
 pub async fn spawn_two_bots() -> TwoBots {
-    let emu = Emulator::start_local().await.expect("emulator starts");
-    let ctl = emu.control();
-    let token = "7000001:test-token-support".to_string();
-    let token2 = "7000002:test-token-shop".to_string();
-    let bot = ctl.add_bot(&token, "support_bot", "Support").unwrap();
-    let bot2 = ctl.add_bot(&token2, "shop_bot", "Shop").unwrap();
-    let owner = ctl.add_user("Olga", Some("Operator"), Some("olga"), Some("en"))["id"]
-        .as_i64()
-        .unwrap();
-    let group = ctl.add_group("Support team", true, Some(owner));
-    ctl.add_admin_bot(group, bot).unwrap();
-    ctl.add_admin_bot(group, bot2).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let mut toml = config_toml(
-        &dir.path().join("hotline.db"),
-        &emu.url(),
-        &token,
-        group,
-        "",
-    );
-    toml.push_str(&format!(
-        "\n[[connection]]\nname = \"shop\"\ntoken = \"{token2}\"\ngroup_id = {group}\napi_url = \"{}\"\n",
-        emu.url()
-    ));
-    let config = Config::parse(&toml, dir.path(), |_| None).expect("valid config");
-    let app = app::start(&config, test_tuning(&config))
-        .await
-        .expect("hotline starts");
-    let t = TestApp {
-        emu,
-        ctl,
-        bot,
-        token,
-        group,
-        operator: owner,
-        app: Some(app),
-        config,
-        dir,
-    };
-    TwoBots { t, bot2 }
+    let (t, bot2) = spawn("", Some(("7000002:test-token-shop", "shop_bot"))).await;
+    TwoBots {
+        t,
+        bot2: bot2.expect("second bot"),
+    }
 }
