@@ -201,6 +201,7 @@ pub async fn prepare(
         params: Arc::new(RwLock::new(params)),
         defaults: Arc::new(cfg.params.clone()),
         shared_group,
+        time_zone: cfg.time_zone,
     };
     let executor = Arc::new(Executor {
         relay: relay.clone(),
@@ -308,6 +309,12 @@ pub async fn start(config: &Config, tuning: Tuning) -> Result<Running, StartErro
             relay.clone(),
             store.clone(),
             tuning.autoclose_every,
+            trigger.subscribe(),
+        ));
+        tasks.spawn(crate::broadcast::run(
+            relay.clone(),
+            store.clone(),
+            crate::broadcast::RunConfig::for_limits(tuning.outbox.limits),
             trigger.subscribe(),
         ));
         tasks.spawn(crate::commands::roles::refresh_loop(

@@ -10,15 +10,19 @@
 
 pub mod api;
 pub mod app;
+pub mod broadcast;
 pub mod commands;
 pub mod config;
+pub mod export;
 pub mod gateway;
 pub mod http;
 pub mod intake;
 pub mod outbox;
 pub mod relay;
 pub mod sandbox;
+pub mod segments;
 pub mod shutdown;
+pub mod stats;
 pub mod store;
 pub mod telegram;
 

@@ -41,6 +41,10 @@ pub async fn topic(
             let text = format!("/{} works in General.", cmd.name);
             answer(relay, tx, Some(dialog.id), reply_to, text).await
         }
+        "send" | "export" | "stats" => {
+            let text = format!("/{} works in General.", cmd.name);
+            answer(relay, tx, Some(dialog.id), reply_to, text).await
+        }
         _ => unknown(relay, tx, msg, Some(dialog.id), cmd, reply_to).await,
     }
 }
@@ -61,6 +65,9 @@ pub async fn general(
         "mark" => mark::general(relay, tx, msg, cmd).await,
         "set" => settings::set(relay, tx, msg, cmd).await,
         "get" => settings::get(relay, tx, msg, cmd).await,
+        "send" => crate::broadcast::command(relay, tx, msg, cmd).await,
+        "export" => crate::export::command(relay, tx, msg, cmd).await,
+        "stats" => crate::stats::command(relay, tx, msg, cmd).await,
         "info" => {
             let text = "/info works in a dialog topic.".to_string();
             answer(relay, tx, None, reply_to, text).await

@@ -20,6 +20,11 @@ pub async fn run(
         return Ok(());
     }
     crate::api::events::status_changed(tx, relay, dialog.id, was_closed, status).await?;
+    if status == DialogStatus::Closed {
+        crate::stats::record(tx, relay, dialog.id, crate::stats::kind::CLOSED, None).await?;
+    } else if was_closed {
+        crate::stats::record(tx, relay, dialog.id, crate::stats::kind::REOPENED, None).await?;
+    }
     // Title first: a closed topic still shows ⬛ in the list.
     relay
         .push(tx, Intent::Title { dialog: dialog.id }, 0)

@@ -287,6 +287,14 @@ async fn after_call(
     }
     let mut tx = bot.store.begin().await?;
     crate::api::events::intercepted(&mut tx, &bot.relay, dialog.id, &mirror).await?;
+    crate::stats::record(
+        &mut tx,
+        &bot.relay,
+        dialog.id,
+        crate::stats::kind::INTERCEPTED,
+        None,
+    )
+    .await?;
     bot.relay
         .push(
             &mut tx,

@@ -37,6 +37,7 @@ pub async fn sweep(relay: &Relay, store: &Store, now: UnixMs) -> Result<usize, R
             .await?
         {
             crate::api::events::closed(&mut tx, relay, d.id).await?;
+            crate::stats::record(&mut tx, relay, d.id, crate::stats::kind::CLOSED, None).await?;
             relay
                 .push(&mut tx, Intent::Title { dialog: d.id }, 0)
                 .await?;

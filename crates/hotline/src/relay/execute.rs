@@ -381,6 +381,7 @@ impl Executor {
                 dialog,
                 reply_to,
             } => self.direct(*user, text, *dialog, *reply_to).await,
+            Intent::Broadcast { op } => crate::broadcast::execute(self, op).await,
         }
     }
 

@@ -73,6 +73,7 @@ impl Relay {
             .map(|t| render::html(&t));
         if created {
             crate::api::events::created(tx, self, dialog.id).await?;
+            crate::stats::record(tx, self, dialog.id, crate::stats::kind::CREATED, None).await?;
             if params.auto_info && !params.hide_info.card {
                 self.push(tx, Intent::Card { dialog: dialog.id }, 0).await?;
             }
@@ -91,6 +92,7 @@ impl Relay {
             }
         } else if dialog.status == DialogStatus::Closed && !params.leave_closed {
             crate::api::events::reopened(tx, self, dialog.id).await?;
+            crate::stats::record(tx, self, dialog.id, crate::stats::kind::REOPENED, None).await?;
             tx.set_dialog_status(dialog.id, DialogStatus::New, now)
                 .await?;
             self.push(tx, Intent::TopicState { dialog: dialog.id }, 0)
@@ -123,6 +125,7 @@ impl Relay {
             return Ok(());
         }
         crate::api::events::received(tx, self, dialog.id, msg).await?;
+        crate::stats::record(tx, self, dialog.id, crate::stats::kind::IN, None).await?;
         let Some(id) = msg["message_id"].as_i64() else {
             return Ok(());
         };

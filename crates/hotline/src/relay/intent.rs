@@ -125,6 +125,12 @@ pub enum Intent {
         /// Forward these `(chat, message ids)` instead (`/say NAME fwd`).
         forward: Option<(i64, Vec<i64>)>,
     },
+    /// Broadcast work: deliveries, the progress message, reports, exports, stats (see
+    /// `crate::broadcast`). Enqueued directly with its own lane and target.
+    Broadcast {
+        /// What to do.
+        op: crate::broadcast::Op,
+    },
     /// A private message from the bot to a team member (`/info` under HIDE_INFO card);
     /// whether it arrived is told where the command was typed.
     Direct {
@@ -155,6 +161,7 @@ impl Intent {
             | Intent::SendIn { dialog, .. }
             | Intent::SendOut { dialog, .. } => Some(*dialog),
             Intent::Api { dialog, .. } => *dialog,
+            Intent::Broadcast { .. } => None,
             Intent::Notice { dialog, .. } | Intent::Direct { dialog, .. } => *dialog,
         }
     }

@@ -62,6 +62,8 @@ pub struct Relay {
     pub defaults: Arc<Params>,
     /// Whether other connections share this group (cards and titles then name the bot).
     pub shared_group: bool,
+    /// The connection's time zone (`/send at ...`, segment dates, `/stats` days).
+    pub time_zone: crate::config::TimeZone,
 }
 
 impl Relay {
@@ -131,6 +133,9 @@ impl Relay {
         }
         if let Some(m) = update.get("chat_member") {
             return crate::commands::roles::on_chat_member(self, tx, m).await;
+        }
+        if let Some(q) = update.get("callback_query") {
+            return crate::broadcast::on_callback(self, tx, q).await;
         }
         Ok(())
     }

@@ -28,6 +28,8 @@ impl Relay {
                 if cmd.is_for(&self.bot.username) {
                     commands::general(self, tx, msg, &cmd).await?;
                 }
+            } else if slash.is_none() {
+                crate::broadcast::remember_general(self, tx, msg).await?;
             }
             return Ok(());
         };
@@ -79,6 +81,8 @@ impl Relay {
         }
         tx.touch_dialog(dialog.id, now).await?;
         crate::api::events::operator_message(tx, self, dialog.id, msg).await?;
+        let operator = msg["from"]["id"].as_i64();
+        crate::stats::record(tx, self, dialog.id, crate::stats::kind::OUT, operator).await?;
         if let Some(album) = msg["media_group_id"].as_str() {
             if let Some(item) = super::resend::item(msg) {
                 tx.record_media_item(self.connection, self.group_id, id, album, &item, now)

@@ -13,6 +13,7 @@ mod admins;
 mod albums;
 mod api_keys;
 mod api_lists;
+mod broadcasts;
 mod contacts;
 mod dialogs;
 mod events;
@@ -35,6 +36,9 @@ use tokio::sync::Notify;
 
 pub use api_keys::{ApiKey, ApiUpload};
 pub use api_lists::ContactFilter;
+pub use broadcasts::{
+    Broadcast, DialogEvent, ExportRow, NewBroadcast, RecipientCounts, RecipientDelivery, ReportRow,
+};
 pub use contacts::{Contact, ContactProfile};
 pub use dialogs::{Dialog, DialogStatus};
 pub use events::{Delivery, DeliveryStats, HistoryMessage, NewDelivery, NewHistoryMessage};

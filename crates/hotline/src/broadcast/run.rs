@@ -1,0 +1,447 @@
+//! The broadcast driver (chunks of recipients into the outbox, progress, the end) and the
+//! execution of broadcast intents.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::{control_key, enqueue, enqueue_control, state_label, Op, Progress, CALLBACK_PREFIX};
+use crate::config::Limits;
+use crate::outbox::Lane;
+use crate::relay::execute::Executor;
+use crate::relay::render::html;
+use crate::relay::Relay;
+use crate::shutdown::Shutdown;
+use crate::store::{now_ms, Broadcast, Store, StoreError, UnixMs};
+use crate::telegram::TgError;
+
+/// Pacing of the driver.
+#[derive(Debug, Clone, Copy)]
+pub struct RunConfig {
+    /// How often live broadcasts are looked at.
+    pub tick: Duration,
+    /// Recipients kept queued in the outbox per broadcast (refilled below half). About two
+    /// seconds of sending: enough to keep the outbox busy between ticks, few enough that a
+    /// pause or cancel takes effect at once and the outbox never holds 10,000 rows.
+    pub chunk: i64,
+    /// How often the progress message is edited (it counts against the group's limit).
+    pub progress_every: Duration,
+}
+
+impl RunConfig {
+    /// Defaults for the bot's limits.
+    pub fn for_limits(limits: Limits) -> Self {
+        Self {
+            tick: Duration::from_millis(200),
+            chunk: i64::from(limits.bot_per_second).clamp(10, 500) * 2,
+            progress_every: Duration::from_secs(15),
+        }
+    }
+}
+
+/// Drives the connection's broadcasts until shutdown. Store failures are logged and
+/// retried at the next tick.
+pub async fn run(relay: Relay, store: Store, config: RunConfig, mut shutdown: Shutdown) {
+    let mut last_progress: HashMap<i64, UnixMs> = HashMap::new();
+    loop {
+        if let Err(e) = tick(&relay, &store, &config, &mut last_progress).await {
+            tracing::warn!(connection = %relay.name, error = %e, "broadcast driver: store failed");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(config.tick) => {}
+            _ = shutdown.recv() => return,
+        }
+    }
+}
+
+async fn tick(
+    relay: &Relay,
+    store: &Store,
+    config: &RunConfig,
+    last_progress: &mut HashMap<i64, UnixMs>,
+) -> Result<(), StoreError> {
+    let now = now_ms();
+    if store.start_due_broadcasts(relay.connection, now).await? > 0 {
+        tracing::info!(connection = %relay.name, "broadcast: scheduled start");
+    }
+    for b in store.live_broadcasts(relay.connection).await? {
+        let counts = store.recipient_counts(b.id).await?;
+        let mut tx = store.begin().await?;
+        match b.state.as_str() {
+            "running" if counts.left() == 0 => {
+                tx.set_broadcast_state(b.id, &["running"], "done", now)
+                    .await?;
+            }
+            "running" if counts.queued < config.chunk / 2 && counts.pending > 0 => {
+                let next = tx
+                    .queue_recipients(b.id, config.chunk - counts.queued)
+                    .await?;
+                for (seq, user) in next {
+                    let op = Op::Deliver {
+                        broadcast: b.id,
+                        seq,
+                    };
+                    enqueue(relay, &mut tx, op, Lane::Broadcast, user, 0).await?;
+                }
+            }
+            "done" | "cancelled"
+                if counts.queued == 0 && tx.finish_broadcast(b.id, now).await? =>
+            {
+                enqueue_control(relay, &mut tx, b.id, Lane::Group).await?;
+                let op = Op::Report { broadcast: b.id };
+                enqueue(
+                    relay,
+                    &mut tx,
+                    op,
+                    Lane::Group,
+                    relay.group_id,
+                    control_key(b.id),
+                )
+                .await?;
+                last_progress.remove(&b.id);
+            }
+            _ => {}
+        }
+        if b.state == "running" {
+            let last = last_progress.entry(b.id).or_insert(now);
+            if now - *last >= config.progress_every.as_millis() as i64 {
+                *last = now;
+                enqueue_control(relay, &mut tx, b.id, Lane::Broadcast).await?;
+            }
+        }
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+fn store_err(e: StoreError) -> TgError {
+    TgError::Transient(format!("store: {e}"))
+}
+
+/// Runs one broadcast intent. Handled permanent failures are `Ok`.
+pub async fn execute(ex: &Executor, op: &Op) -> Result<(), TgError> {
+    match op {
+        Op::Deliver { broadcast, seq } => deliver(ex, *broadcast, *seq).await,
+        Op::Control {
+            broadcast,
+            reply_to,
+            file,
+        } => control(ex, *broadcast, *reply_to, file.as_deref()).await,
+        Op::Answer { callback, text } => {
+            let r = ex
+                .tg
+                .call(
+                    "answerCallbackQuery",
+                    json!({"callback_query_id": callback, "text": text}),
+                )
+                .await;
+            match r {
+                // A query older than Telegram keeps cannot be answered any more.
+                Err(e) if !e.is_retryable() => Ok(()),
+                r => r.map(|_| ()),
+            }
+        }
+        Op::Report { broadcast } => report(ex, *broadcast).await,
+        Op::Export { segment, reply_to } => {
+            crate::export::execute(ex, segment.as_deref(), *reply_to).await
+        }
+        Op::Stats {
+            from,
+            to,
+            label,
+            reply_to,
+        } => crate::stats::execute(ex, *from, *to, label, *reply_to).await,
+    }
+}
+
+async fn deliver(ex: &Executor, broadcast: i64, seq: i64) -> Result<(), TgError> {
+    let store = &ex.store;
+    let Some(d) = store.delivery(broadcast, seq).await.map_err(store_err)? else {
+        return Ok(());
+    };
+    if d.state != "queued" {
+        // Already settled (a retry after a crash between the call and its record).
+        return Ok(());
+    }
+    match d.broadcast_state.as_str() {
+        "cancelled" => {
+            store
+                .set_recipient(
+                    broadcast,
+                    seq,
+                    "queued",
+                    "cancelled",
+                    Some("broadcast cancelled"),
+                    None,
+                )
+                .await
+                .map_err(store_err)?;
+            return Ok(());
+        }
+        "paused" => {
+            store
+                .set_recipient(broadcast, seq, "queued", "pending", None, None)
+                .await
+                .map_err(store_err)?;
+            return Ok(());
+        }
+        _ => {}
+    }
+    let extra = if d.paid {
+        json!({"allow_paid_broadcast": true})
+    } else {
+        json!({})
+    };
+    let result = ex
+        .tg
+        .copy_messages(d.user_id, ex.relay.group_id, &d.source_ids, extra)
+        .await;
+    let (state, error) = match result {
+        Ok(_) => ("sent", None),
+        Err(e) if e.is_blocked() => {
+            if let Some(contact) = d.contact_id {
+                store
+                    .set_contact_blocked(contact, true)
+                    .await
+                    .map_err(store_err)?;
+            }
+            ("blocked", Some("blocked the bot".to_string()))
+        }
+        Err(e) if e.is_retryable() => return Err(e),
+        Err(e) => ("failed", Some(e.to_string())),
+    };
+    let sent_at = (state == "sent").then(now_ms);
+    store
+        .set_recipient(broadcast, seq, "queued", state, error.as_deref(), sent_at)
+        .await
+        .map_err(store_err)?;
+    Ok(())
+}
+
+/// The control message's text and buttons for the broadcast's current state.
+pub fn render(p: &Progress, tz: time::UtcOffset) -> (String, Option<Value>) {
+    let b = &p.broadcast;
+    let c = &p.counts;
+    let sources = b.sources().len();
+    let mut t = format!(
+        "📣 <b>Broadcast #{}</b> · {}\n{}",
+        b.id,
+        html(&b.audience),
+        state_label(&b.state)
+    );
+    if b.start_at > now_ms() && matches!(b.state.as_str(), "draft" | "scheduled" | "paused") {
+        t.push_str(&format!(
+            " · starts {} ({})",
+            super::format_local(b.start_at, tz),
+            crate::config::TimeZone(tz)
+        ));
+    }
+    t.push_str(&format!(
+        "\nRecipients: {}{}\nMessages: {} (copied from General; not posted in topics){}",
+        b.total - c.skipped,
+        if c.skipped > 0 {
+            format!(" ({} skipped: blocked or banned)", c.skipped)
+        } else {
+            String::new()
+        },
+        sources,
+        if b.paid { " · paid broadcast" } else { "" },
+    ));
+    if b.state != "draft" {
+        t.push_str(&format!(
+            "\nSent {} · failed {} · blocked {} · left {}",
+            c.sent,
+            c.failed,
+            c.blocked,
+            c.left()
+        ));
+        if c.cancelled > 0 {
+            t.push_str(&format!(" · cancelled {}", c.cancelled));
+        }
+        if b.state == "running" && p.rate > 0.0 {
+            let eta = (c.left() as f64 / p.rate).ceil() as i64;
+            t.push_str(&format!(
+                "\nRate {:.1}/s · ETA {}",
+                p.rate,
+                human_duration(eta)
+            ));
+        }
+    }
+    let button = |label: &str, action: &str| json!({"text": label, "callback_data": format!("{CALLBACK_PREFIX}{action}:{}", b.id)});
+    let row = match b.state.as_str() {
+        "draft" => Some(vec![
+            button("✅ Confirm", "confirm"),
+            button("✖️ Cancel", "cancel"),
+        ]),
+        "scheduled" | "running" => Some(vec![
+            button("⏸ Pause", "pause"),
+            button("✖️ Cancel", "cancel"),
+        ]),
+        "paused" => Some(vec![
+            button("▶️ Resume", "resume"),
+            button("✖️ Cancel", "cancel"),
+        ]),
+        _ => None,
+    };
+    (t, row.map(|r| json!({ "inline_keyboard": [r] })))
+}
+
+fn human_duration(secs: i64) -> String {
+    match secs {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3600 => format!("{} min {} s", s / 60, s % 60),
+        s => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+    }
+}
+
+async fn load_file(ex: &Executor, b: &Broadcast, file: &str) -> Result<(), TgError> {
+    let f = ex.tg.get_file(file).await?;
+    let Some(path) = f.file_path else {
+        return Err(TgError::Decode("getFile gave no file_path".into()));
+    };
+    let bytes = ex.tg.download_file(&path).await?;
+    let text = String::from_utf8_lossy(&bytes);
+    let ids: Vec<i64> = text
+        .split(|c: char| !(c.is_ascii_digit() || c == '-'))
+        .filter_map(|w| w.parse::<i64>().ok())
+        .filter(|id| *id > 0)
+        .collect();
+    ex.store
+        .add_list_recipients(ex.relay.connection, b.id, &ids)
+        .await
+        .map_err(store_err)?;
+    Ok(())
+}
+
+async fn control(
+    ex: &Executor,
+    id: i64,
+    reply_to: Option<i64>,
+    file: Option<&str>,
+) -> Result<(), TgError> {
+    let store = &ex.store;
+    let relay = &ex.relay;
+    let tz = relay.time_zone.0;
+    let Some(b) = store
+        .broadcast(relay.connection, id)
+        .await
+        .map_err(store_err)?
+    else {
+        return Ok(());
+    };
+    if let Some(f) = file {
+        if b.total == 0 && b.state == "draft" {
+            if let Err(e) = load_file(ex, &b, f).await {
+                if e.is_retryable() {
+                    return Err(e);
+                }
+                let text = format!("Could not read the file of ids: {}", html(&e.to_string()));
+                ex.tg
+                    .send_message(relay.group_id, &text, json!({"parse_mode": "HTML"}))
+                    .await?;
+            }
+        }
+    }
+    let p = super::progress(store, relay, id)
+        .await
+        .map_err(|e| TgError::Transient(e.to_string()))?;
+    let (text, keyboard) = render(&p, tz);
+    let mut extra = json!({"parse_mode": "HTML"});
+    if let Some(k) = keyboard {
+        extra["reply_markup"] = k;
+    }
+    match p.broadcast.control_message {
+        Some(m) => match ex
+            .tg
+            .edit_message_text(relay.group_id, m, &text, extra)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_modified() || e.is_message_to_edit_not_found() => Ok(()),
+            Err(e) if e.is_retryable() => Err(e),
+            Err(e) => {
+                tracing::warn!(broadcast = id, error = %e, "broadcast: progress not shown");
+                Ok(())
+            }
+        },
+        None => {
+            if let Some(r) = reply_to {
+                extra["reply_parameters"] =
+                    json!({"message_id": r, "allow_sending_without_reply": true});
+            }
+            let m = ex.tg.send_message(relay.group_id, &text, extra).await?;
+            store
+                .set_broadcast_control(id, m.message_id)
+                .await
+                .map_err(store_err)
+        }
+    }
+}
+
+/// The CSV report of a broadcast: user id, name, username, status, error, sent at.
+pub async fn report_csv(
+    store: &Store,
+    broadcast: i64,
+    tz: time::UtcOffset,
+) -> Result<Vec<u8>, StoreError> {
+    let rows = store.report_rows(broadcast).await?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let csv_err = |e: csv::Error| StoreError::Corrupt {
+        table: "broadcast_recipients",
+        message: e.to_string(),
+    };
+    w.write_record(["user_id", "name", "username", "status", "error", "sent_at"])
+        .map_err(csv_err)?;
+    for r in rows {
+        let name = match (&r.first_name, &r.last_name) {
+            (Some(f), Some(l)) if !l.is_empty() => format!("{f} {l}"),
+            (Some(f), _) => f.clone(),
+            _ => String::new(),
+        };
+        w.write_record([
+            r.user_id.to_string(),
+            name,
+            r.username.unwrap_or_default(),
+            r.state,
+            r.error.unwrap_or_default(),
+            r.sent_at
+                .map(|t| crate::export::format_time(t, tz))
+                .unwrap_or_default(),
+        ])
+        .map_err(csv_err)?;
+    }
+    w.into_inner().map_err(|e| StoreError::Corrupt {
+        table: "broadcast_recipients",
+        message: e.to_string(),
+    })
+}
+
+async fn report(ex: &Executor, id: i64) -> Result<(), TgError> {
+    let relay = &ex.relay;
+    let p = super::progress(&ex.store, relay, id)
+        .await
+        .map_err(|e| TgError::Transient(e.to_string()))?;
+    let csv = report_csv(&ex.store, id, relay.time_zone.0)
+        .await
+        .map_err(store_err)?;
+    let c = p.counts;
+    let caption = format!(
+        "📄 Broadcast #{id} report: sent {}, failed {}, blocked {}, skipped {}, cancelled {}",
+        c.sent, c.failed, c.blocked, c.skipped, c.cancelled
+    );
+    let mut extra = json!({"caption": caption});
+    if let Some(m) = p.broadcast.control_message {
+        extra["reply_parameters"] = json!({"message_id": m, "allow_sending_without_reply": true});
+    }
+    ex.tg
+        .send_document_bytes(
+            relay.group_id,
+            &format!("broadcast-{id}.csv"),
+            "text/csv",
+            csv.into(),
+            extra,
+        )
+        .await?;
+    Ok(())
+}

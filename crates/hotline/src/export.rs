@@ -1,0 +1,183 @@
+//! `/export [SEGMENT]`: a CSV of contacts posted as a document to General. Rows are
+//! streamed from the database into a temporary file, so memory does not grow with the
+//! number of contacts; [`write_csv`] is the same export for the API.
+
+use std::io::Write;
+
+use serde_json::{json, Value};
+
+use crate::broadcast::{enqueue, segment_error, Op};
+use crate::commands::parse::Parsed;
+use crate::commands::{answer, roles};
+use crate::outbox::Lane;
+use crate::relay::execute::Executor;
+use crate::relay::render::html;
+use crate::relay::{Relay, RelayError};
+use crate::segments::{self, SegmentError};
+use crate::store::{now_ms, ConnectionId, ExportRow, Store, StoreError, Tx, UnixMs};
+use crate::telegram::TgError;
+
+/// The export's columns.
+pub const HEADER: [&str; 14] = [
+    "user_id",
+    "first_name",
+    "last_name",
+    "username",
+    "language",
+    "first_seen",
+    "last_message_at",
+    "tags",
+    "dialog_status",
+    "messages_in",
+    "messages_out",
+    "blocked",
+    "banned",
+    "profile",
+];
+
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The segment is wrong.
+    #[error("segment {0}")]
+    Segment(#[from] SegmentError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Writing the CSV failed.
+    #[error("writing CSV: {0}")]
+    Csv(#[from] csv::Error),
+    /// Writing the file failed.
+    #[error("writing the file: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// `YYYY-MM-DD HH:MM:SS` in `tz`.
+pub fn format_time(at: UnixMs, tz: time::UtcOffset) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(at) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .to_offset(tz);
+    let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    t.format(&f).unwrap_or_default()
+}
+
+fn record(r: &ExportRow, tz: time::UtcOffset) -> [String; 14] {
+    let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
+    [
+        r.user_id.to_string(),
+        r.first_name.clone(),
+        r.last_name.clone().unwrap_or_default(),
+        r.username.clone().unwrap_or_default(),
+        r.language_code.clone().unwrap_or_default(),
+        format_time(r.first_seen_at, tz),
+        r.last_message_at
+            .map(|t| format_time(t, tz))
+            .unwrap_or_default(),
+        r.tags.clone().unwrap_or_default(),
+        r.dialog_status.clone().unwrap_or_default(),
+        r.messages_in.to_string(),
+        r.messages_out.to_string(),
+        yes_no(r.blocked),
+        yes_no(r.banned),
+        format!("tg://user?id={}", r.user_id),
+    ]
+}
+
+/// Writes the CSV of the contacts matching `segment` (None = all) to `out`, row by row;
+/// returns the number of contacts.
+pub async fn write_csv<W: Write>(
+    store: &Store,
+    connection: ConnectionId,
+    segment: Option<&str>,
+    tz: time::UtcOffset,
+    out: W,
+) -> Result<u64, ExportError> {
+    let compiled = match segment {
+        Some(src) => Some(segments::resolve(store, connection, src, now_ms(), tz, 2).await??),
+        None => None,
+    };
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(HEADER)?;
+    let n = store
+        .export_contacts(connection, compiled.as_ref(), |r| {
+            w.write_record(record(&r, tz))
+        })
+        .await??;
+    w.flush()?;
+    Ok(n)
+}
+
+/// `/export [SEGMENT]` in General: checks the segment now, exports when the intent runs.
+pub async fn command(
+    relay: &Relay,
+    tx: &mut Tx,
+    msg: &Value,
+    cmd: &Parsed,
+) -> Result<(), RelayError> {
+    let reply_to = msg["message_id"].as_i64();
+    if !roles::require_admin(relay, tx, msg, None).await? {
+        return Ok(());
+    }
+    let segment = (!cmd.args.is_empty()).then(|| cmd.args.clone());
+    if let Some(src) = &segment {
+        let checked =
+            segments::resolve_tx(tx, relay.connection, src, now_ms(), relay.time_zone.0, 2).await?;
+        if let Err(e) = checked {
+            return answer(relay, tx, None, reply_to, segment_error(src, &e)).await;
+        }
+    }
+    let op = Op::Export { segment, reply_to };
+    enqueue(relay, tx, op, Lane::Group, relay.group_id, 0).await?;
+    Ok(())
+}
+
+/// Runs an export intent: a temporary file, then one upload.
+pub async fn execute(
+    ex: &Executor,
+    segment: Option<&str>,
+    reply_to: Option<i64>,
+) -> Result<(), TgError> {
+    let relay = &ex.relay;
+    let file = tempfile::NamedTempFile::new()
+        .map_err(|e| TgError::Transient(format!("temp file: {e}")))?;
+    let writer = std::io::BufWriter::new(
+        file.reopen()
+            .map_err(|e| TgError::Transient(format!("temp file: {e}")))?,
+    );
+    let mut extra = json!({});
+    if let Some(r) = reply_to {
+        extra["reply_parameters"] = json!({"message_id": r, "allow_sending_without_reply": true});
+    }
+    let n = match write_csv(
+        &ex.store,
+        relay.connection,
+        segment,
+        relay.time_zone.0,
+        writer,
+    )
+    .await
+    {
+        Ok(n) => n,
+        Err(ExportError::Segment(e)) => {
+            extra["parse_mode"] = json!("HTML");
+            let text = segment_error(segment.unwrap_or(""), &e);
+            ex.tg.send_message(relay.group_id, &text, extra).await?;
+            return Ok(());
+        }
+        Err(e) => return Err(TgError::Transient(e.to_string())),
+    };
+    let bytes = tokio::fs::read(file.path())
+        .await
+        .map_err(|e| TgError::Transient(format!("temp file: {e}")))?;
+    let what = segment.map_or("all contacts".to_string(), |s| format!("segment {s}"));
+    extra["caption"] = json!(format!("📇 Export: {n} contacts ({})", html(&what)));
+    extra["parse_mode"] = json!("HTML");
+    let name = format!(
+        "contacts-{}.csv",
+        &format_time(now_ms(), relay.time_zone.0)[..10]
+    );
+    ex.tg
+        .send_document_bytes(relay.group_id, &name, "text/csv", bytes.into(), extra)
+        .await?;
+    Ok(())
+}

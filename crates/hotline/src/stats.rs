@@ -1,0 +1,615 @@
+//! Team analytics (`/stats [today|7d|30d|FROM..TO]`): figures computed from the dialog
+//! events the relay records in its decisions (`dialog_events`), answered as a message and
+//! a chart rendered in process (plotters' bitmap backend with an embedded font, so it
+//! works on a machine without fontconfig or any system font).
+//!
+//! Definitions. An *episode* starts when a dialog is created or reopened. Its first
+//! response time runs to the first operator message after the start; its resolution time
+//! to the close. *Unanswered*: dialogs whose last incoming message in the period has no
+//! operator message after it (by the end of the period). Medians and p90 use the
+//! nearest-rank method (the value at rank ⌈p·n⌉).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Once;
+
+use serde_json::{json, Value};
+use time::{Date, Duration as TDuration, UtcOffset};
+
+use crate::broadcast::{enqueue, Op};
+use crate::commands::parse::Parsed;
+use crate::commands::{answer, roles};
+use crate::outbox::Lane;
+use crate::relay::execute::Executor;
+use crate::relay::render::html;
+use crate::relay::{Relay, RelayError};
+use crate::segments::{day_of, day_start, parse_age, parse_date};
+use crate::store::{now_ms, ConnectionId, DialogEvent, Store, StoreError, Tx, UnixMs};
+use crate::telegram::{InputFile, TgError};
+
+/// Chart size in pixels.
+pub const CHART_SIZE: (u32, u32) = (1000, 760);
+
+/// Kinds of events, as stored.
+pub mod kind {
+    /// A dialog was created (first contact).
+    pub const CREATED: &str = "created";
+    /// A closed dialog was reopened.
+    pub const REOPENED: &str = "reopened";
+    /// A dialog was closed (by hand or AUTOCLOSE).
+    pub const CLOSED: &str = "closed";
+    /// A user message.
+    pub const IN: &str = "in";
+    /// An operator message to the user.
+    pub const OUT: &str = "out";
+    /// A message the parallel bot sent, mirrored.
+    pub const INTERCEPTED: &str = "intercepted";
+}
+
+/// Records a dialog event in the decision's transaction (the relay's hooks call this).
+pub async fn record(
+    tx: &mut Tx,
+    relay: &Relay,
+    dialog: i64,
+    kind: &str,
+    operator: Option<i64>,
+) -> Result<(), StoreError> {
+    tx.record_event(relay.connection, dialog, kind, operator, now_ms())
+        .await
+}
+
+/// Median and 90th percentile of durations, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Spread {
+    /// How many values.
+    pub count: usize,
+    /// Median (nearest rank).
+    pub median: Option<i64>,
+    /// 90th percentile (nearest rank).
+    pub p90: Option<i64>,
+}
+
+impl Spread {
+    fn of(mut v: Vec<i64>) -> Self {
+        v.sort_unstable();
+        Self {
+            count: v.len(),
+            median: percentile(&v, 0.5),
+            p90: percentile(&v, 0.9),
+        }
+    }
+}
+
+/// Nearest-rank percentile of sorted values.
+pub fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (p * sorted.len() as f64).ceil().max(1.0) as usize;
+    Some(sorted[rank.min(sorted.len()) - 1])
+}
+
+/// One operator's figures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorStats {
+    /// Telegram user id.
+    pub operator_id: i64,
+    /// Messages sent to users.
+    pub messages: i64,
+    /// Dialogs they wrote in.
+    pub dialogs: i64,
+    /// Median of the first responses they gave.
+    pub median_first_response: Option<i64>,
+}
+
+/// Messages of one day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Day {
+    /// The day (connection time zone).
+    pub date: Date,
+    /// From users.
+    pub incoming: i64,
+    /// From operators.
+    pub outgoing: i64,
+    /// From the parallel bot.
+    pub intercepted: i64,
+}
+
+/// Analytics of a period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Period start (inclusive).
+    pub from: UnixMs,
+    /// Period end (exclusive).
+    pub to: UnixMs,
+    /// Dialogs created.
+    pub new: i64,
+    /// Dialogs reopened.
+    pub reopened: i64,
+    /// Dialogs closed.
+    pub closed: i64,
+    /// Dialogs whose last user message has no answer.
+    pub unanswered: i64,
+    /// Messages from users.
+    pub incoming: i64,
+    /// Messages from operators.
+    pub outgoing: i64,
+    /// Messages from the parallel bot.
+    pub intercepted: i64,
+    /// First response times.
+    pub first_response: Spread,
+    /// Resolution times.
+    pub resolution: Spread,
+    /// Per operator, most messages first.
+    pub operators: Vec<OperatorStats>,
+    /// Incoming messages by weekday (Monday first).
+    pub by_weekday: [i64; 7],
+    /// Incoming messages by hour of day.
+    pub by_hour: [i64; 24],
+    /// Per day, every day of the period.
+    pub days: Vec<Day>,
+}
+
+/// Computes the analytics of `[from, to)` from recorded events (pure: tested directly).
+pub fn compute_from(events: &[DialogEvent], from: UnixMs, to: UnixMs, tz: UtcOffset) -> Report {
+    let mut r = Report {
+        from,
+        to,
+        new: 0,
+        reopened: 0,
+        closed: 0,
+        unanswered: 0,
+        incoming: 0,
+        outgoing: 0,
+        intercepted: 0,
+        first_response: Spread::default(),
+        resolution: Spread::default(),
+        operators: Vec::new(),
+        by_weekday: [0; 7],
+        by_hour: [0; 24],
+        days: Vec::new(),
+    };
+    let mut days: BTreeMap<Date, Day> = BTreeMap::new();
+    let (first_day, last_day) = (day_of(from, tz), day_of(to - 1, tz));
+    let mut d = first_day;
+    while d <= last_day {
+        days.insert(
+            d,
+            Day {
+                date: d,
+                incoming: 0,
+                outgoing: 0,
+                intercepted: 0,
+            },
+        );
+        match d.next_day() {
+            Some(n) => d = n,
+            None => break,
+        }
+    }
+    let mut frt = Vec::new();
+    let mut res = Vec::new();
+    let mut ops: HashMap<i64, (i64, HashSet<i64>, Vec<i64>)> = HashMap::new();
+    let mut i = 0;
+    while i < events.len() {
+        let dialog = events[i].dialog_id;
+        let mut start: Option<UnixMs> = None;
+        let mut awaiting: Option<UnixMs> = None;
+        let mut waiting_in = false;
+        while i < events.len() && events[i].dialog_id == dialog {
+            let e = &events[i];
+            i += 1;
+            let day = days.get_mut(&day_of(e.at, tz));
+            match e.kind.as_str() {
+                kind::CREATED | kind::REOPENED => {
+                    if e.kind == kind::CREATED {
+                        r.new += 1;
+                    } else {
+                        r.reopened += 1;
+                    }
+                    start = Some(e.at);
+                    awaiting = Some(e.at);
+                }
+                kind::CLOSED => {
+                    r.closed += 1;
+                    if let Some(s) = start.take() {
+                        res.push(e.at - s);
+                    }
+                    awaiting = None;
+                    waiting_in = false;
+                }
+                kind::IN => {
+                    r.incoming += 1;
+                    waiting_in = true;
+                    if let Some(d) = day {
+                        d.incoming += 1;
+                    }
+                    let local = time::OffsetDateTime::from_unix_timestamp_nanos(
+                        i128::from(e.at) * 1_000_000,
+                    )
+                    .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+                    .to_offset(tz);
+                    r.by_weekday[local.weekday().number_days_from_monday() as usize] += 1;
+                    r.by_hour[local.hour() as usize] += 1;
+                }
+                kind::OUT => {
+                    r.outgoing += 1;
+                    waiting_in = false;
+                    if let Some(d) = day {
+                        d.outgoing += 1;
+                    }
+                    let op = e.operator_id.unwrap_or(0);
+                    let entry = ops.entry(op).or_default();
+                    entry.0 += 1;
+                    entry.1.insert(dialog);
+                    if let Some(s) = awaiting.take() {
+                        frt.push(e.at - s);
+                        entry.2.push(e.at - s);
+                    }
+                }
+                kind::INTERCEPTED => {
+                    r.intercepted += 1;
+                    if let Some(d) = day {
+                        d.intercepted += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if waiting_in {
+            r.unanswered += 1;
+        }
+    }
+    r.first_response = Spread::of(frt);
+    r.resolution = Spread::of(res);
+    let mut operators: Vec<OperatorStats> = ops
+        .into_iter()
+        .map(|(id, (messages, dialogs, mut firsts))| {
+            firsts.sort_unstable();
+            OperatorStats {
+                operator_id: id,
+                messages,
+                dialogs: dialogs.len() as i64,
+                median_first_response: percentile(&firsts, 0.5),
+            }
+        })
+        .collect();
+    operators.sort_by_key(|o| (-o.messages, o.operator_id));
+    r.operators = operators;
+    r.days = days.into_values().collect();
+    r
+}
+
+/// Computes the analytics of `[from, to)` for a connection.
+pub async fn compute(
+    store: &Store,
+    connection: ConnectionId,
+    from: UnixMs,
+    to: UnixMs,
+    tz: UtcOffset,
+) -> Result<Report, StoreError> {
+    let events = store.events_between(connection, from, to).await?;
+    Ok(compute_from(&events, from, to, tz))
+}
+
+/// Parses `today`, `7d`, `30d`, `Nd`/`Nw`, `YYYY-MM-DD..YYYY-MM-DD` (whole days,
+/// inclusive) or `YYYY-MM-DD`; empty means 7 days. Returns `(from, to, label)`.
+pub fn parse_period(
+    args: &str,
+    now: UnixMs,
+    tz: UtcOffset,
+) -> Result<(UnixMs, UnixMs, String), String> {
+    let a = args.trim().to_lowercase();
+    let today = day_start(day_of(now, tz), tz);
+    match a.as_str() {
+        "" => return Ok((now - 7 * 86_400_000, now, "the last 7 days".into())),
+        "today" => return Ok((today, now.max(today + 1), "today".into())),
+        _ => {}
+    }
+    if let Some((f, t)) = a.split_once("..") {
+        let (Some(f), Some(t)) = (parse_date(f.trim()), parse_date(t.trim())) else {
+            return Err("Use dates like 2026-01-01..2026-01-31.".into());
+        };
+        if t < f {
+            return Err("The period ends before it starts.".into());
+        }
+        let to = day_start(t + TDuration::days(1), tz);
+        return Ok((day_start(f, tz), to, format!("{f} – {t}")));
+    }
+    if let Some(d) = parse_date(&a) {
+        return Ok((
+            day_start(d, tz),
+            day_start(d + TDuration::days(1), tz),
+            d.to_string(),
+        ));
+    }
+    match parse_age(&a) {
+        Some(ms) if ms > 0 && (a.ends_with('d') || a.ends_with('w')) => {
+            Ok((now - ms, now, format!("the last {a}")))
+        }
+        _ => Err(format!(
+            "“{}” is not a period: /stats today, 7d, 30d or 2026-01-01..2026-01-31.",
+            html(args.trim())
+        )),
+    }
+}
+
+/// A duration for people: `45 s`, `12 min`, `3 h 5 min`, `2 d 4 h`.
+pub fn human(ms: i64) -> String {
+    let s = ms / 1000;
+    match s {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3600 => format!("{} min", s / 60),
+        s if s < 86_400 => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+        s => format!("{} d {} h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+fn spread_text(s: &Spread) -> String {
+    match (s.median, s.p90) {
+        (Some(m), Some(p)) => format!(
+            "median {}, p90 {} ({} dialogs)",
+            human(m),
+            human(p),
+            s.count
+        ),
+        _ => "—".into(),
+    }
+}
+
+/// The readable message.
+pub fn render_text(r: &Report, label: &str) -> String {
+    let mut t = format!("📊 <b>Team stats</b> · {}\n\n", html(label));
+    t.push_str(&format!(
+        "<b>Dialogs</b>: {} new · {} reopened · {} closed · {} unanswered\n",
+        r.new, r.reopened, r.closed, r.unanswered
+    ));
+    t.push_str(&format!(
+        "<b>Messages</b>: {} in · {} out · {} intercepted\n",
+        r.incoming, r.outgoing, r.intercepted
+    ));
+    t.push_str(&format!(
+        "<b>First response</b>: {}\n<b>Resolution</b>: {}\n",
+        spread_text(&r.first_response),
+        spread_text(&r.resolution)
+    ));
+    if !r.operators.is_empty() {
+        t.push_str("\n<b>Operators</b>\n");
+        for o in r.operators.iter().take(20) {
+            t.push_str(&format!(
+                "<a href=\"tg://user?id={id}\">{id}</a>: {} messages · {} dialogs · first response {}\n",
+                o.messages,
+                o.dialogs,
+                o.median_first_response.map_or("—".into(), human),
+                id = o.operator_id,
+            ));
+        }
+    }
+    let busiest = |v: &[i64]| {
+        v.iter()
+            .enumerate()
+            .max_by_key(|(i, n)| (**n, usize::MAX - i))
+            .filter(|(_, n)| **n > 0)
+            .map(|(i, _)| i)
+    };
+    const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    t.push_str("\n<b>Load</b> (incoming by weekday): ");
+    t.push_str(
+        &WEEKDAYS
+            .iter()
+            .zip(r.by_weekday)
+            .map(|(d, n)| format!("{d} {n}"))
+            .collect::<Vec<_>>()
+            .join(" · "),
+    );
+    if let Some(h) = busiest(&r.by_hour) {
+        t.push_str(&format!(
+            "\nBusiest hour: {h:02}:00–{:02}:00 ({} messages)",
+            (h + 1) % 24,
+            r.by_hour[h]
+        ));
+    }
+    t
+}
+
+static FONT: Once = Once::new();
+
+fn register_font() {
+    FONT.call_once(|| {
+        let bytes: &'static [u8] = include_bytes!("../assets/fonts/DejaVuSansMono.ttf");
+        if plotters::style::register_font("sans-serif", plotters::style::FontStyle::Normal, bytes)
+            .is_err()
+        {
+            tracing::warn!("chart font not registered");
+        }
+    });
+}
+
+/// Renders the chart (messages per day in/out/intercepted; incoming load by hour) as PNG.
+pub fn chart(r: &Report, label: &str) -> Result<Vec<u8>, String> {
+    use plotters::prelude::*;
+    register_font();
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let path = dir.path().join("stats.png");
+    {
+        let root = BitMapBackend::new(&path, CHART_SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let (top, bottom) = root.split_vertically(CHART_SIZE.1 / 2 + 20);
+        let days = r.days.len().max(1) as i32;
+        let max_day = r
+            .days
+            .iter()
+            .map(|d| d.incoming.max(d.outgoing).max(d.intercepted))
+            .max()
+            .unwrap_or(0)
+            .max(1);
+        let mut c = ChartBuilder::on(&top)
+            .caption(
+                format!("Messages per day · {label}"),
+                ("sans-serif", 20).into_font(),
+            )
+            .margin(12)
+            .x_label_area_size(28)
+            .y_label_area_size(48)
+            .build_cartesian_2d(
+                0..days - 1 + i32::from(days == 1),
+                0..max_day + max_day / 10 + 1,
+            )
+            .map_err(|e| e.to_string())?;
+        let day_labels: Vec<String> = r
+            .days
+            .iter()
+            .map(|d| format!("{:02}-{:02}", u8::from(d.date.month()), d.date.day()))
+            .collect();
+        c.configure_mesh()
+            .x_labels(days.clamp(2, 12) as usize)
+            .x_label_formatter(&|i| day_labels.get(*i as usize).cloned().unwrap_or_default())
+            .label_style(("sans-serif", 13))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        type Series = (&'static str, RGBColor, fn(&Day) -> i64);
+        let series: [Series; 3] = [
+            ("in", RGBColor(52, 101, 164), |d| d.incoming),
+            ("out", RGBColor(78, 154, 6), |d| d.outgoing),
+            ("intercepted", RGBColor(204, 0, 0), |d| d.intercepted),
+        ];
+        for (name, color, f) in series {
+            let points: Vec<(i32, i64)> = r
+                .days
+                .iter()
+                .enumerate()
+                .map(|(i, d)| (i as i32, f(d)))
+                .collect();
+            c.draw_series(LineSeries::new(points, color.stroke_width(2)))
+                .map_err(|e| e.to_string())?
+                .label(name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+                });
+        }
+        c.configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 13))
+            .draw()
+            .map_err(|e| e.to_string())?;
+
+        let max_hour = r.by_hour.iter().copied().max().unwrap_or(0).max(1);
+        let mut h = ChartBuilder::on(&bottom)
+            .caption("Incoming by hour of day", ("sans-serif", 20).into_font())
+            .margin(12)
+            .x_label_area_size(28)
+            .y_label_area_size(48)
+            .build_cartesian_2d(0i32..24, 0..max_hour + max_hour / 10 + 1)
+            .map_err(|e| e.to_string())?;
+        h.configure_mesh()
+            .x_labels(12)
+            .label_style(("sans-serif", 13))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        h.draw_series(r.by_hour.iter().enumerate().map(|(i, n)| {
+            let i = i as i32;
+            Rectangle::new([(i, 0), (i + 1, *n)], RGBColor(52, 101, 164).filled())
+        }))
+        .map_err(|e| e.to_string())?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    std::fs::read(&path).map_err(|e| e.to_string())
+}
+
+/// `/stats [PERIOD]` in General.
+pub async fn command(
+    relay: &Relay,
+    tx: &mut Tx,
+    msg: &Value,
+    cmd: &Parsed,
+) -> Result<(), RelayError> {
+    let reply_to = msg["message_id"].as_i64();
+    if !roles::require_admin(relay, tx, msg, None).await? {
+        return Ok(());
+    }
+    match parse_period(&cmd.args, now_ms(), relay.time_zone.0) {
+        Ok((from, to, label)) => {
+            let op = Op::Stats {
+                from,
+                to,
+                label,
+                reply_to,
+            };
+            enqueue(relay, tx, op, Lane::Group, relay.group_id, 0).await?;
+            Ok(())
+        }
+        Err(text) => answer(relay, tx, None, reply_to, text).await,
+    }
+}
+
+/// Runs a stats intent: the message, then the chart as a photo.
+pub async fn execute(
+    ex: &Executor,
+    from: UnixMs,
+    to: UnixMs,
+    label: &str,
+    reply_to: Option<i64>,
+) -> Result<(), TgError> {
+    let relay = &ex.relay;
+    let tz = relay.time_zone.0;
+    let report = compute(&ex.store, relay.connection, from, to, tz)
+        .await
+        .map_err(|e| TgError::Transient(format!("store: {e}")))?;
+    let mut extra = json!({"parse_mode": "HTML"});
+    if let Some(r) = reply_to {
+        extra["reply_parameters"] = json!({"message_id": r, "allow_sending_without_reply": true});
+    }
+    ex.tg
+        .send_message(relay.group_id, &render_text(&report, label), extra)
+        .await?;
+    let png = match chart(&report, label) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(error = %e, "stats chart not rendered");
+            return Ok(());
+        }
+    };
+    let file = InputFile {
+        field: "photo".into(),
+        file_name: "stats.png".into(),
+        mime: Some("image/png".into()),
+        bytes: png.into(),
+    };
+    ex.tg
+        .call_multipart(
+            "sendPhoto",
+            json!({"chat_id": relay.group_id, "caption": format!("📈 {label}")}),
+            vec![file],
+        )
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank() {
+        assert_eq!(percentile(&[], 0.5), None);
+        assert_eq!(percentile(&[5], 0.9), Some(5));
+        assert_eq!(percentile(&[1, 2, 3, 4], 0.5), Some(2));
+        let v: Vec<i64> = (1..=10).collect();
+        assert_eq!(percentile(&v, 0.9), Some(9));
+        assert_eq!(percentile(&v, 0.5), Some(5));
+    }
+
+    #[test]
+    fn periods() {
+        let tz = UtcOffset::UTC;
+        let now = day_start(parse_date("2026-03-10").unwrap(), tz) + 5 * 3_600_000;
+        let (f, t, _) = parse_period("today", now, tz).unwrap();
+        assert_eq!((f, t), (now - 5 * 3_600_000, now));
+        let (f, t, _) = parse_period("30d", now, tz).unwrap();
+        assert_eq!(t - f, 30 * 86_400_000);
+        let (f, t, _) = parse_period("2026-03-01..2026-03-02", now, tz).unwrap();
+        assert_eq!(t - f, 2 * 86_400_000);
+        assert!(parse_period("2026-03-02..2026-03-01", now, tz).is_err());
+        assert!(parse_period("soon", now, tz).is_err());
+    }
+}
