@@ -4,7 +4,7 @@
 mod api_support;
 mod common;
 
-use api_support::{error_code, Api};
+use api_support::{error_code, wait_async, Api, Receiver};
 use common::{spawn_app, text_of};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -15,6 +15,11 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/contacts/{user_id}"),
     ("post", "/api/v1/contacts/{user_id}/ban"),
     ("delete", "/api/v1/contacts/{user_id}/ban"),
+    ("put", "/api/v1/contacts/{user_id}/tags/{tag}"),
+    ("delete", "/api/v1/contacts/{user_id}/tags/{tag}"),
+    ("get", "/api/v1/tags"),
+    ("get", "/api/v1/quick-replies"),
+    ("post", "/api/v1/dialogs/{id}/quick-replies/{name}"),
     ("get", "/api/v1/dialogs"),
     ("get", "/api/v1/dialogs/{id}"),
     ("post", "/api/v1/dialogs/{id}/close"),
@@ -36,6 +41,7 @@ fn concrete(path: &str) -> String {
     path.replace("{user_id}", "1")
         .replace("{id}", "1")
         .replace("{name}", "AUTOCLOSE")
+        .replace("{tag}", "vip")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -490,4 +496,174 @@ async fn parameters_keys_and_webhook_secret() {
     let (s, w) = api.post("/api/v1/webhooks/secret", json!({})).await;
     assert_eq!(s, 200);
     assert_ne!(w["secret"], secret.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tags_and_quick_replies() {
+    let rx = Receiver::start().await;
+    let t = common::spawn_app_with(&format!("WEBHOOKS = \"{}/hook contact_tagged\"", rx.url)).await;
+    let api = Api::new(&t).await;
+    let (_, w) = api.get("/api/v1/webhooks").await;
+    *rx.secret.lock().unwrap() = w["secret"].as_str().unwrap().to_string();
+    let ann = t.person("Ann");
+    t.user_says(ann, "Hi");
+    let thread = t.wait_topic("Ann").await;
+    let (_, c) = api.get(&format!("/api/v1/contacts/{ann}")).await;
+    let dialog = c["dialog"]["id"].as_i64().unwrap();
+    assert_eq!(c["tags"], json!([]));
+
+    t.operator_says_in_general("/mark new vip");
+    wait_async("the tag vip", || async {
+        let (_, tags) = api.get("/api/v1/tags").await;
+        tags.as_array()
+            .is_some_and(|a| a.iter().any(|t| t["name"] == "vip"))
+    })
+    .await;
+    let (s, c) = api
+        .put(&format!("/api/v1/contacts/{ann}/tags/VIP"), json!({}))
+        .await;
+    assert_eq!((s, c["tags"].clone()), (200, json!(["vip"])));
+    t.wait_in_topic(thread, "vip set").await;
+    t.wait_until("contact_tagged delivered", || !rx.delivered().is_empty())
+        .await;
+    let e = &rx.delivered()[0];
+    assert_eq!(
+        (e["type"].as_str(), e["data"]["tag"].as_str()),
+        (Some("contact_tagged"), Some("vip"))
+    );
+    assert!(rx.all()[0].signed);
+    let (_, tags) = api.get("/api/v1/tags").await;
+    assert_eq!(tags[0]["contacts"], 1);
+    let (s, b) = api
+        .put(&format!("/api/v1/contacts/{ann}/tags/nosuch"), json!({}))
+        .await;
+    assert_eq!((s, error_code(&b).as_str()), (404, "not_found"));
+    let (s, _) = api.put("/api/v1/contacts/424242/tags/vip", json!({})).await;
+    assert_eq!(s, 404);
+    let (s, _) = api.put("/api/v1/contacts/ann/tags/vip", json!({})).await;
+    assert_eq!(s, 400);
+    let (s, c) = api
+        .delete(&format!("/api/v1/contacts/{ann}/tags/vip"))
+        .await;
+    assert_eq!((s, c["tags"].clone()), (200, json!([])));
+    t.wait_in_topic(thread, "vip removed").await;
+
+    // A quick reply saved in General, sent through the API.
+    let saved = t.operator_says_in_general("Thanks for waiting, we are on it!");
+    t.ctl
+        .send(
+            t.operator,
+            tg_emulator::control::Place::Group(t.group, None),
+            &json!({"text": "/say thanks", "reply_to": saved["message_id"]}),
+        )
+        .unwrap();
+    wait_async("the quick reply", || async {
+        let (_, q) = api.get("/api/v1/quick-replies").await;
+        q.as_array().is_some_and(|a| !a.is_empty())
+    })
+    .await;
+    let (_, q) = api.get("/api/v1/quick-replies").await;
+    assert_eq!(q[0]["name"], "thanks");
+    assert_eq!(q[0]["text"], "Thanks for waiting, we are on it!");
+    let path = format!("/api/v1/dialogs/{dialog}/quick-replies/thanks");
+    assert_eq!(api.post(&path, json!({})).await.0, 202);
+    t.wait_in_user_chat(ann, "we are on it").await;
+    let (s, b) = api
+        .post(
+            &format!("/api/v1/dialogs/{dialog}/quick-replies/nope"),
+            json!({}),
+        )
+        .await;
+    assert_eq!((s, error_code(&b).as_str()), (404, "not_found"));
+    let (s, _) = api
+        .post(
+            &format!("/api/v1/dialogs/{dialog}/quick-replies/a%20b"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 400);
+    let (s, _) = api
+        .post("/api/v1/dialogs/999999/quick-replies/thanks", json!({}))
+        .await;
+    assert_eq!(s, 404);
+    t.assert_conformant();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apikey_command_for_admins() {
+    let t = spawn_app().await;
+    let api = Api::new(&t).await;
+    let general = |needle: &str| {
+        t.topic(None)
+            .into_iter()
+            .find(|m| text_of(m).contains(needle))
+    };
+    // The operator never started the bot: the key comes in General, with a warning.
+    t.operator_says_in_general("/apikey new zapier");
+    t.wait_until("the key in General", || general("hl_").is_some())
+        .await;
+    let msg = text_of(&general("hl_").unwrap());
+    assert!(msg.contains("everyone in this group can read it"));
+    let key = msg
+        .split_whitespace()
+        .find(|w| w.starts_with("hl_"))
+        .unwrap()
+        .to_string();
+    let other = Api {
+        key,
+        base: api.base.clone(),
+        http: api.http.clone(),
+    };
+    let (s, keys) = other.get("/api/v1/keys").await;
+    assert_eq!(s, 200);
+    let k = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "zapier")
+        .unwrap()
+        .clone();
+    assert_eq!(k["created_by"], format!("telegram:{}", t.operator));
+    // Once the admin has a private chat with the bot, keys go there.
+    t.ctl
+        .send(
+            t.operator,
+            tg_emulator::control::Place::Bot(t.bot),
+            &json!({"text": "/start"}),
+        )
+        .unwrap();
+    t.operator_says_in_general("/apikey new private");
+    t.wait_until("the key in the private chat", || {
+        t.user_chat(t.operator)
+            .iter()
+            .any(|m| text_of(m).contains("hl_"))
+    })
+    .await;
+    t.wait_until("a pointer in General", || {
+        general("sent to you in a private chat").is_some()
+    })
+    .await;
+    t.operator_says_in_general("/apikey");
+    t.wait_until("the list", || general("API keys:").is_some())
+        .await;
+    t.operator_says_in_general(&format!("/apikey revoke {}", k["id"]));
+    t.wait_until("revoked", || general("is revoked").is_some())
+        .await;
+    assert_eq!(other.get("/api/v1/keys").await.0, 401);
+    // Not for everyone.
+    let stranger = t.person("Sam");
+    t.ctl
+        .set_member(t.group, stranger, "member", json!({}))
+        .unwrap();
+    t.ctl
+        .send(
+            stranger,
+            tg_emulator::control::Place::Group(t.group, None),
+            &json!({"text": "/apikey new x"}),
+        )
+        .unwrap();
+    t.wait_until("a refusal", || {
+        general("for the group's administrators").is_some()
+    })
+    .await;
 }

@@ -62,6 +62,8 @@ pub struct ContactDetail {
     pub contact: ContactView,
     /// Its dialog, if one was opened.
     pub dialog: Option<DialogView>,
+    /// Its tags' names.
+    pub tags: Vec<String>,
 }
 
 /// Filters of the contact list.
@@ -82,6 +84,7 @@ pub struct ContactQuery {
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = "^[0-9]*$")]
     pub cursor: Option<String>,
 }
 
@@ -101,9 +104,9 @@ pub async fn list(
     let text = |v: &Option<String>, max: usize, what: &str| -> Result<Option<String>, ApiError> {
         match v.as_deref().map(str::trim) {
             None | Some("") => Ok(None),
-            Some(t) if t.chars().count() > max || t.chars().any(char::is_control) => Err(
-                ApiError::invalid(format!("{what} must be at most {max} printable characters")),
-            ),
+            Some(t) if t.chars().count() > max => Err(ApiError::invalid(format!(
+                "{what} must be at most {max} characters"
+            ))),
             Some(t) => Ok(Some(t.to_string())),
         }
     };
@@ -128,10 +131,17 @@ pub(crate) async fn find(s: &ApiState, auth: &Auth, user_id: i64) -> Result<Cont
         .ok_or_else(|| ApiError::not_found(format!("no contact {user_id}")))
 }
 
-async fn detail(s: &ApiState, auth: &Auth, user_id: i64) -> Result<ContactDetail, ApiError> {
+/// A contact with its dialog and tags.
+pub(crate) async fn detail(
+    s: &ApiState,
+    auth: &Auth,
+    user_id: i64,
+) -> Result<ContactDetail, ApiError> {
     let c = find(s, auth, user_id).await?;
     let dialog = s.store.dialog_for_contact(auth.connection(), c.id).await?;
+    let tags = s.store.contact_tags(c.id).await?;
     Ok(ContactDetail {
+        tags: tags.into_iter().map(|t| t.name).collect(),
         dialog: dialog.map(|d| DialogView::new(d, c.user_id)),
         contact: c.into(),
     })
@@ -160,7 +170,14 @@ async fn set_ban(
     tx.lock_for_write().await?;
     match tx.dialog_for_contact(auth.connection(), c.id).await? {
         Some(d) => {
-            super::run_command(&auth.relay, &mut tx, &d, if ban { "ban" } else { "unban" }).await?
+            super::run_command(
+                &auth.relay,
+                &mut tx,
+                &d,
+                if ban { "ban" } else { "unban" },
+                "",
+            )
+            .await?
         }
         None => tx.set_contact_banned(c.id, ban).await?,
     }

@@ -75,11 +75,13 @@ pub enum StatusFilter {
 #[into_params(parameter_in = Query)]
 pub struct DialogQuery {
     /// Only dialogs in this status.
+    #[param(inline)]
     pub status: Option<StatusFilter>,
     /// Items per page, 1–200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = "^[0-9]*$")]
     pub cursor: Option<String>,
 }
 
@@ -166,7 +168,7 @@ async fn set_status(
         .dialog(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no dialog {id}")))?;
-    super::run_command(&auth.relay, &mut tx, &d, command).await?;
+    super::run_command(&auth.relay, &mut tx, &d, command, "").await?;
     tx.commit().await?;
     let d = find(s, auth, id).await?;
     detail(s, d).await

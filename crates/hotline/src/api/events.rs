@@ -180,6 +180,11 @@ pub async fn closed(tx: &mut Tx, relay: &Relay, dialog: i64) -> Result<(), Store
     record(tx, relay, dialog, Event::DialogClosed).await
 }
 
+/// A tag was put on the dialog's contact (`/mark`, the API).
+pub async fn tagged(tx: &mut Tx, relay: &Relay, dialog: i64, tag: &str) -> Result<(), StoreError> {
+    record(tx, relay, dialog, Event::ContactTagged(json!({"tag": tag}))).await
+}
+
 /// A status change by `/close`, `/hold`, `/wait` or the API: closed or reopened events.
 pub async fn status_changed(
     tx: &mut Tx,

@@ -48,8 +48,12 @@ impl From<ApiKey> for KeyView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKey {
-    /// A label, 1–64 characters.
-    #[schema(min_length = 1, max_length = 64)]
+    /// A label, 1–64 printable characters.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub name: String,
 }
 
@@ -81,7 +85,7 @@ pub async fn list(State(s): State<ApiState>, auth: Auth) -> Result<Json<Vec<KeyV
 
 /// Creates a key for the same connection.
 #[utoipa::path(post, path = "/api/v1/keys", tag = "keys", request_body = CreateKey,
-    responses((status = 201, body = CreatedKey), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 201, body = CreatedKey), (status = 400, body = ErrorBody), (status = 415, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn create(
     State(s): State<ApiState>,
     auth: Auth,

@@ -187,7 +187,7 @@ async fn queue(
 #[utoipa::path(post, path = "/api/v1/dialogs/{id}/messages", tag = "messages",
     params(("id" = i64, Path, description = "Dialog id")),
     request_body = SendMessage,
-    responses((status = 202, body = Queued), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
+    responses((status = 202, body = Queued), (status = 400, body = ErrorBody), (status = 415, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn send(
     State(s): State<ApiState>,
     auth: Auth,
@@ -256,13 +256,20 @@ pub struct UploadForm {
 #[utoipa::path(post, path = "/api/v1/dialogs/{id}/messages/upload", tag = "messages",
     params(("id" = i64, Path, description = "Dialog id")),
     request_body(content = UploadForm, content_type = "multipart/form-data"),
-    responses((status = 202, body = Queued), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
+    responses((status = 202, body = Queued), (status = 400, body = ErrorBody), (status = 415, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn upload(
     State(s): State<ApiState>,
     auth: Auth,
     ApiPath(id): ApiPath<i64>,
-    mut form: Multipart,
+    form: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<(StatusCode, Json<Queued>), ApiError> {
+    let mut form = form.map_err(|e| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("expected a multipart/form-data body: {}", e.body_text()),
+        )
+    })?;
     super::dialogs::find(&s, &auth, id).await?;
     let bad = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {

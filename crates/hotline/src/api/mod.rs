@@ -25,7 +25,9 @@ pub mod events;
 pub mod keys;
 pub mod messages;
 pub mod params;
+pub mod quick_replies;
 pub mod send;
+pub mod tags;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -83,6 +85,7 @@ pub struct Page {
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// Opaque cursor from a previous page's `next_cursor`.
+    #[param(pattern = "^[0-9]*$")]
     pub cursor: Option<String>,
 }
 
@@ -123,11 +126,12 @@ pub(crate) async fn run_command(
     tx: &mut crate::store::Tx,
     dialog: &crate::store::Dialog,
     name: &str,
+    args: &str,
 ) -> Result<(), crate::relay::RelayError> {
     let cmd = crate::commands::parse::Parsed {
         name: name.to_string(),
         bot: None,
-        args: String::new(),
+        args: args.to_string(),
     };
     crate::commands::topic(relay, tx, &serde_json::json!({}), dialog, &cmd).await
 }
@@ -162,6 +166,8 @@ pub fn page_of<R, T>(
         (name = "contacts", description = "End users known to the connection"),
         (name = "dialogs", description = "Dialogs (topics) and their status"),
         (name = "messages", description = "A dialog's history; sending as the team"),
+        (name = "tags", description = "Tags (`/mark`) and funnels"),
+        (name = "quick replies", description = "Saved answers (`/say`)"),
         (name = "parameters", description = "Connection parameters (SPEC §3)"),
         (name = "keys", description = "API keys of the connection"),
         (name = "webhooks", description = "Outgoing webhooks: configuration, secret, queue"),
@@ -189,6 +195,10 @@ fn api_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(contacts::list))
         .routes(routes!(contacts::get))
         .routes(routes!(contacts::ban, contacts::unban))
+        .routes(routes!(tags::tag, tags::untag))
+        .routes(routes!(tags::list))
+        .routes(routes!(quick_replies::list))
+        .routes(routes!(quick_replies::send))
         .routes(routes!(dialogs::list))
         .routes(routes!(dialogs::get))
         .routes(routes!(dialogs::close))

@@ -98,7 +98,7 @@ pub async fn get(auth: Auth, ApiPath(name): ApiPath<String>) -> Result<Json<Para
 #[utoipa::path(put, path = "/api/v1/parameters/{name}", tag = "parameters",
     params(("name" = String, Path, description = "Parameter name (case-insensitive)")),
     request_body = SetParam,
-    responses((status = 200, body = ParamView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = ParamView), (status = 400, body = ErrorBody), (status = 415, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn set(
     State(s): State<ApiState>,
     auth: Auth,

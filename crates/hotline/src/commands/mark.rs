@@ -359,6 +359,7 @@ async fn set_tag(
             html(&tag.name)
         ));
     }
+    crate::api::events::tagged(tx, relay, dialog.id, &tag.name).await?;
     let mut removed = Vec::new();
     for r in tx.tag_removes(tag.id).await? {
         if tx.remove_contact_tag(contact, r.id).await? {

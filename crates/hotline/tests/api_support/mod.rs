@@ -193,3 +193,18 @@ impl Receiver {
         self.got.lock().unwrap().clone()
     }
 }
+
+/// Waits until the async check `f` is true, with the harness's deadline.
+pub async fn wait_async<F, Fut>(what: &str, f: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + crate::common::DEADLINE;
+    while !f().await {
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
