@@ -383,11 +383,12 @@ pub fn parse_date(s: &str) -> Option<Date> {
     Date::from_calendar_date(y, Month::try_from(m).ok()?, d).ok()
 }
 
-/// Parses an age or duration `30m`, `12h`, `7d`, `4w` into milliseconds.
+/// Parses an age or duration `45s`, `30m`, `12h`, `7d`, `4w` into milliseconds.
 pub fn parse_age(s: &str) -> Option<i64> {
     let unit = s.chars().last()?;
     let n: i64 = s[..s.len() - unit.len_utf8()].parse().ok()?;
     let ms = match unit {
+        's' => 1_000,
         'm' => 60_000,
         'h' => 3_600_000,
         'd' => 86_400_000,
