@@ -33,6 +33,13 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/keys"),
     ("post", "/api/v1/keys"),
     ("delete", "/api/v1/keys/{id}"),
+    ("get", "/api/v1/broadcasts"),
+    ("post", "/api/v1/broadcasts"),
+    ("get", "/api/v1/broadcasts/{id}"),
+    ("post", "/api/v1/broadcasts/{id}/{action}"),
+    ("get", "/api/v1/broadcasts/{id}/report"),
+    ("get", "/api/v1/export"),
+    ("get", "/api/v1/stats"),
     ("get", "/api/v1/webhooks"),
     ("post", "/api/v1/webhooks/secret"),
 ];
@@ -42,6 +49,7 @@ fn concrete(path: &str) -> String {
         .replace("{id}", "1")
         .replace("{name}", "AUTOCLOSE")
         .replace("{tag}", "vip")
+        .replace("{action}", "cancel")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -80,6 +80,10 @@ pub struct ContactQuery {
     /// Name or username contains this text (case-insensitive).
     #[param(max_length = 100)]
     pub q: Option<String>,
+    /// A segment expression (as `/send`, `/export`): `vip & !churned`, `lang:de`,
+    /// `seen<7d`, `open`... Combined with the other filters.
+    #[param(max_length = 500)]
+    pub segment: Option<String>,
     /// Items per page, 1–200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
@@ -116,12 +120,77 @@ pub async fn list(
         language: text(&q.language, 35, "language")?,
         query: text(&q.q, 100, "q")?,
     };
-    let rows = s
-        .store
-        .list_contacts(auth.connection(), &filter, after, limit + 1)
-        .await?;
+    let rows = match text(&q.segment, 500, "segment")? {
+        None => {
+            s.store
+                .list_contacts(auth.connection(), &filter, after, limit + 1)
+                .await?
+        }
+        Some(src) => {
+            let compiled = segment(&s, &auth, &src).await?;
+            // The other filters apply on top of the page (a segment page may then be short;
+            // `next_cursor` still moves on).
+            let rows = s
+                .store
+                .list_contacts_in_segment(auth.connection(), &compiled, after, limit + 1)
+                .await?;
+            let last = rows
+                .get((limit as usize).min(rows.len()).wrapping_sub(1))
+                .map(|c| c.id);
+            let more = rows.len() as i64 > limit;
+            let keep = |c: &Contact| {
+                filter.banned.is_none_or(|b| c.banned == b)
+                    && filter.blocked.is_none_or(|b| c.blocked == b)
+                    && filter
+                        .language
+                        .as_ref()
+                        .is_none_or(|l| c.language_code.as_deref() == Some(l.as_str()))
+                    && filter.query.as_ref().is_none_or(|q| {
+                        let hay = format!(
+                            "{} {} {}",
+                            c.first_name,
+                            c.last_name.as_deref().unwrap_or(""),
+                            c.username.as_deref().unwrap_or("")
+                        )
+                        .to_lowercase();
+                        hay.contains(&q.to_lowercase())
+                    })
+            };
+            let items: Vec<ContactView> = rows
+                .into_iter()
+                .take(limit as usize)
+                .filter(keep)
+                .map(ContactView::from)
+                .collect();
+            let next_cursor = if more {
+                last.map(|l| l.to_string())
+            } else {
+                None
+            };
+            return Ok(Json(Paged { items, next_cursor }));
+        }
+    };
     let (items, next_cursor) = page_of(rows, limit, |c| c.id, ContactView::from);
     Ok(Json(Paged { items, next_cursor }))
+}
+
+/// Compiles a segment expression for this connection; a bad one is a 400 that points at it.
+pub(crate) async fn segment(
+    s: &ApiState,
+    auth: &Auth,
+    src: &str,
+) -> Result<crate::segments::Compiled, ApiError> {
+    let tz = auth.relay.time_zone.0;
+    crate::segments::resolve(
+        &s.store,
+        auth.connection(),
+        src,
+        crate::store::now_ms(),
+        tz,
+        4,
+    )
+    .await?
+    .map_err(|e| ApiError::invalid(format!("segment {src:?} {e}")))
 }
 
 pub(crate) async fn find(s: &ApiState, auth: &Auth, user_id: i64) -> Result<Contact, ApiError> {

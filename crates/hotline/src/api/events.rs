@@ -185,6 +185,29 @@ pub async fn tagged(tx: &mut Tx, relay: &Relay, dialog: i64, tag: &str) -> Resul
     record(tx, relay, dialog, Event::ContactTagged(json!({"tag": tag}))).await
 }
 
+/// A broadcast ended (done, or cancelled and drained): `broadcast_finished`, not about a
+/// dialog (`contact` and `dialog` are null).
+pub async fn broadcast_finished(
+    tx: &mut Tx,
+    relay: &Relay,
+    b: &crate::store::Broadcast,
+    counts: &crate::store::RecipientCounts,
+) -> Result<(), StoreError> {
+    let data = json!({"broadcast": {
+        "id": b.id,
+        "state": b.state,
+        "audience": b.audience,
+        "total": b.total,
+        "sent": counts.sent,
+        "failed": counts.failed,
+        "blocked": counts.blocked,
+        "skipped": counts.skipped,
+        "cancelled": counts.cancelled,
+    }});
+    enqueue(tx, relay, "broadcast_finished", None, data, None).await?;
+    Ok(())
+}
+
 /// A status change by `/close`, `/hold`, `/wait` or the API: closed or reopened events.
 pub async fn status_changed(
     tx: &mut Tx,

@@ -15,6 +15,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod broadcasts;
 pub mod cli;
 pub mod commands;
 pub mod contacts;
@@ -22,6 +23,7 @@ pub mod delivery;
 pub mod dialogs;
 pub mod error;
 pub mod events;
+pub mod export;
 pub mod keys;
 pub mod messages;
 pub mod params;
@@ -168,6 +170,8 @@ pub fn page_of<R, T>(
         (name = "messages", description = "A dialog's history; sending as the team"),
         (name = "tags", description = "Tags (`/mark`) and funnels"),
         (name = "quick replies", description = "Saved answers (`/say`)"),
+        (name = "broadcasts", description = "Broadcasts (`/send`)"),
+        (name = "export", description = "CSV export of contacts and team analytics"),
         (name = "parameters", description = "Connection parameters (SPEC §3)"),
         (name = "keys", description = "API keys of the connection"),
         (name = "webhooks", description = "Outgoing webhooks: configuration, secret, queue"),
@@ -208,6 +212,12 @@ fn api_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(params::get, params::set))
         .routes(routes!(keys::list, keys::create))
         .routes(routes!(keys::revoke))
+        .routes(routes!(broadcasts::list, broadcasts::create))
+        .routes(routes!(broadcasts::get))
+        .routes(routes!(broadcasts::act))
+        .routes(routes!(broadcasts::report))
+        .routes(routes!(export::export))
+        .routes(routes!(export::stats))
         .routes(routes!(webhooks::get))
         .routes(routes!(webhooks::rotate_secret))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))

@@ -88,6 +88,7 @@ async fn tick(
             "done" | "cancelled"
                 if counts.queued == 0 && tx.finish_broadcast(b.id, now).await? =>
             {
+                crate::api::events::broadcast_finished(&mut tx, relay, &b, &counts).await?;
                 enqueue_control(relay, &mut tx, b.id, Lane::Group).await?;
                 let op = Op::Report { broadcast: b.id };
                 enqueue(

@@ -46,6 +46,7 @@ pub const WEBHOOK_EVENTS: &[&str] = &[
     "message_sent",
     "message_intercepted",
     "contact_tagged",
+    "broadcast_finished",
 ];
 
 /// A parameter could not be set; the message names the parameter and what was expected.

@@ -82,3 +82,34 @@ async fn list_dialogs(
     .map(dialogs::from_row)
     .collect()
 }
+
+impl super::Store {
+    /// Contacts matching a compiled segment (placeholders from `$4`) with id > `after`,
+    /// by id, at most `limit`.
+    pub async fn list_contacts_in_segment(
+        &self,
+        connection: ConnectionId,
+        segment: &crate::segments::Compiled,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<Contact>, StoreError> {
+        let sql = format!(
+            "SELECT c.id, c.user_id, c.first_name, c.last_name, c.username, c.language_code, \
+             c.first_seen_at, c.last_message_at, c.start_param, c.banned, c.blocked FROM contacts c \
+             WHERE c.connection_id = $1 AND c.id > $2 AND ({}) ORDER BY c.id LIMIT $3",
+            segment.sql
+        );
+        let mut q = sqlx::query_as::<_, Contact>(&sql)
+            .bind(connection.0)
+            .bind(after)
+            .bind(limit);
+        for b in &segment.binds {
+            q = match b {
+                crate::segments::Bind::Int(v) => q.bind(*v),
+                crate::segments::Bind::Text(t) => q.bind(t.as_str()),
+            };
+        }
+        let mut c = self.conn().await?;
+        Ok(q.fetch_all(&mut *c).await?)
+    }
+}
