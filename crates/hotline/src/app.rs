@@ -376,7 +376,9 @@ pub async fn start(config: &Config, tuning: Tuning) -> Result<Running, StartErro
     let relays: Vec<_> = connections.iter().map(|c| c.relay.clone()).collect();
     crate::api::delivery::spawn_all(&mut tasks, &store, relays.clone(), tuning.outbox, &trigger);
     let api = crate::api::ApiState::new(store.clone(), relays);
-    let app = http::router(state, gateway).merge(crate::api::router(api));
+    // The gateway layer also wraps the HTTP router's fallback (`/bot<token>/…`): merged
+    // in as the second router, that fallback is the one the app keeps.
+    let app = crate::api::router(api).merge(http::router(state, gateway));
     let mut shutdown: Shutdown = trigger.subscribe();
     tasks.spawn(async move {
         let serve =
