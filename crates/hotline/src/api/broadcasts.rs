@@ -212,7 +212,7 @@ pub async fn get(
 
 /// Confirms, pauses, resumes or cancels a broadcast (as its buttons in General).
 #[utoipa::path(post, path = "/api/v1/broadcasts/{id}/{action}", tag = "broadcasts",
-    params(("id" = i64, Path, description = "Broadcast id"), ("action" = String, Path, description = "confirm, pause, resume or cancel")),
+    params(("id" = i64, Path, description = "Broadcast id"), ("action" = String, Path, description = "confirm, pause, resume or cancel", pattern = "^(confirm|pause|resume|cancel)$")),
     responses((status = 200, body = BroadcastView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn act(
     State(s): State<ApiState>,

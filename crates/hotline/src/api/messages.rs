@@ -244,8 +244,7 @@ pub struct UploadForm {
     #[schema(value_type = String, format = Binary)]
     file: Vec<u8>,
     /// `photo`, `video`, `document` (default), `audio`, `animation` or `voice`.
-    #[schema(value_type = Option<String>)]
-    r#type: Option<String>,
+    r#type: Option<MediaKind>,
     /// Caption (up to 1024 characters).
     caption: Option<String>,
     /// `HTML` or `MarkdownV2`.

@@ -54,7 +54,7 @@ pub async fn list(
 
 /// Sends a quick reply to the dialog's user (as `/say NAME` in its topic).
 #[utoipa::path(post, path = "/api/v1/dialogs/{id}/quick-replies/{name}", tag = "quick replies",
-    params(("id" = i64, Path, description = "Dialog id"), ("name" = String, Path, description = "Quick reply name")),
+    params(("id" = i64, Path, description = "Dialog id"), ("name" = String, Path, description = "Quick reply name (one word)", pattern = "^\\S+$")),
     responses((status = 202), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn send(
     State(s): State<ApiState>,
