@@ -170,7 +170,11 @@ impl Store {
     /// Starts a transaction for a decision that must be recorded atomically.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(Tx {
-            tx: self.pool.begin().await?,
+            // IMMEDIATE: take the write lock first. A deferred transaction that reads before
+            // it writes fails with SQLITE_BUSY_SNAPSHOT (not waited out by the busy
+            // timeout) when another writer commits in between; every Hotline transaction
+            // writes, so waiting for the lock up front costs nothing and never fails.
+            tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
             wake: BTreeSet::new(),
             wakers: self.wakers.clone(),
         })
