@@ -5,6 +5,8 @@
 //! last copy in the group. Latency: a paced run at a fraction of that throughput; time
 //! from a user's message entering the emulator to its copy being created in the topic.
 
+mod broadcast;
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -38,6 +40,15 @@ enum What {
         /// Pace of the latency run as a share of the measured throughput.
         #[arg(long, default_value_t = 0.5)]
         load: f64,
+    },
+    /// A broadcast with the emulator's rate limits on: delivery rate and 429s.
+    Broadcast {
+        /// Contacts that receive it.
+        #[arg(long, default_value_t = 10_000)]
+        recipients: usize,
+        /// The bot-wide limit, messages/s (Telegram: 30), in the emulator and Hotline.
+        #[arg(long, default_value_t = 30)]
+        rate: u32,
     },
 }
 
@@ -244,5 +255,6 @@ async fn main() {
             paced,
             load,
         } => relay(users, messages, paced, load).await,
+        What::Broadcast { recipients, rate } => broadcast::broadcast(recipients, rate).await,
     }
 }

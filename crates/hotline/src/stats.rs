@@ -448,6 +448,7 @@ pub fn chart(r: &Report, label: &str) -> Result<Vec<u8>, String> {
                 ("sans-serif", 20).into_font(),
             )
             .margin(12)
+            .margin_right(28)
             .x_label_area_size(28)
             .y_label_area_size(48)
             .build_cartesian_2d(
@@ -497,6 +498,7 @@ pub fn chart(r: &Report, label: &str) -> Result<Vec<u8>, String> {
         let mut h = ChartBuilder::on(&bottom)
             .caption("Incoming by hour of day", ("sans-serif", 20).into_font())
             .margin(12)
+            .margin_right(28)
             .x_label_area_size(28)
             .y_label_area_size(48)
             .build_cartesian_2d(0i32..24, 0..max_hour + max_hour / 10 + 1)

@@ -55,6 +55,15 @@ impl RateWindow {
         }
     }
 
+    /// Moves the latest send to `now` if that is later (the call left after it was planned).
+    pub fn restamp_last(&mut self, now: Instant) {
+        if let Some(last) = self.sent.back_mut() {
+            if *last < now {
+                *last = now;
+            }
+        }
+    }
+
     /// Whether the window is empty, i.e. forgetting it loses nothing.
     pub fn is_full(&mut self, now: Instant) -> bool {
         self.prune(now);

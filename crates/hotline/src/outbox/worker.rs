@@ -226,6 +226,9 @@ impl<E: Executor> Worker<E> {
                             .await?
                         {
                             intent.action = action;
+                            // The call leaves now, not when it was picked: the claim's
+                            // write may have waited for the database.
+                            sched.restamp(Instant::now());
                             self.spawn(tasks, intent);
                         }
                     }
