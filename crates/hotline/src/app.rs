@@ -92,6 +92,9 @@ pub fn admin_commands() -> Vec<BotCommand> {
     for (c, d) in [
         ("set", "Change a parameter: /set NAME VALUE"),
         ("get", "Show parameters: /get [NAME]"),
+        ("send", "Broadcast the replied message: /send SEGMENT"),
+        ("export", "Contacts as CSV: /export [SEGMENT]"),
+        ("stats", "Team analytics: /stats [7d]"),
     ] {
         list.push(BotCommand {
             command: c.into(),

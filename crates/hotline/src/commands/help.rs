@@ -36,7 +36,11 @@ pub fn text(in_topic: bool, admin: bool) -> String {
              /mark — tags: /mark new NAME, /mark NAME ticker 🔥|after A,B|sends QUICKREPLY|name NEW, \
              /mark NAME lists its dialogs, /mark del NAME\n\
              /set NAME VALUE — change a parameter (/set NAME default restores the config file's)\n\
-             /get [NAME] — show parameters",
+             /get [NAME] — show parameters\n\
+             /send all|test|SEGMENT|list IDS [at DATE TIME|in 2h] — as a reply: broadcast it; \
+             /send lists, /send pause|resume|cancel N\n\
+             /export [SEGMENT] — contacts as CSV\n\
+             /stats [today|7d|30d|FROM..TO] — team analytics with a chart",
         );
     }
     t

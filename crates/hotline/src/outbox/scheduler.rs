@@ -49,7 +49,7 @@ pub enum Pick {
 /// (claim, resolve, HTTP) varies by some milliseconds; without slack the 31st call of a
 /// window can reach Telegram inside the same second as the 1st and get a 429, which pauses
 /// the whole bot. Measured with `hotline-bench broadcast` (bench/README.md).
-pub const BOT_WINDOW_GUARD: Duration = Duration::from_millis(20);
+pub const BOT_WINDOW_GUARD: Duration = Duration::from_millis(25);
 
 /// Entries kept for fairness bookkeeping before the oldest state is forgotten.
 const MAX_TRACKED: usize = 50_000;
