@@ -3,48 +3,25 @@
 
 use std::time::{Duration, Instant};
 
-use hotline::app::{self, Tuning};
-use hotline::config::Config;
 use serde_json::json;
 use tg_emulator::control::Place;
-use tg_emulator::{Emulator, Limits};
+use tg_emulator::Limits;
 
 /// Runs the benchmark: `recipients` contacts, the bot limited to `rate` messages/s in
 /// both the emulator and Hotline's configuration.
 pub async fn broadcast(recipients: usize, rate: u32) {
-    let emu = Emulator::start(
-        ([127, 0, 0, 1], 0).into(),
-        tg_emulator::Config {
-            check_conformance: false,
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("emulator");
-    emu.set_limits(Limits {
-        bot_per_second: Some(rate),
-        private_per_second: Some(1),
-        group_per_minute: Some(20),
-    });
-    let ctl = emu.control();
-    let token = "9000002:bench-broadcast";
-    let bot = ctl.add_bot(token, "bench_bot", "Bench").unwrap();
-    let op = ctl.add_user("Olga", None, None, None)["id"]
-        .as_i64()
-        .unwrap();
-    let group = ctl.add_group("Bench", true, Some(op));
-    ctl.add_admin_bot(group, bot).unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let limits = format!("bot_per_second = {rate}\nprivate_per_second = 1\ngroup_per_minute = 20");
     // Users write without opening dialogs (PRIVATE_KEYWORDS): contacts, no topics.
-    let toml = format!(
-        "database_url = \"sqlite://{}\"\n[http]\nlisten = \"127.0.0.1:0\"\n[limits]\nbot_per_second = {rate}\nprivate_per_second = 1\ngroup_per_minute = 20\n[[connection]]\nname = \"bench\"\ntoken = \"{token}\"\ngroup_id = {group}\napi_url = \"{}\"\n[connection.params]\nWELCOME = \"OFF\"\nPRIVATE_KEYWORDS = '\"operator\"'\n",
-        dir.path().join("bench.db").display(),
-        emu.url()
-    );
-    let config = Config::parse(&toml, dir.path(), |_| None).expect("config");
-    let running = app::start(&config, Tuning::for_config(&config))
-        .await
-        .expect("hotline");
+    let params = "WELCOME = \"OFF\"\nPRIVATE_KEYWORDS = '\"operator\"'";
+    let w = crate::world::start("9000002:bench-broadcast", &limits, params, |emu| {
+        emu.set_limits(Limits {
+            bot_per_second: Some(rate),
+            private_per_second: Some(1),
+            group_per_minute: Some(20),
+        });
+    })
+    .await;
+    let (ctl, bot, running, op, group) = (&w.ctl, w.bot, &w.hotline, w.operator, w.group);
     let store = running.store.clone();
     let conn = store.ensure_connection("bench").await.unwrap();
     let all = hotline::segments::Compiled {
@@ -130,6 +107,5 @@ pub async fn broadcast(recipients: usize, rate: u32) {
         "first to last delivery {span:.1} s: {measured:.2} messages/s of {rate} allowed = {:.1} % (confirm to done {wall:.1} s)",
         measured / f64::from(rate) * 100.0
     );
-    running.stop().await;
-    std::mem::forget(emu);
+    w.hotline.stop().await;
 }

@@ -6,16 +6,15 @@
 //! from a user's message entering the emulator to its copy being created in the topic.
 
 mod broadcast;
+mod world;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use hotline::app::{self, Tuning};
-use hotline::config::Config;
 use serde_json::{json, Value};
 use tg_emulator::control::Place;
-use tg_emulator::{Control, Emulator};
+use tg_emulator::Control;
 
 #[derive(Parser)]
 #[command(about = "Hotline benchmarks")]
@@ -57,38 +56,20 @@ struct Setup {
     bot: i64,
     group: i64,
     users: Vec<i64>,
-    _app: app::Running,
-    _dir: tempfile::TempDir,
+    _world: world::Bench,
 }
 
 async fn setup(users: usize) -> Setup {
-    let emu = Emulator::start(
-        ([127, 0, 0, 1], 0).into(),
-        tg_emulator::Config {
-            check_conformance: false,
-            ..Default::default()
-        },
+    let limits =
+        "bot_per_second = 1000000\nprivate_per_second = 1000000\ngroup_per_minute = 100000000";
+    let w = world::start(
+        "9000001:bench-token",
+        limits,
+        "WELCOME = \"OFF\"\nAUTO_INFO = false",
+        |_| {},
     )
-    .await
-    .expect("emulator");
-    let ctl = emu.control();
-    let token = "9000001:bench-token";
-    let bot = ctl.add_bot(token, "bench_bot", "Bench").unwrap();
-    let op = ctl.add_user("Olga", None, None, None)["id"]
-        .as_i64()
-        .unwrap();
-    let group = ctl.add_group("Bench", true, Some(op));
-    ctl.add_admin_bot(group, bot).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let toml = format!(
-        "database_url = \"sqlite://{}\"\n[http]\nlisten = \"127.0.0.1:0\"\n[limits]\nbot_per_second = 1000000\nprivate_per_second = 1000000\ngroup_per_minute = 100000000\n[[connection]]\nname = \"bench\"\ntoken = \"{token}\"\ngroup_id = {group}\napi_url = \"{}\"\n[connection.params]\nWELCOME = \"OFF\"\nAUTO_INFO = false\n",
-        dir.path().join("bench.db").display(),
-        emu.url()
-    );
-    let config = Config::parse(&toml, dir.path(), |_| None).expect("config");
-    let running = app::start(&config, Tuning::for_config(&config))
-        .await
-        .expect("hotline");
+    .await;
+    let ctl = w.ctl.clone();
     let users: Vec<i64> = (0..users)
         .map(|i| {
             ctl.add_user(&format!("U{i}"), None, None, None)["id"]
@@ -96,14 +77,12 @@ async fn setup(users: usize) -> Setup {
                 .unwrap()
         })
         .collect();
-    std::mem::forget(emu); // keep the emulator's server task alive for the whole run
     Setup {
         ctl,
-        bot,
-        group,
+        bot: w.bot,
+        group: w.group,
         users,
-        _app: running,
-        _dir: dir,
+        _world: w,
     }
 }
 

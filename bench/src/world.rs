@@ -1,0 +1,68 @@
+//! The world every benchmark starts from: an emulator without conformance checks (its
+//! server task runs for the whole process), a bot
+//! administering a forum group, and Hotline connected to it on a temporary SQLite file.
+
+use hotline::app::{self, Running, Tuning};
+use hotline::config::Config;
+use tg_emulator::{Control, Emulator};
+
+/// A running emulator + Hotline pair.
+pub struct Bench {
+    /// Acting as people and reading transcripts.
+    pub ctl: Control,
+    /// The bot's id.
+    pub bot: i64,
+    /// The forum group's id.
+    pub group: i64,
+    /// The group's owner, an operator who can run admin commands.
+    pub operator: i64,
+    /// Hotline.
+    pub hotline: Running,
+    /// Holds the database.
+    pub _dir: tempfile::TempDir,
+}
+
+/// Starts the pair. `limits` and `params` are TOML lines for `[limits]` and
+/// `[connection.params]`; `prepare` runs on the emulator before Hotline starts.
+pub async fn start(
+    token: &str,
+    limits: &str,
+    params: &str,
+    prepare: impl FnOnce(&Emulator),
+) -> Bench {
+    let config = tg_emulator::Config {
+        check_conformance: false,
+        ..Default::default()
+    };
+    let emu = Emulator::start(([127, 0, 0, 1], 0).into(), config)
+        .await
+        .expect("emulator");
+    prepare(&emu);
+    let ctl = emu.control();
+    let bot = ctl.add_bot(token, "bench_bot", "Bench").unwrap();
+    let op = ctl.add_user("Olga", None, None, None)["id"]
+        .as_i64()
+        .unwrap();
+    let group = ctl.add_group("Bench", true, Some(op));
+    ctl.add_admin_bot(group, bot).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "database_url = \"sqlite://{db}\"\n[http]\nlisten = \"127.0.0.1:0\"\n[limits]\n{limits}\n\
+         [[connection]]\nname = \"bench\"\ntoken = \"{token}\"\ngroup_id = {group}\napi_url = \"{api}\"\n\
+         [connection.params]\n{params}\n",
+        db = dir.path().join("bench.db").display(),
+        api = emu.url(),
+    );
+    let config = Config::parse(&toml, dir.path(), |_| None).expect("config");
+    let hotline = app::start(&config, Tuning::for_config(&config))
+        .await
+        .expect("hotline");
+    Bench {
+        ctl,
+        bot,
+        group,
+        operator: op,
+        hotline,
+        _dir: dir,
+    }
+}
