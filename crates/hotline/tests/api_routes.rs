@@ -292,13 +292,7 @@ async fn messages_history_and_sending_as_the_team() {
         text_of(&echo).starts_with("🔌 API"),
         "marked as sent via the API"
     );
-    t.wait_until("🟨 after the API answer", || {
-        t.topic_info(thread)["name"]
-            .as_str()
-            .unwrap()
-            .starts_with("🟨")
-    })
-    .await;
+    t.wait_title(thread, "🟨").await;
     // The user's reply to it lands as a reply to its topic copy.
     t.ctl
         .send(

@@ -31,13 +31,7 @@ async fn first_contact_answer_close_and_return() {
 
     t.operator_says(thread, "Sorry! It ships today.");
     t.wait_in_user_chat(ann, "It ships today").await;
-    t.wait_until("🟨 after the answer", || {
-        t.topic_info(thread)["name"]
-            .as_str()
-            .unwrap()
-            .starts_with("🟨")
-    })
-    .await;
+    t.wait_title(thread, "🟨").await;
 
     t.operator_says(thread, "/ internal: refund if it does not arrive");
     t.operator_says(thread, "/close");

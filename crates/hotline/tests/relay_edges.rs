@@ -127,29 +127,11 @@ async fn autoclose_closes_waiting_dialogs_and_hold_wait_work() {
     t.user_says(u, "q");
     let thread = t.wait_topic("Jon").await;
     t.operator_says(thread, "/wait");
-    wait_until("🟨", || {
-        t.topic_info(thread)["name"]
-            .as_str()
-            .unwrap()
-            .starts_with("🟨")
-    })
-    .await;
+    t.wait_title(thread, "🟨").await;
     t.operator_says(thread, "/hold");
-    wait_until("🟪", || {
-        t.topic_info(thread)["name"]
-            .as_str()
-            .unwrap()
-            .starts_with("🟪")
-    })
-    .await;
+    t.wait_title(thread, "🟪").await;
     t.operator_says(thread, "answer");
-    wait_until("🟨 after answer", || {
-        t.topic_info(thread)["name"]
-            .as_str()
-            .unwrap()
-            .starts_with("🟨")
-    })
-    .await;
+    t.wait_title(thread, "🟨").await;
     let relay = &t.app().connections[0].relay;
     let store = &t.app().store;
     let now = hotline::store::now_ms();

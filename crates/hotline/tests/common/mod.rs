@@ -216,6 +216,20 @@ impl TestApp {
         wait_until(what, f).await
     }
 
+    /// Waits until a topic's title starts with `prefix` (a status square: 🟪, 🟨, ⬛).
+    pub async fn wait_title(&self, thread: i64, prefix: &str) {
+        let title = || {
+            self.topic_info(thread)["name"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        };
+        self.wait_until(&format!("topic {thread} titled {prefix}…"), || {
+            title().starts_with(prefix)
+        })
+        .await
+    }
+
     /// Waits for the user's topic and returns its thread id (the live topic whose name
     /// contains `name`).
     pub async fn wait_topic(&self, name: &str) -> i64 {
