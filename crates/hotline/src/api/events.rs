@@ -105,6 +105,17 @@ pub async fn envelope(
     }))
 }
 
+/// Whether any webhook subscribes to `kind` (so building its payload can be skipped).
+fn wanted(relay: &Relay, kind: &str) -> bool {
+    relay
+        .params
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .webhooks
+        .iter()
+        .any(|w| w.wants(kind))
+}
+
 /// Queues the event `kind` about `dialog` (None: not about a dialog) for every webhook
 /// subscribed to it; `reply` tells where a custom command's answer goes. Returns how many
 /// deliveries were queued.
@@ -116,8 +127,12 @@ pub async fn enqueue(
     data: Value,
     reply: Option<Value>,
 ) -> Result<usize, StoreError> {
+    // Read in place: this runs for every relayed message, and most connections have no
+    // webhooks at all.
     let hooks: Vec<String> = relay
-        .params()
+        .params
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
         .webhooks
         .iter()
         .filter(|w| w.wants(kind))
@@ -259,6 +274,9 @@ pub async fn received(
         author_id: msg["from"]["id"].as_i64(),
     };
     tx.insert_history(relay.connection, &h, now_ms()).await?;
+    if !wanted(relay, "message_received") {
+        return Ok(());
+    }
     let data = json!({"message": message_view(msg)});
     record(tx, relay, dialog, Event::MessageReceived(data)).await
 }
