@@ -233,3 +233,34 @@ impl GeneralWait for TestApp {
         find().unwrap()
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autoclose_raises_dialog_closed() {
+    let (t, _api, rx) = setup("dialog_closed").await;
+    let bea = t.person("Bea");
+    t.user_says(bea, "hello");
+    let thread = t.wait_topic("Bea").await;
+    t.operator_says(thread, "we will check");
+    t.wait_title(thread, "🟨").await;
+    let relay = &t.app().connections[0].relay;
+    let later = hotline::store::now_ms() + 49 * 3_600_000;
+    let closed = hotline::relay::autoclose::sweep(relay, &t.app().store, later)
+        .await
+        .unwrap();
+    assert_eq!(
+        closed, 1,
+        "the waiting dialog is due after AUTOCLOSE (48 h)"
+    );
+    t.wait_until("dialog_closed delivered", || !rx.delivered().is_empty())
+        .await;
+    let events = rx.delivered();
+    assert_eq!(
+        kinds(&events),
+        ["dialog_closed"],
+        "only the subscribed event"
+    );
+    assert_eq!(events[0]["contact"]["user_id"].as_i64(), Some(bea));
+    assert_eq!(events[0]["dialog"]["status"], "closed");
+    assert!(rx.all().iter().all(|r| r.signed));
+    t.wait_title(thread, "⬛").await;
+}
