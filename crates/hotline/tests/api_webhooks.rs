@@ -264,3 +264,36 @@ async fn autoclose_raises_dialog_closed() {
     assert!(rx.all().iter().all(|r| r.signed));
     t.wait_title(thread, "⬛").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parallel_bots_message_raises_message_intercepted() {
+    let (t, _api, rx) = setup("message_intercepted").await;
+    let cid = t.person("Cid");
+    t.user_says(cid, "is my order on its way?");
+    let thread = t.wait_topic("Cid").await;
+    // The company's own bot answers through Hotline's Bot API gateway.
+    let url = format!("http://{}/bot{}/sendMessage", t.app().addr, t.token);
+    let answer: Value = reqwest::Client::new()
+        .post(url)
+        .json(&json!({"chat_id": cid, "text": "Yes, it ships today"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["ok"], true, "{answer}");
+    t.wait_in_topic(thread, "Yes, it ships today").await;
+    t.wait_until("message_intercepted delivered", || {
+        !rx.delivered().is_empty()
+    })
+    .await;
+    let events = rx.delivered();
+    assert_eq!(kinds(&events), ["message_intercepted"]);
+    assert_eq!(
+        events[0]["data"]["messages"][0]["text"],
+        "Yes, it ships today"
+    );
+    assert_eq!(events[0]["contact"]["user_id"].as_i64(), Some(cid));
+    assert!(rx.all().iter().all(|r| r.signed));
+}
