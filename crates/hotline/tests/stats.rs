@@ -30,7 +30,7 @@ async fn figures_on_a_scripted_history() {
             first_name: format!("U{u}"),
             ..Default::default()
         };
-        let (contact, _) = store.upsert_contact(c, &p, None, 0).await.unwrap();
+        let contact = store.contact_wrote(c, &p, None, 0).await.unwrap();
         let (d, _) = store
             .ensure_dialog(c, contact.id, DialogStatus::New, 0)
             .await

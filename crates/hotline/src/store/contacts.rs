@@ -61,9 +61,6 @@ const COLUMNS: &str =
                        last_message_at, start_param, banned, blocked";
 
 store_methods! {
-    /// Creates or refreshes a contact from a message's sender. `start_param` is kept only
-    /// from the first visit; flags are untouched. Returns the row and whether it is new.
-    pub async fn upsert_contact(&self, connection: ConnectionId, profile: &ContactProfile, start_param: Option<&str>, now: UnixMs) -> (Contact, bool) => upsert_contact;
     /// The relay's hot path in one statement: creates or refreshes the contact from a
     /// message's sender, records that they wrote at `now` and clears `blocked` (they can
     /// be reached again). `start_param` is kept only from the first visit.
@@ -74,63 +71,10 @@ store_methods! {
     pub async fn contact(&self, id: i64) -> Option<Contact> => contact;
     /// Looks a contact up by username (`@` optional, case-insensitive).
     pub async fn contact_by_username(&self, connection: ConnectionId, username: &str) -> Option<Contact> => contact_by_username;
-    /// Records that the contact wrote at `now` (clears `blocked`: they can be reached again).
-    pub async fn touch_contact(&self, id: i64, now: UnixMs) -> () => touch_contact;
     /// Sets or clears the ban mark.
     pub async fn set_contact_banned(&self, id: i64, banned: bool) -> () => set_contact_banned;
     /// Sets or clears the blocked-the-bot mark.
     pub async fn set_contact_blocked(&self, id: i64, blocked: bool) -> () => set_contact_blocked;
-}
-
-async fn upsert_contact(
-    c: &mut Conn,
-    connection: ConnectionId,
-    p: &ContactProfile,
-    start_param: Option<&str>,
-    now: UnixMs,
-) -> Result<(Contact, bool), StoreError> {
-    let username = p
-        .username
-        .as_deref()
-        .map(|u| u.trim_start_matches('@').to_lowercase());
-    let inserted = sqlx::query(
-        "INSERT INTO contacts (connection_id, user_id, first_name, last_name, username, language_code, \
-         first_seen_at, start_param) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-         ON CONFLICT (connection_id, user_id) DO NOTHING",
-    )
-    .bind(connection.0)
-    .bind(p.user_id)
-    .bind(&p.first_name)
-    .bind(&p.last_name)
-    .bind(&username)
-    .bind(&p.language_code)
-    .bind(now)
-    .bind(start_param)
-    .execute(&mut *c)
-    .await?
-    .rows_affected()
-        == 1;
-    if !inserted {
-        sqlx::query(
-            "UPDATE contacts SET first_name = $3, last_name = $4, username = $5, \
-             language_code = COALESCE($6, language_code) WHERE connection_id = $1 AND user_id = $2",
-        )
-        .bind(connection.0)
-        .bind(p.user_id)
-        .bind(&p.first_name)
-        .bind(&p.last_name)
-        .bind(&username)
-        .bind(&p.language_code)
-        .execute(&mut *c)
-        .await?;
-    }
-    let contact = contact_by_user(c, connection, p.user_id)
-        .await?
-        .ok_or_else(|| StoreError::Corrupt {
-            table: "contacts",
-            message: format!("contact {} vanished after upsert", p.user_id),
-        })?;
-    Ok((contact, inserted))
 }
 
 async fn contact_by_user(
@@ -169,15 +113,6 @@ async fn contact_by_username(
     .bind(u)
     .fetch_optional(&mut *c)
     .await?)
-}
-
-async fn touch_contact(c: &mut Conn, id: i64, now: UnixMs) -> Result<(), StoreError> {
-    sqlx::query("UPDATE contacts SET last_message_at = $2, blocked = FALSE WHERE id = $1")
-        .bind(id)
-        .bind(now)
-        .execute(&mut *c)
-        .await?;
-    Ok(())
 }
 
 async fn set_contact_banned(c: &mut Conn, id: i64, banned: bool) -> Result<(), StoreError> {
@@ -245,34 +180,36 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn upsert_keeps_first_visit_and_flags() {
+    async fn contact_wrote_keeps_first_visit_refreshes_names_and_clears_blocked() {
         let (s, _d) = temp_store().await;
         let conn = s.ensure_connection("c").await.unwrap();
-        let (a, new) = s
-            .upsert_contact(conn, &profile(1, "ann"), Some("ad42"), 1000)
+        let a = s
+            .contact_wrote(conn, &profile(1, "ann"), Some("ad42"), 1000)
             .await
             .unwrap();
-        assert!(new);
         assert_eq!(a.start_param.as_deref(), Some("ad42"));
         assert_eq!(a.username.as_deref(), Some("annx"));
+        assert_eq!((a.first_seen_at, a.last_message_at), (1000, Some(1000)));
         s.set_contact_banned(a.id, true).await.unwrap();
         s.set_contact_blocked(a.id, true).await.unwrap();
         let mut p = profile(1, "anna");
         p.last_name = Some("Lee".into());
-        let (b, new) = s
-            .upsert_contact(conn, &p, Some("other"), 2000)
+        let b = s
+            .contact_wrote(conn, &p, Some("other"), 2000)
             .await
             .unwrap();
-        assert!(!new);
         assert_eq!(b.id, a.id);
         assert_eq!(b.display_name(), "anna Lee");
-        assert_eq!(b.start_param.as_deref(), Some("ad42"));
-        assert_eq!(b.first_seen_at, 1000);
-        assert!(b.banned && b.blocked);
-        s.touch_contact(b.id, 3000).await.unwrap();
-        let t = s.contact(b.id).await.unwrap().unwrap();
-        assert_eq!(t.last_message_at, Some(3000));
-        assert!(!t.blocked && t.banned);
+        assert_eq!(
+            b.start_param.as_deref(),
+            Some("ad42"),
+            "the first visit's payload stays"
+        );
+        assert_eq!((b.first_seen_at, b.last_message_at), (1000, Some(2000)));
+        assert!(
+            b.banned && !b.blocked,
+            "writing clears blocked, never banned"
+        );
         assert_eq!(
             s.contact_by_username(conn, "@AnnaX")
                 .await
@@ -284,10 +221,10 @@ mod tests {
         assert!(s.contact_by_user(conn, 2).await.unwrap().is_none());
         // Same user id under another connection is another contact.
         let other = s.ensure_connection("d").await.unwrap();
-        let (o, new) = s
-            .upsert_contact(other, &profile(1, "ann"), None, 1)
+        let o = s
+            .contact_wrote(other, &profile(1, "ann"), None, 1)
             .await
             .unwrap();
-        assert!(new && o.id != a.id);
+        assert_ne!(o.id, a.id);
     }
 }

@@ -314,7 +314,7 @@ mod tests {
             first_name: "u".into(),
             ..Default::default()
         };
-        let (contact, _) = s.upsert_contact(conn, &p, None, 1).await.unwrap();
+        let contact = s.contact_wrote(conn, &p, None, 1).await.unwrap();
         let mut tasks = Vec::new();
         for i in 0..8 {
             let s = s.clone();
@@ -350,7 +350,7 @@ mod tests {
                 first_name: "u".into(),
                 ..Default::default()
             };
-            let (contact, _) = s.upsert_contact(conn, &p, None, 1).await.unwrap();
+            let contact = s.contact_wrote(conn, &p, None, 1).await.unwrap();
             let (d, created) = s
                 .ensure_dialog(conn, contact.id, DialogStatus::New, 100)
                 .await

@@ -178,7 +178,7 @@ mod tests {
             first_name: "u".into(),
             ..Default::default()
         };
-        let (contact, _) = s.upsert_contact(conn, &p, None, 1).await.unwrap();
+        let contact = s.contact_wrote(conn, &p, None, 1).await.unwrap();
         let (d, _) = s
             .ensure_dialog(conn, contact.id, DialogStatus::New, 1)
             .await

@@ -280,7 +280,7 @@ mod tests {
             first_name: "Ann".into(),
             ..Default::default()
         };
-        let (ann, _) = s.upsert_contact(conn, &p, None, 1).await.unwrap();
+        let ann = s.contact_wrote(conn, &p, None, 1).await.unwrap();
         let lead = s.create_tag(conn, "Lead", 1).await.unwrap().unwrap();
         assert!(s.create_tag(conn, "LEAD", 1).await.unwrap().is_none());
         let paid = s.create_tag(conn, "paid", 1).await.unwrap().unwrap();

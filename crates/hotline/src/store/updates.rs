@@ -44,8 +44,6 @@ store_methods! {
     pub async fn last_update_id(&self, connection: ConnectionId) -> Option<i64> => last_update_id;
     /// Updates with id greater than `after`, for serving the parallel bot's getUpdates.
     pub async fn updates_after(&self, connection: ConnectionId, after: i64, limit: i64) -> Vec<StoredUpdate> => updates_after;
-    /// Deletes processed updates received before `before` (retention); returns the count.
-    pub async fn purge_updates(&self, connection: ConnectionId, before: UnixMs) -> u64 => purge_updates;
 }
 
 async fn insert_updates(
@@ -139,21 +137,6 @@ async fn updates_after(
     .collect()
 }
 
-async fn purge_updates(
-    c: &mut Conn,
-    connection: ConnectionId,
-    before: UnixMs,
-) -> Result<u64, StoreError> {
-    Ok(sqlx::query(
-        "DELETE FROM updates WHERE connection_id = $1 AND processed = TRUE AND received_at < $2",
-    )
-    .bind(connection.0)
-    .bind(before)
-    .execute(&mut *c)
-    .await?
-    .rows_affected())
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -184,7 +167,6 @@ mod tests {
         let pending = s.unprocessed_updates(conn, 10).await.unwrap();
         assert_eq!(pending.len(), 1);
         assert_eq!(s.updates_after(conn, 10, 10).await.unwrap().len(), 1);
-        assert_eq!(s.purge_updates(conn, 100).await.unwrap(), 1);
         assert!(s
             .insert_updates(conn, &[json!({"no_id": true})], 8)
             .await
