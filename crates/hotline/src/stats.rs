@@ -300,9 +300,12 @@ pub fn parse_period(
 ) -> Result<(UnixMs, UnixMs, String), String> {
     let a = args.trim().to_lowercase();
     let today = day_start(day_of(now, tz), tz);
+    // Periods that end "now" include this very millisecond: an event decided in the same
+    // batch as the command (a `/close` right before `/stats`) carries the same timestamp.
+    let end = now + 1;
     match a.as_str() {
-        "" => return Ok((now - 7 * 86_400_000, now, "the last 7 days".into())),
-        "today" => return Ok((today, now.max(today + 1), "today".into())),
+        "" => return Ok((end - 7 * 86_400_000, end, "the last 7 days".into())),
+        "today" => return Ok((today, end, "today".into())),
         _ => {}
     }
     if let Some((f, t)) = a.split_once("..") {
@@ -324,7 +327,7 @@ pub fn parse_period(
     }
     match parse_age(&a) {
         Some(ms) if ms > 0 && (a.ends_with('d') || a.ends_with('w')) => {
-            Ok((now - ms, now, format!("the last {a}")))
+            Ok((end - ms, end, format!("the last {a}")))
         }
         _ => Err(format!(
             "“{}” is not a period: /stats today, 7d, 30d or 2026-01-01..2026-01-31.",
@@ -606,9 +609,13 @@ mod tests {
         let tz = UtcOffset::UTC;
         let now = day_start(parse_date("2026-03-10").unwrap(), tz) + 5 * 3_600_000;
         let (f, t, _) = parse_period("today", now, tz).unwrap();
-        assert_eq!((f, t), (now - 5 * 3_600_000, now));
+        assert_eq!(
+            (f, t),
+            (now - 5 * 3_600_000, now + 1),
+            "up to and including now"
+        );
         let (f, t, _) = parse_period("30d", now, tz).unwrap();
-        assert_eq!(t - f, 30 * 86_400_000);
+        assert_eq!((t - f, t), (30 * 86_400_000, now + 1));
         let (f, t, _) = parse_period("2026-03-01..2026-03-02", now, tz).unwrap();
         assert_eq!(t - f, 2 * 86_400_000);
         assert!(parse_period("2026-03-02..2026-03-01", now, tz).is_err());
