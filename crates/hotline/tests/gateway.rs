@@ -889,3 +889,70 @@ async fn unknown_tokens_get_401_and_hostile_input_never_hurts_or_leaks() {
     assert!(!logged.is_empty(), "logs are captured");
     assert!(!logged.contains(secret), "token leaked in the logs");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn percent_encoded_paths_are_decoded_like_telegram() {
+    let t = start("").await;
+    let bot = Backend::new(&t);
+    let ann = t.person("Ann");
+    t.user_says(ann, "hi");
+    let addr = t.app().addr;
+    // python-telegram-bot escapes the token's colon in the URLs it builds.
+    let escaped = t.token.replace(':', "%3A");
+    let http = reqwest::Client::new();
+    let me: Value = http
+        .post(format!("http://{addr}/bot{escaped}/getMe"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["result"]["id"], t.bot, "{me}");
+    // A percent-encoded method name is decoded too.
+    let me: Value = http
+        .get(format!("http://{addr}/bot{escaped}/get%4De"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["result"]["id"], t.bot, "{me}");
+
+    // A python-telegram-bot style download: getFile, then GET base_file_url + token + path
+    // with the colon escaped.
+    let photo = reqwest::multipart::Part::bytes(b"jpeg bytes".to_vec())
+        .file_name("p.jpg")
+        .mime_str("image/jpeg")
+        .unwrap();
+    let form = reqwest::multipart::Form::new()
+        .text("chat_id", ann.to_string())
+        .part("photo", photo);
+    let sent = bot.multipart("sendPhoto", form).await;
+    let biggest = sent["photo"].as_array().unwrap().last().unwrap().clone();
+    let f = bot
+        .ok("getFile", json!({"file_id": biggest["file_id"]}))
+        .await;
+    let file_path = f["file_path"].as_str().unwrap();
+    let r = http
+        .get(format!("http://{addr}/file/bot{escaped}/{file_path}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(&r.bytes().await.unwrap()[..], b"jpeg bytes");
+
+    // Decoding never lets an unknown token or an escaped traversal through.
+    let r = http
+        .get(format!("http://{addr}/bot123%3Anope/getMe"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let req = format!(
+        "GET /file/bot{escaped}/%2e%2e/%2e%2e/etc/passwd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    );
+    let answer = raw(addr, req.as_bytes(), false).await;
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+}

@@ -181,9 +181,21 @@ impl Gateway {
     }
 }
 
+/// The request path as Telegram reads it: percent-decoded (python-telegram-bot sends
+/// `/file/bot123%3Aabc/…`). Borrowed when there is nothing to decode; a path that does not
+/// decode to UTF-8 is kept as it came (it then matches no token).
+fn decoded_path(raw: &str) -> std::borrow::Cow<'_, str> {
+    if !raw.contains('%') {
+        return std::borrow::Cow::Borrowed(raw);
+    }
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .unwrap_or(std::borrow::Cow::Borrowed(raw))
+}
+
 /// Middleware in front of every route: serves `/bot…` and `/file/bot…`, passes the rest.
 pub async fn intercept(State(gw): State<Gateway>, req: Request, next: Next) -> Response {
-    let path = req.uri().path();
+    let path = decoded_path(req.uri().path());
     if let Some(rest) = path.strip_prefix("/file/bot") {
         let Some((token, file_path)) = rest.split_once('/') else {
             return not_found();
