@@ -1237,16 +1237,17 @@ async fn webhook_pushes_run_in_parallel_up_to_max_connections_in_order_per_chat(
             == 15
     })
     .await;
-    let s = hook.state.lock().unwrap();
-    assert_eq!(
-        s.max_active, 3,
-        "max_connections is the ceiling, and it is used"
-    );
-    assert_eq!(s.max_per_chat, 1, "one push at a time per chat");
-    for u in &users {
-        assert_eq!(s.texts[u], ["m0", "m1", "m2"], "in order per chat");
+    {
+        let s = hook.state.lock().unwrap();
+        assert_eq!(
+            s.max_active, 3,
+            "max_connections is the ceiling, and it is used"
+        );
+        assert_eq!(s.max_per_chat, 1, "one push at a time per chat");
+        for u in &users {
+            assert_eq!(s.texts[u], ["m0", "m1", "m2"], "in order per chat");
+        }
     }
-    drop(s);
     let deadline = Instant::now() + DEADLINE;
     loop {
         let info = bot.ok("getWebhookInfo", json!({})).await;
