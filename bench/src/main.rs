@@ -6,6 +6,7 @@
 //! from a user's message entering the emulator to its copy being created in the topic.
 
 mod broadcast;
+mod gateway;
 mod world;
 
 use std::collections::HashMap;
@@ -48,6 +49,33 @@ enum What {
         /// The bot-wide limit, messages/s (Telegram: 30), in the emulator and Hotline.
         #[arg(long, default_value_t = 30)]
         rate: u32,
+    },
+    /// The Bot API gateway against nginx: throughput, added latency, memory under a flood.
+    Gateway {
+        /// Users the bot sends to (each with an open dialog for the mirroring row).
+        #[arg(long, default_value_t = 1000)]
+        users: usize,
+        /// Keep-alive connections, each with one request in flight.
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        /// Seconds measured per row.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Seconds of the sendMessage flood with mirroring on.
+        #[arg(long, default_value_t = 30)]
+        flood: u64,
+    },
+    /// (internal) The emulator for `gateway`, in its own process.
+    #[command(hide = true)]
+    ServeEmulator {
+        #[arg(long)]
+        users: usize,
+    },
+    /// (internal) Hotline for `gateway`, in its own process.
+    #[command(hide = true)]
+    ServeHotline {
+        #[arg(long)]
+        config: std::path::PathBuf,
     },
 }
 
@@ -235,5 +263,21 @@ async fn main() {
             load,
         } => relay(users, messages, paced, load).await,
         What::Broadcast { recipients, rate } => broadcast::broadcast(recipients, rate).await,
+        What::Gateway {
+            users,
+            connections,
+            seconds,
+            flood,
+        } => {
+            gateway::gateway(gateway::Opts {
+                users,
+                connections,
+                seconds,
+                flood,
+            })
+            .await
+        }
+        What::ServeEmulator { users } => gateway::serve_emulator(users).await,
+        What::ServeHotline { config } => gateway::serve_hotline(&config).await,
     }
 }

@@ -374,6 +374,7 @@ pub async fn start(config: &Config, tuning: Tuning) -> Result<Running, StartErro
             plain_http_webhooks: cfg.gateway_plain_http_webhooks,
             relay: c.relay.clone(),
             updates: c.updates.clone(),
+            wake: c.wake.clone(),
         });
     let gateway = Gateway::new(&store, specs.collect()).await?;
     gateway.spawn(&mut tasks, &trigger);

@@ -1258,3 +1258,55 @@ async fn webhook_pushes_run_in_parallel_up_to_max_connections_in_order_per_chat(
         tokio::task::yield_now().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reply_to_a_first_message_is_always_mirrored_after_it() {
+    // The relay is kept busy with a backlog of other users' first messages, so the bot
+    // answers Ann's very first message long before the relay has opened her dialog, and
+    // Ann writes again right after the answer. The mirror decision must still count her
+    // first message (it came before the call) and not her second (it came after).
+    let t = start("").await;
+    let bot = Backend::new(&t);
+    let others: Vec<i64> = (0..200).map(|i| t.person(&format!("Other{i}"))).collect();
+    for o in &others {
+        t.user_says(*o, "hello");
+    }
+    let ann = t.person("Ann");
+    t.user_says(ann, "hi");
+    // The newest update only (a negative offset), as soon as it is stored.
+    let deadline = Instant::now() + DEADLINE;
+    let first = loop {
+        let got = bot.ok("getUpdates", json!({"offset": -1})).await;
+        if let Some(u) = got.as_array().and_then(|a| a.first()) {
+            if u["message"]["from"]["id"] == ann {
+                break u.clone();
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Ann's message never reached the bot"
+        );
+        tokio::task::yield_now().await;
+    };
+    assert_eq!(first["message"]["text"], "hi");
+    bot.ok(
+        "sendMessage",
+        json!({"chat_id": ann, "text": "Welcome, Ann!"}),
+    )
+    .await;
+    t.user_says(ann, "hi again");
+
+    let thread = t.wait_topic("Ann").await;
+    t.wait_in_topic(thread, "hi again").await;
+    let copy = t.wait_in_topic(thread, "🤖 Welcome, Ann!").await;
+    let topic = t.topic(Some(thread));
+    let at = |id: &Value| topic.iter().position(|m| &m["message_id"] == id).unwrap();
+    let hi = topic
+        .iter()
+        .find(|m| text_of(m) == "hi")
+        .expect("Ann's first message in the topic");
+    assert!(
+        at(&copy["message_id"]) > at(&hi["message_id"]),
+        "the answer shows after the message it answers: {topic:#?}"
+    );
+}

@@ -163,8 +163,8 @@ pub async fn call_buffered(
     buffered_answer(bot, &lower, params, resp).await
 }
 
-/// Reads a (small) answer, hands a copy to mirroring, and returns it unchanged. The
-/// mirroring runs on its own task: the bot's answer never waits for it.
+/// Reads a (small) answer and returns it unchanged; a successful call that may be mirrored
+/// is journaled first (batched with other calls: see `journal`).
 async fn buffered_answer(
     bot: &Arc<Bot>,
     lower: &str,
@@ -177,8 +177,10 @@ async fn buffered_answer(
         Ok(b) => b,
         Err(e) => return upstream_failed(e),
     };
-    if ok && mirror::kind_of(lower).is_some() {
-        mirror::spawn_after_call(bot.clone(), lower.to_string(), params, bytes.clone());
+    if ok {
+        if let Some(call) = mirror::journal_entry(bot, lower, params.as_ref(), &bytes) {
+            bot.journal.record(call).await;
+        }
     }
     head.body(Body::from(bytes))
         .unwrap_or_else(|_| tg_error(502, "Bad Gateway"))

@@ -1,11 +1,12 @@
 //! Mirroring what the parallel bot puts into a user's chat into that user's topic, as
 //! **intercepted** messages.
 //!
-//! Deciding ([`spawn_after_call`]) runs after the bot already has Telegram's answer: it
-//! reads the answer (and the small request, when there is one), and when the chat is a
-//! contact with an activated, open dialog and `INTERCEPT_EXTERNAL` is on, records an
-//! [`Intent::Mirror`] in the outbox. Executing ([`execute`]) happens in the dialog's group
-//! queue, after the user's own messages that came before it.
+//! A successful call of a mirrored method is journaled ([`journal_entry`], `journal`)
+//! before the bot gets Telegram's answer. Deciding ([`decide`]) runs in the update
+//! processor, in journal order, right after the update the call came after: when the chat
+//! is a contact with an activated, open dialog and `INTERCEPT_EXTERNAL` is on, it records
+//! an [`Intent::Mirror`] in the outbox. Executing ([`execute`]) happens in the dialog's
+//! group queue, after the user's own messages that came before it.
 //!
 //! How it looks in the topic: every intercepted message starts with the mark `🤖 `
 //! (text prefix, or caption prefix for media); kinds without a caption (sticker,
@@ -16,10 +17,6 @@
 //! `🗑` note to the copy (the record stays). Links are stored as
 //! [`Direction::Intercepted`] so edits and deletions find the copy.
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -27,8 +24,8 @@ use super::{param_i64, param_json, Bot};
 use crate::relay::content::{self, edit_snapshot, input_media};
 use crate::relay::execute::Executor;
 use crate::relay::render::html;
-use crate::relay::Intent;
-use crate::store::{now_ms, DialogStatus, Direction, NewLink, StoreError, UnixMs};
+use crate::relay::{Intent, Relay};
+use crate::store::{now_ms, DialogStatus, Direction, GatewayCall, NewLink, StoreError, Tx};
 use crate::telegram::TgError;
 
 /// The mark that starts every intercepted message in a topic.
@@ -39,9 +36,6 @@ const TEXT_MAX: usize = 4096;
 const CAPTION_MAX: usize = 1024;
 /// Kinds whose copy can carry the mark in its caption.
 const CAPTIONED: &[&str] = &["photo", "video", "animation", "audio", "document", "voice"];
-/// How long the mirror decision waits for the relay to catch up with earlier updates
-/// (so the dialog a user's message opens exists before the bot's answer is judged).
-const RELAY_CATCH_UP: Duration = Duration::from_secs(5);
 
 /// How a method's result is mirrored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,28 +109,41 @@ pub enum Mirror {
     },
 }
 
-/// Decides on its own task whether a successful call is mirrored, and records it.
-pub fn spawn_after_call(
-    bot: Arc<Bot>,
-    lower: String,
-    request: Option<Map<String, Value>>,
-    answer: Bytes,
-) {
-    let (called_at, target) = (now_ms(), bot.signal.last());
-    tokio::spawn(async move {
-        if let Err(e) = after_call(
-            &bot,
-            &lower,
-            request.unwrap_or_default(),
-            &answer,
-            called_at,
-            target,
-        )
-        .await
-        {
-            tracing::warn!(connection = %bot.relay.name, method = %lower, error = %e, "gateway: a call could not be mirrored");
+/// The journal entry of a successful call that may be mirrored, or `None` when there is
+/// nothing to mirror (not a mirrored method, `INTERCEPT_EXTERNAL` off). Only the request
+/// parameters the decision reads are kept.
+pub fn journal_entry(
+    bot: &Bot,
+    lower: &str,
+    request: Option<&Map<String, Value>>,
+    answer: &[u8],
+) -> Option<GatewayCall> {
+    kind_of(lower)?;
+    let on = bot
+        .relay
+        .params
+        .read()
+        .map(|p| p.intercept_external)
+        .unwrap_or(true);
+    if !on {
+        return None;
+    }
+    let mut kept = Map::new();
+    if let Some(r) = request {
+        for key in ["chat_id", "message_id", "message_ids", "reply_markup"] {
+            if let Some(v) = r.get(key) {
+                kept.insert(key.to_string(), v.clone());
+            }
         }
-    });
+    }
+    Some(GatewayCall {
+        id: 0,
+        after_update: bot.seen_update(),
+        called_at: now_ms(),
+        method: lower.to_string(),
+        request: Value::Object(kept).to_string(),
+        answer: String::from_utf8_lossy(answer).into_owned(),
+    })
 }
 
 fn ids_of(v: &Value) -> Vec<i64> {
@@ -160,26 +167,32 @@ fn reply_keyboard(request: &Map<String, Value>) -> Option<Value> {
         .map(|m| m["keyboard"].clone())
 }
 
-async fn after_call(
-    bot: &Bot,
-    lower: &str,
-    request: Map<String, Value>,
-    answer: &[u8],
-    called_at: UnixMs,
-    target: i64,
-) -> Result<(), StoreError> {
-    let Some(kind) = kind_of(lower) else {
+/// Decides whether a journaled call is mirrored and, if so, records the intent, in the
+/// update processor's transaction right after the update the call came after: the dialog
+/// is exactly as the user's messages until then made it (a first message opens it; a
+/// `PRIVATE_KEYWORDS` trigger sent after the call does not count).
+pub async fn decide(tx: &mut Tx, relay: &Relay, call: &GatewayCall) -> Result<(), StoreError> {
+    let Some(kind) = kind_of(&call.method) else {
         return Ok(());
     };
-    if !bot.relay.params().intercept_external {
+    if !relay
+        .params
+        .read()
+        .map(|p| p.intercept_external)
+        .unwrap_or(true)
+    {
         return Ok(());
     }
-    let Ok(answer) = serde_json::from_slice::<Value>(answer) else {
+    let Ok(answer) = serde_json::from_str::<Value>(&call.answer) else {
         return Ok(());
     };
     if answer["ok"] != true {
         return Ok(());
     }
+    let request = match serde_json::from_str::<Value>(&call.request) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
     let result = &answer["result"];
     let private = |m: &Value| {
         (m["chat"]["type"] == "private")
@@ -269,35 +282,21 @@ async fn after_call(
             return Ok(());
         }
     }
-    catch_up(bot, target).await?;
-    let conn = bot.relay.connection;
-    let Some(contact) = bot.store.contact_by_user(conn, user).await? else {
+    let conn = relay.connection;
+    let Some(contact) = tx.contact_by_user(conn, user).await? else {
         return Ok(());
     };
-    let Some(dialog) = bot.store.dialog_for_contact(conn, contact.id).await? else {
+    let Some(dialog) = tx.dialog_for_contact(conn, contact.id).await? else {
         return Ok(());
     };
     if !dialog.activated || (needs_open && dialog.status == DialogStatus::Closed) {
         return Ok(());
     }
-    // Opened after the call: by the user's messages before it (mirror), or by one after
-    // it that the relay already handled too (the bot talked before the gate opened: skip).
-    if needs_open && dialog.created_at > called_at && user_wrote_after(bot, target, user).await? {
-        return Ok(());
-    }
-    let mut tx = bot.store.begin().await?;
-    crate::api::events::intercepted(&mut tx, &bot.relay, dialog.id, &mirror).await?;
-    crate::stats::record(
-        &mut tx,
-        &bot.relay,
-        dialog.id,
-        crate::stats::kind::INTERCEPTED,
-        None,
-    )
-    .await?;
-    bot.relay
+    crate::api::events::intercepted(tx, relay, dialog.id, &mirror).await?;
+    crate::stats::record(tx, relay, dialog.id, crate::stats::kind::INTERCEPTED, None).await?;
+    relay
         .push(
-            &mut tx,
+            tx,
             Intent::Mirror {
                 dialog: dialog.id,
                 mirror,
@@ -308,35 +307,7 @@ async fn after_call(
         .map_err(|e| match e {
             crate::relay::RelayError::Store(s) => s,
         })?;
-    tx.commit().await
-}
-
-/// Waits (bounded) until the relay processed every update stored before this call, so a
-/// dialog the user's last message opened is seen. `target`: the newest update stored
-/// when the bot made the call.
-async fn catch_up(bot: &Bot, target: i64) -> Result<(), StoreError> {
-    let conn = bot.relay.connection;
-    let deadline = tokio::time::Instant::now() + RELAY_CATCH_UP;
-    loop {
-        let oldest = bot.store.unprocessed_updates(conn, 1).await?;
-        if oldest.first().is_none_or(|u| u.update_id > target)
-            || tokio::time::Instant::now() > deadline
-        {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Whether the relay already handled a message of `user` stored after `target`.
-async fn user_wrote_after(bot: &Bot, target: i64, user: i64) -> Result<bool, StoreError> {
-    let later = bot
-        .store
-        .updates_after(bot.relay.connection, target, 200)
-        .await?;
-    Ok(later
-        .iter()
-        .any(|u| u.processed && u.payload["message"]["chat"]["id"].as_i64() == Some(user)))
+    Ok(())
 }
 
 fn utf16(s: &str) -> usize {

@@ -11,14 +11,18 @@
 //!   (`gateway_state`).
 //! - `forward`: every other method is streamed to Telegram and the answer streamed back
 //!   unchanged (status and body bytes).
-//! - `mirror`: what the bot puts into a user's chat is mirrored into the user's topic as
-//!   intercepted, through the outbox (never delaying the bot's answer).
+//! - `journal` and `mirror`: what the bot puts into a user's chat is mirrored into the
+//!   user's topic as intercepted: the call is journaled before the bot gets its answer and
+//!   decided by the update processor in order with the users' messages, then sent through
+//!   the outbox.
 
 pub mod forward;
+pub mod journal;
 pub mod mirror;
 pub mod push;
 pub mod updates;
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
@@ -28,7 +32,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
 use crate::config::Secret;
@@ -86,6 +90,8 @@ pub struct BotSpec {
     pub relay: Relay,
     /// Notified by the intake after updates are stored.
     pub updates: UpdateSignal,
+    /// Wakes the connection's update processor (which decides journaled calls).
+    pub wake: Arc<Notify>,
 }
 
 /// One connected bot as the gateway serves it.
@@ -98,6 +104,11 @@ pub struct Bot {
     store: Store,
     http: reqwest::Client,
     signal: UpdateSignal,
+    /// The newest update served to the bot (getUpdates or a push): the bot may answer it
+    /// before the intake's signal says it was stored.
+    served: AtomicI64,
+    /// Where mirrorable calls are recorded before the bot gets its answer.
+    journal: journal::Journal,
     live: Mutex<updates::Live>,
     /// Bumped whenever the bot's delivery settings change (webhook set/deleted, a newer
     /// poll): wakes waiting polls and the push task.
@@ -116,6 +127,16 @@ impl Bot {
 
     fn touch(&self) {
         self.changed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// The newest update the bot could have seen: what a call it makes now came after.
+    pub fn seen_update(&self) -> i64 {
+        self.signal.last().max(self.served.load(Ordering::Acquire))
+    }
+
+    /// Records that updates up to `update_id` were handed to the bot.
+    fn served(&self, update_id: i64) {
+        self.served.fetch_max(update_id, Ordering::AcqRel);
     }
 }
 
@@ -142,6 +163,7 @@ impl Gateway {
                 .unwrap_or_default();
             s.updates
                 .notify(store.last_update_id(s.relay.connection).await?.unwrap_or(0));
+            let journal = journal::Journal::start(store.clone(), s.relay.connection, s.wake);
             bots.push(Arc::new(Bot {
                 token: s.token,
                 api_url: s.api_url.trim_end_matches('/').to_string(),
@@ -150,6 +172,8 @@ impl Gateway {
                 store: store.clone(),
                 http: http.clone(),
                 signal: s.updates,
+                served: AtomicI64::new(0),
+                journal,
                 live: Mutex::new(updates::Live::from_state(state)),
                 changed: watch::channel(0).0,
                 saving: tokio::sync::Mutex::new(()),

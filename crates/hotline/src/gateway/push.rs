@@ -223,6 +223,7 @@ pub async fn push_loop(bot: Arc<Bot>, mut shutdown: Shutdown) {
             };
             lane.busy = true;
             w.in_flight += 1;
+            bot.served(id);
             tasks.spawn(push_one(
                 bot.clone(),
                 w.target.clone(),

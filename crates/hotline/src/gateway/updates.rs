@@ -249,6 +249,9 @@ async fn get_updates(bot: &Arc<Bot>, p: &Map<String, Value>) -> Response {
             Err(e) => return store_failed(e),
         };
         if !found.is_empty() || tokio::time::Instant::now() >= deadline {
+            if let Some(last) = found.last() {
+                bot.served(last.update_id);
+            }
             return tg_ok(
                 Value::Array(found.into_iter().map(|u| u.payload).collect()),
                 None,

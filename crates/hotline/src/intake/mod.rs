@@ -77,18 +77,44 @@ pub async fn process_loop(relay: Relay, store: Store, wake: Arc<Notify>, mut shu
     }
 }
 
-/// Handles one batch in one transaction; returns how many updates it handled.
+/// Journaled gateway calls decided per transaction at most.
+const CALLS: i64 = 256;
+
+/// Handles one batch in one transaction; returns how many updates and journaled gateway
+/// calls it handled. The parallel bot's calls (`gateway::journal`) are decided in journal
+/// order, each right after the update it came after, so the mirror decision sees exactly
+/// the user's messages that preceded the call.
 pub async fn process_batch(relay: &Relay, store: &Store) -> Result<usize, RelayError> {
+    // The journal first: every update a call came after was stored before the call was
+    // journaled, so it is among the updates read next (or processed already).
+    let calls = store.journaled_calls(relay.connection, CALLS).await?;
     let updates = store.unprocessed_updates(relay.connection, BATCH).await?;
-    if updates.is_empty() {
+    if updates.is_empty() && calls.is_empty() {
         return Ok(0);
     }
     let mut tx = store.begin().await?;
+    let mut calls = calls.into_iter().peekable();
+    let mut decided = None;
     for u in &updates {
+        while let Some(call) = calls.next_if(|c| c.after_update < u.update_id) {
+            crate::gateway::mirror::decide(&mut tx, relay, &call).await?;
+            decided = Some(call.id);
+        }
         relay.handle(&mut tx, &u.payload).await?;
         tx.mark_update_processed(relay.connection, u.update_id, now_ms())
             .await?;
     }
+    // A partial batch means every stored update is processed; otherwise only calls that
+    // came after the last one handled are due.
+    let caught_up = (updates.len() as i64) < BATCH;
+    let last = updates.last().map_or(i64::MIN, |u| u.update_id);
+    while let Some(call) = calls.next_if(|c| caught_up || c.after_update <= last) {
+        crate::gateway::mirror::decide(&mut tx, relay, &call).await?;
+        decided = Some(call.id);
+    }
+    if let Some(upto) = decided {
+        tx.forget_calls(relay.connection, upto).await?;
+    }
     tx.commit().await?;
-    Ok(updates.len())
+    Ok(updates.len() + usize::from(decided.is_some()))
 }

@@ -1,5 +1,6 @@
-//! The parallel bot's gateway state (offset, sticky `allowed_updates`, its own webhook)
-//! and the update-log retention that respects it.
+//! The parallel bot's gateway state (offset, sticky `allowed_updates`, its own webhook),
+//! the update-log retention that respects it, and the journal of the bot's calls waiting
+//! for their mirror decision.
 
 use sqlx::Row;
 
@@ -20,7 +21,31 @@ pub struct GatewayState {
     pub max_connections: i64,
 }
 
+/// A call of the parallel bot waiting for its mirror decision.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GatewayCall {
+    /// Journal position (calls are decided in this order).
+    pub id: i64,
+    /// The newest update the bot could have seen when it made the call: the decision is
+    /// taken right after the relay processed it.
+    pub after_update: i64,
+    /// When the call was answered.
+    pub called_at: UnixMs,
+    /// Lower-cased method name.
+    pub method: String,
+    /// The request parameters mirroring reads (a JSON object).
+    pub request: String,
+    /// The `result` of Telegram's answer (JSON).
+    pub answer: String,
+}
+
 store_methods! {
+    /// Appends calls to the journal, in order (the `id`s given are ignored).
+    pub async fn journal_calls(&self, connection: ConnectionId, calls: &[GatewayCall]) -> () => journal_calls;
+    /// The oldest journaled calls, in journal order.
+    pub async fn journaled_calls(&self, connection: ConnectionId, limit: i64) -> Vec<GatewayCall> => journaled_calls;
+    /// Removes decided calls: every call up to and including `upto`.
+    pub async fn forget_calls(&self, connection: ConnectionId, upto: i64) -> () => forget_calls;
     /// The stored gateway state, if the bot ever used the gateway.
     pub async fn gateway_state(&self, connection: ConnectionId) -> Option<GatewayState> => gateway_state;
     /// Saves the whole gateway state.
@@ -109,6 +134,64 @@ async fn purge_updates_for_gateway(
     .rows_affected())
 }
 
+async fn journal_calls(
+    c: &mut Conn,
+    connection: ConnectionId,
+    calls: &[GatewayCall],
+) -> Result<(), StoreError> {
+    for call in calls {
+        sqlx::query(
+            "INSERT INTO gateway_calls (connection_id, after_update, called_at, method, request, answer) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(connection.0)
+        .bind(call.after_update)
+        .bind(call.called_at)
+        .bind(&call.method)
+        .bind(&call.request)
+        .bind(&call.answer)
+        .execute(&mut *c)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn journaled_calls(
+    c: &mut Conn,
+    connection: ConnectionId,
+    limit: i64,
+) -> Result<Vec<GatewayCall>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, after_update, called_at, method, request, answer FROM gateway_calls \
+         WHERE connection_id = $1 ORDER BY id LIMIT $2",
+    )
+    .bind(connection.0)
+    .bind(limit)
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(GatewayCall {
+                id: r.try_get("id")?,
+                after_update: r.try_get("after_update")?,
+                called_at: r.try_get("called_at")?,
+                method: r.try_get("method")?,
+                request: r.try_get("request")?,
+                answer: r.try_get("answer")?,
+            })
+        })
+        .collect()
+}
+
+async fn forget_calls(c: &mut Conn, connection: ConnectionId, upto: i64) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM gateway_calls WHERE connection_id = $1 AND id <= $2")
+        .bind(connection.0)
+        .bind(upto)
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -142,5 +225,36 @@ mod tests {
             s.purge_updates_for_gateway(conn, 200, 200).await.unwrap(),
             2
         );
+    }
+
+    #[tokio::test]
+    async fn the_call_journal_is_a_queue_per_connection() {
+        let (s, _d) = temp_store().await;
+        let (a, b) = (
+            s.ensure_connection("a").await.unwrap(),
+            s.ensure_connection("b").await.unwrap(),
+        );
+        let call = |n: i64| GatewayCall {
+            id: 0,
+            after_update: n,
+            called_at: 100 + n,
+            method: "sendmessage".into(),
+            request: "{}".into(),
+            answer: format!("{{\"message_id\":{n}}}"),
+        };
+        s.journal_calls(a, &[call(1), call(2)]).await.unwrap();
+        s.journal_calls(b, &[call(7)]).await.unwrap();
+        s.journal_calls(a, &[call(3)]).await.unwrap();
+        let got = s.journaled_calls(a, 10).await.unwrap();
+        assert_eq!(
+            got.iter().map(|c| c.after_update).collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
+        assert_eq!(got[1].answer, "{\"message_id\":2}");
+        s.forget_calls(a, got[1].id).await.unwrap();
+        let left = s.journaled_calls(a, 10).await.unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].after_update, 3);
+        assert_eq!(s.journaled_calls(b, 10).await.unwrap().len(), 1);
     }
 }

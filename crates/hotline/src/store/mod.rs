@@ -42,7 +42,7 @@ pub use broadcasts::{
 pub use contacts::{Contact, ContactProfile};
 pub use dialogs::{Dialog, DialogStatus};
 pub use events::{Delivery, DeliveryStats, HistoryMessage, NewDelivery, NewHistoryMessage};
-pub use gateway::GatewayState;
+pub use gateway::{GatewayCall, GatewayState};
 pub use links::{Direction, MessageLink, NewLink};
 pub use outbox::OutboxStats;
 pub use quick_replies::{NewQuickReply, QuickReply, MEDIA_ITEMS_TTL_MS};

@@ -1,0 +1,47 @@
+// grammY pointed at Hotline's gateway (see README.md).
+//
+//   HOTLINE=http://127.0.0.1:8080 TOKEN=... node grammy_bot.js [polling|webhook PORT]
+//
+// In webhook mode sendMessage may go out as the webhook's JSON answer (canUseWebhookReply).
+const http = require('http')
+const { Bot, InlineKeyboard, InputFile, webhookCallback } = require('grammy')
+
+const HOTLINE = process.env.HOTLINE || 'http://127.0.0.1:8080'
+const TOKEN = process.env.TOKEN || '5000001:sandbox-demo-token'
+const webhook = process.argv[2] === 'webhook'
+const bot = new Bot(TOKEN, {
+  client: { apiRoot: HOTLINE, canUseWebhookReply: (method) => webhook && method === 'sendMessage' }
+})
+
+bot.hears('menu', (ctx) => ctx.api.sendMessage(ctx.chat.id, 'Menu', {
+  reply_markup: new InlineKeyboard().text('Buy', 'buy').row().url('Site', 'https://example.com')
+}))
+bot.hears('temp', async (ctx) => {
+  const sent = await ctx.api.sendMessage(ctx.chat.id, 'temporary')
+  await ctx.api.deleteMessage(ctx.chat.id, sent.message_id)
+})
+bot.hears('photo', (ctx) => ctx.replyWithPhoto(new InputFile(Buffer.from('fake jpeg bytes'), 'p.jpg'), { caption: 'Our catalogue' }))
+bot.on([':document', ':photo'], async (ctx) => {
+  const file = await ctx.getFile()
+  // grammY has no download helper in its core: the URL is {apiRoot}/file/bot{token}/{path}.
+  const body = Buffer.from(await (await fetch(`${HOTLINE}/file/bot${TOKEN}/${file.file_path}`)).arrayBuffer())
+  await ctx.api.sendMessage(ctx.chat.id, `got ${body.length} bytes: ${body.toString()}`)
+})
+bot.on(':text', (ctx) => ctx.reply(`echo: ${ctx.message.text}`))
+bot.callbackQuery('buy', async (ctx) => {
+  await ctx.answerCallbackQuery('Added to cart')
+  await ctx.editMessageText('Bought!')
+})
+
+async function main () {
+  if (webhook) {
+    const port = Number(process.argv[3])
+    await bot.init()
+    await bot.api.setWebhook(`http://127.0.0.1:${port}/hook`, { secret_token: 'grammy-secret' })
+    http.createServer(webhookCallback(bot, 'http', { secretToken: 'grammy-secret' })).listen(port, '127.0.0.1')
+  } else {
+    await bot.api.deleteWebhook()
+    bot.start()
+  }
+}
+main()
