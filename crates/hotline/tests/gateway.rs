@@ -1261,40 +1261,39 @@ async fn webhook_pushes_run_in_parallel_up_to_max_connections_in_order_per_chat(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_reply_to_a_first_message_is_always_mirrored_after_it() {
-    // The relay is kept busy with a backlog of other users' first messages, so the bot
-    // answers Ann's very first message long before the relay has opened her dialog, and
-    // Ann writes again right after the answer. The mirror decision must still count her
+    // The bot answers Ann's very first message before the relay has opened her dialog
+    // (held back with a trigger that fails the processor's transaction while it tries),
+    // and Ann writes again right after the answer. The mirror decision must count her
     // first message (it came before the call) and not her second (it came after).
+    use sqlx::{ConnectOptions, Connection};
     let t = start("").await;
-    let bot = Backend::new(&t);
-    let others: Vec<i64> = (0..200).map(|i| t.person(&format!("Other{i}"))).collect();
-    for o in &others {
-        t.user_says(*o, "hello");
-    }
+    let mut bot = Backend::new(&t);
     let ann = t.person("Ann");
+    let mut db = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(t.dir.path().join("hotline.db"))
+        .connect()
+        .await
+        .unwrap();
+    for sql in [
+        "CREATE TABLE test_hold (x INTEGER)",
+        "CREATE TRIGGER test_hold_dialogs BEFORE INSERT ON dialogs WHEN EXISTS (SELECT 1 FROM test_hold) \
+         BEGIN SELECT RAISE(ABORT, 'held by the test'); END",
+        "INSERT INTO test_hold VALUES (1)",
+    ] {
+        sqlx::query(sql).execute(&mut db).await.unwrap();
+    }
     t.user_says(ann, "hi");
-    // The newest update only (a negative offset), as soon as it is stored.
-    let deadline = Instant::now() + DEADLINE;
-    let first = loop {
-        let got = bot.ok("getUpdates", json!({"offset": -1})).await;
-        if let Some(u) = got.as_array().and_then(|a| a.first()) {
-            if u["message"]["from"]["id"] == ann {
-                break u.clone();
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "Ann's message never reached the bot"
-        );
-        tokio::task::yield_now().await;
-    };
-    assert_eq!(first["message"]["text"], "hi");
-    bot.ok(
-        "sendMessage",
-        json!({"chat_id": ann, "text": "Welcome, Ann!"}),
-    )
-    .await;
+    bot.next("Ann's hi", |u| is_text(u, "hi")).await;
+    bot.ok("sendMessage", json!({"chat_id": ann, "text": "Welcome, Ann!"}))
+        .await;
     t.user_says(ann, "hi again");
+    bot.next("Ann's hi again", |u| is_text(u, "hi again")).await;
+    assert!(t.topics().is_empty(), "the dialog was held back");
+    sqlx::query("DELETE FROM test_hold")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    db.close().await.unwrap();
 
     let thread = t.wait_topic("Ann").await;
     t.wait_in_topic(thread, "hi again").await;
@@ -1308,5 +1307,74 @@ async fn a_reply_to_a_first_message_is_always_mirrored_after_it() {
     assert!(
         at(&copy["message_id"]) > at(&hi["message_id"]),
         "the answer shows after the message it answers: {topic:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn journaled_calls_survive_a_restart_and_are_mirrored_once() {
+    use sqlx::{ConnectOptions, Connection};
+    let mut t = start("").await;
+    let mut bot = Backend::new(&t);
+    let ann = t.person("Ann");
+    t.user_says(ann, "hi");
+    bot.next("Ann's hi", |u| is_text(u, "hi")).await;
+    let thread = t.wait_topic("Ann").await;
+    t.wait_in_topic(thread, "hi").await;
+    // Hold the processor (a trigger fails its transactions), so the bot's calls stay in
+    // the journal; then restart Hotline with them there.
+    let db_path = t.dir.path().join("hotline.db");
+    let mut db = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&db_path)
+        .connect()
+        .await
+        .unwrap();
+    for sql in [
+        "CREATE TABLE test_hold (x INTEGER)",
+        "INSERT INTO test_hold VALUES (1)",
+        "CREATE TRIGGER test_hold_updates BEFORE UPDATE OF processed ON updates WHEN EXISTS (SELECT 1 FROM test_hold) \
+         BEGIN SELECT RAISE(ABORT, 'held by the test'); END",
+    ] {
+        sqlx::query(sql).execute(&mut db).await.unwrap();
+    }
+    t.user_says(ann, "tell me more");
+    bot.next("Ann's question", |u| is_text(u, "tell me more"))
+        .await;
+    for n in 1..=3 {
+        bot.ok("sendMessage", json!({"chat_id": ann, "text": format!("part {n}")}))
+            .await;
+    }
+    let journaled: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM gateway_calls")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(journaled, 3, "recorded before the bot got its answers");
+    t.restart().await;
+    sqlx::query("DELETE FROM test_hold")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    db.close().await.unwrap();
+    t.user_says(ann, "thanks");
+    t.wait_in_topic(thread, "thanks").await;
+    for n in 1..=3 {
+        t.wait_in_topic(thread, &format!("🤖 part {n}")).await;
+    }
+    let topic = t.topic(Some(thread));
+    let texts: Vec<String> = topic.iter().map(text_of).collect();
+    let pos = |s: &str| {
+        let found: Vec<usize> = texts
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.as_str() == s)
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(found.len(), 1, "{s:?} exactly once: {texts:#?}");
+        found[0]
+    };
+    assert!(
+        pos("tell me more") < pos("🤖 part 1")
+            && pos("🤖 part 1") < pos("🤖 part 2")
+            && pos("🤖 part 2") < pos("🤖 part 3"),
+        "in call order after the question: {texts:#?}"
     );
 }
