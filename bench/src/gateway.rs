@@ -68,13 +68,25 @@ pub async fn serve_emulator(users: usize) {
         ctl.add_admin_bot(group, bot).unwrap();
         bots.push((bot, group));
     }
-    let users = (0..users)
+    let users: Vec<i64> = (0..users)
         .map(|i| {
             ctl.add_user(&format!("U{i}"), None, None, None)["id"]
                 .as_i64()
                 .unwrap()
         })
         .collect();
+    // Every user starts both bots (a bot cannot write first); Hotline picks these up when
+    // it starts, and each user gets a dialog and a topic.
+    for u in &users {
+        for (bot, _) in &bots {
+            ctl.send(
+                *u,
+                tg_emulator::control::Place::Bot(*bot),
+                &json!({"text": "/start"}),
+            )
+            .unwrap();
+        }
+    }
     let world = World {
         url: emu.url(),
         bot_off: bots[0].0,
@@ -185,8 +197,8 @@ async fn start_nginx(upstream: &str) -> Option<Nginx> {
          events {{ worker_connections 4096; }}\n\
          http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
            fastcgi_temp_path {d}/fcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
-           upstream emulator {{ server {up}; keepalive 256; }}\n\
-           server {{\n    listen 127.0.0.1:{port};\n    client_max_body_size 64m;\n\
+           upstream emulator {{ server {up}; keepalive 256; keepalive_requests 100000000; keepalive_timeout 300s; }}\n\
+           server {{\n    listen 127.0.0.1:{port};\n    client_max_body_size 64m;\n    keepalive_requests 100000000;\n    keepalive_timeout 300s;\n\
              location / {{\n      proxy_pass http://emulator;\n      proxy_http_version 1.1;\n\
                proxy_set_header Connection \"\";\n    }}\n  }}\n}}\n"
     );
@@ -366,18 +378,23 @@ fn loadavg() -> String {
         .join(" ")
 }
 
-/// Hotline as a child with one connection; `params` for `[connection.params]`.
+/// Limits that never bind: setting up (a topic per user) and the unpaced mirroring row.
+const LIFTED: &str =
+    "bot_per_second = 1000000\nprivate_per_second = 1000000\ngroup_per_minute = 100000000";
+
+/// Hotline as a child with one connection: `limits` for `[limits]` (empty: Telegram's),
+/// `params` for `[connection.params]`. The database is `{dir}/{name}.db`, kept across
+/// restarts with other settings.
 async fn start_hotline(
     dir: &Path,
     name: &str,
     world: &World,
-    token: &str,
-    group: i64,
+    (token, group): (&str, i64),
+    limits: &str,
     params: &str,
 ) -> (Proc, SocketAddr) {
     let toml = format!(
-        "database_url = \"sqlite://{db}\"\n[http]\nlisten = \"127.0.0.1:0\"\n[limits]\n\
-         bot_per_second = 1000000\nprivate_per_second = 1000000\ngroup_per_minute = 100000000\n\
+        "database_url = \"sqlite://{db}\"\n[http]\nlisten = \"127.0.0.1:0\"\n[limits]\n{limits}\n\
          [[connection]]\nname = \"{name}\"\ntoken = \"{token}\"\ngroup_id = {group}\napi_url = \"{api}\"\n\
          [connection.params]\nWELCOME = \"OFF\"\nAUTO_INFO = false\n{params}\n",
         db = dir.join(format!("{name}.db")).display(),
@@ -390,26 +407,49 @@ async fn start_hotline(
     (p, addr)
 }
 
-async fn control(world: &World, path: &str, body: Value) -> Value {
-    reqwest::Client::new()
-        .post(format!("{}/control/{path}", world.url))
-        .json(&body)
-        .send()
+/// Waits until the journal of the Hotline at `db` is empty (every mirror decided) and,
+/// with `outbox`, its outbox too (every copy sent); returns the seconds it took.
+async fn settle(db: &Path, outbox: bool) -> f64 {
+    let started = Instant::now();
+    let store = hotline::store::Store::open(&format!("sqlite://{}", db.display()))
         .await
-        .expect("control")
-        .json()
-        .await
-        .expect("control answer")
+        .expect("the bench database");
+    let conn = store.ensure_connection("on").await.expect("connection");
+    let deadline = started + Duration::from_secs(900);
+    loop {
+        let journal = store.journaled_calls(conn, 1).await.map_or(1, |c| c.len());
+        let queued = if outbox {
+            store
+                .outbox_stats(conn)
+                .await
+                .map_or(1, |s| s.pending + s.in_flight)
+        } else {
+            0
+        };
+        if journal == 0 && queued == 0 || Instant::now() > deadline {
+            store.close().await;
+            return started.elapsed().as_secs_f64();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
-async fn topics(world: &World, group: i64) -> usize {
-    let v: Value = reqwest::get(format!("{}/control/topics?chat_id={group}", world.url))
-        .await
-        .expect("control")
-        .json()
-        .await
-        .expect("topics");
-    v["result"].as_array().map_or(0, Vec::len)
+/// Waits until Hotline created a topic for each of `n` users (their `/start` relayed).
+async fn wait_topics(world: &World, group: i64, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let v: Value = reqwest::get(format!("{}/control/topics?chat_id={group}", world.url))
+            .await
+            .expect("control")
+            .json()
+            .await
+            .expect("topics");
+        if v["result"].as_array().map_or(0, Vec::len) >= n {
+            return;
+        }
+        assert!(Instant::now() < deadline, "topics were not created");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 fn row(name: &str, m: &Measured, base: &Measured, nginx: Option<&Measured>) {
@@ -434,173 +474,130 @@ fn row(name: &str, m: &Measured, base: &Measured, nginx: Option<&Measured>) {
 pub async fn gateway(o: Opts) {
     println!("machine: {}; load average before: {}", machine(), loadavg());
     println!(
-        "load: {} keep-alive connections, getMe/sendMessage alternating over {} users, {} s per row after 1 s warm-up",
+        "load: {} keep-alive connections, one request in flight each, getMe/sendMessage alternating over {} users, {} s per row after 1 s of warm-up",
         o.connections, o.users, o.seconds
     );
     let emu = spawn_self(&["serve-emulator", "--users", &o.users.to_string()]).await;
     let world: World = serde_json::from_str(&emu.line).expect("world");
     let emu_addr: SocketAddr = world.url.trim_start_matches("http://").parse().unwrap();
     let dir = tempfile::tempdir().expect("temp dir");
-    let secs = o.seconds as f64;
-    let users = &world.users;
-
-    let direct = load(
-        emu_addr,
-        TOKEN_OFF,
-        users,
-        o.connections,
-        secs,
-        Mix::Both,
-        &[],
-    )
-    .await;
-
-    let nginx = start_nginx(&world.url).await;
-    let via_nginx = match &nginx {
-        Some(n) => {
-            let pids = nginx_pids(n);
-            Some(
-                load(
-                    n.addr,
-                    TOKEN_OFF,
-                    users,
-                    o.connections,
-                    secs,
-                    Mix::Both,
-                    &pids,
-                )
-                .await,
-            )
-        }
-        None => {
-            println!("nginx is not installed: its row is skipped");
-            None
-        }
+    let run = |addr: SocketAddr, token: &'static str, pids: Vec<u32>, mix: Mix, secs: u64| {
+        let users = world.users.clone();
+        async move { load(addr, token, &users, o.connections, secs as f64, mix, &pids).await }
     };
-    drop(nginx);
+    let mut rows: Vec<(&str, Measured)> = Vec::new();
 
-    let (off, off_addr) = start_hotline(
+    rows.push((
+        "direct to the emulator",
+        run(emu_addr, TOKEN_OFF, vec![], Mix::Both, o.seconds).await,
+    ));
+    match start_nginx(&world.url).await {
+        Some(n) => {
+            let pids = nginx_pids(&n).await;
+            rows.push((
+                "nginx (reverse proxy)",
+                run(n.addr, TOKEN_OFF, pids, Mix::Both, o.seconds).await,
+            ));
+        }
+        None => println!("nginx is not installed: its row is skipped"),
+    }
+
+    let off_bot = (TOKEN_OFF, world.group_off);
+    let (off, addr) = start_hotline(
         dir.path(),
         "off",
         &world,
-        TOKEN_OFF,
-        world.group_off,
+        off_bot,
+        LIFTED,
         "INTERCEPT_EXTERNAL = false",
     )
     .await;
-    let off_pid = off.child.id().unwrap_or(0);
-    let gw_off = load(
-        off_addr,
-        TOKEN_OFF,
-        users,
-        o.connections,
-        secs,
-        Mix::Both,
-        &[off_pid],
-    )
-    .await;
+    wait_topics(&world, world.group_off, world.users.len()).await;
+    let pid = off.child.id().unwrap_or(0);
+    rows.push((
+        "Hotline gateway, mirroring off",
+        run(addr, TOKEN_OFF, vec![pid], Mix::Both, o.seconds).await,
+    ));
     drop(off);
 
-    let (mut on, on_addr) =
-        start_hotline(dir.path(), "on", &world, TOKEN_ON, world.group_on, "").await;
-    let on_pid = on.child.id().unwrap_or(0);
-    // Every user writes once: each gets a dialog and a topic, so every send is mirrored.
-    for u in users {
-        control(
-            &world,
-            "send",
-            json!({"from": u, "bot": world.bot_on, "text": "hello"}),
-        )
-        .await;
-    }
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while topics(&world, world.group_on).await < users.len() {
-        assert!(Instant::now() < deadline, "topics were not created");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let gw_on = load(
-        on_addr,
-        TOKEN_ON,
-        users,
-        o.connections,
-        secs,
-        Mix::Both,
-        &[on_pid],
-    )
-    .await;
+    // Mirroring on: every user has a dialog and a topic, so every sendMessage is mirrored.
+    // First with every copy sent at once (the limits lifted), then waiting until the
+    // mirror backlog is gone.
+    let on_bot = (TOKEN_ON, world.group_on);
+    let (on, addr) = start_hotline(dir.path(), "on", &world, on_bot, LIFTED, "").await;
+    wait_topics(&world, world.group_on, world.users.len()).await;
+    let pid = on.child.id().unwrap_or(0);
+    rows.push((
+        "Hotline gateway, mirroring on, copies unpaced",
+        run(addr, TOKEN_ON, vec![pid], Mix::Both, o.seconds).await,
+    ));
+    let db = dir.path().join("on.db");
+    let took = settle(&db, true).await;
+    println!("mirroring on, copies unpaced: every decision taken and every copy sent {took:.1} s after the row");
+    drop(on);
+    // The same database under Telegram's limits: copies go out at 20/min per group, as
+    // they would; the gateway's own work (journal, decisions) is all there.
+    let (on, addr) = start_hotline(dir.path(), "on", &world, on_bot, "", "").await;
+    let pid = on.child.id().unwrap_or(0);
+    rows.push((
+        "Hotline gateway, mirroring on, Telegram's limits",
+        run(addr, TOKEN_ON, vec![pid], Mix::Both, o.seconds).await,
+    ));
+    let took = settle(&db, false).await;
+    println!("mirroring on, Telegram's limits: every decision taken {took:.1} s after the row");
 
     println!();
     println!("| path | requests/s | vs nginx | p50 ms | p99 ms | added p50 / p99 ms vs direct | proxy CPU µs/request | errors |");
     println!("|---|---|---|---|---|---|---|---|");
-    row(
-        "direct to the emulator",
-        &direct,
-        &direct,
-        via_nginx.as_ref(),
-    );
-    if let Some(n) = &via_nginx {
-        row("nginx (reverse proxy)", n, &direct, via_nginx.as_ref());
+    let nginx = rows
+        .iter()
+        .find(|(n, _)| n.starts_with("nginx"))
+        .map(|(_, m)| m);
+    for (name, m) in &rows {
+        row(name, m, &rows[0].1, nginx);
     }
-    row(
-        "Hotline gateway, mirroring off",
-        &gw_off,
-        &direct,
-        via_nginx.as_ref(),
-    );
-    row(
-        "Hotline gateway, mirroring on",
-        &gw_on,
-        &direct,
-        via_nginx.as_ref(),
-    );
+    println!("load average after the rows: {}", loadavg());
 
-    // The flood: sendMessage only, mirroring on; Hotline's memory sampled throughout.
+    // The flood: sendMessage only, mirroring on, Telegram's limits; Hotline's memory
+    // sampled every 100 ms.
     println!();
-    let rss0 = rss_mb(on_pid);
-    let peak = std::sync::Arc::new(std::sync::Mutex::new(0f64));
+    let rss0 = rss_mb(pid);
+    let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let p2 = peak.clone();
     let sampler = tokio::spawn(async move {
         loop {
-            let r = rss_mb(on_pid);
-            let mut p = p2.lock().unwrap();
-            *p = p.max(r);
-            drop(p);
+            let kb = (rss_mb(pid) * 1024.0) as u64;
+            p2.fetch_max(kb, std::sync::atomic::Ordering::Relaxed);
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     });
-    let flood = load(
-        on_addr,
-        TOKEN_ON,
-        users,
-        o.connections,
-        o.flood as f64,
-        Mix::Send,
-        &[on_pid],
-    )
-    .await;
-    let after = rss_mb(on_pid);
+    let flood = run(addr, TOKEN_ON, vec![pid], Mix::Send, o.flood).await;
     sampler.abort();
-    let max = *peak.lock().unwrap();
+    let max = peak.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1024.0;
     println!(
-        "flood: {} s of sendMessage with mirroring on, {:.0} requests/s ({} answered, {} errors); Hotline RSS {:.0} MB before, peak {:.0} MB, {:.0} MB at the end; load average after: {}",
+        "flood: {} s of sendMessage only, mirroring on: {:.0} requests/s ({} answered, {} errors, p99 {:.1} ms); Hotline RSS {:.0} MB before, peak {:.0} MB, {:.0} MB after; load average after: {}",
         o.flood,
         flood.rps(),
         flood.requests,
         flood.errors,
+        flood.pct(0.99),
         rss0,
         max,
-        after,
+        rss_mb(pid),
         loadavg()
     );
-    let _ = on.child.start_kill();
+    let took = settle(&db, false).await;
+    println!("flood: every decision taken {took:.1} s after it");
+    drop(on);
 }
 
-fn nginx_pids(n: &Nginx) -> Vec<u32> {
-    // The master and its workers (children of the master).
+/// The master and its workers (children of the master), once the workers are up.
+async fn nginx_pids(n: &Nginx) -> Vec<u32> {
     let master = n.child.id().unwrap_or(0);
-    let mut pids = vec![master];
-    if let Ok(entries) = std::fs::read_dir("/proc") {
-        for e in entries.flatten() {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut pids = vec![master];
+        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
             let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
                 continue;
             };
@@ -614,6 +611,9 @@ fn nginx_pids(n: &Nginx) -> Vec<u32> {
                 pids.push(pid);
             }
         }
+        if pids.len() > 1 || Instant::now() > deadline {
+            return pids;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    pids
 }

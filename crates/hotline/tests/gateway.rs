@@ -1284,8 +1284,11 @@ async fn a_reply_to_a_first_message_is_always_mirrored_after_it() {
     }
     t.user_says(ann, "hi");
     bot.next("Ann's hi", |u| is_text(u, "hi")).await;
-    bot.ok("sendMessage", json!({"chat_id": ann, "text": "Welcome, Ann!"}))
-        .await;
+    bot.ok(
+        "sendMessage",
+        json!({"chat_id": ann, "text": "Welcome, Ann!"}),
+    )
+    .await;
     t.user_says(ann, "hi again");
     bot.next("Ann's hi again", |u| is_text(u, "hi again")).await;
     assert!(t.topics().is_empty(), "the dialog was held back");
@@ -1340,8 +1343,11 @@ async fn journaled_calls_survive_a_restart_and_are_mirrored_once() {
     bot.next("Ann's question", |u| is_text(u, "tell me more"))
         .await;
     for n in 1..=3 {
-        bot.ok("sendMessage", json!({"chat_id": ann, "text": format!("part {n}")}))
-            .await;
+        bot.ok(
+            "sendMessage",
+            json!({"chat_id": ann, "text": format!("part {n}")}),
+        )
+        .await;
     }
     let journaled: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM gateway_calls")
         .fetch_one(&mut db)

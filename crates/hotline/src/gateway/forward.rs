@@ -84,7 +84,8 @@ pub async fn call(bot: &Arc<Bot>, method: &str, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let ctype = content_type(&parts.headers);
     let len = content_length(&parts.headers);
-    if mirror::kind_of(&lower).is_some() {
+    let mirrored = mirror::mirrored(bot, &lower);
+    if mirrored {
         let multipart = ctype.to_ascii_lowercase().starts_with("multipart/");
         let small = if multipart {
             len.is_some_and(|l| l <= SMALL_BODY)
@@ -124,7 +125,7 @@ pub async fn call(bot: &Arc<Bot>, method: &str, req: Request) -> Response {
         Ok(r) => r,
         Err(e) => return upstream_failed(e),
     };
-    if mirror::kind_of(&lower).is_none() {
+    if !mirrored {
         return stream_back(resp);
     }
     buffered_answer(bot, &lower, None, resp).await
@@ -143,7 +144,8 @@ pub async fn call_buffered(
         return not_found();
     }
     let lower = method.to_ascii_lowercase();
-    let params = if mirror::kind_of(&lower).is_some() {
+    let mirrored = mirror::mirrored(bot, &lower);
+    let params = if mirrored {
         parse_params(ctype, query, &body).await
     } else {
         None
@@ -160,6 +162,9 @@ pub async fn call_buffered(
         Ok(r) => r,
         Err(e) => return upstream_failed(e),
     };
+    if !mirrored {
+        return stream_back(resp);
+    }
     buffered_answer(bot, &lower, params, resp).await
 }
 

@@ -109,6 +109,21 @@ pub enum Mirror {
     },
 }
 
+/// Whether `INTERCEPT_EXTERNAL` is on (read in place: no copy of the parameters).
+fn intercepting(relay: &Relay) -> bool {
+    relay
+        .params
+        .read()
+        .map(|p| p.intercept_external)
+        .unwrap_or(true)
+}
+
+/// Whether a call of this method may be mirrored now: with mirroring off, nothing of the
+/// call is buffered or parsed (pure pass-through).
+pub fn mirrored(bot: &Bot, lower: &str) -> bool {
+    kind_of(lower).is_some() && intercepting(&bot.relay)
+}
+
 /// The journal entry of a successful call that may be mirrored, or `None` when there is
 /// nothing to mirror (not a mirrored method, `INTERCEPT_EXTERNAL` off). Only the request
 /// parameters the decision reads are kept.
@@ -118,14 +133,7 @@ pub fn journal_entry(
     request: Option<&Map<String, Value>>,
     answer: &[u8],
 ) -> Option<GatewayCall> {
-    kind_of(lower)?;
-    let on = bot
-        .relay
-        .params
-        .read()
-        .map(|p| p.intercept_external)
-        .unwrap_or(true);
-    if !on {
+    if !mirrored(bot, lower) {
         return None;
     }
     let mut kept = Map::new();

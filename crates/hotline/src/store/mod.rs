@@ -107,6 +107,10 @@ impl Wakers {
 pub struct Store {
     pool: SqlitePool,
     wakers: Arc<Wakers>,
+    /// Taken by every [`Tx`] until it ends: SQLite has one writer at a time, and a
+    /// transaction that waits in SQLite's busy handler sleeps in steps of up to 100 ms
+    /// after the lock is already free; queued here, the next one starts at once.
+    writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -158,6 +162,7 @@ impl Store {
         Ok(Self {
             pool,
             wakers: Arc::default(),
+            writer: Arc::default(),
         })
     }
 
@@ -169,7 +174,9 @@ impl Store {
 
     /// Starts a transaction for a decision that must be recorded atomically.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
+        let writer = self.writer.clone().lock_owned().await;
         Ok(Tx {
+            _writer: writer,
             // IMMEDIATE: take the write lock first. A deferred transaction that reads before
             // it writes fails with SQLITE_BUSY_SNAPSHOT (not waited out by the busy
             // timeout) when another writer commits in between; every Hotline transaction
@@ -199,6 +206,8 @@ impl Store {
 /// A store transaction. Dropping it without [`Tx::commit`] rolls back.
 pub struct Tx {
     tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    /// This process's turn to write (see [`Store::begin`]); released when the Tx ends.
+    _writer: tokio::sync::OwnedMutexGuard<()>,
     wake: BTreeSet<ConnectionId>,
     wakers: Arc<Wakers>,
 }
