@@ -3,6 +3,7 @@
 //! to read every chat's transcript. In process through [`Control`], over HTTP under
 //! `/control` (documented in the crate README).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
@@ -307,7 +308,7 @@ impl Control {
                 Some(text.into()),
                 None,
                 content.get("entities").cloned(),
-                false,
+                crate::methods::send::TextKind::Edit,
             )?;
             json["text"] = json!(text);
             json.as_object_mut().unwrap().remove("entities");
@@ -568,6 +569,23 @@ impl Control {
             .cloned()
     }
 
+    /// Lets `setWebhook` accept plain `http://` URLs on loopback hosts, on any port
+    /// (Telegram never does; off by default).
+    pub fn allow_http_webhooks(&self, allow: bool) {
+        self.shared.world().webhook_rules.allow_local_http = allow;
+    }
+
+    /// Plays a TLS-terminating proxy: pushes to `https://{host_port}/...` (`host:port`,
+    /// port 443 when the URL has none) go over plain HTTP to `to`, same path and query.
+    /// So a test's webhook URL can meet Telegram's rule (HTTPS on 80, 88, 443 or 8443).
+    pub fn route_webhook(&self, host_port: &str, to: SocketAddr) {
+        self.shared
+            .world()
+            .webhook_rules
+            .routes
+            .insert(host_port.to_ascii_lowercase(), to);
+    }
+
     /// Subscribes to change notifications (used by the sandbox page's live updates).
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Value> {
         self.shared.events.subscribe()
@@ -774,6 +792,28 @@ pub fn routes() -> Router<Arc<Shared>> {
             put(|State(s): Shr, Json(l): Json<Limits>| async move {
                 s.config.lock().unwrap().limits = l;
                 reply(Ok(true))
+            }),
+        )
+        .route(
+            "/webhooks/http",
+            put(|State(s): Shr, Json(b): Json<Value>| async move {
+                ctl(&s).allow_http_webhooks(b["allow"].as_bool().unwrap_or(true));
+                reply(Ok(true))
+            }),
+        )
+        .route(
+            "/webhooks/routes",
+            post(|State(s): Shr, Json(b): Json<Value>| async move {
+                let to = b["to"].as_str().and_then(|t| t.parse::<SocketAddr>().ok());
+                reply(match (b["from"].as_str(), to) {
+                    (Some(from), Some(to)) => {
+                        ctl(&s).route_webhook(from, to);
+                        Ok(true)
+                    }
+                    _ => Err(ApiError::bad_request(
+                        "give from (host:port) and to (a local ip:port)",
+                    )),
+                })
             }),
         )
         .route("/events", get(events))

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::error::{ApiError, ApiResult};
 pub use files::{FileKind, FileRec};
-pub use updates::{UpdateQueue, Webhook, DEFAULT_UPDATES};
+pub use updates::{UpdateQueue, Webhook, WebhookRules, DEFAULT_UPDATES};
 
 /// Seconds since the Unix epoch, Telegram's `date`.
 pub fn now() -> i64 {
@@ -275,6 +275,8 @@ pub struct World {
     pub violations: Vec<String>,
     /// Every call, in order.
     pub calls: Vec<CallRecord>,
+    /// How webhook URLs are checked and reached (the emulator's switches).
+    pub webhook_rules: WebhookRules,
 }
 
 impl World {
