@@ -37,6 +37,14 @@ struct Args {
     /// Messages per minute per group before 429.
     #[arg(long)]
     group_per_minute: Option<u32>,
+    /// Telegram's limits (30/s per bot, 1/s per private chat, 20/min per group) unless
+    /// the options above say otherwise.
+    #[arg(long)]
+    telegram_limits: bool,
+    /// Run the limits' clock this many times faster (windows shrink, counts stay;
+    /// retry_after is in the scaled world's seconds).
+    #[arg(long)]
+    time_scale: Option<f64>,
     /// Accept plain http:// webhook URLs on loopback hosts, on any port (Telegram
     /// requires HTTPS on 80, 88, 443 or 8443).
     #[arg(long)]
@@ -61,12 +69,20 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
     let args = Args::parse();
+    let base = if args.telegram_limits {
+        Limits::telegram()
+    } else {
+        Limits::default()
+    };
+    let limits = Limits {
+        bot_per_second: args.bot_per_second.or(base.bot_per_second),
+        private_per_second: args.private_per_second.or(base.private_per_second),
+        group_per_minute: args.group_per_minute.or(base.group_per_minute),
+        time_scale: args.time_scale,
+    };
+    limits.validate().map_err(anyhow::Error::msg)?;
     let config = Config {
-        limits: Limits {
-            bot_per_second: args.bot_per_second,
-            private_per_second: args.private_per_second,
-            group_per_minute: args.group_per_minute,
-        },
+        limits,
         ..Config::default()
     };
     let emu = Emulator::start(args.listen, config)

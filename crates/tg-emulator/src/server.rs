@@ -231,21 +231,23 @@ fn rate_limit(shared: &Shared, bot: i64, method: &str, params: &Params) -> Resul
         return Ok(());
     }
     let limits = shared.config.lock().unwrap().limits.clone();
+    let scale = limits.scale();
+    let window = |secs: u64| Duration::from_secs(secs).div_f64(scale);
     let chat: i64 = params
         .str("chat_id")
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
     let mut checks = Vec::new();
     if let Some(n) = limits.bot_per_second {
-        checks.push((format!("bot:{bot}"), n, Duration::from_secs(1)));
+        checks.push((format!("bot:{bot}"), n, window(1)));
     }
     if chat > 0 {
         if let Some(n) = limits.private_per_second {
-            checks.push((format!("private:{bot}:{chat}"), n, Duration::from_secs(1)));
+            checks.push((format!("private:{bot}:{chat}"), n, window(1)));
         }
     } else if chat < 0 {
         if let Some(n) = limits.group_per_minute {
-            checks.push((format!("group:{bot}:{chat}"), n, Duration::from_secs(60)));
+            checks.push((format!("group:{bot}:{chat}"), n, window(60)));
         }
     }
     if params.bool("allow_paid_broadcast") {
@@ -256,7 +258,11 @@ fn rate_limit(shared: &Shared, bot: i64, method: &str, params: &Params) -> Resul
         .lock()
         .unwrap()
         .admit(&checks)
-        .map_err(ApiError::too_many_requests)
+        .map_err(|wait| {
+            // In the world's seconds (see Limits::time_scale), rounded up as Telegram does.
+            let world_secs = (wait.as_secs_f64() * scale).ceil().max(1.0);
+            ApiError::too_many_requests(world_secs as u64)
+        })
 }
 
 /// Runs one Bot API call with faults, limits, conformance checks and bookkeeping.

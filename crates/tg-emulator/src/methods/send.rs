@@ -45,6 +45,10 @@ pub fn check_thread(
         return Err(ApiError::thread_not_found());
     }
     let topic = chat.topic(t).ok_or_else(ApiError::thread_not_found)?;
+    // The "broken topic" fault: people still use it, bots cannot reach it.
+    if topic.broken && world.bots.contains_key(&sender) {
+        return Err(ApiError::thread_not_found());
+    }
     let manager = chat
         .members
         .get(&sender)

@@ -15,6 +15,7 @@ pub const TOKEN: &str = "123456:secret";
 pub const BOT: i64 = 123456;
 
 /// A running emulator and the people of a small helpdesk.
+/// Its updates up to Alice's /start are already read and confirmed.
 pub struct Env {
     /// The emulator.
     pub emu: Emulator,
@@ -93,8 +94,14 @@ impl Env {
             bob,
             offset: 0.into(),
         };
+        // The bot was made an administrator (my_chat_member), then Alice wrote /start.
         let first = env.updates().await;
-        assert_eq!(first.len(), 1, "Alice's /start: {first:?}");
+        assert_eq!(first.len(), 2, "{first:?}");
+        assert_eq!(
+            first[0]["my_chat_member"]["new_chat_member"]["status"],
+            json!("administrator")
+        );
+        assert_eq!(first[1]["message"]["text"], json!("/start"));
         env
     }
 
