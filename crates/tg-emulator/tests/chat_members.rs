@@ -437,28 +437,24 @@ async fn membership_changes_send_my_chat_member_and_chat_member() {
     );
 
     // Over HTTP, with who did it; unknown statuses are refused.
-    let url = format!("{}/control/groups/{g}/members", env.emu.url());
-    let r = env
-        .http
-        .post(&url)
-        .json(&json!({"user_id": BOT, "status": "administrator", "rights": {"can_manage_topics": true}, "by": env.owner}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let path = format!("groups/{g}/members");
+    let status = env
+        .control("POST", &path, json!({"user_id": BOT, "status": "administrator", "rights": {"can_manage_topics": true}, "by": env.owner}))
+        .await;
+    assert_eq!(status, 200);
     let got = env.updates_of("my_chat_member").await;
     assert_eq!(
         change(&got[0]),
         (s("left"), s("administrator"), BOT, env.owner)
     );
-    let r = env
-        .http
-        .post(&url)
-        .json(&json!({"user_id": env.bob, "status": "admin"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
+    let status = env
+        .control(
+            "POST",
+            &path,
+            json!({"user_id": env.bob, "status": "admin"}),
+        )
+        .await;
+    assert_eq!(status, 400);
     env.done();
 }
 

@@ -484,14 +484,14 @@ async fn a_broken_topic_refuses_the_bots_sends_only() {
     assert_eq!(env.ctl.topics(g)[0]["is_deleted"], json!(false));
 
     // Repaired over HTTP.
-    let r = env
-        .http
-        .post(format!("{}/control/topics/break", env.emu.url()))
-        .json(&json!({"chat_id": g, "message_thread_id": id, "broken": false}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let status = env
+        .control(
+            "POST",
+            "topics/break",
+            json!({"chat_id": g, "message_thread_id": id, "broken": false}),
+        )
+        .await;
+    assert_eq!(status, 200);
     env.ok(
         "sendMessage",
         json!({"chat_id": g, "message_thread_id": id, "text": "back"}),

@@ -267,16 +267,16 @@ async fn a_time_scale_runs_the_limits_faster() {
     );
 
     // Telegram's own limits, over the control API, refusing a nonsense scale.
-    let url = format!("{}/control/limits", env.emu.url());
-    let put = |body: serde_json::Value| env.http.put(&url).json(&body).send();
-    let r = put(json!({"group_per_minute": 20, "time_scale": 0}))
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    let r = put(json!({"bot_per_second": 30, "private_per_second": 1, "group_per_minute": 20, "time_scale": 10}))
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let status = env
+        .control(
+            "PUT",
+            "limits",
+            json!({"group_per_minute": 20, "time_scale": 0}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let telegram = json!({"bot_per_second": 30, "private_per_second": 1, "group_per_minute": 20, "time_scale": 10});
+    assert_eq!(env.control("PUT", "limits", telegram).await, 200);
     env.say(env.alice, "one").await;
     let (status, body) = env
         .call("sendMessage", json!({"chat_id": env.alice, "text": "two"}))

@@ -422,38 +422,23 @@ async fn plain_http_local_webhooks_only_when_switched_on() {
     assert!(wait_until(SECS, || hook.texts() == ["plain"]).await);
 
     // The same switch and a route over the control API.
-    let http = &env.http;
-    let base = env.emu.url();
-    let r = http
-        .put(format!("{base}/control/webhooks/http"))
-        .json(&json!({"allow": false}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let status = env
+        .control("PUT", "webhooks/http", json!({"allow": false}))
+        .await;
+    assert_eq!(status, 200);
     assert_eq!(
         env.err("setWebhook", json!({"url": url})).await.0,
         400,
         "switched off again"
     );
-    let r = http
-        .post(format!("{base}/control/webhooks/routes"))
-        .json(&json!({"from": "routed.test:443", "to": addr.to_string()}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let route = json!({"from": "routed.test:443", "to": addr.to_string()});
+    assert_eq!(env.control("POST", "webhooks/routes", route).await, 200);
     env.ok("setWebhook", json!({"url": "https://routed.test/hook?x=1"}))
         .await;
     env.person_to_bot(env.alice, json!({"text": "routed"}));
     assert!(wait_until(SECS, || hook.texts() == ["plain", "routed"]).await);
-    let r = http
-        .post(format!("{base}/control/webhooks/routes"))
-        .json(&json!({"from": "x.test:443", "to": "nowhere"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
+    let nowhere = json!({"from": "x.test:443", "to": "nowhere"});
+    assert_eq!(env.control("POST", "webhooks/routes", nowhere).await, 400);
     env.done();
 }
 
@@ -597,12 +582,7 @@ async fn a_webhook_reply_with_a_method_is_executed() {
     env.person_to_bot(env.alice, json!({"text": "hi"}));
     let replied = |text: &'static str| {
         let env = &env;
-        move || {
-            env.ctl
-                .private_transcript(BOT, env.alice)
-                .iter()
-                .any(|m| m["text"] == json!(text))
-        }
+        move || env.alice_sees(text)
     };
     assert!(wait_until(SECS, replied("auto-reply")).await);
     assert_eq!(env.ctl.count_calls(BOT, "sendMessage"), 1);
@@ -631,12 +611,7 @@ async fn webhook_replies_as_form_data_are_executed_and_failures_reported() {
     env.ok("setWebhook", json!({"url": url})).await;
     let replied = |text: &'static str| {
         let env = &env;
-        move || {
-            env.ctl
-                .private_transcript(BOT, env.alice)
-                .iter()
-                .any(|m| m["text"] == json!(text))
-        }
+        move || env.alice_sees(text)
     };
 
     let form = format!("method=sendMessage&chat_id={}&text=from+a+form", env.alice);

@@ -138,6 +138,30 @@ impl Env {
         (status, body["description"].as_str().unwrap().to_string())
     }
 
+    /// Calls the control API over HTTP (`method` "POST" or "PUT", `path` after
+    /// `/control/`); returns the HTTP status.
+    pub async fn control(&self, method: &str, path: &str, body: Value) -> u16 {
+        let url = format!("{}/control/{path}", self.emu.url());
+        let req = match method {
+            "PUT" => self.http.put(url),
+            _ => self.http.post(url),
+        };
+        req.json(&body)
+            .send()
+            .await
+            .expect("request")
+            .status()
+            .as_u16()
+    }
+
+    /// Whether the bot's chat with Alice shows a message with this text.
+    pub fn alice_sees(&self, text: &str) -> bool {
+        self.ctl
+            .private_transcript(BOT, self.alice)
+            .iter()
+            .any(|m| m["text"] == json!(text))
+    }
+
     /// getUpdates without waiting; confirms what it returns.
     pub async fn updates(&self) -> Vec<Value> {
         let offset = *self.offset.lock().unwrap();
