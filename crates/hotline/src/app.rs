@@ -389,6 +389,7 @@ pub async fn start(config: &Config, tuning: Tuning) -> Result<Running, StartErro
         .map(|(cfg, c)| BotSpec {
             token: cfg.token.clone(),
             api_url: cfg.api_url.clone(),
+            plain_http_webhooks: cfg.gateway_plain_http_webhooks,
             relay: c.relay.clone(),
             updates: c.updates.clone(),
         });

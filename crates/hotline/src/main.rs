@@ -151,6 +151,9 @@ async fn check_config(path: &Path, config: &Config) -> Result<(), ExitCode> {
             Mode::Polling => println!("  mode = polling"),
             Mode::Webhook { url, .. } => println!("  mode = webhook ({url})"),
         }
+        if c.gateway_plain_http_webhooks {
+            println!("  gateway_plain_http_webhooks = true");
+        }
         println!("  time_zone = {}", c.time_zone);
         for (name, value) in c.params.entries() {
             match overrides.and_then(|o| o.get(name)) {

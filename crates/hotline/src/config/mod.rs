@@ -199,6 +199,9 @@ pub struct ConnectionConfig {
     pub api_url: String,
     /// Polling or webhook.
     pub mode: Mode,
+    /// Whether the gateway lets the parallel bot set a plain `http://` webhook on any port
+    /// (its backend on an internal network). Off: Telegram's rule, HTTPS on 80/88/443/8443.
+    pub gateway_plain_http_webhooks: bool,
     /// Offset for dates shown to the team.
     pub time_zone: TimeZone,
     /// Parameters from the file (runtime `/set` overrides live in the store).
@@ -250,6 +253,7 @@ struct RawConnection {
     mode: Option<String>,
     webhook_url: Option<String>,
     webhook_secret: Option<String>,
+    gateway_plain_http_webhooks: Option<bool>,
     time_zone: Option<String>,
     #[serde(default)]
     params: BTreeMap<String, toml::Value>,
@@ -497,6 +501,7 @@ impl Config {
                 group_id: rc.group_id.unwrap_or_default(),
                 api_url,
                 mode,
+                gateway_plain_http_webhooks: rc.gateway_plain_http_webhooks.unwrap_or(false),
                 time_zone,
                 params,
             });
