@@ -417,6 +417,10 @@ fn configuration_reference_lists_every_key_with_its_default() {
         c.limits.group_per_minute.to_string()
     );
     assert_eq!(default("connection.api_url"), conn.api_url);
+    assert_eq!(
+        default("connection.gateway_plain_http_webhooks"),
+        conn.gateway_plain_http_webhooks.to_string()
+    );
     assert_eq!(default("connection.mode"), "polling");
     assert_eq!(conn.mode, Mode::Polling);
     assert_eq!(
