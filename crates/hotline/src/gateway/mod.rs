@@ -30,6 +30,7 @@ use bytes::Bytes;
 use serde_json::{json, Map, Value};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::config::Secret;
 use crate::intake::webhook::constant_time_eq;
@@ -210,7 +211,9 @@ pub async fn intercept(State(gw): State<Gateway>, req: Request, next: Next) -> R
             return unauthorized();
         };
         let file_path = file_path.to_string();
-        return forward::file(&bot, &file_path, req).await;
+        // The span names the connection, never the path: the path holds the token.
+        let span = tracing::info_span!("gateway", connection = %bot.relay.name, method = "file");
+        return forward::file(&bot, &file_path, req).instrument(span).await;
     }
     if let Some(rest) = path.strip_prefix("/bot") {
         let (token, method) = rest.split_once('/').unwrap_or((rest, ""));
@@ -218,9 +221,30 @@ pub async fn intercept(State(gw): State<Gateway>, req: Request, next: Next) -> R
             return unauthorized();
         };
         let method = method.to_string();
-        return api(bot, method, req).await;
+        let span = tracing::info_span!("gateway", connection = %bot.relay.name, method = loggable(&method));
+        let started = std::time::Instant::now();
+        let response = api(bot, method, req).instrument(span.clone()).await;
+        span.in_scope(|| {
+            tracing::debug!(
+                status = response.status().as_u16(),
+                ms = started.elapsed().as_millis() as u64,
+                "gateway call"
+            )
+        });
+        return response;
     }
     next.run(req).await
+}
+
+/// A method name as it may appear in a log: Bot API names are letters only (a token, with
+/// its `:`, never passes), anything else shows as `?`.
+fn loggable(method: &str) -> &str {
+    if !method.is_empty() && method.len() <= 64 && method.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
+        method
+    } else {
+        "?"
+    }
 }
 
 /// Methods the gateway answers itself instead of forwarding.
