@@ -12,11 +12,15 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use crate::config::{apply_overrides, Config, ConnectionConfig, Mode};
+use crate::domain::history::History;
+use crate::domain::BotIdentity;
+use crate::domain::Context;
+use crate::domain::Subscribers;
 use crate::gateway::{BotSpec, Gateway, UpdateSignal};
 use crate::intake::webhook::{Intake, WebhookState};
 use crate::outbox::{OutboxConfig, Worker};
+use crate::relay::autoclose;
 use crate::relay::execute::{Executor, Icons};
-use crate::relay::{autoclose, BotIdentity, Relay};
 use crate::shutdown::{Shutdown, ShutdownTrigger};
 use crate::store::{Store, StoreError};
 use crate::telegram::{BotCommand, Client, TgError};
@@ -50,7 +54,7 @@ pub enum StartError {
 #[derive(Clone)]
 pub struct Connection {
     /// Decision context.
-    pub relay: Relay,
+    pub ctx: Context,
     /// Intent executor.
     pub executor: Arc<Executor>,
     /// Bot API client.
@@ -113,6 +117,16 @@ fn fail(cfg: &ConnectionConfig, message: impl Into<String>) -> StartError {
 
 fn explain(cfg: &ConnectionConfig, what: &str, e: TgError) -> StartError {
     fail(cfg, format!("{what}: {e}"))
+}
+
+/// Who records a connection's events, in order: the dialog history, analytics, webhook
+/// deliveries. A new subscriber (a metric, an export) is added here.
+pub fn subscribers() -> Subscribers {
+    Subscribers::new(vec![
+        Arc::new(History),
+        Arc::new(crate::stats::Analytics),
+        Arc::new(crate::api::events::WebhookEvents),
+    ])
 }
 
 /// Checks a connection against Telegram and prepares its runtime.
@@ -181,8 +195,7 @@ pub async fn prepare(
             tracing::warn!(connection = %cfg.name, error = %e, "could not register the admins' command menu");
         }
     }
-    if let Err(e) =
-        crate::commands::roles::refresh_admins(&tg, store, connection, cfg.group_id).await
+    if let Err(e) = crate::domain::roles::refresh_admins(&tg, store, connection, cfg.group_id).await
     {
         tracing::warn!(connection = %cfg.name, error = %e, "administrators unknown until the next refresh");
     }
@@ -193,7 +206,7 @@ pub async fn prepare(
             Icons::default()
         }
     };
-    let relay = Relay {
+    let ctx = Context {
         connection,
         name: cfg.name.clone(),
         group_id: cfg.group_id,
@@ -205,15 +218,16 @@ pub async fn prepare(
         defaults: Arc::new(cfg.params.clone()),
         shared_group,
         time_zone: cfg.time_zone,
+        subscribers: subscribers(),
     };
     let executor = Arc::new(Executor {
-        relay: relay.clone(),
+        ctx: ctx.clone(),
         store: store.clone(),
         tg: tg.clone(),
         icons,
     });
     Ok(Connection {
-        relay,
+        ctx,
         executor,
         tg,
         wake: Arc::new(Notify::new()),
@@ -294,65 +308,65 @@ pub async fn start(config: &Config, tuning: Tuning) -> Result<Running, StartErro
     let mut tasks = JoinSet::new();
     let mut intakes = Vec::new();
     for c in &connections {
-        let relay = c.relay.clone();
+        let ctx = c.ctx.clone();
         tasks.spawn(intake::process_loop(
-            relay.clone(),
+            ctx.clone(),
             store.clone(),
             c.wake.clone(),
             trigger.subscribe(),
         ));
         let worker = Worker::new(
             store.clone(),
-            relay.connection,
+            ctx.connection,
             c.executor.clone(),
             tuning.outbox,
         );
         tasks.spawn(worker.run(trigger.subscribe()));
         tasks.spawn(autoclose::run(
-            relay.clone(),
+            ctx.clone(),
             store.clone(),
             tuning.autoclose_every,
             trigger.subscribe(),
         ));
         tasks.spawn(crate::broadcast::run(
-            relay.clone(),
+            ctx.clone(),
             store.clone(),
             crate::broadcast::RunConfig::for_limits(tuning.outbox.limits),
             trigger.subscribe(),
         ));
-        tasks.spawn(crate::commands::roles::refresh_loop(
+        tasks.spawn(crate::domain::roles::refresh_loop(
             c.tg.clone(),
             store.clone(),
-            relay.clone(),
-            crate::commands::roles::REFRESH_EVERY,
+            ctx.clone(),
+            crate::domain::roles::REFRESH_EVERY,
             trigger.subscribe(),
         ));
         match &c.mode {
             Mode::Polling => {
                 if let Err(e) = c.tg.delete_webhook(false).await {
-                    tracing::warn!(connection = %relay.name, error = %e, "deleteWebhook failed");
+                    tracing::warn!(connection = %ctx.name, error = %e, "deleteWebhook failed");
                 }
                 tasks.spawn(intake::polling::poll_loop(
                     c.tg.clone(),
                     store.clone(),
-                    relay.connection,
+                    ctx.connection,
                     c.wake.clone(),
                     c.updates.clone(),
                     trigger.subscribe(),
                 ));
             }
             Mode::Webhook { url, secret } => {
-                let hook = format!("{}/telegram/{}", url.trim_end_matches('/'), relay.name);
+                let hook = format!("{}/telegram/{}", url.trim_end_matches('/'), ctx.name);
                 let extra = json!({"secret_token": secret.expose(), "allowed_updates": intake::ALL_UPDATES});
                 c.tg.set_webhook(&hook, extra)
                     .await
                     .map_err(|e| StartError::Connection {
-                        connection: relay.name.clone(),
+                        connection: ctx.name.clone(),
                         message: format!("setWebhook failed: {e}"),
                     })?;
                 intakes.push(Intake {
-                    name: relay.name.clone(),
-                    connection: relay.connection,
+                    name: ctx.name.clone(),
+                    connection: ctx.connection,
                     secret: secret.clone(),
                     wake: c.wake.clone(),
                     updates: c.updates.clone(),
@@ -371,14 +385,14 @@ pub async fn start(config: &Config, tuning: Tuning) -> Result<Running, StartErro
         .map(|(cfg, c)| BotSpec {
             token: cfg.token.clone(),
             api_url: cfg.api_url.clone(),
-            relay: c.relay.clone(),
+            ctx: c.ctx.clone(),
             updates: c.updates.clone(),
         });
     let gateway = Gateway::new(&store, specs.collect()).await?;
     gateway.spawn(&mut tasks, &trigger);
-    let relays: Vec<_> = connections.iter().map(|c| c.relay.clone()).collect();
-    crate::api::delivery::spawn_all(&mut tasks, &store, relays.clone(), tuning.outbox, &trigger);
-    let api = crate::api::ApiState::new(store.clone(), relays);
+    let ctxs: Vec<_> = connections.iter().map(|c| c.ctx.clone()).collect();
+    crate::api::delivery::spawn_all(&mut tasks, &store, ctxs.clone(), tuning.outbox, &trigger);
+    let api = crate::api::ApiState::new(store.clone(), ctxs);
     // The gateway layer also wraps the HTTP router's fallback (`/bot<token>/…`): merged
     // in as the second router, that fallback is the one the app keeps.
     let app = crate::api::router(api).merge(http::router(state, gateway));

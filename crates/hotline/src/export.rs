@@ -7,12 +7,13 @@ use std::io::Write;
 use serde_json::{json, Value};
 
 use crate::broadcast::{enqueue, segment_error, Op};
+use crate::commands::answer;
 use crate::commands::parse::Parsed;
-use crate::commands::{answer, roles};
+use crate::domain::render::html;
+use crate::domain::roles;
+use crate::domain::Context;
 use crate::outbox::Lane;
 use crate::relay::execute::Executor;
-use crate::relay::render::html;
-use crate::relay::{Relay, RelayError};
 use crate::segments::{self, SegmentError};
 use crate::store::{now_ms, ConnectionId, ExportRow, Store, StoreError, Tx, UnixMs};
 use crate::telegram::TgError;
@@ -109,25 +110,25 @@ pub async fn write_csv<W: Write>(
 
 /// `/export [SEGMENT]` in General: checks the segment now, exports when the intent runs.
 pub async fn command(
-    relay: &Relay,
+    ctx: &Context,
     tx: &mut Tx,
     msg: &Value,
     cmd: &Parsed,
-) -> Result<(), RelayError> {
+) -> Result<(), StoreError> {
     let reply_to = msg["message_id"].as_i64();
-    if !roles::require_admin(relay, tx, msg, None).await? {
+    if !roles::require_admin(ctx, tx, msg, None).await? {
         return Ok(());
     }
     let segment = (!cmd.args.is_empty()).then(|| cmd.args.clone());
     if let Some(src) = &segment {
         let checked =
-            segments::resolve_tx(tx, relay.connection, src, now_ms(), relay.time_zone.0, 2).await?;
+            segments::resolve_tx(tx, ctx.connection, src, now_ms(), ctx.time_zone.0, 2).await?;
         if let Err(e) = checked {
-            return answer(relay, tx, None, reply_to, segment_error(src, &e)).await;
+            return answer(ctx, tx, None, reply_to, segment_error(src, &e)).await;
         }
     }
     let op = Op::Export { segment, reply_to };
-    enqueue(relay, tx, op, Lane::Group, relay.group_id, 0).await?;
+    enqueue(ctx, tx, op, Lane::Group, ctx.group_id, 0).await?;
     Ok(())
 }
 
@@ -137,7 +138,7 @@ pub async fn execute(
     segment: Option<&str>,
     reply_to: Option<i64>,
 ) -> Result<(), TgError> {
-    let relay = &ex.relay;
+    let ctx = &ex.ctx;
     let file = tempfile::NamedTempFile::new()
         .map_err(|e| TgError::Transient(format!("temp file: {e}")))?;
     let writer = std::io::BufWriter::new(
@@ -148,20 +149,12 @@ pub async fn execute(
     if let Some(r) = reply_to {
         extra["reply_parameters"] = json!({"message_id": r, "allow_sending_without_reply": true});
     }
-    let n = match write_csv(
-        &ex.store,
-        relay.connection,
-        segment,
-        relay.time_zone.0,
-        writer,
-    )
-    .await
-    {
+    let n = match write_csv(&ex.store, ctx.connection, segment, ctx.time_zone.0, writer).await {
         Ok(n) => n,
         Err(ExportError::Segment(e)) => {
             extra["parse_mode"] = json!("HTML");
             let text = segment_error(segment.unwrap_or(""), &e);
-            ex.tg.send_message(relay.group_id, &text, extra).await?;
+            ex.tg.send_message(ctx.group_id, &text, extra).await?;
             return Ok(());
         }
         Err(e) => return Err(TgError::Transient(e.to_string())),
@@ -174,10 +167,10 @@ pub async fn execute(
     extra["parse_mode"] = json!("HTML");
     let name = format!(
         "contacts-{}.csv",
-        &format_time(now_ms(), relay.time_zone.0)[..10]
+        &format_time(now_ms(), ctx.time_zone.0)[..10]
     );
     ex.tg
-        .send_document_bytes(relay.group_id, &name, "text/csv", bytes.into(), extra)
+        .send_document_bytes(ctx.group_id, &name, "text/csv", bytes.into(), extra)
         .await?;
     Ok(())
 }

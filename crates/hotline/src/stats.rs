@@ -1,5 +1,5 @@
 //! Team analytics (`/stats [today|7d|30d|FROM..TO]`): figures computed from the dialog
-//! events the relay records in its decisions (`dialog_events`), answered as a message and
+//! events recorded with every decision (`dialog_events`, see [`Analytics`]), answered as a message and
 //! a chart rendered in process (plotters' bitmap backend with an embedded font, so it
 //! works on a machine without fontconfig or any system font).
 //!
@@ -12,16 +12,19 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Once;
 
+use futures::future::BoxFuture;
 use serde_json::{json, Value};
 use time::{Date, Duration as TDuration, UtcOffset};
 
 use crate::broadcast::{enqueue, Op};
+use crate::commands::answer;
 use crate::commands::parse::Parsed;
-use crate::commands::{answer, roles};
+use crate::domain::events::{Event, Subscriber};
+use crate::domain::render::html;
+use crate::domain::roles;
+use crate::domain::Context;
 use crate::outbox::Lane;
 use crate::relay::execute::Executor;
-use crate::relay::render::html;
-use crate::relay::{Relay, RelayError};
 use crate::segments::{day_of, day_start, parse_age, parse_date};
 use crate::store::{now_ms, ConnectionId, DialogEvent, Store, StoreError, Tx, UnixMs};
 use crate::telegram::{InputFile, TgError};
@@ -45,16 +48,35 @@ pub mod kind {
     pub const INTERCEPTED: &str = "intercepted";
 }
 
-/// Records a dialog event in the decision's transaction (the relay's hooks call this).
-pub async fn record(
-    tx: &mut Tx,
-    relay: &Relay,
-    dialog: i64,
-    kind: &str,
-    operator: Option<i64>,
-) -> Result<(), StoreError> {
-    tx.record_event(relay.connection, dialog, kind, operator, now_ms())
-        .await
+/// Analytics rows (`dialog_events`): a [`Subscriber`] of the recorder, so every decision
+/// that creates, reopens or closes a dialog or moves a message is counted in its own
+/// transaction.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Analytics;
+
+impl Subscriber for Analytics {
+    fn record<'a>(
+        &'a self,
+        tx: &'a mut Tx,
+        ctx: &'a Context,
+        event: &'a Event<'a>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let (dialog, kind, operator) = match *event {
+                Event::DialogCreated { dialog } => (dialog, kind::CREATED, None),
+                Event::DialogReopened { dialog } => (dialog, kind::REOPENED, None),
+                Event::DialogClosed { dialog } => (dialog, kind::CLOSED, None),
+                Event::MessageReceived { dialog, .. } => (dialog, kind::IN, None),
+                Event::OperatorMessage { dialog, message } => {
+                    (dialog, kind::OUT, message["from"]["id"].as_i64())
+                }
+                Event::Intercepted { dialog, .. } => (dialog, kind::INTERCEPTED, None),
+                _ => return Ok(()),
+            };
+            tx.record_event(ctx.connection, dialog, kind, operator, now_ms())
+                .await
+        })
+    }
 }
 
 /// Median and 90th percentile of durations, in milliseconds.
@@ -523,16 +545,16 @@ pub fn chart(r: &Report, label: &str) -> Result<Vec<u8>, String> {
 
 /// `/stats [PERIOD]` in General.
 pub async fn command(
-    relay: &Relay,
+    ctx: &Context,
     tx: &mut Tx,
     msg: &Value,
     cmd: &Parsed,
-) -> Result<(), RelayError> {
+) -> Result<(), StoreError> {
     let reply_to = msg["message_id"].as_i64();
-    if !roles::require_admin(relay, tx, msg, None).await? {
+    if !roles::require_admin(ctx, tx, msg, None).await? {
         return Ok(());
     }
-    match parse_period(&cmd.args, now_ms(), relay.time_zone.0) {
+    match parse_period(&cmd.args, now_ms(), ctx.time_zone.0) {
         Ok((from, to, label)) => {
             let op = Op::Stats {
                 from,
@@ -540,10 +562,10 @@ pub async fn command(
                 label,
                 reply_to,
             };
-            enqueue(relay, tx, op, Lane::Group, relay.group_id, 0).await?;
+            enqueue(ctx, tx, op, Lane::Group, ctx.group_id, 0).await?;
             Ok(())
         }
-        Err(text) => answer(relay, tx, None, reply_to, text).await,
+        Err(text) => answer(ctx, tx, None, reply_to, text).await,
     }
 }
 
@@ -555,9 +577,9 @@ pub async fn execute(
     label: &str,
     reply_to: Option<i64>,
 ) -> Result<(), TgError> {
-    let relay = &ex.relay;
-    let tz = relay.time_zone.0;
-    let report = compute(&ex.store, relay.connection, from, to, tz)
+    let ctx = &ex.ctx;
+    let tz = ctx.time_zone.0;
+    let report = compute(&ex.store, ctx.connection, from, to, tz)
         .await
         .map_err(|e| TgError::Transient(format!("store: {e}")))?;
     let mut extra = json!({"parse_mode": "HTML"});
@@ -565,7 +587,7 @@ pub async fn execute(
         extra["reply_parameters"] = json!({"message_id": r, "allow_sending_without_reply": true});
     }
     ex.tg
-        .send_message(relay.group_id, &render_text(&report, label), extra)
+        .send_message(ctx.group_id, &render_text(&report, label), extra)
         .await?;
     let png = match chart(&report, label) {
         Ok(p) => p,
@@ -583,7 +605,7 @@ pub async fn execute(
     ex.tg
         .call_multipart(
             "sendPhoto",
-            json!({"chat_id": relay.group_id, "caption": format!("📈 {label}")}),
+            json!({"chat_id": ctx.group_id, "caption": format!("📈 {label}")}),
             vec![file],
         )
         .await?;

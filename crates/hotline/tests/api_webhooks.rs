@@ -242,7 +242,7 @@ async fn autoclose_raises_dialog_closed() {
     let thread = t.wait_topic("Bea").await;
     t.operator_says(thread, "we will check");
     t.wait_title(thread, "🟨").await;
-    let relay = &t.app().connections[0].relay;
+    let relay = &t.app().connections[0].ctx;
     let later = hotline::store::now_ms() + 49 * 3_600_000;
     let closed = hotline::relay::autoclose::sweep(relay, &t.app().store, later)
         .await

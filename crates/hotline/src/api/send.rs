@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-use super::events::{self, Event};
+use crate::domain::events::Event;
+use crate::domain::render::html;
 use crate::relay::execute::Executor;
-use crate::relay::render::html;
 use crate::relay::Intent;
 use crate::store::{now_ms, Direction, NewLink, StoreError};
 use crate::telegram::{InputFile, TgError};
@@ -185,7 +185,7 @@ pub async fn execute(
 }
 
 async fn send(ex: &Executor, dialog: i64, history: i64, c: &Outgoing) -> Result<(), TgError> {
-    let conn = ex.relay.connection;
+    let conn = ex.ctx.connection;
     let Some(d) = ex.store.dialog(dialog).await.map_err(store_err)? else {
         return Ok(());
     };
@@ -264,7 +264,7 @@ async fn send(ex: &Executor, dialog: i64, history: i64, c: &Outgoing) -> Result<
         }
     };
     let user_message = sent["message_id"].as_i64().unwrap_or(0);
-    let kind = crate::relay::content::kind(&sent);
+    let kind = crate::domain::content::kind(&sent);
     let echo = ApiAction::Echo {
         history,
         user_message,
@@ -277,12 +277,6 @@ async fn send(ex: &Executor, dialog: i64, history: i64, c: &Outgoing) -> Result<
         caption: sent["caption"].as_str().map(str::to_string),
         kind: kind.clone(),
     };
-    let event = json!({"message": {
-        "message_id": user_message,
-        "kind": kind,
-        "text": sent["text"].as_str().or(sent["caption"].as_str()),
-        "via": "api",
-    }});
     if let Some(u) = c.upload {
         ex.store
             .delete_api_upload(conn, u)
@@ -301,23 +295,18 @@ async fn send(ex: &Executor, dialog: i64, history: i64, c: &Outgoing) -> Result<
             dialog: Some(dialog),
             action: echo,
         },
-        Some((dialog, Event::MessageSent(event))),
+        Some((dialog, &sent)),
     )
     .await
 }
 
-/// Pushes an intent (and records an event) in a transaction of its own.
-async fn push(ex: &Executor, intent: Intent, event: Option<(i64, Event)>) -> Result<(), TgError> {
+/// Pushes an intent (and records a sent message) in a transaction of its own.
+async fn push(ex: &Executor, intent: Intent, sent: Option<(i64, &Value)>) -> Result<(), TgError> {
     let mut tx = ex.store.begin().await.map_err(store_err)?;
-    tx.lock_for_write().await.map_err(store_err)?;
-    ex.relay
-        .push(&mut tx, intent, 0)
-        .await
-        .map_err(|e| match e {
-            crate::relay::RelayError::Store(s) => store_err(s),
-        })?;
-    if let Some((d, e)) = event {
-        events::record(&mut tx, &ex.relay, d, e)
+    ex.ctx.push(&mut tx, intent, 0).await.map_err(store_err)?;
+    if let Some((dialog, message)) = sent {
+        ex.ctx
+            .record(&mut tx, Event::ApiMessageSent { dialog, message })
             .await
             .map_err(store_err)?;
     }
@@ -354,7 +343,7 @@ async fn echo(
         return Ok(());
     };
     let user = contact.user_id;
-    let group = ex.relay.group_id;
+    let group = ex.ctx.group_id;
     let result = ex
         .in_topic(dialog, |thread| async move {
             let mut extra = json!({"message_thread_id": thread});
@@ -388,7 +377,7 @@ async fn echo(
                 kind: kind.to_string(),
             };
             ex.store
-                .insert_link(ex.relay.connection, &link, now_ms())
+                .insert_link(ex.ctx.connection, &link, now_ms())
                 .await
                 .map_err(store_err)?;
             ex.store
@@ -411,7 +400,7 @@ async fn answer(
     buttons: &[Vec<Button>],
     reply_to: Option<i64>,
 ) -> Result<(), TgError> {
-    let group = ex.relay.group_id;
+    let group = ex.ctx.group_id;
     let mut extra = json!({"link_preview_options": {"is_disabled": true}});
     if !buttons.is_empty() {
         extra["reply_markup"] = json!({"inline_keyboard": buttons});
@@ -452,10 +441,10 @@ async fn new_key(
         "🔑 API key \"{}\" for {}:\n<code>{}</code>\nUse it as <code>Authorization: Bearer …</code>. \
          It is shown only once; /apikey revoke in General revokes it.",
         html(name),
-        html(&ex.relay.name),
+        html(&ex.ctx.name),
         key
     );
-    let group = ex.relay.group_id;
+    let group = ex.ctx.group_id;
     let mut general = json!({"parse_mode": "HTML"});
     if let Some(r) = reply_to {
         general["reply_parameters"] = json!({"message_id": r, "allow_sending_without_reply": true});
@@ -474,7 +463,7 @@ async fn new_key(
         ),
     };
     let by = format!("telegram:{admin}");
-    super::auth::store_key(&ex.store, ex.relay.connection, name, &by, &key)
+    super::auth::store_key(&ex.store, ex.ctx.connection, name, &by, &key)
         .await
         .map_err(store_err)?;
     match ex.tg.send_message(group, &note, general).await {

@@ -8,10 +8,11 @@ use serde_json::{json, Value};
 
 use super::{control_key, enqueue, enqueue_control, state_label, Op, Progress, CALLBACK_PREFIX};
 use crate::config::Limits;
+use crate::domain::events::Event;
+use crate::domain::render::html;
+use crate::domain::Context;
 use crate::outbox::Lane;
 use crate::relay::execute::Executor;
-use crate::relay::render::html;
-use crate::relay::Relay;
 use crate::shutdown::Shutdown;
 use crate::store::{now_ms, Broadcast, Store, StoreError, UnixMs};
 use crate::telegram::TgError;
@@ -42,11 +43,11 @@ impl RunConfig {
 
 /// Drives the connection's broadcasts until shutdown. Store failures are logged and
 /// retried at the next tick.
-pub async fn run(relay: Relay, store: Store, config: RunConfig, mut shutdown: Shutdown) {
+pub async fn run(ctx: Context, store: Store, config: RunConfig, mut shutdown: Shutdown) {
     let mut last_progress: HashMap<i64, UnixMs> = HashMap::new();
     loop {
-        if let Err(e) = tick(&relay, &store, &config, &mut last_progress).await {
-            tracing::warn!(connection = %relay.name, error = %e, "broadcast driver: store failed");
+        if let Err(e) = tick(&ctx, &store, &config, &mut last_progress).await {
+            tracing::warn!(connection = %ctx.name, error = %e, "broadcast driver: store failed");
         }
         tokio::select! {
             _ = tokio::time::sleep(config.tick) => {}
@@ -56,16 +57,16 @@ pub async fn run(relay: Relay, store: Store, config: RunConfig, mut shutdown: Sh
 }
 
 async fn tick(
-    relay: &Relay,
+    ctx: &Context,
     store: &Store,
     config: &RunConfig,
     last_progress: &mut HashMap<i64, UnixMs>,
 ) -> Result<(), StoreError> {
     let now = now_ms();
-    if store.start_due_broadcasts(relay.connection, now).await? > 0 {
-        tracing::info!(connection = %relay.name, "broadcast: scheduled start");
+    if store.start_due_broadcasts(ctx.connection, now).await? > 0 {
+        tracing::info!(connection = %ctx.name, "broadcast: scheduled start");
     }
-    for b in store.live_broadcasts(relay.connection).await? {
+    for b in store.live_broadcasts(ctx.connection).await? {
         let counts = store.recipient_counts(b.id).await?;
         let mut tx = store.begin().await?;
         match b.state.as_str() {
@@ -82,21 +83,28 @@ async fn tick(
                         broadcast: b.id,
                         seq,
                     };
-                    enqueue(relay, &mut tx, op, Lane::Broadcast, user, 0).await?;
+                    enqueue(ctx, &mut tx, op, Lane::Broadcast, user, 0).await?;
                 }
             }
             "done" | "cancelled"
                 if counts.queued == 0 && tx.finish_broadcast(b.id, now).await? =>
             {
-                crate::api::events::broadcast_finished(&mut tx, relay, &b, &counts).await?;
-                enqueue_control(relay, &mut tx, b.id, Lane::Group).await?;
+                ctx.record(
+                    &mut tx,
+                    Event::BroadcastFinished {
+                        broadcast: &b,
+                        counts: &counts,
+                    },
+                )
+                .await?;
+                enqueue_control(ctx, &mut tx, b.id, Lane::Group).await?;
                 let op = Op::Report { broadcast: b.id };
                 enqueue(
-                    relay,
+                    ctx,
                     &mut tx,
                     op,
                     Lane::Group,
-                    relay.group_id,
+                    ctx.group_id,
                     control_key(b.id),
                 )
                 .await?;
@@ -108,7 +116,7 @@ async fn tick(
             let last = last_progress.entry(b.id).or_insert(now);
             if now - *last >= config.progress_every.as_millis() as i64 {
                 *last = now;
-                enqueue_control(relay, &mut tx, b.id, Lane::Broadcast).await?;
+                enqueue_control(ctx, &mut tx, b.id, Lane::Broadcast).await?;
             }
         }
         tx.commit().await?;
@@ -196,7 +204,7 @@ async fn deliver(ex: &Executor, broadcast: i64, seq: i64) -> Result<(), TgError>
     };
     let result = ex
         .tg
-        .copy_messages(d.user_id, ex.relay.group_id, &d.source_ids, extra)
+        .copy_messages(d.user_id, ex.ctx.group_id, &d.source_ids, extra)
         .await;
     let (state, error) = match result {
         Ok(_) => ("sent", None),
@@ -309,7 +317,7 @@ async fn load_file(ex: &Executor, b: &Broadcast, file: &str) -> Result<(), TgErr
         .filter(|id| *id > 0)
         .collect();
     ex.store
-        .add_list_recipients(ex.relay.connection, b.id, &ids)
+        .add_list_recipients(ex.ctx.connection, b.id, &ids)
         .await
         .map_err(store_err)?;
     Ok(())
@@ -322,10 +330,10 @@ async fn control(
     file: Option<&str>,
 ) -> Result<(), TgError> {
     let store = &ex.store;
-    let relay = &ex.relay;
-    let tz = relay.time_zone.0;
+    let ctx = &ex.ctx;
+    let tz = ctx.time_zone.0;
     let Some(b) = store
-        .broadcast(relay.connection, id)
+        .broadcast(ctx.connection, id)
         .await
         .map_err(store_err)?
     else {
@@ -339,12 +347,12 @@ async fn control(
                 }
                 let text = format!("Could not read the file of ids: {}", html(&e.to_string()));
                 ex.tg
-                    .send_message(relay.group_id, &text, json!({"parse_mode": "HTML"}))
+                    .send_message(ctx.group_id, &text, json!({"parse_mode": "HTML"}))
                     .await?;
             }
         }
     }
-    let p = super::progress(store, relay, id)
+    let p = super::progress(store, ctx, id)
         .await
         .map_err(|e| TgError::Transient(e.to_string()))?;
     let (text, keyboard) = render(&p, tz);
@@ -353,11 +361,7 @@ async fn control(
         extra["reply_markup"] = k;
     }
     match p.broadcast.control_message {
-        Some(m) => match ex
-            .tg
-            .edit_message_text(relay.group_id, m, &text, extra)
-            .await
-        {
+        Some(m) => match ex.tg.edit_message_text(ctx.group_id, m, &text, extra).await {
             Ok(_) => Ok(()),
             Err(e) if e.is_not_modified() || e.is_message_to_edit_not_found() => Ok(()),
             Err(e) if e.is_retryable() => Err(e),
@@ -371,7 +375,7 @@ async fn control(
                 extra["reply_parameters"] =
                     json!({"message_id": r, "allow_sending_without_reply": true});
             }
-            let m = ex.tg.send_message(relay.group_id, &text, extra).await?;
+            let m = ex.tg.send_message(ctx.group_id, &text, extra).await?;
             store
                 .set_broadcast_control(id, m.message_id)
                 .await
@@ -419,11 +423,11 @@ pub async fn report_csv(
 }
 
 async fn report(ex: &Executor, id: i64) -> Result<(), TgError> {
-    let relay = &ex.relay;
-    let p = super::progress(&ex.store, relay, id)
+    let ctx = &ex.ctx;
+    let p = super::progress(&ex.store, ctx, id)
         .await
         .map_err(|e| TgError::Transient(e.to_string()))?;
-    let csv = report_csv(&ex.store, id, relay.time_zone.0)
+    let csv = report_csv(&ex.store, id, ctx.time_zone.0)
         .await
         .map_err(store_err)?;
     let c = p.counts;
@@ -437,7 +441,7 @@ async fn report(ex: &Executor, id: i64) -> Result<(), TgError> {
     }
     ex.tg
         .send_document_bytes(
-            relay.group_id,
+            ctx.group_id,
             &format!("broadcast-{id}.csv"),
             "text/csv",
             csv.into(),

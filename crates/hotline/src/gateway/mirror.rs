@@ -24,9 +24,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::{param_i64, param_json, Bot};
-use crate::relay::content::{self, edit_snapshot, input_media};
+use crate::domain::content::{self, edit_snapshot, input_media};
+use crate::domain::events::Event;
+use crate::domain::render::html;
 use crate::relay::execute::Executor;
-use crate::relay::render::html;
 use crate::relay::Intent;
 use crate::store::{now_ms, DialogStatus, Direction, NewLink, StoreError, UnixMs};
 use crate::telegram::TgError;
@@ -134,7 +135,7 @@ pub fn spawn_after_call(
         )
         .await
         {
-            tracing::warn!(connection = %bot.relay.name, method = %lower, error = %e, "gateway: a call could not be mirrored");
+            tracing::warn!(connection = %bot.ctx.name, method = %lower, error = %e, "gateway: a call could not be mirrored");
         }
     });
 }
@@ -171,7 +172,7 @@ async fn after_call(
     let Some(kind) = kind_of(lower) else {
         return Ok(());
     };
-    if !bot.relay.params().intercept_external {
+    if !bot.ctx.params().intercept_external {
         return Ok(());
     }
     let Ok(answer) = serde_json::from_slice::<Value>(answer) else {
@@ -270,7 +271,7 @@ async fn after_call(
         }
     }
     catch_up(bot, target).await?;
-    let conn = bot.relay.connection;
+    let conn = bot.ctx.connection;
     let Some(contact) = bot.store.contact_by_user(conn, user).await? else {
         return Ok(());
     };
@@ -286,16 +287,24 @@ async fn after_call(
         return Ok(());
     }
     let mut tx = bot.store.begin().await?;
-    crate::api::events::intercepted(&mut tx, &bot.relay, dialog.id, &mirror).await?;
-    crate::stats::record(
-        &mut tx,
-        &bot.relay,
-        dialog.id,
-        crate::stats::kind::INTERCEPTED,
-        None,
-    )
-    .await?;
-    bot.relay
+    let event = match &mirror {
+        Mirror::Sent { messages, .. } => Some(Event::Intercepted {
+            dialog: dialog.id,
+            messages,
+            copied: &[],
+        }),
+        Mirror::Copied { ids, .. } => Some(Event::Intercepted {
+            dialog: dialog.id,
+            messages: &[],
+            copied: ids,
+        }),
+        // Edits and deletions change what was mirrored; they are no new messages.
+        Mirror::Edited { .. } | Mirror::Deleted { .. } => None,
+    };
+    if let Some(event) = event {
+        bot.ctx.record(&mut tx, event).await?;
+    }
+    bot.ctx
         .push(
             &mut tx,
             Intent::Mirror {
@@ -304,10 +313,7 @@ async fn after_call(
             },
             0,
         )
-        .await
-        .map_err(|e| match e {
-            crate::relay::RelayError::Store(s) => s,
-        })?;
+        .await?;
     tx.commit().await
 }
 
@@ -315,7 +321,7 @@ async fn after_call(
 /// dialog the user's last message opened is seen. `target`: the newest update stored
 /// when the bot made the call.
 async fn catch_up(bot: &Bot, target: i64) -> Result<(), StoreError> {
-    let conn = bot.relay.connection;
+    let conn = bot.ctx.connection;
     let deadline = tokio::time::Instant::now() + RELAY_CATCH_UP;
     loop {
         let oldest = bot.store.unprocessed_updates(conn, 1).await?;
@@ -332,7 +338,7 @@ async fn catch_up(bot: &Bot, target: i64) -> Result<(), StoreError> {
 async fn user_wrote_after(bot: &Bot, target: i64, user: i64) -> Result<bool, StoreError> {
     let later = bot
         .store
-        .updates_after(bot.relay.connection, target, 200)
+        .updates_after(bot.ctx.connection, target, 200)
         .await?;
     Ok(later
         .iter()
@@ -468,13 +474,13 @@ async fn link(
         dialog_id: dialog,
         user_chat_id: user,
         user_message_id: user_message,
-        group_chat_id: ex.relay.group_id,
+        group_chat_id: ex.ctx.group_id,
         group_message_id: group_message,
         direction: Direction::Intercepted,
         kind: kind.to_string(),
     };
     ex.store
-        .insert_link(ex.relay.connection, &l, now_ms())
+        .insert_link(ex.ctx.connection, &l, now_ms())
         .await
         .map_err(store_err)?;
     Ok(())
@@ -484,7 +490,7 @@ async fn link(
 async fn intercepted_copy(ex: &Executor, user: i64, id: i64) -> Result<Option<i64>, TgError> {
     let l = ex
         .store
-        .link_by_user_message(ex.relay.connection, user, id)
+        .link_by_user_message(ex.ctx.connection, user, id)
         .await
         .map_err(store_err)?;
     Ok(l.filter(|l| l.link.direction == Direction::Intercepted)
@@ -498,7 +504,7 @@ async fn note(
     text: &str,
     reply_to: Option<i64>,
 ) -> Result<(), TgError> {
-    let group = ex.relay.group_id;
+    let group = ex.ctx.group_id;
     ex.in_topic(dialog, |thread| async move {
         let mut extra = json!({"parse_mode": "HTML", "message_thread_id": thread});
         if let Some(r) = reply_to {
@@ -538,13 +544,13 @@ async fn post_one(
     let (Some(user), Some(id)) = (m["chat"]["id"].as_i64(), m["message_id"].as_i64()) else {
         return Ok(());
     };
-    let group = ex.relay.group_id;
+    let group = ex.ctx.group_id;
     let kind = content::kind(m);
     let b = buttons(&m["reply_markup"], keyboard);
     let reply_to = match m["reply_to_message"]["message_id"].as_i64() {
         Some(r) => ex
             .store
-            .link_by_user_message(ex.relay.connection, user, r)
+            .link_by_user_message(ex.ctx.connection, user, r)
             .await
             .map_err(store_err)?
             .map(|l| l.link.group_message_id),
@@ -637,7 +643,7 @@ async fn post_album(ex: &Executor, dialog: i64, messages: &[Value]) -> Result<()
     );
     first["caption"] = json!(caption);
     first["caption_entities"] = entities;
-    let (group, media) = (ex.relay.group_id, &media);
+    let (group, media) = (ex.ctx.group_id, &media);
     let sent = ex
         .in_topic(dialog, |thread| async move {
             ex.tg
@@ -664,7 +670,7 @@ async fn post_copies(ex: &Executor, dialog: i64, user: i64, ids: &[i64]) -> Resu
     let mut ids = ids.to_vec();
     ids.sort_unstable();
     ids.dedup();
-    let (group, list) = (ex.relay.group_id, &ids);
+    let (group, list) = (ex.ctx.group_id, &ids);
     let sent = ex
         .in_topic(dialog, |thread| async move {
             ex.tg
@@ -698,7 +704,7 @@ async fn edit(ex: &Executor, dialog: i64, m: &Value, media: bool) -> Result<(), 
     };
     let Some(link) = ex
         .store
-        .link_by_user_message(ex.relay.connection, user, id)
+        .link_by_user_message(ex.ctx.connection, user, id)
         .await
         .map_err(store_err)?
     else {
@@ -707,7 +713,7 @@ async fn edit(ex: &Executor, dialog: i64, m: &Value, media: bool) -> Result<(), 
     if link.link.direction != Direction::Intercepted {
         return Ok(());
     }
-    let (group, copy) = (ex.relay.group_id, link.link.group_message_id);
+    let (group, copy) = (ex.ctx.group_id, link.link.group_message_id);
     let b = buttons(&m["reply_markup"], None);
     let markup = b
         .keyboard

@@ -30,8 +30,8 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::config::Secret;
+use crate::domain::Context;
 use crate::intake::webhook::constant_time_eq;
-use crate::relay::Relay;
 use crate::shutdown::{Shutdown, ShutdownTrigger};
 use crate::store::{Store, StoreError};
 
@@ -78,8 +78,8 @@ pub struct BotSpec {
     pub token: Secret,
     /// Upstream Bot API base URL.
     pub api_url: String,
-    /// The connection's relay (ids, group, live parameters).
-    pub relay: Relay,
+    /// The connection's decision context (ids, group, live parameters).
+    pub ctx: Context,
     /// Notified by the intake after updates are stored.
     pub updates: UpdateSignal,
 }
@@ -88,8 +88,8 @@ pub struct BotSpec {
 pub struct Bot {
     token: Secret,
     api_url: String,
-    /// The connection's relay.
-    pub relay: Relay,
+    /// The connection's decision context.
+    pub ctx: Context,
     store: Store,
     http: reqwest::Client,
     signal: UpdateSignal,
@@ -132,15 +132,15 @@ impl Gateway {
         let mut bots = Vec::new();
         for s in specs {
             let state = store
-                .gateway_state(s.relay.connection)
+                .gateway_state(s.ctx.connection)
                 .await?
                 .unwrap_or_default();
             s.updates
-                .notify(store.last_update_id(s.relay.connection).await?.unwrap_or(0));
+                .notify(store.last_update_id(s.ctx.connection).await?.unwrap_or(0));
             bots.push(Arc::new(Bot {
                 token: s.token,
                 api_url: s.api_url.trim_end_matches('/').to_string(),
-                relay: s.relay,
+                ctx: s.ctx,
                 store: store.clone(),
                 http: http.clone(),
                 signal: s.updates,

@@ -8,9 +8,11 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
-use super::content::input_media;
-use super::render::{self, html};
-use super::{Intent, Relay};
+use super::Intent;
+use crate::domain::content::input_media;
+use crate::domain::events::Event;
+use crate::domain::render::{self, html};
+use crate::domain::Context;
 use crate::store::{Contact, Dialog, DialogStatus, Direction, NewLink, Store, StoreError, Tx};
 use crate::telegram::{Client, TgError};
 
@@ -61,7 +63,7 @@ fn store_err(e: StoreError) -> TgError {
 #[derive(Clone)]
 pub struct Executor {
     /// The connection's decisions context.
-    pub relay: Relay,
+    pub ctx: Context,
     /// The database.
     pub store: Store,
     /// The Bot API client.
@@ -79,7 +81,7 @@ pub(crate) struct Topic {
 
 impl Executor {
     fn group(&self) -> i64 {
-        self.relay.group_id
+        self.ctx.group_id
     }
 
     pub(super) async fn load(&self, dialog: i64) -> Result<(Dialog, Contact), TgError> {
@@ -91,14 +93,14 @@ impl Executor {
     }
 
     async fn title(&self, d: &Dialog, c: &Contact) -> Result<String, TgError> {
-        let params = self.relay.params();
+        let params = self.ctx.params();
         let tickers = self.store.contact_tickers(c.id).await.map_err(store_err)?;
         Ok(render::topic_title(
             d.status,
             c,
             &tickers,
             &params.hide_info,
-            self.relay.label().as_deref(),
+            self.ctx.label().as_deref(),
         ))
     }
 
@@ -114,7 +116,7 @@ impl Executor {
         }
         let recreated = self
             .store
-            .kv_get(self.relay.connection, &format!("topic_of:{}", d.id))
+            .kv_get(self.ctx.connection, &format!("topic_of:{}", d.id))
             .await
             .map_err(store_err)?
             .is_some();
@@ -133,17 +135,17 @@ impl Executor {
             .map_err(store_err)?;
         self.store
             .kv_set(
-                self.relay.connection,
+                self.ctx.connection,
                 &format!("topic_of:{}", d.id),
                 &thread.to_string(),
             )
             .await
             .map_err(store_err)?;
-        let params = self.relay.params();
+        let params = self.ctx.params();
         if params.auto_info && !params.hide_info.card {
             self.post(
                 Some(thread),
-                &render::user_card(&c, &params.hide_info, self.relay.label().as_deref()),
+                &render::user_card(&c, &params.hide_info, self.ctx.label().as_deref()),
                 None,
             )
             .await?;
@@ -249,7 +251,7 @@ impl Executor {
             .is_ok();
         if !deferred {
             self.store
-                .insert_link(self.relay.connection, &link, crate::store::now_ms())
+                .insert_link(self.ctx.connection, &link, crate::store::now_ms())
                 .await
                 .map_err(store_err)?;
         }
@@ -281,11 +283,11 @@ impl Executor {
             Intent::Card { dialog } => {
                 let topic = self.topic(*dialog).await?;
                 if !topic.created {
-                    let params = self.relay.params();
+                    let params = self.ctx.params();
                     let card = render::user_card(
                         &topic.contact,
                         &params.hide_info,
-                        self.relay.label().as_deref(),
+                        self.ctx.label().as_deref(),
                     );
                     self.notice(*dialog, &card, None).await?;
                 }
@@ -312,7 +314,7 @@ impl Executor {
                 let (_, contact) = self.load(*dialog).await?;
                 let link = self
                     .store
-                    .link_by_user_message(self.relay.connection, contact.user_id, *user_message)
+                    .link_by_user_message(self.ctx.connection, contact.user_id, *user_message)
                     .await
                     .map_err(store_err)?;
                 match link {
@@ -336,7 +338,7 @@ impl Executor {
             } => {
                 let link = self
                     .store
-                    .link_by_group_message(self.relay.connection, self.group(), *group_message)
+                    .link_by_group_message(self.ctx.connection, self.group(), *group_message)
                     .await
                     .map_err(store_err)?;
                 match link.filter(|l| l.link.direction == Direction::Outgoing) {
@@ -391,7 +393,7 @@ impl Executor {
             return Ok(ids.to_vec());
         }
         self.store
-            .album_batch(self.relay.connection, intent_id)
+            .album_batch(self.ctx.connection, intent_id)
             .await
             .map_err(store_err)
     }
@@ -412,7 +414,7 @@ impl Executor {
         let result = self
             .in_topic(dialog, |thread| async move {
                 let mut extra = json!({"message_thread_id": thread});
-                if self.relay.params().protect_content {
+                if self.ctx.params().protect_content {
                     extra["protect_content"] = json!(true);
                 }
                 if ids.len() > 1 {
@@ -462,7 +464,7 @@ impl Executor {
                         ids.len()
                     );
                     self.notice(dialog, &text, None).await?;
-                    if !self.relay.params().silent_mode {
+                    if !self.ctx.params().silent_mode {
                         self.say(dialog, "⚠️ Sorry, one of your messages could not be delivered to the team. Please send it again.")
                             .await?;
                     }
@@ -472,7 +474,7 @@ impl Executor {
             Err(e) if e.is_retryable() => Err(e),
             Err(e) => {
                 tracing::warn!(dialog, error = %e, "a user message could not be copied into the topic");
-                let what = if forward || !super::content::copyable(kind) {
+                let what = if forward || !crate::domain::content::copyable(kind) {
                     format!("a {kind} message that Telegram cannot show here")
                 } else {
                     format!("a {kind} message")
@@ -482,7 +484,7 @@ impl Executor {
                     html(&e.to_string())
                 );
                 self.notice(dialog, &text, None).await?;
-                if !self.relay.params().silent_mode {
+                if !self.ctx.params().silent_mode {
                     self.say(dialog, "⚠️ Sorry, your message could not be delivered to the team. Please try sending it another way.").await?;
                 }
                 Ok(())
@@ -520,9 +522,20 @@ impl Executor {
         };
         match result {
             Ok(copies) => {
-                crate::api::events::delivered(&self.store, &self.relay, dialog, ids, &copies)
+                let pairs: Vec<(i64, i64)> =
+                    ids.iter().copied().zip(copies.iter().copied()).collect();
+                let mut tx = self.store.begin().await.map_err(store_err)?;
+                self.ctx
+                    .record(
+                        &mut tx,
+                        Event::OperatorMessagesDelivered {
+                            dialog,
+                            pairs: &pairs,
+                        },
+                    )
                     .await
                     .map_err(store_err)?;
+                tx.commit().await.map_err(store_err)?;
                 for (g, u) in ids.iter().zip(copies) {
                     self.link(dialog, user, u, *g, Direction::Outgoing, kind)
                         .await?;
@@ -786,7 +799,7 @@ impl crate::outbox::Executor for Executor {
     ) -> Result<(), StoreError> {
         let now = crate::store::now_ms();
         for link in links_from_json(result) {
-            tx.insert_link(self.relay.connection, &link, now).await?;
+            tx.insert_link(self.ctx.connection, &link, now).await?;
         }
         Ok(())
     }

@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::execute::Executor;
 use super::privacy;
-use super::render::html;
+use crate::domain::render::html;
 use crate::store::{Direction, StoreError};
 use crate::telegram::{Client, TgError};
 
@@ -20,7 +20,7 @@ const ALBUM_KINDS: &[&str] = &["photo", "video", "audio", "document"];
 
 /// The sendable item of a message, or `None` for kinds that cannot be re-sent.
 pub fn item(msg: &Value) -> Option<Value> {
-    let kind = super::content::kind(msg);
+    let kind = crate::domain::content::kind(msg);
     let mut out = Map::new();
     out.insert("type".into(), json!(kind));
     let copy = |out: &mut Map<String, Value>, fields: &[&str], from: &Value| {
@@ -211,7 +211,7 @@ impl Executor {
     ) -> Result<(), TgError> {
         let (_, contact) = self.load(dialog).await?;
         let user = contact.user_id;
-        let params = self.relay.params();
+        let params = self.ctx.params();
         let (ids, items) = if ids.is_empty() {
             let ids = self.batch(intent_id, &[]).await?;
             let Some(first) = ids.first() else {
@@ -219,7 +219,7 @@ impl Executor {
             };
             let album = self
                 .store
-                .media_album(self.relay.connection, user, *first, 0)
+                .media_album(self.ctx.connection, user, *first, 0)
                 .await
                 .map_err(store_err)?;
             let mut pairs = Vec::new();
@@ -243,7 +243,7 @@ impl Executor {
                     if protect {
                         extra["protect_content"] = json!(true);
                     }
-                    send_items(&self.tg, self.relay.group_id, items, &extra, reply_to).await
+                    send_items(&self.tg, self.ctx.group_id, items, &extra, reply_to).await
                 }
             })
             .await;
@@ -278,7 +278,7 @@ impl Executor {
     ) -> Result<(), TgError> {
         let (_, contact) = self.load(dialog).await?;
         let user = contact.user_id;
-        let group = self.relay.group_id;
+        let group = self.ctx.group_id;
         let to_user = match forward {
             Some((chat, ids)) => forward_ids(&self.tg, user, *chat, ids, json!({})).await,
             None => send_items(&self.tg, user, items, &json!({}), None).await,
@@ -360,7 +360,7 @@ impl Executor {
             Err(e) => format!(
                 "⚠️ I cannot write to you privately ({}). Open a chat with @{} and press Start, then try again.",
                 html(&e.to_string()),
-                html(&self.relay.bot.username)
+                html(&self.ctx.bot.username)
             ),
         };
         match dialog {

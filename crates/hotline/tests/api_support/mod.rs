@@ -28,7 +28,7 @@ impl Api {
         let app = t.app();
         let k = hotline::api::auth::create_key(
             &app.store,
-            app.connections[0].relay.connection,
+            app.connections[0].ctx.connection,
             "test",
             "test",
         )
