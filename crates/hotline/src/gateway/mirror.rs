@@ -40,7 +40,7 @@ const TEXT_MAX: usize = 4096;
 const CAPTION_MAX: usize = 1024;
 /// Kinds whose copy can carry the mark in its caption.
 const CAPTIONED: &[&str] = &["photo", "video", "animation", "audio", "document", "voice"];
-/// How long the mirror decision waits for the relay to catch up with earlier updates
+/// How long the mirror decision waits for the ctx to catch up with earlier updates
 /// (so the dialog a user's message opens exists before the bot's answer is judged).
 const RELAY_CATCH_UP: Duration = Duration::from_secs(5);
 
@@ -282,7 +282,7 @@ async fn after_call(
         return Ok(());
     }
     // Opened after the call: by the user's messages before it (mirror), or by one after
-    // it that the relay already handled too (the bot talked before the gate opened: skip).
+    // it that the ctx already handled too (the bot talked before the gate opened: skip).
     if needs_open && dialog.created_at > called_at && user_wrote_after(bot, target, user).await? {
         return Ok(());
     }
@@ -317,7 +317,7 @@ async fn after_call(
     tx.commit().await
 }
 
-/// Waits (bounded) until the relay processed every update stored before this call, so a
+/// Waits (bounded) until the ctx processed every update stored before this call, so a
 /// dialog the user's last message opened is seen. `target`: the newest update stored
 /// when the bot made the call.
 async fn catch_up(bot: &Bot, target: i64) -> Result<(), StoreError> {
@@ -334,7 +334,7 @@ async fn catch_up(bot: &Bot, target: i64) -> Result<(), StoreError> {
     }
 }
 
-/// Whether the relay already handled a message of `user` stored after `target`.
+/// Whether the ctx already handled a message of `user` stored after `target`.
 async fn user_wrote_after(bot: &Bot, target: i64, user: i64) -> Result<bool, StoreError> {
     let later = bot
         .store
@@ -436,7 +436,7 @@ fn store_err(e: StoreError) -> TgError {
     TgError::Transient(format!("store: {e}"))
 }
 
-/// Runs a mirroring intent for `dialog` (called by the relay's executor).
+/// Runs a mirroring intent for `dialog` (called by the ctx's executor).
 pub async fn execute(ex: &Executor, dialog: i64, mirror: &Mirror) -> Result<(), TgError> {
     match mirror {
         Mirror::Sent { messages, keyboard } if messages.len() == 1 => {

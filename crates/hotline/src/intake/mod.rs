@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 use crate::domain::Context;
 use crate::shutdown::Shutdown;
@@ -86,7 +87,15 @@ pub async fn process_batch(ctx: &Context, store: &Store) -> Result<usize, StoreE
     }
     let mut tx = store.begin().await?;
     for u in &updates {
-        crate::relay::handle(ctx, &mut tx, &u.payload).await?;
+        // Inside the connection's span (see `app::start`): its lines carry `update_id` too.
+        let span = tracing::info_span!("update", update_id = u.update_id);
+        async {
+            crate::relay::handle(ctx, &mut tx, &u.payload).await?;
+            tracing::debug!("update handled");
+            Ok::<_, StoreError>(())
+        }
+        .instrument(span)
+        .await?;
         tx.mark_update_processed(ctx.connection, u.update_id, now_ms())
             .await?;
     }
