@@ -14,14 +14,15 @@ use tracing::Instrument;
 
 use crate::config::{apply_overrides, Config, ConnectionConfig, Mode};
 use crate::domain::history::History;
+use crate::domain::topics::{Icons, Topics};
 use crate::domain::BotIdentity;
 use crate::domain::Context;
 use crate::domain::Subscribers;
 use crate::gateway::{BotSpec, Gateway, UpdateSignal};
 use crate::intake::webhook::{Intake, WebhookState};
+use crate::outbox::Registry;
 use crate::outbox::{OutboxConfig, Worker};
 use crate::relay::autoclose;
-use crate::relay::execute::{Executor, Icons};
 use crate::shutdown::{Shutdown, ShutdownTrigger};
 use crate::store::{Store, StoreError};
 use crate::telegram::{BotCommand, Client, TgError};
@@ -56,8 +57,8 @@ pub enum StartError {
 pub struct Connection {
     /// Decision context.
     pub ctx: Context,
-    /// Intent executor.
-    pub executor: Arc<Executor>,
+    /// The executors of its outbox actions.
+    pub registry: Arc<Registry>,
     /// Bot API client.
     pub tg: Client,
     /// Wakes the update processor.
@@ -128,6 +129,19 @@ pub fn subscribers() -> Subscribers {
         Arc::new(crate::stats::Analytics),
         Arc::new(crate::api::events::WebhookEvents),
     ])
+}
+
+/// The executors of a connection's outbox actions: every feature registers its own here.
+pub fn registry(topics: &Topics) -> Registry {
+    let mut registry = Registry::new();
+    crate::domain::topics::register(&mut registry, topics);
+    crate::relay::register(&mut registry, topics);
+    crate::gateway::mirror::register(&mut registry, topics);
+    crate::api::send::register(&mut registry, topics);
+    crate::broadcast::register(&mut registry, topics);
+    crate::export::register(&mut registry, topics);
+    crate::stats::register(&mut registry, topics);
+    registry
 }
 
 /// Checks a connection against Telegram and prepares its runtime.
@@ -221,15 +235,16 @@ pub async fn prepare(
         time_zone: cfg.time_zone,
         subscribers: subscribers(),
     };
-    let executor = Arc::new(Executor {
+    let topics = Topics {
         ctx: ctx.clone(),
         store: store.clone(),
         tg: tg.clone(),
         icons,
-    });
+    };
+    let registry = Arc::new(registry(&topics));
     Ok(Connection {
         ctx,
-        executor,
+        registry,
         tg,
         wake: Arc::new(Notify::new()),
         mode: cfg.mode.clone(),
@@ -324,7 +339,7 @@ pub async fn start(config: &Config, tuning: Tuning) -> Result<Running, StartErro
         let worker = Worker::new(
             store.clone(),
             ctx.connection,
-            c.executor.clone(),
+            c.registry.clone(),
             tuning.outbox,
         );
         tasks.spawn(worker.run(trigger.subscribe()).instrument(span.clone()));

@@ -4,18 +4,19 @@
 
 use std::io::Write;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::broadcast::{enqueue, segment_error, Op};
+use crate::broadcast::segment_error;
 use crate::commands::answer;
 use crate::commands::parse::Parsed;
 use crate::domain::render::html;
 use crate::domain::roles;
+use crate::domain::topics::Topics;
 use crate::domain::Context;
-use crate::outbox::Lane;
-use crate::relay::execute::Executor;
+use crate::outbox::{Action, Classify, Execute, Failure, Registry};
 use crate::segments::{self, SegmentError};
-use crate::store::{now_ms, ConnectionId, ExportRow, Store, StoreError, Tx, UnixMs};
+use crate::store::{now_ms, ConnectionId, ExportRow, Intent, Store, StoreError, Tx, UnixMs};
 use crate::telegram::TgError;
 
 /// The export's columns.
@@ -127,24 +128,71 @@ pub async fn command(
             return answer(ctx, tx, None, reply_to, segment_error(src, &e)).await;
         }
     }
-    let op = Op::Export { segment, reply_to };
-    enqueue(ctx, tx, op, Lane::Group, ctx.group_id, 0).await?;
+    let job = ExportJob { segment, reply_to };
+    ctx.to_group(tx, None, &job).await?;
     Ok(())
 }
 
-/// Runs an export intent: a temporary file, then one upload.
-pub async fn execute(
-    ex: &Executor,
+/// Post a CSV export of contacts in General (`/export`): the export's outbox action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportJob {
+    /// Segment, or all contacts.
+    pub segment: Option<String>,
+    /// The command message.
+    pub reply_to: Option<i64>,
+}
+
+impl Action for ExportJob {
+    const KIND: &'static str = "export";
+}
+
+/// Why an export job failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Telegram refused or did not answer.
+    #[error(transparent)]
+    Telegram(#[from] TgError),
+    /// Writing the file or reading the contacts failed.
+    #[error(transparent)]
+    Export(#[from] ExportError),
+}
+
+impl Classify for JobError {
+    fn failure(&self) -> Failure {
+        match self {
+            JobError::Telegram(e) => e.failure(),
+            JobError::Export(ExportError::Store(e)) => e.failure(),
+            JobError::Export(_) => Failure::Transient,
+        }
+    }
+}
+
+/// Executes [`ExportJob`]s for one connection.
+pub struct ExportExecutor(pub Topics);
+
+/// Registers the export's action with its executor.
+pub fn register(registry: &mut Registry, topics: &Topics) {
+    registry.register::<ExportJob, _>(std::sync::Arc::new(ExportExecutor(topics.clone())));
+}
+
+impl Execute<ExportJob> for ExportExecutor {
+    type Done = ();
+    type Error = JobError;
+
+    async fn execute(&self, _intent: &Intent, job: ExportJob) -> Result<(), JobError> {
+        execute(&self.0, job.segment.as_deref(), job.reply_to).await
+    }
+}
+
+/// Runs an export: a temporary file, then one upload.
+async fn execute(
+    ex: &Topics,
     segment: Option<&str>,
     reply_to: Option<i64>,
-) -> Result<(), TgError> {
+) -> Result<(), JobError> {
     let ctx = &ex.ctx;
-    let file = tempfile::NamedTempFile::new()
-        .map_err(|e| TgError::Transient(format!("temp file: {e}")))?;
-    let writer = std::io::BufWriter::new(
-        file.reopen()
-            .map_err(|e| TgError::Transient(format!("temp file: {e}")))?,
-    );
+    let file = tempfile::NamedTempFile::new().map_err(ExportError::Io)?;
+    let writer = std::io::BufWriter::new(file.reopen().map_err(ExportError::Io)?);
     let mut extra = json!({});
     if let Some(r) = reply_to {
         extra["reply_parameters"] = json!({"message_id": r, "allow_sending_without_reply": true});
@@ -157,11 +205,11 @@ pub async fn execute(
             ex.tg.send_message(ctx.group_id, &text, extra).await?;
             return Ok(());
         }
-        Err(e) => return Err(TgError::Transient(e.to_string())),
+        Err(e) => return Err(e.into()),
     };
     let bytes = tokio::fs::read(file.path())
         .await
-        .map_err(|e| TgError::Transient(format!("temp file: {e}")))?;
+        .map_err(ExportError::Io)?;
     let what = segment.map_or("all contacts".to_string(), |s| format!("segment {s}"));
     extra["caption"] = json!(format!("📇 Export: {n} contacts ({})", html(&what)));
     extra["parse_mode"] = json!("HTML");

@@ -13,20 +13,20 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Once;
 
 use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use time::{Date, Duration as TDuration, UtcOffset};
 
-use crate::broadcast::{enqueue, Op};
 use crate::commands::answer;
 use crate::commands::parse::Parsed;
 use crate::domain::events::{Event, Subscriber};
 use crate::domain::render::html;
 use crate::domain::roles;
+use crate::domain::topics::Topics;
 use crate::domain::Context;
-use crate::outbox::Lane;
-use crate::relay::execute::Executor;
+use crate::outbox::{Action, Classify, Execute, Failure, Registry};
 use crate::segments::{day_of, day_start, parse_age, parse_date};
-use crate::store::{now_ms, ConnectionId, DialogEvent, Store, StoreError, Tx, UnixMs};
+use crate::store::{now_ms, ConnectionId, DialogEvent, Intent, Store, StoreError, Tx, UnixMs};
 use crate::telegram::{InputFile, TgError};
 
 /// Chart size in pixels.
@@ -556,32 +556,84 @@ pub async fn command(
     }
     match parse_period(&cmd.args, now_ms(), ctx.time_zone.0) {
         Ok((from, to, label)) => {
-            let op = Op::Stats {
+            let job = StatsJob {
                 from,
                 to,
                 label,
                 reply_to,
             };
-            enqueue(ctx, tx, op, Lane::Group, ctx.group_id, 0).await?;
+            ctx.to_group(tx, None, &job).await?;
             Ok(())
         }
         Err(text) => answer(ctx, tx, None, reply_to, text).await,
     }
 }
 
-/// Runs a stats intent: the message, then the chart as a photo.
-pub async fn execute(
-    ex: &Executor,
+/// Post team analytics in General (`/stats`): the analytics' outbox action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsJob {
+    /// Period start (Unix ms, inclusive).
+    pub from: UnixMs,
+    /// Period end (exclusive).
+    pub to: UnixMs,
+    /// How the period was named.
+    pub label: String,
+    /// The command message.
+    pub reply_to: Option<i64>,
+}
+
+impl Action for StatsJob {
+    const KIND: &'static str = "stats";
+}
+
+/// Why a stats job failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Telegram refused or did not answer.
+    #[error(transparent)]
+    Telegram(#[from] TgError),
+    /// Reading the events failed.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl Classify for JobError {
+    fn failure(&self) -> Failure {
+        match self {
+            JobError::Telegram(e) => e.failure(),
+            JobError::Store(e) => e.failure(),
+        }
+    }
+}
+
+/// Executes [`StatsJob`]s for one connection.
+pub struct StatsExecutor(pub Topics);
+
+/// Registers the analytics' action with its executor.
+pub fn register(registry: &mut Registry, topics: &Topics) {
+    registry.register::<StatsJob, _>(std::sync::Arc::new(StatsExecutor(topics.clone())));
+}
+
+impl Execute<StatsJob> for StatsExecutor {
+    type Done = ();
+    type Error = JobError;
+
+    async fn execute(&self, _intent: &Intent, job: StatsJob) -> Result<(), JobError> {
+        execute(&self.0, job.from, job.to, &job.label, job.reply_to).await
+    }
+}
+
+/// Runs a stats job: the message, then the chart as a photo.
+async fn execute(
+    ex: &Topics,
     from: UnixMs,
     to: UnixMs,
     label: &str,
     reply_to: Option<i64>,
-) -> Result<(), TgError> {
+) -> Result<(), JobError> {
     let ctx = &ex.ctx;
     let tz = ctx.time_zone.0;
-    let report = compute(&ex.store, ctx.connection, from, to, tz)
-        .await
-        .map_err(|e| TgError::Transient(format!("store: {e}")))?;
+    let report = compute(&ex.store, ctx.connection, from, to, tz).await?;
     let mut extra = json!({"parse_mode": "HTML"});
     if let Some(r) = reply_to {
         extra["reply_parameters"] = json!({"message_id": r, "allow_sending_without_reply": true});

@@ -6,11 +6,10 @@
 
 use serde_json::Value;
 
-use super::send::ApiAction;
+use super::send::{ApiAction, ApiJob};
 use crate::commands::parse::Parsed;
 use crate::domain::render::html;
 use crate::domain::Context;
-use crate::relay::Intent;
 use crate::store::StoreError;
 use crate::store::{now_ms, Tx};
 
@@ -61,15 +60,11 @@ pub async fn apikey(
                     name,
                     reply_to,
                 };
-                ctx.push(
-                    tx,
-                    Intent::Api {
-                        dialog: None,
-                        action,
-                    },
-                    0,
-                )
-                .await?;
+                let job = ApiJob {
+                    dialog: None,
+                    action,
+                };
+                ctx.to_group(tx, None, &job).await?;
                 return Ok(());
             }
         }

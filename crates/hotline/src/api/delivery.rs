@@ -21,11 +21,10 @@ use serde::Deserialize;
 use sha2::Sha256;
 use tokio::task::JoinSet;
 
-use super::send::{ApiAction, Button};
+use super::send::{ApiAction, ApiJob, Button};
 use crate::domain::render::html;
 use crate::domain::Context;
 use crate::outbox::OutboxConfig;
-use crate::relay::Intent;
 use crate::shutdown::{Shutdown, ShutdownTrigger};
 use crate::store::{now_ms, ConnectionId, Delivery, Store, StoreError};
 
@@ -275,18 +274,7 @@ impl Worker {
         text: String,
         reply_to: Option<i64>,
     ) -> Result<(), StoreError> {
-        self.ctx
-            .push(
-                tx,
-                Intent::Notice {
-                    dialog,
-                    text,
-                    reply_to,
-                },
-                0,
-            )
-            .await
-            .map(|_| ())
+        self.ctx.notice(tx, dialog, reply_to, text).await
     }
 
     /// A custom command's answer: posted where the command was typed.
@@ -310,17 +298,11 @@ impl Worker {
                     buttons,
                     reply_to: to.reply_to,
                 };
-                self.ctx
-                    .push(
-                        tx,
-                        Intent::Api {
-                            dialog: to.dialog,
-                            action,
-                        },
-                        0,
-                    )
-                    .await
-                    .map(|_| ())
+                let job = ApiJob {
+                    dialog: to.dialog,
+                    action,
+                };
+                self.ctx.to_group(tx, to.dialog, &job).await.map(|_| ())
             }
             Err(why) => {
                 let text = format!(

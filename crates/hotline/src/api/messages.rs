@@ -1,7 +1,7 @@
 //! `/api/v1/dialogs/{id}/messages`: a dialog's history, and sending a message to the user
 //! as the team (text, media by URL, or an uploaded file). Sending is decided like an
 //! operator's answer — 🟨, the topic reopened if it was closed — and executed by the
-//! outbox (`Intent::Api`), which then posts the message into the topic marked "🔌 API".
+//! outbox (`send::ApiJob`), which then posts the message into the topic marked "🔌 API".
 
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
@@ -11,9 +11,8 @@ use utoipa::ToSchema;
 
 use super::auth::Auth;
 use super::error::{ApiJson, ApiPath, ApiQuery, ErrorBody};
-use super::send::{ApiAction, MediaKind, Outgoing};
+use super::send::{ApiAction, ApiJob, MediaKind, Outgoing};
 use super::{page_of, ApiError, ApiState, Page, Paged};
-use crate::relay::Intent;
 use crate::store::{now_ms, ApiUpload, HistoryMessage, NewHistoryMessage};
 
 /// A message of a dialog's history.
@@ -153,15 +152,11 @@ async fn queue(
     };
     let history = tx.insert_history(ctx.connection, &h, now).await?;
     let action = ApiAction::Send { history, content };
-    ctx.push(
-        &mut tx,
-        Intent::Api {
-            dialog: Some(d.id),
-            action,
-        },
-        0,
-    )
-    .await?;
+    let job = ApiJob {
+        dialog: Some(d.id),
+        action,
+    };
+    ctx.to_user_of(&mut tx, d.id, &job).await?;
     tx.commit().await?;
     Ok(Queued {
         id: history,

@@ -7,7 +7,7 @@
 //!   (`crate::domain::dialogs`: store change, events and outbox intents in one transaction);
 //! - [`events`]: webhook events recorded in the deciding transaction; [`delivery`]: their
 //!   durable queue, signed and retried, separate from Telegram traffic;
-//! - [`send`]: the `Intent::Api` actions (a message sent as the team, a custom command's
+//! - [`send`]: the API's outbox action (a message sent as the team, a custom command's
 //!   answer); [`commands`]: `/apikey` and routing unknown commands to a webhook.
 //!
 //! The document is generated from the handlers (utoipa) and served at

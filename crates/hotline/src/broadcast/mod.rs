@@ -16,7 +16,7 @@
 
 mod run;
 
-pub use run::{execute, report_csv, run, RunConfig};
+pub use run::{register, report_csv, run, BroadcastExecutor, RunConfig};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -26,8 +26,7 @@ use crate::commands::parse::Parsed;
 use crate::domain::render::html;
 use crate::domain::roles;
 use crate::domain::Context;
-use crate::outbox::{Lane, NewIntent};
-use crate::relay::Intent;
+use crate::outbox::{Action as _, Lane};
 use crate::segments::{self, SegmentError};
 use crate::store::{
     now_ms, Broadcast, NewBroadcast, RecipientCounts, Store, StoreError, Tx, UnixMs,
@@ -36,7 +35,7 @@ use crate::store::{
 /// Callback data prefix of Hotline's broadcast buttons (other bots' buttons are left alone).
 pub const CALLBACK_PREFIX: &str = "hlbc:";
 
-/// Broadcast work stored in [`Intent::Broadcast`]; everything is resolved when it runs.
+/// Broadcast work, the payload of a [`BroadcastJob`]; everything is resolved when it runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
@@ -68,24 +67,17 @@ pub enum Op {
         /// Broadcast id.
         broadcast: i64,
     },
-    /// Post a CSV export of contacts (`/export`).
-    Export {
-        /// Segment, or all contacts.
-        segment: Option<String>,
-        /// The command message.
-        reply_to: Option<i64>,
-    },
-    /// Post team analytics (`/stats`).
-    Stats {
-        /// Period start (Unix ms, inclusive).
-        from: UnixMs,
-        /// Period end (exclusive).
-        to: UnixMs,
-        /// How the period was named.
-        label: String,
-        /// The command message.
-        reply_to: Option<i64>,
-    },
+}
+
+/// The broadcasts' outbox action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BroadcastJob {
+    /// What to do.
+    pub op: Op,
+}
+
+impl crate::outbox::Action for BroadcastJob {
+    const KIND: &'static str = "broadcast";
 }
 
 /// Who receives a broadcast.
@@ -201,8 +193,7 @@ pub(crate) async fn enqueue(
     target: i64,
     key: i64,
 ) -> Result<(), StoreError> {
-    let action = serde_json::to_value(Intent::Broadcast { op }).expect("intents serialise");
-    let intent = NewIntent::raw(target, lane, action).with_fairness_key(key);
+    let intent = BroadcastJob { op }.to(target, lane).with_fairness_key(key);
     tx.enqueue(ctx.connection, &intent, now_ms()).await?;
     Ok(())
 }

@@ -7,8 +7,8 @@ use super::answer;
 use crate::config::HideInfo;
 use crate::domain::render;
 use crate::domain::roles::{is_admin_message, require_admin};
+use crate::domain::topics::{Card, Direct};
 use crate::domain::Context;
-use crate::relay::Intent;
 use crate::store::StoreError;
 use crate::store::{Dialog, Tx};
 
@@ -70,7 +70,8 @@ pub async fn info(
     dialog: &Dialog,
 ) -> Result<(), StoreError> {
     if !ctx.params().hide_info.card {
-        ctx.push(tx, Intent::Card { dialog: dialog.id }, 0).await?;
+        let card = Card { dialog: dialog.id };
+        ctx.to_group(tx, Some(dialog.id), &card).await?;
         return Ok(());
     }
     if !require_admin(ctx, tx, msg, Some(dialog.id)).await? {
@@ -84,12 +85,12 @@ pub async fn info(
     };
     // A private chat is not the group: the admin sees the full card.
     let card = render::user_card(&contact, &HideInfo::default(), ctx.label().as_deref());
-    let intent = Intent::Direct {
+    let direct = Direct {
         user,
         text: card,
         dialog: Some(dialog.id),
         reply_to: msg["message_id"].as_i64(),
     };
-    ctx.push(tx, intent, 0).await?;
+    ctx.to_user(tx, user, Some(dialog.id), &direct).await?;
     Ok(())
 }

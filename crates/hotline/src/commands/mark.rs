@@ -10,8 +10,8 @@ use super::parse::Parsed;
 use super::say::message_link;
 use crate::domain::render::html;
 use crate::domain::roles::require_admin;
+use crate::domain::topics::Title;
 use crate::domain::Context;
-use crate::relay::Intent;
 use crate::store::StoreError;
 use crate::store::{now_ms, Dialog, Tag, Tx};
 
@@ -290,7 +290,7 @@ async fn retitle(
 ) -> Result<(), StoreError> {
     for m in members {
         if let (Some(dialog), Some(_)) = (m.dialog_id, m.thread_id) {
-            ctx.push(tx, Intent::Title { dialog }, 0).await?;
+            ctx.to_group(tx, Some(dialog), &Title { dialog }).await?;
         }
     }
     Ok(())

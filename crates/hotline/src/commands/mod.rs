@@ -16,7 +16,6 @@ use serde_json::Value;
 
 use crate::domain::render::html;
 use crate::domain::Context;
-use crate::relay::Intent;
 use crate::store::StoreError;
 use crate::store::{Dialog, Tx};
 use parse::Parsed;
@@ -85,17 +84,7 @@ pub(crate) async fn answer(
     reply_to: Option<i64>,
     text: String,
 ) -> Result<(), StoreError> {
-    ctx.push(
-        tx,
-        Intent::Notice {
-            dialog,
-            text,
-            reply_to,
-        },
-        0,
-    )
-    .await?;
-    Ok(())
+    ctx.notice(tx, dialog, reply_to, text).await
 }
 
 async fn unknown(

@@ -4,8 +4,8 @@
 use super::answer;
 use super::parse::Parsed;
 use crate::domain::render::html;
+use crate::domain::topics::Card;
 use crate::domain::Context;
-use crate::relay::Intent;
 use crate::store::StoreError;
 use crate::store::{now_ms, DialogStatus, Tx};
 
@@ -43,7 +43,8 @@ pub async fn run(
     if !created && dialog.status == DialogStatus::Closed {
         ctx.set_status(tx, &dialog, DialogStatus::New, now).await?;
     }
-    ctx.push(tx, Intent::Card { dialog: dialog.id }, 0).await?;
+    let card = Card { dialog: dialog.id };
+    ctx.to_group(tx, Some(dialog.id), &card).await?;
     let text = format!(
         "Dialog with {} is open: write in its topic.",
         html(&crate::domain::render::shown_name(

@@ -13,8 +13,8 @@ use super::mark::valid_name;
 use super::parse::Parsed;
 use crate::domain::content;
 use crate::domain::render::html;
+use crate::domain::resend;
 use crate::domain::Context;
-use crate::relay::resend;
 use crate::store::StoreError;
 use crate::store::{now_ms, Dialog, NewQuickReply, Tx, MEDIA_ITEMS_TTL_MS};
 

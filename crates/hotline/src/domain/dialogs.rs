@@ -9,8 +9,8 @@
 
 use super::events::Event;
 use super::render::{html, shown_name};
+use super::topics::{Title, TopicState};
 use super::Context;
-use crate::relay::Intent;
 use crate::store::{Contact, Dialog, DialogStatus, StoreError, Tag, Tx, UnixMs};
 
 /// What [`Context::tag`] did.
@@ -122,16 +122,18 @@ impl Context {
         match (from == closed, to == closed) {
             (false, true) => {
                 self.record(tx, Event::DialogClosed { dialog }).await?;
-                self.push(tx, Intent::Title { dialog }, 0).await?;
-                self.push(tx, Intent::TopicState { dialog }, 0).await?;
+                self.to_group(tx, Some(dialog), &Title { dialog }).await?;
+                self.to_group(tx, Some(dialog), &TopicState { dialog })
+                    .await?;
             }
             (true, false) => {
                 self.record(tx, Event::DialogReopened { dialog }).await?;
-                self.push(tx, Intent::TopicState { dialog }, 0).await?;
-                self.push(tx, Intent::Title { dialog }, 0).await?;
+                self.to_group(tx, Some(dialog), &TopicState { dialog })
+                    .await?;
+                self.to_group(tx, Some(dialog), &Title { dialog }).await?;
             }
             _ => {
-                self.push(tx, Intent::Title { dialog }, 0).await?;
+                self.to_group(tx, Some(dialog), &Title { dialog }).await?;
             }
         }
         Ok(())
@@ -171,7 +173,7 @@ impl Context {
                 removed.push(r.name);
             }
         }
-        self.push(tx, Intent::Title { dialog: dialog.id }, 0)
+        self.to_group(tx, Some(dialog.id), &Title { dialog: dialog.id })
             .await?;
         let quick_reply = match &tag.sends {
             Some(q) => Some((
@@ -193,7 +195,7 @@ impl Context {
             return Ok(false);
         }
         if tag.ticker.is_some() {
-            self.push(tx, Intent::Title { dialog: dialog.id }, 0)
+            self.to_group(tx, Some(dialog.id), &Title { dialog: dialog.id })
                 .await?;
         }
         Ok(true)
@@ -220,29 +222,5 @@ impl Context {
             format!("✅ {name} is no longer banned.")
         };
         self.notice(tx, Some(dialog), reply_to, text).await
-    }
-
-    /// Sends quick reply `name` in the dialog as an operator's answer (the dialog turns
-    /// 🟨); false when there is no such quick reply.
-    pub async fn send_quick_reply(
-        &self,
-        tx: &mut Tx,
-        dialog: &Dialog,
-        name: &str,
-        forward: bool,
-    ) -> Result<bool, StoreError> {
-        let Some(q) = tx.quick_reply(self.connection, name).await? else {
-            return Ok(false);
-        };
-        let items = q.items.as_array().cloned().unwrap_or_default();
-        let intent = Intent::SendOut {
-            dialog: dialog.id,
-            name: q.name.clone(),
-            items,
-            forward: forward.then(|| (q.source_chat, q.source_ids.clone())),
-        };
-        self.push(tx, intent, 0).await?;
-        self.answered(tx, dialog, crate::store::now_ms()).await?;
-        Ok(true)
     }
 }

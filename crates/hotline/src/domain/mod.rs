@@ -7,24 +7,32 @@
 //!   one recorder and its topic intents to the outbox, all in the caller's transaction;
 //! - [`events`]: what happened, and the [`events::Subscriber`]s that record it (the
 //!   dialog [`history`], analytics, webhook deliveries) in the deciding transaction;
-//! - [`content`], [`render`], [`views`]: reading Telegram messages, wording for the team,
-//!   the JSON shape of contacts and dialogs; [`roles`]: who may run admin commands.
+//! - [`topics`]: the topic of a dialog when intents run (created on demand, recreated when
+//!   deleted) and the topic actions operations queue (title, state, card, notices);
+//!   [`quick_replies`]: sending a stored answer; [`links`]: recording which copy is whose;
+//! - [`content`], [`render`], [`resend`], [`views`]: reading Telegram messages, wording for
+//!   the team, sending content again by file id, the JSON shape of contacts and dialogs;
+//!   [`roles`]: who may run admin commands.
 //!
-//! Nothing here calls Telegram: decisions only write rows and outbox intents.
+//! Decisions never call Telegram: they write rows and outbox intents. The executors of
+//! the topic actions (in [`topics`]) run later, in the outbox.
 
 pub mod content;
 pub mod dialogs;
 pub mod events;
 pub mod history;
+pub mod links;
+pub mod quick_replies;
 pub mod render;
+pub mod resend;
 pub mod roles;
+pub mod topics;
 pub mod views;
 
 use std::sync::{Arc, RwLock};
 
 use crate::config::{Params, TimeZone};
-use crate::outbox::{Lane, NewIntent};
-use crate::relay::Intent;
+use crate::outbox::{Action, IntentId, Lane, NewIntent};
 use crate::store::{now_ms, ConnectionId, StoreError, Tx};
 pub use events::{Event, Subscriber, Subscribers};
 
@@ -80,43 +88,66 @@ impl Context {
         self.shared_group.then(|| format!("@{}", self.bot.username))
     }
 
-    /// Records an intent in the decision's transaction; returns its id. Intents for the
-    /// user go to their private chat's queue, the rest to the dialog's queue in the group.
-    pub async fn push(
+    /// Queues `action` in the group: in the dialog's queue, or General's when `dialog`
+    /// is None. Returns the intent's id.
+    pub async fn to_group<A: Action>(
         &self,
         tx: &mut Tx,
-        intent: Intent,
-        delay_ms: i64,
-    ) -> Result<i64, StoreError> {
-        let (lane, target) = if let Intent::Direct { user, .. } = &intent {
-            (Lane::Reply, *user)
-        } else if intent.to_user() {
-            (Lane::Reply, self.user_chat_of(tx, &intent).await?)
-        } else {
-            (Lane::Group, self.group_id)
-        };
-        let action = serde_json::to_value(&intent).expect("intents serialise");
-        let now = now_ms();
-        let mut new =
-            NewIntent::raw(target, lane, action).with_fairness_key(intent.dialog().unwrap_or(0));
-        if delay_ms > 0 {
-            new = new.not_before(now + delay_ms);
-        }
-        Ok(tx.enqueue(self.connection, &new, now).await?.0)
+        dialog: Option<i64>,
+        action: &A,
+    ) -> Result<IntentId, StoreError> {
+        let intent = action
+            .to(self.group_id, Lane::Group)
+            .with_fairness_key(dialog.unwrap_or(0));
+        self.enqueue(tx, intent, 0).await
     }
 
-    async fn user_chat_of(&self, tx: &mut Tx, intent: &Intent) -> Result<i64, StoreError> {
-        let Some(dialog) = intent.dialog() else {
-            return Ok(0);
-        };
-        let Some(d) = tx.dialog(dialog).await? else {
-            return Ok(0);
-        };
-        Ok(tx
-            .contact(d.contact_id)
-            .await?
-            .map(|c| c.user_id)
-            .unwrap_or(0))
+    /// Queues `action` in the private chat of `user` (a team member, or a dialog's user),
+    /// in the reply lane; `dialog` keeps its own sub-queue.
+    pub async fn to_user<A: Action>(
+        &self,
+        tx: &mut Tx,
+        user: i64,
+        dialog: Option<i64>,
+        action: &A,
+    ) -> Result<IntentId, StoreError> {
+        let intent = action
+            .to(user, Lane::Reply)
+            .with_fairness_key(dialog.unwrap_or(0));
+        self.enqueue(tx, intent, 0).await
+    }
+
+    /// [`Context::to_user`] for the user of `dialog`.
+    pub async fn to_user_of<A: Action>(
+        &self,
+        tx: &mut Tx,
+        dialog: i64,
+        action: &A,
+    ) -> Result<IntentId, StoreError> {
+        let user = self.user_of(tx, dialog).await?;
+        self.to_user(tx, user, Some(dialog), action).await
+    }
+
+    /// The Telegram user id of a dialog's contact (0 when it is gone).
+    pub async fn user_of(&self, tx: &mut Tx, dialog: i64) -> Result<i64, StoreError> {
+        Ok(match tx.dialog(dialog).await? {
+            Some(d) => tx.contact(d.contact_id).await?.map_or(0, |c| c.user_id),
+            None => 0,
+        })
+    }
+
+    /// Queues an intent, not before `delay_ms` from now when positive.
+    pub async fn enqueue(
+        &self,
+        tx: &mut Tx,
+        mut intent: NewIntent,
+        delay_ms: i64,
+    ) -> Result<IntentId, StoreError> {
+        let now = now_ms();
+        if delay_ms > 0 {
+            intent = intent.not_before(now + delay_ms);
+        }
+        tx.enqueue(self.connection, &intent, now).await
     }
 
     /// Posts an HTML notice in a dialog's topic (General when `dialog` is None), replying
@@ -128,12 +159,12 @@ impl Context {
         reply_to: Option<i64>,
         text: String,
     ) -> Result<(), StoreError> {
-        let intent = Intent::Notice {
+        let notice = topics::Notice {
             dialog,
             text,
             reply_to,
         };
-        self.push(tx, intent, 0).await?;
+        self.to_group(tx, dialog, &notice).await?;
         Ok(())
     }
 }

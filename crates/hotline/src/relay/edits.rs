@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::Intent;
+use super::actions::{EditIn, EditOut};
 use crate::domain::{content, Context};
 use crate::store::{StoreError, Tx};
 
@@ -20,12 +20,12 @@ pub(super) async fn user_edit(ctx: &Context, tx: &mut Tx, msg: &Value) -> Result
     };
     let mut snapshot = content::edit_snapshot(msg);
     super::privacy::mask_snapshot(&mut snapshot, &ctx.params().mask_patterns);
-    let intent = Intent::EditIn {
+    let edit = EditIn {
         dialog: dialog.id,
         user_message: id,
         content: snapshot,
     };
-    ctx.push(tx, intent, 0).await?;
+    ctx.to_group(tx, Some(dialog.id), &edit).await?;
     Ok(())
 }
 
@@ -44,11 +44,11 @@ pub(super) async fn operator_edit(
     let Some(dialog) = tx.dialog_by_thread(ctx.connection, thread).await? else {
         return Ok(());
     };
-    let intent = Intent::EditOut {
+    let edit = EditOut {
         dialog: dialog.id,
         group_message: id,
         content: content::edit_snapshot(msg),
     };
-    ctx.push(tx, intent, 0).await?;
+    ctx.to_user_of(tx, dialog.id, &edit).await?;
     Ok(())
 }

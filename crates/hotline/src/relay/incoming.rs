@@ -3,9 +3,13 @@
 
 use serde_json::Value;
 
-use super::{privacy, resend, Intent};
+use super::actions::{CopyIn, CopyOut, SendIn};
+use super::privacy;
 use crate::domain::events::Event;
+use crate::domain::resend;
+use crate::domain::topics::{Card, Say};
 use crate::domain::{content, render, Context};
+use crate::outbox::{Action, Lane};
 use crate::store::{now_ms, ContactProfile, DialogStatus, StoreError, Tx};
 
 /// How long album parts are awaited before the album is copied as one.
@@ -73,23 +77,26 @@ pub(super) async fn user_message(
     let welcome = params
         .welcome_for(&contact.first_name)
         .map(|t| render::html(&t));
-    let say = |text| Intent::Say {
+    let say = |text| Say {
         dialog: dialog.id,
         text,
     };
     if created {
         if params.auto_info && !params.hide_info.card {
-            ctx.push(tx, Intent::Card { dialog: dialog.id }, 0).await?;
+            let card = Card { dialog: dialog.id };
+            ctx.to_group(tx, Some(dialog.id), &card).await?;
         }
         if !params.leave_closed {
             if let Some(text) = welcome {
-                ctx.push(tx, say(text), 0).await?;
+                ctx.to_user(tx, user_id, Some(dialog.id), &say(text))
+                    .await?;
             }
         }
     } else if dialog.status == DialogStatus::Closed && !params.leave_closed {
         ctx.set_status(tx, &dialog, DialogStatus::New, now).await?;
         if let Some(text) = welcome {
-            ctx.push(tx, say(text), 0).await?;
+            ctx.to_user(tx, user_id, Some(dialog.id), &say(text))
+                .await?;
         }
     } else if dialog.status == DialogStatus::Wait {
         ctx.set_status(tx, &dialog, DialogStatus::New, now).await?;
@@ -132,18 +139,14 @@ pub(super) async fn user_message(
     if !forward && reply_to.is_none() && join_burst(ctx, tx, dialog.id, id).await? {
         return Ok(());
     }
-    ctx.push(
-        tx,
-        Intent::CopyIn {
-            dialog: dialog.id,
-            ids: vec![id],
-            reply_to,
-            kind,
-            forward,
-        },
-        0,
-    )
-    .await?;
+    let copy = CopyIn {
+        dialog: dialog.id,
+        ids: vec![id],
+        reply_to,
+        kind,
+        forward,
+    };
+    ctx.to_group(tx, Some(dialog.id), &copy).await?;
     Ok(())
 }
 
@@ -157,13 +160,13 @@ async fn join_burst(ctx: &Context, tx: &mut Tx, dialog: i64, id: i64) -> Result<
     else {
         return Ok(false);
     };
-    let Ok(Intent::CopyIn {
+    let Some(CopyIn {
         dialog: d,
         mut ids,
         reply_to: None,
         kind,
         forward: false,
-    }) = serde_json::from_value::<Intent>(action)
+    }) = CopyIn::decode(&action)
     else {
         return Ok(false);
     };
@@ -175,14 +178,14 @@ async fn join_burst(ctx: &Context, tx: &mut Tx, dialog: i64, id: i64) -> Result<
         return Ok(false);
     }
     ids.push(id);
-    let grown = serde_json::to_value(Intent::CopyIn {
+    let grown = CopyIn {
         dialog,
         ids,
         reply_to: None,
         kind,
         forward: false,
-    })
-    .expect("intents serialise");
+    }
+    .encode();
     tx.outbox_extend_pending(intent_id, &grown).await
 }
 
@@ -202,34 +205,40 @@ pub(super) async fn album_part(
             .await?;
         return Ok(());
     }
+    let group = ctx.group_id;
     let intent = if outgoing {
-        Intent::CopyOut {
+        let user = ctx.user_of(tx, dialog).await?;
+        let copy = CopyOut {
             dialog,
             ids: Vec::new(),
             reply_to: None,
             kind: "album".into(),
-        }
+        };
+        copy.to(user, Lane::Reply)
+    } else if ctx.with_params(|p| p.mask_patterns.any()) {
+        // Captions are masked when the batch runs (see `execute`).
+        let send = SendIn {
+            dialog,
+            ids: Vec::new(),
+            items: Vec::new(),
+            reply_to: None,
+            kind: "album".into(),
+        };
+        send.to(group, Lane::Group)
     } else {
-        if ctx.params().mask_patterns.any() {
-            // Captions are masked when the batch runs (see `resend`).
-            Intent::SendIn {
-                dialog,
-                ids: Vec::new(),
-                items: Vec::new(),
-                reply_to: None,
-                kind: "album".into(),
-            }
-        } else {
-            Intent::CopyIn {
-                dialog,
-                ids: Vec::new(),
-                reply_to: None,
-                kind: "album".into(),
-                forward: false,
-            }
-        }
+        let copy = CopyIn {
+            dialog,
+            ids: Vec::new(),
+            reply_to: None,
+            kind: "album".into(),
+            forward: false,
+        };
+        copy.to(group, Lane::Group)
     };
-    let batch = ctx.push(tx, intent, ALBUM_WAIT_MS).await?;
+    let batch = ctx
+        .enqueue(tx, intent.with_fairness_key(dialog), ALBUM_WAIT_MS)
+        .await?
+        .0;
     tx.add_album_part(ctx.connection, album, batch, chat, id)
         .await?;
     Ok(())

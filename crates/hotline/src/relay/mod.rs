@@ -5,24 +5,24 @@
 //! - `incoming`: a user writes to the bot (filters, first contact, reopen, albums);
 //! - `operator`: someone writes in a dialog topic (comments, REPLY_ONLY, commands);
 //! - `edits`: edits both ways;
-//! - `execute`: running intents (topic creation on demand, deleted topics, blocked users);
-//! - `privacy`, `resend`: masking and re-sending content by file id.
+//! - `actions`, `execute`: the relay's outbox actions and running them (topic creation on
+//!   demand, deleted topics, blocked users);
+//! - `privacy`: masking (MASK_PATTERNS, HIDE_INFO).
 
+pub mod actions;
 pub mod autoclose;
 mod edits;
 pub mod execute;
 mod incoming;
-pub mod intent;
 mod operator;
 pub mod privacy;
-pub mod resend;
 
 use serde_json::Value;
 
 use crate::domain::render;
 use crate::domain::Context;
 use crate::store::{StoreError, Tx};
-pub use intent::Intent;
+pub use execute::{register, RelayExecutor};
 
 /// Decides what an update means. Unknown or malformed updates are ignored (logged),
 /// never fatal; only store failures are errors (the update is then retried).

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::Intent;
+use super::actions::CopyOut;
 use crate::commands::{self, parse::Slash};
 use crate::domain::events::Event;
 use crate::domain::{content, Context};
@@ -80,23 +80,19 @@ pub(super) async fn group_message(
     )
     .await?;
     if let Some(album) = msg["media_group_id"].as_str() {
-        if let Some(item) = super::resend::item(msg) {
+        if let Some(item) = crate::domain::resend::item(msg) {
             tx.record_media_item(ctx.connection, ctx.group_id, id, album, &item, now)
                 .await?;
         }
         return super::incoming::album_part(ctx, tx, dialog.id, album, ctx.group_id, id, true)
             .await;
     }
-    ctx.push(
-        tx,
-        Intent::CopyOut {
-            dialog: dialog.id,
-            ids: vec![id],
-            reply_to: to_user_message,
-            kind,
-        },
-        0,
-    )
-    .await?;
+    let copy = CopyOut {
+        dialog: dialog.id,
+        ids: vec![id],
+        reply_to: to_user_message,
+        kind,
+    };
+    ctx.to_user_of(tx, dialog.id, &copy).await?;
     Ok(())
 }

@@ -7,8 +7,9 @@
 
 use serde_json::{json, Value};
 
-use super::{resend, Intent};
+use super::actions::SendIn;
 use crate::config::{MaskPatterns, Params};
+use crate::domain::resend;
 use crate::domain::{content, render, Context};
 use crate::store::{StoreError, Tx};
 
@@ -38,12 +39,7 @@ pub(super) async fn private_copy(
              show their profile (HIDE_INFO), so it is not shown here.",
             render::html(&kind)
         );
-        let notice = Intent::Notice {
-            dialog: Some(dialog),
-            text,
-            reply_to,
-        };
-        ctx.push(tx, notice, 0).await?;
+        ctx.notice(tx, Some(dialog), reply_to, text).await?;
         return Ok(true);
     }
     if !params.mask_patterns.any() {
@@ -55,14 +51,14 @@ pub(super) async fn private_copy(
     if !mask_item(&mut item, &params.mask_patterns) {
         return Ok(false);
     }
-    let intent = Intent::SendIn {
+    let send = SendIn {
         dialog,
         ids: vec![id],
         items: vec![item],
         reply_to,
         kind,
     };
-    ctx.push(tx, intent, 0).await?;
+    ctx.to_group(tx, Some(dialog), &send).await?;
     Ok(true)
 }
 
