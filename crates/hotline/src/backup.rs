@@ -165,25 +165,39 @@ pub async fn restore(url: &str, from: &Path) -> Result<RestoreSummary, BackupErr
         check(&mut conn, from).await?;
         conn.close().await?;
     }
-    let previous = if target.exists() {
+    let existed = target.exists();
+    if existed {
         quiesce(&target).await?;
+    }
+    // The database with its WAL and shared-memory files goes aside as a whole; an orphan WAL
+    // left without its database goes too, or SQLite would replay it into the restored file.
+    let files: Vec<&str> = ["", "-wal", "-shm"]
+        .into_iter()
+        .filter(|s| with_suffix(&target, s).exists())
+        .collect();
+    let previous = if files.is_empty() {
+        None
+    } else {
         let stamp = time::OffsetDateTime::now_utc()
             .format(time::macros::format_description!(
                 "[year][month][day]T[hour][minute][second]Z"
             ))
             .unwrap_or_default();
-        let aside = sibling_named(&target, &format!("before-restore-{stamp}"));
-        for suffix in ["", "-wal", "-shm"] {
-            let from = with_suffix(&target, suffix);
-            if from.exists() {
-                let to = with_suffix(&aside, suffix);
-                std::fs::rename(&from, &to)
-                    .map_err(|source| BackupError::Io { path: to, source })?;
-            }
+        let mut aside = sibling_named(&target, &format!("before-restore-{stamp}"));
+        let mut n = 1;
+        while ["", "-wal", "-shm"]
+            .iter()
+            .any(|s| with_suffix(&aside, s).exists())
+        {
+            n += 1;
+            aside = sibling_named(&target, &format!("before-restore-{stamp}-{n}"));
         }
-        Some(aside)
-    } else {
-        None
+        for suffix in files {
+            let to = with_suffix(&aside, suffix);
+            std::fs::rename(with_suffix(&target, suffix), &to)
+                .map_err(|source| BackupError::Io { path: to, source })?;
+        }
+        existed.then_some(aside)
     };
     let partial = sibling(&target, "restoring");
     create_private(&partial)?;
@@ -429,6 +443,14 @@ mod tests {
         };
         assert_eq!(count(db.clone()).await, 1, "the backup's content");
         assert_eq!(count(aside).await, 2, "the replaced database, intact");
+        // An orphan WAL next to a missing database is moved away, not replayed into the copy.
+        let other = dir.path().join("other.db");
+        std::fs::write(with_suffix(&other, "-wal"), "stale").unwrap();
+        let other_url = format!("sqlite://{}", other.display());
+        let r = restore(&other_url, &to).await.unwrap();
+        assert!(r.previous.is_none());
+        assert!(!with_suffix(&other, "-wal").exists());
+        assert_eq!(count(other.clone()).await, 1);
         // Not a database at all.
         let junk = dir.path().join("junk");
         std::fs::write(&junk, "hello").unwrap();
