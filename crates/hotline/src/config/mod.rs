@@ -2,8 +2,11 @@
 //!
 //! Environment variables win over the file so that secrets and deployment-specific
 //! values can stay out of it: `HOTLINE_DATABASE_URL`, `HOTLINE_HTTP_LISTEN` and
-//! `HOTLINE_<NAME>_TOKEN` (connection name upper-cased, `-` as `_`).
+//! `HOTLINE_<NAME>_TOKEN` (connection name upper-cased, `-` as `_`). Every key and variable
+//! is described in `docs/configuration.md`; [`keys`] lists them from these very structs, and
+//! a test holds the document to that list.
 
+pub mod keys;
 mod keywords;
 mod params;
 
@@ -14,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use crate::logging::LogFormat;
 pub use keywords::{Keywords, KeywordsError, Term};
 pub use params::{
     apply_overrides, HideInfo, MaskPatterns, ParamError, Params, Webhook, DEFAULT_WELCOME,
@@ -213,6 +217,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// Telegram rate limits.
     pub limits: Limits,
+    /// Log format from the file (`--log-format` and `HOTLINE_LOG_FORMAT` win); `None` = text.
+    pub log_format: Option<LogFormat>,
     /// Connected bots.
     pub connections: Vec<ConnectionConfig>,
 }
@@ -221,6 +227,7 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     database_url: Option<String>,
+    log_format: Option<LogFormat>,
     #[serde(default)]
     http: RawHttp,
     #[serde(default)]
@@ -507,6 +514,7 @@ impl Config {
             database_url,
             http,
             limits: l,
+            log_format: raw.log_format,
             connections,
         })
     }

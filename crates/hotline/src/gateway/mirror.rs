@@ -4,9 +4,10 @@
 //! A successful call of a mirrored method is journaled ([`journal_entry`], `journal`)
 //! before the bot gets Telegram's answer. Deciding ([`decide`]) runs in the update
 //! processor, in journal order, right after the update the call came after: when the chat
-//! is a contact with an activated, open dialog and `INTERCEPT_EXTERNAL` is on, it records
-//! an [`Intent::Mirror`] in the outbox. Executing ([`execute`]) happens in the dialog's
-//! group queue, after the user's own messages that came before it.
+//! is a contact with an activated, open dialog and `INTERCEPT_EXTERNAL` is on, it queues a
+//! [`MirrorJob`] in the outbox. Executing it ([`MirrorExecutor`]) happens in the dialog's
+//! group queue, after the user's own messages that came before it; the links of what it
+//! posted are recorded with its completion.
 //!
 //! How it looks in the topic: every intercepted message starts with the mark `🤖 `
 //! (text prefix, or caption prefix for media); kinds without a caption (sticker,
@@ -17,16 +18,20 @@
 //! `🗑` note to the copy (the record stays). Links are stored as
 //! [`Direction::Intercepted`] so edits and deletions find the copy.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::{param_i64, param_json, Bot};
-use crate::relay::content::{self, edit_snapshot, input_media};
-use crate::relay::execute::Executor;
-use crate::relay::render::html;
-use crate::relay::{Intent, Relay};
-use crate::store::{now_ms, DialogStatus, Direction, GatewayCall, NewLink, StoreError, Tx};
-use crate::telegram::TgError;
+use crate::domain::content::{self, edit_snapshot, input_media};
+use crate::domain::events::Event;
+use crate::domain::links::Links;
+use crate::domain::render::html;
+use crate::domain::topics::{TopicError, Topics};
+use crate::domain::Context;
+use crate::outbox::{Action, Execute, Registry};
+use crate::store::{now_ms, DialogStatus, Direction, GatewayCall, Intent, StoreError, Tx};
 
 /// The mark that starts every intercepted message in a topic.
 pub const MARK: &str = "🤖 ";
@@ -75,7 +80,7 @@ pub fn kind_of(lower: &str) -> Option<Kind> {
     })
 }
 
-/// A mirroring action, stored in [`Intent::Mirror`].
+/// What is mirrored (the payload of a [`MirrorJob`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Mirror {
@@ -109,19 +114,56 @@ pub enum Mirror {
     },
 }
 
+/// The gateway's outbox action: mirror something into a dialog's topic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MirrorJob {
+    /// Dialog id.
+    pub dialog: i64,
+    /// What to mirror.
+    pub mirror: Mirror,
+}
+
+impl Action for MirrorJob {
+    const KIND: &'static str = "mirror";
+}
+
+/// Executes [`MirrorJob`]s for one connection.
+pub struct MirrorExecutor(pub Topics);
+
+/// Registers the gateway's action with its executor.
+pub fn register(registry: &mut Registry, topics: &Topics) {
+    registry.register::<MirrorJob, _>(Arc::new(MirrorExecutor(topics.clone())));
+}
+
+impl Execute<MirrorJob> for MirrorExecutor {
+    type Done = Links;
+    type Error = TopicError;
+
+    async fn execute(&self, _intent: &Intent, job: MirrorJob) -> Result<Links, TopicError> {
+        let mut links = Links::new();
+        execute(&self.0, job.dialog, &job.mirror, &mut links).await?;
+        Ok(links)
+    }
+
+    async fn complete(
+        &self,
+        tx: &mut Tx,
+        _intent: &Intent,
+        links: Links,
+    ) -> Result<(), StoreError> {
+        links.record(tx, self.0.ctx.connection).await
+    }
+}
+
 /// Whether `INTERCEPT_EXTERNAL` is on (read in place: no copy of the parameters).
-fn intercepting(relay: &Relay) -> bool {
-    relay
-        .params
-        .read()
-        .map(|p| p.intercept_external)
-        .unwrap_or(true)
+fn intercepting(ctx: &Context) -> bool {
+    ctx.with_params(|p| p.intercept_external)
 }
 
 /// Whether a call of this method may be mirrored now: with mirroring off, nothing of the
 /// call is buffered or parsed (pure pass-through).
 pub fn mirrored(bot: &Bot, lower: &str) -> bool {
-    kind_of(lower).is_some() && intercepting(&bot.relay)
+    kind_of(lower).is_some() && intercepting(&bot.ctx)
 }
 
 /// The journal entry of a successful call that may be mirrored, or `None` when there is
@@ -175,20 +217,15 @@ fn reply_keyboard(request: &Map<String, Value>) -> Option<Value> {
         .map(|m| m["keyboard"].clone())
 }
 
-/// Decides whether a journaled call is mirrored and, if so, records the intent, in the
-/// update processor's transaction right after the update the call came after: the dialog
-/// is exactly as the user's messages until then made it (a first message opens it; a
+/// Decides whether a journaled call is mirrored and, if so, queues the job, in the update
+/// processor's transaction right after the update the call came after: the dialog is
+/// exactly as the user's messages until then made it (a first message opens it; a
 /// `PRIVATE_KEYWORDS` trigger sent after the call does not count).
-pub async fn decide(tx: &mut Tx, relay: &Relay, call: &GatewayCall) -> Result<(), StoreError> {
+pub async fn decide(tx: &mut Tx, ctx: &Context, call: &GatewayCall) -> Result<(), StoreError> {
     let Some(kind) = kind_of(&call.method) else {
         return Ok(());
     };
-    if !relay
-        .params
-        .read()
-        .map(|p| p.intercept_external)
-        .unwrap_or(true)
-    {
+    if !intercepting(ctx) {
         return Ok(());
     }
     let Ok(answer) = serde_json::from_str::<Value>(&call.answer) else {
@@ -290,7 +327,7 @@ pub async fn decide(tx: &mut Tx, relay: &Relay, call: &GatewayCall) -> Result<()
             return Ok(());
         }
     }
-    let conn = relay.connection;
+    let conn = ctx.connection;
     let Some(contact) = tx.contact_by_user(conn, user).await? else {
         return Ok(());
     };
@@ -300,21 +337,28 @@ pub async fn decide(tx: &mut Tx, relay: &Relay, call: &GatewayCall) -> Result<()
     if !dialog.activated || (needs_open && dialog.status == DialogStatus::Closed) {
         return Ok(());
     }
-    crate::api::events::intercepted(tx, relay, dialog.id, &mirror).await?;
-    crate::stats::record(tx, relay, dialog.id, crate::stats::kind::INTERCEPTED, None).await?;
-    relay
-        .push(
-            tx,
-            Intent::Mirror {
-                dialog: dialog.id,
-                mirror,
-            },
-            0,
-        )
-        .await
-        .map_err(|e| match e {
-            crate::relay::RelayError::Store(s) => s,
-        })?;
+    let event = match &mirror {
+        Mirror::Sent { messages, .. } => Some(Event::Intercepted {
+            dialog: dialog.id,
+            messages,
+            copied: &[],
+        }),
+        Mirror::Copied { ids, .. } => Some(Event::Intercepted {
+            dialog: dialog.id,
+            messages: &[],
+            copied: ids,
+        }),
+        // Edits and deletions change what was mirrored; they are no new messages.
+        Mirror::Edited { .. } | Mirror::Deleted { .. } => None,
+    };
+    if let Some(event) = event {
+        ctx.record(tx, event).await?;
+    }
+    let job = MirrorJob {
+        dialog: dialog.id,
+        mirror,
+    };
+    ctx.to_group(tx, Some(dialog.id), &job).await?;
     Ok(())
 }
 
@@ -405,18 +449,19 @@ fn render(body: &str, entities: Option<&Value>, b: &Buttons, max: usize) -> (Str
     (text, Value::Array(shifted))
 }
 
-fn store_err(e: StoreError) -> TgError {
-    TgError::Transient(format!("store: {e}"))
-}
-
-/// Runs a mirroring intent for `dialog` (called by the relay's executor).
-pub async fn execute(ex: &Executor, dialog: i64, mirror: &Mirror) -> Result<(), TgError> {
+/// Runs a mirroring action for `dialog`, collecting the links of what it posted.
+async fn execute(
+    ex: &Topics,
+    dialog: i64,
+    mirror: &Mirror,
+    links: &mut Links,
+) -> Result<(), TopicError> {
     match mirror {
         Mirror::Sent { messages, keyboard } if messages.len() == 1 => {
-            post_one(ex, dialog, &messages[0], keyboard.as_ref()).await
+            post_one(ex, dialog, &messages[0], keyboard.as_ref(), links).await
         }
-        Mirror::Sent { messages, .. } => post_album(ex, dialog, messages).await,
-        Mirror::Copied { user_chat, ids } => post_copies(ex, dialog, *user_chat, ids).await,
+        Mirror::Sent { messages, .. } => post_album(ex, dialog, messages, links).await,
+        Mirror::Copied { user_chat, ids } => post_copies(ex, dialog, *user_chat, ids, links).await,
         Mirror::Edited { message, media } => edit(ex, dialog, message, *media).await,
         Mirror::Deleted { user_chat, ids } => {
             for id in ids {
@@ -435,49 +480,36 @@ pub async fn execute(ex: &Executor, dialog: i64, mirror: &Mirror) -> Result<(), 
     }
 }
 
-async fn link(
-    ex: &Executor,
-    dialog: i64,
-    user: i64,
-    user_message: i64,
-    group_message: i64,
-    kind: &str,
-) -> Result<(), TgError> {
-    let l = NewLink {
-        dialog_id: dialog,
-        user_chat_id: user,
-        user_message_id: user_message,
-        group_chat_id: ex.relay.group_id,
-        group_message_id: group_message,
-        direction: Direction::Intercepted,
-        kind: kind.to_string(),
-    };
-    ex.store
-        .insert_link(ex.relay.connection, &l, now_ms())
-        .await
-        .map_err(store_err)?;
-    Ok(())
+/// Links an intercepted message to its copy in the topic.
+fn link(ex: &Topics, links: &mut Links, dialog: i64, user: i64, pair: (i64, i64), kind: &str) {
+    links.add(
+        dialog,
+        user,
+        ex.group(),
+        Direction::Intercepted,
+        kind,
+        [pair],
+    );
 }
 
 /// The topic copy of an intercepted message, if it was mirrored.
-async fn intercepted_copy(ex: &Executor, user: i64, id: i64) -> Result<Option<i64>, TgError> {
+async fn intercepted_copy(ex: &Topics, user: i64, id: i64) -> Result<Option<i64>, TopicError> {
     let l = ex
         .store
-        .link_by_user_message(ex.relay.connection, user, id)
-        .await
-        .map_err(store_err)?;
+        .link_by_user_message(ex.ctx.connection, user, id)
+        .await?;
     Ok(l.filter(|l| l.link.direction == Direction::Intercepted)
         .map(|l| l.link.group_message_id))
 }
 
 /// Posts an HTML note into the dialog's topic.
 async fn note(
-    ex: &Executor,
+    ex: &Topics,
     dialog: i64,
     text: &str,
     reply_to: Option<i64>,
-) -> Result<(), TgError> {
-    let group = ex.relay.group_id;
+) -> Result<(), TopicError> {
+    let group = ex.ctx.group_id;
     ex.in_topic(dialog, |thread| async move {
         let mut extra = json!({"parse_mode": "HTML", "message_thread_id": thread});
         if let Some(r) = reply_to {
@@ -491,7 +523,7 @@ async fn note(
 }
 
 /// A permanent failure becomes a visible notice; retryable ones go back to the outbox.
-async fn failed(ex: &Executor, dialog: i64, what: &str, e: TgError) -> Result<(), TgError> {
+async fn failed(ex: &Topics, dialog: i64, what: &str, e: TopicError) -> Result<(), TopicError> {
     if e.is_retryable() {
         return Err(e);
     }
@@ -509,23 +541,23 @@ async fn failed(ex: &Executor, dialog: i64, what: &str, e: TgError) -> Result<()
 }
 
 async fn post_one(
-    ex: &Executor,
+    ex: &Topics,
     dialog: i64,
     m: &Value,
     keyboard: Option<&Value>,
-) -> Result<(), TgError> {
+    links: &mut Links,
+) -> Result<(), TopicError> {
     let (Some(user), Some(id)) = (m["chat"]["id"].as_i64(), m["message_id"].as_i64()) else {
         return Ok(());
     };
-    let group = ex.relay.group_id;
+    let group = ex.ctx.group_id;
     let kind = content::kind(m);
     let b = buttons(&m["reply_markup"], keyboard);
     let reply_to = match m["reply_to_message"]["message_id"].as_i64() {
         Some(r) => ex
             .store
-            .link_by_user_message(ex.relay.connection, user, r)
-            .await
-            .map_err(store_err)?
+            .link_by_user_message(ex.ctx.connection, user, r)
+            .await?
             .map(|l| l.link.group_message_id),
         None => None,
     };
@@ -580,7 +612,7 @@ async fn post_one(
         .await;
     match sent {
         Ok((_, (copy, needs_note, _))) => {
-            link(ex, dialog, user, id, copy, kind).await?;
+            link(ex, links, dialog, user, (id, copy), kind);
             if needs_note {
                 let (text, _) = render(&format!("(the bot sent this {kind})"), None, b, TEXT_MAX);
                 note(ex, dialog, &html(&text), Some(copy)).await?;
@@ -591,7 +623,12 @@ async fn post_one(
     }
 }
 
-async fn post_album(ex: &Executor, dialog: i64, messages: &[Value]) -> Result<(), TgError> {
+async fn post_album(
+    ex: &Topics,
+    dialog: i64,
+    messages: &[Value],
+    links: &mut Links,
+) -> Result<(), TopicError> {
     let Some(user) = messages.first().and_then(|m| m["chat"]["id"].as_i64()) else {
         return Ok(());
     };
@@ -604,7 +641,7 @@ async fn post_album(ex: &Executor, dialog: i64, messages: &[Value]) -> Result<()
         .map(|m| input_media(&edit_snapshot(m)))
         .collect();
     let Some(mut media) = media.filter(|m| m.len() == ids.len() && m.len() >= 2) else {
-        return post_copies(ex, dialog, user, &ids).await;
+        return post_copies(ex, dialog, user, &ids, links).await;
     };
     let none = Buttons::default();
     let first = &mut media[0];
@@ -616,7 +653,7 @@ async fn post_album(ex: &Executor, dialog: i64, messages: &[Value]) -> Result<()
     );
     first["caption"] = json!(caption);
     first["caption_entities"] = entities;
-    let (group, media) = (ex.relay.group_id, &media);
+    let (group, media) = (ex.ctx.group_id, &media);
     let sent = ex
         .in_topic(dialog, |thread| async move {
             ex.tg
@@ -631,7 +668,7 @@ async fn post_album(ex: &Executor, dialog: i64, messages: &[Value]) -> Result<()
     match sent {
         Ok((_, copies)) => {
             for (u, g) in ids.iter().zip(copies) {
-                link(ex, dialog, user, *u, g.message_id, "album").await?;
+                link(ex, links, dialog, user, (*u, g.message_id), "album");
             }
             Ok(())
         }
@@ -639,11 +676,17 @@ async fn post_album(ex: &Executor, dialog: i64, messages: &[Value]) -> Result<()
     }
 }
 
-async fn post_copies(ex: &Executor, dialog: i64, user: i64, ids: &[i64]) -> Result<(), TgError> {
+async fn post_copies(
+    ex: &Topics,
+    dialog: i64,
+    user: i64,
+    ids: &[i64],
+    links: &mut Links,
+) -> Result<(), TopicError> {
     let mut ids = ids.to_vec();
     ids.sort_unstable();
     ids.dedup();
-    let (group, list) = (ex.relay.group_id, &ids);
+    let (group, list) = (ex.ctx.group_id, &ids);
     let sent = ex
         .in_topic(dialog, |thread| async move {
             ex.tg
@@ -654,7 +697,7 @@ async fn post_copies(ex: &Executor, dialog: i64, user: i64, ids: &[i64]) -> Resu
     match sent {
         Ok((_, copies)) => {
             for (u, g) in ids.iter().zip(&copies) {
-                link(ex, dialog, user, *u, g.message_id, "copy").await?;
+                link(ex, links, dialog, user, (*u, g.message_id), "copy");
             }
             if let Some(first) = copies.first() {
                 note(
@@ -671,22 +714,21 @@ async fn post_copies(ex: &Executor, dialog: i64, user: i64, ids: &[i64]) -> Resu
     }
 }
 
-async fn edit(ex: &Executor, dialog: i64, m: &Value, media: bool) -> Result<(), TgError> {
+async fn edit(ex: &Topics, dialog: i64, m: &Value, media: bool) -> Result<(), TopicError> {
     let (Some(user), Some(id)) = (m["chat"]["id"].as_i64(), m["message_id"].as_i64()) else {
         return Ok(());
     };
     let Some(link) = ex
         .store
-        .link_by_user_message(ex.relay.connection, user, id)
-        .await
-        .map_err(store_err)?
+        .link_by_user_message(ex.ctx.connection, user, id)
+        .await?
     else {
         return Ok(());
     };
     if link.link.direction != Direction::Intercepted {
         return Ok(());
     }
-    let (group, copy) = (ex.relay.group_id, link.link.group_message_id);
+    let (group, copy) = (ex.ctx.group_id, link.link.group_message_id);
     let b = buttons(&m["reply_markup"], None);
     let markup = b
         .keyboard
@@ -733,7 +775,7 @@ async fn edit(ex: &Executor, dialog: i64, m: &Value, media: bool) -> Result<(), 
     };
     match r {
         Ok(_) => Ok(()),
-        Err(e) if e.is_retryable() => Err(e),
+        Err(e) if e.is_retryable() => Err(e.into()),
         Err(e) if e.is_not_modified() => Ok(()),
         Err(e) => {
             tracing::info!(dialog, error = %e, "intercepted edit not possible; posting it as a note");

@@ -34,10 +34,11 @@ use bytes::Bytes;
 use serde_json::{json, Map, Value};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::config::Secret;
+use crate::domain::Context;
 use crate::intake::webhook::constant_time_eq;
-use crate::relay::Relay;
 use crate::shutdown::{Shutdown, ShutdownTrigger};
 use crate::store::{Store, StoreError};
 
@@ -86,8 +87,8 @@ pub struct BotSpec {
     pub api_url: String,
     /// Plain `http://` webhooks on any port allowed (see `updates::set_webhook`).
     pub plain_http_webhooks: bool,
-    /// The connection's relay (ids, group, live parameters).
-    pub relay: Relay,
+    /// The connection's decision context (ids, group, live parameters).
+    pub ctx: Context,
     /// Notified by the intake after updates are stored.
     pub updates: UpdateSignal,
     /// Wakes the connection's update processor (which decides journaled calls).
@@ -99,8 +100,8 @@ pub struct Bot {
     token: Secret,
     api_url: String,
     plain_http_webhooks: bool,
-    /// The connection's relay.
-    pub relay: Relay,
+    /// The connection's decision context.
+    pub ctx: Context,
     store: Store,
     http: reqwest::Client,
     signal: UpdateSignal,
@@ -158,17 +159,17 @@ impl Gateway {
         let mut bots = Vec::new();
         for s in specs {
             let state = store
-                .gateway_state(s.relay.connection)
+                .gateway_state(s.ctx.connection)
                 .await?
                 .unwrap_or_default();
             s.updates
-                .notify(store.last_update_id(s.relay.connection).await?.unwrap_or(0));
-            let journal = journal::Journal::start(store.clone(), s.relay.connection, s.wake);
+                .notify(store.last_update_id(s.ctx.connection).await?.unwrap_or(0));
+            let journal = journal::Journal::start(store.clone(), s.ctx.connection, s.wake);
             bots.push(Arc::new(Bot {
                 token: s.token,
                 api_url: s.api_url.trim_end_matches('/').to_string(),
                 plain_http_webhooks: s.plain_http_webhooks,
-                relay: s.relay,
+                ctx: s.ctx,
                 store: store.clone(),
                 http: http.clone(),
                 signal: s.updates,
@@ -234,7 +235,9 @@ pub async fn intercept(State(gw): State<Gateway>, req: Request, next: Next) -> R
             return unauthorized();
         };
         let file_path = file_path.to_string();
-        return forward::file(&bot, &file_path, req).await;
+        // The span names the connection, never the path: the path holds the token.
+        let span = tracing::info_span!("gateway", connection = %bot.ctx.name, method = "file");
+        return forward::file(&bot, &file_path, req).instrument(span).await;
     }
     if let Some(rest) = path.strip_prefix("/bot") {
         let (token, method) = rest.split_once('/').unwrap_or((rest, ""));
@@ -242,9 +245,31 @@ pub async fn intercept(State(gw): State<Gateway>, req: Request, next: Next) -> R
             return unauthorized();
         };
         let method = method.to_string();
-        return api(bot, method, req).await;
+        let span =
+            tracing::info_span!("gateway", connection = %bot.ctx.name, method = loggable(&method));
+        let started = std::time::Instant::now();
+        let response = api(bot, method, req).instrument(span.clone()).await;
+        span.in_scope(|| {
+            tracing::debug!(
+                status = response.status().as_u16(),
+                ms = started.elapsed().as_millis() as u64,
+                "gateway call"
+            )
+        });
+        return response;
     }
     next.run(req).await
+}
+
+/// A method name as it may appear in a log: Bot API names are letters only (a token, with
+/// its `:`, never passes), anything else shows as `?`.
+fn loggable(method: &str) -> &str {
+    if !method.is_empty() && method.len() <= 64 && method.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
+        method
+    } else {
+        "?"
+    }
 }
 
 /// Methods the gateway answers itself instead of forwarding.

@@ -12,9 +12,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Notify;
+use tracing::Instrument;
 
-use crate::relay::{Relay, RelayError};
+use crate::domain::Context;
 use crate::shutdown::Shutdown;
+use crate::store::StoreError;
 use crate::store::{now_ms, Store};
 
 /// Every update type: Hotline is the only consumer of the bot's updates (the gateway
@@ -49,13 +51,13 @@ pub const ALL_UPDATES: &[&str] = &[
 const BATCH: i64 = 64;
 
 /// Feeds unprocessed updates of the log to the relay, in update order, until shutdown.
-pub async fn process_loop(relay: Relay, store: Store, wake: Arc<Notify>, mut shutdown: Shutdown) {
+pub async fn process_loop(ctx: Context, store: Store, wake: Arc<Notify>, mut shutdown: Shutdown) {
     let mut failures = 0u32;
     while !shutdown.is_shutdown() {
         let notified = wake.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        match process_batch(&relay, &store).await {
+        match process_batch(&ctx, &store).await {
             Ok(0) => {
                 failures = 0;
                 tokio::select! {
@@ -84,11 +86,11 @@ const CALLS: i64 = 256;
 /// calls it handled. The parallel bot's calls (`gateway::journal`) are decided in journal
 /// order, each right after the update it came after, so the mirror decision sees exactly
 /// the user's messages that preceded the call.
-pub async fn process_batch(relay: &Relay, store: &Store) -> Result<usize, RelayError> {
+pub async fn process_batch(ctx: &Context, store: &Store) -> Result<usize, StoreError> {
     // The journal first: every update a call came after was stored before the call was
     // journaled, so it is among the updates read next (or processed already).
-    let calls = store.journaled_calls(relay.connection, CALLS).await?;
-    let updates = store.unprocessed_updates(relay.connection, BATCH).await?;
+    let calls = store.journaled_calls(ctx.connection, CALLS).await?;
+    let updates = store.unprocessed_updates(ctx.connection, BATCH).await?;
     if updates.is_empty() && calls.is_empty() {
         return Ok(0);
     }
@@ -97,11 +99,19 @@ pub async fn process_batch(relay: &Relay, store: &Store) -> Result<usize, RelayE
     let mut decided = None;
     for u in &updates {
         while let Some(call) = calls.next_if(|c| c.after_update < u.update_id) {
-            crate::gateway::mirror::decide(&mut tx, relay, &call).await?;
+            crate::gateway::mirror::decide(&mut tx, ctx, &call).await?;
             decided = Some(call.id);
         }
-        relay.handle(&mut tx, &u.payload).await?;
-        tx.mark_update_processed(relay.connection, u.update_id, now_ms())
+        // Inside the connection's span (see `app::start`): its lines carry `update_id` too.
+        let span = tracing::info_span!("update", update_id = u.update_id);
+        async {
+            crate::relay::handle(ctx, &mut tx, &u.payload).await?;
+            tracing::debug!("update handled");
+            Ok::<_, StoreError>(())
+        }
+        .instrument(span)
+        .await?;
+        tx.mark_update_processed(ctx.connection, u.update_id, now_ms())
             .await?;
     }
     // A partial batch means every stored update is processed; otherwise only calls that
@@ -109,11 +119,11 @@ pub async fn process_batch(relay: &Relay, store: &Store) -> Result<usize, RelayE
     let caught_up = (updates.len() as i64) < BATCH;
     let last = updates.last().map_or(i64::MIN, |u| u.update_id);
     while let Some(call) = calls.next_if(|c| caught_up || c.after_update <= last) {
-        crate::gateway::mirror::decide(&mut tx, relay, &call).await?;
+        crate::gateway::mirror::decide(&mut tx, ctx, &call).await?;
         decided = Some(call.id);
     }
     if let Some(upto) = decided {
-        tx.forget_calls(relay.connection, upto).await?;
+        tx.forget_calls(ctx.connection, upto).await?;
     }
     tx.commit().await?;
     Ok(updates.len() + usize::from(decided.is_some()))

@@ -124,6 +124,8 @@ name = "demo"
 token = "{token}"
 group_id = {group}
 api_url = "{api}"
+# A local demo: bots under test may take plain-http webhooks next to Hotline.
+gateway_plain_http_webhooks = true
 [connection.params]
 {params}
 "#,
