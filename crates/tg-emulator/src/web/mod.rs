@@ -125,9 +125,7 @@ pub fn group_menu(world: &World, group: i64, user: i64) -> Vec<Value> {
     let mut bots: Vec<i64> = chat
         .members
         .iter()
-        .filter(|(id, m)| {
-            world.bots.contains_key(id) && !matches!(m.status.as_str(), "left" | "kicked")
-        })
+        .filter(|(id, m)| world.bots.contains_key(id) && m.is_in())
         .map(|(id, _)| *id)
         .collect();
     bots.sort_unstable();
@@ -241,7 +239,7 @@ async fn file(State(s): State<Arc<Shared>>, Path(file_id): Path<String>) -> Resp
 mod tests {
     use super::{group_menu, private_menu, sniff};
     use crate::params::Params;
-    use crate::world::World;
+    use crate::world::{Member, World};
     use serde_json::{json, Value};
 
     fn set(world: &mut World, bot: i64, scope: Value, lang: &str, names: &[&str]) {
@@ -274,9 +272,11 @@ mod tests {
             .as_i64()
             .unwrap();
         let group = w.add_group("Team", true, Some(owner));
-        w.set_member(group, member, "member", json!({})).unwrap();
-        w.set_member(group, special, "member", json!({})).unwrap();
-        w.set_member(group, bot, "administrator", json!({}))
+        w.change_member(group, member, Member::with("member", json!({})), None)
+            .unwrap();
+        w.change_member(group, special, Member::with("member", json!({})), None)
+            .unwrap();
+        w.change_member(group, bot, Member::with("administrator", json!({})), None)
             .unwrap();
         assert!(
             group_menu(&w, group, member).is_empty(),
