@@ -30,6 +30,9 @@ use serde_json::json;
 /// How long any one step of the flow may take (generous: the machine may be loaded).
 const STEP: Duration = Duration::from_secs(60);
 
+/// Olga's internal comment (`/ text`) in Bruno's topic.
+const NOTE: &str = "replacement #1043 ordered, claim filed with the carrier";
+
 /// Finds an executable on `PATH`.
 fn which(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
@@ -390,23 +393,6 @@ async fn desktop(c: &Client, page_url: &str, photo: &Path, shot: &Path) -> Resul
     send(c, "#operator-input", "#operator-send", answer).await?;
     until_message(c, "#user-chat", answer).await?;
 
-    // An internal comment is marked as such in the topic (and never reaches Bruno: below).
-    let note = "damaged in transit, claim filed with the carrier";
-    send(c, "#operator-input", "#operator-send", &format!("/ {note}")).await?;
-    until("the comment marked internal", || async {
-        let marked: Vec<String> = js(
-            c,
-            r##"return [...document.querySelectorAll("#group-chat .msg.internal")].map((m) => m.textContent);"##,
-            vec![],
-        )
-        .await?;
-        Ok(marked
-            .iter()
-            .any(|m| m.contains(note) && m.to_lowercase().contains("not sent to the user"))
-            .then_some(()))
-    })
-    .await?;
-
     // Olga picks a photo and sends it with a caption; Bruno receives the photo.
     let caption = "Your return label: print it and stick it on the parcel.";
     c.find(Locator::Id("operator-input"))
@@ -458,10 +444,6 @@ async fn desktop(c: &Client, page_url: &str, photo: &Path, shot: &Path) -> Resul
     open_topic(c, &thread).await?;
     send(c, "#operator-input", "#operator-send", "/say hours").await?;
     until_message(c, "#user-chat", hours).await?;
-    let bruno_sees = messages(c, "#user-chat").await?;
-    if bruno_sees.iter().any(|m| m.contains(note)) {
-        bail!("the internal comment reached the user: {bruno_sees:?}");
-    }
 
     // The `/` menu: the commands Hotline registered for this chat, per operator.
     let olga_menu = operator_menu(c).await?;
@@ -535,8 +517,24 @@ async fn desktop(c: &Client, page_url: &str, photo: &Path, shot: &Path) -> Resul
         .await?;
     until_shown(c, "#lightbox", false).await?;
 
-    // /close turns the topic ⬛.
     open_topic(c, &thread).await?;
+    // An internal comment is marked as such in the topic (and never reaches Bruno: checked at the end).
+    send(c, "#operator-input", "#operator-send", &format!("/ {NOTE}")).await?;
+    until("the comment marked internal", || async {
+        let marked: Vec<String> = js(
+            c,
+            r##"return [...document.querySelectorAll("#group-chat .msg.internal")].map((m) => m.textContent);"##,
+            vec![],
+        )
+        .await?;
+        Ok(marked
+            .iter()
+            .any(|m| m.contains(NOTE) && m.to_lowercase().contains("not sent to the user"))
+            .then_some(()))
+    })
+    .await?;
+
+    // /close turns the topic ⬛.
     send(c, "#operator-input", "#operator-send", "/close").await?;
     until("⬛ in the topic title", || async {
         let t = topics(c).await?;
@@ -612,6 +610,10 @@ async fn phone(c: &Client, thread: &str, shot: &Path) -> Result<()> {
     until_shown(c, "#group-pane", false).await?;
     until_message(c, "#user-chat", answer).await?;
     until_shown(c, "#unread-user", false).await?;
+    let bruno_sees = messages(c, "#user-chat").await?;
+    if bruno_sees.iter().any(|m| m.contains(NOTE)) {
+        bail!("the internal comment reached the user: {bruno_sees:?}");
+    }
     assert_layout(c, "390 px, the answer in the user's chat", true).await?;
     Ok(())
 }
