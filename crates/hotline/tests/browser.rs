@@ -196,6 +196,15 @@ async fn until_message(c: &Client, sel: &str, text: &str) -> Result<()> {
     .await
 }
 
+/// Waits until the open topic's header starts with the status square `square`.
+async fn until_header(c: &Client, square: char) -> Result<()> {
+    until(&format!("{square} in the topic header"), || async {
+        let header = c.find(Locator::Id("topic-header")).await?.text().await?;
+        Ok(header.starts_with(square).then_some(()))
+    })
+    .await
+}
+
 /// Types `text` into a composer and presses its send button.
 async fn send(c: &Client, input: &str, button: &str, text: &str) -> Result<()> {
     let field = c.find(Locator::Css(input)).await?;
@@ -543,11 +552,7 @@ async fn desktop(c: &Client, page_url: &str, photo: &Path, shot: &Path) -> Resul
             .then_some(()))
     })
     .await?;
-    until("⬛ in the topic header", || async {
-        let header = c.find(Locator::Id("topic-header")).await?.text().await?;
-        Ok(header.starts_with('⬛').then_some(()))
-    })
-    .await?;
+    until_header(c, '⬛').await?;
     assert_layout(c, "1280 px, end of the flow", false).await?;
     save_png(c, shot).await?;
     Ok(thread)
@@ -596,11 +601,7 @@ async fn phone(c: &Client, thread: &str, shot: &Path) -> Result<()> {
     send(c, "#operator-input", "#operator-send", answer).await?;
     until_message(c, "#group-chat", answer).await?;
     until_shown(c, "#unread-user", true).await?;
-    until("🟨 in the topic header", || async {
-        let header = c.find(Locator::Id("topic-header")).await?.text().await?;
-        Ok(header.starts_with('🟨').then_some(()))
-    })
-    .await?;
+    until_header(c, '🟨').await?;
     assert_layout(c, "390 px, after answering", true).await?;
     save_png(c, shot).await?;
 

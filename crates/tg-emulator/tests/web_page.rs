@@ -129,8 +129,8 @@ async fn world_lists_bots_people_groups_and_chats() {
     );
 }
 
-#[tokio::test]
-async fn files_download_by_id() {
+/// An emulator with the bot `123456:secret` and a person, Alice: (emulator, bot, Alice).
+async fn bot_and_alice() -> (Emulator, i64, i64) {
     let emu = Emulator::start_local().await.unwrap();
     let c = emu.control();
     let bot = c
@@ -139,6 +139,13 @@ async fn files_download_by_id() {
     let alice = c.add_user("Alice", None, None, None)["id"]
         .as_i64()
         .unwrap();
+    (emu, bot, alice)
+}
+
+#[tokio::test]
+async fn files_download_by_id() {
+    let (emu, bot, alice) = bot_and_alice().await;
+    let c = emu.control();
     let doc = json!({"document": {"file_name": "invoice.pdf", "mime_type": "application/pdf", "content": "%PDF-1.4 invoice"}});
     let sent = c.send(alice, Place::Bot(bot), &doc).unwrap();
     let file_id = sent[0]["document"]["file_id"].as_str().unwrap().to_string();
@@ -165,14 +172,7 @@ async fn post(url: &str, body: Value) -> (u16, Value) {
 
 #[tokio::test]
 async fn picked_files_upload_as_base64() {
-    let emu = Emulator::start_local().await.unwrap();
-    let c = emu.control();
-    let bot = c
-        .add_bot("123456:secret", "support_bot", "Support")
-        .unwrap();
-    let alice = c.add_user("Alice", None, None, None)["id"]
-        .as_i64()
-        .unwrap();
+    let (emu, bot, alice) = bot_and_alice().await;
     // Bytes that are not UTF-8 (a PNG header), as a file picked in the page.
     let bytes: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe";
     use base64::Engine as _;
