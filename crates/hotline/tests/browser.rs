@@ -1,16 +1,16 @@
 //! The sandbox page in a real browser: headless Chromium driven through chromedriver.
 //!
 //! At desktop width: a user (Bruno, who has not written yet) writes to the bot; a topic for
-//! him appears in the team's forum; Olga opens it and answers, leaves an internal comment
-//! (shown as such, never sent), sends a picked photo (it reaches Bruno), saves a quick
+//! him appears in the team's forum; Olga opens it and answers; Bruno sends a picked file (a
+//! document in his topic) and Olga a picked photo (it reaches Bruno); she saves a quick
 //! reply in General with `/say NAME` and sends it in his topic with `/say NAME`; the `/`
 //! menu lists the commands Hotline registered for her (an admin) and fewer for Max; the
 //! `/stats` report is not mistaken for an intercepted message and its chart opens full
-//! size; `/close` turns the topic ⬛. Then at phone width (390 px): one pane at a time,
-//! nothing overflows, inputs and touch targets are large enough, labels do not overlap,
-//! the tabs and the forum's back control work, and Olga answers from the phone.
-//! Screenshots go to `docs/sandbox.png` (desktop) and `docs/sandbox-phone.png` for the
-//! README.
+//! size; an internal comment is shown as such (and never reaches Bruno); `/close` turns the
+//! topic ⬛. Then at 1000, 768 and 390 px: nothing overflows or overlaps; from 768 px one
+//! pane shows at a time, inputs use 16 px and touch targets are 40 px; at 390 px the tabs
+//! and the forum's back control work, and Olga answers from the phone. Screenshots go to
+//! `docs/sandbox.png` (desktop) and `docs/sandbox-phone.png` for the README.
 //!
 //! Needs `chromium` and `chromedriver` (Debian: `apt-get install chromium chromium-driver`).
 //! Without them the test fails, unless `HOTLINE_SKIP_BROWSER=1` is set.
@@ -348,7 +348,7 @@ async fn save_png(c: &Client, path: &Path) -> Result<()> {
 }
 
 /// The desktop part: the main flow, a comment, a photo, a quick reply, the menu, /stats.
-async fn desktop(c: &Client, page_url: &str, photo: &Path, shot: &Path) -> Result<String> {
+async fn desktop(c: &Client, page_url: &str, files: &Files, shot: &Path) -> Result<String> {
     viewport(c, 1280, 800).await?;
     c.goto(page_url).await?;
     until("the page to go live", || async {
@@ -402,6 +402,28 @@ async fn desktop(c: &Client, page_url: &str, photo: &Path, shot: &Path) -> Resul
     send(c, "#operator-input", "#operator-send", answer).await?;
     until_message(c, "#user-chat", answer).await?;
 
+    // Bruno picks a file and sends it; it arrives in his topic as a document.
+    c.find(Locator::Id("user-file"))
+        .await?
+        .send_keys(&files.receipt.display().to_string())
+        .await?;
+    until_shown(c, "#upload-form", true).await?;
+    if shown(c, "#upload-as-photo").await? {
+        bail!("a PDF is offered as a photo");
+    }
+    c.find(Locator::Id("upload-send")).await?.click().await?;
+    until_shown(c, "#upload-form", false).await?;
+    until("Bruno's receipt in his topic", || async {
+        let names: Vec<String> = js(
+            c,
+            r##"return [...document.querySelectorAll("#group-chat .doc-name")].map((d) => d.textContent);"##,
+            vec![],
+        )
+        .await?;
+        Ok(names.iter().any(|n| n == "receipt.pdf").then_some(()))
+    })
+    .await?;
+
     // Olga picks a photo and sends it with a caption; Bruno receives the photo.
     let caption = "Your return label: print it and stick it on the parcel.";
     c.find(Locator::Id("operator-input"))
@@ -410,7 +432,7 @@ async fn desktop(c: &Client, page_url: &str, photo: &Path, shot: &Path) -> Resul
         .await?;
     c.find(Locator::Id("operator-file"))
         .await?
-        .send_keys(&photo.display().to_string())
+        .send_keys(&files.photo.display().to_string())
         .await?;
     until_shown(c, "#upload-form", true).await?;
     c.find(Locator::Id("upload-send")).await?.click().await?;
@@ -619,8 +641,16 @@ async fn phone(c: &Client, thread: &str, shot: &Path) -> Result<()> {
     Ok(())
 }
 
-async fn flow(c: &Client, page_url: &str, photo: &Path, docs: &Path) -> Result<()> {
-    let thread = desktop(c, page_url, photo, &docs.join("sandbox.png")).await?;
+/// Files the flow picks in the page.
+struct Files {
+    /// A photo Olga sends (a return label).
+    photo: PathBuf,
+    /// A document Bruno sends.
+    receipt: PathBuf,
+}
+
+async fn flow(c: &Client, page_url: &str, files: &Files, docs: &Path) -> Result<()> {
+    let thread = desktop(c, page_url, files, &docs.join("sandbox.png")).await?;
     phone(c, &thread, &docs.join("sandbox-phone.png")).await
 }
 
@@ -693,9 +723,14 @@ async fn sandbox_page_desktop_flow_quick_reply_and_phone_layout() {
 
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let docs = manifest.join("../../docs");
-    let photo = manifest.join("tests/fixtures/return-label.png");
+    let receipt = tmp.path().join("receipt.pdf");
+    std::fs::write(&receipt, "%PDF-1.4\n% receipt for order #1042\n").expect("receipt written");
+    let files = Files {
+        photo: manifest.join("tests/fixtures/return-label.png"),
+        receipt,
+    };
     let flow_started = Instant::now();
-    let result = flow(&client, &sandbox.page_url, &photo, &docs).await;
+    let result = flow(&client, &sandbox.page_url, &files, &docs).await;
     let page = if result.is_err() {
         client.source().await.unwrap_or_default()
     } else {
