@@ -13,6 +13,7 @@ pub mod app;
 pub mod broadcast;
 pub mod commands;
 pub mod config;
+pub mod console;
 pub mod export;
 pub mod gateway;
 pub mod http;

@@ -1,6 +1,9 @@
 //! The `hotline` binary: `run` (for real Telegram), `sandbox` (everything offline),
 //! `check-config` and `migrate`.
 
+// Output goes through `hotline::outln!`: `println!` panics on a closed pipe.
+#![deny(clippy::print_stdout)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -119,40 +122,42 @@ async fn stored_overrides(config: &Config) -> Option<Vec<BTreeMap<String, String
 async fn check_config(path: &Path) -> Result<(), ExitCode> {
     let config = load(path)?;
     let stored = stored_overrides(&config).await;
-    println!("configuration OK: {}", path.display());
-    println!("database_url = {}", config.database_url);
-    println!("http.listen = {}", config.http.listen);
+    hotline::outln!("configuration OK: {}", path.display());
+    hotline::outln!("database_url = {}", config.database_url);
+    hotline::outln!("http.listen = {}", config.http.listen);
     let l = config.limits;
-    println!(
+    hotline::outln!(
         "limits: bot_per_second = {}, private_per_second = {}, group_per_minute = {}",
-        l.bot_per_second, l.private_per_second, l.group_per_minute
+        l.bot_per_second,
+        l.private_per_second,
+        l.group_per_minute
     );
     for (i, c) in config.connections.iter().enumerate() {
         let overrides = stored.as_ref().and_then(|s| s.get(i));
-        println!();
-        println!("[connection {}]", c.name);
-        println!("  token = {}", c.token);
-        println!("  group_id = {}", c.group_id);
-        println!("  api_url = {}", c.api_url);
+        hotline::outln!();
+        hotline::outln!("[connection {}]", c.name);
+        hotline::outln!("  token = {}", c.token);
+        hotline::outln!("  group_id = {}", c.group_id);
+        hotline::outln!("  api_url = {}", c.api_url);
         match &c.mode {
-            Mode::Polling => println!("  mode = polling"),
-            Mode::Webhook { url, .. } => println!("  mode = webhook ({url})"),
+            Mode::Polling => hotline::outln!("  mode = polling"),
+            Mode::Webhook { url, .. } => hotline::outln!("  mode = webhook ({url})"),
         }
-        println!("  time_zone = {}", c.time_zone);
+        hotline::outln!("  time_zone = {}", c.time_zone);
         for (name, value) in c.params.entries() {
             match overrides.and_then(|o| o.get(name)) {
-                Some(set) => println!("  {name} = {set}   [set in Telegram; file: {value}]"),
-                None => println!("  {name} = {value}"),
+                Some(set) => hotline::outln!("  {name} = {set}   [set in Telegram; file: {value}]"),
+                None => hotline::outln!("  {name} = {value}"),
             }
         }
     }
-    println!();
+    hotline::outln!();
     match stored {
-        Some(_) => println!(
+        Some(_) => hotline::outln!(
             "(values marked [set in Telegram] were stored with /set; they win over the file \
              until an admin sends /set NAME default)"
         ),
-        None => println!(
+        None => hotline::outln!(
             "(no database yet: parameters changed with /set are stored there and win over the file)"
         ),
     }
@@ -171,7 +176,7 @@ async fn migrate(path: &Path) -> Result<(), ExitCode> {
         store.ensure_connection(&c.name).await.map_err(fail)?;
     }
     store.close().await;
-    println!("database is up to date");
+    hotline::outln!("database is up to date");
     Ok(())
 }
 
@@ -212,9 +217,9 @@ async fn sandbox(options: hotline::sandbox::Options) -> Result<(), ExitCode> {
         eprintln!("sandbox: {e}");
         ExitCode::FAILURE
     })?;
-    println!("Hotline sandbox is running: open {}", sandbox.page_url);
+    hotline::outln!("Hotline sandbox is running: open {}", sandbox.page_url);
     hotline::api::cli::print_sandbox_key(&sandbox.hotline).await;
-    println!(
+    hotline::outln!(
         "(Telegram emulator at {}, Hotline at http://{}; Ctrl-C to stop)",
         sandbox.emulator.url(),
         sandbox.hotline.addr

@@ -55,7 +55,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let emu = Emulator::start(args.listen, config)
         .await
-        .context("cannot listen")?;
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
     let control = emu.control();
     let mut bots = Vec::new();
     for spec in &args.bots {
