@@ -124,7 +124,16 @@ async fn check_config(path: &Path) -> Result<(), ExitCode> {
     let stored = stored_overrides(&config).await;
     hotline::outln!("configuration OK: {}", path.display());
     hotline::outln!("database_url = {}", config.database_url);
-    hotline::outln!("http.listen = {}", config.http.listen);
+    let h = &config.http;
+    hotline::outln!("http.listen = {}", h.listen);
+    hotline::outln!(
+        "http: header_timeout_secs = {}, body_min_rate = {} (per {} s), idle_timeout_secs = {}, max_connections = {}",
+        h.header_timeout.as_secs(),
+        h.body_min_rate,
+        h.body_window.as_secs(),
+        h.idle_timeout.as_secs(),
+        h.max_connections
+    );
     let l = config.limits;
     hotline::outln!(
         "limits: bot_per_second = {}, private_per_second = {}, group_per_minute = {}",
