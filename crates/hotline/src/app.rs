@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::config::{apply_overrides, Config, ConnectionConfig, Mode};
 use crate::gateway::{BotSpec, Gateway, UpdateSignal};
@@ -295,51 +296,68 @@ pub async fn start(config: &Config, tuning: Tuning) -> Result<Running, StartErro
     let mut intakes = Vec::new();
     for c in &connections {
         let relay = c.relay.clone();
-        tasks.spawn(intake::process_loop(
-            relay.clone(),
-            store.clone(),
-            c.wake.clone(),
-            trigger.subscribe(),
-        ));
+        // Every line a connection's tasks log carries its name (see `logging`).
+        let span = tracing::info_span!("connection", connection = %relay.name);
+        tasks.spawn(
+            intake::process_loop(
+                relay.clone(),
+                store.clone(),
+                c.wake.clone(),
+                trigger.subscribe(),
+            )
+            .instrument(span.clone()),
+        );
         let worker = Worker::new(
             store.clone(),
             relay.connection,
             c.executor.clone(),
             tuning.outbox,
         );
-        tasks.spawn(worker.run(trigger.subscribe()));
-        tasks.spawn(autoclose::run(
-            relay.clone(),
-            store.clone(),
-            tuning.autoclose_every,
-            trigger.subscribe(),
-        ));
-        tasks.spawn(crate::broadcast::run(
-            relay.clone(),
-            store.clone(),
-            crate::broadcast::RunConfig::for_limits(tuning.outbox.limits),
-            trigger.subscribe(),
-        ));
-        tasks.spawn(crate::commands::roles::refresh_loop(
-            c.tg.clone(),
-            store.clone(),
-            relay.clone(),
-            crate::commands::roles::REFRESH_EVERY,
-            trigger.subscribe(),
-        ));
+        tasks.spawn(worker.run(trigger.subscribe()).instrument(span.clone()));
+        tasks.spawn(
+            autoclose::run(
+                relay.clone(),
+                store.clone(),
+                tuning.autoclose_every,
+                trigger.subscribe(),
+            )
+            .instrument(span.clone()),
+        );
+        tasks.spawn(
+            crate::broadcast::run(
+                relay.clone(),
+                store.clone(),
+                crate::broadcast::RunConfig::for_limits(tuning.outbox.limits),
+                trigger.subscribe(),
+            )
+            .instrument(span.clone()),
+        );
+        tasks.spawn(
+            crate::commands::roles::refresh_loop(
+                c.tg.clone(),
+                store.clone(),
+                relay.clone(),
+                crate::commands::roles::REFRESH_EVERY,
+                trigger.subscribe(),
+            )
+            .instrument(span.clone()),
+        );
         match &c.mode {
             Mode::Polling => {
                 if let Err(e) = c.tg.delete_webhook(false).await {
                     tracing::warn!(connection = %relay.name, error = %e, "deleteWebhook failed");
                 }
-                tasks.spawn(intake::polling::poll_loop(
-                    c.tg.clone(),
-                    store.clone(),
-                    relay.connection,
-                    c.wake.clone(),
-                    c.updates.clone(),
-                    trigger.subscribe(),
-                ));
+                tasks.spawn(
+                    intake::polling::poll_loop(
+                        c.tg.clone(),
+                        store.clone(),
+                        relay.connection,
+                        c.wake.clone(),
+                        c.updates.clone(),
+                        trigger.subscribe(),
+                    )
+                    .instrument(span.clone()),
+                );
             }
             Mode::Webhook { url, secret } => {
                 let hook = format!("{}/telegram/{}", url.trim_end_matches('/'), relay.name);
@@ -371,6 +389,7 @@ pub async fn start(config: &Config, tuning: Tuning) -> Result<Running, StartErro
         .map(|(cfg, c)| BotSpec {
             token: cfg.token.clone(),
             api_url: cfg.api_url.clone(),
+            plain_http_webhooks: cfg.gateway_plain_http_webhooks,
             relay: c.relay.clone(),
             updates: c.updates.clone(),
         });

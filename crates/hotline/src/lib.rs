@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod app;
+pub mod backup;
 pub mod broadcast;
 pub mod commands;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod export;
 pub mod gateway;
 pub mod http;
 pub mod intake;
+pub mod logging;
 pub mod outbox;
 pub mod relay;
 pub mod sandbox;

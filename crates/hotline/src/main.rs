@@ -1,5 +1,8 @@
 //! The `hotline` binary: `run` (for real Telegram), `sandbox` (everything offline),
-//! `check-config` and `migrate`.
+//! `check-config`, `migrate`, `backup`/`restore`, and key management.
+//!
+//! Global options (`--config`, `--log-format`) are accepted before or after the
+//! subcommand, so every command line in the docs works as written.
 
 // Output goes through `hotline::outln!`: `println!` panics on a closed pipe.
 #![deny(clippy::print_stdout)]
@@ -8,14 +11,28 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser, Subcommand};
 use hotline::config::{Config, Mode};
+use hotline::logging::LogFormat;
 use hotline::store::Store;
 
 /// A self-hosted helpdesk inside Telegram.
 #[derive(Parser)]
 #[command(name = "hotline", version, about)]
 struct Cli {
+    /// Path to the TOML configuration (every command but `sandbox` needs one).
+    #[arg(
+        long,
+        short,
+        env = "HOTLINE_CONFIG",
+        global = true,
+        value_name = "FILE"
+    )]
+    config: Option<PathBuf>,
+    /// Log format on stderr (default: `log_format` in the file, else text).
+    #[arg(long, env = "HOTLINE_LOG_FORMAT", global = true, value_enum)]
+    log_format: Option<LogFormat>,
     #[command(subcommand)]
     command: Command,
 }
@@ -23,19 +40,19 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run Hotline against Telegram with a configuration file (and environment overrides).
-    Run {
-        /// Path to the TOML configuration.
-        #[arg(long, short, env = "HOTLINE_CONFIG")]
-        config: PathBuf,
-    },
+    Run,
     /// Run the whole system offline: a Telegram emulator with a demo bot, group and users,
     /// Hotline connected to it, and a web page showing both sides. Runs until Ctrl-C.
     Sandbox {
         /// Address of the emulator and its web page.
-        #[arg(long, default_value = "127.0.0.1:8090")]
+        #[arg(long, env = "HOTLINE_SANDBOX_LISTEN", default_value = "127.0.0.1:8090")]
         listen: std::net::SocketAddr,
         /// Address of Hotline's own HTTP port (webhooks, gateway, API).
-        #[arg(long, default_value = "127.0.0.1:8091")]
+        #[arg(
+            long,
+            env = "HOTLINE_SANDBOX_HOTLINE_LISTEN",
+            default_value = "127.0.0.1:8091"
+        )]
         hotline_listen: std::net::SocketAddr,
         /// Keep the database in this directory (default: a temporary one).
         #[arg(long)]
@@ -46,24 +63,14 @@ enum Command {
     },
     /// Load and validate a configuration file; print each connection's effective settings
     /// (tokens are never printed).
-    CheckConfig {
-        /// Path to the TOML configuration.
-        #[arg(long, short, env = "HOTLINE_CONFIG")]
-        config: PathBuf,
-    },
+    CheckConfig,
     /// Create, list or revoke API keys of a connection (a new key is printed once).
     ApiKey {
-        /// Path to the TOML configuration.
-        #[arg(long, short, env = "HOTLINE_CONFIG")]
-        config: PathBuf,
         #[command(subcommand)]
         action: hotline::api::cli::KeyCommand,
     },
     /// Print (or rotate) the secret that signs a connection's outgoing webhooks.
     WebhookSecret {
-        /// Path to the TOML configuration.
-        #[arg(long, short, env = "HOTLINE_CONFIG")]
-        config: PathBuf,
         /// Connection name (may be omitted when there is one connection).
         #[arg(long)]
         connection: Option<String>,
@@ -72,20 +79,27 @@ enum Command {
         rotate: bool,
     },
     /// Create or upgrade the database schema named by the configuration.
-    Migrate {
-        /// Path to the TOML configuration.
-        #[arg(long, short, env = "HOTLINE_CONFIG")]
-        config: PathBuf,
+    Migrate,
+    /// Copy the SQLite database into a new file (mode 0600), consistently, while Hotline
+    /// runs. For PostgreSQL use pg_dump.
+    Backup {
+        /// The new backup file (never overwritten).
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+    },
+    /// Replace the SQLite database with a backup. Stop Hotline first: the database must
+    /// not be in use. The replaced database is kept next to it.
+    Restore {
+        /// The backup file.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
     },
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+impl Command {
+    fn needs_config(&self) -> bool {
+        !matches!(self, Command::Sandbox { .. })
+    }
 }
 
 fn load(path: &Path) -> Result<Config, ExitCode> {
@@ -99,11 +113,7 @@ fn load(path: &Path) -> Result<Config, ExitCode> {
 /// (`check-config` never creates or migrates it).
 async fn stored_overrides(config: &Config) -> Option<Vec<BTreeMap<String, String>>> {
     let url = &config.database_url;
-    let path = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = path.split('?').next().unwrap_or(path);
-    if path.contains(":memory:") || !Path::new(path).exists() {
+    if !hotline::backup::sqlite_path(url).ok()?.exists() {
         return None;
     }
     let store = Store::open(url).await.ok()?;
@@ -119,9 +129,8 @@ async fn stored_overrides(config: &Config) -> Option<Vec<BTreeMap<String, String
     Some(out)
 }
 
-async fn check_config(path: &Path) -> Result<(), ExitCode> {
-    let config = load(path)?;
-    let stored = stored_overrides(&config).await;
+async fn check_config(path: &Path, config: &Config) -> Result<(), ExitCode> {
+    let stored = stored_overrides(config).await;
     hotline::outln!("configuration OK: {}", path.display());
     hotline::outln!("database_url = {}", config.database_url);
     let h = &config.http;
@@ -133,6 +142,10 @@ async fn check_config(path: &Path) -> Result<(), ExitCode> {
         h.body_window.as_secs(),
         h.idle_timeout.as_secs(),
         h.max_connections
+    );
+    hotline::outln!(
+        "log_format = {}",
+        config.log_format.unwrap_or_default().name()
     );
     let l = config.limits;
     hotline::outln!(
@@ -151,6 +164,9 @@ async fn check_config(path: &Path) -> Result<(), ExitCode> {
         match &c.mode {
             Mode::Polling => hotline::outln!("  mode = polling"),
             Mode::Webhook { url, .. } => hotline::outln!("  mode = webhook ({url})"),
+        }
+        if c.gateway_plain_http_webhooks {
+            hotline::outln!("  gateway_plain_http_webhooks = true");
         }
         hotline::outln!("  time_zone = {}", c.time_zone);
         for (name, value) in c.params.entries() {
@@ -173,8 +189,7 @@ async fn check_config(path: &Path) -> Result<(), ExitCode> {
     Ok(())
 }
 
-async fn migrate(path: &Path) -> Result<(), ExitCode> {
-    let config = load(path)?;
+async fn migrate(config: &Config) -> Result<(), ExitCode> {
     let fail = |e: hotline::store::StoreError| {
         eprintln!("migration failed: {e}");
         ExitCode::FAILURE
@@ -189,32 +204,39 @@ async fn migrate(path: &Path) -> Result<(), ExitCode> {
     Ok(())
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn stop_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Starts listening for Ctrl-C and SIGTERM at once — a signal that arrives while Hotline
+/// is still starting is then a clean stop, not the default fatal one — and returns a future
+/// that resolves on either.
+fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("signal handler");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("signal handler");
+        let mut int = signal(SignalKind::interrupt()).expect("signal handler");
+        async move {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
         }
     }
     #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
-async fn run(path: &Path) -> Result<(), ExitCode> {
-    let config = load(path)?;
-    let tuning = hotline::app::Tuning::for_config(&config);
-    let mut running = hotline::app::start(&config, tuning).await.map_err(|e| {
+async fn run(config: &Config) -> Result<(), ExitCode> {
+    let stop = stop_signal();
+    hotline::logging::announce("run");
+    let tuning = hotline::app::Tuning::for_config(config);
+    let mut running = hotline::app::start(config, tuning).await.map_err(|e| {
         eprintln!("hotline: {e}");
         ExitCode::FAILURE
     })?;
     tracing::info!(addr = %running.addr, connections = running.connections.len(), "hotline is running");
     tokio::select! {
-        _ = stop_signal() => tracing::info!("stopping: finishing calls in flight"),
+        _ = stop => tracing::info!("stopping: finishing calls in flight"),
         _ = running.wait() => tracing::error!("a task stopped unexpectedly; shutting down"),
     }
     running.stop().await;
@@ -222,6 +244,8 @@ async fn run(path: &Path) -> Result<(), ExitCode> {
 }
 
 async fn sandbox(options: hotline::sandbox::Options) -> Result<(), ExitCode> {
+    let stop = stop_signal();
+    hotline::logging::announce("sandbox");
     let sandbox = hotline::sandbox::start(options).await.map_err(|e| {
         eprintln!("sandbox: {e}");
         ExitCode::FAILURE
@@ -233,23 +257,87 @@ async fn sandbox(options: hotline::sandbox::Options) -> Result<(), ExitCode> {
         sandbox.emulator.url(),
         sandbox.hotline.addr
     );
-    stop_signal().await;
+    stop.await;
     sandbox.hotline.stop().await;
     Ok(())
 }
 
+async fn backup(config: &Config, to: &Path) -> Result<(), ExitCode> {
+    match hotline::backup::backup(&config.database_url, to).await {
+        Ok(s) => {
+            hotline::outln!(
+                "backed up {} tables ({} rows, {} bytes) to {}",
+                s.tables,
+                s.rows,
+                s.bytes,
+                to.display()
+            );
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("backup: {e}");
+            Err(backup_exit(&e))
+        }
+    }
+}
+
+async fn restore(config: &Config, from: &Path) -> Result<(), ExitCode> {
+    match hotline::backup::restore(&config.database_url, from).await {
+        Ok(r) => {
+            hotline::outln!("restored {}", from.display());
+            if let Some(previous) = r.previous {
+                hotline::outln!("the replaced database was kept as {}", previous.display());
+            }
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("restore: {e}");
+            Err(backup_exit(&e))
+        }
+    }
+}
+
+/// 2 for "not possible as asked" (wrong database kind, existing file, in use), 1 otherwise.
+fn backup_exit(e: &hotline::backup::BackupError) -> ExitCode {
+    use hotline::backup::BackupError as E;
+    match e {
+        E::Postgres | E::Memory | E::Unsupported | E::Exists(_) | E::InUse(_) => ExitCode::from(2),
+        _ => ExitCode::FAILURE,
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    init_tracing();
     let cli = Cli::parse();
-    let result = match &cli.command {
-        Command::Run { config } => run(config).await,
-        Command::Sandbox {
-            listen,
-            hotline_listen,
-            data_dir,
-            parallel,
-        } => {
+    let config = match (&cli.config, cli.command.needs_config()) {
+        (Some(path), true) => match load(path) {
+            Ok(c) => Some(c),
+            Err(code) => return code,
+        },
+        (None, true) => Cli::command()
+            .error(
+                ErrorKind::MissingRequiredArgument,
+                "the configuration file is required: --config FILE (or HOTLINE_CONFIG)",
+            )
+            .exit(),
+        (_, false) => None,
+    };
+    let format = cli
+        .log_format
+        .or(config.as_ref().and_then(|c| c.log_format))
+        .unwrap_or_default();
+    hotline::logging::init(format);
+    let path = cli.config.as_deref().unwrap_or(Path::new(""));
+    let result = match (&cli.command, &config) {
+        (
+            Command::Sandbox {
+                listen,
+                hotline_listen,
+                data_dir,
+                parallel,
+            },
+            _,
+        ) => {
             let options = hotline::sandbox::Options {
                 listen: *listen,
                 hotline_listen: *hotline_listen,
@@ -258,23 +346,71 @@ async fn main() -> ExitCode {
             };
             sandbox(options).await
         }
-        Command::CheckConfig { config } => check_config(config).await,
-        Command::Migrate { config } => migrate(config).await,
-        Command::ApiKey { config, action } => match load(config) {
-            Ok(c) => hotline::api::cli::api_key(&c, action).await,
-            Err(code) => Err(code),
-        },
-        Command::WebhookSecret {
-            config,
-            connection,
-            rotate,
-        } => match load(config) {
-            Ok(c) => hotline::api::cli::webhook_secret(&c, connection.as_deref(), *rotate).await,
-            Err(code) => Err(code),
-        },
+        (_, None) => unreachable!("every other command loaded its configuration"),
+        (Command::Run, Some(c)) => run(c).await,
+        (Command::CheckConfig, Some(c)) => check_config(path, c).await,
+        (Command::Migrate, Some(c)) => migrate(c).await,
+        (Command::ApiKey { action }, Some(c)) => hotline::api::cli::api_key(c, action).await,
+        (Command::WebhookSecret { connection, rotate }, Some(c)) => {
+            hotline::api::cli::webhook_secret(c, connection.as_deref(), *rotate).await
+        }
+        (Command::Backup { to }, Some(c)) => backup(c, to).await,
+        (Command::Restore { from }, Some(c)) => restore(c, from).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(code) => code,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_options_work_after_the_subcommand() {
+        let cli = Cli::try_parse_from([
+            "hotline", "api-key", "create", "--config", "h.toml", "--name", "ci",
+        ])
+        .unwrap();
+        assert_eq!(cli.config.as_deref(), Some(Path::new("h.toml")));
+        let cli = Cli::try_parse_from(["hotline", "run", "-c", "h.toml", "--log-format", "json"])
+            .unwrap();
+        assert_eq!(cli.log_format, Some(LogFormat::Json));
+        assert!(Cli::try_parse_from(["hotline", "--config", "h.toml", "migrate"]).is_ok());
+    }
+
+    /// Every variable the command line reads is in docs/configuration.md (the file's keys and
+    /// the parser's variables are checked by tests/docs.rs).
+    #[test]
+    fn every_cli_variable_is_documented() {
+        let doc = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration.md"),
+        )
+        .unwrap();
+        fn vars(cmd: &clap::Command, out: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                if let Some(env) = arg.get_env() {
+                    out.push(env.to_string_lossy().to_string());
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                vars(sub, out);
+            }
+        }
+        let mut found = Vec::new();
+        vars(&Cli::command(), &mut found);
+        assert!(found.len() >= 4, "{found:?}");
+        for var in found {
+            assert!(
+                doc.contains(&format!("| `{var}` |")),
+                "{var} is read by the command line but not in docs/configuration.md"
+            );
+        }
     }
 }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use common::{spawn_app, spawn_app_with, text_of, TestApp, DEADLINE};
+use common::{spawn_app, spawn_app_with, spawn_app_with_connection, text_of, TestApp, DEADLINE};
 use serde_json::{json, Value};
 use tg_emulator::control::Place;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -49,6 +49,12 @@ async fn start(params: &str) -> TestApp {
     } else {
         spawn_app_with(params).await
     }
+}
+
+/// A Hotline whose gateway accepts the test receivers' plain `http://127.0.0.1:port` webhooks.
+async fn start_plain_http(params: &str) -> TestApp {
+    logs();
+    spawn_app_with_connection("gateway_plain_http_webhooks = true", params).await
 }
 
 /// The company's existing bot: a plain HTTP client of the Bot API, pointed at Hotline.
@@ -496,7 +502,7 @@ async fn receiver() -> Receiver {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn webhook_mode_pushes_in_order_with_the_secret_and_runs_replies() {
-    let mut t = start("").await;
+    let mut t = start_plain_http("").await;
     let bot = Backend::new(&t);
     let hook = receiver().await;
     let (status, body) = bot
@@ -888,4 +894,367 @@ async fn unknown_tokens_get_401_and_hostile_input_never_hurts_or_leaks() {
     let logged = String::from_utf8_lossy(&logs().lock().unwrap()).to_string();
     assert!(!logged.is_empty(), "logs are captured");
     assert!(!logged.contains(secret), "token leaked in the logs");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn percent_encoded_paths_are_decoded_like_telegram() {
+    let t = start("").await;
+    let bot = Backend::new(&t);
+    let ann = t.person("Ann");
+    t.user_says(ann, "hi");
+    let addr = t.app().addr;
+    // python-telegram-bot escapes the token's colon in the URLs it builds.
+    let escaped = t.token.replace(':', "%3A");
+    let http = reqwest::Client::new();
+    let me: Value = http
+        .post(format!("http://{addr}/bot{escaped}/getMe"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["result"]["id"], t.bot, "{me}");
+    // A percent-encoded method name is decoded too.
+    let me: Value = http
+        .get(format!("http://{addr}/bot{escaped}/get%4De"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["result"]["id"], t.bot, "{me}");
+
+    // A python-telegram-bot style download: getFile, then GET base_file_url + token + path
+    // with the colon escaped.
+    let photo = reqwest::multipart::Part::bytes(b"jpeg bytes".to_vec())
+        .file_name("p.jpg")
+        .mime_str("image/jpeg")
+        .unwrap();
+    let form = reqwest::multipart::Form::new()
+        .text("chat_id", ann.to_string())
+        .part("photo", photo);
+    let sent = bot.multipart("sendPhoto", form).await;
+    let biggest = sent["photo"].as_array().unwrap().last().unwrap().clone();
+    let f = bot
+        .ok("getFile", json!({"file_id": biggest["file_id"]}))
+        .await;
+    let file_path = f["file_path"].as_str().unwrap();
+    let r = http
+        .get(format!("http://{addr}/file/bot{escaped}/{file_path}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(&r.bytes().await.unwrap()[..], b"jpeg bytes");
+
+    // Decoding never lets an unknown token or an escaped traversal through.
+    let r = http
+        .get(format!("http://{addr}/bot123%3Anope/getMe"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let req = format!(
+        "GET /file/bot{escaped}/%2e%2e/%2e%2e/etc/passwd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    );
+    let answer = raw(addr, req.as_bytes(), false).await;
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn set_webhook_validates_like_telegram() {
+    let t = start("").await;
+    let bot = Backend::new(&t);
+    let refused = |body: &Value| body["description"].as_str().unwrap_or("").to_string();
+    // Telegram's rule by default: HTTPS on 80, 88, 443 or 8443.
+    for (url, why) in [
+        (
+            "http://backend.internal/hook",
+            "Bad Request: bad webhook: An HTTPS URL must be provided for webhook",
+        ),
+        (
+            "ftp://backend.internal/hook",
+            "Bad Request: bad webhook: An HTTPS URL must be provided for webhook",
+        ),
+        (
+            "https://backend.internal:8080/hook",
+            "Bad Request: bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443",
+        ),
+    ] {
+        let (status, body) = bot.call("setWebhook", json!({"url": url})).await;
+        assert_eq!((status, refused(&body)), (400, why.to_string()), "{url}");
+    }
+    // Secrets: 1-256 of A-Z a-z 0-9 _ -.
+    let (status, body) = bot
+        .call(
+            "setWebhook",
+            json!({"url": "https://backend.internal/hook", "secret_token": "x".repeat(257)}),
+        )
+        .await;
+    assert_eq!(
+        (status, refused(&body)),
+        (400, "Bad Request: secret token is too long".to_string())
+    );
+    let (status, body) = bot
+        .call(
+            "setWebhook",
+            json!({"url": "https://backend.internal/hook", "secret_token": "ünïcode"}),
+        )
+        .await;
+    assert_eq!(
+        (status, refused(&body)),
+        (
+            400,
+            "Bad Request: secret token contains unallowed characters".to_string()
+        )
+    );
+    assert_eq!(
+        bot.ok("getWebhookInfo", json!({})).await["url"],
+        "",
+        "nothing set"
+    );
+
+    // max_connections is clamped to 1..100, 40 when absent.
+    for (given, kept) in [
+        (json!(null), 40),
+        (json!(0), 1),
+        (json!(1000), 100),
+        (json!("7"), 7),
+    ] {
+        let mut params =
+            json!({"url": "https://backend.internal:8443/hook", "secret_token": "x".repeat(256)});
+        if !given.is_null() {
+            params["max_connections"] = given.clone();
+        }
+        let (status, body) = bot.call("setWebhook", params).await;
+        assert_eq!(
+            (status, body["ok"].clone()),
+            (200, json!(true)),
+            "{given}: {body}"
+        );
+        let info = bot.ok("getWebhookInfo", json!({})).await;
+        assert_eq!(info["max_connections"], kept, "{given}: {info}");
+    }
+    let (_, del) = bot.call("deleteWebhook", json!({})).await;
+    assert_eq!(
+        del,
+        json!({"ok": true, "result": true, "description": "Webhook was deleted"})
+    );
+    let (_, del) = bot.call("deleteWebhook", json!({})).await;
+    assert_eq!(
+        del,
+        json!({"ok": true, "result": true, "description": "Webhook is already deleted"})
+    );
+    let (_, set) = bot
+        .call(
+            "setWebhook",
+            json!({"url": "https://backend.internal/hook"}),
+        )
+        .await;
+    assert_eq!(
+        set,
+        json!({"ok": true, "result": true, "description": "Webhook was set"})
+    );
+    // An empty url deletes, like Telegram.
+    let (_, del) = bot.call("setWebhook", json!({"url": ""})).await;
+    assert_eq!(
+        del,
+        json!({"ok": true, "result": true, "description": "Webhook was deleted"})
+    );
+}
+
+/// A webhook receiver that answers each update with a method call in the encoding the
+/// user's text names: `json …`, `form …` (urlencoded), `multipart …` (aiogram's way, a
+/// photo upload included), `getme …` (a method Telegram refuses in a reply) or
+/// `nowhere …` (a call Telegram answers with an error).
+async fn replying_receiver() -> String {
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(|axum::Json(update): axum::Json<Value>| async move {
+            use axum::response::IntoResponse;
+            let chat = update["message"]["chat"]["id"].as_i64().unwrap_or(0);
+            let text = update["message"]["text"].as_str().unwrap_or("").to_string();
+            let (kind, rest) = text.split_once(' ').unwrap_or((text.as_str(), ""));
+            let reply = format!("echo: {rest}");
+            match kind {
+                "json" => axum::Json(json!({"method": "sendMessage", "chat_id": chat, "text": reply})).into_response(),
+                "form" => (
+                    [("content-type", "application/x-www-form-urlencoded")],
+                    serde_urlencoded::to_string([("method", "sendMessage"), ("chat_id", &chat.to_string()), ("text", &reply)]).unwrap(),
+                )
+                    .into_response(),
+                "multipart" => {
+                    let b = "hotline-test-boundary";
+                    let mut body = String::new();
+                    for (name, value) in [("method", "sendPhoto"), ("chat_id", &chat.to_string()), ("caption", &reply)] {
+                        body.push_str(&format!("--{b}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"));
+                    }
+                    body.push_str(&format!("--{b}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"p.jpg\"\r\nContent-Type: image/jpeg\r\n\r\njpeg bytes\r\n--{b}--\r\n"));
+                    ([("content-type", format!("multipart/form-data; boundary={b}"))], body).into_response()
+                }
+                "getme" => axum::Json(json!({"method": "getMe"})).into_response(),
+                "nowhere" => axum::Json(json!({"method": "sendMessage", "chat_id": 42, "text": reply})).into_response(),
+                _ => "OK".into_response(),
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn webhook_replies_run_in_json_form_and_multipart_and_failures_are_logged() {
+    let t = start_plain_http("").await;
+    let bot = Backend::new(&t);
+    let url = replying_receiver().await;
+    bot.ok("setWebhook", json!({"url": url})).await;
+    let ann = t.person("Ann");
+    t.user_says(ann, "json one");
+    t.wait_in_user_chat(ann, "echo: one").await;
+    let thread = t.wait_topic("Ann").await;
+    t.wait_in_topic(thread, "🤖 echo: one").await;
+    // Form data (aiogram answers this way) and multipart with an upload: executed and
+    // mirrored like any call.
+    t.user_says(ann, "form two");
+    t.wait_in_user_chat(ann, "echo: two").await;
+    t.wait_in_topic(thread, "🤖 echo: two").await;
+    t.user_says(ann, "multipart three");
+    let photo = t.wait_in_user_chat(ann, "echo: three").await;
+    assert!(photo["photo"].is_array(), "{photo}");
+    let copy = t.wait_in_topic(thread, "🤖 echo: three").await;
+    assert!(copy["photo"].is_array(), "{copy}");
+    // Replies that cannot be executed are logged with the reason.
+    t.user_says(ann, "getme four");
+    t.user_says(ann, "nowhere five");
+    t.user_says(ann, "plain six");
+    let seen = |needle: &str| String::from_utf8_lossy(&logs().lock().unwrap()).contains(needle);
+    t.wait_until("the refused method logged", || {
+        seen("the webhook's reply was not executed: getMe cannot be called from a webhook reply")
+    })
+    .await;
+    t.wait_until("Telegram's refusal logged", || {
+        seen("the webhook's reply was not executed: sendMessage answered 400 Bad Request: chat not found")
+    })
+    .await;
+    t.wait_in_topic(thread, "plain six").await;
+    t.assert_conformant();
+}
+
+/// A webhook receiver that holds every push until the test lets it go, recording how
+/// many are in flight at once (overall and per chat) and the order per chat.
+struct GatedReceiver {
+    url: String,
+    gate: Arc<tokio::sync::Semaphore>,
+    state: Arc<Mutex<Gated>>,
+}
+
+#[derive(Default)]
+struct Gated {
+    active: usize,
+    max_active: usize,
+    active_per_chat: std::collections::HashMap<i64, usize>,
+    max_per_chat: usize,
+    texts: std::collections::HashMap<i64, Vec<String>>,
+}
+
+async fn gated_receiver() -> GatedReceiver {
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let state: Arc<Mutex<Gated>> = Arc::default();
+    let (g, st) = (gate.clone(), state.clone());
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(update): axum::Json<Value>| {
+            let (g, st) = (g.clone(), st.clone());
+            async move {
+                let chat = update["message"]["chat"]["id"].as_i64().unwrap_or(0);
+                {
+                    let mut s = st.lock().unwrap();
+                    s.active += 1;
+                    s.max_active = s.max_active.max(s.active);
+                    let n = s.active_per_chat.entry(chat).or_default();
+                    *n += 1;
+                    let n = *n;
+                    s.max_per_chat = s.max_per_chat.max(n);
+                    let text = update["message"]["text"].as_str().unwrap_or("").to_string();
+                    s.texts.entry(chat).or_default().push(text);
+                }
+                g.acquire().await.unwrap().forget();
+                let mut s = st.lock().unwrap();
+                s.active -= 1;
+                *s.active_per_chat.get_mut(&chat).unwrap() -= 1;
+                "OK"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    GatedReceiver { url, gate, state }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn webhook_pushes_run_in_parallel_up_to_max_connections_in_order_per_chat() {
+    let t = start_plain_http("").await;
+    let bot = Backend::new(&t);
+    let hook = gated_receiver().await;
+    bot.ok("setWebhook", json!({"url": hook.url, "max_connections": 3}))
+        .await;
+    let users: Vec<i64> = (0..5).map(|i| t.person(&format!("U{i}"))).collect();
+    for round in 0..3 {
+        for u in &users {
+            t.user_says(*u, &format!("m{round}"));
+        }
+    }
+    // Three chats are pushed at once, and no more while they are held; nothing counts as
+    // delivered yet.
+    t.wait_until("three pushes in flight", || {
+        hook.state.lock().unwrap().active == 3
+    })
+    .await;
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let info = bot.ok("getWebhookInfo", json!({})).await;
+        if info["pending_update_count"] == 15 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not all pending: {info}");
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(hook.state.lock().unwrap().active, 3);
+    hook.gate.add_permits(1000);
+    t.wait_until("everything pushed", || {
+        hook.state
+            .lock()
+            .unwrap()
+            .texts
+            .values()
+            .map(Vec::len)
+            .sum::<usize>()
+            == 15
+    })
+    .await;
+    {
+        let s = hook.state.lock().unwrap();
+        assert_eq!(
+            s.max_active, 3,
+            "max_connections is the ceiling, and it is used"
+        );
+        assert_eq!(s.max_per_chat, 1, "one push at a time per chat");
+        for u in &users {
+            assert_eq!(s.texts[u], ["m0", "m1", "m2"], "in order per chat");
+        }
+    }
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let info = bot.ok("getWebhookInfo", json!({})).await;
+        if info["pending_update_count"] == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still pending: {info}");
+        tokio::task::yield_now().await;
+    }
 }

@@ -111,6 +111,9 @@ impl FromRequestParts<ApiState> for Auth {
             .relay(ConnectionId(k.connection_id))
             .ok_or_else(|| ApiError::unauthorized("the key's connection is not running"))?
             .clone();
+        let span = tracing::Span::current();
+        span.record("connection", relay.name.as_str());
+        span.record("key_id", k.id);
         Ok(Self {
             relay,
             key_id: k.id,

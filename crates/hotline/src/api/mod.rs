@@ -244,5 +244,38 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1", axum::routing::any(error::not_found))
         .route("/api/v1/", axum::routing::any(error::not_found))
         .route("/api/v1/{*rest}", axum::routing::any(error::not_found))
+        .layer(axum::middleware::from_fn(log_request))
         .with_state(state)
+}
+
+/// One log line per API request (method, route, status, time) inside a span that [`auth`]
+/// completes with the caller's connection and key id. The route is the matched template
+/// (`/api/v1/dialogs/{id}`), not the path a client sent: nothing a client puts in a path,
+/// query or header (the key) reaches the log.
+async fn log_request(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("?", |m| m.as_str())
+        .to_string();
+    let span = tracing::info_span!(
+        "api",
+        method = %req.method(),
+        route,
+        connection = tracing::field::Empty,
+        key_id = tracing::field::Empty,
+    );
+    let started = std::time::Instant::now();
+    let response = tracing::Instrument::instrument(next.run(req), span.clone()).await;
+    span.in_scope(|| {
+        tracing::info!(
+            status = response.status().as_u16(),
+            ms = started.elapsed().as_millis() as u64,
+            "api request"
+        )
+    });
+    response
 }

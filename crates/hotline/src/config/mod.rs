@@ -2,8 +2,11 @@
 //!
 //! Environment variables win over the file so that secrets and deployment-specific
 //! values can stay out of it: `HOTLINE_DATABASE_URL`, `HOTLINE_HTTP_LISTEN` and
-//! `HOTLINE_<NAME>_TOKEN` (connection name upper-cased, `-` as `_`).
+//! `HOTLINE_<NAME>_TOKEN` (connection name upper-cased, `-` as `_`). Every key and variable
+//! is described in `docs/configuration.md`; [`keys`] lists them from these very structs, and
+//! a test holds the document to that list.
 
+pub mod keys;
 mod keywords;
 mod params;
 
@@ -15,6 +18,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use crate::logging::LogFormat;
 pub use keywords::{Keywords, KeywordsError, Term};
 pub use params::{
     apply_overrides, HideInfo, MaskPatterns, ParamError, Params, Webhook, DEFAULT_WELCOME,
@@ -218,6 +222,9 @@ pub struct ConnectionConfig {
     pub api_url: String,
     /// Polling or webhook.
     pub mode: Mode,
+    /// Whether the gateway lets the parallel bot set a plain `http://` webhook on any port
+    /// (its backend on an internal network). Off: Telegram's rule, HTTPS on 80/88/443/8443.
+    pub gateway_plain_http_webhooks: bool,
     /// Offset for dates shown to the team.
     pub time_zone: TimeZone,
     /// Parameters from the file (runtime `/set` overrides live in the store).
@@ -233,6 +240,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// Telegram rate limits.
     pub limits: Limits,
+    /// Log format from the file (`--log-format` and `HOTLINE_LOG_FORMAT` win); `None` = text.
+    pub log_format: Option<LogFormat>,
     /// Connected bots.
     pub connections: Vec<ConnectionConfig>,
 }
@@ -241,6 +250,7 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     database_url: Option<String>,
+    log_format: Option<LogFormat>,
     #[serde(default)]
     http: RawHttp,
     #[serde(default)]
@@ -271,6 +281,7 @@ struct RawConnection {
     mode: Option<String>,
     webhook_url: Option<String>,
     webhook_secret: Option<String>,
+    gateway_plain_http_webhooks: Option<bool>,
     time_zone: Option<String>,
     #[serde(default)]
     params: BTreeMap<String, toml::Value>,
@@ -547,6 +558,7 @@ impl Config {
                 group_id: rc.group_id.unwrap_or_default(),
                 api_url,
                 mode,
+                gateway_plain_http_webhooks: rc.gateway_plain_http_webhooks.unwrap_or(false),
                 time_zone,
                 params,
             });
@@ -559,6 +571,7 @@ impl Config {
             database_url,
             http,
             limits: l,
+            log_format: raw.log_format,
             connections,
         })
     }

@@ -223,44 +223,66 @@ pub async fn file(bot: &Arc<Bot>, file_path: &str, req: Request) -> Response {
 /// Methods Telegram refuses to run from a webhook reply (besides every `get*`).
 const NOT_IN_REPLY: &[&str] = &["setwebhook", "deletewebhook", "close", "logout"];
 
-/// Executes a webhook answer `{"method": ..., ...}` as Telegram does, and mirrors it
-/// like any other call. Anything else in the answer is ignored.
-pub async fn webhook_reply(bot: &Arc<Bot>, body: &[u8]) {
-    let Ok(Value::Object(mut params)) = serde_json::from_slice::<Value>(body) else {
+/// Executes the webhook's answer when it is a method call, as Telegram does: JSON,
+/// `application/x-www-form-urlencoded` or `multipart/form-data` (aiogram) with a `method`
+/// parameter. It goes through the same path as the bot's own calls (forwarded unchanged,
+/// mirrored). An answer without a method is nothing to do; one that cannot be executed
+/// is logged with the reason.
+pub async fn webhook_reply(bot: &Arc<Bot>, ctype: &str, body: Bytes) {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return;
+    }
+    let lower_ct = ctype.to_ascii_lowercase();
+    let declared = [
+        "application/json",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ]
+    .iter()
+    .any(|k| lower_ct.starts_with(k));
+    // A JSON object sent without its content type is still read as one.
+    let ctype = if !declared && body.trim_ascii_start().starts_with(b"{") {
+        "application/json"
+    } else {
+        ctype
+    };
+    let why = |reason: String| {
+        tracing::warn!(connection = %bot.relay.name, "gateway: the webhook's reply was not executed: {reason}");
+    };
+    let Some(params) = parse_params(ctype, None, &body).await else {
+        if declared {
+            why(format!(
+                "its body is not valid {}",
+                ctype.split(';').next().unwrap_or(ctype)
+            ));
+        }
         return;
     };
-    let Some(Value::String(method)) = params.remove("method") else {
+    let Some(method) = params.get("method").and_then(Value::as_str) else {
+        tracing::debug!(connection = %bot.relay.name, "gateway: the webhook's reply carries no method");
         return;
     };
     let lower = method.to_ascii_lowercase();
-    if NOT_IN_REPLY.contains(&lower.as_str()) || lower.starts_with("get") || !valid_method(&method)
-    {
+    if !valid_method(method) {
+        return why("its method is not a Bot API method name".to_string());
+    }
+    if NOT_IN_REPLY.contains(&lower.as_str()) || lower.starts_with("get") {
+        return why(format!("{method} cannot be called from a webhook reply"));
+    }
+    let method = method.to_string();
+    let answer = call_buffered(bot, &method, &Method::POST, ctype, None, body).await;
+    if answer.status().is_success() {
         return;
     }
-    let sent = bot
-        .http
-        .post(bot.method_url(&method))
-        .json(&Value::Object(params.clone()))
-        .send()
-        .await;
-    let resp = match sent {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::warn!(error = %e.without_url(), method = %lower, "gateway: webhook reply not executed");
-            return;
-        }
-    };
-    let ok = resp.status().is_success();
-    let Ok(bytes) = resp.bytes().await else {
-        return;
-    };
-    if !ok {
-        tracing::debug!(method = %lower, "gateway: Telegram refused a webhook reply");
-        return;
-    }
-    if mirror::kind_of(&lower).is_some() {
-        mirror::spawn_after_call(bot.clone(), lower, Some(params), bytes);
-    }
+    let status = answer.status().as_u16();
+    let text = axum::body::to_bytes(answer.into_body(), SMALL_BODY)
+        .await
+        .unwrap_or_default();
+    let description = serde_json::from_slice::<Value>(&text)
+        .ok()
+        .and_then(|v| v["description"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    why(format!("{method} answered {status} {description}"));
 }
 
 #[cfg(test)]

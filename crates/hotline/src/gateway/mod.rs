@@ -6,8 +6,9 @@
 //!   Telegram's own 401. Request URIs of these paths are never logged (they hold the token).
 //! - `updates`: Hotline stays the only consumer of the bot's updates upstream; the bot is
 //!   served from Hotline's update log with Telegram's semantics (getUpdates offsets, long
-//!   polling, sticky `allowed_updates`, 409s, or a webhook Hotline pushes to). Its state
-//!   is durable (`gateway_state`).
+//!   polling, sticky `allowed_updates`, 409s, or a webhook that `push` pushes to,
+//!   concurrently across chats and in order within each). Its state is durable
+//!   (`gateway_state`).
 //! - `forward`: every other method is streamed to Telegram and the answer streamed back
 //!   unchanged (status and body bytes).
 //! - `mirror`: what the bot puts into a user's chat is mirrored into the user's topic as
@@ -15,6 +16,7 @@
 
 pub mod forward;
 pub mod mirror;
+pub mod push;
 pub mod updates;
 
 use std::sync::{Arc, Mutex};
@@ -28,6 +30,7 @@ use bytes::Bytes;
 use serde_json::{json, Map, Value};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::config::Secret;
 use crate::intake::webhook::constant_time_eq;
@@ -78,6 +81,8 @@ pub struct BotSpec {
     pub token: Secret,
     /// Upstream Bot API base URL.
     pub api_url: String,
+    /// Plain `http://` webhooks on any port allowed (see `updates::set_webhook`).
+    pub plain_http_webhooks: bool,
     /// The connection's relay (ids, group, live parameters).
     pub relay: Relay,
     /// Notified by the intake after updates are stored.
@@ -88,6 +93,7 @@ pub struct BotSpec {
 pub struct Bot {
     token: Secret,
     api_url: String,
+    plain_http_webhooks: bool,
     /// The connection's relay.
     pub relay: Relay,
     store: Store,
@@ -140,6 +146,7 @@ impl Gateway {
             bots.push(Arc::new(Bot {
                 token: s.token,
                 api_url: s.api_url.trim_end_matches('/').to_string(),
+                plain_http_webhooks: s.plain_http_webhooks,
                 relay: s.relay,
                 store: store.clone(),
                 http: http.clone(),
@@ -160,7 +167,7 @@ impl Gateway {
     pub fn spawn(&self, tasks: &mut JoinSet<()>, trigger: &ShutdownTrigger) {
         for bot in self.bots.iter() {
             let _ = bot.shutdown.set(trigger.subscribe());
-            tasks.spawn(updates::push_loop(bot.clone(), trigger.subscribe()));
+            tasks.spawn(push::push_loop(bot.clone(), trigger.subscribe()));
         }
         tasks.spawn(updates::purge_loop(
             self.store.clone(),
@@ -181,9 +188,21 @@ impl Gateway {
     }
 }
 
+/// The request path as Telegram reads it: percent-decoded (python-telegram-bot sends
+/// `/file/bot123%3Aabc/…`). Borrowed when there is nothing to decode; a path that does not
+/// decode to UTF-8 is kept as it came (it then matches no token).
+fn decoded_path(raw: &str) -> std::borrow::Cow<'_, str> {
+    if !raw.contains('%') {
+        return std::borrow::Cow::Borrowed(raw);
+    }
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .unwrap_or(std::borrow::Cow::Borrowed(raw))
+}
+
 /// Middleware in front of every route: serves `/bot…` and `/file/bot…`, passes the rest.
 pub async fn intercept(State(gw): State<Gateway>, req: Request, next: Next) -> Response {
-    let path = req.uri().path();
+    let path = decoded_path(req.uri().path());
     if let Some(rest) = path.strip_prefix("/file/bot") {
         let Some((token, file_path)) = rest.split_once('/') else {
             return not_found();
@@ -192,7 +211,9 @@ pub async fn intercept(State(gw): State<Gateway>, req: Request, next: Next) -> R
             return unauthorized();
         };
         let file_path = file_path.to_string();
-        return forward::file(&bot, &file_path, req).await;
+        // The span names the connection, never the path: the path holds the token.
+        let span = tracing::info_span!("gateway", connection = %bot.relay.name, method = "file");
+        return forward::file(&bot, &file_path, req).instrument(span).await;
     }
     if let Some(rest) = path.strip_prefix("/bot") {
         let (token, method) = rest.split_once('/').unwrap_or((rest, ""));
@@ -200,9 +221,30 @@ pub async fn intercept(State(gw): State<Gateway>, req: Request, next: Next) -> R
             return unauthorized();
         };
         let method = method.to_string();
-        return api(bot, method, req).await;
+        let span = tracing::info_span!("gateway", connection = %bot.relay.name, method = loggable(&method));
+        let started = std::time::Instant::now();
+        let response = api(bot, method, req).instrument(span.clone()).await;
+        span.in_scope(|| {
+            tracing::debug!(
+                status = response.status().as_u16(),
+                ms = started.elapsed().as_millis() as u64,
+                "gateway call"
+            )
+        });
+        return response;
     }
     next.run(req).await
+}
+
+/// A method name as it may appear in a log: Bot API names are letters only (a token, with
+/// its `:`, never passes), anything else shows as `?`.
+fn loggable(method: &str) -> &str {
+    if !method.is_empty() && method.len() <= 64 && method.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
+        method
+    } else {
+        "?"
+    }
 }
 
 /// Methods the gateway answers itself instead of forwarding.

@@ -1,9 +1,9 @@
 //! Serving the parallel bot's updates from Hotline's update log with Telegram's
 //! semantics: getUpdates (offset confirmation, negative offsets, limit, long polling
 //! woken by the intake, sticky `allowed_updates`, 409 for the older of two pollers and
-//! while a webhook is set) or the bot's own webhook (pushed in order with its secret
-//! token, retried with backoff, replies with a `method` executed, reported by
-//! getWebhookInfo). Updates about the backend group are Hotline's own and never served.
+//! while a webhook is set), and the webhook settings (setWebhook validated like Telegram,
+//! deleteWebhook, getWebhookInfo; the pushing itself is `push`). Updates about the backend
+//! group are Hotline's own and never served.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +11,7 @@ use std::time::Duration;
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 
-use super::{forward, param_bool, param_i64, param_json, tg_error, tg_ok, Bot};
+use super::{param_bool, param_i64, param_json, tg_error, tg_ok, Bot};
 use crate::intake::ALL_UPDATES;
 use crate::shutdown::Shutdown;
 use crate::store::{now_ms, GatewayState, Store, StoredUpdate, UnixMs};
@@ -22,12 +22,6 @@ pub const KEEP_MS: UnixMs = 24 * 3600 * 1000;
 pub const KEEP_CONFIRMED_MS: UnixMs = 3600 * 1000;
 /// Longest long poll honoured.
 pub const MAX_POLL_SECS: i64 = 600;
-/// First and last delay between webhook retries.
-pub const RETRY_MIN: Duration = Duration::from_millis(500);
-/// See [`RETRY_MIN`].
-pub const RETRY_MAX: Duration = Duration::from_secs(60);
-/// How long Hotline waits for the bot's webhook to answer.
-pub const PUSH_TIMEOUT: Duration = Duration::from_secs(60);
 
 const OTHER_POLL: &str = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running";
 const BY_SET_WEBHOOK: &str = "Conflict: terminated by setWebhook request";
@@ -38,11 +32,18 @@ const NOT_BY_DEFAULT: &[&str] = &["chat_member", "message_reaction", "message_re
 
 /// In-memory delivery state of one bot (the durable part is [`GatewayState`]).
 pub struct Live {
-    state: GatewayState,
+    pub(super) state: GatewayState,
     /// Bumped by every getUpdates and setWebhook: an older waiting poll sees the change.
     generation: u64,
     terminated_by: &'static str,
-    last_error: Option<(i64, String)>,
+    /// The last failed webhook push (unix seconds, Telegram's wording), for getWebhookInfo.
+    pub(super) last_error: Option<(i64, String)>,
+    /// Updates after `state.confirmed` already pushed (out of order across chats): not
+    /// pending any more, though the confirmed offset cannot pass them yet.
+    pub(super) pushed_ahead: usize,
+    /// Bumped by every setWebhook and deleteWebhook: the pusher starts over from
+    /// `state.confirmed`.
+    pub(super) webhook_epoch: u64,
 }
 
 impl Live {
@@ -53,21 +54,23 @@ impl Live {
             generation: 0,
             terminated_by: OTHER_POLL,
             last_error: None,
+            pushed_ahead: 0,
+            webhook_epoch: 0,
         }
     }
 }
 
 impl Bot {
-    fn live(&self) -> std::sync::MutexGuard<'_, Live> {
+    pub(super) fn live(&self) -> std::sync::MutexGuard<'_, Live> {
         self.live.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn snapshot(&self) -> GatewayState {
+    pub(super) fn snapshot(&self) -> GatewayState {
         self.live().state.clone()
     }
 
     /// Writes the current state (serialised: a newer snapshot always lands last).
-    async fn persist(&self) -> Result<(), crate::store::StoreError> {
+    pub(super) async fn persist(&self) -> Result<(), crate::store::StoreError> {
         let _guard = self.saving.lock().await;
         let state = self.snapshot();
         self.store
@@ -99,12 +102,23 @@ impl Bot {
     }
 
     /// Up to `limit` deliverable updates after `after`, in order.
-    async fn pending(
+    pub(super) async fn pending(
         &self,
         after: i64,
         allowed: &Option<Vec<String>>,
         limit: usize,
     ) -> Result<Vec<StoredUpdate>, crate::store::StoreError> {
+        Ok(self.scan(after, allowed, limit).await?.0)
+    }
+
+    /// Like [`Bot::pending`], also returning the last update id looked at (deliverable or
+    /// not): the next scan starts there. `limit` reached = there may be more.
+    pub(super) async fn scan(
+        &self,
+        after: i64,
+        allowed: &Option<Vec<String>>,
+        limit: usize,
+    ) -> Result<(Vec<StoredUpdate>, i64), crate::store::StoreError> {
         let now = now_ms();
         let mut out = Vec::new();
         let mut cursor = after;
@@ -113,22 +127,20 @@ impl Bot {
                 .store
                 .updates_after(self.relay.connection, cursor, 200)
                 .await?;
-            let Some(last) = batch.last() else { break };
-            cursor = last.update_id;
-            let full = batch.len() < 200;
+            let full = batch.len() == 200;
             for u in batch {
+                cursor = u.update_id;
                 if self.deliverable(allowed, &u, now) {
                     out.push(u);
                     if out.len() >= limit {
-                        return Ok(out);
+                        return Ok((out, cursor));
                     }
                 }
             }
-            if full {
-                break;
+            if !full {
+                return Ok((out, cursor));
             }
         }
-        Ok(out)
     }
 }
 
@@ -258,11 +270,56 @@ async fn get_updates(bot: &Arc<Bot>, p: &Map<String, Value>) -> Response {
     }
 }
 
-/// Telegram's rule for `secret_token`: 1–256 of `A-Z a-z 0-9 _ -`.
-fn valid_secret(s: &str) -> bool {
-    (1..=256).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+/// Telegram's default and bounds for `max_connections` (out-of-range values are clamped).
+pub const MAX_CONNECTIONS: (i64, i64, i64) = (40, 1, 100);
+
+/// Telegram's rule for `secret_token`: 1–256 of `A-Z a-z 0-9 _ -`; the error text if not.
+fn check_secret(s: &str) -> Result<(), &'static str> {
+    if s.len() > 256 {
+        return Err("Bad Request: secret token is too long");
+    }
+    if !s
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err("Bad Request: secret token contains unallowed characters");
+    }
+    Ok(())
+}
+
+/// Telegram's rule for a webhook URL: HTTPS on port 80, 88, 443 or 8443. With
+/// `plain_http` (the connection's `gateway_plain_http_webhooks`, like the Bot API server's
+/// own `--local` mode) any http(s) URL with a host is taken: the bot's backend often sits
+/// next to Hotline on an internal network without a certificate.
+fn check_webhook_url(url: &str, plain_http: bool) -> Result<(), &'static str> {
+    const NOT_HTTPS: &str = "Bad Request: bad webhook: An HTTPS URL must be provided for webhook";
+    const BAD_PORT: &str =
+        "Bad Request: bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443";
+    let Some(u) = reqwest::Url::parse(url).ok().filter(|u| u.host().is_some()) else {
+        return Err(NOT_HTTPS);
+    };
+    match (u.scheme(), plain_http) {
+        ("http", true) | ("https", true) => Ok(()),
+        ("https", false) if matches!(u.port_or_known_default(), Some(80 | 88 | 443 | 8443)) => {
+            Ok(())
+        }
+        ("https", false) => Err(BAD_PORT),
+        _ => Err(NOT_HTTPS),
+    }
+}
+
+/// `max_connections` as Telegram reads it: absent or empty = 40, anything else clamped
+/// to 1..100 (an unparsable value counts as 0, like the Bot API server's `to_integer`).
+fn max_connections(p: &Map<String, Value>) -> i64 {
+    let (default, min, max) = MAX_CONNECTIONS;
+    let n = match p.get("max_connections") {
+        None | Some(Value::Null) => default,
+        Some(Value::String(s)) if s.trim().is_empty() => default,
+        Some(Value::Number(n)) => n.as_i64().unwrap_or(0),
+        Some(Value::String(s)) => s.trim().parse::<i64>().unwrap_or(0),
+        Some(_) => 0,
+    };
+    n.clamp(min, max)
 }
 
 async fn set_webhook(bot: &Arc<Bot>, p: &Map<String, Value>) -> Response {
@@ -275,36 +332,18 @@ async fn set_webhook(bot: &Arc<Bot>, p: &Map<String, Value>) -> Response {
     if url.is_empty() {
         return delete_webhook(bot, param_bool(p, "drop_pending_updates")).await;
     }
+    if let Err(e) = check_webhook_url(&url, bot.plain_http_webhooks) {
+        return tg_error(400, e);
+    }
     let secret = p
         .get("secret_token")
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
         .map(str::to_string);
-    if secret.as_deref().is_some_and(|s| !valid_secret(s)) {
-        return tg_error(
-            400,
-            "Bad Request: secret token contains unallowed characters",
-        );
+    if let Some(Err(e)) = secret.as_deref().map(check_secret) {
+        return tg_error(400, e);
     }
-    let parsed = reqwest::Url::parse(&url)
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
-    if parsed.is_none() {
-        return tg_error(
-            400,
-            "Bad Request: bad webhook: An HTTPS URL must be provided for webhook",
-        );
-    }
-    let max_connections = match param_i64(p, "max_connections") {
-        Ok(m) => m.unwrap_or(40),
-        Err(e) => return tg_error(400, &e),
-    };
-    if !(1..=100).contains(&max_connections) {
-        return tg_error(
-            400,
-            "Bad Request: bad webhook: max_connections must be between 1 and 100",
-        );
-    }
+    let max_connections = max_connections(p);
     let allowed = match allowed_param(p) {
         Ok(a) => a,
         Err(e) => return tg_error(400, e),
@@ -331,6 +370,8 @@ async fn set_webhook(bot: &Arc<Bot>, p: &Map<String, Value>) -> Response {
             live.state.confirmed = live.state.confirmed.max(l);
         }
         live.last_error = None;
+        live.pushed_ahead = 0;
+        live.webhook_epoch += 1;
         live.generation += 1;
         live.terminated_by = BY_SET_WEBHOOK;
         same
@@ -367,6 +408,8 @@ async fn delete_webhook(bot: &Arc<Bot>, drop_pending: bool) -> Response {
             live.state.confirmed = live.state.confirmed.max(l);
         }
         live.last_error = None;
+        live.pushed_ahead = 0;
+        live.webhook_epoch += 1;
         had
     };
     if let Err(e) = bot.persist().await {
@@ -384,15 +427,19 @@ async fn delete_webhook(bot: &Arc<Bot>, drop_pending: bool) -> Response {
 }
 
 async fn webhook_info(bot: &Arc<Bot>) -> Response {
-    let (state, last_error) = {
+    let (state, last_error, ahead) = {
         let live = bot.live();
-        (live.state.clone(), live.last_error.clone())
+        (
+            live.state.clone(),
+            live.last_error.clone(),
+            live.pushed_ahead,
+        )
     };
     let pending = match bot
         .pending(state.confirmed, &state.allowed_updates, 100_000)
         .await
     {
-        Ok(p) => p.len(),
+        Ok(p) => p.len().saturating_sub(ahead),
         Err(e) => return store_failed(e),
     };
     let mut info = json!({
@@ -411,99 +458,6 @@ async fn webhook_info(bot: &Arc<Bot>) -> Response {
         info["last_error_message"] = json!(message);
     }
     tg_ok(info, None)
-}
-
-/// Pushes updates to the bot's webhook while one is set: one at a time, in order, with
-/// its secret token; a failure is recorded for getWebhookInfo and retried with backoff.
-pub async fn push_loop(bot: Arc<Bot>, mut shutdown: Shutdown) {
-    let mut changed = bot.changed.subscribe();
-    let mut stored = bot.signal.subscribe();
-    let mut delay = RETRY_MIN;
-    while !shutdown.is_shutdown() {
-        changed.borrow_and_update();
-        stored.borrow_and_update();
-        let state = bot.snapshot();
-        let Some(url) = state.webhook_url.clone() else {
-            tokio::select! {
-                _ = changed.changed() => {}
-                _ = shutdown.recv() => {}
-            }
-            continue;
-        };
-        let next = match bot
-            .pending(state.confirmed, &state.allowed_updates, 1)
-            .await
-        {
-            Ok(mut p) => p.pop(),
-            Err(e) => {
-                tracing::warn!(error = %e, "gateway: cannot read the update log");
-                tokio::time::sleep(delay).await;
-                continue;
-            }
-        };
-        let Some(update) = next else {
-            tokio::select! {
-                _ = changed.changed() => {}
-                _ = stored.changed() => {}
-                _ = shutdown.recv() => {}
-            }
-            continue;
-        };
-        let mut req = bot
-            .http
-            .post(&url)
-            .timeout(PUSH_TIMEOUT)
-            .header("content-type", "application/json")
-            .body(update.payload.to_string());
-        if let Some(s) = &state.webhook_secret {
-            req = req.header("X-Telegram-Bot-Api-Secret-Token", s.as_str());
-        }
-        let sent = tokio::select! {
-            r = req.send() => r,
-            _ = shutdown.recv() => return,
-        };
-        let error = match sent {
-            Ok(resp) if resp.status().is_success() => {
-                let body = resp.bytes().await.unwrap_or_default();
-                let current = {
-                    let mut live = bot.live();
-                    let current = live.state.webhook_url.as_deref() == Some(url.as_str());
-                    if current {
-                        live.state.confirmed = live.state.confirmed.max(update.update_id);
-                        live.last_error = None;
-                    }
-                    current
-                };
-                if current {
-                    if let Err(e) = bot.persist().await {
-                        tracing::warn!(error = %e, "gateway: cannot save the webhook position");
-                    }
-                    forward::webhook_reply(&bot, &body).await;
-                }
-                delay = RETRY_MIN;
-                continue;
-            }
-            Ok(resp) => {
-                let s = resp.status();
-                format!(
-                    "Wrong response from the webhook: {} {}",
-                    s.as_u16(),
-                    s.canonical_reason().unwrap_or("")
-                )
-            }
-            Err(e) if e.is_timeout() => "Timeout expired".to_string(),
-            Err(e) if e.is_connect() => "Connection refused".to_string(),
-            Err(_) => "Failed to read response".to_string(),
-        };
-        tracing::debug!(connection = %bot.relay.name, %error, "gateway: webhook push failed");
-        bot.live().last_error = Some((now_ms() / 1000, error));
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = changed.changed() => {}
-            _ = shutdown.recv() => {}
-        }
-        delay = (delay * 2).min(RETRY_MAX);
-    }
 }
 
 /// Trims the update log: confirmed updates after an hour, everything after 24 h.

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 use crate::relay::{Relay, RelayError};
 use crate::shutdown::Shutdown;
@@ -85,7 +86,15 @@ pub async fn process_batch(relay: &Relay, store: &Store) -> Result<usize, RelayE
     }
     let mut tx = store.begin().await?;
     for u in &updates {
-        relay.handle(&mut tx, &u.payload).await?;
+        // Inside the connection's span (see `app::start`): its lines carry `update_id` too.
+        let span = tracing::info_span!("update", update_id = u.update_id);
+        async {
+            relay.handle(&mut tx, &u.payload).await?;
+            tracing::debug!("update handled");
+            Ok::<_, RelayError>(())
+        }
+        .instrument(span)
+        .await?;
         tx.mark_update_processed(relay.connection, u.update_id, now_ms())
             .await?;
     }

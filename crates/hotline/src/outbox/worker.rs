@@ -7,6 +7,7 @@ use std::time::Duration;
 use rand::Rng;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::scheduler::{Candidate, Pick, Scheduler};
 use super::{Executor, Intent};
@@ -106,7 +107,7 @@ impl<E: Executor> Worker<E> {
                 Ok(n) => {
                     if n > 0 {
                         tracing::info!(
-                            connection = conn,
+                            connection_id = conn,
                             intents = n,
                             "outbox: retrying intents interrupted by a restart"
                         );
@@ -114,7 +115,7 @@ impl<E: Executor> Worker<E> {
                     break;
                 }
                 Err(e) => {
-                    tracing::error!(connection = conn, error = %e, "outbox: recovery failed");
+                    tracing::error!(connection_id = conn, error = %e, "outbox: recovery failed");
                     tokio::select! {
                         _ = shutdown.recv() => return,
                         _ = tokio::time::sleep(self.config.store_retry) => {}
@@ -124,7 +125,7 @@ impl<E: Executor> Worker<E> {
         }
         let mut sched = Scheduler::new(self.config.limits);
         let mut tasks: JoinSet<Outcome> = JoinSet::new();
-        tracing::debug!(connection = conn, "outbox worker started");
+        tracing::debug!(connection_id = conn, "outbox worker started");
 
         while !shutdown.is_shutdown() {
             while let Some(res) = tasks.try_join_next() {
@@ -133,7 +134,7 @@ impl<E: Executor> Worker<E> {
             let wake_at = match self.schedule(&mut sched, &mut tasks).await {
                 Ok(w) => w,
                 Err(e) => {
-                    tracing::error!(connection = conn, error = %e, "outbox: store failed; retrying");
+                    tracing::error!(connection_id = conn, error = %e, "outbox: store failed; retrying");
                     Some(Instant::now() + self.config.store_retry)
                 }
             };
@@ -152,7 +153,7 @@ impl<E: Executor> Worker<E> {
         }
         if !tasks.is_empty() {
             tracing::info!(
-                connection = conn,
+                connection_id = conn,
                 in_flight = tasks.len(),
                 "outbox: waiting for in-flight calls"
             );
@@ -160,14 +161,14 @@ impl<E: Executor> Worker<E> {
         while let Some(res) = tasks.join_next().await {
             self.settle(res, &mut sched);
         }
-        tracing::debug!(connection = conn, "outbox worker stopped");
+        tracing::debug!(connection_id = conn, "outbox worker stopped");
     }
 
     fn settle(&self, res: Result<Outcome, tokio::task::JoinError>, sched: &mut Scheduler) {
         match res {
             Ok(Outcome::Pause(secs)) => {
                 tracing::warn!(
-                    connection = self.connection.0,
+                    connection_id = self.connection.0,
                     secs,
                     "outbox: 429, pausing the bot"
                 );
@@ -175,7 +176,7 @@ impl<E: Executor> Worker<E> {
             }
             Ok(Outcome::Done | Outcome::Retry | Outcome::Failed | Outcome::Stuck) => {}
             Err(e) => {
-                tracing::error!(connection = self.connection.0, error = %e, "outbox: execution task panicked")
+                tracing::error!(connection_id = self.connection.0, error = %e, "outbox: execution task panicked")
             }
         }
     }
@@ -264,7 +265,11 @@ impl<E: Executor> Worker<E> {
         let store = self.store.clone();
         let executor = self.executor.clone();
         let config = self.config;
-        tasks.spawn(async move { execute_one(&store, &*executor, &config, intent).await });
+        // A child of the worker's span (the connection's, see `app::start`).
+        let span = tracing::info_span!("intent", intent = intent.id.0, chat = intent.target_chat);
+        tasks.spawn(
+            async move { execute_one(&store, &*executor, &config, intent).await }.instrument(span),
+        );
     }
 }
 
@@ -300,7 +305,7 @@ async fn execute_one<E: Executor>(
                 Ok(()) => Ok(Outcome::Done),
                 Err(e) => {
                     // Delivered but not recorded: retrying may duplicate (at-least-once).
-                    tracing::error!(connection = conn, intent = id, error = %e, "outbox: recording success failed");
+                    tracing::error!(connection_id = conn, intent = id, error = %e, "outbox: recording success failed");
                     reschedule(
                         store,
                         &intent,
@@ -323,11 +328,11 @@ async fn execute_one<E: Executor>(
             if config.max_attempts.is_none_or(|m| intent.attempts < m) =>
         {
             let delay = config.backoff(intent.attempts);
-            tracing::debug!(connection = conn, intent = id, attempts = intent.attempts, delay_ms = delay.as_millis() as u64, error = %e, "outbox: transient failure");
+            tracing::debug!(connection_id = conn, intent = id, attempts = intent.attempts, delay_ms = delay.as_millis() as u64, error = %e, "outbox: transient failure");
             reschedule(store, &intent, delay, &e.to_string()).await
         }
         Err(e) => {
-            tracing::info!(connection = conn, intent = id, target = intent.target_chat, error = %e, "outbox: intent failed");
+            tracing::info!(connection_id = conn, intent = id, target = intent.target_chat, error = %e, "outbox: intent failed");
             let r = async {
                 let mut tx = store.begin().await?;
                 executor.on_permanent_failure(&mut tx, &intent, e).await?;
@@ -339,7 +344,7 @@ async fn execute_one<E: Executor>(
             match r {
                 Ok(()) => Ok(Outcome::Failed),
                 Err(se) => {
-                    tracing::error!(connection = conn, intent = id, error = %se, "outbox: recording failure failed");
+                    tracing::error!(connection_id = conn, intent = id, error = %se, "outbox: recording failure failed");
                     reschedule(
                         store,
                         &intent,
@@ -371,7 +376,7 @@ async fn reschedule(
         {
             Ok(()) => return Ok(Outcome::Retry),
             Err(e) => {
-                tracing::error!(connection = intent.connection.0, intent = intent.id.0, error = %e, "outbox: cannot reschedule");
+                tracing::error!(connection_id = intent.connection.0, intent = intent.id.0, error = %e, "outbox: cannot reschedule");
                 tokio::time::sleep(wait).await;
                 wait *= 10;
             }

@@ -72,12 +72,18 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts everything; `params` is TOML for `[connection.params]`.
 pub async fn spawn_app_with(params: &str) -> TestApp {
-    spawn(params, None).await.0
+    spawn("", params, None).await.0
+}
+
+/// Starts everything with extra TOML keys for the `[[connection]]` table itself.
+pub async fn spawn_app_with_connection(keys: &str, params: &str) -> TestApp {
+    spawn(keys, params, None).await.0
 }
 
 /// The shared builder: the emulator's world (bot "support", optionally a second bot
-/// `extra = (token, username)` in the same group), the config, and Hotline.
-async fn spawn(params: &str, extra: Option<(&str, &str)>) -> (TestApp, Option<i64>) {
+/// `extra = (token, username)` in the same group), the config (`keys` added to the first
+/// `[[connection]]` table), and Hotline.
+async fn spawn(keys: &str, params: &str, extra: Option<(&str, &str)>) -> (TestApp, Option<i64>) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter("hotline=debug,tg_emulator=info")
         .with_test_writer()
@@ -98,6 +104,11 @@ async fn spawn(params: &str, extra: Option<(&str, &str)>) -> (TestApp, Option<i6
         &token,
         group,
         params,
+    )
+    .replacen(
+        "[connection.params]",
+        &format!("{keys}\n[connection.params]"),
+        1,
     );
     let mut bot2 = None;
     if let Some((token2, username)) = extra {
@@ -346,7 +357,7 @@ pub struct TwoBots {
 
 /// Starts two connections that share the group: "support" (`t.bot`) and a shop bot (`bot2`).
 pub async fn spawn_two_bots() -> TwoBots {
-    let (t, bot2) = spawn("", Some(("7000002:test-token-shop", "shop_bot"))).await;
+    let (t, bot2) = spawn("", "", Some(("7000002:test-token-shop", "shop_bot"))).await;
     TwoBots {
         t,
         bot2: bot2.expect("second bot"),
