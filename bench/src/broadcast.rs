@@ -16,8 +16,7 @@ pub async fn broadcast(recipients: usize, rate: u32) {
     let w = crate::world::start("9000002:bench-broadcast", &limits, params, |emu| {
         emu.set_limits(Limits {
             bot_per_second: Some(rate),
-            private_per_second: Some(1),
-            group_per_minute: Some(20),
+            ..Limits::telegram()
         });
     })
     .await;

@@ -13,11 +13,16 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use crate::config::{apply_overrides, Config, ConnectionConfig, Mode};
+use crate::domain::history::History;
+use crate::domain::topics::{Icons, Topics};
+use crate::domain::BotIdentity;
+use crate::domain::Context;
+use crate::domain::Subscribers;
 use crate::gateway::{BotSpec, Gateway, UpdateSignal};
 use crate::intake::webhook::{Intake, WebhookState};
+use crate::outbox::Registry;
 use crate::outbox::{OutboxConfig, Worker};
-use crate::relay::execute::{Executor, Icons};
-use crate::relay::{autoclose, BotIdentity, Relay};
+use crate::relay::autoclose;
 use crate::shutdown::ShutdownTrigger;
 use crate::store::{Store, StoreError};
 use crate::telegram::{BotCommand, Client, TgError};
@@ -51,9 +56,9 @@ pub enum StartError {
 #[derive(Clone)]
 pub struct Connection {
     /// Decision context.
-    pub relay: Relay,
-    /// Intent executor.
-    pub executor: Arc<Executor>,
+    pub ctx: Context,
+    /// The executors of its outbox actions.
+    pub registry: Arc<Registry>,
     /// Bot API client.
     pub tg: Client,
     /// Wakes the update processor.
@@ -114,6 +119,29 @@ fn fail(cfg: &ConnectionConfig, message: impl Into<String>) -> StartError {
 
 fn explain(cfg: &ConnectionConfig, what: &str, e: TgError) -> StartError {
     fail(cfg, format!("{what}: {e}"))
+}
+
+/// Who records a connection's events, in order: the dialog history, analytics, webhook
+/// deliveries. A new subscriber (a metric, an export) is added here.
+pub fn subscribers() -> Subscribers {
+    Subscribers::new(vec![
+        Arc::new(History),
+        Arc::new(crate::stats::Analytics),
+        Arc::new(crate::api::events::WebhookEvents),
+    ])
+}
+
+/// The executors of a connection's outbox actions: every feature registers its own here.
+pub fn registry(topics: &Topics) -> Registry {
+    let mut registry = Registry::new();
+    crate::domain::topics::register(&mut registry, topics);
+    crate::relay::register(&mut registry, topics);
+    crate::gateway::mirror::register(&mut registry, topics);
+    crate::api::send::register(&mut registry, topics);
+    crate::broadcast::register(&mut registry, topics);
+    crate::export::register(&mut registry, topics);
+    crate::stats::register(&mut registry, topics);
+    registry
 }
 
 /// Checks a connection against Telegram and prepares its runtime.
@@ -182,8 +210,7 @@ pub async fn prepare(
             tracing::warn!(connection = %cfg.name, error = %e, "could not register the admins' command menu");
         }
     }
-    if let Err(e) =
-        crate::commands::roles::refresh_admins(&tg, store, connection, cfg.group_id).await
+    if let Err(e) = crate::domain::roles::refresh_admins(&tg, store, connection, cfg.group_id).await
     {
         tracing::warn!(connection = %cfg.name, error = %e, "administrators unknown until the next refresh");
     }
@@ -194,7 +221,7 @@ pub async fn prepare(
             Icons::default()
         }
     };
-    let relay = Relay {
+    let ctx = Context {
         connection,
         name: cfg.name.clone(),
         group_id: cfg.group_id,
@@ -206,16 +233,18 @@ pub async fn prepare(
         defaults: Arc::new(cfg.params.clone()),
         shared_group,
         time_zone: cfg.time_zone,
+        subscribers: subscribers(),
     };
-    let executor = Arc::new(Executor {
-        relay: relay.clone(),
+    let topics = Topics {
+        ctx: ctx.clone(),
         store: store.clone(),
         tg: tg.clone(),
         icons,
-    });
+    };
+    let registry = Arc::new(registry(&topics));
     Ok(Connection {
-        relay,
-        executor,
+        ctx,
+        registry,
         tg,
         wake: Arc::new(Notify::new()),
         mode: cfg.mode.clone(),
@@ -295,12 +324,12 @@ pub async fn start(config: &Config, tuning: Tuning) -> Result<Running, StartErro
     let mut tasks = JoinSet::new();
     let mut intakes = Vec::new();
     for c in &connections {
-        let relay = c.relay.clone();
+        let ctx = c.ctx.clone();
         // Every line a connection's tasks log carries its name (see `logging`).
-        let span = tracing::info_span!("connection", connection = %relay.name);
+        let span = tracing::info_span!("connection", connection = %ctx.name);
         tasks.spawn(
             intake::process_loop(
-                relay.clone(),
+                ctx.clone(),
                 store.clone(),
                 c.wake.clone(),
                 trigger.subscribe(),
@@ -309,14 +338,14 @@ pub async fn start(config: &Config, tuning: Tuning) -> Result<Running, StartErro
         );
         let worker = Worker::new(
             store.clone(),
-            relay.connection,
-            c.executor.clone(),
+            ctx.connection,
+            c.registry.clone(),
             tuning.outbox,
         );
         tasks.spawn(worker.run(trigger.subscribe()).instrument(span.clone()));
         tasks.spawn(
             autoclose::run(
-                relay.clone(),
+                ctx.clone(),
                 store.clone(),
                 tuning.autoclose_every,
                 trigger.subscribe(),
@@ -325,7 +354,7 @@ pub async fn start(config: &Config, tuning: Tuning) -> Result<Running, StartErro
         );
         tasks.spawn(
             crate::broadcast::run(
-                relay.clone(),
+                ctx.clone(),
                 store.clone(),
                 crate::broadcast::RunConfig::for_limits(tuning.outbox.limits),
                 trigger.subscribe(),
@@ -333,11 +362,11 @@ pub async fn start(config: &Config, tuning: Tuning) -> Result<Running, StartErro
             .instrument(span.clone()),
         );
         tasks.spawn(
-            crate::commands::roles::refresh_loop(
+            crate::domain::roles::refresh_loop(
                 c.tg.clone(),
                 store.clone(),
-                relay.clone(),
-                crate::commands::roles::REFRESH_EVERY,
+                ctx.clone(),
+                crate::domain::roles::REFRESH_EVERY,
                 trigger.subscribe(),
             )
             .instrument(span.clone()),
@@ -345,13 +374,13 @@ pub async fn start(config: &Config, tuning: Tuning) -> Result<Running, StartErro
         match &c.mode {
             Mode::Polling => {
                 if let Err(e) = c.tg.delete_webhook(false).await {
-                    tracing::warn!(connection = %relay.name, error = %e, "deleteWebhook failed");
+                    tracing::warn!(connection = %ctx.name, error = %e, "deleteWebhook failed");
                 }
                 tasks.spawn(
                     intake::polling::poll_loop(
                         c.tg.clone(),
                         store.clone(),
-                        relay.connection,
+                        ctx.connection,
                         c.wake.clone(),
                         c.updates.clone(),
                         trigger.subscribe(),
@@ -360,17 +389,17 @@ pub async fn start(config: &Config, tuning: Tuning) -> Result<Running, StartErro
                 );
             }
             Mode::Webhook { url, secret } => {
-                let hook = format!("{}/telegram/{}", url.trim_end_matches('/'), relay.name);
+                let hook = format!("{}/telegram/{}", url.trim_end_matches('/'), ctx.name);
                 let extra = json!({"secret_token": secret.expose(), "allowed_updates": intake::ALL_UPDATES});
                 c.tg.set_webhook(&hook, extra)
                     .await
                     .map_err(|e| StartError::Connection {
-                        connection: relay.name.clone(),
+                        connection: ctx.name.clone(),
                         message: format!("setWebhook failed: {e}"),
                     })?;
                 intakes.push(Intake {
-                    name: relay.name.clone(),
-                    connection: relay.connection,
+                    name: ctx.name.clone(),
+                    connection: ctx.connection,
                     secret: secret.clone(),
                     wake: c.wake.clone(),
                     updates: c.updates.clone(),
@@ -390,14 +419,14 @@ pub async fn start(config: &Config, tuning: Tuning) -> Result<Running, StartErro
             token: cfg.token.clone(),
             api_url: cfg.api_url.clone(),
             plain_http_webhooks: cfg.gateway_plain_http_webhooks,
-            relay: c.relay.clone(),
+            ctx: c.ctx.clone(),
             updates: c.updates.clone(),
         });
     let gateway = Gateway::new(&store, specs.collect()).await?;
     gateway.spawn(&mut tasks, &trigger);
-    let relays: Vec<_> = connections.iter().map(|c| c.relay.clone()).collect();
-    crate::api::delivery::spawn_all(&mut tasks, &store, relays.clone(), tuning.outbox, &trigger);
-    let api = crate::api::ApiState::new(store.clone(), relays);
+    let ctxs: Vec<_> = connections.iter().map(|c| c.ctx.clone()).collect();
+    crate::api::delivery::spawn_all(&mut tasks, &store, ctxs.clone(), tuning.outbox, &trigger);
+    let api = crate::api::ApiState::new(store.clone(), ctxs);
     // The gateway layer also wraps the HTTP router's fallback (`/bot<token>/…`): merged
     // in as the second router, that fallback is the one the app keeps.
     let app = http::harden(crate::api::router(api).merge(http::router(state, gateway)));

@@ -4,17 +4,19 @@
 
 use std::io::Write;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::broadcast::{enqueue, segment_error, Op};
+use crate::broadcast::segment_error;
+use crate::commands::answer;
 use crate::commands::parse::Parsed;
-use crate::commands::{answer, roles};
-use crate::outbox::Lane;
-use crate::relay::execute::Executor;
-use crate::relay::render::html;
-use crate::relay::{Relay, RelayError};
+use crate::domain::render::html;
+use crate::domain::roles;
+use crate::domain::topics::Topics;
+use crate::domain::Context;
+use crate::outbox::{Action, Classify, Execute, Failure, Registry};
 use crate::segments::{self, SegmentError};
-use crate::store::{now_ms, ConnectionId, ExportRow, Store, StoreError, Tx, UnixMs};
+use crate::store::{now_ms, ConnectionId, ExportRow, Intent, Store, StoreError, Tx, UnixMs};
 use crate::telegram::TgError;
 
 /// The export's columns.
@@ -109,75 +111,114 @@ pub async fn write_csv<W: Write>(
 
 /// `/export [SEGMENT]` in General: checks the segment now, exports when the intent runs.
 pub async fn command(
-    relay: &Relay,
+    ctx: &Context,
     tx: &mut Tx,
     msg: &Value,
     cmd: &Parsed,
-) -> Result<(), RelayError> {
+) -> Result<(), StoreError> {
     let reply_to = msg["message_id"].as_i64();
-    if !roles::require_admin(relay, tx, msg, None).await? {
+    if !roles::require_admin(ctx, tx, msg, None).await? {
         return Ok(());
     }
     let segment = (!cmd.args.is_empty()).then(|| cmd.args.clone());
     if let Some(src) = &segment {
         let checked =
-            segments::resolve_tx(tx, relay.connection, src, now_ms(), relay.time_zone.0, 2).await?;
+            segments::resolve_tx(tx, ctx.connection, src, now_ms(), ctx.time_zone.0, 2).await?;
         if let Err(e) = checked {
-            return answer(relay, tx, None, reply_to, segment_error(src, &e)).await;
+            return answer(ctx, tx, None, reply_to, segment_error(src, &e)).await;
         }
     }
-    let op = Op::Export { segment, reply_to };
-    enqueue(relay, tx, op, Lane::Group, relay.group_id, 0).await?;
+    let job = ExportJob { segment, reply_to };
+    ctx.to_group(tx, None, &job).await?;
     Ok(())
 }
 
-/// Runs an export intent: a temporary file, then one upload.
-pub async fn execute(
-    ex: &Executor,
+/// Post a CSV export of contacts in General (`/export`): the export's outbox action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportJob {
+    /// Segment, or all contacts.
+    pub segment: Option<String>,
+    /// The command message.
+    pub reply_to: Option<i64>,
+}
+
+impl Action for ExportJob {
+    const KIND: &'static str = "export";
+}
+
+/// Why an export job failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Telegram refused or did not answer.
+    #[error(transparent)]
+    Telegram(#[from] TgError),
+    /// Writing the file or reading the contacts failed.
+    #[error(transparent)]
+    Export(#[from] ExportError),
+}
+
+impl Classify for JobError {
+    fn failure(&self) -> Failure {
+        match self {
+            JobError::Telegram(e) => e.failure(),
+            JobError::Export(ExportError::Store(e)) => e.failure(),
+            JobError::Export(_) => Failure::Transient,
+        }
+    }
+}
+
+/// Executes [`ExportJob`]s for one connection.
+pub struct ExportExecutor(pub Topics);
+
+/// Registers the export's action with its executor.
+pub fn register(registry: &mut Registry, topics: &Topics) {
+    registry.register::<ExportJob, _>(std::sync::Arc::new(ExportExecutor(topics.clone())));
+}
+
+impl Execute<ExportJob> for ExportExecutor {
+    type Done = ();
+    type Error = JobError;
+
+    async fn execute(&self, _intent: &Intent, job: ExportJob) -> Result<(), JobError> {
+        execute(&self.0, job.segment.as_deref(), job.reply_to).await
+    }
+}
+
+/// Runs an export: a temporary file, then one upload.
+async fn execute(
+    ex: &Topics,
     segment: Option<&str>,
     reply_to: Option<i64>,
-) -> Result<(), TgError> {
-    let relay = &ex.relay;
-    let file = tempfile::NamedTempFile::new()
-        .map_err(|e| TgError::Transient(format!("temp file: {e}")))?;
-    let writer = std::io::BufWriter::new(
-        file.reopen()
-            .map_err(|e| TgError::Transient(format!("temp file: {e}")))?,
-    );
+) -> Result<(), JobError> {
+    let ctx = &ex.ctx;
+    let file = tempfile::NamedTempFile::new().map_err(ExportError::Io)?;
+    let writer = std::io::BufWriter::new(file.reopen().map_err(ExportError::Io)?);
     let mut extra = json!({});
     if let Some(r) = reply_to {
         extra["reply_parameters"] = json!({"message_id": r, "allow_sending_without_reply": true});
     }
-    let n = match write_csv(
-        &ex.store,
-        relay.connection,
-        segment,
-        relay.time_zone.0,
-        writer,
-    )
-    .await
-    {
+    let n = match write_csv(&ex.store, ctx.connection, segment, ctx.time_zone.0, writer).await {
         Ok(n) => n,
         Err(ExportError::Segment(e)) => {
             extra["parse_mode"] = json!("HTML");
             let text = segment_error(segment.unwrap_or(""), &e);
-            ex.tg.send_message(relay.group_id, &text, extra).await?;
+            ex.tg.send_message(ctx.group_id, &text, extra).await?;
             return Ok(());
         }
-        Err(e) => return Err(TgError::Transient(e.to_string())),
+        Err(e) => return Err(e.into()),
     };
     let bytes = tokio::fs::read(file.path())
         .await
-        .map_err(|e| TgError::Transient(format!("temp file: {e}")))?;
+        .map_err(ExportError::Io)?;
     let what = segment.map_or("all contacts".to_string(), |s| format!("segment {s}"));
     extra["caption"] = json!(format!("📇 Export: {n} contacts ({})", html(&what)));
     extra["parse_mode"] = json!("HTML");
     let name = format!(
         "contacts-{}.csv",
-        &format_time(now_ms(), relay.time_zone.0)[..10]
+        &format_time(now_ms(), ctx.time_zone.0)[..10]
     );
     ex.tg
-        .send_document_bytes(relay.group_id, &name, "text/csv", bytes.into(), extra)
+        .send_document_bytes(ctx.group_id, &name, "text/csv", bytes.into(), extra)
         .await?;
     Ok(())
 }

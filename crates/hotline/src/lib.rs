@@ -15,6 +15,7 @@ pub mod broadcast;
 pub mod commands;
 pub mod config;
 pub mod console;
+pub mod domain;
 pub mod export;
 pub mod gateway;
 pub mod http;

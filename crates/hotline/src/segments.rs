@@ -115,24 +115,9 @@ pub enum Expr {
     Or(Box<Expr>, Box<Expr>),
 }
 
-/// A value bound to a compiled segment's placeholders, in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Bind {
-    /// An integer.
-    Int(i64),
-    /// A text.
-    Text(String),
-}
-
-/// A segment compiled for SQL: `sql` is a boolean condition over `contacts c` whose
-/// placeholders `$base..` take `binds` in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Compiled {
-    /// The condition.
-    pub sql: String,
-    /// Values of its placeholders.
-    pub binds: Vec<Bind>,
-}
+/// What a segment compiles to: a SQL condition over contacts and its values (defined by
+/// the store, which runs it).
+pub use crate::store::{Bind, Compiled};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Tok {

@@ -1,5 +1,5 @@
 //! Team analytics (`/stats [today|7d|30d|FROM..TO]`): figures computed from the dialog
-//! events the relay records in its decisions (`dialog_events`), answered as a message and
+//! events recorded with every decision (`dialog_events`, see [`Analytics`]), answered as a message and
 //! a chart rendered in process (plotters' bitmap backend with an embedded font, so it
 //! works on a machine without fontconfig or any system font).
 //!
@@ -12,18 +12,21 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Once;
 
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use time::{Date, UtcOffset};
 
-use crate::broadcast::{enqueue, Op};
+use crate::commands::answer;
 use crate::commands::parse::Parsed;
-use crate::commands::{answer, roles};
-use crate::outbox::Lane;
-use crate::relay::execute::Executor;
-use crate::relay::render::html;
-use crate::relay::{Relay, RelayError};
+use crate::domain::events::{Event, Subscriber};
+use crate::domain::render::html;
+use crate::domain::roles;
+use crate::domain::topics::Topics;
+use crate::domain::Context;
+use crate::outbox::{Action, Classify, Execute, Failure, Registry};
 use crate::segments::{day_of, day_start, parse_age, parse_date};
-use crate::store::{now_ms, ConnectionId, DialogEvent, Store, StoreError, Tx, UnixMs};
+use crate::store::{now_ms, ConnectionId, DialogEvent, Intent, Store, StoreError, Tx, UnixMs};
 use crate::telegram::{InputFile, TgError};
 
 /// Chart size in pixels.
@@ -45,16 +48,35 @@ pub mod kind {
     pub const INTERCEPTED: &str = "intercepted";
 }
 
-/// Records a dialog event in the decision's transaction (the relay's hooks call this).
-pub async fn record(
-    tx: &mut Tx,
-    relay: &Relay,
-    dialog: i64,
-    kind: &str,
-    operator: Option<i64>,
-) -> Result<(), StoreError> {
-    tx.record_event(relay.connection, dialog, kind, operator, now_ms())
-        .await
+/// Analytics rows (`dialog_events`): a [`Subscriber`] of the recorder, so every decision
+/// that creates, reopens or closes a dialog or moves a message is counted in its own
+/// transaction.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Analytics;
+
+impl Subscriber for Analytics {
+    fn record<'a>(
+        &'a self,
+        tx: &'a mut Tx,
+        ctx: &'a Context,
+        event: &'a Event<'a>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let (dialog, kind, operator) = match *event {
+                Event::DialogCreated { dialog } => (dialog, kind::CREATED, None),
+                Event::DialogReopened { dialog } => (dialog, kind::REOPENED, None),
+                Event::DialogClosed { dialog } => (dialog, kind::CLOSED, None),
+                Event::MessageReceived { dialog, .. } => (dialog, kind::IN, None),
+                Event::OperatorMessage { dialog, message } => {
+                    (dialog, kind::OUT, message["from"]["id"].as_i64())
+                }
+                Event::Intercepted { dialog, .. } => (dialog, kind::INTERCEPTED, None),
+                _ => return Ok(()),
+            };
+            tx.record_event(ctx.connection, dialog, kind, operator, now_ms())
+                .await
+        })
+    }
 }
 
 /// Median and 90th percentile of durations, in milliseconds.
@@ -533,49 +555,101 @@ pub fn chart(r: &Report, label: &str) -> Result<Vec<u8>, String> {
 
 /// `/stats [PERIOD]` in General.
 pub async fn command(
-    relay: &Relay,
+    ctx: &Context,
     tx: &mut Tx,
     msg: &Value,
     cmd: &Parsed,
-) -> Result<(), RelayError> {
+) -> Result<(), StoreError> {
     let reply_to = msg["message_id"].as_i64();
-    if !roles::require_admin(relay, tx, msg, None).await? {
+    if !roles::require_admin(ctx, tx, msg, None).await? {
         return Ok(());
     }
-    match parse_period(&cmd.args, now_ms(), relay.time_zone.0) {
+    match parse_period(&cmd.args, now_ms(), ctx.time_zone.0) {
         Ok((from, to, label)) => {
-            let op = Op::Stats {
+            let job = StatsJob {
                 from,
                 to,
                 label,
                 reply_to,
             };
-            enqueue(relay, tx, op, Lane::Group, relay.group_id, 0).await?;
+            ctx.to_group(tx, None, &job).await?;
             Ok(())
         }
-        Err(text) => answer(relay, tx, None, reply_to, text).await,
+        Err(text) => answer(ctx, tx, None, reply_to, text).await,
     }
 }
 
-/// Runs a stats intent: the message, then the chart as a photo.
-pub async fn execute(
-    ex: &Executor,
+/// Post team analytics in General (`/stats`): the analytics' outbox action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsJob {
+    /// Period start (Unix ms, inclusive).
+    pub from: UnixMs,
+    /// Period end (exclusive).
+    pub to: UnixMs,
+    /// How the period was named.
+    pub label: String,
+    /// The command message.
+    pub reply_to: Option<i64>,
+}
+
+impl Action for StatsJob {
+    const KIND: &'static str = "stats";
+}
+
+/// Why a stats job failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Telegram refused or did not answer.
+    #[error(transparent)]
+    Telegram(#[from] TgError),
+    /// Reading the events failed.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl Classify for JobError {
+    fn failure(&self) -> Failure {
+        match self {
+            JobError::Telegram(e) => e.failure(),
+            JobError::Store(e) => e.failure(),
+        }
+    }
+}
+
+/// Executes [`StatsJob`]s for one connection.
+pub struct StatsExecutor(pub Topics);
+
+/// Registers the analytics' action with its executor.
+pub fn register(registry: &mut Registry, topics: &Topics) {
+    registry.register::<StatsJob, _>(std::sync::Arc::new(StatsExecutor(topics.clone())));
+}
+
+impl Execute<StatsJob> for StatsExecutor {
+    type Done = ();
+    type Error = JobError;
+
+    async fn execute(&self, _intent: &Intent, job: StatsJob) -> Result<(), JobError> {
+        execute(&self.0, job.from, job.to, &job.label, job.reply_to).await
+    }
+}
+
+/// Runs a stats job: the message, then the chart as a photo.
+async fn execute(
+    ex: &Topics,
     from: UnixMs,
     to: UnixMs,
     label: &str,
     reply_to: Option<i64>,
-) -> Result<(), TgError> {
-    let relay = &ex.relay;
-    let tz = relay.time_zone.0;
-    let report = compute(&ex.store, relay.connection, from, to, tz)
-        .await
-        .map_err(|e| TgError::Transient(format!("store: {e}")))?;
+) -> Result<(), JobError> {
+    let ctx = &ex.ctx;
+    let tz = ctx.time_zone.0;
+    let report = compute(&ex.store, ctx.connection, from, to, tz).await?;
     let mut extra = json!({"parse_mode": "HTML"});
     if let Some(r) = reply_to {
         extra["reply_parameters"] = json!({"message_id": r, "allow_sending_without_reply": true});
     }
     ex.tg
-        .send_message(relay.group_id, &render_text(&report, label), extra)
+        .send_message(ctx.group_id, &render_text(&report, label), extra)
         .await?;
     let png = match chart(&report, label) {
         Ok(p) => p,
@@ -593,7 +667,7 @@ pub async fn execute(
     ex.tg
         .call_multipart(
             "sendPhoto",
-            json!({"chat_id": relay.group_id, "caption": format!("📈 {label}")}),
+            json!({"chat_id": ctx.group_id, "caption": format!("📈 {label}")}),
             vec![file],
         )
         .await?;

@@ -89,7 +89,7 @@ async fn openapi_lists_every_route_and_each_needs_a_key() {
 
     let revoked = hotline::api::auth::create_key(
         &t.app().store,
-        t.app().connections[0].relay.connection,
+        t.app().connections[0].ctx.connection,
         "old",
         "test",
     )
@@ -97,7 +97,7 @@ async fn openapi_lists_every_route_and_each_needs_a_key() {
     .unwrap();
     t.app()
         .store
-        .revoke_api_key(t.app().connections[0].relay.connection, revoked.id, 1)
+        .revoke_api_key(t.app().connections[0].ctx.connection, revoked.id, 1)
         .await
         .unwrap();
     let bad: [Option<String>; 4] = [
@@ -428,11 +428,11 @@ async fn parameters_keys_and_webhook_secret() {
         .put("/api/v1/parameters/AUTOCLOSE", json!({"value": "12"}))
         .await;
     assert_eq!((s, p["value"].as_str()), (200, Some("12")));
-    assert_eq!(t.app().connections[0].relay.params().autoclose_hours, 12);
+    assert_eq!(t.app().connections[0].ctx.params().autoclose_hours, 12);
     let stored = t
         .app()
         .store
-        .param_overrides(t.app().connections[0].relay.connection)
+        .param_overrides(t.app().connections[0].ctx.connection)
         .await
         .unwrap();
     assert_eq!(stored["AUTOCLOSE"], "12", "survives a restart");

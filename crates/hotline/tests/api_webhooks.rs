@@ -7,30 +7,16 @@ mod common;
 
 use std::sync::atomic::Ordering;
 
-use api_support::{Api, Receiver};
-use common::{spawn_app_with, text_of, TestApp};
+use api_support::{event_types, with_webhooks, Api, Receiver};
+use common::{text_of, TestApp};
 use serde_json::{json, Value};
 
 async fn setup(events: &str) -> (TestApp, Api, Receiver) {
-    let rx = Receiver::start().await;
-    let t = spawn_app_with(&format!("WEBHOOKS = \"{}/hook {events}\"", rx.url)).await;
-    let api = Api::new(&t).await;
-    let (_, w) = api.get("/api/v1/webhooks").await;
-    *rx.secret.lock().unwrap() = w["secret"].as_str().unwrap().to_string();
-    (t, api, rx)
+    with_webhooks(events, "").await
 }
 
 fn kinds(events: &[Value]) -> Vec<String> {
-    events
-        .iter()
-        .map(|e| {
-            let t = e["type"].as_str().unwrap_or("?");
-            match e["data"]["message"]["text"].as_str() {
-                Some(text) => format!("{t}:{text}"),
-                None => t.to_string(),
-            }
-        })
-        .collect()
+    event_types(events)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -242,7 +228,7 @@ async fn autoclose_raises_dialog_closed() {
     let thread = t.wait_topic("Bea").await;
     t.operator_says(thread, "we will check");
     t.wait_title(thread, "🟨").await;
-    let relay = &t.app().connections[0].relay;
+    let relay = &t.app().connections[0].ctx;
     let later = hotline::store::now_ms() + 49 * 3_600_000;
     let closed = hotline::relay::autoclose::sweep(relay, &t.app().store, later)
         .await

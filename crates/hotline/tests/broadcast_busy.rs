@@ -23,11 +23,7 @@ async fn dialogs_go_first_during_a_broadcast() {
         group_per_minute: 20,
     };
     t.restart().await;
-    t.emu.set_limits(tg_emulator::Limits {
-        bot_per_second: Some(30),
-        private_per_second: Some(1),
-        group_per_minute: Some(20),
-    });
+    t.emu.set_limits(tg_emulator::Limits::telegram());
     let (s, _) = (store(&t), connection(&t).await);
     let news = post_general(&t, json!({"text": "Newsletter"}));
     command(&t, "/send all", Some(news));

@@ -145,7 +145,7 @@ async fn menus_extensions_allowed_and_anonymous_admins() {
         "sender_chat": {"id": t.group, "type": "supergroup", "title": "Support team"},
         "entities": [{"type": "bot_command", "offset": 0, "length": 4}]}});
     app.store
-        .insert_updates(c.relay.connection, &[update], hotline::store::now_ms())
+        .insert_updates(c.ctx.connection, &[update], hotline::store::now_ms())
         .await
         .unwrap();
     c.wake.notify_one();
@@ -155,5 +155,5 @@ async fn menus_extensions_allowed_and_anonymous_admins() {
             .any(|m| text_of(m).contains("Remain anonymous"))
     })
     .await;
-    assert_eq!(c.relay.params().autoclose_hours, 48, "nothing changed");
+    assert_eq!(c.ctx.params().autoclose_hours, 48, "nothing changed");
 }

@@ -46,7 +46,7 @@ async fn blocked_user_is_marked_and_cleared() {
     let contact = t
         .app()
         .store
-        .contact_by_user(t.app().connections[0].relay.connection, u)
+        .contact_by_user(t.app().connections[0].ctx.connection, u)
         .await
         .unwrap()
         .unwrap();
@@ -56,7 +56,7 @@ async fn blocked_user_is_marked_and_cleared() {
     let contact = t
         .app()
         .store
-        .contact_by_user(t.app().connections[0].relay.connection, u)
+        .contact_by_user(t.app().connections[0].ctx.connection, u)
         .await
         .unwrap()
         .unwrap();
@@ -132,7 +132,7 @@ async fn autoclose_closes_waiting_dialogs_and_hold_wait_work() {
     t.wait_title(thread, "🟪").await;
     t.operator_says(thread, "answer");
     t.wait_title(thread, "🟨").await;
-    let relay = &t.app().connections[0].relay;
+    let relay = &t.app().connections[0].ctx;
     let store = &t.app().store;
     let now = hotline::store::now_ms();
     assert_eq!(

@@ -21,7 +21,7 @@ async fn white_list_and_ignore_chats() {
     let allowed = t.person("Allowed");
     let ignored = t.person("Ignored");
     let stranger = t.person("Stranger");
-    let relay = &t.app().connections[0].relay;
+    let relay = &t.app().connections[0].ctx;
     relay
         .params
         .write()

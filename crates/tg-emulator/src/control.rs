@@ -3,6 +3,7 @@
 //! to read every chat's transcript. In process through [`Control`], over HTTP under
 //! `/control` (documented in the crate README).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
@@ -19,7 +20,7 @@ use crate::limits::{Faults, Limits};
 use crate::methods::send::{album_bodies, build_body, resolve_target};
 use crate::methods::topics;
 use crate::params::{Params, Upload};
-use crate::world::{now, Callback, ChatKey, Sender};
+use crate::world::{member_json, member_updated, now, Callback, ChatKey, Member, Sender};
 use crate::Shared;
 
 /// Where a person acts: their private chat with a bot, or a group (optionally a topic).
@@ -199,19 +200,73 @@ impl Control {
         self.shared.world().add_group(title, is_forum, owner)
     }
 
-    /// Adds a member: status "member", "administrator" (with `rights`) or "creator".
+    /// Sets a member's status ("member", "administrator" with `rights`, "creator",
+    /// "left", "kicked"), as the group's creator would (people join and leave by
+    /// themselves). Sends the membership updates: `my_chat_member` when the member is a
+    /// bot, `chat_member` to the group's administrator bots that asked for it.
     pub fn set_member(&self, group: i64, user: i64, status: &str, rights: Value) -> ApiResult<()> {
+        self.change_member(group, user, status, rights, None)
+    }
+
+    /// [`Control::set_member`] done by `by` (the `from` of the updates).
+    pub fn change_member(
+        &self,
+        group: i64,
+        user: i64,
+        status: &str,
+        rights: Value,
+        by: Option<i64>,
+    ) -> ApiResult<()> {
         self.shared
             .world()
-            .set_member(group, user, status, rights)
-            .map_err(ApiError::bad_request)
+            .change_member(group, user, Member::with(status, rights), by)
+            .map_err(ApiError::bad_request)?;
+        self.changed(json!({"type": "member", "chat": group}));
+        Ok(())
+    }
+
+    /// A person (or bot) joins a group as an ordinary member.
+    pub fn add_member(&self, group: i64, user: i64) -> ApiResult<()> {
+        self.set_member(group, user, "member", json!({}))
+    }
+
+    /// A member leaves the group (a person by themselves, a bot removed by the creator).
+    pub fn remove_member(&self, group: i64, user: i64) -> ApiResult<()> {
+        self.set_member(group, user, "left", json!({}))
+    }
+
+    /// Makes a member an administrator with `rights` (`{"can_manage_topics": true, ...}`),
+    /// or changes an administrator's rights (a bot's own included).
+    pub fn promote(&self, group: i64, user: i64, rights: Value) -> ApiResult<()> {
+        self.set_member(group, user, "administrator", rights)
+    }
+
+    /// Turns an administrator back into an ordinary member.
+    pub fn demote(&self, group: i64, user: i64) -> ApiResult<()> {
+        self.set_member(group, user, "member", json!({}))
     }
 
     /// Makes a bot an administrator with every right a helpdesk needs.
     pub fn add_admin_bot(&self, group: i64, bot: i64) -> ApiResult<()> {
         let rights = json!({"can_manage_topics": true, "can_delete_messages": true, "can_pin_messages": true,
             "can_manage_chat": true, "can_restrict_members": true, "can_invite_users": true, "can_change_info": true});
-        self.set_member(group, bot, "administrator", rights)
+        self.promote(group, bot, rights)
+    }
+
+    /// Replaces what ordinary members may do in a group (a ChatPermissions object; e.g.
+    /// `{"can_manage_topics": true}` lets members create topics). Unlisted rights are off.
+    pub fn set_permissions(&self, group: i64, permissions: &Value) -> ApiResult<()> {
+        let mut world = self.shared.world();
+        let chat = world
+            .chats
+            .get_mut(&ChatKey::Group(group))
+            .ok_or_else(ApiError::chat_not_found)?;
+        let mut p = crate::world::default_permissions();
+        for (k, v) in p.as_object_mut().unwrap() {
+            *v = json!(permissions[k.as_str()].as_bool().unwrap_or(false));
+        }
+        chat.permissions = p;
+        Ok(())
     }
 
     /// A person sends content (see the README for its shape) to a bot or a group.
@@ -307,7 +362,7 @@ impl Control {
                 Some(text.into()),
                 None,
                 content.get("entities").cloned(),
-                false,
+                crate::methods::send::TextKind::Edit,
             )?;
             json["text"] = json!(text);
             json.as_object_mut().unwrap().remove("entities");
@@ -391,42 +446,57 @@ impl Control {
         }
         chat.blocked = blocked;
         let chat_json = chat.json.clone();
-        let bot_json = world.user_json(bot);
         let (old, new) = if blocked {
             ("member", "kicked")
         } else {
             ("kicked", "member")
         };
-        let member = |status: &str| {
-            let mut m = json!({"status": status, "user": bot_json});
-            if status == "kicked" {
-                m["until_date"] = json!(0);
-            }
-            m
-        };
-        let update = json!({"chat": chat_json, "from": world.user_json(user), "date": now(),
-            "old_chat_member": member(old), "new_chat_member": member(new)});
+        let member = |status: &str| member_json(&world, bot, &Member::with(status, json!({})));
+        let update = member_updated(&world, &chat_json, user, member(old), member(new));
         world.push_update(bot, "my_chat_member", update);
         drop(world);
         self.changed(json!({"type": "block", "chat": user}));
         Ok(())
     }
 
-    /// A group member creates a topic.
+    /// A group member creates a topic (administrators with `can_manage_topics`, or
+    /// anyone when the group's permissions allow it).
     pub fn create_topic(&self, user: i64, group: i64, name: &str) -> ApiResult<Value> {
         let mut world = self.shared.world();
         let key = ChatKey::Group(group);
-        if !world.chats.get(&key).is_some_and(|c| c.is_forum) {
+        let Some(chat) = world.chats.get(&key).filter(|c| c.is_forum) else {
             return Err(ApiError::bad_request("the chat is not a forum"));
+        };
+        if !chat.may_create_topics(user) {
+            return Err(ApiError::bad_request("not enough rights to create a topic"));
         }
-        Ok(topics::create_topic(
+        let name = topics::new_name(Some(name.to_string()))?;
+        let topic = topics::create_topic(
             &mut world,
             key,
             Sender::User(user),
-            name,
+            &name,
             topics::ICON_COLORS[0],
             None,
-        ))
+        );
+        drop(world);
+        self.changed(json!({"type": "topic", "chat": group}));
+        Ok(topic)
+    }
+
+    /// A fault: the topic stays visible and usable by people, but bots' sends into it
+    /// (and replies to its messages) answer "message thread not found", as Telegram does
+    /// when a topic's creation message became unreachable for the bot. `false` repairs it.
+    pub fn break_topic(&self, group: i64, thread: i64, broken: bool) -> ApiResult<()> {
+        let mut world = self.shared.world();
+        let topic = world
+            .chats
+            .get_mut(&ChatKey::Group(group))
+            .and_then(|c| c.topics.get_mut(&thread))
+            .filter(|t| !t.deleted)
+            .ok_or_else(ApiError::thread_not_found)?;
+        topic.broken = broken;
+        Ok(())
     }
 
     /// A group admin deletes a topic with all its messages.
@@ -514,6 +584,7 @@ impl Control {
                 let mut v = t.json();
                 v["is_closed"] = json!(t.closed);
                 v["is_deleted"] = json!(t.deleted);
+                v["is_broken"] = json!(t.broken);
                 v
             })
             .collect()
@@ -566,6 +637,23 @@ impl Control {
             .commands
             .get(&(scope.to_string(), lang.to_string()))
             .cloned()
+    }
+
+    /// Lets `setWebhook` accept plain `http://` URLs on loopback hosts, on any port
+    /// (Telegram never does; off by default).
+    pub fn allow_http_webhooks(&self, allow: bool) {
+        self.shared.world().webhook_rules.allow_local_http = allow;
+    }
+
+    /// Plays a TLS-terminating proxy: pushes to `https://{host_port}/...` (`host:port`,
+    /// port 443 when the URL has none) go over plain HTTP to `to`, same path and query.
+    /// So a test's webhook URL can meet Telegram's rule (HTTPS on 80, 88, 443 or 8443).
+    pub fn route_webhook(&self, host_port: &str, to: SocketAddr) {
+        self.shared
+            .world()
+            .webhook_rules
+            .routes
+            .insert(host_port.to_ascii_lowercase(), to);
     }
 
     /// Subscribes to change notifications (used by the sandbox page's live updates).
@@ -648,14 +736,23 @@ pub fn routes() -> Router<Arc<Shared>> {
                 |State(s): Shr, Path(id): Path<i64>, Json(b): Json<Value>| async move {
                     reply(
                         ctl(&s)
-                            .set_member(
+                            .change_member(
                                 id,
                                 b["user_id"].as_i64().unwrap_or(0),
                                 b["status"].as_str().unwrap_or("member"),
                                 b["rights"].clone(),
+                                b["by"].as_i64(),
                             )
                             .map(|_| true),
                     )
+                },
+            ),
+        )
+        .route(
+            "/groups/{id}/permissions",
+            put(
+                |State(s): Shr, Path(id): Path<i64>, Json(b): Json<Value>| async move {
+                    reply(ctl(&s).set_permissions(id, &b).map(|_| true))
                 },
             ),
         )
@@ -735,6 +832,20 @@ pub fn routes() -> Router<Arc<Shared>> {
             }),
         )
         .route(
+            "/topics/break",
+            post(|State(s): Shr, Json(b): Json<Value>| async move {
+                reply(
+                    ctl(&s)
+                        .break_topic(
+                            b["chat_id"].as_i64().unwrap_or(0),
+                            b["message_thread_id"].as_i64().unwrap_or(0),
+                            b["broken"].as_bool().unwrap_or(true),
+                        )
+                        .map(|_| true),
+                )
+            }),
+        )
+        .route(
             "/transcript",
             get(|State(s): Shr, Query(q): Query<ChatQuery>| async move {
                 let c = ctl(&s);
@@ -772,8 +883,32 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route(
             "/limits",
             put(|State(s): Shr, Json(l): Json<Limits>| async move {
-                s.config.lock().unwrap().limits = l;
+                reply(l.validate().map_err(ApiError::bad_request).map(|_| {
+                    s.config.lock().unwrap().limits = l;
+                    true
+                }))
+            }),
+        )
+        .route(
+            "/webhooks/http",
+            put(|State(s): Shr, Json(b): Json<Value>| async move {
+                ctl(&s).allow_http_webhooks(b["allow"].as_bool().unwrap_or(true));
                 reply(Ok(true))
+            }),
+        )
+        .route(
+            "/webhooks/routes",
+            post(|State(s): Shr, Json(b): Json<Value>| async move {
+                let to = b["to"].as_str().and_then(|t| t.parse::<SocketAddr>().ok());
+                reply(match (b["from"].as_str(), to) {
+                    (Some(from), Some(to)) => {
+                        ctl(&s).route_webhook(from, to);
+                        Ok(true)
+                    }
+                    _ => Err(ApiError::bad_request(
+                        "give from (host:port) and to (a local ip:port)",
+                    )),
+                })
             }),
         )
         .route("/events", get(events))

@@ -92,7 +92,9 @@ pub struct Emulator {
 impl Emulator {
     /// Starts an emulator on `addr` (use port 0 for an ephemeral port in tests).
     pub async fn start(addr: SocketAddr, config: Config) -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             world: Mutex::new(world::World::new()),

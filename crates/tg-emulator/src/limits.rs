@@ -16,6 +16,50 @@ pub struct Limits {
     pub private_per_second: Option<u32>,
     /// Messages per minute per group (Telegram: about 20).
     pub group_per_minute: Option<u32>,
+    /// Runs the world's clock this many times faster (default 1): every window shrinks
+    /// by the factor and the counts stay, so tests meet real dynamics quickly (10: 20
+    /// messages per 6 s per group, 1 per 0.1 s per private chat). `retry_after` stays in
+    /// the world's seconds — what Telegram would answer at that point — so a client in
+    /// the same scaled world waits `retry_after / factor` real seconds.
+    pub time_scale: Option<f64>,
+}
+
+impl Limits {
+    /// Telegram's limits (Bot FAQ): 30 messages/s per bot, 1/s per private chat, 20/min
+    /// per group.
+    pub fn telegram() -> Self {
+        Self {
+            bot_per_second: Some(30),
+            private_per_second: Some(1),
+            group_per_minute: Some(20),
+            time_scale: None,
+        }
+    }
+
+    /// The same limits with the world's clock running `factor` times faster.
+    pub fn scaled(self, factor: f64) -> Self {
+        Self {
+            time_scale: Some(factor),
+            ..self
+        }
+    }
+
+    /// The time-scale factor in effect (1 unless a positive finite factor was given).
+    pub fn scale(&self) -> f64 {
+        self.time_scale
+            .filter(|f| f.is_finite() && *f > 0.0)
+            .unwrap_or(1.0)
+    }
+
+    /// Refuses a time scale that is not a positive finite number.
+    pub fn validate(&self) -> Result<(), String> {
+        match self.time_scale {
+            Some(f) if !(f.is_finite() && f > 0.0) => {
+                Err(format!("time_scale must be a positive number, got {f}"))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Faults injected into calls of one method (or all).
@@ -109,8 +153,8 @@ pub struct Windows {
 
 impl Windows {
     /// Checks every (key, limit, window) at once; records a send only when all pass.
-    /// Returns the seconds to wait (Telegram's `retry_after`) when one is exceeded.
-    pub fn admit(&mut self, checks: &[(String, u32, Duration)]) -> Result<(), u64> {
+    /// Returns how long to wait when one is exceeded.
+    pub fn admit(&mut self, checks: &[(String, u32, Duration)]) -> Result<(), Duration> {
         let now = Instant::now();
         let mut wait = Duration::ZERO;
         for (key, limit, window) in checks {
@@ -124,7 +168,7 @@ impl Windows {
             }
         }
         if wait > Duration::ZERO {
-            return Err(wait.as_secs_f64().ceil().max(1.0) as u64);
+            return Err(wait);
         }
         for (key, _, _) in checks {
             self.sent.get_mut(key).unwrap().push_back(now);
@@ -144,7 +188,17 @@ mod tests {
         assert!(w.admit(&checks).is_ok());
         assert!(w.admit(&checks).is_ok());
         let retry = w.admit(&checks).unwrap_err();
-        assert!((59..=60).contains(&retry));
+        assert!(retry > Duration::from_secs(59) && retry <= Duration::from_secs(60));
+    }
+
+    #[test]
+    fn time_scale() {
+        assert_eq!(Limits::default().scale(), 1.0);
+        assert_eq!(Limits::telegram().scaled(10.0).scale(), 10.0);
+        assert_eq!(Limits::telegram().scaled(-1.0).scale(), 1.0);
+        assert!(Limits::telegram().scaled(0.0).validate().is_err());
+        assert!(Limits::telegram().scaled(f64::NAN).validate().is_err());
+        assert!(Limits::telegram().scaled(0.5).validate().is_ok());
     }
 
     #[test]

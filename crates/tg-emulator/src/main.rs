@@ -37,6 +37,30 @@ struct Args {
     /// Messages per minute per group before 429.
     #[arg(long)]
     group_per_minute: Option<u32>,
+    /// Telegram's limits (30/s per bot, 1/s per private chat, 20/min per group) unless
+    /// the options above say otherwise.
+    #[arg(long)]
+    telegram_limits: bool,
+    /// Run the limits' clock this many times faster (windows shrink, counts stay;
+    /// retry_after is in the scaled world's seconds).
+    #[arg(long)]
+    time_scale: Option<f64>,
+    /// Accept plain http:// webhook URLs on loopback hosts, on any port (Telegram
+    /// requires HTTPS on 80, 88, 443 or 8443).
+    #[arg(long)]
+    allow_http_webhooks: bool,
+    /// Deliver pushes for an HTTPS webhook host over plain HTTP to a local address, as
+    /// a TLS-terminating proxy would: HOST:PORT=IP:PORT (repeatable).
+    #[arg(long = "route-webhook", value_parser = parse_route)]
+    routes: Vec<(String, SocketAddr)>,
+}
+
+fn parse_route(s: &str) -> Result<(String, SocketAddr), String> {
+    let (from, to) = s
+        .split_once('=')
+        .ok_or("expected HOST:PORT=IP:PORT, e.g. hotline.test:8443=127.0.0.1:8080")?;
+    let to = to.parse().map_err(|e| format!("{to}: {e}"))?;
+    Ok((from.to_string(), to))
 }
 
 #[tokio::main]
@@ -45,18 +69,30 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
     let args = Args::parse();
+    let base = if args.telegram_limits {
+        Limits::telegram()
+    } else {
+        Limits::default()
+    };
+    let limits = Limits {
+        bot_per_second: args.bot_per_second.or(base.bot_per_second),
+        private_per_second: args.private_per_second.or(base.private_per_second),
+        group_per_minute: args.group_per_minute.or(base.group_per_minute),
+        time_scale: args.time_scale,
+    };
+    limits.validate().map_err(anyhow::Error::msg)?;
     let config = Config {
-        limits: Limits {
-            bot_per_second: args.bot_per_second,
-            private_per_second: args.private_per_second,
-            group_per_minute: args.group_per_minute,
-        },
+        limits,
         ..Config::default()
     };
     let emu = Emulator::start(args.listen, config)
         .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
+        .context("starting the emulator")?;
     let control = emu.control();
+    control.allow_http_webhooks(args.allow_http_webhooks);
+    for (from, to) in &args.routes {
+        control.route_webhook(from, *to);
+    }
     let mut bots = Vec::new();
     for spec in &args.bots {
         let (token, username) = spec.split_once('=').unwrap_or((spec, "emulated_bot"));

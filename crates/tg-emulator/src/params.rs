@@ -60,6 +60,29 @@ impl Params {
         self.uploads.insert(name, upload);
     }
 
+    /// Drops the fields Telegram does not know from the object parameters of `method`
+    /// (given as JSON or as text holding JSON), as the Bot API server does.
+    pub fn drop_unknown_fields(&mut self, method: &str) {
+        let Some(declared) = crate::spec::method_params(method) else {
+            return;
+        };
+        for (name, types, _) in declared {
+            if types.iter().all(|t| crate::spec::is_primitive(t)) {
+                continue;
+            }
+            let Some(value) = self.values.get_mut(name) else {
+                continue;
+            };
+            if let Value::String(text) = value {
+                match serde_json::from_str::<Value>(text) {
+                    Ok(parsed) if parsed.is_object() || parsed.is_array() => *value = parsed,
+                    _ => continue,
+                }
+            }
+            crate::spec::drop_unknown_fields(&types, value);
+        }
+    }
+
     /// Names of the parameters passed; upload parts only referenced through
     /// `attach://name` are not parameters and are left out.
     pub fn names(&self) -> Vec<String> {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::{json, Value};
@@ -33,15 +33,25 @@ pub fn router(shared: Arc<Shared>) -> Router {
 
 /// What a call came to: an answer, or a connection to drop.
 pub enum Answer {
-    /// `{"ok":true,"result":...}` or an error.
-    Json(Result<Value, ApiError>),
+    /// `{"ok":true,"result":...}` (with a `description` for some methods) or an error.
+    Json(Result<Value, ApiError>, Option<&'static str>),
     /// The connection is cut (a simulated network fault).
     Dropped,
 }
 
 fn json_response(result: Result<Value, ApiError>) -> Response {
+    described_response(result, None)
+}
+
+fn described_response(result: Result<Value, ApiError>, description: Option<&str>) -> Response {
     let (status, body) = match result {
-        Ok(v) => (StatusCode::OK, json!({"ok": true, "result": v})),
+        Ok(v) => {
+            let mut body = json!({"ok": true, "result": v});
+            if let Some(d) = description {
+                body["description"] = json!(d);
+            }
+            (StatusCode::OK, body)
+        }
         Err(e) => (
             StatusCode::from_u16(e.code).unwrap_or(StatusCode::BAD_REQUEST),
             e.to_json(),
@@ -67,7 +77,11 @@ fn dropped() -> Response {
 }
 
 async fn entry(State(shared): State<Arc<Shared>>, req: Request) -> Response {
-    let path = req.uri().path().to_string();
+    // Telegram decodes the path before matching the token: python-telegram-bot escapes
+    // the token's colon in file URLs (`/file/bot123%3Aabc/...`).
+    let path = percent_encoding::percent_decode_str(req.uri().path())
+        .decode_utf8_lossy()
+        .into_owned();
     if let Some(rest) = path.strip_prefix("/file/bot") {
         return download(&shared, rest);
     }
@@ -92,7 +106,7 @@ async fn entry(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         return json_response(Err(ApiError::not_found()));
     };
     match dispatch(&shared, bot, method, params).await {
-        Answer::Json(r) => json_response(r),
+        Answer::Json(r, description) => described_response(r, description),
         Answer::Dropped => dropped(),
     }
 }
@@ -117,7 +131,8 @@ fn download(shared: &Shared, rest: &str) -> Response {
 }
 
 /// Reads the query string and the body (JSON, urlencoded or multipart) into Params.
-async fn read_params(req: Request) -> Result<Params, ApiError> {
+/// Also reads webhook replies, which may come in any of these forms.
+pub async fn read_params(req: Request) -> Result<Params, ApiError> {
     let query: Vec<(String, String)> = req
         .uri()
         .query()
@@ -216,21 +231,23 @@ fn rate_limit(shared: &Shared, bot: i64, method: &str, params: &Params) -> Resul
         return Ok(());
     }
     let limits = shared.config.lock().unwrap().limits.clone();
+    let scale = limits.scale();
+    let window = |secs: u64| Duration::from_secs(secs).div_f64(scale);
     let chat: i64 = params
         .str("chat_id")
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
     let mut checks = Vec::new();
     if let Some(n) = limits.bot_per_second {
-        checks.push((format!("bot:{bot}"), n, Duration::from_secs(1)));
+        checks.push((format!("bot:{bot}"), n, window(1)));
     }
     if chat > 0 {
         if let Some(n) = limits.private_per_second {
-            checks.push((format!("private:{bot}:{chat}"), n, Duration::from_secs(1)));
+            checks.push((format!("private:{bot}:{chat}"), n, window(1)));
         }
     } else if chat < 0 {
         if let Some(n) = limits.group_per_minute {
-            checks.push((format!("group:{bot}:{chat}"), n, Duration::from_secs(60)));
+            checks.push((format!("group:{bot}:{chat}"), n, window(60)));
         }
     }
     if params.bool("allow_paid_broadcast") {
@@ -241,7 +258,11 @@ fn rate_limit(shared: &Shared, bot: i64, method: &str, params: &Params) -> Resul
         .lock()
         .unwrap()
         .admit(&checks)
-        .map_err(ApiError::too_many_requests)
+        .map_err(|wait| {
+            // In the world's seconds (see Limits::time_scale), rounded up as Telegram does.
+            let world_secs = (wait.as_secs_f64() * scale).ceil().max(1.0);
+            ApiError::too_many_requests(world_secs as u64)
+        })
 }
 
 /// Runs one Bot API call with faults, limits, conformance checks and bookkeeping.
@@ -250,43 +271,51 @@ pub async fn dispatch(
     shared: &Arc<Shared>,
     bot: i64,
     method: &'static str,
-    params: Params,
+    mut params: Params,
 ) -> Answer {
     let fault = shared.faults.lock().unwrap().for_method(method).clone();
     if fault.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(fault.latency_ms)).await;
     }
     let outcome = fault.roll();
+    let failed = |e| Answer::Json(Err(e), None);
     match outcome {
-        Outcome::Error => return Answer::Json(Err(ApiError::new(500, "Internal Server Error"))),
+        Outcome::Error => return failed(ApiError::new(500, "Internal Server Error")),
         Outcome::Drop => return Answer::Dropped,
         Outcome::Hang(d) => {
             tokio::time::sleep(d).await;
             return Answer::Dropped;
         }
-        Outcome::Storm(secs) => return Answer::Json(Err(ApiError::too_many_requests(secs))),
+        Outcome::Storm(secs) => return failed(ApiError::too_many_requests(secs)),
         Outcome::Run | Outcome::DropAfter => {}
     }
     if let Err(e) = rate_limit(shared, bot, method, &params) {
         record(shared, bot, method, &params, &Err(e.clone()));
-        return Answer::Json(Err(e));
+        return failed(e);
     }
-    let result = if method == "getUpdates" {
-        delivery::get_updates(shared, bot, &params).await
+    // Telegram drops the fields of input objects it does not know (telegraf sends
+    // `hide: false` on buttons): they are never stored nor echoed back.
+    params.drop_unknown_fields(method);
+    let (result, description) = if method == "getUpdates" {
+        (delivery::get_updates(shared, bot, &params).await, None)
     } else {
         let mut world = shared.world();
-        let r = methods::call(&mut world, bot, method, &params);
-        if method == "setWebhook" && r.is_ok() {
-            drop(world);
-            delivery::ensure_webhook_task(shared, bot);
+        match methods::described(&mut world, bot, method, &params) {
+            Ok((v, d)) => {
+                drop(world);
+                if method == "setWebhook" {
+                    delivery::ensure_webhook_task(shared, bot);
+                }
+                (Ok(v), d)
+            }
+            Err(e) => (Err(e), None),
         }
-        r
     };
     record(shared, bot, method, &params, &result);
     if outcome == Outcome::DropAfter {
         return Answer::Dropped;
     }
-    Answer::Json(result)
+    Answer::Json(result, description)
 }
 
 fn record(
@@ -365,16 +394,4 @@ pub fn key_of(bot: i64, chat_id: i64) -> ChatKey {
     } else {
         ChatKey::Group(chat_id)
     }
-}
-
-/// Headers for a webhook push.
-pub fn webhook_headers(secret: Option<&str>) -> HeaderMap {
-    let mut h = HeaderMap::new();
-    h.insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
-    if let Some(s) = secret {
-        if let Ok(v) = s.parse() {
-            h.insert("X-Telegram-Bot-Api-Secret-Token", v);
-        }
-    }
-    h
 }

@@ -76,8 +76,12 @@ pub fn check_params(method: &str, params: &[&str]) -> Vec<Violation> {
         return vec![unknown_method(method)];
     };
     let mut found = Vec::new();
+    let declared = |name: &str| m.params.iter().any(|f| f.name == name);
     for (i, p) in params.iter().enumerate() {
-        if !m.params.iter().any(|f| f.name == *p) && !params[..i].contains(p) {
+        let legacy = LEGACY_PARAMS
+            .iter()
+            .any(|(old, new)| old == p && declared(new));
+        if !declared(p) && !legacy && !params[..i].contains(p) {
             found.push(Violation {
                 path: format!("{}.{p}", m.name),
                 message: "unknown parameter".into(),
@@ -96,6 +100,16 @@ pub fn check_params(method: &str, params: &[&str]) -> Vec<Violation> {
     }
     found
 }
+
+/// Parameters the documentation replaced but the Bot API server still accepts, with
+/// their replacement: a method that has the replacement takes the old name too, so a
+/// caller using it (older libraries, Hotline's own client) is not at fault. Bot API 7.0
+/// replaced `reply_to_message_id` and `allow_sending_without_reply` with
+/// `reply_parameters`; the emulator honours both.
+pub const LEGACY_PARAMS: &[(&str, &str)] = &[
+    ("reply_to_message_id", "reply_parameters"),
+    ("allow_sending_without_reply", "reply_parameters"),
+];
 
 /// The canonical (spec) spelling of a method name matched case-insensitively, or None,
 /// because Telegram accepts method names in any case.
@@ -119,6 +133,79 @@ pub fn method_params(method: &str) -> Option<Vec<(&'static str, Vec<&'static str
             })
             .collect(),
     )
+}
+
+/// Whether a type expression is a primitive (String, Integer, Float, Boolean, InputFile,
+/// or an array of them): such parameters carry no object fields to drop.
+pub fn is_primitive(ty: &str) -> bool {
+    let mut base = ty;
+    while let Some(inner) = base.strip_prefix("Array of ") {
+        base = inner;
+    }
+    primitive(base, &Value::Null).is_some()
+}
+
+/// Removes, in place, the fields of input objects that the spec does not know for the
+/// type expressions `types` (alternatives, as a parameter declares them), at any depth,
+/// because Telegram drops them rather than storing or echoing them (telegraf sends
+/// `hide: false` on inline buttons). Values of the wrong kind are left for the method
+/// to refuse. For a union, the member that fits best (discriminator first) is used.
+pub fn drop_unknown_fields(types: &[&str], value: &mut Value) {
+    strip(&Checker::new(0), types, value, 0);
+}
+
+fn strip(checker: &Checker, alternatives: &[&str], value: &mut Value, depth: usize) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    match value {
+        Value::Array(items) => {
+            let inner: Vec<&str> = alternatives
+                .iter()
+                .filter_map(|t| t.strip_prefix("Array of "))
+                .collect();
+            if !inner.is_empty() {
+                for item in items {
+                    strip(checker, &inner, item, depth + 1);
+                }
+            }
+        }
+        Value::Object(_) => {
+            let mut candidates = Vec::new();
+            for ty in alternatives {
+                object_members(checker.spec, ty, &mut candidates, 0);
+            }
+            let best = candidates.into_iter().min_by_key(|ty| {
+                let s = checker.shallow(ty, value, 0);
+                (!s.kind, !s.discriminated, s.errors)
+            });
+            let Some(Kind::Object(fields)) = best.and_then(|ty| checker.spec.types.get(ty)) else {
+                return;
+            };
+            let Value::Object(map) = value else { return };
+            map.retain(|name, _| fields.iter().any(|f| f.name == *name));
+            for f in fields {
+                if let Some(v) = map.get_mut(&f.name) {
+                    let types: Vec<&str> = f.types.iter().map(String::as_str).collect();
+                    strip(checker, &types, v, depth + 1);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The object types a type expression stands for (a union's members, recursively).
+fn object_members<'a>(spec: &'a Spec, ty: &'a str, out: &mut Vec<&'a str>, depth: usize) {
+    match spec.types.get(ty) {
+        Some(Kind::Object(_)) => out.push(ty),
+        Some(Kind::Union(members)) if depth < 4 => {
+            for m in members {
+                object_members(spec, m, out, depth + 1);
+            }
+        }
+        _ => {}
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -858,10 +945,66 @@ mod tests {
         );
         assert!(found[0].message.contains("unknown") && !found[1].message.contains("unknown"));
         assert!(check_params("getMe", &[]).is_empty());
+        // The legacy reply parameters are accepted where reply_parameters exists.
+        let legacy = ["chat_id", "text", "reply_to_message_id"];
+        assert!(check_params("sendMessage", &legacy).is_empty());
+        let legacy = [
+            "chat_id",
+            "from_chat_id",
+            "message_id",
+            "allow_sending_without_reply",
+        ];
+        assert!(check_params("copyMessage", &legacy).is_empty());
+        assert_eq!(
+            check_params("getChat", &["chat_id", "reply_to_message_id"])[0].to_string(),
+            "getChat.reply_to_message_id: unknown parameter"
+        );
         assert!(check_params("editMessageText", &["inline_message_id", "text"]).is_empty());
         assert!(check_params("nope", &[])[0]
             .message
             .contains("unknown method"));
+    }
+
+    #[test]
+    fn unknown_fields_of_input_objects_are_dropped() {
+        let mut kb = json!({"inline_keyboard": [[
+            {"text": "a", "callback_data": "x", "hide": false},
+            {"text": "b", "url": "https://x", "web_app": {"url": "https://y", "z": 1}}
+        ]], "extra": 1});
+        let types = [
+            "InlineKeyboardMarkup",
+            "ReplyKeyboardMarkup",
+            "ReplyKeyboardRemove",
+            "ForceReply",
+        ];
+        drop_unknown_fields(&types, &mut kb);
+        assert_eq!(
+            kb,
+            json!({"inline_keyboard": [[
+                {"text": "a", "callback_data": "x"},
+                {"text": "b", "url": "https://x", "web_app": {"url": "https://y"}}
+            ]]})
+        );
+        // A union member is chosen by its discriminator.
+        let mut media = json!([{"type": "photo", "media": "attach://a", "has_spoiler": true, "duration": 3},
+            {"type": "video", "media": "attach://b", "duration": 3, "hide": 1}]);
+        let types = ["Array of InputMediaPhoto", "Array of InputMediaVideo"];
+        drop_unknown_fields(&types, &mut media);
+        assert_eq!(
+            media[0],
+            json!({"type": "photo", "media": "attach://a", "has_spoiler": true})
+        );
+        assert_eq!(
+            media[1],
+            json!({"type": "video", "media": "attach://b", "duration": 3})
+        );
+        // Values of another kind are left for the method to refuse.
+        let mut text = json!("not an object");
+        drop_unknown_fields(&["ReplyParameters"], &mut text);
+        assert_eq!(text, json!("not an object"));
+        assert!(
+            is_primitive("Array of Array of Integer") && !is_primitive("Array of MessageEntity")
+        );
     }
 
     #[test]

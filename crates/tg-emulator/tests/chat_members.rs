@@ -306,3 +306,173 @@ async fn pin_and_unpin() {
     );
     env.done();
 }
+
+/// Membership changes send what Telegram sends: `my_chat_member` to a bot whose own
+/// status or rights changed, always; `chat_member` to administrator bots that asked for
+/// it in allowed_updates (the default list leaves it out), with old and new ChatMember.
+#[tokio::test]
+async fn membership_changes_send_my_chat_member_and_chat_member() {
+    let env = Env::new().await;
+    let g = env.group;
+    // By default no chat_member.
+    env.ctl
+        .promote(g, env.olga, json!({"can_manage_topics": true}))
+        .unwrap();
+    assert_eq!(env.updates().await, Vec::<serde_json::Value>::new());
+    env.ctl.demote(g, env.olga).unwrap();
+    assert!(env.updates().await.is_empty());
+
+    env.ok(
+        "getUpdates",
+        json!({"allowed_updates": ["message", "my_chat_member", "chat_member"]}),
+    )
+    .await;
+    let change = |u: &serde_json::Value| {
+        (
+            u["old_chat_member"]["status"].as_str().unwrap().to_string(),
+            u["new_chat_member"]["status"].as_str().unwrap().to_string(),
+            u["new_chat_member"]["user"]["id"].as_i64().unwrap(),
+            u["from"]["id"].as_i64().unwrap(),
+        )
+    };
+    let s = |x: &str| x.to_string();
+    // A promotion, by the group's creator.
+    env.ctl
+        .promote(
+            g,
+            env.olga,
+            json!({"can_manage_topics": true, "can_pin_messages": true}),
+        )
+        .unwrap();
+    let got = env.updates_of("chat_member").await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        change(&got[0]),
+        (s("member"), s("administrator"), env.olga, env.owner)
+    );
+    assert_eq!(got[0]["chat"]["id"], json!(g));
+    assert_eq!(got[0]["new_chat_member"]["can_manage_topics"], json!(true));
+    assert_eq!(
+        got[0]["new_chat_member"]["can_delete_messages"],
+        json!(false)
+    );
+    assert!(got[0]["date"].as_i64().unwrap() > 0);
+    // Rights changed: another update; nothing changed: none.
+    env.ctl
+        .promote(g, env.olga, json!({"can_manage_topics": true}))
+        .unwrap();
+    env.ctl
+        .promote(g, env.olga, json!({"can_manage_topics": true}))
+        .unwrap();
+    let got = env.updates_of("chat_member").await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["old_chat_member"]["can_pin_messages"], json!(true));
+    assert_eq!(got[0]["new_chat_member"]["can_pin_messages"], json!(false));
+    // A demotion, a join and a leave (people join and leave by themselves).
+    env.ctl.demote(g, env.olga).unwrap();
+    env.ctl.add_member(g, env.bob).unwrap();
+    env.ctl.remove_member(g, env.bob).unwrap();
+    let got: Vec<_> = env
+        .updates_of("chat_member")
+        .await
+        .iter()
+        .map(change)
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (s("administrator"), s("member"), env.olga, env.owner),
+            (s("left"), s("member"), env.bob, env.bob),
+            (s("member"), s("left"), env.bob, env.bob),
+        ]
+    );
+    // The bot's own bans show up too, from the bot.
+    env.ok("banChatMember", json!({"chat_id": g, "user_id": env.olga}))
+        .await;
+    let got = env.updates_of("chat_member").await;
+    assert_eq!(change(&got[0]), (s("member"), s("kicked"), env.olga, BOT));
+    assert_eq!(got[0]["new_chat_member"]["until_date"], json!(0));
+
+    // The bot's own rights: my_chat_member, always.
+    env.ctl
+        .promote(g, BOT, json!({"can_manage_topics": true}))
+        .unwrap();
+    let got = env.updates().await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    let mine = &got[0]["my_chat_member"];
+    assert_eq!(mine["old_chat_member"]["can_delete_messages"], json!(true));
+    assert_eq!(mine["new_chat_member"]["can_delete_messages"], json!(false));
+    assert_eq!(mine["new_chat_member"]["user"]["id"], json!(BOT));
+    assert_eq!(mine["from"]["id"], json!(env.owner));
+    env.ctl.demote(g, BOT).unwrap();
+    // No longer an administrator: other people's changes are not its business.
+    env.ctl.add_member(g, env.bob).unwrap();
+    env.ctl.remove_member(g, BOT).unwrap();
+    let got: Vec<_> = env
+        .updates()
+        .await
+        .iter()
+        .map(|u| {
+            let (kind, m) = if u.get("my_chat_member").is_some() {
+                ("my", &u["my_chat_member"])
+            } else {
+                ("other", &u["chat_member"])
+            };
+            (kind, change(m))
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("my", (s("administrator"), s("member"), BOT, env.owner)),
+            ("my", (s("member"), s("left"), BOT, env.owner)),
+        ]
+    );
+    assert_eq!(
+        env.err("getChat", json!({"chat_id": g})).await,
+        (
+            403,
+            "Forbidden: bot is not a member of the supergroup chat".into()
+        )
+    );
+
+    // Over HTTP, with who did it; unknown statuses are refused.
+    let path = format!("groups/{g}/members");
+    let status = env
+        .control("POST", &path, json!({"user_id": BOT, "status": "administrator", "rights": {"can_manage_topics": true}, "by": env.owner}))
+        .await;
+    assert_eq!(status, 200);
+    let got = env.updates_of("my_chat_member").await;
+    assert_eq!(
+        change(&got[0]),
+        (s("left"), s("administrator"), BOT, env.owner)
+    );
+    let status = env
+        .control(
+            "POST",
+            &path,
+            json!({"user_id": env.bob, "status": "admin"}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    env.done();
+}
+
+/// A person blocking the bot in private: my_chat_member from that person.
+#[tokio::test]
+async fn blocking_the_bot_sends_my_chat_member() {
+    let env = Env::new().await;
+    env.ctl.block(env.alice, BOT, true).unwrap();
+    env.ctl.block(env.alice, BOT, true).unwrap();
+    let got = env.updates_of("my_chat_member").await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["chat"]["type"], json!("private"));
+    assert_eq!(got[0]["from"]["id"], json!(env.alice));
+    assert_eq!(got[0]["old_chat_member"]["status"], json!("member"));
+    assert_eq!(got[0]["new_chat_member"]["status"], json!("kicked"));
+    assert_eq!(got[0]["new_chat_member"]["user"]["id"], json!(BOT));
+    env.ctl.block(env.alice, BOT, false).unwrap();
+    let got = env.updates_of("my_chat_member").await;
+    assert_eq!(got[0]["new_chat_member"]["status"], json!("member"));
+    env.done();
+}

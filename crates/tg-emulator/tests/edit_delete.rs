@@ -86,8 +86,14 @@ async fn edit_message_text_and_reply_markup() {
             json!({"chat_id": a, "message_id": mid(&m), "text": "x".repeat(4097)})
         )
         .await,
-        bad("message is too long")
+        bad("MESSAGE_TOO_LONG"),
+        "an edit over 4096 characters (a new message says \"message is too long\")"
     );
+    env.ok(
+        "editMessageText",
+        json!({"chat_id": a, "message_id": mid(&m), "text": "x".repeat(4096)}),
+    )
+    .await;
     assert_eq!(
         env.err(
             "editMessageText",

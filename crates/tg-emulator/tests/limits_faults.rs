@@ -24,7 +24,7 @@ async fn limits_answer_429_with_retry_after() {
     env.emu.set_limits(Limits {
         private_per_second: Some(1),
         group_per_minute: Some(2),
-        bot_per_second: None,
+        ..Limits::default()
     });
     env.say(env.alice, "one").await;
     let (status, body) = env
@@ -226,5 +226,64 @@ async fn faults_and_limits_over_the_control_api() {
             .await,
         (429, "Too Many Requests: retry after 1".into())
     );
+    env.done();
+}
+
+/// A time scale shrinks every window by the same factor and keeps the counts; retry_after
+/// is in the scaled world's seconds (what Telegram would say at that point).
+#[tokio::test]
+async fn a_time_scale_runs_the_limits_faster() {
+    let env = Env::new().await;
+    let group = Limits {
+        group_per_minute: Some(2),
+        ..Limits::default()
+    };
+    // 2 per minute, 60 times faster: 2 per second.
+    env.emu.set_limits(group.scaled(60.0));
+    let started = Instant::now();
+    env.say(env.group, "g1").await;
+    env.say(env.group, "g2").await;
+    let (status, body) = env
+        .call("sendMessage", json!({"chat_id": env.group, "text": "g3"}))
+        .await;
+    assert_eq!(status, 429, "{body}");
+    let retry = body["parameters"]["retry_after"].as_u64().unwrap();
+    assert!((1..=60).contains(&retry), "world seconds: {retry}");
+    // The window frees after a (real) second, not a minute.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, _) = env
+            .call("sendMessage", json!({"chat_id": env.group, "text": "g3"}))
+            .await;
+        if status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the scaled window never freed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "a whole scaled window"
+    );
+
+    // Telegram's own limits, over the control API, refusing a nonsense scale.
+    let status = env
+        .control(
+            "PUT",
+            "limits",
+            json!({"group_per_minute": 20, "time_scale": 0}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let telegram = json!({"bot_per_second": 30, "private_per_second": 1, "group_per_minute": 20, "time_scale": 10});
+    assert_eq!(env.control("PUT", "limits", telegram).await, 200);
+    env.say(env.alice, "one").await;
+    let (status, body) = env
+        .call("sendMessage", json!({"chat_id": env.alice, "text": "two"}))
+        .await;
+    // 1 per 0.1 s; if the machine took that long, the second one passes.
+    if status == 429 {
+        assert_eq!(body["parameters"]["retry_after"], json!(1));
+    }
     env.done();
 }

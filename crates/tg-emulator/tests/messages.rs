@@ -594,3 +594,135 @@ async fn my_commands_per_scope_and_language() {
     );
     env.done();
 }
+
+/// Telegram drops fields of input objects it does not know (telegraf sends `hide: false`
+/// on inline buttons): nothing unknown is stored or echoed, whatever the transport.
+#[tokio::test]
+async fn unknown_fields_of_input_objects_are_dropped() {
+    let env = Env::new().await;
+    let kb = json!({"inline_keyboard": [[{"text": "Yes", "callback_data": "yes", "hide": false}]], "extra": 1});
+    let clean = json!({"inline_keyboard": [[{"text": "Yes", "callback_data": "yes"}]]});
+    let m = env
+        .ok(
+            "sendMessage",
+            json!({"chat_id": env.alice, "text": "hi there", "reply_markup": kb,
+                   "entities": [{"type": "bold", "offset": 0, "length": 2, "colour": "red"}],
+                   "link_preview_options": {"is_disabled": true, "zoom": 2},
+                   "reply_parameters": {"message_id": 1, "allow_sending_without_reply": true, "x": 1}}),
+        )
+        .await;
+    assert_eq!(m["reply_markup"], clean);
+    assert_eq!(
+        m["entities"],
+        json!([{"type": "bold", "offset": 0, "length": 2}])
+    );
+    assert_eq!(m["link_preview_options"], json!({"is_disabled": true}));
+    // The same keyboard as urlencoded text, as telegraf's form transport sends it.
+    let form = [
+        ("chat_id", env.alice.to_string()),
+        ("text", "form".to_string()),
+        ("reply_markup", kb.to_string()),
+    ];
+    let resp = env
+        .http
+        .post(env.api("sendMessage"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = common::answer(resp).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["reply_markup"], clean);
+    // Edits and albums too.
+    let e = env
+        .ok(
+            "editMessageReplyMarkup",
+            json!({"chat_id": env.alice, "message_id": mid(&m),
+                   "reply_markup": {"inline_keyboard": [[{"text": "No", "callback_data": "no", "hide": true}]]}}),
+        )
+        .await;
+    assert_eq!(
+        e["reply_markup"],
+        json!({"inline_keyboard": [[{"text": "No", "callback_data": "no"}]]})
+    );
+    let album = env
+        .ok(
+            "sendMediaGroup",
+            json!({"chat_id": env.alice, "media": [
+                {"type": "photo", "media": "https://example.com/a.jpg", "caption": "a", "thumb": "x"},
+                {"type": "photo", "media": "https://example.com/b.jpg", "caption_entities": [], "foo": 1}]}),
+        )
+        .await;
+    assert_eq!(album[0]["caption"], json!("a"));
+    // A person's later view of the message has no unknown field either.
+    let seen = env.ctl.private_transcript(BOT, env.alice);
+    assert!(
+        !serde_json::to_string(&seen).unwrap().contains("hide"),
+        "{seen:?}"
+    );
+    env.done();
+}
+
+/// The parameters Bot API 7.0 replaced with reply_parameters still work, and calling
+/// them is not a conformance violation; message_thread_id has no place in a private chat.
+#[tokio::test]
+async fn legacy_reply_parameters_and_threads_in_private_chats() {
+    let env = Env::new().await;
+    let question = env.person_to_bot(env.alice, json!({"text": "Where is my order?"}));
+    let answer = env
+        .ok(
+            "sendMessage",
+            json!({"chat_id": env.alice, "text": "On its way", "reply_to_message_id": mid(&question)}),
+        )
+        .await;
+    assert_eq!(
+        answer["reply_to_message"]["message_id"],
+        question["message_id"]
+    );
+    assert_eq!(
+        env.err(
+            "sendMessage",
+            json!({"chat_id": env.alice, "text": "x", "reply_to_message_id": 9999})
+        )
+        .await,
+        (400, "Bad Request: message to be replied not found".into())
+    );
+    let m = env
+        .ok(
+            "sendMessage",
+            json!({"chat_id": env.alice, "text": "x", "reply_to_message_id": 9999, "allow_sending_without_reply": true}),
+        )
+        .await;
+    assert!(m.get("reply_to_message").is_none());
+    // Form transports send it as text.
+    let url = format!(
+        "{}?chat_id={}&text=q&reply_to_message_id={}",
+        env.api("sendMessage"),
+        env.alice,
+        mid(&question)
+    );
+    let (status, body) = common::answer(env.http.get(url).send().await.unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["result"]["reply_to_message"]["message_id"],
+        question["message_id"]
+    );
+
+    assert_eq!(
+        env.err(
+            "sendMessage",
+            json!({"chat_id": env.alice, "message_thread_id": 5, "text": "x"})
+        )
+        .await,
+        (400, "Bad Request: message thread not found".into())
+    );
+    assert_eq!(
+        env.err(
+            "sendPhoto",
+            json!({"chat_id": env.alice, "message_thread_id": 5, "photo": "https://example.com/p.jpg"})
+        )
+        .await,
+        (400, "Bad Request: message thread not found".into())
+    );
+    env.done();
+}

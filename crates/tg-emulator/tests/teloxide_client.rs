@@ -335,7 +335,9 @@ async fn teloxide_parses_the_other_answers() {
             .all(|u| !matches!(u.kind, UpdateKind::Error(_))),
         "{updates:?}"
     );
-    bot.set_webhook(reqwest::Url::parse("http://127.0.0.1:9/hook").unwrap())
+    env.ctl
+        .route_webhook("hook.test:443", "127.0.0.1:9".parse().unwrap());
+    bot.set_webhook(reqwest::Url::parse("https://hook.test/hook").unwrap())
         .await
         .expect("setWebhook");
     bot.delete_webhook().await.expect("deleteWebhook");

@@ -299,3 +299,54 @@ async fn unknown_token_is_401_and_unknown_method_404() {
     assert_eq!(status, 404);
     env.done();
 }
+
+/// python-telegram-bot escapes the token's colon (`/file/bot123%3Aabc/...`); Telegram
+/// decodes the path before matching the token, in method and file URLs alike.
+#[tokio::test]
+async fn percent_encoded_paths_are_decoded() {
+    let env = Env::new().await;
+    let escaped = TOKEN.replace(':', "%3A");
+    let url = format!("{}/bot{escaped}/getMe", env.emu.url());
+    let (status, body) = answer(env.http.get(url).send().await.unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["id"], json!(BOT));
+    // Lower-case escapes and an escaped method name too.
+    let url = format!("{}/bot{}/get%4De", env.emu.url(), TOKEN.replace(':', "%3a"));
+    let (status, body) = answer(env.http.get(url).send().await.unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+
+    let photo = env.upload_photo().await;
+    let file_id = photo["photo"][0]["file_id"].clone();
+    let file = env.ok("getFile", json!({"file_id": file_id})).await;
+    let path = file["file_path"].as_str().unwrap();
+    let resp = env
+        .http
+        .get(format!("{}/file/bot{escaped}/{path}", env.emu.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), b"\xff\xd8jpeg");
+    // Decoding does not let a wrong token through.
+    let url = format!("{}/bot999%3Anope/getMe", env.emu.url());
+    assert_eq!(env.http.get(url).send().await.unwrap().status(), 401);
+    env.done();
+}
+
+/// The binary says which address it could not listen on.
+#[tokio::test]
+async fn address_in_use_names_the_address() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_tg-emulator"))
+        .args(["--listen", &addr])
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on {addr}")),
+        "{stderr}"
+    );
+}

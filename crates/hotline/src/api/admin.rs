@@ -6,27 +6,28 @@
 
 use serde_json::Value;
 
-use super::send::ApiAction;
+use super::send::{ApiAction, ApiJob};
 use crate::commands::parse::Parsed;
-use crate::relay::render::html;
-use crate::relay::{Intent, Relay, RelayError};
+use crate::domain::render::html;
+use crate::domain::Context;
+use crate::store::StoreError;
 use crate::store::{now_ms, Tx};
 
 /// `/apikey`, `/apikey new NAME`, `/apikey revoke ID` in General (admins only).
 pub async fn apikey(
-    relay: &Relay,
+    ctx: &Context,
     tx: &mut Tx,
     msg: &Value,
     cmd: &Parsed,
-) -> Result<(), RelayError> {
-    if !crate::commands::require_admin(relay, tx, msg, None).await? {
+) -> Result<(), StoreError> {
+    if !crate::commands::require_admin(ctx, tx, msg, None).await? {
         return Ok(());
     }
     let reply_to = msg["message_id"].as_i64();
     let words = cmd.words();
     let text = match words.as_slice() {
         [] => {
-            let keys = tx.api_keys(relay.connection).await?;
+            let keys = tx.api_keys(ctx.connection).await?;
             let live: Vec<String> = keys
                 .iter()
                 .filter(|k| k.revoked_at.is_none())
@@ -59,26 +60,21 @@ pub async fn apikey(
                     name,
                     reply_to,
                 };
-                relay
-                    .push(
-                        tx,
-                        Intent::Api {
-                            dialog: None,
-                            action,
-                        },
-                        0,
-                    )
-                    .await?;
+                let job = ApiJob {
+                    dialog: None,
+                    action,
+                };
+                ctx.to_group(tx, None, &job).await?;
                 return Ok(());
             }
         }
         ["revoke", id] => match id.trim_start_matches('#').parse::<i64>() {
-            Ok(id) if tx.revoke_api_key(relay.connection, id, now_ms()).await? => {
+            Ok(id) if tx.revoke_api_key(ctx.connection, id, now_ms()).await? => {
                 format!("🔑 Key #{id} is revoked.")
             }
             _ => format!("No live key {}.", html(id)),
         },
         _ => "Usage: /apikey, /apikey new NAME, /apikey revoke ID".to_string(),
     };
-    crate::commands::answer(relay, tx, None, reply_to, text).await
+    crate::commands::answer(ctx, tx, None, reply_to, text).await
 }

@@ -8,7 +8,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use super::{ApiError, ApiState};
-use crate::relay::Relay;
+use crate::domain::Context;
 use crate::store::{now_ms, ConnectionId, Store, StoreError};
 
 /// Characters of a key kept in listings to recognise it.
@@ -70,8 +70,8 @@ pub async fn store_key(
 /// An authenticated request: the key's connection.
 #[derive(Clone)]
 pub struct Auth {
-    /// The connection's relay (decisions, live parameters).
-    pub relay: Relay,
+    /// The connection's decision context (decisions, live parameters).
+    pub ctx: Context,
     /// The key used.
     pub key_id: i64,
 }
@@ -79,7 +79,7 @@ pub struct Auth {
 impl Auth {
     /// The connection's store id.
     pub fn connection(&self) -> ConnectionId {
-        self.relay.connection
+        self.ctx.connection
     }
 }
 
@@ -107,16 +107,13 @@ impl FromRequestParts<ApiState> for Auth {
         let Some(k) = found else {
             return Err(ApiError::unauthorized("unknown or revoked API key"));
         };
-        let relay = state
-            .relay(ConnectionId(k.connection_id))
+        let ctx = state
+            .ctx(ConnectionId(k.connection_id))
             .ok_or_else(|| ApiError::unauthorized("the key's connection is not running"))?
             .clone();
         let span = tracing::Span::current();
-        span.record("connection", relay.name.as_str());
+        span.record("connection", ctx.name.as_str());
         span.record("key_id", k.id);
-        Ok(Self {
-            relay,
-            key_id: k.id,
-        })
+        Ok(Self { ctx, key_id: k.id })
     }
 }

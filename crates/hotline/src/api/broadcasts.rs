@@ -115,7 +115,7 @@ fn refused(e: BroadcastError) -> ApiError {
 }
 
 async fn view(s: &ApiState, auth: &Auth, id: i64) -> Result<BroadcastView, ApiError> {
-    Ok(broadcast::progress(&s.store, &auth.relay, id)
+    Ok(broadcast::progress(&s.store, &auth.ctx, id)
         .await
         .map_err(refused)?
         .into())
@@ -183,14 +183,13 @@ pub async fn create(
         created_by: 0,
         paid: body.paid,
     };
-    // One transaction that writes first (see `Store::lock_for_write`), confirmation included.
+    // One transaction, confirmation included.
     let mut tx = s.store.begin().await?;
-    tx.lock_for_write().await?;
-    let id = broadcast::create_in(&auth.relay, &mut tx, &req, None)
+    let id = broadcast::create_in(&auth.ctx, &mut tx, &req, None)
         .await
         .map_err(refused)?;
     if body.confirm {
-        broadcast::act_in(&auth.relay, &mut tx, id, Action::Confirm)
+        broadcast::act_in(&auth.ctx, &mut tx, id, Action::Confirm)
             .await
             .map_err(refused)?;
     }
@@ -231,8 +230,7 @@ pub async fn act(
         }
     };
     let mut tx = s.store.begin().await?;
-    tx.lock_for_write().await?;
-    broadcast::act_in(&auth.relay, &mut tx, id, action)
+    broadcast::act_in(&auth.ctx, &mut tx, id, action)
         .await
         .map_err(refused)?;
     tx.commit().await?;

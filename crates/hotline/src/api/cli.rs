@@ -139,7 +139,7 @@ pub async fn print_sandbox_key(running: &crate::app::Running) {
     let Some(c) = running.connections.first() else {
         return;
     };
-    match super::auth::create_key(&running.store, c.relay.connection, "sandbox", "sandbox").await {
+    match super::auth::create_key(&running.store, c.ctx.connection, "sandbox", "sandbox").await {
         Ok(k) => crate::outln!("REST API: http://{}/api/v1 (key: {})", running.addr, k.key),
         Err(e) => eprintln!("sandbox: no API key: {e}"),
     }

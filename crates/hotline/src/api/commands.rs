@@ -7,19 +7,20 @@ use serde_json::{json, Value};
 use super::delivery::ReplyTo;
 use super::events;
 use crate::commands::parse::Parsed;
-use crate::relay::{Relay, RelayError};
+use crate::domain::Context;
+use crate::store::StoreError;
 use crate::store::Tx;
 
 /// Routes an unknown command to its webhook; false when no webhook takes it.
 pub async fn custom(
-    relay: &Relay,
+    ctx: &Context,
     tx: &mut Tx,
     msg: &Value,
     dialog: Option<i64>,
     cmd: &Parsed,
-) -> Result<bool, RelayError> {
+) -> Result<bool, StoreError> {
     let event = format!("/{}", cmd.name);
-    if !relay.params().webhooks.iter().any(|w| w.wants(&event)) {
+    if !ctx.params().webhooks.iter().any(|w| w.wants(&event)) {
         return Ok(false);
     }
     let from = &msg["from"];
@@ -42,5 +43,5 @@ pub async fn custom(
         command: cmd.name.clone(),
     };
     let reply = serde_json::to_value(reply).expect("serialises");
-    Ok(events::enqueue(tx, relay, &event, dialog, data, Some(reply)).await? > 0)
+    Ok(events::enqueue(tx, ctx, &event, dialog, data, Some(reply)).await? > 0)
 }

@@ -1,5 +1,5 @@
-//! `/api/v1/contacts`: list (filters, cursor pages), get, ban and unban. Banning goes
-//! through `/ban`'s own code, so the topic gets the same notice.
+//! `/api/v1/contacts`: list (filters, cursor pages), get, ban and unban. Banning is the
+//! same operation as `/ban`, so the topic gets the same notice.
 
 use axum::extract::State;
 use axum::Json;
@@ -7,52 +7,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Auth;
-use super::dialogs::DialogView;
 use super::error::{ApiPath, ApiQuery, ErrorBody};
 use super::{page_of, ApiError, ApiState, Page, Paged};
+pub use crate::domain::views::{ContactView, DialogView};
 use crate::store::{Contact, ContactFilter};
-
-/// A contact.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ContactView {
-    /// Telegram user id (the contact's id in this API).
-    pub user_id: i64,
-    /// First name.
-    pub first_name: String,
-    /// Last name.
-    pub last_name: Option<String>,
-    /// Username without `@`, lower-cased.
-    pub username: Option<String>,
-    /// Language code from the Telegram client.
-    pub language_code: Option<String>,
-    /// Unix ms of the first message.
-    pub first_seen_at: i64,
-    /// Unix ms of the last message.
-    pub last_message_at: Option<i64>,
-    /// `/start` deep-link parameter of the first visit.
-    pub start_param: Option<String>,
-    /// Messages are ignored.
-    pub banned: bool,
-    /// The user blocked the bot.
-    pub blocked: bool,
-}
-
-impl From<Contact> for ContactView {
-    fn from(c: Contact) -> Self {
-        Self {
-            user_id: c.user_id,
-            first_name: c.first_name,
-            last_name: c.last_name,
-            username: c.username,
-            language_code: c.language_code,
-            first_seen_at: c.first_seen_at,
-            last_message_at: c.last_message_at,
-            start_param: c.start_param,
-            banned: c.banned,
-            blocked: c.blocked,
-        }
-    }
-}
 
 /// A contact with its dialog.
 #[derive(Debug, Serialize, ToSchema)]
@@ -180,7 +138,7 @@ pub(crate) async fn segment(
     auth: &Auth,
     src: &str,
 ) -> Result<crate::segments::Compiled, ApiError> {
-    let tz = auth.relay.time_zone.0;
+    let tz = auth.ctx.time_zone.0;
     crate::segments::resolve(
         &s.store,
         auth.connection(),
@@ -236,20 +194,10 @@ async fn set_ban(
 ) -> Result<ContactDetail, ApiError> {
     let c = find(s, auth, user_id).await?;
     let mut tx = s.store.begin().await?;
-    tx.lock_for_write().await?;
-    match tx.dialog_for_contact(auth.connection(), c.id).await? {
-        Some(d) => {
-            super::run_command(
-                &auth.relay,
-                &mut tx,
-                &d,
-                if ban { "ban" } else { "unban" },
-                "",
-            )
-            .await?
-        }
-        None => tx.set_contact_banned(c.id, ban).await?,
-    }
+    let dialog = tx.dialog_for_contact(auth.connection(), c.id).await?;
+    auth.ctx
+        .set_banned(&mut tx, &c, dialog.map(|d| d.id), ban, None)
+        .await?;
     tx.commit().await?;
     detail(s, auth, user_id).await
 }

@@ -21,10 +21,10 @@ use serde::Deserialize;
 use sha2::Sha256;
 use tokio::task::JoinSet;
 
-use super::send::{ApiAction, Button};
+use super::send::{ApiAction, ApiJob, Button};
+use crate::domain::render::html;
+use crate::domain::Context;
 use crate::outbox::OutboxConfig;
-use crate::relay::render::html;
-use crate::relay::{Intent, Relay};
 use crate::shutdown::{Shutdown, ShutdownTrigger};
 use crate::store::{now_ms, ConnectionId, Delivery, Store, StoreError};
 
@@ -78,7 +78,7 @@ pub async fn rotate_secret(store: &Store, connection: ConnectionId) -> Result<St
 pub fn spawn_all(
     tasks: &mut JoinSet<()>,
     store: &Store,
-    relays: impl IntoIterator<Item = Relay>,
+    ctxs: impl IntoIterator<Item = Context>,
     retry: OutboxConfig,
     trigger: &ShutdownTrigger,
 ) {
@@ -88,10 +88,10 @@ pub fn spawn_all(
         .user_agent(concat!("Hotline-Webhooks/", env!("CARGO_PKG_VERSION")))
         .build()
         .expect("HTTP client");
-    for relay in relays {
+    for ctx in ctxs {
         let w = Worker {
             store: store.clone(),
-            relay,
+            ctx,
             http: http.clone(),
             retry,
         };
@@ -102,14 +102,14 @@ pub fn spawn_all(
 #[derive(Clone)]
 struct Worker {
     store: Store,
-    relay: Relay,
+    ctx: Context,
     http: reqwest::Client,
     retry: OutboxConfig,
 }
 
 impl Worker {
     async fn run(self, mut shutdown: Shutdown) {
-        let conn = self.relay.connection;
+        let conn = self.ctx.connection;
         let mut running: JoinSet<i64> = JoinSet::new();
         let mut in_flight: HashSet<i64> = HashSet::new();
         loop {
@@ -174,7 +174,7 @@ impl Worker {
 
     /// One POST; `Ok` holds the answer body of a 2xx.
     async fn attempt(&self, d: &Delivery) -> Result<bytes::Bytes, String> {
-        let secret = secret(&self.store, self.relay.connection)
+        let secret = secret(&self.store, self.ctx.connection)
             .await
             .map_err(|e| format!("store: {e}"))?;
         let t = now_ms() / 1000;
@@ -215,11 +215,11 @@ impl Worker {
         tx.delivery_done(d.id, now).await?;
         let down = outage_key(&d.url);
         if tx
-            .kv_get(self.relay.connection, &down)
+            .kv_get(self.ctx.connection, &down)
             .await?
             .is_some_and(|v| !v.is_empty())
         {
-            tx.kv_set(self.relay.connection, &down, "").await?;
+            tx.kv_set(self.ctx.connection, &down, "").await?;
             let text = format!("✅ Webhook {} is receiving events again.", html(&d.url));
             self.notice(&mut tx, None, text, None).await?;
         }
@@ -241,11 +241,11 @@ impl Worker {
         }
         let down = outage_key(&d.url);
         if tx
-            .kv_get(self.relay.connection, &down)
+            .kv_get(self.ctx.connection, &down)
             .await?
             .is_none_or(|v| v.is_empty())
         {
-            tx.kv_set(self.relay.connection, &down, &now.to_string())
+            tx.kv_set(self.ctx.connection, &down, &now.to_string())
                 .await?;
             let text = format!(
                 "⚠️ Webhook {} is failing ({}). Events are kept and retried for up to 72 h; \
@@ -274,21 +274,7 @@ impl Worker {
         text: String,
         reply_to: Option<i64>,
     ) -> Result<(), StoreError> {
-        self.relay
-            .push(
-                tx,
-                Intent::Notice {
-                    dialog,
-                    text,
-                    reply_to,
-                },
-                0,
-            )
-            .await
-            .map(|_| ())
-            .map_err(|e| match e {
-                crate::relay::RelayError::Store(s) => s,
-            })
+        self.ctx.notice(tx, dialog, reply_to, text).await
     }
 
     /// A custom command's answer: posted where the command was typed.
@@ -312,20 +298,11 @@ impl Worker {
                     buttons,
                     reply_to: to.reply_to,
                 };
-                self.relay
-                    .push(
-                        tx,
-                        Intent::Api {
-                            dialog: to.dialog,
-                            action,
-                        },
-                        0,
-                    )
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| match e {
-                        crate::relay::RelayError::Store(s) => s,
-                    })
+                let job = ApiJob {
+                    dialog: to.dialog,
+                    action,
+                };
+                self.ctx.to_group(tx, to.dialog, &job).await.map(|_| ())
             }
             Err(why) => {
                 let text = format!(

@@ -1,6 +1,6 @@
-//! `/api/v1/dialogs`: list by status, get, close and reopen. Status changes run `/close`
-//! and `/hold`'s own code: same store change, same topic title and state intents, same
-//! webhook events.
+//! `/api/v1/dialogs`: list by status, get, close and reopen. Status changes are the same
+//! dialog operation as `/close` and `/hold`: same store change, same topic title and state
+//! intents, same events.
 
 use axum::extract::State;
 use axum::Json;
@@ -8,45 +8,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Auth;
-use super::contacts::ContactView;
+use super::contacts::{ContactView, DialogView};
 use super::error::{ApiPath, ApiQuery, ErrorBody};
 use super::{page_of, ApiError, ApiState, Page, Paged};
 use crate::store::{Dialog, DialogStatus};
-
-/// A dialog.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct DialogView {
-    /// Dialog id.
-    pub id: i64,
-    /// The contact's Telegram user id.
-    pub user_id: i64,
-    /// `new` (🟪 user wrote last), `wait` (🟨 waiting for the user) or `closed` (⬛).
-    #[schema(example = "new")]
-    pub status: String,
-    /// Unix ms of the last status change.
-    pub status_since: i64,
-    /// Forum topic id in the backend group, when it exists.
-    pub thread_id: Option<i64>,
-    /// Unix ms.
-    pub created_at: i64,
-    /// Unix ms of the last message either way.
-    pub last_activity_at: i64,
-}
-
-impl DialogView {
-    /// The view of `d`, whose contact is `user_id`.
-    pub fn new(d: Dialog, user_id: i64) -> Self {
-        Self {
-            id: d.id,
-            user_id,
-            status: d.status.as_str().to_string(),
-            status_since: d.status_since,
-            thread_id: d.thread_id,
-            created_at: d.created_at,
-            last_activity_at: d.last_activity_at,
-        }
-    }
-}
 
 /// A dialog with its contact.
 #[derive(Debug, Serialize, ToSchema)]
@@ -158,17 +123,18 @@ async fn set_status(
     s: &ApiState,
     auth: &Auth,
     id: i64,
-    command: &str,
+    status: DialogStatus,
 ) -> Result<DialogDetail, ApiError> {
     find(s, auth, id).await?;
     let mut tx = s.store.begin().await?;
-    tx.lock_for_write().await?;
     // Read inside the transaction: the decision sees the status it changes.
     let d = tx
         .dialog(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no dialog {id}")))?;
-    super::run_command(&auth.relay, &mut tx, &d, command, "").await?;
+    auth.ctx
+        .set_status(&mut tx, &d, status, crate::store::now_ms())
+        .await?;
     tx.commit().await?;
     let d = find(s, auth, id).await?;
     detail(s, d).await
@@ -183,7 +149,7 @@ pub async fn close(
     auth: Auth,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<DialogDetail>, ApiError> {
-    Ok(Json(set_status(&s, &auth, id, "close").await?))
+    Ok(Json(set_status(&s, &auth, id, DialogStatus::Closed).await?))
 }
 
 /// Reopens the dialog (as `/hold`): 🟪, topic reopened, `dialog_reopened` sent when it
@@ -196,5 +162,5 @@ pub async fn reopen(
     auth: Auth,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<DialogDetail>, ApiError> {
-    Ok(Json(set_status(&s, &auth, id, "hold").await?))
+    Ok(Json(set_status(&s, &auth, id, DialogStatus::New).await?))
 }

@@ -10,7 +10,6 @@ use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::relay::RelayError;
 use crate::store::StoreError;
 
 /// An API error: status, machine code and human message.
@@ -95,14 +94,6 @@ impl From<StoreError> for ApiError {
             "unavailable",
             "the database is not available; retry later",
         )
-    }
-}
-
-impl From<RelayError> for ApiError {
-    fn from(e: RelayError) -> Self {
-        match e {
-            RelayError::Store(s) => s.into(),
-        }
     }
 }
 

@@ -1,5 +1,6 @@
-//! Webhook events, recorded in the transaction of the decision they describe (so an event
-//! exists exactly when its decision was committed) and delivered later by [`super::delivery`].
+//! Webhook events: a [`Subscriber`] of the recorder, so an event's deliveries are queued
+//! in the transaction of the decision it describes (an event exists exactly when its
+//! decision was committed) and delivered later by [`super::delivery`].
 //!
 //! Every payload has the same envelope (documented in docs/api.md):
 //!
@@ -10,61 +11,108 @@
 //!  "dialog": {"id": 7, "status": "new", …},
 //!  "data": {…}}
 //! ```
-//!
-//! Hooks elsewhere are one line each: `crate::api::events::record(tx, relay, dialog, Event::…)`.
-//! Message events also write the dialog's text history (`dialog_messages`), which the API
-//! serves, whether or not a webhook listens.
 
+use futures::future::BoxFuture;
 use rand::RngCore;
 use serde_json::{json, Value};
 
-use super::contacts::ContactView;
-use super::dialogs::DialogView;
-use crate::gateway::mirror::Mirror;
-use crate::relay::{content, Relay};
-use crate::store::{now_ms, DialogStatus, NewDelivery, NewHistoryMessage, StoreError, Tx};
+use crate::domain::events::{Event, Subscriber};
+use crate::domain::views::{ContactView, DialogView};
+use crate::domain::{content, Context};
+use crate::store::{now_ms, NewDelivery, StoreError, Tx};
 
-/// What happened.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    /// A contact's dialog was created (first contact, or `/new`).
-    DialogCreated,
-    /// A closed dialog was reopened (the user wrote again, `/hold`, or the API).
-    DialogReopened,
-    /// The dialog was closed (`/close`, AUTOCLOSE, or the API).
-    DialogClosed,
-    /// A user message was relayed into the topic (`data.message`).
-    MessageReceived(Value),
-    /// An operator's (or the API's) message reached the user (`data.message`).
-    MessageSent(Value),
-    /// The parallel bot sent something to the user (`data`: what it sent).
-    MessageIntercepted(Value),
-    /// A tag was set on the contact (`data.tag`).
-    ContactTagged(Value),
-}
+/// Queues webhook deliveries for the events the connection's `WEBHOOKS` subscribe to.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WebhookEvents;
 
-impl Event {
-    /// The event's `type`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Event::DialogCreated => "dialog_created",
-            Event::DialogReopened => "dialog_reopened",
-            Event::DialogClosed => "dialog_closed",
-            Event::MessageReceived(_) => "message_received",
-            Event::MessageSent(_) => "message_sent",
-            Event::MessageIntercepted(_) => "message_intercepted",
-            Event::ContactTagged(_) => "contact_tagged",
-        }
-    }
-
-    fn data(&self) -> Value {
-        match self {
-            Event::MessageReceived(v)
-            | Event::MessageSent(v)
-            | Event::MessageIntercepted(v)
-            | Event::ContactTagged(v) => v.clone(),
-            _ => json!({}),
-        }
+impl Subscriber for WebhookEvents {
+    fn record<'a>(
+        &'a self,
+        tx: &'a mut Tx,
+        ctx: &'a Context,
+        event: &'a Event<'a>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let dialog = event.dialog();
+            match *event {
+                Event::DialogCreated { .. } => {
+                    enqueue(tx, ctx, "dialog_created", dialog, json!({}), None).await?;
+                }
+                Event::DialogReopened { .. } => {
+                    enqueue(tx, ctx, "dialog_reopened", dialog, json!({}), None).await?;
+                }
+                Event::DialogClosed { .. } => {
+                    enqueue(tx, ctx, "dialog_closed", dialog, json!({}), None).await?;
+                }
+                Event::MessageReceived { message, .. } => {
+                    // Built only when wanted: this runs for every relayed message.
+                    if wanted(ctx, "message_received") {
+                        let data = json!({"message": message_view(message)});
+                        enqueue(tx, ctx, "message_received", dialog, data, None).await?;
+                    }
+                }
+                Event::OperatorMessagesDelivered { pairs, .. } => {
+                    if !wanted(ctx, "message_sent") {
+                        return Ok(());
+                    }
+                    for (g, u) in pairs {
+                        let h = tx.history_by_group_message(ctx.connection, *g).await?;
+                        let message = json!({
+                            "message_id": u,
+                            "group_message_id": g,
+                            "kind": h.as_ref().map(|h| h.kind.clone()),
+                            "text": h.as_ref().and_then(|h| h.text.clone()),
+                            "author_id": h.as_ref().and_then(|h| h.author_id),
+                            "via": "operator",
+                        });
+                        let data = json!({"message": message});
+                        enqueue(tx, ctx, "message_sent", dialog, data, None).await?;
+                    }
+                }
+                Event::ApiMessageSent { message, .. } => {
+                    let data = json!({"message": {
+                        "message_id": message["message_id"],
+                        "kind": content::kind(message),
+                        "text": content::text_or_caption(message),
+                        "via": "api",
+                    }});
+                    enqueue(tx, ctx, "message_sent", dialog, data, None).await?;
+                }
+                Event::Intercepted {
+                    messages, copied, ..
+                } => {
+                    let data = if messages.is_empty() {
+                        json!({"copied_message_ids": copied})
+                    } else {
+                        json!({"messages": messages.iter().map(message_view).collect::<Vec<_>>()})
+                    };
+                    enqueue(tx, ctx, "message_intercepted", dialog, data, None).await?;
+                }
+                Event::ContactTagged { tag, .. } => {
+                    let data = json!({"tag": tag});
+                    enqueue(tx, ctx, "contact_tagged", dialog, data, None).await?;
+                }
+                Event::BroadcastFinished {
+                    broadcast: b,
+                    counts,
+                } => {
+                    let data = json!({"broadcast": {
+                        "id": b.id,
+                        "state": b.state,
+                        "audience": b.audience,
+                        "total": b.total,
+                        "sent": counts.sent,
+                        "failed": counts.failed,
+                        "blocked": counts.blocked,
+                        "skipped": counts.skipped,
+                        "cancelled": counts.cancelled,
+                    }});
+                    enqueue(tx, ctx, "broadcast_finished", None, data, None).await?;
+                }
+                Event::OperatorMessage { .. } => {}
+            }
+            Ok(())
+        })
     }
 }
 
@@ -78,7 +126,7 @@ pub fn event_id() -> String {
 /// The envelope of an event about `dialog` (contact and dialog as they are in `tx`).
 pub async fn envelope(
     tx: &mut Tx,
-    relay: &Relay,
+    ctx: &Context,
     dialog: Option<i64>,
     kind: &str,
     id: &str,
@@ -98,7 +146,7 @@ pub async fn envelope(
         "id": id,
         "type": kind,
         "created_at": now_ms(),
-        "connection": {"id": relay.connection.0, "name": relay.name},
+        "connection": {"id": ctx.connection.0, "name": ctx.name},
         "contact": contact,
         "dialog": dlg,
         "data": data,
@@ -106,14 +154,8 @@ pub async fn envelope(
 }
 
 /// Whether any webhook subscribes to `kind` (so building its payload can be skipped).
-fn wanted(relay: &Relay, kind: &str) -> bool {
-    relay
-        .params
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .webhooks
-        .iter()
-        .any(|w| w.wants(kind))
+fn wanted(ctx: &Context, kind: &str) -> bool {
+    ctx.with_params(|p| p.webhooks.iter().any(|w| w.wants(kind)))
 }
 
 /// Queues the event `kind` about `dialog` (None: not about a dialog) for every webhook
@@ -121,7 +163,7 @@ fn wanted(relay: &Relay, kind: &str) -> bool {
 /// deliveries were queued.
 pub async fn enqueue(
     tx: &mut Tx,
-    relay: &Relay,
+    ctx: &Context,
     kind: &str,
     dialog: Option<i64>,
     data: Value,
@@ -129,20 +171,18 @@ pub async fn enqueue(
 ) -> Result<usize, StoreError> {
     // Read in place: this runs for every relayed message, and most connections have no
     // webhooks at all.
-    let hooks: Vec<String> = relay
-        .params
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .webhooks
-        .iter()
-        .filter(|w| w.wants(kind))
-        .map(|w| w.url.clone())
-        .collect();
+    let hooks: Vec<String> = ctx.with_params(|p| {
+        p.webhooks
+            .iter()
+            .filter(|w| w.wants(kind))
+            .map(|w| w.url.clone())
+            .collect()
+    });
     if hooks.is_empty() {
         return Ok(0);
     }
     let id = event_id();
-    let body = envelope(tx, relay, dialog, type_of(kind), &id, data)
+    let body = envelope(tx, ctx, dialog, type_of(kind), &id, data)
         .await?
         .to_string();
     let now = now_ms();
@@ -155,7 +195,7 @@ pub async fn enqueue(
             body: body.clone(),
             reply: reply.as_ref().map(Value::to_string),
         };
-        tx.enqueue_delivery(relay.connection, &d, now).await?;
+        tx.enqueue_delivery(ctx.connection, &d, now).await?;
     }
     Ok(hooks.len())
 }
@@ -169,215 +209,12 @@ pub fn type_of(event: &str) -> &str {
     }
 }
 
-/// Records `event` about `dialog` for the webhooks that want it.
-pub async fn record(
-    tx: &mut Tx,
-    relay: &Relay,
-    dialog: i64,
-    event: Event,
-) -> Result<(), StoreError> {
-    enqueue(tx, relay, event.name(), Some(dialog), event.data(), None).await?;
-    Ok(())
-}
-
-/// A dialog was created (first contact, `/new`).
-pub async fn created(tx: &mut Tx, relay: &Relay, dialog: i64) -> Result<(), StoreError> {
-    record(tx, relay, dialog, Event::DialogCreated).await
-}
-
-/// A closed dialog was reopened by the user's message.
-pub async fn reopened(tx: &mut Tx, relay: &Relay, dialog: i64) -> Result<(), StoreError> {
-    record(tx, relay, dialog, Event::DialogReopened).await
-}
-
-/// A dialog was closed (AUTOCLOSE).
-pub async fn closed(tx: &mut Tx, relay: &Relay, dialog: i64) -> Result<(), StoreError> {
-    record(tx, relay, dialog, Event::DialogClosed).await
-}
-
-/// A tag was put on the dialog's contact (`/mark`, the API).
-pub async fn tagged(tx: &mut Tx, relay: &Relay, dialog: i64, tag: &str) -> Result<(), StoreError> {
-    record(tx, relay, dialog, Event::ContactTagged(json!({"tag": tag}))).await
-}
-
-/// A broadcast ended (done, or cancelled and drained): `broadcast_finished`, not about a
-/// dialog (`contact` and `dialog` are null).
-pub async fn broadcast_finished(
-    tx: &mut Tx,
-    relay: &Relay,
-    b: &crate::store::Broadcast,
-    counts: &crate::store::RecipientCounts,
-) -> Result<(), StoreError> {
-    let data = json!({"broadcast": {
-        "id": b.id,
-        "state": b.state,
-        "audience": b.audience,
-        "total": b.total,
-        "sent": counts.sent,
-        "failed": counts.failed,
-        "blocked": counts.blocked,
-        "skipped": counts.skipped,
-        "cancelled": counts.cancelled,
-    }});
-    enqueue(tx, relay, "broadcast_finished", None, data, None).await?;
-    Ok(())
-}
-
-/// A status change by `/close`, `/hold`, `/wait` or the API: closed or reopened events.
-pub async fn status_changed(
-    tx: &mut Tx,
-    relay: &Relay,
-    dialog: i64,
-    was_closed: bool,
-    status: DialogStatus,
-) -> Result<(), StoreError> {
-    match (was_closed, status) {
-        (false, DialogStatus::Closed) => record(tx, relay, dialog, Event::DialogClosed).await,
-        (true, s) if s != DialogStatus::Closed => {
-            record(tx, relay, dialog, Event::DialogReopened).await
-        }
-        _ => Ok(()),
-    }
-}
-
 fn message_view(msg: &Value) -> Value {
     json!({
         "message_id": msg["message_id"],
         "kind": content::kind(msg),
-        "text": text_of(msg),
+        "text": content::text_or_caption(msg),
         "media_group_id": msg["media_group_id"],
         "date": msg["date"],
     })
-}
-
-fn text_of(msg: &Value) -> Option<String> {
-    msg["text"]
-        .as_str()
-        .or_else(|| msg["caption"].as_str())
-        .map(str::to_string)
-}
-
-/// A user message about to be relayed into the topic: history + `message_received`.
-pub async fn received(
-    tx: &mut Tx,
-    relay: &Relay,
-    dialog: i64,
-    msg: &Value,
-) -> Result<(), StoreError> {
-    let h = NewHistoryMessage {
-        dialog_id: dialog,
-        direction: "incoming",
-        kind: content::kind(msg),
-        text: text_of(msg),
-        user_message_id: msg["message_id"].as_i64(),
-        group_message_id: None,
-        author_id: msg["from"]["id"].as_i64(),
-    };
-    tx.insert_history(relay.connection, &h, now_ms()).await?;
-    if !wanted(relay, "message_received") {
-        return Ok(());
-    }
-    let data = json!({"message": message_view(msg)});
-    record(tx, relay, dialog, Event::MessageReceived(data)).await
-}
-
-/// An operator message decided to go to the user: its history row (the `message_sent`
-/// event follows when it is delivered, see [`delivered`]).
-pub async fn operator_message(
-    tx: &mut Tx,
-    relay: &Relay,
-    dialog: i64,
-    msg: &Value,
-) -> Result<(), StoreError> {
-    let h = NewHistoryMessage {
-        dialog_id: dialog,
-        direction: "outgoing",
-        kind: content::kind(msg),
-        text: text_of(msg),
-        user_message_id: None,
-        group_message_id: msg["message_id"].as_i64(),
-        author_id: msg["from"]["id"].as_i64(),
-    };
-    tx.insert_history(relay.connection, &h, now_ms()).await?;
-    Ok(())
-}
-
-/// Operator messages (`group_ids`) reached the user as `user_ids`: `message_sent`.
-pub async fn delivered(
-    store: &crate::store::Store,
-    relay: &Relay,
-    dialog: i64,
-    group_ids: &[i64],
-    user_ids: &[i64],
-) -> Result<(), StoreError> {
-    if relay
-        .params()
-        .webhooks
-        .iter()
-        .all(|w| !w.wants("message_sent"))
-    {
-        return Ok(());
-    }
-    let mut tx = store.begin().await?;
-    tx.lock_for_write().await?;
-    for (g, u) in group_ids.iter().zip(user_ids) {
-        let h = tx.history_by_group_message(relay.connection, *g).await?;
-        let message = json!({
-            "message_id": u,
-            "group_message_id": g,
-            "kind": h.as_ref().map(|h| h.kind.clone()),
-            "text": h.as_ref().and_then(|h| h.text.clone()),
-            "author_id": h.as_ref().and_then(|h| h.author_id),
-            "via": "operator",
-        });
-        record(
-            &mut tx,
-            relay,
-            dialog,
-            Event::MessageSent(json!({"message": message})),
-        )
-        .await?;
-    }
-    tx.commit().await
-}
-
-/// The parallel bot sent something to the user: history + `message_intercepted`.
-pub async fn intercepted(
-    tx: &mut Tx,
-    relay: &Relay,
-    dialog: i64,
-    mirror: &Mirror,
-) -> Result<(), StoreError> {
-    let data = match mirror {
-        Mirror::Sent { messages, .. } => {
-            for m in messages {
-                let h = NewHistoryMessage {
-                    dialog_id: dialog,
-                    direction: "intercepted",
-                    kind: content::kind(m),
-                    text: text_of(m),
-                    user_message_id: m["message_id"].as_i64(),
-                    group_message_id: None,
-                    author_id: m["from"]["id"].as_i64(),
-                };
-                tx.insert_history(relay.connection, &h, now_ms()).await?;
-            }
-            json!({"messages": messages.iter().map(message_view).collect::<Vec<_>>()})
-        }
-        Mirror::Copied { ids, .. } => {
-            for id in ids {
-                let h = NewHistoryMessage {
-                    dialog_id: dialog,
-                    direction: "intercepted",
-                    kind: "copy".into(),
-                    user_message_id: Some(*id),
-                    ..Default::default()
-                };
-                tx.insert_history(relay.connection, &h, now_ms()).await?;
-            }
-            json!({"copied_message_ids": ids})
-        }
-        _ => return Ok(()),
-    };
-    record(tx, relay, dialog, Event::MessageIntercepted(data)).await
 }

@@ -51,7 +51,7 @@ pub async fn export(
     };
     let file = tempfile::tempfile().map_err(internal)?;
     let writer = file.try_clone().map_err(internal)?;
-    let tz = auth.relay.time_zone.0;
+    let tz = auth.ctx.time_zone.0;
     let out = std::io::BufWriter::new(writer);
     match crate::export::write_csv(&s.store, auth.connection(), segment.as_deref(), tz, out).await {
         Ok(_) => {}
@@ -163,7 +163,7 @@ pub async fn stats(
     auth: Auth,
     ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> Result<Json<StatsView>, ApiError> {
-    let tz = auth.relay.time_zone.0;
+    let tz = auth.ctx.time_zone.0;
     let period = q.period.unwrap_or_default();
     if period.chars().count() > 40 {
         return Err(ApiError::invalid("period is longer than 40 characters"));

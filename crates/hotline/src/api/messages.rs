@@ -1,7 +1,7 @@
 //! `/api/v1/dialogs/{id}/messages`: a dialog's history, and sending a message to the user
 //! as the team (text, media by URL, or an uploaded file). Sending is decided like an
 //! operator's answer — 🟨, the topic reopened if it was closed — and executed by the
-//! outbox (`Intent::Api`), which then posts the message into the topic marked "🔌 API".
+//! outbox (`send::ApiJob`), which then posts the message into the topic marked "🔌 API".
 
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
@@ -11,10 +11,9 @@ use utoipa::ToSchema;
 
 use super::auth::Auth;
 use super::error::{ApiJson, ApiPath, ApiQuery, ErrorBody};
-use super::send::{ApiAction, MediaKind, Outgoing};
+use super::send::{ApiAction, ApiJob, MediaKind, Outgoing};
 use super::{page_of, ApiError, ApiState, Page, Paged};
-use crate::relay::Intent;
-use crate::store::{now_ms, ApiUpload, DialogStatus, HistoryMessage, NewHistoryMessage};
+use crate::store::{now_ms, ApiUpload, HistoryMessage, NewHistoryMessage};
 
 /// A message of a dialog's history.
 #[derive(Debug, Serialize, ToSchema)]
@@ -132,27 +131,14 @@ async fn queue(
     content: Outgoing,
 ) -> Result<Queued, ApiError> {
     super::dialogs::find(s, auth, dialog).await?;
-    let relay = &auth.relay;
+    let ctx = &auth.ctx;
     let mut tx = s.store.begin().await?;
-    tx.lock_for_write().await?;
     let d = tx
         .dialog(dialog)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no dialog {dialog}")))?;
     let now = now_ms();
-    let was_closed = d.status == DialogStatus::Closed;
-    if tx.set_dialog_status(d.id, DialogStatus::Wait, now).await? {
-        if was_closed {
-            relay
-                .push(&mut tx, Intent::TopicState { dialog: d.id }, 0)
-                .await?;
-            super::events::status_changed(&mut tx, relay, d.id, true, DialogStatus::Wait).await?;
-        }
-        relay
-            .push(&mut tx, Intent::Title { dialog: d.id }, 0)
-            .await?;
-    }
-    tx.touch_dialog(d.id, now).await?;
+    ctx.answered(&mut tx, &d, now).await?;
     let kind = match content.media {
         None => "text".to_string(),
         Some(k) => k.method().1.to_string(),
@@ -164,18 +150,13 @@ async fn queue(
         text: content.text.clone(),
         ..Default::default()
     };
-    let history = tx.insert_history(relay.connection, &h, now).await?;
+    let history = tx.insert_history(ctx.connection, &h, now).await?;
     let action = ApiAction::Send { history, content };
-    relay
-        .push(
-            &mut tx,
-            Intent::Api {
-                dialog: Some(d.id),
-                action,
-            },
-            0,
-        )
-        .await?;
+    let job = ApiJob {
+        dialog: Some(d.id),
+        action,
+    };
+    ctx.to_user_of(&mut tx, d.id, &job).await?;
     tx.commit().await?;
     Ok(Queued {
         id: history,

@@ -3,11 +3,11 @@
 //! - [`auth`]: bearer API keys (per connection, stored hashed) and the request extractors
 //!   that turn every bad input into one JSON error shape ([`error::ApiError`]);
 //! - resources: [`contacts`], [`dialogs`], [`messages`], [`params`], [`keys`], [`webhooks`];
-//!   acting goes through the same decisions as Telegram commands (store change + outbox
-//!   intents in one transaction);
+//!   acting goes through the same dialog operations as Telegram commands
+//!   (`crate::domain::dialogs`: store change, events and outbox intents in one transaction);
 //! - [`events`]: webhook events recorded in the deciding transaction; [`delivery`]: their
 //!   durable queue, signed and retried, separate from Telegram traffic;
-//! - [`send`]: the `Intent::Api` actions (a message sent as the team, a custom command's
+//! - [`send`]: the API's outbox action (a message sent as the team, a custom command's
 //!   answer); [`commands`]: `/apikey` and routing unknown commands to a webhook.
 //!
 //! The document is generated from the handlers (utoipa) and served at
@@ -43,7 +43,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::relay::Relay;
+use crate::domain::Context;
 use crate::store::{ConnectionId, Store};
 pub use error::ApiError;
 
@@ -61,21 +61,21 @@ pub const MAX_PAGE: u32 = 200;
 pub struct ApiState {
     /// The database.
     pub store: Store,
-    relays: Arc<Vec<Relay>>,
+    ctxs: Arc<Vec<Context>>,
 }
 
 impl ApiState {
-    /// State over the started connections' relays.
-    pub fn new(store: Store, relays: Vec<Relay>) -> Self {
+    /// State over the started connections' ctxs.
+    pub fn new(store: Store, ctxs: Vec<Context>) -> Self {
         Self {
             store,
-            relays: Arc::new(relays),
+            ctxs: Arc::new(ctxs),
         }
     }
 
-    /// The relay of a connection, if it is started.
-    pub fn relay(&self, connection: ConnectionId) -> Option<&Relay> {
-        self.relays.iter().find(|r| r.connection == connection)
+    /// The decision context of a connection, if it is started.
+    pub fn ctx(&self, connection: ConnectionId) -> Option<&Context> {
+        self.ctxs.iter().find(|r| r.connection == connection)
     }
 }
 
@@ -119,23 +119,6 @@ pub struct Paged<T: ToSchema> {
     pub items: Vec<T>,
     /// Pass as `cursor` for the next page; null on the last page.
     pub next_cursor: Option<String>,
-}
-
-/// Runs a topic command (`close`, `hold`, `ban`...) exactly as if typed in the dialog's
-/// topic, so the API and Telegram share one code path (store change, intents, events).
-pub(crate) async fn run_command(
-    relay: &Relay,
-    tx: &mut crate::store::Tx,
-    dialog: &crate::store::Dialog,
-    name: &str,
-    args: &str,
-) -> Result<(), crate::relay::RelayError> {
-    let cmd = crate::commands::parse::Parsed {
-        name: name.to_string(),
-        bot: None,
-        args: args.to_string(),
-    };
-    crate::commands::topic(relay, tx, &serde_json::json!({}), dialog, &cmd).await
 }
 
 /// Cuts a `limit + 1` fetch into a page and its cursor.

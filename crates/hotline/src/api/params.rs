@@ -11,7 +11,7 @@ use super::auth::Auth;
 use super::error::{ApiJson, ApiPath, ErrorBody};
 use super::{ApiError, ApiState};
 use crate::config::PARAM_NAMES;
-use crate::relay::Relay;
+use crate::domain::Context;
 use crate::store::Store;
 
 /// A parameter and its value in text form (what `PUT` accepts).
@@ -48,19 +48,19 @@ fn known(name: &str) -> Result<&'static str, ApiError> {
 /// Validates and applies one change: stored, then live. Shared with other callers.
 pub async fn apply(
     store: &Store,
-    relay: &Relay,
+    ctx: &Context,
     name: &str,
     value: &str,
 ) -> Result<String, ApiError> {
     let name = known(name)?;
-    let mut next = relay.params();
+    let mut next = ctx.params();
     next.set(name, value)
         .map_err(|e| ApiError::invalid(e.to_string()))?;
     let rendered = next.get(name).unwrap_or_default();
     store
-        .set_param_override(relay.connection, name, &rendered)
+        .set_param_override(ctx.connection, name, &rendered)
         .await?;
-    let mut live = relay.params.write().unwrap_or_else(|e| e.into_inner());
+    let mut live = ctx.params.write().unwrap_or_else(|e| e.into_inner());
     // Apply to the live value (another change may have landed meanwhile).
     let _ = live.set(name, &rendered);
     Ok(rendered)
@@ -70,7 +70,7 @@ pub async fn apply(
 #[utoipa::path(get, path = "/api/v1/parameters", tag = "parameters",
     responses((status = 200, body = Vec<ParamView>), (status = 401, body = ErrorBody)))]
 pub async fn list(auth: Auth) -> Json<Vec<ParamView>> {
-    let p = auth.relay.params();
+    let p = auth.ctx.params();
     Json(
         p.entries()
             .into_iter()
@@ -90,7 +90,7 @@ pub async fn get(auth: Auth, ApiPath(name): ApiPath<String>) -> Result<Json<Para
     let name = known(&name)?;
     Ok(Json(ParamView {
         name: name.to_string(),
-        value: auth.relay.params().get(name).unwrap_or_default(),
+        value: auth.ctx.params().get(name).unwrap_or_default(),
     }))
 }
 
@@ -108,7 +108,7 @@ pub async fn set(
     if body.value.chars().count() > 8000 {
         return Err(ApiError::invalid("value is longer than 8000 characters"));
     }
-    let value = apply(&s.store, &auth.relay, &name, &body.value).await?;
+    let value = apply(&s.store, &auth.ctx, &name, &body.value).await?;
     Ok(Json(ParamView {
         name: known(&name)?.to_string(),
         value,

@@ -66,7 +66,6 @@ pub async fn send(
         return Err(ApiError::invalid("a quick reply name is one word"));
     }
     let mut tx = s.store.begin().await?;
-    tx.lock_for_write().await?;
     if tx.quick_reply(auth.connection(), &name).await?.is_none() {
         return Err(ApiError::not_found(format!("no quick reply {name:?}")));
     }
@@ -74,7 +73,7 @@ pub async fn send(
         .dialog(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no dialog {id}")))?;
-    super::run_command(&auth.relay, &mut tx, &d, "say", &name).await?;
+    auth.ctx.send_quick_reply(&mut tx, &d, &name, false).await?;
     tx.commit().await?;
     Ok(StatusCode::ACCEPTED)
 }

@@ -1,20 +1,26 @@
-//! `Intent::Api` actions, executed by the connection's outbox like every other intent:
-//! - `Send`: a message to the user as the team (text, or media by URL or upload); on
-//!   success it queues `Echo` and records `message_sent`;
+//! The API's outbox action ([`ApiJob`]), executed by the connection's outbox like every
+//! other intent:
+//! - `Send`: a message to the user as the team (text, or media by URL or upload); its
+//!   completion queues `Echo` and records `message_sent`, in the transaction that marks it
+//!   done (so a retried send never echoes twice);
 //! - `Echo`: the sent message posted into the topic, marked as sent through the API, and
 //!   linked so the user's replies to it land as replies in the topic;
 //! - `Answer`: a custom command's answer (text and URL buttons) where the command was typed.
+
+use std::ops::Deref;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-use super::events::{self, Event};
-use crate::relay::execute::Executor;
-use crate::relay::render::html;
-use crate::relay::Intent;
-use crate::store::{now_ms, Direction, NewLink, StoreError};
-use crate::telegram::{InputFile, TgError};
+use crate::domain::events::Event;
+use crate::domain::links::Links;
+use crate::domain::render::html;
+use crate::domain::topics::{Notice, TopicError, Topics};
+use crate::outbox::{Action, Execute, Registry};
+use crate::store::{Direction, Intent, StoreError, Tx};
+use crate::telegram::InputFile;
 
 /// The mark that starts the topic copy of a message sent through the API.
 pub const MARK: &str = "🔌 API\n";
@@ -76,7 +82,7 @@ pub struct Outgoing {
     pub upload: Option<i64>,
 }
 
-/// An API action carried by `Intent::Api`.
+/// An API action, carried by an [`ApiJob`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "api", rename_all = "snake_case")]
 pub enum ApiAction {
@@ -129,16 +135,152 @@ impl ApiAction {
     }
 }
 
-fn store_err(e: StoreError) -> TgError {
-    TgError::Transient(format!("store: {e}"))
+/// The API's outbox action: an [`ApiAction`] about a dialog (None: General).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiJob {
+    /// Dialog id; None for General.
+    pub dialog: Option<i64>,
+    /// What to do.
+    pub action: ApiAction,
+}
+
+impl Action for ApiJob {
+    const KIND: &'static str = "api";
+}
+
+/// Executes [`ApiJob`]s for one connection.
+pub struct ApiExecutor(pub Topics);
+
+impl Deref for ApiExecutor {
+    type Target = Topics;
+
+    fn deref(&self) -> &Topics {
+        &self.0
+    }
+}
+
+/// Registers the API's action with its executor.
+pub fn register(registry: &mut Registry, topics: &Topics) {
+    registry.register::<ApiJob, _>(Arc::new(ApiExecutor(topics.clone())));
+}
+
+/// What an executed [`ApiJob`] records with its completion.
+pub enum ApiDone {
+    /// Nothing to record.
+    Nothing,
+    /// The user got the message: the upload goes, the echo into the topic is queued and
+    /// `message_sent` recorded.
+    Sent {
+        /// Dialog id.
+        dialog: i64,
+        /// The echo to queue.
+        echo: ApiAction,
+        /// The sent Message, as Telegram returned it.
+        message: Value,
+        /// The uploaded file to delete.
+        upload: Option<i64>,
+        /// The contact, when it was marked blocked and evidently is not any more.
+        unblocked: Option<i64>,
+    },
+    /// Telegram refused: the upload goes and the topic is told why.
+    Refused {
+        /// Dialog id.
+        dialog: i64,
+        /// The notice (HTML).
+        notice: String,
+        /// The uploaded file to delete.
+        upload: Option<i64>,
+    },
+    /// The sent message is shown in the topic: linked, and its history row learns both ids.
+    Echoed {
+        /// The link user message ↔ topic copy.
+        links: Links,
+        /// The history row.
+        history: i64,
+        /// The copy in the topic.
+        copy: i64,
+        /// The message in the user's chat.
+        user_message: i64,
+    },
+}
+
+impl Execute<ApiJob> for ApiExecutor {
+    type Done = ApiDone;
+    type Error = TopicError;
+
+    async fn execute(&self, _intent: &Intent, job: ApiJob) -> Result<ApiDone, TopicError> {
+        execute(self, job.dialog, &job.action).await
+    }
+
+    async fn complete(
+        &self,
+        tx: &mut Tx,
+        _intent: &Intent,
+        done: ApiDone,
+    ) -> Result<(), StoreError> {
+        let conn = self.ctx.connection;
+        match done {
+            ApiDone::Nothing => Ok(()),
+            ApiDone::Sent {
+                dialog,
+                echo,
+                message,
+                upload,
+                unblocked,
+            } => {
+                if let Some(u) = upload {
+                    tx.delete_api_upload(conn, u).await?;
+                }
+                if let Some(contact) = unblocked {
+                    tx.set_contact_blocked(contact, false).await?;
+                }
+                let job = ApiJob {
+                    dialog: Some(dialog),
+                    action: echo,
+                };
+                self.ctx.to_group(tx, Some(dialog), &job).await?;
+                let event = Event::ApiMessageSent {
+                    dialog,
+                    message: &message,
+                };
+                self.ctx.record(tx, event).await
+            }
+            ApiDone::Refused {
+                dialog,
+                notice,
+                upload,
+            } => {
+                if let Some(u) = upload {
+                    tx.delete_api_upload(conn, u).await?;
+                }
+                let notice = Notice {
+                    dialog: Some(dialog),
+                    text: notice,
+                    reply_to: None,
+                };
+                self.ctx.to_group(tx, Some(dialog), &notice).await?;
+                Ok(())
+            }
+            ApiDone::Echoed {
+                links,
+                history,
+                copy,
+                user_message,
+            } => {
+                links.record(tx, conn).await?;
+                tx.set_history_group_message(history, copy, user_message)
+                    .await
+            }
+        }
+    }
 }
 
 /// Runs one action.
-pub async fn execute(
-    ex: &Executor,
+async fn execute(
+    ex: &Topics,
     dialog: Option<i64>,
     action: &ApiAction,
-) -> Result<(), TgError> {
+) -> Result<ApiDone, TopicError> {
     match (action, dialog) {
         (ApiAction::Send { history, content }, Some(d)) => send(ex, d, *history, content).await,
         (
@@ -171,7 +313,9 @@ pub async fn execute(
                 reply_to,
             },
             d,
-        ) => answer(ex, d, text, buttons, *reply_to).await,
+        ) => answer(ex, d, text, buttons, *reply_to)
+            .await
+            .map(|_| ApiDone::Nothing),
         (
             ApiAction::NewKey {
                 admin,
@@ -179,18 +323,20 @@ pub async fn execute(
                 reply_to,
             },
             _,
-        ) => new_key(ex, *admin, name, *reply_to).await,
-        _ => Ok(()),
+        ) => new_key(ex, *admin, name, *reply_to)
+            .await
+            .map(|_| ApiDone::Nothing),
+        _ => Ok(ApiDone::Nothing),
     }
 }
 
-async fn send(ex: &Executor, dialog: i64, history: i64, c: &Outgoing) -> Result<(), TgError> {
-    let conn = ex.relay.connection;
-    let Some(d) = ex.store.dialog(dialog).await.map_err(store_err)? else {
-        return Ok(());
+async fn send(ex: &Topics, dialog: i64, history: i64, c: &Outgoing) -> Result<ApiDone, TopicError> {
+    let conn = ex.ctx.connection;
+    let Some(d) = ex.store.dialog(dialog).await? else {
+        return Ok(ApiDone::Nothing);
     };
-    let Some(contact) = ex.store.contact(d.contact_id).await.map_err(store_err)? else {
-        return Ok(());
+    let Some(contact) = ex.store.contact(d.contact_id).await? else {
+        return Ok(ApiDone::Nothing);
     };
     let mut params = json!({"chat_id": contact.user_id});
     if let Some(p) = &c.parse_mode {
@@ -211,9 +357,9 @@ async fn send(ex: &Executor, dialog: i64, history: i64, c: &Outgoing) -> Result<
         }
         (Some(kind), None, Some(upload)) => {
             let (method, field) = kind.method();
-            let Some(file) = ex.store.api_upload(conn, upload).await.map_err(store_err)? else {
+            let Some(file) = ex.store.api_upload(conn, upload).await? else {
                 tracing::warn!(dialog, upload, "api: the uploaded file is gone");
-                return Ok(());
+                return Ok(ApiDone::Nothing);
             };
             if let Some(t) = &c.text {
                 params["caption"] = json!(t);
@@ -226,17 +372,14 @@ async fn send(ex: &Executor, dialog: i64, history: i64, c: &Outgoing) -> Result<
             };
             ex.tg.call_multipart(method, params, vec![input]).await
         }
-        (Some(_), None, None) => return Ok(()),
+        (Some(_), None, None) => return Ok(ApiDone::Nothing),
     };
     let sent = match result {
         Ok(m) => m,
-        Err(e) if e.is_retryable() => return Err(e),
+        Err(e) if e.is_retryable() => return Err(e.into()),
         Err(e) => {
             let text = if e.is_blocked() {
-                ex.store
-                    .set_contact_blocked(contact.id, true)
-                    .await
-                    .map_err(store_err)?;
+                ex.store.set_contact_blocked(contact.id, true).await?;
                 "⛔ A message sent through the API was not delivered: the user blocked the bot."
                     .to_string()
             } else {
@@ -245,26 +388,15 @@ async fn send(ex: &Executor, dialog: i64, history: i64, c: &Outgoing) -> Result<
                     html(&e.to_string())
                 )
             };
-            if let Some(u) = c.upload {
-                ex.store
-                    .delete_api_upload(conn, u)
-                    .await
-                    .map_err(store_err)?;
-            }
-            return push(
-                ex,
-                Intent::Notice {
-                    dialog: Some(dialog),
-                    text,
-                    reply_to: None,
-                },
-                None,
-            )
-            .await;
+            return Ok(ApiDone::Refused {
+                dialog,
+                notice: text,
+                upload: c.upload,
+            });
         }
     };
     let user_message = sent["message_id"].as_i64().unwrap_or(0);
-    let kind = crate::relay::content::kind(&sent);
+    let kind = crate::domain::content::kind(&sent);
     let echo = ApiAction::Echo {
         history,
         user_message,
@@ -275,53 +407,15 @@ async fn send(ex: &Executor, dialog: i64, history: i64, c: &Outgoing) -> Result<
             .cloned()
             .unwrap_or(json!([])),
         caption: sent["caption"].as_str().map(str::to_string),
-        kind: kind.clone(),
+        kind,
     };
-    let event = json!({"message": {
-        "message_id": user_message,
-        "kind": kind,
-        "text": sent["text"].as_str().or(sent["caption"].as_str()),
-        "via": "api",
-    }});
-    if let Some(u) = c.upload {
-        ex.store
-            .delete_api_upload(conn, u)
-            .await
-            .map_err(store_err)?;
-    }
-    if contact.blocked {
-        ex.store
-            .set_contact_blocked(contact.id, false)
-            .await
-            .map_err(store_err)?;
-    }
-    push(
-        ex,
-        Intent::Api {
-            dialog: Some(dialog),
-            action: echo,
-        },
-        Some((dialog, Event::MessageSent(event))),
-    )
-    .await
-}
-
-/// Pushes an intent (and records an event) in a transaction of its own.
-async fn push(ex: &Executor, intent: Intent, event: Option<(i64, Event)>) -> Result<(), TgError> {
-    let mut tx = ex.store.begin().await.map_err(store_err)?;
-    tx.lock_for_write().await.map_err(store_err)?;
-    ex.relay
-        .push(&mut tx, intent, 0)
-        .await
-        .map_err(|e| match e {
-            crate::relay::RelayError::Store(s) => store_err(s),
-        })?;
-    if let Some((d, e)) = event {
-        events::record(&mut tx, &ex.relay, d, e)
-            .await
-            .map_err(store_err)?;
-    }
-    tx.commit().await.map_err(store_err)
+    Ok(ApiDone::Sent {
+        dialog,
+        echo,
+        message: sent,
+        upload: c.upload,
+        unblocked: contact.blocked.then_some(contact.id),
+    })
 }
 
 /// Prefixes [`MARK`] and shifts the entities by its UTF-16 length.
@@ -338,7 +432,7 @@ fn marked(text: &str, entities: &Value) -> (String, Value) {
 
 #[allow(clippy::too_many_arguments)]
 async fn echo(
-    ex: &Executor,
+    ex: &Topics,
     dialog: i64,
     history: i64,
     user_message: i64,
@@ -346,15 +440,15 @@ async fn echo(
     entities: &Value,
     caption: Option<&str>,
     kind: &str,
-) -> Result<(), TgError> {
-    let Some(d) = ex.store.dialog(dialog).await.map_err(store_err)? else {
-        return Ok(());
+) -> Result<ApiDone, TopicError> {
+    let Some(d) = ex.store.dialog(dialog).await? else {
+        return Ok(ApiDone::Nothing);
     };
-    let Some(contact) = ex.store.contact(d.contact_id).await.map_err(store_err)? else {
-        return Ok(());
+    let Some(contact) = ex.store.contact(d.contact_id).await? else {
+        return Ok(ApiDone::Nothing);
     };
     let user = contact.user_id;
-    let group = ex.relay.group_id;
+    let group = ex.ctx.group_id;
     let result = ex
         .in_topic(dialog, |thread| async move {
             let mut extra = json!({"message_thread_id": thread});
@@ -378,40 +472,38 @@ async fn echo(
         .await;
     match result {
         Ok((_, copy)) => {
-            let link = NewLink {
-                dialog_id: dialog,
-                user_chat_id: user,
-                user_message_id: user_message,
-                group_chat_id: group,
-                group_message_id: copy,
-                direction: Direction::Outgoing,
-                kind: kind.to_string(),
-            };
-            ex.store
-                .insert_link(ex.relay.connection, &link, now_ms())
-                .await
-                .map_err(store_err)?;
-            ex.store
-                .set_history_group_message(history, copy, user_message)
-                .await
-                .map_err(store_err)
+            let mut links = Links::new();
+            links.add(
+                dialog,
+                user,
+                group,
+                Direction::Outgoing,
+                kind,
+                [(user_message, copy)],
+            );
+            Ok(ApiDone::Echoed {
+                links,
+                history,
+                copy,
+                user_message,
+            })
         }
         Err(e) if e.is_retryable() => Err(e),
         Err(e) => {
             tracing::warn!(dialog, error = %e, "api: the sent message could not be shown in the topic");
-            Ok(())
+            Ok(ApiDone::Nothing)
         }
     }
 }
 
 async fn answer(
-    ex: &Executor,
+    ex: &Topics,
     dialog: Option<i64>,
     text: &str,
     buttons: &[Vec<Button>],
     reply_to: Option<i64>,
-) -> Result<(), TgError> {
-    let group = ex.relay.group_id;
+) -> Result<(), TopicError> {
+    let group = ex.ctx.group_id;
     let mut extra = json!({"link_preview_options": {"is_disabled": true}});
     if !buttons.is_empty() {
         extra["reply_markup"] = json!({"inline_keyboard": buttons});
@@ -428,7 +520,12 @@ async fn answer(
             })
             .await
             .map(|_| ()),
-        None => ex.tg.send_message(group, text, extra).await.map(|_| ()),
+        None => ex
+            .tg
+            .send_message(group, text, extra)
+            .await
+            .map(|_| ())
+            .map_err(TopicError::from),
     };
     match r {
         Err(e) if e.is_retryable() => Err(e),
@@ -442,20 +539,20 @@ async fn answer(
 
 /// Creates a key and sends it to the admin privately, or in General with a warning.
 async fn new_key(
-    ex: &Executor,
+    ex: &Topics,
     admin: i64,
     name: &str,
     reply_to: Option<i64>,
-) -> Result<(), TgError> {
+) -> Result<(), TopicError> {
     let key = super::auth::generate();
     let private = format!(
         "🔑 API key \"{}\" for {}:\n<code>{}</code>\nUse it as <code>Authorization: Bearer …</code>. \
          It is shown only once; /apikey revoke in General revokes it.",
         html(name),
-        html(&ex.relay.name),
+        html(&ex.ctx.name),
         key
     );
-    let group = ex.relay.group_id;
+    let group = ex.ctx.group_id;
     let mut general = json!({"parse_mode": "HTML"});
     if let Some(r) = reply_to {
         general["reply_parameters"] = json!({"message_id": r, "allow_sending_without_reply": true});
@@ -466,7 +563,7 @@ async fn new_key(
         .await
     {
         Ok(_) => "🔑 The new API key was sent to you in a private chat with the bot.".to_string(),
-        Err(e) if e.is_retryable() => return Err(e),
+        Err(e) if e.is_retryable() => return Err(e.into()),
         Err(_) => format!(
             "⚠️ I cannot write to you privately (start a chat with the bot to get keys there). \
              Here is the key; everyone in this group can read it, so delete this message \
@@ -474,9 +571,7 @@ async fn new_key(
         ),
     };
     let by = format!("telegram:{admin}");
-    super::auth::store_key(&ex.store, ex.relay.connection, name, &by, &key)
-        .await
-        .map_err(store_err)?;
+    super::auth::store_key(&ex.store, ex.ctx.connection, name, &by, &key).await?;
     match ex.tg.send_message(group, &note, general).await {
         Err(e) if e.is_retryable() => {
             tracing::warn!(error = %e, "api: the /apikey answer could not be posted");

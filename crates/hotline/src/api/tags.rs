@@ -1,6 +1,7 @@
-//! Tags (`/mark`): list them, tag and untag a contact. Tagging runs `/mark NAME` and
-//! `/mark del NAME` in the contact's topic, so funnels, tickers, auto-sent quick replies
-//! and the `contact_tagged` webhook behave exactly as in Telegram.
+//! Tags (`/mark`): list them, tag and untag a contact. Tagging is the same operation as
+//! `/mark NAME` and `/mark del NAME` in the contact's topic (with the same answer there),
+//! so funnels, tickers, auto-sent quick replies and `contact_tagged` behave exactly as in
+//! Telegram.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -12,6 +13,7 @@ use super::auth::Auth;
 use super::contacts::{detail, find, ContactDetail};
 use super::error::{ApiPath, ErrorBody};
 use super::{ApiError, ApiState};
+use crate::domain::render::html;
 
 /// A tag.
 #[derive(Debug, Serialize, ToSchema)]
@@ -52,7 +54,6 @@ async fn apply(
 ) -> Result<ContactDetail, ApiError> {
     let c = find(s, auth, user_id).await?;
     let mut tx = s.store.begin().await?;
-    tx.lock_for_write().await?;
     let t = tx
         .tag_by_name(auth.connection(), tag)
         .await?
@@ -69,12 +70,14 @@ async fn apply(
                 "the contact has no dialog yet; tags live on dialogs' contacts",
             )
         })?;
-    let args = if set {
-        t.name.clone()
+    let text = if set {
+        auth.ctx.tag(&mut tx, &d, &t).await?.describe(&t.name)
+    } else if auth.ctx.untag(&mut tx, &d, &t).await? {
+        format!("🏷 <b>{}</b> removed.", html(&t.name))
     } else {
-        format!("del {}", t.name)
+        format!("This contact has no tag <b>{}</b>.", html(&t.name))
     };
-    super::run_command(&auth.relay, &mut tx, &d, "mark", &args).await?;
+    auth.ctx.notice(&mut tx, Some(d.id), None, text).await?;
     tx.commit().await?;
     detail(s, auth, user_id).await
 }

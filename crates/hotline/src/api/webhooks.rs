@@ -39,7 +39,7 @@ async fn view(s: &ApiState, auth: &Auth, secret: String) -> Result<WebhooksView,
     Ok(WebhooksView {
         secret,
         webhooks: auth
-            .relay
+            .ctx
             .params()
             .webhooks
             .into_iter()

@@ -16,16 +16,17 @@
 
 mod run;
 
-pub use run::{execute, report_csv, run, RunConfig};
+pub use run::{register, report_csv, run, BroadcastExecutor, RunConfig};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::commands::answer;
 use crate::commands::parse::Parsed;
-use crate::commands::{answer, roles};
-use crate::outbox::{Lane, NewIntent};
-use crate::relay::render::html;
-use crate::relay::{Intent, Relay, RelayError};
+use crate::domain::render::html;
+use crate::domain::roles;
+use crate::domain::Context;
+use crate::outbox::{Action as _, Lane};
 use crate::segments::{self, SegmentError};
 use crate::store::{
     now_ms, Broadcast, NewBroadcast, RecipientCounts, Store, StoreError, Tx, UnixMs,
@@ -34,7 +35,7 @@ use crate::store::{
 /// Callback data prefix of Hotline's broadcast buttons (other bots' buttons are left alone).
 pub const CALLBACK_PREFIX: &str = "hlbc:";
 
-/// Broadcast work stored in [`Intent::Broadcast`]; everything is resolved when it runs.
+/// Broadcast work, the payload of a [`BroadcastJob`]; everything is resolved when it runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
@@ -66,24 +67,17 @@ pub enum Op {
         /// Broadcast id.
         broadcast: i64,
     },
-    /// Post a CSV export of contacts (`/export`).
-    Export {
-        /// Segment, or all contacts.
-        segment: Option<String>,
-        /// The command message.
-        reply_to: Option<i64>,
-    },
-    /// Post team analytics (`/stats`).
-    Stats {
-        /// Period start (Unix ms, inclusive).
-        from: UnixMs,
-        /// Period end (exclusive).
-        to: UnixMs,
-        /// How the period was named.
-        label: String,
-        /// The command message.
-        reply_to: Option<i64>,
-    },
+}
+
+/// The broadcasts' outbox action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BroadcastJob {
+    /// What to do.
+    pub op: Op,
+}
+
+impl crate::outbox::Action for BroadcastJob {
+    const KIND: &'static str = "broadcast";
 }
 
 /// Who receives a broadcast.
@@ -192,16 +186,15 @@ pub struct Progress {
 /// Enqueues broadcast work: `lane` and `target` decide priority and rate limit; `key`
 /// separates its queue from dialogs'.
 pub(crate) async fn enqueue(
-    relay: &Relay,
+    ctx: &Context,
     tx: &mut Tx,
     op: Op,
     lane: Lane,
     target: i64,
     key: i64,
 ) -> Result<(), StoreError> {
-    let action = serde_json::to_value(Intent::Broadcast { op }).expect("intents serialise");
-    let intent = NewIntent::raw(target, lane, action).with_fairness_key(key);
-    tx.enqueue(relay.connection, &intent, now_ms()).await?;
+    let intent = BroadcastJob { op }.to(target, lane).with_fairness_key(key);
+    tx.enqueue(ctx.connection, &intent, now_ms()).await?;
     Ok(())
 }
 
@@ -211,7 +204,7 @@ fn control_key(broadcast: i64) -> i64 {
 }
 
 pub(crate) async fn enqueue_control(
-    relay: &Relay,
+    ctx: &Context,
     tx: &mut Tx,
     broadcast: i64,
     lane: Lane,
@@ -221,13 +214,13 @@ pub(crate) async fn enqueue_control(
         reply_to: None,
         file: None,
     };
-    enqueue(relay, tx, op, lane, relay.group_id, control_key(broadcast)).await
+    enqueue(ctx, tx, op, lane, ctx.group_id, control_key(broadcast)).await
 }
 
 /// Prepares a draft in `tx`: recipients are chosen now, by the database. Returns its id.
 /// The control message (with Confirm / Cancel) is queued, replying to `reply_to`.
 pub async fn create_in(
-    relay: &Relay,
+    ctx: &Context,
     tx: &mut Tx,
     req: &Request,
     reply_to: Option<i64>,
@@ -237,14 +230,14 @@ pub async fn create_in(
     }
     let now = now_ms();
     let compiled = match &req.audience {
-        Audience::Segment(src) => Some(
-            segments::resolve_tx(tx, relay.connection, src, now, relay.time_zone.0, 3).await??,
-        ),
+        Audience::Segment(src) => {
+            Some(segments::resolve_tx(tx, ctx.connection, src, now, ctx.time_zone.0, 3).await??)
+        }
         _ => None,
     };
     let id = tx
         .create_broadcast(
-            relay.connection,
+            ctx.connection,
             &NewBroadcast {
                 audience: req.audience.label(),
                 source_ids: req.sources.clone(),
@@ -262,19 +255,17 @@ pub async fn create_in(
                 sql: "1 = 1".into(),
                 binds: Vec::new(),
             };
-            tx.add_segment_recipients(relay.connection, id, &all)
-                .await?;
+            tx.add_segment_recipients(ctx.connection, id, &all).await?;
         }
         Audience::Segment(_) => {
             let c = compiled.expect("compiled above");
-            tx.add_segment_recipients(relay.connection, id, &c).await?;
+            tx.add_segment_recipients(ctx.connection, id, &c).await?;
         }
         Audience::Test(user) => {
-            tx.add_list_recipients(relay.connection, id, &[*user])
-                .await?;
+            tx.add_list_recipients(ctx.connection, id, &[*user]).await?;
         }
         Audience::List(users) => {
-            tx.add_list_recipients(relay.connection, id, users).await?;
+            tx.add_list_recipients(ctx.connection, id, users).await?;
         }
         Audience::File(f) => file = Some(f.clone()),
     }
@@ -283,27 +274,27 @@ pub async fn create_in(
         reply_to,
         file,
     };
-    enqueue(relay, tx, op, Lane::Group, relay.group_id, control_key(id)).await?;
+    enqueue(ctx, tx, op, Lane::Group, ctx.group_id, control_key(id)).await?;
     Ok(id)
 }
 
 /// [`create_in`] in its own transaction (the API).
-pub async fn create(store: &Store, relay: &Relay, req: &Request) -> Result<i64, BroadcastError> {
+pub async fn create(store: &Store, ctx: &Context, req: &Request) -> Result<i64, BroadcastError> {
     let mut tx = store.begin().await?;
-    let id = create_in(relay, &mut tx, req, None).await?;
+    let id = create_in(ctx, &mut tx, req, None).await?;
     tx.commit().await?;
     Ok(id)
 }
 
 /// Applies an admin action in `tx`; returns a short confirmation text.
 pub async fn act_in(
-    relay: &Relay,
+    ctx: &Context,
     tx: &mut Tx,
     id: i64,
     action: Action,
 ) -> Result<String, BroadcastError> {
     let b = tx
-        .broadcast(relay.connection, id)
+        .broadcast(ctx.connection, id)
         .await?
         .ok_or(BroadcastError::NotFound(id))?;
     let now = now_ms();
@@ -368,27 +359,27 @@ pub async fn act_in(
             format!("Broadcast #{id} cancelled.")
         }
     };
-    enqueue_control(relay, tx, id, Lane::Group).await?;
+    enqueue_control(ctx, tx, id, Lane::Group).await?;
     Ok(text)
 }
 
 /// [`act_in`] in its own transaction (the API).
 pub async fn act(
     store: &Store,
-    relay: &Relay,
+    ctx: &Context,
     id: i64,
     action: Action,
 ) -> Result<String, BroadcastError> {
     let mut tx = store.begin().await?;
-    let text = act_in(relay, &mut tx, id, action).await?;
+    let text = act_in(ctx, &mut tx, id, action).await?;
     tx.commit().await?;
     Ok(text)
 }
 
 /// A broadcast's progress (the API's and the control message's view).
-pub async fn progress(store: &Store, relay: &Relay, id: i64) -> Result<Progress, BroadcastError> {
+pub async fn progress(store: &Store, ctx: &Context, id: i64) -> Result<Progress, BroadcastError> {
     let broadcast = store
-        .broadcast(relay.connection, id)
+        .broadcast(ctx.connection, id)
         .await?
         .ok_or(BroadcastError::NotFound(id))?;
     let counts = store.recipient_counts(id).await?;
@@ -538,13 +529,13 @@ pub fn format_local(at: UnixMs, tz: time::UtcOffset) -> String {
 
 /// `/send` in General.
 pub async fn command(
-    relay: &Relay,
+    ctx: &Context,
     tx: &mut Tx,
     msg: &Value,
     cmd: &Parsed,
-) -> Result<(), RelayError> {
+) -> Result<(), StoreError> {
     let reply_to = msg["message_id"].as_i64();
-    if !roles::require_admin(relay, tx, msg, None).await? {
+    if !roles::require_admin(ctx, tx, msg, None).await? {
         return Ok(());
     }
     let words = cmd.words();
@@ -555,30 +546,30 @@ pub async fn command(
             .and_then(|w| w.trim_start_matches('#').parse().ok())
         {
             None => format!("Which broadcast? /send {} N", first.unwrap_or_default()),
-            Some(id) => match act_in(relay, tx, id, action).await {
+            Some(id) => match act_in(ctx, tx, id, action).await {
                 Ok(t) => t,
-                Err(BroadcastError::Store(e)) => return Err(e.into()),
+                Err(BroadcastError::Store(e)) => return Err(e),
                 Err(e) => format!("Cannot do that: {}.", html(&e.to_string())),
             },
         };
-        return answer(relay, tx, None, reply_to, text).await;
+        return answer(ctx, tx, None, reply_to, text).await;
     }
     let replied = msg["reply_to_message"]["message_id"].as_i64();
     let Some(source) = replied.filter(|_| !cmd.args.is_empty()) else {
         let text = if cmd.args.is_empty() {
-            list_text(relay, tx).await?
+            list_text(ctx, tx).await?
         } else {
             format!("Reply to the message to broadcast.\n\n{HELP}")
         };
-        return answer(relay, tx, None, reply_to, text).await;
+        return answer(ctx, tx, None, reply_to, text).await;
     };
     let now = now_ms();
     let file = msg["document"]["file_id"].as_str();
-    let args = match parse_args(&cmd.args, file, now, relay.time_zone.0) {
+    let args = match parse_args(&cmd.args, file, now, ctx.time_zone.0) {
         Ok(a) => a,
-        Err(text) => return answer(relay, tx, None, reply_to, text).await,
+        Err(text) => return answer(ctx, tx, None, reply_to, text).await,
     };
-    let sender = match roles::author(relay, msg) {
+    let sender = match roles::author(ctx, msg) {
         roles::Author::Person(id) => id,
         _ => 0,
     };
@@ -589,7 +580,7 @@ pub async fn command(
     let author = msg["reply_to_message"]["from"]["id"].as_i64().unwrap_or(0);
     let until = reply_to.map_or(source, |r| r - 1);
     let mut sources = tx
-        .general_chain(relay.connection, source, until.max(source), author)
+        .general_chain(ctx.connection, source, until.max(source), author)
         .await?;
     if !sources.contains(&source) {
         sources = vec![source];
@@ -601,22 +592,22 @@ pub async fn command(
         created_by: sender,
         paid: args.paid,
     };
-    match create_in(relay, tx, &req, reply_to).await {
+    match create_in(ctx, tx, &req, reply_to).await {
         Ok(_) => Ok(()),
         Err(BroadcastError::Segment(e)) => {
             let src = match &req.audience {
                 Audience::Segment(s) => s.as_str(),
                 _ => "",
             };
-            answer(relay, tx, None, reply_to, segment_error(src, &e)).await
+            answer(ctx, tx, None, reply_to, segment_error(src, &e)).await
         }
-        Err(BroadcastError::Store(e)) => Err(e.into()),
-        Err(e) => answer(relay, tx, None, reply_to, html(&e.to_string())).await,
+        Err(BroadcastError::Store(e)) => Err(e),
+        Err(e) => answer(ctx, tx, None, reply_to, html(&e.to_string())).await,
     }
 }
 
-async fn list_text(relay: &Relay, tx: &mut Tx) -> Result<String, RelayError> {
-    let list = tx.recent_broadcasts(relay.connection, 10).await?;
+async fn list_text(ctx: &Context, tx: &mut Tx) -> Result<String, StoreError> {
+    let list = tx.recent_broadcasts(ctx.connection, 10).await?;
     if list.is_empty() {
         return Ok(format!("No broadcasts yet.\n\n{HELP}"));
     }
@@ -653,14 +644,14 @@ pub fn state_label(state: &str) -> &'static str {
 
 /// A `callback_query` update: Hotline's broadcast buttons; anything else is left alone
 /// (in a parallel connection, the other bot answers its own buttons).
-pub async fn on_callback(relay: &Relay, tx: &mut Tx, q: &Value) -> Result<(), RelayError> {
+pub async fn on_callback(ctx: &Context, tx: &mut Tx, q: &Value) -> Result<(), StoreError> {
     let Some(data) = q["data"]
         .as_str()
         .and_then(|d| d.strip_prefix(CALLBACK_PREFIX))
     else {
         return Ok(());
     };
-    if q["message"]["chat"]["id"].as_i64() != Some(relay.group_id) {
+    if q["message"]["chat"]["id"].as_i64() != Some(ctx.group_id) {
         return Ok(());
     }
     let (Some(callback), Some(from)) = (q["id"].as_str(), q["from"]["id"].as_i64()) else {
@@ -671,12 +662,12 @@ pub async fn on_callback(relay: &Relay, tx: &mut Tx, q: &Value) -> Result<(), Re
         .and_then(|(a, id)| Some((Action::parse(a)?, id.parse::<i64>().ok()?)));
     let text = match parsed {
         None => "Unknown button.".to_string(),
-        Some(_) if !roles::is_admin(relay, tx, from).await? => {
+        Some(_) if !roles::is_admin(ctx, tx, from).await? => {
             "🔒 Only admins can do that.".to_string()
         }
-        Some((action, id)) => match act_in(relay, tx, id, action).await {
+        Some((action, id)) => match act_in(ctx, tx, id, action).await {
             Ok(t) => t,
-            Err(BroadcastError::Store(e)) => return Err(e.into()),
+            Err(BroadcastError::Store(e)) => return Err(e),
             Err(e) => format!("Cannot do that: {e}."),
         },
     };
@@ -684,17 +675,17 @@ pub async fn on_callback(relay: &Relay, tx: &mut Tx, q: &Value) -> Result<(), Re
         callback: callback.to_string(),
         text,
     };
-    enqueue(relay, tx, op, Lane::Reply, from, 0).await?;
+    enqueue(ctx, tx, op, Lane::Reply, from, 0).await?;
     Ok(())
 }
 
 /// Records a non-command General message, so `/send` can take an album or a chain.
-pub async fn remember_general(relay: &Relay, tx: &mut Tx, msg: &Value) -> Result<(), RelayError> {
+pub async fn remember_general(ctx: &Context, tx: &mut Tx, msg: &Value) -> Result<(), StoreError> {
     let (Some(id), Some(author)) = (msg["message_id"].as_i64(), msg["from"]["id"].as_i64()) else {
         return Ok(());
     };
     tx.remember_general(
-        relay.connection,
+        ctx.connection,
         id,
         author,
         msg["media_group_id"].as_str(),

@@ -2,17 +2,24 @@
 //! execution of broadcast intents.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::{control_key, enqueue, enqueue_control, state_label, Op, Progress, CALLBACK_PREFIX};
+use super::{
+    control_key, enqueue, enqueue_control, state_label, BroadcastError, BroadcastJob, Op, Progress,
+    CALLBACK_PREFIX,
+};
 use crate::config::Limits;
+use crate::domain::events::Event;
+use crate::domain::render::html;
+use crate::domain::topics::Topics;
+use crate::domain::Context;
 use crate::outbox::Lane;
-use crate::relay::execute::Executor;
-use crate::relay::render::html;
-use crate::relay::Relay;
+use crate::outbox::{Classify, Execute, Failure, Registry};
 use crate::shutdown::Shutdown;
+use crate::store::Intent;
 use crate::store::{now_ms, Broadcast, Store, StoreError, UnixMs};
 use crate::telegram::TgError;
 
@@ -42,11 +49,11 @@ impl RunConfig {
 
 /// Drives the connection's broadcasts until shutdown. Store failures are logged and
 /// retried at the next tick.
-pub async fn run(relay: Relay, store: Store, config: RunConfig, mut shutdown: Shutdown) {
+pub async fn run(ctx: Context, store: Store, config: RunConfig, mut shutdown: Shutdown) {
     let mut last_progress: HashMap<i64, UnixMs> = HashMap::new();
     loop {
-        if let Err(e) = tick(&relay, &store, &config, &mut last_progress).await {
-            tracing::warn!(connection = %relay.name, error = %e, "broadcast driver: store failed");
+        if let Err(e) = tick(&ctx, &store, &config, &mut last_progress).await {
+            tracing::warn!(connection = %ctx.name, error = %e, "broadcast driver: store failed");
         }
         tokio::select! {
             _ = tokio::time::sleep(config.tick) => {}
@@ -56,16 +63,16 @@ pub async fn run(relay: Relay, store: Store, config: RunConfig, mut shutdown: Sh
 }
 
 async fn tick(
-    relay: &Relay,
+    ctx: &Context,
     store: &Store,
     config: &RunConfig,
     last_progress: &mut HashMap<i64, UnixMs>,
 ) -> Result<(), StoreError> {
     let now = now_ms();
-    if store.start_due_broadcasts(relay.connection, now).await? > 0 {
-        tracing::info!(connection = %relay.name, "broadcast: scheduled start");
+    if store.start_due_broadcasts(ctx.connection, now).await? > 0 {
+        tracing::info!(connection = %ctx.name, "broadcast: scheduled start");
     }
-    for b in store.live_broadcasts(relay.connection).await? {
+    for b in store.live_broadcasts(ctx.connection).await? {
         let counts = store.recipient_counts(b.id).await?;
         let mut tx = store.begin().await?;
         match b.state.as_str() {
@@ -82,21 +89,28 @@ async fn tick(
                         broadcast: b.id,
                         seq,
                     };
-                    enqueue(relay, &mut tx, op, Lane::Broadcast, user, 0).await?;
+                    enqueue(ctx, &mut tx, op, Lane::Broadcast, user, 0).await?;
                 }
             }
             "done" | "cancelled"
                 if counts.queued == 0 && tx.finish_broadcast(b.id, now).await? =>
             {
-                crate::api::events::broadcast_finished(&mut tx, relay, &b, &counts).await?;
-                enqueue_control(relay, &mut tx, b.id, Lane::Group).await?;
+                ctx.record(
+                    &mut tx,
+                    Event::BroadcastFinished {
+                        broadcast: &b,
+                        counts: &counts,
+                    },
+                )
+                .await?;
+                enqueue_control(ctx, &mut tx, b.id, Lane::Group).await?;
                 let op = Op::Report { broadcast: b.id };
                 enqueue(
-                    relay,
+                    ctx,
                     &mut tx,
                     op,
                     Lane::Group,
-                    relay.group_id,
+                    ctx.group_id,
                     control_key(b.id),
                 )
                 .await?;
@@ -108,7 +122,7 @@ async fn tick(
             let last = last_progress.entry(b.id).or_insert(now);
             if now - *last >= config.progress_every.as_millis() as i64 {
                 *last = now;
-                enqueue_control(relay, &mut tx, b.id, Lane::Broadcast).await?;
+                enqueue_control(ctx, &mut tx, b.id, Lane::Broadcast).await?;
             }
         }
         tx.commit().await?;
@@ -116,12 +130,49 @@ async fn tick(
     Ok(())
 }
 
-fn store_err(e: StoreError) -> TgError {
-    TgError::Transient(format!("store: {e}"))
+/// Why a broadcast job failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Telegram refused or did not answer.
+    #[error(transparent)]
+    Telegram(#[from] TgError),
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// The broadcast is gone.
+    #[error(transparent)]
+    Broadcast(#[from] BroadcastError),
 }
 
-/// Runs one broadcast intent. Handled permanent failures are `Ok`.
-pub async fn execute(ex: &Executor, op: &Op) -> Result<(), TgError> {
+impl Classify for JobError {
+    fn failure(&self) -> Failure {
+        match self {
+            JobError::Telegram(e) => e.failure(),
+            JobError::Store(e) | JobError::Broadcast(BroadcastError::Store(e)) => e.failure(),
+            JobError::Broadcast(_) => Failure::Permanent,
+        }
+    }
+}
+
+/// Executes [`BroadcastJob`]s for one connection.
+pub struct BroadcastExecutor(pub Topics);
+
+/// Registers the broadcasts' action with its executor.
+pub fn register(registry: &mut Registry, topics: &Topics) {
+    registry.register::<BroadcastJob, _>(Arc::new(BroadcastExecutor(topics.clone())));
+}
+
+impl Execute<BroadcastJob> for BroadcastExecutor {
+    type Done = ();
+    type Error = JobError;
+
+    async fn execute(&self, _intent: &Intent, job: BroadcastJob) -> Result<(), JobError> {
+        execute(&self.0, &job.op).await
+    }
+}
+
+/// Runs one broadcast job. Handled permanent failures are `Ok`.
+async fn execute(ex: &Topics, op: &Op) -> Result<(), JobError> {
     match op {
         Op::Deliver { broadcast, seq } => deliver(ex, *broadcast, *seq).await,
         Op::Control {
@@ -140,25 +191,16 @@ pub async fn execute(ex: &Executor, op: &Op) -> Result<(), TgError> {
             match r {
                 // A query older than Telegram keeps cannot be answered any more.
                 Err(e) if !e.is_retryable() => Ok(()),
-                r => r.map(|_| ()),
+                r => Ok(r.map(|_| ())?),
             }
         }
         Op::Report { broadcast } => report(ex, *broadcast).await,
-        Op::Export { segment, reply_to } => {
-            crate::export::execute(ex, segment.as_deref(), *reply_to).await
-        }
-        Op::Stats {
-            from,
-            to,
-            label,
-            reply_to,
-        } => crate::stats::execute(ex, *from, *to, label, *reply_to).await,
     }
 }
 
-async fn deliver(ex: &Executor, broadcast: i64, seq: i64) -> Result<(), TgError> {
+async fn deliver(ex: &Topics, broadcast: i64, seq: i64) -> Result<(), JobError> {
     let store = &ex.store;
-    let Some(d) = store.delivery(broadcast, seq).await.map_err(store_err)? else {
+    let Some(d) = store.delivery(broadcast, seq).await? else {
         return Ok(());
     };
     if d.state != "queued" {
@@ -176,15 +218,13 @@ async fn deliver(ex: &Executor, broadcast: i64, seq: i64) -> Result<(), TgError>
                     Some("broadcast cancelled"),
                     None,
                 )
-                .await
-                .map_err(store_err)?;
+                .await?;
             return Ok(());
         }
         "paused" => {
             store
                 .set_recipient(broadcast, seq, "queued", "pending", None, None)
-                .await
-                .map_err(store_err)?;
+                .await?;
             return Ok(());
         }
         _ => {}
@@ -196,27 +236,23 @@ async fn deliver(ex: &Executor, broadcast: i64, seq: i64) -> Result<(), TgError>
     };
     let result = ex
         .tg
-        .copy_messages(d.user_id, ex.relay.group_id, &d.source_ids, extra)
+        .copy_messages(d.user_id, ex.ctx.group_id, &d.source_ids, extra)
         .await;
     let (state, error) = match result {
         Ok(_) => ("sent", None),
         Err(e) if e.is_blocked() => {
             if let Some(contact) = d.contact_id {
-                store
-                    .set_contact_blocked(contact, true)
-                    .await
-                    .map_err(store_err)?;
+                store.set_contact_blocked(contact, true).await?;
             }
             ("blocked", Some("blocked the bot".to_string()))
         }
-        Err(e) if e.is_retryable() => return Err(e),
+        Err(e) if e.is_retryable() => return Err(e.into()),
         Err(e) => ("failed", Some(e.to_string())),
     };
     let sent_at = (state == "sent").then(now_ms);
     store
         .set_recipient(broadcast, seq, "queued", state, error.as_deref(), sent_at)
-        .await
-        .map_err(store_err)?;
+        .await?;
     Ok(())
 }
 
@@ -296,10 +332,10 @@ fn human_duration(secs: i64) -> String {
     }
 }
 
-async fn load_file(ex: &Executor, b: &Broadcast, file: &str) -> Result<(), TgError> {
+async fn load_file(ex: &Topics, b: &Broadcast, file: &str) -> Result<(), JobError> {
     let f = ex.tg.get_file(file).await?;
     let Some(path) = f.file_path else {
-        return Err(TgError::Decode("getFile gave no file_path".into()));
+        return Err(TgError::Decode("getFile gave no file_path".into()).into());
     };
     let bytes = ex.tg.download_file(&path).await?;
     let text = String::from_utf8_lossy(&bytes);
@@ -309,58 +345,47 @@ async fn load_file(ex: &Executor, b: &Broadcast, file: &str) -> Result<(), TgErr
         .filter(|id| *id > 0)
         .collect();
     ex.store
-        .add_list_recipients(ex.relay.connection, b.id, &ids)
-        .await
-        .map_err(store_err)?;
+        .add_list_recipients(ex.ctx.connection, b.id, &ids)
+        .await?;
     Ok(())
 }
 
 async fn control(
-    ex: &Executor,
+    ex: &Topics,
     id: i64,
     reply_to: Option<i64>,
     file: Option<&str>,
-) -> Result<(), TgError> {
+) -> Result<(), JobError> {
     let store = &ex.store;
-    let relay = &ex.relay;
-    let tz = relay.time_zone.0;
-    let Some(b) = store
-        .broadcast(relay.connection, id)
-        .await
-        .map_err(store_err)?
-    else {
+    let ctx = &ex.ctx;
+    let tz = ctx.time_zone.0;
+    let Some(b) = store.broadcast(ctx.connection, id).await? else {
         return Ok(());
     };
     if let Some(f) = file {
         if b.total == 0 && b.state == "draft" {
             if let Err(e) = load_file(ex, &b, f).await {
-                if e.is_retryable() {
+                if e.failure() != Failure::Permanent {
                     return Err(e);
                 }
                 let text = format!("Could not read the file of ids: {}", html(&e.to_string()));
                 ex.tg
-                    .send_message(relay.group_id, &text, json!({"parse_mode": "HTML"}))
+                    .send_message(ctx.group_id, &text, json!({"parse_mode": "HTML"}))
                     .await?;
             }
         }
     }
-    let p = super::progress(store, relay, id)
-        .await
-        .map_err(|e| TgError::Transient(e.to_string()))?;
+    let p = super::progress(store, ctx, id).await?;
     let (text, keyboard) = render(&p, tz);
     let mut extra = json!({"parse_mode": "HTML"});
     if let Some(k) = keyboard {
         extra["reply_markup"] = k;
     }
     match p.broadcast.control_message {
-        Some(m) => match ex
-            .tg
-            .edit_message_text(relay.group_id, m, &text, extra)
-            .await
-        {
+        Some(m) => match ex.tg.edit_message_text(ctx.group_id, m, &text, extra).await {
             Ok(_) => Ok(()),
             Err(e) if e.is_not_modified() || e.is_message_to_edit_not_found() => Ok(()),
-            Err(e) if e.is_retryable() => Err(e),
+            Err(e) if e.is_retryable() => Err(e.into()),
             Err(e) => {
                 tracing::warn!(broadcast = id, error = %e, "broadcast: progress not shown");
                 Ok(())
@@ -371,11 +396,8 @@ async fn control(
                 extra["reply_parameters"] =
                     json!({"message_id": r, "allow_sending_without_reply": true});
             }
-            let m = ex.tg.send_message(relay.group_id, &text, extra).await?;
-            store
-                .set_broadcast_control(id, m.message_id)
-                .await
-                .map_err(store_err)
+            let m = ex.tg.send_message(ctx.group_id, &text, extra).await?;
+            Ok(store.set_broadcast_control(id, m.message_id).await?)
         }
     }
 }
@@ -418,14 +440,10 @@ pub async fn report_csv(
     })
 }
 
-async fn report(ex: &Executor, id: i64) -> Result<(), TgError> {
-    let relay = &ex.relay;
-    let p = super::progress(&ex.store, relay, id)
-        .await
-        .map_err(|e| TgError::Transient(e.to_string()))?;
-    let csv = report_csv(&ex.store, id, relay.time_zone.0)
-        .await
-        .map_err(store_err)?;
+async fn report(ex: &Topics, id: i64) -> Result<(), JobError> {
+    let ctx = &ex.ctx;
+    let p = super::progress(&ex.store, ctx, id).await?;
+    let csv = report_csv(&ex.store, id, ctx.time_zone.0).await?;
     let c = p.counts;
     let caption = format!(
         "📄 Broadcast #{id} report: sent {}, failed {}, blocked {}, skipped {}, cancelled {}",
@@ -437,7 +455,7 @@ async fn report(ex: &Executor, id: i64) -> Result<(), TgError> {
     }
     ex.tg
         .send_document_bytes(
-            relay.group_id,
+            ctx.group_id,
             &format!("broadcast-{id}.csv"),
             "text/csv",
             csv.into(),

@@ -4,9 +4,12 @@
 use serde_json::Value;
 
 use super::answer;
-use super::roles::{is_admin_message, require_admin};
 use crate::config::HideInfo;
-use crate::relay::{render, Intent, Relay, RelayError};
+use crate::domain::render;
+use crate::domain::roles::{is_admin_message, require_admin};
+use crate::domain::topics::{Card, Direct};
+use crate::domain::Context;
+use crate::store::StoreError;
 use crate::store::{Dialog, Tx};
 
 /// The help text for a topic or General; `admin` adds the admin commands.
@@ -48,31 +51,30 @@ pub fn text(in_topic: bool, admin: bool) -> String {
 
 /// `/help`.
 pub async fn help(
-    relay: &Relay,
+    ctx: &Context,
     tx: &mut Tx,
     msg: &Value,
     dialog: Option<i64>,
-) -> Result<(), RelayError> {
-    let admin = is_admin_message(relay, tx, msg).await?;
+) -> Result<(), StoreError> {
+    let admin = is_admin_message(ctx, tx, msg).await?;
     let reply_to = msg["message_id"].as_i64();
-    answer(relay, tx, dialog, reply_to, text(dialog.is_some(), admin)).await
+    answer(ctx, tx, dialog, reply_to, text(dialog.is_some(), admin)).await
 }
 
 /// `/info`: posts the user card again. Under HIDE_INFO card the card never goes to the
 /// group: allowed admins get it in their private chat with the bot.
 pub async fn info(
-    relay: &Relay,
+    ctx: &Context,
     tx: &mut Tx,
     msg: &Value,
     dialog: &Dialog,
-) -> Result<(), RelayError> {
-    if !relay.params().hide_info.card {
-        relay
-            .push(tx, Intent::Card { dialog: dialog.id }, 0)
-            .await?;
+) -> Result<(), StoreError> {
+    if !ctx.params().hide_info.card {
+        let card = Card { dialog: dialog.id };
+        ctx.to_group(tx, Some(dialog.id), &card).await?;
         return Ok(());
     }
-    if !require_admin(relay, tx, msg, Some(dialog.id)).await? {
+    if !require_admin(ctx, tx, msg, Some(dialog.id)).await? {
         return Ok(());
     }
     let (Some(contact), Some(user)) = (
@@ -82,13 +84,13 @@ pub async fn info(
         return Ok(());
     };
     // A private chat is not the group: the admin sees the full card.
-    let card = render::user_card(&contact, &HideInfo::default(), relay.label().as_deref());
-    let intent = Intent::Direct {
+    let card = render::user_card(&contact, &HideInfo::default(), ctx.label().as_deref());
+    let direct = Direct {
         user,
         text: card,
         dialog: Some(dialog.id),
         reply_to: msg["message_id"].as_i64(),
     };
-    relay.push(tx, intent, 0).await?;
+    ctx.to_user(tx, user, Some(dialog.id), &direct).await?;
     Ok(())
 }

@@ -7,10 +7,12 @@ use serde_json::Value;
 
 use super::answer;
 use super::parse::Parsed;
-use super::roles::require_admin;
-use super::say::{message_link, send_quick_reply};
-use crate::relay::render::html;
-use crate::relay::{Intent, Relay, RelayError};
+use super::say::message_link;
+use crate::domain::render::html;
+use crate::domain::roles::require_admin;
+use crate::domain::topics::Title;
+use crate::domain::Context;
+use crate::store::StoreError;
 use crate::store::{now_ms, Dialog, Tag, Tx};
 
 /// Longest tag or quick reply name.
@@ -60,24 +62,24 @@ fn is_clear(v: &str) -> bool {
 
 /// `/mark` in General (admin forms).
 pub async fn general(
-    relay: &Relay,
+    ctx: &Context,
     tx: &mut Tx,
     msg: &Value,
     cmd: &Parsed,
-) -> Result<(), RelayError> {
-    if !require_admin(relay, tx, msg, None).await? {
+) -> Result<(), StoreError> {
+    if !require_admin(ctx, tx, msg, None).await? {
         return Ok(());
     }
     let reply_to = msg["message_id"].as_i64();
     let words = cmd.words();
     let say = std::convert::identity::<String>;
     let text = match words.as_slice() {
-        [] => say(list(relay, tx).await?),
+        [] => say(list(ctx, tx).await?),
         ["new", name] => {
             if let Err(why) = valid_name(name, &["new", "del", "delete"]) {
                 say(why)
             } else if tx
-                .create_tag(relay.connection, name, now_ms())
+                .create_tag(ctx.connection, name, now_ms())
                 .await?
                 .is_some()
             {
@@ -89,12 +91,12 @@ pub async fn general(
                 say(format!("Tag <b>{}</b> already exists.", html(name)))
             }
         }
-        ["del" | "delete", name] => match tx.tag_by_name(relay.connection, name).await? {
+        ["del" | "delete", name] => match tx.tag_by_name(ctx.connection, name).await? {
             Some(tag) => {
-                let members = tx.tag_members(relay.connection, tag.id, i64::MAX).await?;
+                let members = tx.tag_members(ctx.connection, tag.id, i64::MAX).await?;
                 tx.delete_tag(tag.id).await?;
                 if tag.ticker.is_some() {
-                    retitle(relay, tx, &members).await?;
+                    retitle(ctx, tx, &members).await?;
                 }
                 say(format!(
                     "🗑 Tag <b>{}</b> deleted ({} contacts had it).",
@@ -104,8 +106,8 @@ pub async fn general(
             }
             None => say(unknown_tag(name)),
         },
-        [name] => match tx.tag_by_name(relay.connection, name).await? {
-            Some(tag) => say(members(relay, tx, &tag).await?),
+        [name] => match tx.tag_by_name(ctx.connection, name).await? {
+            Some(tag) => say(members(ctx, tx, &tag).await?),
             None => say(unknown_tag(name)),
         },
         [name, field, ..] => {
@@ -115,13 +117,13 @@ pub async fn general(
                 .skip(2)
                 .collect::<Vec<_>>()
                 .join(" ");
-            match tx.tag_by_name(relay.connection, name).await? {
+            match tx.tag_by_name(ctx.connection, name).await? {
                 None => say(unknown_tag(name)),
-                Some(tag) => say(configure(relay, tx, &tag, field, &value).await?),
+                Some(tag) => say(configure(ctx, tx, &tag, field, &value).await?),
             }
         }
     };
-    answer(relay, tx, None, reply_to, text).await
+    answer(ctx, tx, None, reply_to, text).await
 }
 
 fn unknown_tag(name: &str) -> String {
@@ -131,20 +133,20 @@ fn unknown_tag(name: &str) -> String {
     )
 }
 
-async fn list(relay: &Relay, tx: &mut Tx) -> Result<String, RelayError> {
-    let tags = tx.tags_with_counts(relay.connection).await?;
+async fn list(ctx: &Context, tx: &mut Tx) -> Result<String, StoreError> {
+    let tags = tx.tags_with_counts(ctx.connection).await?;
     if tags.is_empty() {
         return Ok(format!("No tags yet.\n\n{ADMIN_USAGE}"));
     }
     let mut text = String::from("<b>Tags</b>");
     for (tag, n) in &tags {
-        text.push_str(&format!("\n• {} — {n}", describe(relay, tx, tag).await?));
+        text.push_str(&format!("\n• {} — {n}", describe(ctx, tx, tag).await?));
     }
     Ok(text)
 }
 
 /// One tag's definition: name, ticker, funnel, quick reply.
-async fn describe(_relay: &Relay, tx: &mut Tx, tag: &Tag) -> Result<String, RelayError> {
+async fn describe(_ctx: &Context, tx: &mut Tx, tag: &Tag) -> Result<String, StoreError> {
     let mut s = format!("<b>{}</b>", html(&tag.name));
     if let Some(t) = &tag.ticker {
         s.push_str(&format!(" {}", html(t)));
@@ -160,17 +162,17 @@ async fn describe(_relay: &Relay, tx: &mut Tx, tag: &Tag) -> Result<String, Rela
     Ok(s)
 }
 
-async fn members(relay: &Relay, tx: &mut Tx, tag: &Tag) -> Result<String, RelayError> {
-    let list = tx.tag_members(relay.connection, tag.id, LIST_MAX).await?;
-    let head = describe(relay, tx, tag).await?;
+async fn members(ctx: &Context, tx: &mut Tx, tag: &Tag) -> Result<String, StoreError> {
+    let list = tx.tag_members(ctx.connection, tag.id, LIST_MAX).await?;
+    let head = describe(ctx, tx, tag).await?;
     if list.is_empty() {
         return Ok(format!("{head}: no dialogs carry it."));
     }
-    let hide = relay.params().hide_info;
+    let hide = ctx.params().hide_info;
     let mut text = format!("{head}:");
     for m in &list {
         let name = if hide.name {
-            crate::relay::render::pseudonym(m.user_id)
+            crate::domain::render::pseudonym(m.user_id)
         } else {
             match &m.last_name {
                 Some(l) if !l.is_empty() => format!("{} {l}", m.first_name),
@@ -180,7 +182,7 @@ async fn members(relay: &Relay, tx: &mut Tx, tag: &Tag) -> Result<String, RelayE
         match m.thread_id {
             Some(t) => text.push_str(&format!(
                 "\n• <a href=\"{}\">{}</a>",
-                message_link(relay.group_id, Some(t), t),
+                message_link(ctx.group_id, Some(t), t),
                 html(&name)
             )),
             None => text.push_str(&format!("\n• {} (no topic)", html(&name))),
@@ -193,12 +195,12 @@ async fn members(relay: &Relay, tx: &mut Tx, tag: &Tag) -> Result<String, RelayE
 }
 
 async fn configure(
-    relay: &Relay,
+    ctx: &Context,
     tx: &mut Tx,
     tag: &Tag,
     field: &str,
     value: &str,
-) -> Result<String, RelayError> {
+) -> Result<String, StoreError> {
     let name = html(&tag.name);
     if value.is_empty() {
         return Ok(ADMIN_USAGE.into());
@@ -215,8 +217,8 @@ async fn configure(
                 ));
             }
             tx.set_tag_ticker(tag.id, ticker.as_deref()).await?;
-            let members = tx.tag_members(relay.connection, tag.id, i64::MAX).await?;
-            retitle(relay, tx, &members).await?;
+            let members = tx.tag_members(ctx.connection, tag.id, i64::MAX).await?;
+            retitle(ctx, tx, &members).await?;
             Ok(match ticker {
                 Some(t) => format!("🏷 <b>{name}</b> shows {} in topic titles.", html(&t)),
                 None => format!("🏷 <b>{name}</b> has no ticker now."),
@@ -230,7 +232,7 @@ async fn configure(
             let mut ids = Vec::new();
             let mut names = Vec::new();
             for part in value.split([',', ' ']).filter(|p| !p.is_empty()) {
-                match tx.tag_by_name(relay.connection, part).await? {
+                match tx.tag_by_name(ctx.connection, part).await? {
                     Some(t) if t.id == tag.id => {
                         return Ok(format!("<b>{name}</b> cannot come after itself."))
                     }
@@ -252,7 +254,7 @@ async fn configure(
                 tx.set_tag_sends(tag.id, None).await?;
                 return Ok(format!("🏷 <b>{name}</b> sends nothing now."));
             }
-            if tx.quick_reply(relay.connection, value).await?.is_none() {
+            if tx.quick_reply(ctx.connection, value).await?.is_none() {
                 return Ok(format!(
                     "No quick reply <b>{}</b>. /say lists them.",
                     html(value)
@@ -268,7 +270,7 @@ async fn configure(
             if let Err(why) = valid_name(value, &["new", "del", "delete"]) {
                 return Ok(why);
             }
-            if !tx.rename_tag(relay.connection, tag.id, value).await? {
+            if !tx.rename_tag(ctx.connection, tag.id, value).await? {
                 return Ok(format!("Tag <b>{}</b> already exists.", html(value)));
             }
             Ok(format!("🏷 <b>{name}</b> is now <b>{}</b>.", html(value)))
@@ -282,13 +284,13 @@ async fn configure(
 
 /// Topic titles follow tickers: retitles the dialogs of these contacts.
 async fn retitle(
-    relay: &Relay,
+    ctx: &Context,
     tx: &mut Tx,
     members: &[crate::store::TagMember],
-) -> Result<(), RelayError> {
+) -> Result<(), StoreError> {
     for m in members {
         if let (Some(dialog), Some(_)) = (m.dialog_id, m.thread_id) {
-            relay.push(tx, Intent::Title { dialog }, 0).await?;
+            ctx.to_group(tx, Some(dialog), &Title { dialog }).await?;
         }
     }
     Ok(())
@@ -296,12 +298,12 @@ async fn retitle(
 
 /// `/mark` in a dialog topic.
 pub async fn topic(
-    relay: &Relay,
+    ctx: &Context,
     tx: &mut Tx,
     msg: &Value,
     dialog: &Dialog,
     cmd: &Parsed,
-) -> Result<(), RelayError> {
+) -> Result<(), StoreError> {
     let reply_to = msg["message_id"].as_i64();
     let here = Some(dialog.id);
     let contact = dialog.contact_id;
@@ -322,68 +324,23 @@ pub async fn topic(
             }
         }
         ["new", ..] => "Tags are created by admins in General: /mark new NAME".to_string(),
-        ["del" | "delete", name] => match tx.tag_by_name(relay.connection, name).await? {
+        ["del" | "delete", name] => match tx.tag_by_name(ctx.connection, name).await? {
             None => unknown_tag(name),
             Some(tag) => {
-                if tx.remove_contact_tag(contact, tag.id).await? {
-                    if tag.ticker.is_some() {
-                        relay.push(tx, Intent::Title { dialog: dialog.id }, 0).await?;
-                    }
+                if ctx.untag(tx, dialog, &tag).await? {
                     format!("🏷 <b>{}</b> removed.", html(&tag.name))
                 } else {
                     format!("This contact has no tag <b>{}</b>.", html(&tag.name))
                 }
             }
         },
-        [name] => match tx.tag_by_name(relay.connection, name).await? {
+        [name] => match tx.tag_by_name(ctx.connection, name).await? {
             None => unknown_tag(name),
-            Some(tag) => set_tag(relay, tx, dialog, &tag).await?,
+            Some(tag) => ctx.tag(tx, dialog, &tag).await?.describe(&tag.name),
         },
         _ => "Usage here: /mark NAME — set a tag · /mark del NAME — remove it · /mark — this contact's tags".to_string(),
     };
-    answer(relay, tx, here, reply_to, text).await
-}
-
-/// Puts a tag on the dialog's contact: funnel predecessors go, the title follows, and
-/// the tag's quick reply is sent. Returns the answer.
-async fn set_tag(
-    relay: &Relay,
-    tx: &mut Tx,
-    dialog: &Dialog,
-    tag: &Tag,
-) -> Result<String, RelayError> {
-    let contact = dialog.contact_id;
-    if !tx.add_contact_tag(contact, tag.id, now_ms()).await? {
-        return Ok(format!(
-            "This contact already has <b>{}</b>.",
-            html(&tag.name)
-        ));
-    }
-    crate::api::events::tagged(tx, relay, dialog.id, &tag.name).await?;
-    let mut removed = Vec::new();
-    for r in tx.tag_removes(tag.id).await? {
-        if tx.remove_contact_tag(contact, r.id).await? {
-            removed.push(html(&r.name));
-        }
-    }
-    relay
-        .push(tx, Intent::Title { dialog: dialog.id }, 0)
-        .await?;
-    let mut text = format!("🏷 <b>{}</b> set.", html(&tag.name));
-    if !removed.is_empty() {
-        text.push_str(&format!(" Removed: {}.", removed.join(", ")));
-    }
-    if let Some(q) = &tag.sends {
-        if send_quick_reply(relay, tx, dialog, q, false).await? {
-            text.push_str(&format!(" Quick reply <b>{}</b> sent.", html(q)));
-        } else {
-            text.push_str(&format!(
-                " Its quick reply <b>{}</b> no longer exists, so nothing was sent.",
-                html(q)
-            ));
-        }
-    }
-    Ok(text)
+    answer(ctx, tx, here, reply_to, text).await
 }
 
 #[cfg(test)]

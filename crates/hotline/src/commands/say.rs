@@ -11,9 +11,12 @@ use serde_json::Value;
 use super::answer;
 use super::mark::valid_name;
 use super::parse::Parsed;
-use crate::relay::render::html;
-use crate::relay::{content, resend, Intent, Relay, RelayError};
-use crate::store::{now_ms, Dialog, DialogStatus, NewQuickReply, Tx, MEDIA_ITEMS_TTL_MS};
+use crate::domain::content;
+use crate::domain::render::html;
+use crate::domain::resend;
+use crate::domain::Context;
+use crate::store::StoreError;
+use crate::store::{now_ms, Dialog, NewQuickReply, Tx, MEDIA_ITEMS_TTL_MS};
 
 const USAGE: &str = "<b>Quick replies</b>\n\
 /say NAME — as a reply to a message: save it (text, media, albums)\n\
@@ -36,53 +39,53 @@ pub fn message_link(group: i64, thread: Option<i64>, message: i64) -> String {
 
 /// `/say` in a topic (`dialog`) or in General.
 pub async fn run(
-    relay: &Relay,
+    ctx: &Context,
     tx: &mut Tx,
     msg: &Value,
     dialog: Option<&Dialog>,
     cmd: &Parsed,
-) -> Result<(), RelayError> {
+) -> Result<(), StoreError> {
     let reply_to = msg["message_id"].as_i64();
     let here = dialog.map(|d| d.id);
     let words = cmd.words();
     let replied = content::explicit_reply(msg).map(|_| &msg["reply_to_message"]);
     match (words.as_slice(), replied) {
-        ([], _) => list(relay, tx, here, reply_to).await,
+        ([], _) => list(ctx, tx, here, reply_to).await,
         (["del" | "delete"], _) => {
-            answer(relay, tx, here, reply_to, "Usage: /say del NAME".into()).await
+            answer(ctx, tx, here, reply_to, "Usage: /say del NAME".into()).await
         }
         (["del" | "delete", name], _) => {
-            let text = if tx.delete_quick_reply(relay.connection, name).await? {
+            let text = if tx.delete_quick_reply(ctx.connection, name).await? {
                 format!("🗑 Quick reply <b>{}</b> deleted.", html(name))
             } else {
                 format!("No quick reply <b>{}</b>. /say lists them.", html(name))
             };
-            answer(relay, tx, here, reply_to, text).await
+            answer(ctx, tx, here, reply_to, text).await
         }
-        ([name], Some(original)) => save(relay, tx, msg, here, name, original).await,
+        ([name], Some(original)) => save(ctx, tx, msg, here, name, original).await,
         ([name], None) | ([name, "fwd"], None) => {
             let Some(dialog) = dialog else {
                 let text = "Quick replies are sent in a dialog topic: /say NAME there. \
                             Here, reply to a text with /say NAME to save it."
                     .to_string();
-                return answer(relay, tx, None, reply_to, text).await;
+                return answer(ctx, tx, None, reply_to, text).await;
             };
-            send(relay, tx, dialog, name, words.len() == 2, reply_to).await
+            send(ctx, tx, dialog, name, words.len() == 2, reply_to).await
         }
-        _ => answer(relay, tx, here, reply_to, USAGE.into()).await,
+        _ => answer(ctx, tx, here, reply_to, USAGE.into()).await,
     }
 }
 
 async fn list(
-    relay: &Relay,
+    ctx: &Context,
     tx: &mut Tx,
     here: Option<i64>,
     reply_to: Option<i64>,
-) -> Result<(), RelayError> {
-    let all = tx.quick_replies(relay.connection).await?;
+) -> Result<(), StoreError> {
+    let all = tx.quick_replies(ctx.connection).await?;
     if all.is_empty() {
         let text = format!("No quick replies yet.\n\n{USAGE}");
-        return answer(relay, tx, here, reply_to, text).await;
+        return answer(ctx, tx, here, reply_to, text).await;
     }
     let mut text = String::from("<b>Quick replies</b>");
     for q in &all {
@@ -108,39 +111,39 @@ async fn list(
         ));
     }
     text.push_str("\n\n/say NAME in a dialog sends one.");
-    answer(relay, tx, here, reply_to, text).await
+    answer(ctx, tx, here, reply_to, text).await
 }
 
 async fn save(
-    relay: &Relay,
+    ctx: &Context,
     tx: &mut Tx,
     msg: &Value,
     here: Option<i64>,
     name: &str,
     original: &Value,
-) -> Result<(), RelayError> {
+) -> Result<(), StoreError> {
     let reply_to = msg["message_id"].as_i64();
     if let Err(why) = valid_name(name, &["del", "delete"]) {
-        return answer(relay, tx, here, reply_to, why).await;
+        return answer(ctx, tx, here, reply_to, why).await;
     }
     let kind = content::kind(original);
     if here.is_none() && kind != "text" {
         let text = "In General only texts can be saved as quick replies. To save media or \
                     an album, reply to it with /say NAME in a dialog topic."
             .to_string();
-        return answer(relay, tx, None, reply_to, text).await;
+        return answer(ctx, tx, None, reply_to, text).await;
     }
     let Some(id) = original["message_id"].as_i64() else {
         return Ok(());
     };
     let (items, ids) = if original["media_group_id"].is_string() {
-        match album(relay, tx, id).await? {
+        match album(ctx, tx, id).await? {
             Some(found) => found,
             None => {
                 let text = "I could not find the rest of this album: albums can be saved \
                             within a day after they were sent in a dialog topic."
                     .to_string();
-                return answer(relay, tx, here, reply_to, text).await;
+                return answer(ctx, tx, here, reply_to, text).await;
             }
         }
     } else {
@@ -151,7 +154,7 @@ async fn save(
                     "A {} message cannot be saved as a quick reply.",
                     html(&kind)
                 );
-                return answer(relay, tx, here, reply_to, text).await;
+                return answer(ctx, tx, here, reply_to, text).await;
             }
         }
     };
@@ -160,12 +163,12 @@ async fn save(
     let q = NewQuickReply {
         name,
         items: &items,
-        source_chat: relay.group_id,
+        source_chat: ctx.group_id,
         source_thread: here.and(msg["message_thread_id"].as_i64()),
         source_ids: &ids,
         created_by: msg["from"]["id"].as_i64().unwrap_or(0),
     };
-    let replaced = tx.save_quick_reply(relay.connection, &q, now_ms()).await?;
+    let replaced = tx.save_quick_reply(ctx.connection, &q, now_ms()).await?;
     let what = if n > 1 {
         format!("an album of {n}")
     } else {
@@ -177,32 +180,32 @@ async fn save(
         if replaced { "replaced" } else { "saved" },
         html(name)
     );
-    answer(relay, tx, here, reply_to, text).await
+    answer(ctx, tx, here, reply_to, text).await
 }
 
 /// The items and group message ids of the album that group message `id` belongs to: an
 /// operator's album (seen in the topic) or Hotline's copy of a user's album.
 async fn album(
-    relay: &Relay,
+    ctx: &Context,
     tx: &mut Tx,
     id: i64,
-) -> Result<Option<(Vec<Value>, Vec<i64>)>, RelayError> {
+) -> Result<Option<(Vec<Value>, Vec<i64>)>, StoreError> {
     let since = now_ms() - MEDIA_ITEMS_TTL_MS;
     let own = tx
-        .media_album(relay.connection, relay.group_id, id, since)
+        .media_album(ctx.connection, ctx.group_id, id, since)
         .await?;
     if own.len() > 1 {
         return Ok(Some(own.into_iter().map(|(i, v)| (v, i)).unzip()));
     }
     let Some(link) = tx
-        .link_by_group_message(relay.connection, relay.group_id, id)
+        .link_by_group_message(ctx.connection, ctx.group_id, id)
         .await?
     else {
         return Ok(None);
     };
     let l = link.link;
     let originals = tx
-        .media_album(relay.connection, l.user_chat_id, l.user_message_id, since)
+        .media_album(ctx.connection, l.user_chat_id, l.user_message_id, since)
         .await?;
     if originals.len() < 2 {
         return Ok(None);
@@ -211,7 +214,7 @@ async fn album(
     let mut ids = Vec::new();
     for (user_message, item) in originals {
         let copy = tx
-            .link_by_user_message(relay.connection, l.user_chat_id, user_message)
+            .link_by_user_message(ctx.connection, l.user_chat_id, user_message)
             .await?;
         items.push(item);
         ids.push(copy.map_or(id, |c| c.link.group_message_id));
@@ -220,57 +223,18 @@ async fn album(
 }
 
 async fn send(
-    relay: &Relay,
+    ctx: &Context,
     tx: &mut Tx,
     dialog: &Dialog,
     name: &str,
     forward: bool,
     reply_to: Option<i64>,
-) -> Result<(), RelayError> {
-    if send_quick_reply(relay, tx, dialog, name, forward).await? {
+) -> Result<(), StoreError> {
+    if ctx.send_quick_reply(tx, dialog, name, forward).await? {
         return Ok(());
     }
     let text = format!("No quick reply <b>{}</b>. /say lists them.", html(name));
-    answer(relay, tx, Some(dialog.id), reply_to, text).await
-}
-
-/// Sends quick reply `name` in the dialog, as an operator's answer would (🟨); false when
-/// there is no such quick reply. Also used by tags that send one when set.
-pub async fn send_quick_reply(
-    relay: &Relay,
-    tx: &mut Tx,
-    dialog: &Dialog,
-    name: &str,
-    forward: bool,
-) -> Result<bool, RelayError> {
-    let Some(q) = tx.quick_reply(relay.connection, name).await? else {
-        return Ok(false);
-    };
-    let items = q.items.as_array().cloned().unwrap_or_default();
-    let intent = Intent::SendOut {
-        dialog: dialog.id,
-        name: q.name.clone(),
-        items,
-        forward: forward.then(|| (q.source_chat, q.source_ids.clone())),
-    };
-    relay.push(tx, intent, 0).await?;
-    let now = now_ms();
-    let was_closed = dialog.status == DialogStatus::Closed;
-    if tx
-        .set_dialog_status(dialog.id, DialogStatus::Wait, now)
-        .await?
-    {
-        relay
-            .push(tx, Intent::Title { dialog: dialog.id }, 0)
-            .await?;
-        if was_closed {
-            relay
-                .push(tx, Intent::TopicState { dialog: dialog.id }, 0)
-                .await?;
-        }
-    }
-    tx.touch_dialog(dialog.id, now).await?;
-    Ok(true)
+    answer(ctx, tx, Some(dialog.id), reply_to, text).await
 }
 
 #[cfg(test)]

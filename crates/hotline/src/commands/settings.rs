@@ -7,10 +7,11 @@ use serde_json::Value;
 
 use super::answer;
 use super::parse::Parsed;
-use super::roles::{author, require_admin, Author};
 use crate::config::PARAM_NAMES;
-use crate::relay::render::html;
-use crate::relay::{Relay, RelayError};
+use crate::domain::render::html;
+use crate::domain::roles::{author, require_admin, Author};
+use crate::domain::Context;
+use crate::store::StoreError;
 use crate::store::Tx;
 
 /// Words that remove a stored value so the config file's applies again.
@@ -32,8 +33,8 @@ fn known(name: &str) -> Option<&'static str> {
 }
 
 /// `/set`.
-pub async fn set(relay: &Relay, tx: &mut Tx, msg: &Value, cmd: &Parsed) -> Result<(), RelayError> {
-    if !require_admin(relay, tx, msg, None).await? {
+pub async fn set(ctx: &Context, tx: &mut Tx, msg: &Value, cmd: &Parsed) -> Result<(), StoreError> {
+    if !require_admin(ctx, tx, msg, None).await? {
         return Ok(());
     }
     let reply_to = msg["message_id"].as_i64();
@@ -42,23 +43,23 @@ pub async fn set(relay: &Relay, tx: &mut Tx, msg: &Value, cmd: &Parsed) -> Resul
         None => (cmd.args.as_str(), ""),
     };
     if name.is_empty() {
-        return answer(relay, tx, None, reply_to, usage()).await;
+        return answer(ctx, tx, None, reply_to, usage()).await;
     }
     let Some(name) = known(name) else {
         let text = format!("Unknown parameter {}.\n{}", html(name), usage());
-        return answer(relay, tx, None, reply_to, text).await;
+        return answer(ctx, tx, None, reply_to, text).await;
     };
     if value.is_empty() {
         let text = format!(
             "Give a value: /set {name} VALUE, or /set {name} default for the config file's value."
         );
-        return answer(relay, tx, None, reply_to, text).await;
+        return answer(ctx, tx, None, reply_to, text).await;
     }
     let text = if RESET.iter().any(|r| r.eq_ignore_ascii_case(value)) {
-        let existed = tx.delete_param_override(relay.connection, name).await?;
-        let default = relay.defaults.get(name).unwrap_or_default();
+        let existed = tx.delete_param_override(ctx.connection, name).await?;
+        let default = ctx.defaults.get(name).unwrap_or_default();
         {
-            let mut live = relay.params.write().unwrap_or_else(|e| e.into_inner());
+            let mut live = ctx.params.write().unwrap_or_else(|e| e.into_inner());
             let mut next = live.clone();
             if next.set(name, &default).is_ok() {
                 *live = next;
@@ -76,21 +77,20 @@ pub async fn set(relay: &Relay, tx: &mut Tx, msg: &Value, cmd: &Parsed) -> Resul
             )
         }
     } else {
-        let mut next = relay.params();
+        let mut next = ctx.params();
         match next.set(name, value) {
             Err(e) => format!("❌ {}", html(&e.to_string())),
             Ok(()) => {
                 let stored = next.get(name).unwrap_or_default();
-                tx.set_param_override(relay.connection, name, &stored)
-                    .await?;
-                *relay.params.write().unwrap_or_else(|e| e.into_inner()) = next.clone();
+                tx.set_param_override(ctx.connection, name, &stored).await?;
+                *ctx.params.write().unwrap_or_else(|e| e.into_inner()) = next.clone();
                 let mut text = format!(
                     "✅ {name} = <code>{}</code>\nStored: it applies now and wins over the config \
                      file until /set {name} default.",
                     html(&stored)
                 );
                 if name == "EXTENSIONS_ALLOWED" && !next.extensions_allowed.is_empty() {
-                    if let Author::Person(me) = author(relay, msg) {
+                    if let Author::Person(me) = author(ctx, msg) {
                         if !next.extensions_allowed.contains(&me) {
                             text.push_str(
                                 "\n⚠️ You are not in the list: you can no longer run admin commands.",
@@ -102,17 +102,17 @@ pub async fn set(relay: &Relay, tx: &mut Tx, msg: &Value, cmd: &Parsed) -> Resul
             }
         }
     };
-    answer(relay, tx, None, reply_to, text).await
+    answer(ctx, tx, None, reply_to, text).await
 }
 
 /// `/get` (every parameter) or `/get NAME`. Values set in Telegram are marked ✱.
-pub async fn get(relay: &Relay, tx: &mut Tx, msg: &Value, cmd: &Parsed) -> Result<(), RelayError> {
-    if !require_admin(relay, tx, msg, None).await? {
+pub async fn get(ctx: &Context, tx: &mut Tx, msg: &Value, cmd: &Parsed) -> Result<(), StoreError> {
+    if !require_admin(ctx, tx, msg, None).await? {
         return Ok(());
     }
     let reply_to = msg["message_id"].as_i64();
-    let overrides = tx.param_overrides(relay.connection).await?;
-    let params = relay.params();
+    let overrides = tx.param_overrides(ctx.connection).await?;
+    let params = ctx.params();
     let line = |name: &str| {
         let mark = if overrides.contains_key(name) {
             " ✱"
@@ -138,5 +138,5 @@ pub async fn get(relay: &Relay, tx: &mut Tx, msg: &Value, cmd: &Parsed) -> Resul
             None => format!("Unknown parameter {}.\n{}", html(arg), usage()),
         }
     };
-    answer(relay, tx, None, reply_to, text).await
+    answer(ctx, tx, None, reply_to, text).await
 }

@@ -247,7 +247,7 @@ pub async fn webhook_reply(bot: &Arc<Bot>, ctype: &str, body: Bytes) {
         ctype
     };
     let why = |reason: String| {
-        tracing::warn!(connection = %bot.relay.name, "gateway: the webhook's reply was not executed: {reason}");
+        tracing::warn!(connection = %bot.ctx.name, "gateway: the webhook's reply was not executed: {reason}");
     };
     let Some(params) = parse_params(ctype, None, &body).await else {
         if declared {
@@ -259,7 +259,7 @@ pub async fn webhook_reply(bot: &Arc<Bot>, ctype: &str, body: Bytes) {
         return;
     };
     let Some(method) = params.get("method").and_then(Value::as_str) else {
-        tracing::debug!(connection = %bot.relay.name, "gateway: the webhook's reply carries no method");
+        tracing::debug!(connection = %bot.ctx.name, "gateway: the webhook's reply carries no method");
         return;
     };
     let lower = method.to_ascii_lowercase();

@@ -3,9 +3,10 @@
 //!
 //! Deciding ([`spawn_after_call`]) runs after the bot already has Telegram's answer: it
 //! reads the answer (and the small request, when there is one), and when the chat is a
-//! contact with an activated, open dialog and `INTERCEPT_EXTERNAL` is on, records an
-//! [`Intent::Mirror`] in the outbox. Executing ([`execute`]) happens in the dialog's group
-//! queue, after the user's own messages that came before it.
+//! contact with an activated, open dialog and `INTERCEPT_EXTERNAL` is on, queues a
+//! [`MirrorJob`] in the outbox. Executing it ([`MirrorExecutor`]) happens in the dialog's
+//! group queue, after the user's own messages that came before it; the links of what it
+//! posted are recorded with its completion.
 //!
 //! How it looks in the topic: every intercepted message starts with the mark `🤖 `
 //! (text prefix, or caption prefix for media); kinds without a caption (sticker,
@@ -24,12 +25,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::{param_i64, param_json, Bot};
-use crate::relay::content::{self, edit_snapshot, input_media};
-use crate::relay::execute::Executor;
-use crate::relay::render::html;
-use crate::relay::Intent;
-use crate::store::{now_ms, DialogStatus, Direction, NewLink, StoreError, UnixMs};
-use crate::telegram::TgError;
+use crate::domain::content::{self, edit_snapshot, input_media};
+use crate::domain::events::Event;
+use crate::domain::links::Links;
+use crate::domain::render::html;
+use crate::domain::topics::{TopicError, Topics};
+use crate::outbox::{Action, Execute, Registry};
+use crate::store::{now_ms, DialogStatus, Direction, Intent, StoreError, Tx, UnixMs};
 
 /// The mark that starts every intercepted message in a topic.
 pub const MARK: &str = "🤖 ";
@@ -39,7 +41,7 @@ const TEXT_MAX: usize = 4096;
 const CAPTION_MAX: usize = 1024;
 /// Kinds whose copy can carry the mark in its caption.
 const CAPTIONED: &[&str] = &["photo", "video", "animation", "audio", "document", "voice"];
-/// How long the mirror decision waits for the relay to catch up with earlier updates
+/// How long the mirror decision waits for the ctx to catch up with earlier updates
 /// (so the dialog a user's message opens exists before the bot's answer is judged).
 const RELAY_CATCH_UP: Duration = Duration::from_secs(5);
 
@@ -81,7 +83,7 @@ pub fn kind_of(lower: &str) -> Option<Kind> {
     })
 }
 
-/// A mirroring action, stored in [`Intent::Mirror`].
+/// What is mirrored (the payload of a [`MirrorJob`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Mirror {
@@ -115,6 +117,47 @@ pub enum Mirror {
     },
 }
 
+/// The gateway's outbox action: mirror something into a dialog's topic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MirrorJob {
+    /// Dialog id.
+    pub dialog: i64,
+    /// What to mirror.
+    pub mirror: Mirror,
+}
+
+impl Action for MirrorJob {
+    const KIND: &'static str = "mirror";
+}
+
+/// Executes [`MirrorJob`]s for one connection.
+pub struct MirrorExecutor(pub Topics);
+
+/// Registers the gateway's action with its executor.
+pub fn register(registry: &mut Registry, topics: &Topics) {
+    registry.register::<MirrorJob, _>(Arc::new(MirrorExecutor(topics.clone())));
+}
+
+impl Execute<MirrorJob> for MirrorExecutor {
+    type Done = Links;
+    type Error = TopicError;
+
+    async fn execute(&self, _intent: &Intent, job: MirrorJob) -> Result<Links, TopicError> {
+        let mut links = Links::new();
+        execute(&self.0, job.dialog, &job.mirror, &mut links).await?;
+        Ok(links)
+    }
+
+    async fn complete(
+        &self,
+        tx: &mut Tx,
+        _intent: &Intent,
+        links: Links,
+    ) -> Result<(), StoreError> {
+        links.record(tx, self.0.ctx.connection).await
+    }
+}
+
 /// Decides on its own task whether a successful call is mirrored, and records it.
 pub fn spawn_after_call(
     bot: Arc<Bot>,
@@ -134,7 +177,7 @@ pub fn spawn_after_call(
         )
         .await
         {
-            tracing::warn!(connection = %bot.relay.name, method = %lower, error = %e, "gateway: a call could not be mirrored");
+            tracing::warn!(connection = %bot.ctx.name, method = %lower, error = %e, "gateway: a call could not be mirrored");
         }
     });
 }
@@ -171,7 +214,7 @@ async fn after_call(
     let Some(kind) = kind_of(lower) else {
         return Ok(());
     };
-    if !bot.relay.params().intercept_external {
+    if !bot.ctx.params().intercept_external {
         return Ok(());
     }
     let Ok(answer) = serde_json::from_slice::<Value>(answer) else {
@@ -270,7 +313,7 @@ async fn after_call(
         }
     }
     catch_up(bot, target).await?;
-    let conn = bot.relay.connection;
+    let conn = bot.ctx.connection;
     let Some(contact) = bot.store.contact_by_user(conn, user).await? else {
         return Ok(());
     };
@@ -281,41 +324,41 @@ async fn after_call(
         return Ok(());
     }
     // Opened after the call: by the user's messages before it (mirror), or by one after
-    // it that the relay already handled too (the bot talked before the gate opened: skip).
+    // it that the ctx already handled too (the bot talked before the gate opened: skip).
     if needs_open && dialog.created_at > called_at && user_wrote_after(bot, target, user).await? {
         return Ok(());
     }
     let mut tx = bot.store.begin().await?;
-    crate::api::events::intercepted(&mut tx, &bot.relay, dialog.id, &mirror).await?;
-    crate::stats::record(
-        &mut tx,
-        &bot.relay,
-        dialog.id,
-        crate::stats::kind::INTERCEPTED,
-        None,
-    )
-    .await?;
-    bot.relay
-        .push(
-            &mut tx,
-            Intent::Mirror {
-                dialog: dialog.id,
-                mirror,
-            },
-            0,
-        )
-        .await
-        .map_err(|e| match e {
-            crate::relay::RelayError::Store(s) => s,
-        })?;
+    let event = match &mirror {
+        Mirror::Sent { messages, .. } => Some(Event::Intercepted {
+            dialog: dialog.id,
+            messages,
+            copied: &[],
+        }),
+        Mirror::Copied { ids, .. } => Some(Event::Intercepted {
+            dialog: dialog.id,
+            messages: &[],
+            copied: ids,
+        }),
+        // Edits and deletions change what was mirrored; they are no new messages.
+        Mirror::Edited { .. } | Mirror::Deleted { .. } => None,
+    };
+    if let Some(event) = event {
+        bot.ctx.record(&mut tx, event).await?;
+    }
+    let job = MirrorJob {
+        dialog: dialog.id,
+        mirror,
+    };
+    bot.ctx.to_group(&mut tx, Some(dialog.id), &job).await?;
     tx.commit().await
 }
 
-/// Waits (bounded) until the relay processed every update stored before this call, so a
+/// Waits (bounded) until the ctx processed every update stored before this call, so a
 /// dialog the user's last message opened is seen. `target`: the newest update stored
 /// when the bot made the call.
 async fn catch_up(bot: &Bot, target: i64) -> Result<(), StoreError> {
-    let conn = bot.relay.connection;
+    let conn = bot.ctx.connection;
     let deadline = tokio::time::Instant::now() + RELAY_CATCH_UP;
     loop {
         let oldest = bot.store.unprocessed_updates(conn, 1).await?;
@@ -328,11 +371,11 @@ async fn catch_up(bot: &Bot, target: i64) -> Result<(), StoreError> {
     }
 }
 
-/// Whether the relay already handled a message of `user` stored after `target`.
+/// Whether the ctx already handled a message of `user` stored after `target`.
 async fn user_wrote_after(bot: &Bot, target: i64, user: i64) -> Result<bool, StoreError> {
     let later = bot
         .store
-        .updates_after(bot.relay.connection, target, 200)
+        .updates_after(bot.ctx.connection, target, 200)
         .await?;
     Ok(later
         .iter()
@@ -426,18 +469,19 @@ fn render(body: &str, entities: Option<&Value>, b: &Buttons, max: usize) -> (Str
     (text, Value::Array(shifted))
 }
 
-fn store_err(e: StoreError) -> TgError {
-    TgError::Transient(format!("store: {e}"))
-}
-
-/// Runs a mirroring intent for `dialog` (called by the relay's executor).
-pub async fn execute(ex: &Executor, dialog: i64, mirror: &Mirror) -> Result<(), TgError> {
+/// Runs a mirroring action for `dialog`, collecting the links of what it posted.
+async fn execute(
+    ex: &Topics,
+    dialog: i64,
+    mirror: &Mirror,
+    links: &mut Links,
+) -> Result<(), TopicError> {
     match mirror {
         Mirror::Sent { messages, keyboard } if messages.len() == 1 => {
-            post_one(ex, dialog, &messages[0], keyboard.as_ref()).await
+            post_one(ex, dialog, &messages[0], keyboard.as_ref(), links).await
         }
-        Mirror::Sent { messages, .. } => post_album(ex, dialog, messages).await,
-        Mirror::Copied { user_chat, ids } => post_copies(ex, dialog, *user_chat, ids).await,
+        Mirror::Sent { messages, .. } => post_album(ex, dialog, messages, links).await,
+        Mirror::Copied { user_chat, ids } => post_copies(ex, dialog, *user_chat, ids, links).await,
         Mirror::Edited { message, media } => edit(ex, dialog, message, *media).await,
         Mirror::Deleted { user_chat, ids } => {
             for id in ids {
@@ -456,49 +500,36 @@ pub async fn execute(ex: &Executor, dialog: i64, mirror: &Mirror) -> Result<(), 
     }
 }
 
-async fn link(
-    ex: &Executor,
-    dialog: i64,
-    user: i64,
-    user_message: i64,
-    group_message: i64,
-    kind: &str,
-) -> Result<(), TgError> {
-    let l = NewLink {
-        dialog_id: dialog,
-        user_chat_id: user,
-        user_message_id: user_message,
-        group_chat_id: ex.relay.group_id,
-        group_message_id: group_message,
-        direction: Direction::Intercepted,
-        kind: kind.to_string(),
-    };
-    ex.store
-        .insert_link(ex.relay.connection, &l, now_ms())
-        .await
-        .map_err(store_err)?;
-    Ok(())
+/// Links an intercepted message to its copy in the topic.
+fn link(ex: &Topics, links: &mut Links, dialog: i64, user: i64, pair: (i64, i64), kind: &str) {
+    links.add(
+        dialog,
+        user,
+        ex.group(),
+        Direction::Intercepted,
+        kind,
+        [pair],
+    );
 }
 
 /// The topic copy of an intercepted message, if it was mirrored.
-async fn intercepted_copy(ex: &Executor, user: i64, id: i64) -> Result<Option<i64>, TgError> {
+async fn intercepted_copy(ex: &Topics, user: i64, id: i64) -> Result<Option<i64>, TopicError> {
     let l = ex
         .store
-        .link_by_user_message(ex.relay.connection, user, id)
-        .await
-        .map_err(store_err)?;
+        .link_by_user_message(ex.ctx.connection, user, id)
+        .await?;
     Ok(l.filter(|l| l.link.direction == Direction::Intercepted)
         .map(|l| l.link.group_message_id))
 }
 
 /// Posts an HTML note into the dialog's topic.
 async fn note(
-    ex: &Executor,
+    ex: &Topics,
     dialog: i64,
     text: &str,
     reply_to: Option<i64>,
-) -> Result<(), TgError> {
-    let group = ex.relay.group_id;
+) -> Result<(), TopicError> {
+    let group = ex.ctx.group_id;
     ex.in_topic(dialog, |thread| async move {
         let mut extra = json!({"parse_mode": "HTML", "message_thread_id": thread});
         if let Some(r) = reply_to {
@@ -512,7 +543,7 @@ async fn note(
 }
 
 /// A permanent failure becomes a visible notice; retryable ones go back to the outbox.
-async fn failed(ex: &Executor, dialog: i64, what: &str, e: TgError) -> Result<(), TgError> {
+async fn failed(ex: &Topics, dialog: i64, what: &str, e: TopicError) -> Result<(), TopicError> {
     if e.is_retryable() {
         return Err(e);
     }
@@ -530,23 +561,23 @@ async fn failed(ex: &Executor, dialog: i64, what: &str, e: TgError) -> Result<()
 }
 
 async fn post_one(
-    ex: &Executor,
+    ex: &Topics,
     dialog: i64,
     m: &Value,
     keyboard: Option<&Value>,
-) -> Result<(), TgError> {
+    links: &mut Links,
+) -> Result<(), TopicError> {
     let (Some(user), Some(id)) = (m["chat"]["id"].as_i64(), m["message_id"].as_i64()) else {
         return Ok(());
     };
-    let group = ex.relay.group_id;
+    let group = ex.ctx.group_id;
     let kind = content::kind(m);
     let b = buttons(&m["reply_markup"], keyboard);
     let reply_to = match m["reply_to_message"]["message_id"].as_i64() {
         Some(r) => ex
             .store
-            .link_by_user_message(ex.relay.connection, user, r)
-            .await
-            .map_err(store_err)?
+            .link_by_user_message(ex.ctx.connection, user, r)
+            .await?
             .map(|l| l.link.group_message_id),
         None => None,
     };
@@ -601,7 +632,7 @@ async fn post_one(
         .await;
     match sent {
         Ok((_, (copy, needs_note, _))) => {
-            link(ex, dialog, user, id, copy, kind).await?;
+            link(ex, links, dialog, user, (id, copy), kind);
             if needs_note {
                 let (text, _) = render(&format!("(the bot sent this {kind})"), None, b, TEXT_MAX);
                 note(ex, dialog, &html(&text), Some(copy)).await?;
@@ -612,7 +643,12 @@ async fn post_one(
     }
 }
 
-async fn post_album(ex: &Executor, dialog: i64, messages: &[Value]) -> Result<(), TgError> {
+async fn post_album(
+    ex: &Topics,
+    dialog: i64,
+    messages: &[Value],
+    links: &mut Links,
+) -> Result<(), TopicError> {
     let Some(user) = messages.first().and_then(|m| m["chat"]["id"].as_i64()) else {
         return Ok(());
     };
@@ -625,7 +661,7 @@ async fn post_album(ex: &Executor, dialog: i64, messages: &[Value]) -> Result<()
         .map(|m| input_media(&edit_snapshot(m)))
         .collect();
     let Some(mut media) = media.filter(|m| m.len() == ids.len() && m.len() >= 2) else {
-        return post_copies(ex, dialog, user, &ids).await;
+        return post_copies(ex, dialog, user, &ids, links).await;
     };
     let none = Buttons::default();
     let first = &mut media[0];
@@ -637,7 +673,7 @@ async fn post_album(ex: &Executor, dialog: i64, messages: &[Value]) -> Result<()
     );
     first["caption"] = json!(caption);
     first["caption_entities"] = entities;
-    let (group, media) = (ex.relay.group_id, &media);
+    let (group, media) = (ex.ctx.group_id, &media);
     let sent = ex
         .in_topic(dialog, |thread| async move {
             ex.tg
@@ -652,7 +688,7 @@ async fn post_album(ex: &Executor, dialog: i64, messages: &[Value]) -> Result<()
     match sent {
         Ok((_, copies)) => {
             for (u, g) in ids.iter().zip(copies) {
-                link(ex, dialog, user, *u, g.message_id, "album").await?;
+                link(ex, links, dialog, user, (*u, g.message_id), "album");
             }
             Ok(())
         }
@@ -660,11 +696,17 @@ async fn post_album(ex: &Executor, dialog: i64, messages: &[Value]) -> Result<()
     }
 }
 
-async fn post_copies(ex: &Executor, dialog: i64, user: i64, ids: &[i64]) -> Result<(), TgError> {
+async fn post_copies(
+    ex: &Topics,
+    dialog: i64,
+    user: i64,
+    ids: &[i64],
+    links: &mut Links,
+) -> Result<(), TopicError> {
     let mut ids = ids.to_vec();
     ids.sort_unstable();
     ids.dedup();
-    let (group, list) = (ex.relay.group_id, &ids);
+    let (group, list) = (ex.ctx.group_id, &ids);
     let sent = ex
         .in_topic(dialog, |thread| async move {
             ex.tg
@@ -675,7 +717,7 @@ async fn post_copies(ex: &Executor, dialog: i64, user: i64, ids: &[i64]) -> Resu
     match sent {
         Ok((_, copies)) => {
             for (u, g) in ids.iter().zip(&copies) {
-                link(ex, dialog, user, *u, g.message_id, "copy").await?;
+                link(ex, links, dialog, user, (*u, g.message_id), "copy");
             }
             if let Some(first) = copies.first() {
                 note(
@@ -692,22 +734,21 @@ async fn post_copies(ex: &Executor, dialog: i64, user: i64, ids: &[i64]) -> Resu
     }
 }
 
-async fn edit(ex: &Executor, dialog: i64, m: &Value, media: bool) -> Result<(), TgError> {
+async fn edit(ex: &Topics, dialog: i64, m: &Value, media: bool) -> Result<(), TopicError> {
     let (Some(user), Some(id)) = (m["chat"]["id"].as_i64(), m["message_id"].as_i64()) else {
         return Ok(());
     };
     let Some(link) = ex
         .store
-        .link_by_user_message(ex.relay.connection, user, id)
-        .await
-        .map_err(store_err)?
+        .link_by_user_message(ex.ctx.connection, user, id)
+        .await?
     else {
         return Ok(());
     };
     if link.link.direction != Direction::Intercepted {
         return Ok(());
     }
-    let (group, copy) = (ex.relay.group_id, link.link.group_message_id);
+    let (group, copy) = (ex.ctx.group_id, link.link.group_message_id);
     let b = buttons(&m["reply_markup"], None);
     let markup = b
         .keyboard
@@ -754,7 +795,7 @@ async fn edit(ex: &Executor, dialog: i64, m: &Value, media: bool) -> Result<(), 
     };
     match r {
         Ok(_) => Ok(()),
-        Err(e) if e.is_retryable() => Err(e),
+        Err(e) if e.is_retryable() => Err(e.into()),
         Err(e) if e.is_not_modified() => Ok(()),
         Err(e) => {
             tracing::info!(dialog, error = %e, "intercepted edit not possible; posting it as a note");

@@ -33,8 +33,8 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use crate::config::Secret;
+use crate::domain::Context;
 use crate::intake::webhook::constant_time_eq;
-use crate::relay::Relay;
 use crate::shutdown::{Shutdown, ShutdownTrigger};
 use crate::store::{Store, StoreError};
 
@@ -83,8 +83,8 @@ pub struct BotSpec {
     pub api_url: String,
     /// Plain `http://` webhooks on any port allowed (see `updates::set_webhook`).
     pub plain_http_webhooks: bool,
-    /// The connection's relay (ids, group, live parameters).
-    pub relay: Relay,
+    /// The connection's decision context (ids, group, live parameters).
+    pub ctx: Context,
     /// Notified by the intake after updates are stored.
     pub updates: UpdateSignal,
 }
@@ -94,8 +94,8 @@ pub struct Bot {
     token: Secret,
     api_url: String,
     plain_http_webhooks: bool,
-    /// The connection's relay.
-    pub relay: Relay,
+    /// The connection's decision context.
+    pub ctx: Context,
     store: Store,
     http: reqwest::Client,
     signal: UpdateSignal,
@@ -138,16 +138,16 @@ impl Gateway {
         let mut bots = Vec::new();
         for s in specs {
             let state = store
-                .gateway_state(s.relay.connection)
+                .gateway_state(s.ctx.connection)
                 .await?
                 .unwrap_or_default();
             s.updates
-                .notify(store.last_update_id(s.relay.connection).await?.unwrap_or(0));
+                .notify(store.last_update_id(s.ctx.connection).await?.unwrap_or(0));
             bots.push(Arc::new(Bot {
                 token: s.token,
                 api_url: s.api_url.trim_end_matches('/').to_string(),
                 plain_http_webhooks: s.plain_http_webhooks,
-                relay: s.relay,
+                ctx: s.ctx,
                 store: store.clone(),
                 http: http.clone(),
                 signal: s.updates,
@@ -212,7 +212,7 @@ pub async fn intercept(State(gw): State<Gateway>, req: Request, next: Next) -> R
         };
         let file_path = file_path.to_string();
         // The span names the connection, never the path: the path holds the token.
-        let span = tracing::info_span!("gateway", connection = %bot.relay.name, method = "file");
+        let span = tracing::info_span!("gateway", connection = %bot.ctx.name, method = "file");
         return forward::file(&bot, &file_path, req).instrument(span).await;
     }
     if let Some(rest) = path.strip_prefix("/bot") {
@@ -221,7 +221,8 @@ pub async fn intercept(State(gw): State<Gateway>, req: Request, next: Next) -> R
             return unauthorized();
         };
         let method = method.to_string();
-        let span = tracing::info_span!("gateway", connection = %bot.relay.name, method = loggable(&method));
+        let span =
+            tracing::info_span!("gateway", connection = %bot.ctx.name, method = loggable(&method));
         let started = std::time::Instant::now();
         let response = api(bot, method, req).instrument(span.clone()).await;
         span.in_scope(|| {

@@ -300,7 +300,7 @@ async fn finished(bot: &Bot, w: &mut Window, pushed: Pushed) {
             let delay = lane.delay.map_or(RETRY_MIN, |d| (d * 2).min(RETRY_MAX));
             lane.delay = Some(delay);
             lane.retry_at = Some(Instant::now() + delay);
-            tracing::debug!(connection = %bot.relay.name, %error, "gateway: webhook push failed");
+            tracing::debug!(connection = %bot.ctx.name, %error, "gateway: webhook push failed");
             let mut live = bot.live();
             if live.webhook_epoch == w.target.epoch {
                 live.last_error = Some((now_ms() / 1000, error));
@@ -337,7 +337,7 @@ async fn push_one(
             match read_reply(resp).await {
                 Ok(reply) => forward::webhook_reply(&bot, &ctype, reply).await,
                 Err(why) => {
-                    tracing::warn!(connection = %bot.relay.name, update_id, "gateway: the webhook's reply was not executed: {why}");
+                    tracing::warn!(connection = %bot.ctx.name, update_id, "gateway: the webhook's reply was not executed: {why}");
                 }
             }
             Ok(())

@@ -74,7 +74,7 @@ impl Bot {
         let _guard = self.saving.lock().await;
         let state = self.snapshot();
         self.store
-            .save_gateway_state(self.relay.connection, &state, now_ms())
+            .save_gateway_state(self.ctx.connection, &state, now_ms())
             .await
     }
 
@@ -95,7 +95,7 @@ impl Bot {
             Some(list) if !list.is_empty() => list.iter().any(|a| a == kind),
             _ => !NOT_BY_DEFAULT.contains(&kind.as_str()),
         };
-        let group = Some(self.relay.group_id);
+        let group = Some(self.ctx.group_id);
         allowed_kind
             && body["chat"]["id"].as_i64() != group
             && body["message"]["chat"]["id"].as_i64() != group
@@ -125,7 +125,7 @@ impl Bot {
         loop {
             let batch = self
                 .store
-                .updates_after(self.relay.connection, cursor, 200)
+                .updates_after(self.ctx.connection, cursor, 200)
                 .await?;
             let full = batch.len() == 200;
             for u in batch {
@@ -349,7 +349,7 @@ async fn set_webhook(bot: &Arc<Bot>, p: &Map<String, Value>) -> Response {
         Err(e) => return tg_error(400, e),
     };
     let last = if param_bool(p, "drop_pending_updates") {
-        match bot.store.last_update_id(bot.relay.connection).await {
+        match bot.store.last_update_id(bot.ctx.connection).await {
             Ok(l) => l,
             Err(e) => return store_failed(e),
         }
@@ -380,7 +380,7 @@ async fn set_webhook(bot: &Arc<Bot>, p: &Map<String, Value>) -> Response {
         return store_failed(e);
     }
     bot.touch();
-    tracing::info!(connection = %bot.relay.name, "gateway: the parallel bot set its webhook");
+    tracing::info!(connection = %bot.ctx.name, "gateway: the parallel bot set its webhook");
     tg_ok(
         json!(true),
         Some(if same {
@@ -393,7 +393,7 @@ async fn set_webhook(bot: &Arc<Bot>, p: &Map<String, Value>) -> Response {
 
 async fn delete_webhook(bot: &Arc<Bot>, drop_pending: bool) -> Response {
     let last = if drop_pending {
-        match bot.store.last_update_id(bot.relay.connection).await {
+        match bot.store.last_update_id(bot.ctx.connection).await {
             Ok(l) => l,
             Err(e) => return store_failed(e),
         }
@@ -466,15 +466,11 @@ pub async fn purge_loop(store: Store, bots: Arc<Vec<Arc<Bot>>>, mut shutdown: Sh
         let now = now_ms();
         for b in bots.iter() {
             match store
-                .purge_updates_for_gateway(
-                    b.relay.connection,
-                    now - KEEP_CONFIRMED_MS,
-                    now - KEEP_MS,
-                )
+                .purge_updates_for_gateway(b.ctx.connection, now - KEEP_CONFIRMED_MS, now - KEEP_MS)
                 .await
             {
                 Ok(n) if n > 0 => {
-                    tracing::debug!(connection = %b.relay.name, purged = n, "update log trimmed")
+                    tracing::debug!(connection = %b.ctx.name, purged = n, "update log trimmed")
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "update log trimming failed"),

@@ -14,8 +14,9 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tracing::Instrument;
 
-use crate::relay::{Relay, RelayError};
+use crate::domain::Context;
 use crate::shutdown::Shutdown;
+use crate::store::StoreError;
 use crate::store::{now_ms, Store};
 
 /// Every update type: Hotline is the only consumer of the bot's updates (the gateway
@@ -50,13 +51,13 @@ pub const ALL_UPDATES: &[&str] = &[
 const BATCH: i64 = 64;
 
 /// Feeds unprocessed updates of the log to the relay, in update order, until shutdown.
-pub async fn process_loop(relay: Relay, store: Store, wake: Arc<Notify>, mut shutdown: Shutdown) {
+pub async fn process_loop(ctx: Context, store: Store, wake: Arc<Notify>, mut shutdown: Shutdown) {
     let mut failures = 0u32;
     while !shutdown.is_shutdown() {
         let notified = wake.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        match process_batch(&relay, &store).await {
+        match process_batch(&ctx, &store).await {
             Ok(0) => {
                 failures = 0;
                 tokio::select! {
@@ -79,8 +80,8 @@ pub async fn process_loop(relay: Relay, store: Store, wake: Arc<Notify>, mut shu
 }
 
 /// Handles one batch in one transaction; returns how many updates it handled.
-pub async fn process_batch(relay: &Relay, store: &Store) -> Result<usize, RelayError> {
-    let updates = store.unprocessed_updates(relay.connection, BATCH).await?;
+pub async fn process_batch(ctx: &Context, store: &Store) -> Result<usize, StoreError> {
+    let updates = store.unprocessed_updates(ctx.connection, BATCH).await?;
     if updates.is_empty() {
         return Ok(0);
     }
@@ -89,13 +90,13 @@ pub async fn process_batch(relay: &Relay, store: &Store) -> Result<usize, RelayE
         // Inside the connection's span (see `app::start`): its lines carry `update_id` too.
         let span = tracing::info_span!("update", update_id = u.update_id);
         async {
-            relay.handle(&mut tx, &u.payload).await?;
+            crate::relay::handle(ctx, &mut tx, &u.payload).await?;
             tracing::debug!("update handled");
-            Ok::<_, RelayError>(())
+            Ok::<_, StoreError>(())
         }
         .instrument(span)
         .await?;
-        tx.mark_update_processed(relay.connection, u.update_id, now_ms())
+        tx.mark_update_processed(ctx.connection, u.update_id, now_ms())
             .await?;
     }
     tx.commit().await?;

@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
@@ -11,11 +12,16 @@ use super::*;
 use crate::config::Limits;
 use crate::shutdown::ShutdownTrigger;
 use crate::store::testutil::temp_store;
-use crate::store::{now_ms, Store};
+use crate::store::{now_ms, Store, StoreError, Tx};
+use crate::telegram::TgError;
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
 struct TestAction {
     tag: String,
+}
+
+impl Action for TestAction {
+    const KIND: &'static str = "test";
 }
 
 type Script = Box<dyn Fn(&str, u32) -> Result<Value, TgError> + Send + Sync>;
@@ -24,7 +30,6 @@ type Script = Box<dyn Fn(&str, u32) -> Result<Value, TgError> + Send + Sync>;
 struct Fake {
     calls: Mutex<Vec<(String, u32, Instant)>>,
     successes: Mutex<Vec<String>>,
-    failures: Mutex<Vec<(String, String)>>,
     script: Script,
     delay: Duration,
 }
@@ -36,7 +41,6 @@ impl Fake {
         Arc::new(Self {
             calls: Mutex::default(),
             successes: Mutex::default(),
-            failures: Mutex::default(),
             script: Box::new(script),
             delay: Duration::ZERO,
         })
@@ -52,8 +56,9 @@ impl Fake {
     }
 }
 
-impl Executor for Fake {
-    type Action = TestAction;
+impl Execute<TestAction> for Fake {
+    type Done = Value;
+    type Error = TgError;
 
     async fn execute(&self, intent: &Intent, action: TestAction) -> Result<Value, TgError> {
         self.calls
@@ -66,13 +71,13 @@ impl Executor for Fake {
         (self.script)(&action.tag, intent.attempts)
     }
 
-    async fn on_success(
+    async fn complete(
         &self,
-        tx: &mut crate::store::Tx,
+        tx: &mut Tx,
         intent: &Intent,
-        result: &Value,
+        result: Value,
     ) -> Result<(), StoreError> {
-        // Prove the handler runs inside the transaction that marks the intent done.
+        // Prove the result is recorded inside the transaction that marks the intent done.
         tx.kv_set(
             intent.connection,
             &format!("result:{}", intent.id.0),
@@ -81,17 +86,6 @@ impl Executor for Fake {
         .await?;
         let tag: TestAction = serde_json::from_value(intent.action.clone()).unwrap();
         self.successes.lock().unwrap().push(tag.tag);
-        Ok(())
-    }
-
-    async fn on_permanent_failure(
-        &self,
-        _tx: &mut crate::store::Tx,
-        intent: &Intent,
-        error: &TgError,
-    ) -> Result<(), StoreError> {
-        let tag = intent.action["tag"].as_str().unwrap_or("?").to_string();
-        self.failures.lock().unwrap().push((tag, error.to_string()));
         Ok(())
     }
 }
@@ -113,8 +107,8 @@ fn fast_config() -> OutboxConfig {
 }
 
 fn intent(chat: i64, lane: Lane, key: i64, tag: &str) -> NewIntent {
-    NewIntent::new(chat, lane, &TestAction { tag: tag.into() })
-        .unwrap()
+    TestAction { tag: tag.into() }
+        .to(chat, lane)
         .with_fairness_key(key)
 }
 
@@ -157,14 +151,16 @@ impl Running {
     }
 }
 
-fn start<E: Executor>(
+fn start(
     store: &Store,
     conn: crate::store::ConnectionId,
-    exec: Arc<E>,
+    exec: Arc<Fake>,
     config: OutboxConfig,
 ) -> Running {
     let (trigger, shutdown) = ShutdownTrigger::new();
-    let worker = Worker::new(store.clone(), conn, exec, config);
+    let mut registry = Registry::new();
+    registry.register::<TestAction, _>(exec);
+    let worker = Worker::new(store.clone(), conn, Arc::new(registry), config);
     Running {
         trigger,
         handle: tokio::spawn(worker.run(shutdown)),
@@ -315,11 +311,19 @@ async fn permanent_failure_is_recorded_and_the_queue_moves_on() {
         .enqueue(conn, &intent(9, Lane::Broadcast, 0, "next"), now_ms())
         .await
         .unwrap();
-    // An undecodable action is a permanent failure too, not a crash.
+    // An action nobody executes, or that cannot be decoded, fails too; it is no crash.
     store
         .enqueue(
             conn,
             &NewIntent::raw(10, Lane::Reply, json!({"nope": 1})),
+            now_ms(),
+        )
+        .await
+        .unwrap();
+    store
+        .enqueue(
+            conn,
+            &NewIntent::raw(11, Lane::Reply, json!({"do": "test", "tag": 5})),
             now_ms(),
         )
         .await
@@ -329,23 +333,29 @@ async fn permanent_failure_is_recorded_and_the_queue_moves_on() {
         fake.successes.lock().unwrap().len() == 1
     })
     .await;
-    wait_until("two failures", || fake.failures.lock().unwrap().len() == 2).await;
+    wait_store(&store, conn, "three failures", |s| s.failed == 3).await;
     w.stop().await;
-    let failures = fake.failures.lock().unwrap().clone();
-    assert!(failures
-        .iter()
-        .any(|(t, e)| t == "bad" && e.contains("blocked")));
-    assert!(failures
-        .iter()
-        .any(|(t, e)| t == "?" && e.contains("cannot be decoded")));
+    let error = |id| {
+        let store = store.clone();
+        async move {
+            store
+                .outbox_intent(IntentId(id))
+                .await
+                .unwrap()
+                .unwrap()
+                .last_error
+                .unwrap_or_default()
+        }
+    };
+    assert!(error(1).await.contains("blocked"));
+    assert!(error(3).await.contains("no executor"));
+    assert!(error(4).await.contains("cannot be decoded"));
     assert_eq!(
         fake.order().iter().filter(|t| *t == "bad").count(),
         1,
         "permanent errors are not retried"
     );
-    let bad = store.outbox_intent(IntentId(1)).await.unwrap().unwrap();
-    assert!(bad.last_error.unwrap().contains("blocked"));
-    assert_eq!(store.outbox_stats(conn).await.unwrap().failed, 2);
+    assert_eq!(store.outbox_stats(conn).await.unwrap().failed, 3);
 }
 
 #[tokio::test]
@@ -360,7 +370,7 @@ async fn transient_failures_give_up_after_max_attempts() {
         .await
         .unwrap();
     let w = start(&store, conn, fake.clone(), cfg);
-    wait_until("failure", || fake.failures.lock().unwrap().len() == 1).await;
+    wait_store(&store, conn, "failure", |s| s.failed == 1).await;
     w.stop().await;
     assert_eq!(
         fake.calls
@@ -436,7 +446,6 @@ async fn shutdown_lets_in_flight_calls_finish() {
     let fake = Arc::new(Fake {
         calls: Mutex::default(),
         successes: Mutex::default(),
-        failures: Mutex::default(),
         script: Box::new(|_, _| Ok(json!(true))),
         delay: Duration::from_millis(200),
     });

@@ -9,12 +9,12 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use super::action::{Failed, Failure, Registry};
 use super::scheduler::{Candidate, Pick, Scheduler};
-use super::{Executor, Intent};
+use super::Intent;
 use crate::config::Limits;
 use crate::shutdown::Shutdown;
 use crate::store::{now_ms, ConnectionId, Store, StoreError};
-use crate::telegram::TgError;
 
 /// Tuning of a worker. [`OutboxConfig::new`] gives production defaults.
 #[derive(Clone, Copy, Debug)]
@@ -73,26 +73,27 @@ enum Outcome {
     Stuck,
 }
 
-/// Delivers one connection's intents. Start one per connection with [`Worker::run`].
-pub struct Worker<E: Executor> {
+/// Delivers one connection's intents with the executors of its [`Registry`]. Start one
+/// per connection with [`Worker::run`].
+pub struct Worker {
     store: Store,
     connection: ConnectionId,
-    executor: Arc<E>,
+    registry: Arc<Registry>,
     config: OutboxConfig,
 }
 
-impl<E: Executor> Worker<E> {
+impl Worker {
     /// A worker for `connection`'s outbox.
     pub fn new(
         store: Store,
         connection: ConnectionId,
-        executor: Arc<E>,
+        registry: Arc<Registry>,
         config: OutboxConfig,
     ) -> Self {
         Self {
             store,
             connection,
-            executor,
+            registry,
             config,
         }
     }
@@ -263,12 +264,12 @@ impl<E: Executor> Worker<E> {
     fn spawn(&self, tasks: &mut JoinSet<Outcome>, mut intent: Intent) {
         intent.attempts += 1;
         let store = self.store.clone();
-        let executor = self.executor.clone();
+        let registry = self.registry.clone();
         let config = self.config;
         // A child of the worker's span (the connection's, see `app::start`).
         let span = tracing::info_span!("intent", intent = intent.id.0, chat = intent.target_chat);
         tasks.spawn(
-            async move { execute_one(&store, &*executor, &config, intent).await }.instrument(span),
+            async move { execute_one(&store, &registry, &config, intent).await }.instrument(span),
         );
     }
 }
@@ -277,26 +278,19 @@ fn earliest(slot: &mut Option<Instant>, t: Instant) {
     *slot = Some(slot.map_or(t, |w| w.min(t)));
 }
 
-async fn execute_one<E: Executor>(
+async fn execute_one(
     store: &Store,
-    executor: &E,
+    registry: &Registry,
     config: &OutboxConfig,
     intent: Intent,
 ) -> Outcome {
-    let result = match serde_json::from_value::<E::Action>(intent.action.clone()) {
-        Ok(action) => executor.execute(&intent, action).await,
-        Err(e) => Err(TgError::Decode(format!(
-            "intent {} cannot be decoded: {e}",
-            intent.id.0
-        ))),
-    };
     let conn = intent.connection.0;
     let id = intent.id.0;
-    let recorded = match &result {
-        Ok(value) => {
+    let recorded = match registry.run(intent.clone()).await {
+        Ok(done) => {
             let r = async {
                 let mut tx = store.begin().await?;
-                executor.on_success(&mut tx, &intent, value).await?;
+                done.record(&mut tx).await?;
                 tx.outbox_mark_done(intent.id, now_ms()).await?;
                 tx.commit().await
             }
@@ -305,51 +299,49 @@ async fn execute_one<E: Executor>(
                 Ok(()) => Ok(Outcome::Done),
                 Err(e) => {
                     // Delivered but not recorded: retrying may duplicate (at-least-once).
-                    tracing::error!(connection_id = conn, intent = id, error = %e, "outbox: recording success failed");
+                    tracing::error!(connection = conn, intent = id, error = %e, "outbox: recording success failed");
                     reschedule(
                         store,
                         &intent,
                         config.backoff(intent.attempts),
-                        &format!("recording result: {e}"),
+                        &format!("recording the result: {e}"),
                     )
                     .await
                 }
             }
         }
-        Err(TgError::RetryAfter(secs)) => reschedule(
-            store,
-            &intent,
-            Duration::from_secs(*secs),
-            &format!("429: retry after {secs} s"),
-        )
-        .await
-        .map(|_| Outcome::Pause(*secs)),
-        Err(e @ TgError::Transient(_))
-            if config.max_attempts.is_none_or(|m| intent.attempts < m) =>
-        {
+        Err(Failed {
+            failure: Failure::RetryAfter(secs),
+            message,
+        }) => reschedule(store, &intent, Duration::from_secs(secs), &message)
+            .await
+            .map(|_| Outcome::Pause(secs)),
+        Err(Failed {
+            failure: failure @ (Failure::Transient | Failure::Store),
+            message,
+        }) if config.max_attempts.is_none_or(|m| intent.attempts < m) => {
             let delay = config.backoff(intent.attempts);
-            tracing::debug!(connection_id = conn, intent = id, attempts = intent.attempts, delay_ms = delay.as_millis() as u64, error = %e, "outbox: transient failure");
-            reschedule(store, &intent, delay, &e.to_string()).await
-        }
-        Err(e) => {
-            tracing::info!(connection_id = conn, intent = id, target = intent.target_chat, error = %e, "outbox: intent failed");
-            let r = async {
-                let mut tx = store.begin().await?;
-                executor.on_permanent_failure(&mut tx, &intent, e).await?;
-                tx.outbox_mark_failed(intent.id, &e.to_string(), now_ms())
-                    .await?;
-                tx.commit().await
+            if failure == Failure::Store {
+                tracing::warn!(connection = conn, intent = id, attempts = intent.attempts, error = %message, "outbox: the store failed while executing; retrying");
+            } else {
+                tracing::debug!(connection = conn, intent = id, attempts = intent.attempts, delay_ms = delay.as_millis() as u64, error = %message, "outbox: transient failure");
             }
-            .await;
-            match r {
+            reschedule(store, &intent, delay, &message).await
+        }
+        Err(Failed { message, .. }) => {
+            tracing::info!(connection = conn, intent = id, target = intent.target_chat, error = %message, "outbox: intent failed");
+            match store
+                .outbox_mark_failed(intent.id, &message, now_ms())
+                .await
+            {
                 Ok(()) => Ok(Outcome::Failed),
                 Err(se) => {
-                    tracing::error!(connection_id = conn, intent = id, error = %se, "outbox: recording failure failed");
+                    tracing::error!(connection = conn, intent = id, error = %se, "outbox: recording failure failed");
                     reschedule(
                         store,
                         &intent,
                         config.backoff(intent.attempts),
-                        &format!("recording failure: {se}"),
+                        &format!("recording the failure: {se}"),
                     )
                     .await
                 }

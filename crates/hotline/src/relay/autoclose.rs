@@ -3,14 +3,17 @@
 
 use std::time::Duration;
 
-use super::{Intent, Relay, RelayError};
+use crate::domain::Context;
 use crate::shutdown::Shutdown;
-use crate::store::{now_ms, DialogStatus, Store, UnixMs};
+use crate::store::{now_ms, Store, StoreError, UnixMs};
+
+/// Candidates closed per transaction.
+const CHUNK: i64 = 100;
 
 /// Checks every `every` until shutdown.
-pub async fn run(relay: Relay, store: Store, every: Duration, mut shutdown: Shutdown) {
+pub async fn run(ctx: Context, store: Store, every: Duration, mut shutdown: Shutdown) {
     loop {
-        if let Err(e) = sweep(&relay, &store, now_ms()).await {
+        if let Err(e) = sweep(&ctx, &store, now_ms()).await {
             tracing::warn!(error = %e, "auto-close check failed");
         }
         tokio::select! {
@@ -20,32 +23,29 @@ pub async fn run(relay: Relay, store: Store, every: Duration, mut shutdown: Shut
     }
 }
 
-/// Closes the dialogs due at `now`; returns how many.
-pub async fn sweep(relay: &Relay, store: &Store, now: UnixMs) -> Result<usize, RelayError> {
-    let hours = relay.params().autoclose_hours;
+/// Closes the dialogs due at `now`; returns how many. Candidates are chosen and closed in
+/// one transaction, each close guarded by the dialog still waiting since before the
+/// cut-off, so a user who writes in between keeps their dialog open.
+pub async fn sweep(ctx: &Context, store: &Store, now: UnixMs) -> Result<usize, StoreError> {
+    let hours = ctx.params().autoclose_hours;
     if hours == 0 {
         return Ok(0);
     }
     let before = now - i64::from(hours) * 3_600_000;
-    let due = store
-        .dialogs_waiting_since(relay.connection, before, 500)
-        .await?;
-    for d in &due {
+    let mut closed = 0;
+    loop {
         let mut tx = store.begin().await?;
-        if tx
-            .set_dialog_status(d.id, DialogStatus::Closed, now)
-            .await?
-        {
-            crate::api::events::closed(&mut tx, relay, d.id).await?;
-            crate::stats::record(&mut tx, relay, d.id, crate::stats::kind::CLOSED, None).await?;
-            relay
-                .push(&mut tx, Intent::Title { dialog: d.id }, 0)
-                .await?;
-            relay
-                .push(&mut tx, Intent::TopicState { dialog: d.id }, 0)
-                .await?;
+        let due = tx
+            .dialogs_waiting_since(ctx.connection, before, CHUNK)
+            .await?;
+        for d in &due {
+            if ctx.close_if_waiting(&mut tx, d.id, before, now).await? {
+                closed += 1;
+            }
         }
         tx.commit().await?;
+        if (due.len() as i64) < CHUNK {
+            return Ok(closed);
+        }
     }
-    Ok(due.len())
 }

@@ -7,64 +7,59 @@
 
 use serde_json::{json, Value};
 
-use super::{content, render, resend, Intent, Relay, RelayError};
+use super::actions::SendIn;
 use crate::config::{MaskPatterns, Params};
-use crate::store::Tx;
+use crate::domain::resend;
+use crate::domain::{content, render, Context};
+use crate::store::{StoreError, Tx};
 
 /// The masking character.
 const DOT: char = '•';
 
-impl Relay {
-    /// A user message whose group copy must differ from the original: its text has data
-    /// to mask (sent by file id with the masked text), or it could only be forwarded,
-    /// which would show the user's profile under HIDE_INFO name/links (a placeholder is
-    /// posted instead). Returns true when handled here.
-    pub(super) async fn private_copy(
-        &self,
-        tx: &mut Tx,
-        params: &Params,
-        msg: &Value,
-        dialog: i64,
-        reply_to: Option<i64>,
-    ) -> Result<bool, RelayError> {
-        let kind = content::kind(msg);
-        let hide = params.hide_info;
-        if !content::copyable(&kind) {
-            if !(hide.name || hide.links) {
-                return Ok(false);
-            }
-            let text = format!(
-                "📎 The user sent a {} message. Telegram can only forward it, which would \
-                 show their profile (HIDE_INFO), so it is not shown here.",
-                render::html(&kind)
-            );
-            let notice = Intent::Notice {
-                dialog: Some(dialog),
-                text,
-                reply_to,
-            };
-            self.push(tx, notice, 0).await?;
-            return Ok(true);
-        }
-        if !params.mask_patterns.any() {
+/// A user message whose group copy must differ from the original: its text has data
+/// to mask (sent by file id with the masked text), or it could only be forwarded,
+/// which would show the user's profile under HIDE_INFO name/links (a placeholder is
+/// posted instead). Returns true when handled here.
+pub(super) async fn private_copy(
+    ctx: &Context,
+    tx: &mut Tx,
+    params: &Params,
+    msg: &Value,
+    dialog: i64,
+    reply_to: Option<i64>,
+) -> Result<bool, StoreError> {
+    let kind = content::kind(msg);
+    let hide = params.hide_info;
+    if !content::copyable(&kind) {
+        if !(hide.name || hide.links) {
             return Ok(false);
         }
-        let (Some(mut item), Some(id)) = (resend::item(msg), msg["message_id"].as_i64()) else {
-            return Ok(false);
-        };
-        if !mask_item(&mut item, &params.mask_patterns) {
-            return Ok(false);
-        }
-        let intent = Intent::SendIn {
-            dialog,
-            ids: vec![id],
-            items: vec![item],
-            reply_to,
-            kind,
-        };
-        self.push(tx, intent, 0).await?;
-        Ok(true)
+        let text = format!(
+            "📎 The user sent a {} message. Telegram can only forward it, which would \
+             show their profile (HIDE_INFO), so it is not shown here.",
+            render::html(&kind)
+        );
+        ctx.notice(tx, Some(dialog), reply_to, text).await?;
+        return Ok(true);
     }
+    if !params.mask_patterns.any() {
+        return Ok(false);
+    }
+    let (Some(mut item), Some(id)) = (resend::item(msg), msg["message_id"].as_i64()) else {
+        return Ok(false);
+    };
+    if !mask_item(&mut item, &params.mask_patterns) {
+        return Ok(false);
+    }
+    let send = SendIn {
+        dialog,
+        ids: vec![id],
+        items: vec![item],
+        reply_to,
+        kind,
+    };
+    ctx.to_group(tx, Some(dialog), &send).await?;
+    Ok(true)
 }
 
 /// Masks `text`; `None` when nothing matched (the message can then be copied as is).

@@ -36,13 +36,8 @@ pub struct Options {
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
     /// The emulator could not listen.
-    #[error("emulator: cannot listen on {addr}: {source}")]
-    Emulator {
-        /// The address asked for.
-        addr: std::net::SocketAddr,
-        /// Why.
-        source: std::io::Error,
-    },
+    #[error("emulator: {0}")]
+    Emulator(std::io::Error),
     /// The data directory is unusable.
     #[error("data directory: {0}")]
     DataDir(std::io::Error),
@@ -106,10 +101,7 @@ fn populate(ctl: &Control) -> World {
 pub async fn start(options: Options) -> Result<Sandbox, SandboxError> {
     let emulator = Emulator::start(options.listen, tg_emulator::Config::default())
         .await
-        .map_err(|source| SandboxError::Emulator {
-            addr: options.listen,
-            source,
-        })?;
+        .map_err(SandboxError::Emulator)?;
     let ctl = emulator.control();
     let world = populate(&ctl);
     let (dir, tmp) = match options.data_dir {

@@ -89,7 +89,7 @@ impl super::Store {
     pub async fn list_contacts_in_segment(
         &self,
         connection: ConnectionId,
-        segment: &crate::segments::Compiled,
+        segment: &super::Compiled,
         after: i64,
         limit: i64,
     ) -> Result<Vec<Contact>, StoreError> {
@@ -105,8 +105,8 @@ impl super::Store {
             .bind(limit);
         for b in &segment.binds {
             q = match b {
-                crate::segments::Bind::Int(v) => q.bind(*v),
-                crate::segments::Bind::Text(t) => q.bind(t.as_str()),
+                super::Bind::Int(v) => q.bind(*v),
+                super::Bind::Text(t) => q.bind(t.as_str()),
             };
         }
         let mut c = self.conn().await?;

@@ -7,7 +7,7 @@ use futures::TryStreamExt;
 use sqlx::{FromRow, Row};
 
 use super::{store_methods, Conn, ConnectionId, Store, StoreError, UnixMs};
-use crate::segments::{Bind, Compiled};
+use super::{Bind, Compiled};
 
 /// A broadcast row.
 #[derive(Clone, Debug, PartialEq, Eq, FromRow)]

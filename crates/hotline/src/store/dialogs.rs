@@ -122,6 +122,9 @@ store_methods! {
     pub async fn set_dialog_activated(&self, id: i64, activated: bool) -> () => set_dialog_activated;
     /// Records activity without changing the status.
     pub async fn touch_dialog(&self, id: i64, now: UnixMs) -> () => touch_dialog;
+    /// Closes a dialog only while it is 🟨 since before `before` (AUTOCLOSE's guard: a
+    /// user who wrote meanwhile keeps it open). Returns whether it closed.
+    pub async fn close_if_waiting(&self, id: i64, before: UnixMs, now: UnixMs) -> bool => close_if_waiting;
     /// Dialogs in 🟨 since before `before`, oldest first: the auto-close candidates.
     pub async fn dialogs_waiting_since(&self, connection: ConnectionId, before: UnixMs, limit: i64) -> Vec<Dialog> => dialogs_waiting_since;
 }
@@ -244,6 +247,24 @@ async fn touch_dialog(c: &mut Conn, id: i64, now: UnixMs) -> Result<(), StoreErr
         .execute(&mut *c)
         .await?;
     Ok(())
+}
+
+async fn close_if_waiting(
+    c: &mut Conn,
+    id: i64,
+    before: UnixMs,
+    now: UnixMs,
+) -> Result<bool, StoreError> {
+    let r = sqlx::query(
+        "UPDATE dialogs SET status = 'closed', status_since = $3, last_activity_at = $3 \
+         WHERE id = $1 AND status = 'wait' AND status_since < $2",
+    )
+    .bind(id)
+    .bind(before)
+    .bind(now)
+    .execute(&mut *c)
+    .await?;
+    Ok(r.rows_affected() > 0)
 }
 
 async fn dialogs_waiting_since(

@@ -119,10 +119,6 @@ store_methods! {
     pub async fn delivery_retry(&self, id: i64, next_attempt_at: UnixMs, error: &str, now: UnixMs) -> () => delivery_retry;
     /// Gives up on a delivery (its queue moves on).
     pub async fn delivery_failed(&self, id: i64, error: &str, now: UnixMs) -> () => delivery_failed;
-    /// Takes SQLite's write lock now. A transaction that reads before its first write can
-    /// fail with "database is locked" (SQLITE_BUSY_SNAPSHOT, which the busy timeout does
-    /// not wait out) when another writer commits in between; API transactions start here.
-    pub async fn lock_for_write(&self) -> () => lock_for_write;
     /// Counts by state.
     pub async fn delivery_stats(&self, connection: ConnectionId) -> DeliveryStats => delivery_stats;
 }
@@ -303,13 +299,6 @@ async fn delivery_failed(
     .bind(now)
     .execute(&mut *c)
     .await?;
-    Ok(())
-}
-
-async fn lock_for_write(c: &mut Conn) -> Result<(), StoreError> {
-    sqlx::query("UPDATE api_keys SET id = id WHERE id = -1")
-        .execute(&mut *c)
-        .await?;
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 //! The default backend is SQLite (WAL, `busy_timeout`, foreign keys). Queries use runtime
 //! `sqlx::query` with `$N` placeholders and portable SQL (`ON CONFLICT`, `RETURNING`,
 //! partial indexes) so a PostgreSQL backend can later implement the same methods; callers
-//! only see domain types ([`Contact`], [`Dialog`], [`Intent`](crate::outbox::Intent), ...).
+//! only see domain types ([`Contact`], [`Dialog`], [`Intent`], ...).
 //!
 //! Reads and single writes go through [`Store`]; a decision that changes several rows and
 //! enqueues outbox intents goes through a [`Tx`] from [`Store::begin`], so it is committed
@@ -18,6 +18,7 @@ mod contacts;
 mod dialogs;
 mod events;
 pub mod files;
+mod filter;
 mod gateway;
 mod links;
 mod outbox;
@@ -43,9 +44,10 @@ pub use broadcasts::{
 pub use contacts::{Contact, ContactProfile};
 pub use dialogs::{Dialog, DialogStatus};
 pub use events::{Delivery, DeliveryStats, HistoryMessage, NewDelivery, NewHistoryMessage};
+pub use filter::{Bind, Compiled};
 pub use gateway::GatewayState;
 pub use links::{Direction, MessageLink, NewLink};
-pub use outbox::OutboxStats;
+pub use outbox::{Intent, IntentId, Lane, NewIntent, OutboxStats};
 pub use quick_replies::{NewQuickReply, QuickReply, MEDIA_ITEMS_TTL_MS};
 pub use tags::{Tag, TagMember};
 pub use updates::StoredUpdate;

@@ -5,11 +5,113 @@
 //! - the next due time (to sleep until it);
 //! - state transitions.
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::Row;
 
 use super::{store_methods, Conn, ConnectionId, Store, StoreError, Tx, UnixMs};
-use crate::outbox::{Intent, IntentId, Lane, NewIntent};
+
+/// Store id of an intent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct IntentId(pub i64);
+
+/// Priority lane; lower runs first when the bot-wide budget is short.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[repr(i64)]
+pub enum Lane {
+    /// Operator replies and other calls a user is waiting for.
+    Reply = 0,
+    /// Copies and notices into the backend group.
+    Group = 1,
+    /// Broadcasts and other bulk work.
+    Broadcast = 2,
+}
+
+impl Lane {
+    /// Decodes the stored number.
+    pub fn from_i64(v: i64) -> Option<Self> {
+        match v {
+            0 => Some(Self::Reply),
+            1 => Some(Self::Group),
+            2 => Some(Self::Broadcast),
+            _ => None,
+        }
+    }
+}
+
+/// An intent to enqueue.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewIntent {
+    /// The chat the call goes to: decides the rate limit and the order.
+    pub target_chat: i64,
+    /// Priority lane.
+    pub lane: Lane,
+    /// Sub-queue inside the target chat: the dialog id for group copies, 0 otherwise.
+    pub fairness_key: i64,
+    /// The executor's action, as JSON.
+    pub action: Value,
+    /// Do not run before this time (scheduled broadcasts); `None` = now.
+    pub not_before: Option<UnixMs>,
+}
+
+impl NewIntent {
+    /// An intent carrying `action` serialised as JSON.
+    pub fn new<A: Serialize>(
+        target_chat: i64,
+        lane: Lane,
+        action: &A,
+    ) -> Result<Self, serde_json::Error> {
+        Ok(Self::raw(target_chat, lane, serde_json::to_value(action)?))
+    }
+
+    /// An intent with an action already in JSON form.
+    pub fn raw(target_chat: i64, lane: Lane, action: Value) -> Self {
+        Self {
+            target_chat,
+            lane,
+            fairness_key: 0,
+            action,
+            not_before: None,
+        }
+    }
+
+    /// Puts the intent in its own sub-queue of the target chat (use the dialog id).
+    pub fn with_fairness_key(mut self, key: i64) -> Self {
+        self.fairness_key = key;
+        self
+    }
+
+    /// Delays the first attempt until `at`.
+    pub fn not_before(mut self, at: UnixMs) -> Self {
+        self.not_before = Some(at);
+        self
+    }
+}
+
+/// A stored intent, as handed to the executor.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Intent {
+    /// Store id.
+    pub id: IntentId,
+    /// Owning connection.
+    pub connection: ConnectionId,
+    /// Priority lane.
+    pub lane: Lane,
+    /// Target chat.
+    pub target_chat: i64,
+    /// Sub-queue key.
+    pub fairness_key: i64,
+    /// The action JSON.
+    pub action: Value,
+    /// Attempts so far, including the current one while executing.
+    pub attempts: u32,
+    /// When it is due.
+    pub next_attempt_at: UnixMs,
+    /// Why the previous attempt failed.
+    pub last_error: Option<String>,
+    /// When it was enqueued.
+    pub created_at: UnixMs,
+}
 
 /// Queue sizes, for health, metrics and `/stats`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 
-use crate::common::TestApp;
+use crate::common::{spawn_app_with, TestApp};
 
 /// An API client for the test app.
 pub struct Api {
@@ -28,7 +28,7 @@ impl Api {
         let app = t.app();
         let k = hotline::api::auth::create_key(
             &app.store,
-            app.connections[0].relay.connection,
+            app.connections[0].ctx.connection,
             "test",
             "test",
         )
@@ -192,6 +192,35 @@ impl Receiver {
     pub fn all(&self) -> Vec<Received> {
         self.got.lock().unwrap().clone()
     }
+}
+
+/// A Hotline whose `WEBHOOKS` sends `events` to a fresh receiver (which knows the signing
+/// secret), with more `[connection.params]` lines in `params`, and an API client.
+pub async fn with_webhooks(events: &str, params: &str) -> (TestApp, Api, Receiver) {
+    let rx = Receiver::start().await;
+    let t = spawn_app_with(&format!(
+        "WEBHOOKS = \"{}/hook {events}\"\n{params}",
+        rx.url
+    ))
+    .await;
+    let api = Api::new(&t).await;
+    let (_, w) = api.get("/api/v1/webhooks").await;
+    *rx.secret.lock().unwrap() = w["secret"].as_str().unwrap().to_string();
+    (t, api, rx)
+}
+
+/// Events as `type`, or `type:text` for message events.
+pub fn event_types(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| {
+            let t = e["type"].as_str().unwrap_or("?");
+            match e["data"]["message"]["text"].as_str() {
+                Some(text) => format!("{t}:{text}"),
+                None => t.to_string(),
+            }
+        })
+        .collect()
 }
 
 /// Waits until the async check `f` is true, with the harness's deadline.

@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 
 use crate::error::{ApiError, ApiResult};
 use crate::params::{empty, Params};
-use crate::world::{Webhook, World};
+use crate::world::{Webhook, WebhookRules, World};
 
 /// getMe.
 pub fn get_me(world: &mut World, bot: i64) -> ApiResult<Value> {
@@ -36,65 +36,109 @@ pub fn get_updates_now(world: &mut World, bot: i64, p: &Params) -> ApiResult<(Va
     Ok((Value::Array(q.take(limit)), timeout))
 }
 
-fn valid_secret(s: &str) -> bool {
-    (1..=256).contains(&s.len())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+/// Telegram's checks of a webhook's `secret_token`: 1–256 of `A-Z a-z 0-9 _ -`.
+fn check_secret(s: &str) -> ApiResult<()> {
+    if s.len() > 256 {
+        return Err(ApiError::bad_request("secret token is too long"));
+    }
+    if !s
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(ApiError::bad_request(
+            "secret token contains unallowed characters",
+        ));
+    }
+    Ok(())
 }
 
-/// setWebhook.
-pub fn set_webhook(world: &mut World, bot: i64, p: &Params) -> ApiResult<Value> {
+/// Telegram's rules for a webhook URL: HTTPS on port 80, 88, 443 or 8443. The emulator's
+/// switch ([`WebhookRules::allow_local_http`]) also lets plain `http://` URLs on loopback
+/// hosts through, on any port. Hosts are not resolved.
+fn check_webhook_url(url: &str, rules: &WebhookRules) -> ApiResult<()> {
+    let bad = |text: &str| ApiError::bad_request(format!("bad webhook: {text}"));
+    let https_required = || bad("An HTTPS URL must be provided for webhook");
+    let parsed = reqwest::Url::parse(url)
+        .ok()
+        .filter(|u| u.host_str().is_some_and(|h| !h.is_empty()));
+    let Some(u) = parsed else {
+        return Err(https_required());
+    };
+    if u.scheme() == "http" && rules.allow_local_http && is_loopback(&u) {
+        return Ok(());
+    }
+    if u.scheme() != "https" {
+        return Err(https_required());
+    }
+    if !matches!(u.port_or_known_default(), Some(80 | 88 | 443 | 8443)) {
+        return Err(bad(
+            "Webhook can be set up only on ports 80, 88, 443 or 8443",
+        ));
+    }
+    Ok(())
+}
+
+fn is_loopback(u: &reqwest::Url) -> bool {
+    let host = u.host_str().unwrap_or("");
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// setWebhook: answers its description ("Webhook was set", ...) along with `true`.
+/// `max_connections` is clamped to 1..=100 (default 40), as Telegram does.
+pub fn set_webhook(world: &mut World, bot: i64, p: &Params) -> ApiResult<&'static str> {
     let url = p.str("url").unwrap_or_default();
     let secret = p.str("secret_token").filter(|s| !s.is_empty());
     if let Some(s) = &secret {
-        if !valid_secret(s) {
-            return Err(ApiError::bad_request(
-                "secret token contains unallowed characters",
-            ));
-        }
+        check_secret(s)?;
     }
-    if !(url.is_empty() || url.starts_with("https://") || url.starts_with("http://")) {
-        return Err(ApiError::bad_request(
-            "bad webhook: An HTTPS URL must be provided for webhook",
-        ));
+    if !url.is_empty() {
+        check_webhook_url(&url, &world.webhook_rules)?;
     }
-    let max_connections = p.i64("max_connections")?.unwrap_or(40);
-    if !(1..=100).contains(&max_connections) {
-        return Err(ApiError::bad_request(
-            "bad webhook: max_connections must be between 1 and 100",
-        ));
-    }
+    let max_connections = p.i64("max_connections")?.unwrap_or(40).clamp(1, 100);
     let allowed = p.json("allowed_updates", "allowed updates")?;
+    let drop_pending = p.bool("drop_pending_updates");
+    if url.is_empty() {
+        return delete_webhook(world, bot, p);
+    }
     let q = world.queues.get_mut(&bot).expect("bot queue");
-    if p.bool("drop_pending_updates") {
+    let hook = Webhook {
+        url,
+        secret_token: secret,
+        max_connections,
+    };
+    let unchanged = q.webhook.as_ref() == Some(&hook) && !drop_pending;
+    if drop_pending {
         q.pending.clear();
     }
     q.set_allowed(allowed);
-    if url.is_empty() {
-        q.webhook = None;
-    } else {
-        q.webhook = Some(Webhook {
-            url,
-            secret_token: secret,
-            max_connections,
-        });
-        q.last_error = None;
-        q.poll_generation += 1;
-        q.terminated_by = Some("terminated by setWebhook request");
+    if unchanged {
+        return Ok("Webhook is already set");
     }
+    q.webhook = Some(hook);
+    q.last_error = None;
+    q.poll_generation += 1;
+    q.terminated_by = Some("terminated by setWebhook request");
     q.notify.notify_waiters();
-    Ok(json!(true))
+    Ok("Webhook was set")
 }
 
-/// deleteWebhook.
-pub fn delete_webhook(world: &mut World, bot: i64, p: &Params) -> ApiResult<Value> {
+/// deleteWebhook (and setWebhook with an empty URL): answers its description.
+pub fn delete_webhook(world: &mut World, bot: i64, p: &Params) -> ApiResult<&'static str> {
     let q = world.queues.get_mut(&bot).expect("bot queue");
-    q.webhook = None;
     if p.bool("drop_pending_updates") {
         q.pending.clear();
     }
+    let had = q.webhook.take().is_some();
     q.notify.notify_waiters();
-    Ok(json!(true))
+    Ok(if had {
+        "Webhook was deleted"
+    } else {
+        "Webhook is already deleted"
+    })
 }
 
 /// getWebhookInfo.

@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 
 use crate::error::{ApiError, ApiResult};
 use crate::params::{empty, Params};
-use crate::world::{ChatKey, Member, World};
+use crate::world::{member_json, ChatKey, Member, World};
 
 /// The emoji Telegram accepts as reactions (ReactionTypeEmoji in the spec).
 pub const REACTIONS: &[&str] = &[
@@ -194,38 +194,10 @@ pub fn get_chat(world: &mut World, bot: i64, p: &Params) -> ApiResult<Value> {
     if let Some(id) = chat.pinned.last().and_then(|id| chat.message(*id)) {
         info["pinned_message"] = chat.render(id);
     }
-    Ok(info)
-}
-
-fn member_json(world: &World, user: i64, m: &Member) -> Value {
-    let user_json = world.user_json(user).unwrap_or(json!({}));
-    match m.status.as_str() {
-        "creator" => json!({"status": "creator", "user": user_json, "is_anonymous": false}),
-        "administrator" => {
-            let mut a = json!({"status": "administrator", "user": user_json, "can_be_edited": false, "is_anonymous": false});
-            for r in [
-                "can_manage_chat",
-                "can_delete_messages",
-                "can_manage_video_chats",
-                "can_restrict_members",
-                "can_promote_members",
-                "can_change_info",
-                "can_invite_users",
-                "can_post_stories",
-                "can_edit_stories",
-                "can_delete_stories",
-            ] {
-                a[r] = json!(m.rights[r].as_bool().unwrap_or(false));
-            }
-            for r in ["can_pin_messages", "can_manage_topics"] {
-                a[r] = json!(m.rights[r].as_bool().unwrap_or(false));
-            }
-            a
-        }
-        "kicked" => json!({"status": "kicked", "user": user_json, "until_date": m.until_date}),
-        "left" => json!({"status": "left", "user": user_json}),
-        _ => json!({"status": "member", "user": user_json}),
+    if let ChatKey::Group(_) = key {
+        info["permissions"] = chat.permissions.clone();
     }
+    Ok(info)
 }
 
 /// getChatMember.
@@ -248,11 +220,7 @@ pub fn get_chat_member(world: &mut World, bot: i64, p: &Params) -> ApiResult<Val
                 .members
                 .get(&user)
                 .cloned()
-                .unwrap_or(Member {
-                    status: "left".into(),
-                    rights: json!({}),
-                    until_date: 0,
-                });
+                .unwrap_or_else(Member::left);
             Ok(member_json(world, user, &m))
         }
     }
@@ -286,15 +254,15 @@ pub fn get_chat_administrators(world: &mut World, bot: i64, p: &Params) -> ApiRe
 pub fn ban(world: &mut World, bot: i64, p: &Params, ban: bool) -> ApiResult<Value> {
     let key = world.resolve_chat(bot, &p.req_str("chat_id")?)?;
     let user = p.req_i64("user_id")?;
-    if let ChatKey::Private { .. } = key {
+    let ChatKey::Group(group) = key else {
         return Err(ApiError::bad_request(
             "method is available for supergroup and channel chats only",
         ));
-    }
+    };
     if world.user_json(user).is_none() {
         return Err(ApiError::bad_request("user not found"));
     }
-    let chat = world.chat_mut(key);
+    let chat = world.chat(key);
     if !chat
         .members
         .get(&bot)
@@ -311,39 +279,25 @@ pub fn ban(world: &mut World, bot: i64, p: &Params, ban: bool) -> ApiResult<Valu
     {
         return Err(ApiError::bad_request("can't remove chat owner"));
     }
-    if ban {
-        let until = p.i64("until_date")?.unwrap_or(0);
-        chat.members.insert(
-            user,
-            Member {
-                status: "kicked".into(),
-                rights: json!({}),
-                until_date: until,
-            },
-        );
-    } else if chat
-        .members
-        .get(&user)
-        .is_some_and(|m| m.status == "kicked")
-    {
-        chat.members.insert(
-            user,
-            Member {
-                status: "left".into(),
-                rights: json!({}),
-                until_date: 0,
-            },
-        );
-    } else if !p.bool("only_if_banned") && chat.members.contains_key(&user) {
-        // Telegram removes a current member when unbanning without only_if_banned.
-        chat.members.insert(
-            user,
-            Member {
-                status: "left".into(),
-                rights: json!({}),
-                until_date: 0,
-            },
-        );
+    let current = chat.members.get(&user).cloned();
+    let change = if ban {
+        Some(Member {
+            until_date: p.i64("until_date")?.unwrap_or(0),
+            ..Member::with("kicked", json!({}))
+        })
+    } else {
+        // Unbanning a banned user lets them join again; without only_if_banned Telegram
+        // also removes a current member.
+        match current {
+            Some(m) if m.status == "kicked" => Some(Member::left()),
+            Some(_) if !p.bool("only_if_banned") => Some(Member::left()),
+            _ => None,
+        }
+    };
+    if let Some(m) = change {
+        world
+            .change_member(group, user, m, Some(bot))
+            .map_err(ApiError::bad_request)?;
     }
     Ok(json!(true))
 }

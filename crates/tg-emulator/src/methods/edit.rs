@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use super::send::{caption_into, markup, media_body, rich_text};
+use super::send::{caption_into, markup, media_body, rich_text, TextKind};
 use crate::error::{ApiError, ApiResult};
 use crate::params::{empty, Params};
 use crate::world::{now, ChatKey, Sender, World};
@@ -62,7 +62,7 @@ pub fn edit(world: &mut World, bot: i64, p: &Params, what: What) -> ApiResult<Va
                 p.str("text"),
                 p.str("parse_mode"),
                 p.json("entities", "entities")?,
-                false,
+                TextKind::Edit,
             )?;
             json["text"] = json!(text);
             set_or_remove(&mut json, "entities", entities);

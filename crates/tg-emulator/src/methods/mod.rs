@@ -78,13 +78,28 @@ pub fn canonical(name: &str) -> Option<&'static str> {
         .find(|m| m.eq_ignore_ascii_case(name))
 }
 
+/// Runs a synchronous method and gives the `description` Telegram adds to some
+/// successful answers ("Webhook was set", "Webhook is already deleted", ...).
+pub fn described(
+    world: &mut World,
+    bot: i64,
+    method: &str,
+    p: &Params,
+) -> ApiResult<(Value, Option<&'static str>)> {
+    let description = match method {
+        "setWebhook" => bot::set_webhook(world, bot, p)?,
+        "deleteWebhook" => bot::delete_webhook(world, bot, p)?,
+        _ => return call(world, bot, method, p).map(|v| (v, None)),
+    };
+    Ok((Value::Bool(true), Some(description)))
+}
+
 /// Runs a synchronous method (everything but the waiting part of getUpdates).
 pub fn call(world: &mut World, bot: i64, method: &str, p: &Params) -> ApiResult<Value> {
     match method {
         "getMe" => bot::get_me(world, bot),
         "getUpdates" => get_updates_now(world, bot, p).map(|(u, _)| u),
-        "setWebhook" => bot::set_webhook(world, bot, p),
-        "deleteWebhook" => bot::delete_webhook(world, bot, p),
+        "setWebhook" | "deleteWebhook" => described(world, bot, method, p).map(|(v, _)| v),
         "getWebhookInfo" => bot::get_webhook_info(world, bot),
         "setMyCommands" => bot::set_my_commands(world, bot, p),
         "getMyCommands" => bot::get_my_commands(world, bot, p),

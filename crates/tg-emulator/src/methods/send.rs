@@ -28,7 +28,15 @@ pub fn check_thread(
     sender: i64,
 ) -> ApiResult<Option<i64>> {
     let chat = world.chat(key);
-    let Some(t) = thread else { return Ok(None) };
+    // 0 is "no thread", as in Telegram.
+    let Some(t) = thread.filter(|t| *t != 0) else {
+        return Ok(None);
+    };
+    // Ordinary private chats have no threads (bots' private topics are not modelled).
+    if let ChatKey::Private { .. } = key {
+        return Err(ApiError::thread_not_found());
+    }
+    // In a non-forum group the id names a reply thread: nothing to check.
     if !chat.is_forum {
         return Ok(None);
     }
@@ -37,6 +45,10 @@ pub fn check_thread(
         return Err(ApiError::thread_not_found());
     }
     let topic = chat.topic(t).ok_or_else(ApiError::thread_not_found)?;
+    // The "broken topic" fault: people still use it, bots cannot reach it.
+    if topic.broken && world.bots.contains_key(&sender) {
+        return Err(ApiError::thread_not_found());
+    }
     let manager = chat
         .members
         .get(&sender)
@@ -55,7 +67,13 @@ pub fn target(world: &World, bot: i64, p: &Params) -> ApiResult<Target> {
         return Err(ApiError::blocked());
     }
     let thread = p.i64("message_thread_id")?;
-    let reply = p.json("reply_parameters", "reply parameters")?;
+    let reply = match p.json("reply_parameters", "reply parameters")? {
+        Some(r) => Some(r),
+        // The parameters reply_parameters replaced in Bot API 7.0 still work.
+        None => p.i64("reply_to_message_id")?.map(|id| {
+            json!({"message_id": id, "allow_sending_without_reply": p.bool("allow_sending_without_reply")})
+        }),
+    };
     resolve_target(world, key, thread, reply.as_ref(), bot)
 }
 
@@ -91,12 +109,23 @@ pub fn resolve_target(
     })
 }
 
+/// Which text [`rich_text`] reads: the limits and error texts differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextKind {
+    /// A new message's text: 1–4096 characters ("message is too long").
+    Message,
+    /// A new text of an existing message: 1–4096 characters ("MESSAGE_TOO_LONG").
+    Edit,
+    /// A caption: 0–1024 characters.
+    Caption,
+}
+
 /// Text plus entities from its three parameters, with Telegram's limits and texts.
 pub fn rich_text(
     text: Option<String>,
     mode: Option<String>,
     entities: Option<Value>,
-    caption: bool,
+    kind: TextKind,
 ) -> ApiResult<(String, Vec<Value>)> {
     let text = text.unwrap_or_default();
     let (text, entities) = match mode.filter(|m| !m.is_empty()) {
@@ -128,16 +157,16 @@ pub fn rich_text(
         },
     };
     let chars = text.chars().count();
-    if caption {
-        if chars > 1024 {
-            return Err(ApiError::bad_request("message caption is too long"));
+    match kind {
+        TextKind::Caption if chars > 1024 => {
+            Err(ApiError::bad_request("message caption is too long"))
         }
-    } else if text.trim().is_empty() {
-        return Err(ApiError::bad_request("message text is empty"));
-    } else if chars > 4096 {
-        return Err(ApiError::bad_request("message is too long"));
+        TextKind::Caption => Ok((text, entities)),
+        _ if text.trim().is_empty() => Err(ApiError::bad_request("message text is empty")),
+        TextKind::Message if chars > 4096 => Err(ApiError::bad_request("message is too long")),
+        TextKind::Edit if chars > 4096 => Err(ApiError::bad_request("MESSAGE_TOO_LONG")),
+        _ => Ok((text, entities)),
     }
-    Ok((text, entities))
 }
 
 /// Validates `reply_markup`; returns the inline keyboard Telegram keeps on the message.
@@ -219,7 +248,7 @@ pub fn build_body(world: &mut World, kind: &str, p: &Params) -> ApiResult<Value>
                 p.str("text"),
                 p.str("parse_mode"),
                 p.json("entities", "entities")?,
-                false,
+                TextKind::Message,
             )?;
             body["text"] = json!(text);
             if !entities.is_empty() {
@@ -344,7 +373,7 @@ pub fn caption_into(
     mode: Option<String>,
     entities: Option<Value>,
 ) -> ApiResult<()> {
-    let (caption, entities) = rich_text(caption, mode, entities, true)?;
+    let (caption, entities) = rich_text(caption, mode, entities, TextKind::Caption)?;
     if !caption.is_empty() {
         body["caption"] = json!(caption);
         if !entities.is_empty() {

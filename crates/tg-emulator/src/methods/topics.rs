@@ -44,21 +44,28 @@ pub fn icon_stickers() -> Value {
     )
 }
 
-/// The forum a topic method acts on, checked for the bot's right to manage topics.
+/// The forum a topic method acts on.
 fn forum(world: &World, bot: i64, p: &Params) -> ApiResult<ChatKey> {
     let key = world.resolve_chat(bot, &p.req_str("chat_id")?)?;
-    let chat = world.chat(key);
-    if !chat.is_forum {
+    if !world.chat(key).is_forum {
         return Err(ApiError::bad_request("the chat is not a forum"));
     }
-    if !chat
+    Ok(key)
+}
+
+/// Editing, closing and reopening a topic: for those who may manage topics, and for the
+/// topic's creator.
+fn check_may_manage(world: &World, key: ChatKey, id: i64, bot: i64) -> ApiResult<()> {
+    let chat = world.chat(key);
+    let manager = chat
         .members
         .get(&bot)
-        .is_some_and(|m| m.can("can_manage_topics"))
-    {
-        return Err(ApiError::bad_request("not enough rights to manage topics"));
+        .is_some_and(|m| m.can("can_manage_topics"));
+    if manager || chat.topics.get(&id).is_some_and(|t| t.creator == bot) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request("not enough rights to manage topics"))
     }
-    Ok(key)
 }
 
 fn topic_id(world: &World, key: ChatKey, p: &Params) -> ApiResult<i64> {
@@ -83,11 +90,18 @@ fn check_icon(id: &str) -> ApiResult<()> {
     }
 }
 
-fn check_name(name: &str) -> ApiResult<()> {
-    if name.chars().count() > 128 {
-        return Err(ApiError::bad_request("TOPIC_NAME_INVALID"));
+/// A topic name as Telegram keeps it: trimmed and cut to 128 characters.
+pub fn clean_name(name: &str) -> String {
+    name.trim().chars().take(128).collect()
+}
+
+/// The name of a new topic: "name must be non-empty" when nothing is left of it.
+pub fn new_name(name: Option<String>) -> ApiResult<String> {
+    let name = clean_name(&name.unwrap_or_default());
+    if name.is_empty() {
+        return Err(ApiError::bad_request("name must be non-empty"));
     }
-    Ok(())
+    Ok(name)
 }
 
 /// Creates a topic as `creator` (a bot or, through the control API, a person).
@@ -108,6 +122,8 @@ pub fn create_topic(
         icon_custom_emoji_id: icon.clone(),
         closed: false,
         deleted: false,
+        creator: creator.id(),
+        broken: false,
     };
     let json = topic.json();
     chat.topics.insert(id, topic);
@@ -129,8 +145,10 @@ pub fn create_topic(
 /// createForumTopic.
 pub fn create(world: &mut World, bot: i64, p: &Params) -> ApiResult<Value> {
     let key = forum(world, bot, p)?;
-    let name = p.req_str("name")?;
-    check_name(&name)?;
+    if !world.chat(key).may_create_topics(bot) {
+        return Err(ApiError::bad_request("not enough rights to create a topic"));
+    }
+    let name = new_name(p.str("name"))?;
     let color = p.i64("icon_color")?.unwrap_or(ICON_COLORS[0]);
     if !ICON_COLORS.contains(&color) {
         return Err(ApiError::bad_request("TOPIC_ICON_COLOR_INVALID"));
@@ -153,11 +171,13 @@ pub fn create(world: &mut World, bot: i64, p: &Params) -> ApiResult<Value> {
 pub fn edit(world: &mut World, bot: i64, p: &Params) -> ApiResult<Value> {
     let key = forum(world, bot, p)?;
     let id = topic_id(world, key, p)?;
-    let name = p.str("name").filter(|n| !n.is_empty());
+    check_may_manage(world, key, id, bot)?;
+    // An empty name keeps the current one.
+    let name = p
+        .str("name")
+        .map(|n| clean_name(&n))
+        .filter(|n| !n.is_empty());
     let icon = p.str("icon_custom_emoji_id");
-    if let Some(n) = &name {
-        check_name(n)?;
-    }
     if let Some(i) = &icon {
         check_icon(i)?;
     }
@@ -192,6 +212,7 @@ pub fn edit(world: &mut World, bot: i64, p: &Params) -> ApiResult<Value> {
 pub fn set_closed(world: &mut World, bot: i64, p: &Params, closed: bool) -> ApiResult<Value> {
     let key = forum(world, bot, p)?;
     let id = topic_id(world, key, p)?;
+    check_may_manage(world, key, id, bot)?;
     let topic = world.chat_mut(key).topics.get_mut(&id).unwrap();
     if topic.closed == closed {
         return Err(ApiError::bad_request("TOPIC_NOT_MODIFIED"));

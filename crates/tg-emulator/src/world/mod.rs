@@ -4,6 +4,7 @@
 
 mod files;
 pub mod format;
+mod members;
 mod updates;
 
 use std::collections::{BTreeMap, HashMap};
@@ -13,7 +14,8 @@ use serde_json::{json, Value};
 
 use crate::error::{ApiError, ApiResult};
 pub use files::{FileKind, FileRec};
-pub use updates::{UpdateQueue, Webhook, DEFAULT_UPDATES};
+pub use members::{member_json, member_updated, STATUSES};
+pub use updates::{UpdateQueue, Webhook, WebhookRules, DEFAULT_UPDATES};
 
 /// Seconds since the Unix epoch, Telegram's `date`.
 pub fn now() -> i64 {
@@ -98,6 +100,12 @@ pub struct Topic {
     pub closed: bool,
     /// Deleted topics lose their messages and answer "message thread not found".
     pub deleted: bool,
+    /// Who created it (a person or a bot): creators may edit, close and reopen it.
+    pub creator: i64,
+    /// A fault: the topic still exists for people, but bots' sends into it answer
+    /// "message thread not found" (Telegram's topic creation message became unreachable
+    /// for the bot, as happens in busy groups).
+    pub broken: bool,
 }
 
 impl Topic {
@@ -136,6 +144,36 @@ impl Member {
     }
 }
 
+/// The default ChatPermissions of a new group: members may send anything, but not change
+/// the group's info, pin, invite or create topics (a group may allow that).
+pub fn default_permissions() -> Value {
+    let mut p = json!({});
+    for r in [
+        "can_send_messages",
+        "can_send_audios",
+        "can_send_documents",
+        "can_send_photos",
+        "can_send_videos",
+        "can_send_video_notes",
+        "can_send_voice_notes",
+        "can_send_polls",
+        "can_send_other_messages",
+        "can_add_web_page_previews",
+        "can_react_to_messages",
+    ] {
+        p[r] = json!(true);
+    }
+    for r in [
+        "can_change_info",
+        "can_invite_users",
+        "can_pin_messages",
+        "can_manage_topics",
+    ] {
+        p[r] = json!(false);
+    }
+    p
+}
+
 /// A message as stored.
 #[derive(Debug, Clone)]
 pub struct Msg {
@@ -172,6 +210,8 @@ pub struct Chat {
     pub topics: BTreeMap<i64, Topic>,
     /// Group members by user id.
     pub members: HashMap<i64, Member>,
+    /// What ordinary members may do in a group (ChatPermissions).
+    pub permissions: Value,
     /// A private chat whose user blocked the bot.
     pub blocked: bool,
     /// Pinned message ids, most recent last.
@@ -190,6 +230,7 @@ impl Chat {
             next_id: 1,
             topics: BTreeMap::new(),
             members: HashMap::new(),
+            permissions: default_permissions(),
             blocked: false,
             pinned: Vec::new(),
             last_action: None,
@@ -219,6 +260,15 @@ impl Chat {
     /// A topic that exists and is not deleted.
     pub fn topic(&self, id: i64) -> Option<&Topic> {
         self.topics.get(&id).filter(|t| !t.deleted)
+    }
+
+    /// Whether `who` may create topics: an administrator with `can_manage_topics`, or
+    /// anyone in the group when its permissions let members manage topics.
+    pub fn may_create_topics(&self, who: i64) -> bool {
+        self.members.get(&who).is_some_and(|m| {
+            m.can("can_manage_topics")
+                || (m.is_in() && self.permissions["can_manage_topics"] == json!(true))
+        })
     }
 }
 
@@ -275,6 +325,8 @@ pub struct World {
     pub violations: Vec<String>,
     /// Every call, in order.
     pub calls: Vec<CallRecord>,
+    /// How webhook URLs are checked and reached (the emulator's switches).
+    pub webhook_rules: WebhookRules,
 }
 
 impl World {
@@ -358,43 +410,11 @@ impl World {
         // thread id in a forum), so the first message anyone sends gets id 2.
         chat.next_id = 2;
         if let Some(owner) = owner {
-            chat.members.insert(
-                owner,
-                Member {
-                    status: "creator".into(),
-                    rights: json!({}),
-                    until_date: 0,
-                },
-            );
+            chat.members
+                .insert(owner, Member::with("creator", json!({})));
         }
         self.chats.insert(ChatKey::Group(id), chat);
         id
-    }
-
-    /// Adds or changes a member (person or bot) of a group.
-    pub fn set_member(
-        &mut self,
-        group: i64,
-        user: i64,
-        status: &str,
-        rights: Value,
-    ) -> Result<(), String> {
-        if !self.people.contains_key(&user) && !self.bots.contains_key(&user) {
-            return Err(format!("user {user} not found"));
-        }
-        let chat = self
-            .chats
-            .get_mut(&ChatKey::Group(group))
-            .ok_or_else(|| format!("group {group} not found"))?;
-        chat.members.insert(
-            user,
-            Member {
-                status: status.to_string(),
-                rights,
-                until_date: 0,
-            },
-        );
-        Ok(())
     }
 
     /// The User object of a person or bot.

@@ -15,6 +15,7 @@ pub const TOKEN: &str = "123456:secret";
 pub const BOT: i64 = 123456;
 
 /// A running emulator and the people of a small helpdesk.
+/// Its updates up to Alice's /start are already read and confirmed.
 pub struct Env {
     /// The emulator.
     pub emu: Emulator,
@@ -93,8 +94,14 @@ impl Env {
             bob,
             offset: 0.into(),
         };
+        // The bot was made an administrator (my_chat_member), then Alice wrote /start.
         let first = env.updates().await;
-        assert_eq!(first.len(), 1, "Alice's /start: {first:?}");
+        assert_eq!(first.len(), 2, "{first:?}");
+        assert_eq!(
+            first[0]["my_chat_member"]["new_chat_member"]["status"],
+            json!("administrator")
+        );
+        assert_eq!(first[1]["message"]["text"], json!("/start"));
         env
     }
 
@@ -129,6 +136,30 @@ impl Env {
         let (status, body) = self.call(method, params.clone()).await;
         check_error_shape(status, &body, method);
         (status, body["description"].as_str().unwrap().to_string())
+    }
+
+    /// Calls the control API over HTTP (`method` "POST" or "PUT", `path` after
+    /// `/control/`); returns the HTTP status.
+    pub async fn control(&self, method: &str, path: &str, body: Value) -> u16 {
+        let url = format!("{}/control/{path}", self.emu.url());
+        let req = match method {
+            "PUT" => self.http.put(url),
+            _ => self.http.post(url),
+        };
+        req.json(&body)
+            .send()
+            .await
+            .expect("request")
+            .status()
+            .as_u16()
+    }
+
+    /// Whether the bot's chat with Alice shows a message with this text.
+    pub fn alice_sees(&self, text: &str) -> bool {
+        self.ctl
+            .private_transcript(BOT, self.alice)
+            .iter()
+            .any(|m| m["text"] == json!(text))
     }
 
     /// getUpdates without waiting; confirms what it returns.

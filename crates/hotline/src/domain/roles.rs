@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::answer;
-use crate::relay::{Relay, RelayError};
+use super::Context;
 use crate::shutdown::Shutdown;
 use crate::store::{now_ms, ConnectionId, Store, StoreError, Tx};
 use crate::telegram::{Client, TgError};
@@ -28,9 +27,9 @@ pub enum Author {
 }
 
 /// The author of a group message.
-pub fn author(relay: &Relay, msg: &Value) -> Author {
+pub fn author(ctx: &Context, msg: &Value) -> Author {
     if let Some(chat) = msg["sender_chat"]["id"].as_i64() {
-        return if chat == relay.group_id {
+        return if chat == ctx.group_id {
             Author::AnonymousAdmin
         } else {
             Author::Other
@@ -43,18 +42,18 @@ pub fn author(relay: &Relay, msg: &Value) -> Author {
 }
 
 /// Whether `user` may run admin commands.
-pub async fn is_admin(relay: &Relay, tx: &mut Tx, user: i64) -> Result<bool, RelayError> {
-    let allowed = relay.params().extensions_allowed;
+pub async fn is_admin(ctx: &Context, tx: &mut Tx, user: i64) -> Result<bool, StoreError> {
+    let allowed = ctx.params().extensions_allowed;
     if !allowed.is_empty() {
         return Ok(allowed.contains(&user));
     }
-    Ok(tx.is_group_admin(relay.connection, user).await?)
+    tx.is_group_admin(ctx.connection, user).await
 }
 
 /// Whether the author of `msg` may run admin commands (no answer either way; for `/help`).
-pub async fn is_admin_message(relay: &Relay, tx: &mut Tx, msg: &Value) -> Result<bool, RelayError> {
-    match author(relay, msg) {
-        Author::Person(id) => is_admin(relay, tx, id).await,
+pub async fn is_admin_message(ctx: &Context, tx: &mut Tx, msg: &Value) -> Result<bool, StoreError> {
+    match author(ctx, msg) {
+        Author::Person(id) => is_admin(ctx, tx, id).await,
         _ => Ok(false),
     }
 }
@@ -62,16 +61,16 @@ pub async fn is_admin_message(relay: &Relay, tx: &mut Tx, msg: &Value) -> Result
 /// The role check every admin command starts with: true when the author of `msg` may run
 /// it; otherwise answers politely where the command was typed and returns false.
 pub async fn require_admin(
-    relay: &Relay,
+    ctx: &Context,
     tx: &mut Tx,
     msg: &Value,
     dialog: Option<i64>,
-) -> Result<bool, RelayError> {
+) -> Result<bool, StoreError> {
     let reply_to = msg["message_id"].as_i64();
-    let text = match author(relay, msg) {
-        Author::Person(id) if is_admin(relay, tx, id).await? => return Ok(true),
+    let text = match author(ctx, msg) {
+        Author::Person(id) if is_admin(ctx, tx, id).await? => return Ok(true),
         Author::Person(_) => {
-            if relay.params().extensions_allowed.is_empty() {
+            if ctx.params().extensions_allowed.is_empty() {
                 "🔒 Sorry, this command is for the group's administrators."
             } else {
                 "🔒 Sorry, this command is only for the people listed in EXTENSIONS_ALLOWED."
@@ -83,13 +82,13 @@ pub async fn require_admin(
         }
         Author::Other => "🔒 Sorry, admin commands must be sent by a person.",
     };
-    answer(relay, tx, dialog, reply_to, text.to_string()).await?;
+    ctx.notice(tx, dialog, reply_to, text.to_string()).await?;
     Ok(false)
 }
 
 /// A `chat_member` update: keeps the administrators cache current.
-pub async fn on_chat_member(relay: &Relay, tx: &mut Tx, m: &Value) -> Result<(), RelayError> {
-    if m["chat"]["id"].as_i64() != Some(relay.group_id) {
+pub async fn on_chat_member(ctx: &Context, tx: &mut Tx, m: &Value) -> Result<(), StoreError> {
+    if m["chat"]["id"].as_i64() != Some(ctx.group_id) {
         return Ok(());
     }
     let (Some(user), Some(status)) = (
@@ -98,7 +97,7 @@ pub async fn on_chat_member(relay: &Relay, tx: &mut Tx, m: &Value) -> Result<(),
     ) else {
         return Ok(());
     };
-    tx.set_group_member_status(relay.connection, user, status, now_ms())
+    tx.set_group_member_status(ctx.connection, user, status, now_ms())
         .await?;
     Ok(())
 }
@@ -138,7 +137,7 @@ pub async fn refresh_admins(
 pub async fn refresh_loop(
     tg: Client,
     store: Store,
-    relay: Relay,
+    ctx: Context,
     every: Duration,
     mut shutdown: Shutdown,
 ) {
@@ -147,8 +146,8 @@ pub async fn refresh_loop(
             _ = shutdown.recv() => return,
             _ = tokio::time::sleep(every) => {}
         }
-        if let Err(e) = refresh_admins(&tg, &store, relay.connection, relay.group_id).await {
-            tracing::warn!(connection = %relay.name, error = %e, "administrators not refreshed");
+        if let Err(e) = refresh_admins(&tg, &store, ctx.connection, ctx.group_id).await {
+            tracing::warn!(connection = %ctx.name, error = %e, "administrators not refreshed");
         }
     }
 }

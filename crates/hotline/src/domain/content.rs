@@ -90,12 +90,14 @@ pub fn copyable(kind: &str) -> bool {
     COPYABLE.contains(&kind)
 }
 
-/// The text or caption of a message.
+/// The text or caption of a message ("" when it has neither).
 pub fn text(msg: &Value) -> &str {
-    msg["text"]
-        .as_str()
-        .or_else(|| msg["caption"].as_str())
-        .unwrap_or("")
+    text_or_caption(msg).unwrap_or("")
+}
+
+/// The text or caption of a message, if it has one.
+pub fn text_or_caption(msg: &Value) -> Option<&str> {
+    msg["text"].as_str().or_else(|| msg["caption"].as_str())
 }
 
 /// Whether the message is an explicit reply (in forum topics Telegram also sets

@@ -5,15 +5,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::execute::Executor;
-use super::privacy;
-use super::render::html;
-use crate::store::{Direction, StoreError};
 use crate::telegram::{Client, TgError};
-
-fn store_err(e: StoreError) -> TgError {
-    TgError::Transient(format!("store: {e}"))
-}
 
 /// Kinds that sendMediaGroup accepts.
 const ALBUM_KINDS: &[&str] = &["photo", "video", "audio", "document"];
@@ -185,8 +177,8 @@ pub async fn send_items(
     Ok(ids)
 }
 
-/// Where a quick reply or masked copy came from, for the link kind.
-fn kind_of(items: &[Value]) -> String {
+/// The link kind of sent items: `album`, or the one item's type.
+pub fn kind_of(items: &[Value]) -> String {
     if items.len() > 1 {
         "album".into()
     } else {
@@ -198,180 +190,8 @@ fn kind_of(items: &[Value]) -> String {
     }
 }
 
-impl Executor {
-    /// Runs [`Intent::SendIn`](super::Intent::SendIn): masked user content into the topic.
-    pub(super) async fn send_in(
-        &self,
-        intent_id: i64,
-        dialog: i64,
-        ids: &[i64],
-        items: &[Value],
-        reply_to: Option<i64>,
-        kind: &str,
-    ) -> Result<(), TgError> {
-        let (_, contact) = self.load(dialog).await?;
-        let user = contact.user_id;
-        let params = self.relay.params();
-        let (ids, items) = if ids.is_empty() {
-            let ids = self.batch(intent_id, &[]).await?;
-            let Some(first) = ids.first() else {
-                return Ok(());
-            };
-            let album = self
-                .store
-                .media_album(self.relay.connection, user, *first, 0)
-                .await
-                .map_err(store_err)?;
-            let mut pairs = Vec::new();
-            for (id, mut item) in album.into_iter().filter(|(id, _)| ids.contains(id)) {
-                privacy::mask_item(&mut item, &params.mask_patterns);
-                pairs.push((id, item));
-            }
-            pairs.into_iter().unzip()
-        } else {
-            (ids.to_vec(), items.to_vec())
-        };
-        if ids.is_empty() || ids.len() != items.len() {
-            return Ok(());
-        }
-        let protect = params.protect_content;
-        let sent = self
-            .in_topic(dialog, |thread| {
-                let items = &items;
-                async move {
-                    let mut extra = json!({"message_thread_id": thread});
-                    if protect {
-                        extra["protect_content"] = json!(true);
-                    }
-                    send_items(&self.tg, self.relay.group_id, items, &extra, reply_to).await
-                }
-            })
-            .await;
-        match sent {
-            Ok((_, copies)) => {
-                for (u, g) in ids.iter().zip(copies) {
-                    self.link(dialog, user, *u, g, Direction::Incoming, kind)
-                        .await?;
-                }
-                Ok(())
-            }
-            Err(e) if e.is_retryable() => Err(e),
-            Err(e) => {
-                tracing::warn!(dialog, error = %e, "masked user content could not be posted");
-                let text = format!(
-                    "⚠️ The user sent a {kind} message; it could not be shown here: {}",
-                    html(&e.to_string())
-                );
-                self.notice(dialog, &text, None).await
-            }
-        }
-    }
-
-    /// Runs [`Intent::SendOut`](super::Intent::SendOut): a quick reply to the user, then
-    /// the same content in the topic, linked so replies and edits work.
-    pub(super) async fn send_out(
-        &self,
-        dialog: i64,
-        name: &str,
-        items: &[Value],
-        forward: Option<&(i64, Vec<i64>)>,
-    ) -> Result<(), TgError> {
-        let (_, contact) = self.load(dialog).await?;
-        let user = contact.user_id;
-        let group = self.relay.group_id;
-        let to_user = match forward {
-            Some((chat, ids)) => forward_ids(&self.tg, user, *chat, ids, json!({})).await,
-            None => send_items(&self.tg, user, items, &json!({}), None).await,
-        };
-        let user_ids = match to_user {
-            Ok(ids) => ids,
-            Err(e) if e.is_retryable() => return Err(e),
-            Err(e) if e.is_blocked() => {
-                self.store
-                    .set_contact_blocked(contact.id, true)
-                    .await
-                    .map_err(store_err)?;
-                let text = format!(
-                    "⛔ Quick reply <b>{}</b> not delivered: the user blocked the bot.",
-                    html(name)
-                );
-                return self.notice(dialog, &text, None).await;
-            }
-            Err(e) => {
-                let why = if forward.is_some() {
-                    format!(
-                        "{} (was the original deleted? /say {} sends a copy)",
-                        e, name
-                    )
-                } else {
-                    e.to_string()
-                };
-                let text = format!(
-                    "⚠️ Quick reply <b>{}</b> not delivered: {}",
-                    html(name),
-                    html(&why)
-                );
-                return self.notice(dialog, &text, None).await;
-            }
-        };
-        // The user has it: never retry from here on, or they would get it twice.
-        let shown = self
-            .in_topic(dialog, |thread| async move {
-                let extra = json!({"message_thread_id": thread});
-                match forward {
-                    Some((chat, ids)) => forward_ids(&self.tg, group, *chat, ids, extra).await,
-                    None => send_items(&self.tg, group, items, &extra, None).await,
-                }
-            })
-            .await;
-        match shown {
-            Ok((_, group_ids)) => {
-                let kind = kind_of(items);
-                for (g, u) in group_ids.iter().zip(&user_ids) {
-                    self.link(dialog, user, *u, *g, Direction::Outgoing, &kind)
-                        .await?;
-                }
-                if let Some(g) = group_ids.first() {
-                    let mark = json!([{"type": "emoji", "emoji": super::execute::DELIVERED}]);
-                    if let Err(e) = self.tg.set_message_reaction(group, *g, mark).await {
-                        tracing::debug!(error = %e, "delivered mark not set");
-                    }
-                }
-            }
-            Err(e) => {
-                tracing::warn!(dialog, error = %e, "quick reply sent but not shown in the topic");
-            }
-        }
-        Ok(())
-    }
-
-    /// Runs [`Intent::Direct`](super::Intent::Direct).
-    pub(super) async fn direct(
-        &self,
-        user: i64,
-        text: &str,
-        dialog: Option<i64>,
-        reply_to: Option<i64>,
-    ) -> Result<(), TgError> {
-        let extra = json!({"parse_mode": "HTML", "link_preview_options": {"is_disabled": true}});
-        let outcome = match self.tg.send_message(user, text, extra).await {
-            Ok(_) => "📬 Sent to you in your private chat with the bot.".to_string(),
-            Err(e) if e.is_retryable() => return Err(e),
-            Err(e) => format!(
-                "⚠️ I cannot write to you privately ({}). Open a chat with @{} and press Start, then try again.",
-                html(&e.to_string()),
-                html(&self.relay.bot.username)
-            ),
-        };
-        match dialog {
-            Some(d) => self.notice(d, &outcome, reply_to).await,
-            None => self.post(None, &outcome, reply_to).await.map(|_| ()),
-        }
-    }
-}
-
 /// Forwards messages (one call; albums stay albums); returns the new ids.
-async fn forward_ids(
+pub async fn forward_ids(
     tg: &Client,
     chat: i64,
     from: i64,

@@ -1,0 +1,170 @@
+//! The dialog model every feature decides with.
+//!
+//! - [`Context`]: one connection as decisions see it (ids, group, bot, live parameters,
+//!   the subscribers of its events);
+//! - [`dialogs`]: typed operations on a dialog (open, reopen, close, hold, wait, answer,
+//!   tag, untag, ban, quick replies). Each changes its rows, hands its [`events`] to the
+//!   one recorder and its topic intents to the outbox, all in the caller's transaction;
+//! - [`events`]: what happened, and the [`events::Subscriber`]s that record it (the
+//!   dialog [`history`], analytics, webhook deliveries) in the deciding transaction;
+//! - [`topics`]: the topic of a dialog when intents run (created on demand, recreated when
+//!   deleted) and the topic actions operations queue (title, state, card, notices);
+//!   [`quick_replies`]: sending a stored answer; [`links`]: recording which copy is whose;
+//! - [`content`], [`render`], [`resend`], [`views`]: reading Telegram messages, wording for
+//!   the team, sending content again by file id, the JSON shape of contacts and dialogs;
+//!   [`roles`]: who may run admin commands.
+//!
+//! Decisions never call Telegram: they write rows and outbox intents. The executors of
+//! the topic actions (in [`topics`]) run later, in the outbox.
+
+pub mod content;
+pub mod dialogs;
+pub mod events;
+pub mod history;
+pub mod links;
+pub mod quick_replies;
+pub mod render;
+pub mod resend;
+pub mod roles;
+pub mod topics;
+pub mod views;
+
+use std::sync::{Arc, RwLock};
+
+use crate::config::{Params, TimeZone};
+use crate::outbox::{Action, IntentId, Lane, NewIntent};
+use crate::store::{now_ms, ConnectionId, StoreError, Tx};
+pub use events::{Event, Subscriber, Subscribers};
+
+/// The bot as Telegram describes it (getMe).
+#[derive(Debug, Clone)]
+pub struct BotIdentity {
+    /// User id of the bot.
+    pub id: i64,
+    /// Username without `@`.
+    pub username: String,
+}
+
+/// One connection as its decisions see it. Cheap to clone (the live parameters and the
+/// subscribers are shared).
+#[derive(Clone)]
+pub struct Context {
+    /// Store id of the connection.
+    pub connection: ConnectionId,
+    /// Connection name (shown on cards when several bots share a group).
+    pub name: String,
+    /// The backend group.
+    pub group_id: i64,
+    /// The bot.
+    pub bot: BotIdentity,
+    /// Live parameters (changed by `/set` and the API without a restart).
+    pub params: Arc<RwLock<Params>>,
+    /// The config file's values, which `/set NAME default` restores.
+    pub defaults: Arc<Params>,
+    /// Whether other connections share this group (cards and titles then name the bot).
+    pub shared_group: bool,
+    /// The connection's time zone (`/send at ...`, segment dates, `/stats` days).
+    pub time_zone: TimeZone,
+    /// Who records this connection's events.
+    pub subscribers: Subscribers,
+}
+
+impl Context {
+    /// A snapshot of the parameters for one decision.
+    pub fn params(&self) -> Params {
+        self.params
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Reads the live parameters in place (for hot paths that need one field).
+    pub fn with_params<T>(&self, f: impl FnOnce(&Params) -> T) -> T {
+        f(&self.params.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The label that tells connections apart in a shared group.
+    pub fn label(&self) -> Option<String> {
+        self.shared_group.then(|| format!("@{}", self.bot.username))
+    }
+
+    /// Queues `action` in the group: in the dialog's queue, or General's when `dialog`
+    /// is None. Returns the intent's id.
+    pub async fn to_group<A: Action>(
+        &self,
+        tx: &mut Tx,
+        dialog: Option<i64>,
+        action: &A,
+    ) -> Result<IntentId, StoreError> {
+        let intent = action
+            .to(self.group_id, Lane::Group)
+            .with_fairness_key(dialog.unwrap_or(0));
+        self.enqueue(tx, intent, 0).await
+    }
+
+    /// Queues `action` in the private chat of `user` (a team member, or a dialog's user),
+    /// in the reply lane; `dialog` keeps its own sub-queue.
+    pub async fn to_user<A: Action>(
+        &self,
+        tx: &mut Tx,
+        user: i64,
+        dialog: Option<i64>,
+        action: &A,
+    ) -> Result<IntentId, StoreError> {
+        let intent = action
+            .to(user, Lane::Reply)
+            .with_fairness_key(dialog.unwrap_or(0));
+        self.enqueue(tx, intent, 0).await
+    }
+
+    /// [`Context::to_user`] for the user of `dialog`.
+    pub async fn to_user_of<A: Action>(
+        &self,
+        tx: &mut Tx,
+        dialog: i64,
+        action: &A,
+    ) -> Result<IntentId, StoreError> {
+        let user = self.user_of(tx, dialog).await?;
+        self.to_user(tx, user, Some(dialog), action).await
+    }
+
+    /// The Telegram user id of a dialog's contact (0 when it is gone).
+    pub async fn user_of(&self, tx: &mut Tx, dialog: i64) -> Result<i64, StoreError> {
+        Ok(match tx.dialog(dialog).await? {
+            Some(d) => tx.contact(d.contact_id).await?.map_or(0, |c| c.user_id),
+            None => 0,
+        })
+    }
+
+    /// Queues an intent, not before `delay_ms` from now when positive.
+    pub async fn enqueue(
+        &self,
+        tx: &mut Tx,
+        mut intent: NewIntent,
+        delay_ms: i64,
+    ) -> Result<IntentId, StoreError> {
+        let now = now_ms();
+        if delay_ms > 0 {
+            intent = intent.not_before(now + delay_ms);
+        }
+        tx.enqueue(self.connection, &intent, now).await
+    }
+
+    /// Posts an HTML notice in a dialog's topic (General when `dialog` is None), replying
+    /// to `reply_to`: how commands and operations answer the team.
+    pub async fn notice(
+        &self,
+        tx: &mut Tx,
+        dialog: Option<i64>,
+        reply_to: Option<i64>,
+        text: String,
+    ) -> Result<(), StoreError> {
+        let notice = topics::Notice {
+            dialog,
+            text,
+            reply_to,
+        };
+        self.to_group(tx, dialog, &notice).await?;
+        Ok(())
+    }
+}
