@@ -23,7 +23,7 @@ use crate::intake::webhook::{Intake, WebhookState};
 use crate::outbox::Registry;
 use crate::outbox::{OutboxConfig, Worker};
 use crate::relay::autoclose;
-use crate::shutdown::{Shutdown, ShutdownTrigger};
+use crate::shutdown::ShutdownTrigger;
 use crate::store::{Store, StoreError};
 use crate::telegram::{BotCommand, Client, TgError};
 use crate::{http, intake};
@@ -430,15 +430,13 @@ pub async fn start(config: &Config, tuning: Tuning) -> Result<Running, StartErro
     let api = crate::api::ApiState::new(store.clone(), ctxs);
     // The gateway layer also wraps the HTTP router's fallback (`/bot<token>/…`): merged
     // in as the second router, that fallback is the one the app keeps.
-    let app = crate::api::router(api).merge(http::router(state, gateway));
-    let mut shutdown: Shutdown = trigger.subscribe();
-    tasks.spawn(async move {
-        let serve =
-            axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.recv().await });
-        if let Err(e) = serve.await {
-            tracing::error!(error = %e, "HTTP server stopped");
-        }
-    });
+    let app = http::harden(crate::api::router(api).merge(http::router(state, gateway)));
+    tasks.spawn(http::serve::serve(
+        listener,
+        app,
+        config.http.clone(),
+        trigger.subscribe(),
+    ));
     Ok(Running {
         addr,
         connections,

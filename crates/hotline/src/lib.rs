@@ -14,6 +14,7 @@ pub mod backup;
 pub mod broadcast;
 pub mod commands;
 pub mod config;
+pub mod console;
 pub mod domain;
 pub mod export;
 pub mod gateway;

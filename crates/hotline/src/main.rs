@@ -4,6 +4,9 @@
 //! Global options (`--config`, `--log-format`) are accepted before or after the
 //! subcommand, so every command line in the docs works as written.
 
+// Output goes through `hotline::outln!`: `println!` panics on a closed pipe.
+#![deny(clippy::print_stdout)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -128,47 +131,58 @@ async fn stored_overrides(config: &Config) -> Option<Vec<BTreeMap<String, String
 
 async fn check_config(path: &Path, config: &Config) -> Result<(), ExitCode> {
     let stored = stored_overrides(config).await;
-    println!("configuration OK: {}", path.display());
-    println!("database_url = {}", config.database_url);
-    println!("http.listen = {}", config.http.listen);
-    println!(
+    hotline::outln!("configuration OK: {}", path.display());
+    hotline::outln!("database_url = {}", config.database_url);
+    let h = &config.http;
+    hotline::outln!("http.listen = {}", h.listen);
+    hotline::outln!(
+        "http: header_timeout_secs = {}, body_min_rate = {} (per {} s), idle_timeout_secs = {}, max_connections = {}",
+        h.header_timeout.as_secs(),
+        h.body_min_rate,
+        h.body_window.as_secs(),
+        h.idle_timeout.as_secs(),
+        h.max_connections
+    );
+    hotline::outln!(
         "log_format = {}",
         config.log_format.unwrap_or_default().name()
     );
     let l = config.limits;
-    println!(
+    hotline::outln!(
         "limits: bot_per_second = {}, private_per_second = {}, group_per_minute = {}",
-        l.bot_per_second, l.private_per_second, l.group_per_minute
+        l.bot_per_second,
+        l.private_per_second,
+        l.group_per_minute
     );
     for (i, c) in config.connections.iter().enumerate() {
         let overrides = stored.as_ref().and_then(|s| s.get(i));
-        println!();
-        println!("[connection {}]", c.name);
-        println!("  token = {}", c.token);
-        println!("  group_id = {}", c.group_id);
-        println!("  api_url = {}", c.api_url);
+        hotline::outln!();
+        hotline::outln!("[connection {}]", c.name);
+        hotline::outln!("  token = {}", c.token);
+        hotline::outln!("  group_id = {}", c.group_id);
+        hotline::outln!("  api_url = {}", c.api_url);
         match &c.mode {
-            Mode::Polling => println!("  mode = polling"),
-            Mode::Webhook { url, .. } => println!("  mode = webhook ({url})"),
+            Mode::Polling => hotline::outln!("  mode = polling"),
+            Mode::Webhook { url, .. } => hotline::outln!("  mode = webhook ({url})"),
         }
         if c.gateway_plain_http_webhooks {
-            println!("  gateway_plain_http_webhooks = true");
+            hotline::outln!("  gateway_plain_http_webhooks = true");
         }
-        println!("  time_zone = {}", c.time_zone);
+        hotline::outln!("  time_zone = {}", c.time_zone);
         for (name, value) in c.params.entries() {
             match overrides.and_then(|o| o.get(name)) {
-                Some(set) => println!("  {name} = {set}   [set in Telegram; file: {value}]"),
-                None => println!("  {name} = {value}"),
+                Some(set) => hotline::outln!("  {name} = {set}   [set in Telegram; file: {value}]"),
+                None => hotline::outln!("  {name} = {value}"),
             }
         }
     }
-    println!();
+    hotline::outln!();
     match stored {
-        Some(_) => println!(
+        Some(_) => hotline::outln!(
             "(values marked [set in Telegram] were stored with /set; they win over the file \
              until an admin sends /set NAME default)"
         ),
-        None => println!(
+        None => hotline::outln!(
             "(no database yet: parameters changed with /set are stored there and win over the file)"
         ),
     }
@@ -186,7 +200,7 @@ async fn migrate(config: &Config) -> Result<(), ExitCode> {
         store.ensure_connection(&c.name).await.map_err(fail)?;
     }
     store.close().await;
-    println!("database is up to date");
+    hotline::outln!("database is up to date");
     Ok(())
 }
 
@@ -236,9 +250,9 @@ async fn sandbox(options: hotline::sandbox::Options) -> Result<(), ExitCode> {
         eprintln!("sandbox: {e}");
         ExitCode::FAILURE
     })?;
-    println!("Hotline sandbox is running: open {}", sandbox.page_url);
+    hotline::outln!("Hotline sandbox is running: open {}", sandbox.page_url);
     hotline::api::cli::print_sandbox_key(&sandbox.hotline).await;
-    println!(
+    hotline::outln!(
         "(Telegram emulator at {}, Hotline at http://{}; Ctrl-C to stop)",
         sandbox.emulator.url(),
         sandbox.hotline.addr
@@ -251,7 +265,7 @@ async fn sandbox(options: hotline::sandbox::Options) -> Result<(), ExitCode> {
 async fn backup(config: &Config, to: &Path) -> Result<(), ExitCode> {
     match hotline::backup::backup(&config.database_url, to).await {
         Ok(s) => {
-            println!(
+            hotline::outln!(
                 "backed up {} tables ({} rows, {} bytes) to {}",
                 s.tables,
                 s.rows,
@@ -270,9 +284,9 @@ async fn backup(config: &Config, to: &Path) -> Result<(), ExitCode> {
 async fn restore(config: &Config, from: &Path) -> Result<(), ExitCode> {
     match hotline::backup::restore(&config.database_url, from).await {
         Ok(r) => {
-            println!("restored {}", from.display());
+            hotline::outln!("restored {}", from.display());
             if let Some(previous) = r.previous {
-                println!("the replaced database was kept as {}", previous.display());
+                hotline::outln!("the replaced database was kept as {}", previous.display());
             }
             Ok(())
         }

@@ -166,10 +166,20 @@ fn is_word_char(c: char) -> bool {
     c.is_alphanumeric() || matches!(c, '_' | '-' | ':' | '<' | '>' | '=' | '.')
 }
 
+/// How many conditions a segment may combine. Each is a condition in the SQL `WHERE`,
+/// and databases bound an expression's depth (SQLite: 1000): a longer segment would fail
+/// in the database instead of being refused with a clear message here.
+pub const MAX_CONDITIONS: usize = 100;
+
+/// How deeply `(` and `!` may nest. The parser and the compiler recurse once per level, so
+/// a bound keeps `((((…` from exhausting the stack; no real segment comes close.
+pub const MAX_DEPTH: usize = 32;
+
 struct Parser {
     toks: Vec<(usize, Tok)>,
     at: usize,
     end: usize,
+    depth: usize,
 }
 
 impl Parser {
@@ -201,23 +211,19 @@ impl Parser {
 
     fn unary(&mut self) -> Result<Expr, SegmentError> {
         let pos = self.pos();
+        if matches!(self.peek(), Some(Tok::Not | Tok::LParen)) {
+            if self.depth == MAX_DEPTH {
+                return Err(SegmentError::at(
+                    pos,
+                    format!("nested more than {MAX_DEPTH} levels deep"),
+                ));
+            }
+            self.depth += 1;
+            let e = self.nested(pos);
+            self.depth -= 1;
+            return e;
+        }
         match self.toks.get(self.at).cloned() {
-            Some((_, Tok::Not)) => {
-                self.at += 1;
-                Ok(Expr::Not(Box::new(self.unary()?)))
-            }
-            Some((_, Tok::LParen)) => {
-                self.at += 1;
-                let e = self.or()?;
-                if self.peek() != Some(&Tok::RParen) {
-                    return Err(SegmentError::at(
-                        self.pos(),
-                        format!("expected “)” to close the “(” at position {pos}"),
-                    ));
-                }
-                self.at += 1;
-                Ok(e)
-            }
             Some((p, Tok::Word(w))) => {
                 self.at += 1;
                 atom(&w, p)
@@ -227,8 +233,26 @@ impl Parser {
                 pos,
                 "expected a tag or condition before the operator",
             )),
-            None => Err(SegmentError::at(pos, "expected a tag or condition")),
+            _ => Err(SegmentError::at(pos, "expected a tag or condition")),
         }
+    }
+
+    /// `!unary` or `( expr )`, one level deeper (the current token is `!` or `(`).
+    fn nested(&mut self, pos: usize) -> Result<Expr, SegmentError> {
+        let negation = self.peek() == Some(&Tok::Not);
+        self.at += 1;
+        if negation {
+            return Ok(Expr::Not(Box::new(self.unary()?)));
+        }
+        let e = self.or()?;
+        if self.peek() != Some(&Tok::RParen) {
+            return Err(SegmentError::at(
+                self.pos(),
+                format!("expected “)” to close the “(” at position {pos}"),
+            ));
+        }
+        self.at += 1;
+        Ok(e)
     }
 }
 
@@ -239,7 +263,22 @@ pub fn parse(src: &str) -> Result<Expr, SegmentError> {
     if toks.is_empty() {
         return Err(SegmentError::at(1, "empty segment"));
     }
-    let mut p = Parser { toks, at: 0, end };
+    if let Some((pos, _)) = toks
+        .iter()
+        .filter(|(_, t)| matches!(t, Tok::Word(_)))
+        .nth(MAX_CONDITIONS)
+    {
+        return Err(SegmentError::at(
+            *pos,
+            format!("more than {MAX_CONDITIONS} conditions"),
+        ));
+    }
+    let mut p = Parser {
+        toks,
+        at: 0,
+        end,
+        depth: 0,
+    };
     let e = p.or()?;
     if let Some((pos, t)) = p.toks.get(p.at) {
         let message = match t {
@@ -380,7 +419,8 @@ pub fn parse_age(s: &str) -> Option<i64> {
         'w' => 7 * 86_400_000,
         _ => return None,
     };
-    (0..=100_000).contains(&n).then_some(n * ms)
+    // Checked before multiplying: `then_some` would compute `n * ms` first and overflow.
+    (0..=100_000).contains(&n).then(|| n * ms)
 }
 
 /// Unix milliseconds of a day's midnight in `tz`.
@@ -640,6 +680,37 @@ mod tests {
             err("vip & !churned)").pointer("vip & !churned)"),
             "vip & !churned)\n              ^"
         );
+    }
+
+    #[test]
+    fn ages_are_bounded_before_they_are_multiplied() {
+        assert_eq!(parse_age("106800000000d"), None);
+        assert_eq!(parse_age("9223372036854775807w"), None);
+        assert_eq!(parse_age("100000w"), Some(100_000 * 7 * 86_400_000));
+        assert_eq!(parse_age("-1d"), None);
+        assert!(parse("seen<106800000000d").is_err());
+    }
+
+    #[test]
+    fn depth_and_size_are_bounded() {
+        // Deep nesting is refused before it can exhaust the stack.
+        for src in [
+            "(".repeat(100_000),
+            "!".repeat(100_000),
+            "(!".repeat(50_000),
+        ] {
+            let e = err(&src);
+            assert_eq!(e.pos, MAX_DEPTH + 1, "{}", e.message);
+            assert!(e.message.contains("nested"), "{e}");
+        }
+        let deep = format!("{}vip{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
+        assert_eq!(parse(&deep).unwrap(), tag("vip", MAX_DEPTH + 1));
+        // A long chain would exceed the database's expression depth.
+        let chain = vec!["vip"; MAX_CONDITIONS + 1].join("&");
+        let e = err(&chain);
+        assert!(e.message.contains("conditions"), "{e}");
+        assert_eq!(e.pos, MAX_CONDITIONS * 4 + 1);
+        assert!(parse(&vec!["vip"; MAX_CONDITIONS].join("&")).is_ok());
     }
 
     #[test]

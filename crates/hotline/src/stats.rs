@@ -15,7 +15,7 @@ use std::sync::Once;
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use time::{Date, Duration as TDuration, UtcOffset};
+use time::{Date, UtcOffset};
 
 use crate::commands::answer;
 use crate::commands::parse::Parsed;
@@ -313,8 +313,13 @@ pub async fn compute(
     Ok(compute_from(&events, from, to, tz))
 }
 
+/// The longest period `/stats` and the API report on: the report lists every day, so a
+/// period of centuries (`0001-01-01..9999-12-30`, `100000w`) is refused, not computed.
+pub const MAX_PERIOD_DAYS: i64 = 3660;
+
 /// Parses `today`, `7d`, `30d`, `Nd`/`Nw`, `YYYY-MM-DD..YYYY-MM-DD` (whole days,
-/// inclusive) or `YYYY-MM-DD`; empty means 7 days. Returns `(from, to, label)`.
+/// inclusive) or `YYYY-MM-DD`; empty means 7 days. Returns `(from, to, label)`, or a
+/// message for people: every date and length is checked, nothing typed can overflow.
 pub fn parse_period(
     args: &str,
     now: UnixMs,
@@ -325,6 +330,12 @@ pub fn parse_period(
     // Periods that end "now" include this very millisecond: an event decided in the same
     // batch as the command (a `/close` right before `/stats`) carries the same timestamp.
     let end = now + 1;
+    let too_long = || format!("A period is at most {MAX_PERIOD_DAYS} days (10 years).");
+    let day_after = |d: Date| {
+        d.next_day()
+            .map(|n| day_start(n, tz))
+            .ok_or_else(|| "Dates go up to 9999-12-30.".to_string())
+    };
     match a.as_str() {
         "" => return Ok((end - 7 * 86_400_000, end, "the last 7 days".into())),
         "today" => return Ok((today, end, "today".into())),
@@ -337,17 +348,16 @@ pub fn parse_period(
         if t < f {
             return Err("The period ends before it starts.".into());
         }
-        let to = day_start(t + TDuration::days(1), tz);
-        return Ok((day_start(f, tz), to, format!("{f} – {t}")));
+        if (t - f).whole_days() >= MAX_PERIOD_DAYS {
+            return Err(too_long());
+        }
+        return Ok((day_start(f, tz), day_after(t)?, format!("{f} – {t}")));
     }
     if let Some(d) = parse_date(&a) {
-        return Ok((
-            day_start(d, tz),
-            day_start(d + TDuration::days(1), tz),
-            d.to_string(),
-        ));
+        return Ok((day_start(d, tz), day_after(d)?, d.to_string()));
     }
     match parse_age(&a) {
+        Some(ms) if ms > MAX_PERIOD_DAYS * 86_400_000 => Err(too_long()),
         Some(ms) if ms > 0 && (a.ends_with('d') || a.ends_with('w')) => {
             Ok((end - ms, end, format!("the last {a}")))
         }
@@ -694,5 +704,28 @@ mod tests {
         assert_eq!(t - f, 2 * 86_400_000);
         assert!(parse_period("2026-03-02..2026-03-01", now, tz).is_err());
         assert!(parse_period("soon", now, tz).is_err());
+    }
+
+    #[test]
+    fn periods_at_the_edges_of_the_calendar_are_errors() {
+        let tz = UtcOffset::from_hms(-12, 0, 0).unwrap();
+        let now = 1_767_312_000_000;
+        for (period, needle) in [
+            ("9999-12-31", "9999-12-30"),
+            ("2026-01-01..9999-12-31", "at most"),
+            ("9999-12-30..9999-12-31", "9999-12-30"),
+            ("0001-01-01..9999-12-30", "at most"),
+            ("100000w", "at most"),
+            ("3661d", "at most"),
+        ] {
+            let e = parse_period(period, now, tz).expect_err(period);
+            assert!(e.contains(needle), "{period}: {e}");
+        }
+        let (f, t, _) = parse_period("9999-12-30", now, tz).unwrap();
+        assert_eq!(t - f, 86_400_000);
+        let (f, t, _) = parse_period("0000-01-01", now, tz).unwrap();
+        assert_eq!(t - f, 86_400_000);
+        let (f, t, _) = parse_period("3660d", now, tz).unwrap();
+        assert_eq!(t - f, 3660 * 86_400_000);
     }
 }

@@ -404,6 +404,16 @@ fn configuration_reference_lists_every_key_with_its_default() {
         c.log_format.unwrap_or_default().name()
     );
     assert_eq!(default("http.listen"), c.http.listen.to_string());
+    let h = &c.http;
+    for (key, value) in [
+        ("header_timeout_secs", h.header_timeout.as_secs()),
+        ("body_min_rate", h.body_min_rate),
+        ("body_window_secs", h.body_window.as_secs()),
+        ("idle_timeout_secs", h.idle_timeout.as_secs()),
+        ("max_connections", h.max_connections as u64),
+    ] {
+        assert_eq!(default(&format!("http.{key}")), value.to_string(), "{key}");
+    }
     assert_eq!(
         default("limits.bot_per_second"),
         c.limits.bot_per_second.to_string()

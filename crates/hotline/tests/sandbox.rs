@@ -85,3 +85,23 @@ async fn parallel_demo_bot_talks_alone_until_a_human_is_asked_for() {
     .await;
     sb.hotline.stop().await;
 }
+
+#[tokio::test]
+async fn a_taken_port_is_named() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let Err(e) = sandbox::start(Options {
+        listen: addr,
+        hotline_listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: None,
+        parallel: false,
+    })
+    .await
+    else {
+        panic!("the sandbox started on a taken port");
+    };
+    assert!(
+        e.to_string().contains(&format!("cannot listen on {addr}")),
+        "{e}"
+    );
+}

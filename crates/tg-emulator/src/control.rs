@@ -92,6 +92,25 @@ fn sample(kind: &str, n: usize) -> Upload {
     }
 }
 
+/// The bytes of a `{file_name, mime_type, content | content_base64}` file object: the
+/// sandbox page uploads picked files as base64; tests give short texts as `content`.
+fn file_content(o: &serde_json::Map<String, Value>) -> ApiResult<Bytes> {
+    if let Some(b64) = o.get("content_base64").and_then(Value::as_str) {
+        use base64::Engine as _;
+        return base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map(Bytes::from)
+            .map_err(|_| ApiError::bad_request("content_base64 is not valid base64"));
+    }
+    Ok(Bytes::from(
+        o.get("content")
+            .and_then(Value::as_str)
+            .unwrap_or("sample")
+            .to_string()
+            .into_bytes(),
+    ))
+}
+
 /// Turns a control content object into Params the send builders understand: a file
 /// field may be `true` (a generated sample), a file id, or `{file_name, mime_type, content}`.
 fn content_params(content: &Value) -> ApiResult<(String, Params)> {
@@ -125,13 +144,7 @@ fn content_params(content: &Value) -> ApiResult<(String, Params)> {
                         .get("mime_type")
                         .and_then(Value::as_str)
                         .map(str::to_string),
-                    data: Bytes::from(
-                        o.get("content")
-                            .and_then(Value::as_str)
-                            .unwrap_or("sample")
-                            .to_string()
-                            .into_bytes(),
-                    ),
+                    data: file_content(o)?,
                 },
             ),
             _ => {}

@@ -170,7 +170,7 @@ pub async fn create(
     };
     let now = crate::store::now_ms();
     if let Some(at) = body.start_at {
-        if !(0..=now + 366 * 86_400_000).contains(&at) {
+        if !(0..=now + crate::broadcast::MAX_DELAY_MS).contains(&at) {
             return Err(ApiError::invalid(
                 "start_at must be a Unix ms time within a year",
             ));

@@ -1,6 +1,9 @@
 //! `hotline api-key …` and `hotline webhook-secret`: key management from the server's shell
 //! (the first key has to come from somewhere; `/apikey` in General is the other way).
 
+// Output goes through `crate::outln!`: `println!` panics on a closed pipe.
+#![deny(clippy::print_stdout)]
+
 use std::process::ExitCode;
 
 use clap::Subcommand;
@@ -74,7 +77,7 @@ pub async fn api_key(config: &Config, action: &KeyCommand) -> Result<(), ExitCod
                 .map_err(fail)?;
             store.close().await;
             eprintln!("API key #{} created; it is shown only now:", k.id);
-            println!("{}", k.key);
+            crate::outln!("{}", k.key);
         }
         KeyCommand::List { connection } => {
             let (store, conn) = open(config, connection.as_deref()).await?;
@@ -84,9 +87,13 @@ pub async fn api_key(config: &Config, action: &KeyCommand) -> Result<(), ExitCod
                 } else {
                     "live"
                 };
-                println!(
+                crate::outln!(
                     "#{}\t{}…\t{}\t{}\tby {}",
-                    k.id, k.prefix, state, k.name, k.created_by
+                    k.id,
+                    k.prefix,
+                    state,
+                    k.name,
+                    k.created_by
                 );
             }
             store.close().await;
@@ -102,7 +109,7 @@ pub async fn api_key(config: &Config, action: &KeyCommand) -> Result<(), ExitCod
                 eprintln!("no live key #{id}");
                 return Err(ExitCode::FAILURE);
             }
-            println!("key #{id} revoked");
+            crate::outln!("key #{id} revoked");
         }
     }
     Ok(())
@@ -122,7 +129,7 @@ pub async fn webhook_secret(
     }
     .map_err(fail)?;
     store.close().await;
-    println!("{secret}");
+    crate::outln!("{secret}");
     Ok(())
 }
 
@@ -133,7 +140,7 @@ pub async fn print_sandbox_key(running: &crate::app::Running) {
         return;
     };
     match super::auth::create_key(&running.store, c.ctx.connection, "sandbox", "sandbox").await {
-        Ok(k) => println!("REST API: http://{}/api/v1 (key: {})", running.addr, k.key),
+        Ok(k) => crate::outln!("REST API: http://{}/api/v1 (key: {})", running.addr, k.key),
         Err(e) => eprintln!("sandbox: no API key: {e}"),
     }
 }

@@ -400,6 +400,9 @@ several messages you wrote in a row) with:\n\
 Add <code>at 2026-12-01 10:00</code> or <code>in 2h</code> to schedule, <code>paid</code> for allow_paid_broadcast.\n\
 /send — list · /send pause|resume|cancel N";
 
+/// How far ahead a broadcast can be scheduled (`/send at|in`, the API's `start_at`).
+pub const MAX_DELAY_MS: i64 = 366 * 86_400_000;
+
 /// What `/send ARGS` asks for, before recipients are resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendArgs {
@@ -434,6 +437,9 @@ pub fn parse_args(
         if at <= now {
             return Err(format!("{} is in the past.", html(&text)));
         }
+        if at > now + MAX_DELAY_MS {
+            return Err(format!("{} is more than a year ahead.", html(&text)));
+        }
         start_at = Some(at);
         words.truncate(n - 3);
     } else if n >= 2 && words[n - 2].eq_ignore_ascii_case("in") {
@@ -443,6 +449,9 @@ pub fn parse_args(
                 html(words[n - 1])
             )
         })?;
+        if ms > MAX_DELAY_MS {
+            return Err("A broadcast can be scheduled at most a year ahead.".into());
+        }
         start_at = Some(now + ms);
         words.truncate(n - 2);
     }
@@ -723,5 +732,22 @@ mod tests {
             Audience::File("F".into())
         );
         assert!(p("vip &").unwrap_err().contains("position 6"));
+    }
+
+    #[test]
+    fn schedules_are_bounded() {
+        for (args, needle) in [
+            ("all at 9999-12-31 23:59", "a year"),
+            ("all at 2028-01-01 00:00", "a year"),
+            ("all in 100000w", "a year"),
+            ("all in 367d", "a year"),
+            ("all at 2026-13-01 10:00", "not a time"),
+            ("all at 2026-12-01 24:00", "not a time"),
+            ("all in 99999999999999999999d", "not a delay"),
+        ] {
+            let e = p(args).expect_err(args);
+            assert!(e.contains(needle), "{args}: {e}");
+        }
+        assert_eq!(p("all in 366d").unwrap().start_at, Some(NOW + MAX_DELAY_MS));
     }
 }

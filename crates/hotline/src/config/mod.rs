@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -119,17 +120,39 @@ impl Default for Limits {
     }
 }
 
-/// HTTP server settings (webhook intake, gateway, API, health).
+/// HTTP server settings (webhook intake, gateway, API, health) and the limits that keep
+/// the port answering under a connection flood (docs/security.md).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpConfig {
     /// Address to listen on.
     pub listen: SocketAddr,
+    /// Time for a request's line and headers to arrive; a kept-alive connection waiting
+    /// for its next request is closed after it too (`header_timeout_secs`).
+    pub header_timeout: Duration,
+    /// A request body must bring at least `body_min_rate` bytes per second, measured over
+    /// windows of `body_window`: a stalled or dripping upload is cut, a 50 MB upload at
+    /// any ordinary speed is not (`body_min_rate`, bytes per second).
+    pub body_min_rate: u64,
+    /// See [`HttpConfig::body_min_rate`] (`body_window_secs`).
+    pub body_window: Duration,
+    /// A connection on which nothing moves either way while no request is being handled
+    /// (a client that stops reading its answer, an idle HTTP/2 connection) is closed after
+    /// this (`idle_timeout_secs`).
+    pub idle_timeout: Duration,
+    /// Connections open at once; beyond it the connection that has waited longest
+    /// without a request in progress is closed to make room (`max_connections`).
+    pub max_connections: usize,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            header_timeout: Duration::from_secs(10),
+            body_min_rate: 8 * 1024,
+            body_window: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 4096,
         }
     }
 }
@@ -240,6 +263,11 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawHttp {
     listen: Option<String>,
+    header_timeout_secs: Option<i64>,
+    body_min_rate: Option<i64>,
+    body_window_secs: Option<i64>,
+    idle_timeout_secs: Option<i64>,
+    max_connections: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -301,21 +329,50 @@ impl Config {
             );
         }
 
-        let listen_text = env("HOTLINE_HTTP_LISTEN").or(raw.http.listen);
-        let http = match listen_text {
-            None => HttpConfig::default(),
-            Some(s) => match s.parse::<SocketAddr>() {
-                Ok(listen) => HttpConfig { listen },
-                Err(_) => {
-                    issue(
-                        None,
-                        "http.listen",
-                        format!("\"{s}\" is not an address like 127.0.0.1:8080"),
-                    );
-                    HttpConfig::default()
+        let mut http = HttpConfig::default();
+        if let Some(s) = env("HOTLINE_HTTP_LISTEN").or_else(|| raw.http.listen.clone()) {
+            match s.parse::<SocketAddr>() {
+                Ok(listen) => http.listen = listen,
+                Err(_) => issue(
+                    None,
+                    "http.listen",
+                    format!("\"{s}\" is not an address like 127.0.0.1:8080"),
+                ),
+            }
+        }
+        let mut bounded =
+            |field: &str, value: Option<i64>, range: std::ops::RangeInclusive<i64>| {
+                let v = value?;
+                if range.contains(&v) {
+                    return Some(v as u64);
                 }
-            },
-        };
+                issue(
+                    None,
+                    field,
+                    format!("{v} is out of range: {}–{}", range.start(), range.end()),
+                );
+                None
+            };
+        let secs = |v: Option<u64>, default: Duration| v.map_or(default, Duration::from_secs);
+        let r = &raw.http;
+        http.header_timeout = secs(
+            bounded("http.header_timeout_secs", r.header_timeout_secs, 1..=600),
+            http.header_timeout,
+        );
+        http.body_window = secs(
+            bounded("http.body_window_secs", r.body_window_secs, 1..=3600),
+            http.body_window,
+        );
+        http.idle_timeout = secs(
+            bounded("http.idle_timeout_secs", r.idle_timeout_secs, 1..=86_400),
+            http.idle_timeout,
+        );
+        if let Some(v) = bounded("http.body_min_rate", r.body_min_rate, 0..=1 << 30) {
+            http.body_min_rate = v;
+        }
+        if let Some(v) = bounded("http.max_connections", r.max_connections, 16..=1_000_000) {
+            http.max_connections = v as usize;
+        }
 
         let l = raw.limits;
         for (field, v) in [
@@ -597,6 +654,9 @@ mod tests {
             database_url = "sqlite:///var/lib/hotline/h.db"
             [http]
             listen = "0.0.0.0:9000"
+            header_timeout_secs = 5
+            body_min_rate = 0
+            max_connections = 100
             [limits]
             bot_per_second = 25
             group_per_minute = 15
@@ -615,6 +675,10 @@ mod tests {
             "#
         );
         let c = parse(&text).unwrap();
+        assert_eq!(c.http.header_timeout, Duration::from_secs(5));
+        assert_eq!(c.http.body_min_rate, 0);
+        assert_eq!(c.http.max_connections, 100);
+        assert_eq!(c.http.idle_timeout, HttpConfig::default().idle_timeout);
         assert_eq!(c.limits.bot_per_second, 25);
         assert_eq!(c.limits.private_per_second, 1);
         assert_eq!(c.limits.group_per_minute, 15);
@@ -688,6 +752,27 @@ mod tests {
         assert!(
             msg.contains("connection \"dup\": group_id: 5 is not a group id"),
             "{msg}"
+        );
+    }
+
+    #[test]
+    fn http_limits_are_bounded() {
+        let v = issues(&format!(
+            "[http]\nheader_timeout_secs = 0\nmax_connections = 9223372036854775807\n\
+             idle_timeout_secs = -1\nbody_window_secs = 99999\nbody_min_rate = -5\n\
+             [[connection]]\nname = \"s\"\ntoken = \"{TOKEN}\"\ngroup_id = -1\n"
+        ));
+        let fields: Vec<&str> = v.iter().map(|i| i.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "http.header_timeout_secs",
+                "http.body_window_secs",
+                "http.idle_timeout_secs",
+                "http.body_min_rate",
+                "http.max_connections"
+            ],
+            "{v:?}"
         );
     }
 

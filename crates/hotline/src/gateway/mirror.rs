@@ -435,7 +435,7 @@ fn render(body: &str, entities: Option<&Value>, b: &Buttons, max: usize) -> (Str
     let shifted = original
         .into_iter()
         .map(|mut e| {
-            e["offset"] = json!(e["offset"].as_i64().unwrap_or(0) + shift);
+            e["offset"] = json!(e["offset"].as_i64().unwrap_or(0).saturating_add(shift));
             e
         })
         .collect();
@@ -843,5 +843,13 @@ mod tests {
         assert_eq!(render(&long, None, &b, TEXT_MAX).0, long);
         let near = "x".repeat(TEXT_MAX - 4);
         assert_eq!(render(&near, None, &b, TEXT_MAX).0, format!("{MARK}{near}"));
+        // A bot's absurd entity offset is shifted without overflowing.
+        let (_, e) = render(
+            "hi",
+            Some(&json!([{"type": "bold", "offset": i64::MAX, "length": 1}])),
+            &b,
+            TEXT_MAX,
+        );
+        assert_eq!(e[0]["offset"], i64::MAX);
     }
 }

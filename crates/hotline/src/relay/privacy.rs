@@ -102,7 +102,7 @@ pub fn mask_text(
         chars
             .iter()
             .enumerate()
-            .any(|(i, _)| hide[i] && utf16[i] >= offset && utf16[i] < offset + len)
+            .any(|(i, _)| hide[i] && utf16[i] >= offset && utf16[i] - offset < len)
     };
     let kept: Vec<Value> = entities
         .and_then(Value::as_array)
@@ -293,6 +293,14 @@ mod tests {
 
     fn m(s: &str) -> String {
         mask_text(s, None, &all()).map_or(s.to_string(), |(t, _)| t)
+    }
+
+    #[test]
+    fn absurd_entity_offsets_do_not_overflow() {
+        let ents = json!([{"type": "email", "offset": 9, "length": u64::MAX}]);
+        let (t, e) = mask_text("write to a@b.co", Some(&ents), &all()).unwrap();
+        assert_eq!(t, m("write to a@b.co"));
+        assert_eq!(e, json!([]), "the masked e-mail's entity is dropped");
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod broadcasts;
 mod contacts;
 mod dialogs;
 mod events;
+pub mod files;
 mod filter;
 mod gateway;
 mod links;
@@ -74,6 +75,14 @@ pub enum StoreError {
     /// The database URL is not one this build supports.
     #[error("unsupported database URL: {0}")]
     UnsupportedUrl(String),
+    /// The data directory or a database file could not be created or made private.
+    #[error("data files at {path}: {source}")]
+    DataFiles {
+        /// The database path.
+        path: std::path::PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
 }
 
 /// Store-assigned id of a connection (stable across renames of nothing: keyed by name).
@@ -124,7 +133,8 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `url` (`sqlite://path`, `sqlite::memory:`).
+    /// Opens (creating if needed) the database at `url` (`sqlite://path`, `sqlite::memory:`);
+    /// its directory and files are made private first ([`files`]).
     /// Does not migrate: call [`Store::migrate`] (the server does at start).
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         if !url.starts_with("sqlite:") {
@@ -143,6 +153,10 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
+        if !memory {
+            let path = opts.get_filename().to_path_buf();
+            files::secure(&path).map_err(|source| StoreError::DataFiles { path, source })?;
+        }
         // An in-memory database exists per connection: keep exactly one.
         let max = if memory { 1 } else { 8 };
         let pool = SqlitePoolOptions::new()

@@ -1,6 +1,7 @@
 // Hotline sandbox page: a user's private chat with the bot (left) and the team's
 // forum group (right), driven by the emulator's control API and kept live by its
-// server-sent events. Plain JS, no framework, no build step.
+// server-sent events. Plain JS, no framework, no build step. On narrow screens one
+// pane shows at a time (tabs switch), and the forum shows its topic list or one topic.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -18,8 +19,17 @@ const S = {
   topics: [],
   userMode: null, // {kind: "reply"|"edit", id, msg}
   opMode: null,
-  keys: { user: "", group: "", topics: "" },
+  view: "user", // the pane shown on narrow screens: "user" | "group"
+  forum: "list", // what a phone-width forum shows: "list" | "topic"
+  commands: { user: [], operator: [] }, // the `/` menus: [{command, description, bot}]
+  seen: { user: null, group: null }, // newest message id seen in each pane (unread badges)
+  keys: { user: "", group: "", topics: "", commands: "" },
 };
+
+// Hotline marks every message it mirrors from a bot's own backend with this prefix.
+const INTERCEPTED_MARK = "🤖";
+// Largest file the page uploads (the Bot API lets bots download up to 20 MB).
+const MAX_UPLOAD = 20 * 1024 * 1024;
 
 // Known topic icons (custom emoji ids of getForumTopicIconStickers).
 const ICONS = {
@@ -109,9 +119,16 @@ function isService(m) {
   return SERVICE_KEYS.some((k) => m[k] !== undefined);
 }
 
+// A bot's message in a dialog topic that Hotline mirrored from the bot's own backend
+// (the parallel connection): Hotline starts each with its mark. Only the mark counts:
+// Hotline's own texts (a /stats report, say) may well contain the word "intercepted".
 function isIntercepted(m) {
-  const t = m.text || m.caption || "";
-  return t.startsWith("🤖") || /intercepted/i.test(t);
+  return !!(m.from && m.from.is_bot && m.message_thread_id && (m.text ?? m.caption ?? "").startsWith(INTERCEPTED_MARK));
+}
+
+// A person's `/ text` in a dialog topic: an internal comment Hotline never sends.
+function isInternal(m) {
+  return !!(m.from && !m.from.is_bot && m.message_thread_id && /^\/(\s|$)/.test(m.text ?? m.caption ?? ""));
 }
 
 // Text with Telegram entities (offsets are UTF-16, like JS strings).
@@ -190,10 +207,29 @@ function fileUrl(id) {
   return `/control/file/${encodeURIComponent(id)}`;
 }
 
+// Sizes of the photos that loaded, so a re-render lays them out at once (no jumps).
+const PHOTO_SIZES = new Map();
+
+// A photo's image loaded: show it whole, remember its size, keep a chat that was
+// scrolled to the bottom at the bottom.
+function photoLoaded(img) {
+  const src = img.getAttribute("src");
+  const known = PHOTO_SIZES.has(src);
+  PHOTO_SIZES.set(src, [img.naturalWidth, img.naturalHeight]);
+  img.parentNode.classList.add("loaded");
+  const chat = img.closest(".messages");
+  if (!known && chat && chat.dataset.stick === "true") chat.scrollTop = chat.scrollHeight;
+}
+
 function tile(m, inAlbum) {
   if (m.photo) {
+    // Sample photos are not images: the placeholder stays; a real one shows and opens full size.
     const big = m.photo[m.photo.length - 1] || {};
-    return `<div class="tile photo" aria-label="Photo">🖼<img alt="" src="${fileUrl(big.file_id)}" onerror="this.remove()">${inAlbum ? "" : `<span class="tile-label">${big.width}×${big.height}</span>`}</div>`;
+    const url = fileUrl(big.file_id);
+    const known = PHOTO_SIZES.get(url);
+    // Laid out as the loaded image would be: at most 260 px high, at most the bubble's width.
+    const dims = known ? ` style="width:${Math.min(known[0], (260 * known[0]) / known[1])}px;aspect-ratio:${known[0]}/${known[1]}"` : "";
+    return `<div class="tile photo${known ? " loaded" : ""}" aria-label="Photo" data-full="${url}">🖼<img alt="Photo" src="${url}"${dims} onload="photoLoaded(this)" onerror="this.remove()">${inAlbum ? "" : `<span class="tile-label">${big.width}×${big.height}</span>`}</div>`;
   }
   const v = m.video || m.animation;
   if (v) return `<div class="tile video" aria-label="Video">▶<span class="tile-label">${esc(m.animation ? "GIF" : `${v.duration || 0}s`)}</span></div>`;
@@ -299,6 +335,7 @@ function renderChat(container, msgs, opts, mode) {
   if (!msgs.length) h = `<div class="empty">${esc(opts.empty)}</div>`;
   container.innerHTML = h;
   container.scrollTop = atBottom || opts.jump ? container.scrollHeight : keep;
+  container.dataset.stick = String(atBottom || !!opts.jump);
 }
 
 function renderItem(item, opts, mode) {
@@ -307,9 +344,11 @@ function renderItem(item, opts, mode) {
   const from = m.from || {};
   const out = from.id === opts.me;
   const bot = !!from.is_bot;
-  const intercepted = bot && opts.names && item.msgs.some(isIntercepted);
+  const intercepted = item.msgs.some(isIntercepted);
+  const internal = item.msgs.some(isInternal);
   const cls = ["msg", out ? "out" : "in", bot ? "from-bot" : "from-person"];
   if (intercepted) cls.push("intercepted");
+  if (internal) cls.push("internal");
   if (mode && item.msgs.some((x) => x.message_id === mode.id)) cls.push("selected");
   const ids = item.msgs.map((x) => x.message_id).join(" ");
   let h = `<div class="${cls.join(" ")}" data-message-id="${m.message_id}" data-message-ids="${ids}" data-from="${from.id}">`;
@@ -317,7 +356,8 @@ function renderItem(item, opts, mode) {
   if (opts.names && !out) {
     h += `<div class="sender" style="color:${nameColor(from.id)}">${esc(fullName(from))}${bot ? '<span class="badge">bot</span>' : ""}</div>`;
   }
-  if (intercepted) h += '<div class="tag-intercepted">🤖 intercepted · sent by the bot\'s own backend</div>';
+  if (intercepted) h += '<div class="tag tag-intercepted">🤖 intercepted · sent by the bot\'s own backend</div>';
+  if (internal) h += '<div class="tag tag-internal">🔒 Internal comment · not sent to the user</div>';
   const r = m.reply_to_message;
   // In a topic, a message that is not an explicit reply "replies" to the topic's creation message.
   if (r && !(m.message_thread_id && r.message_id === m.message_thread_id) && !isService(r)) {
@@ -360,6 +400,14 @@ function pick(current, ids, preferred) {
   return preferred != null && ids.includes(preferred) ? preferred : ids[0] ?? null;
 }
 
+function initial(name) {
+  return (String(name || "?").replace(/^[^\p{L}\p{N}]+/u, "")[0] || "?").toUpperCase();
+}
+
+function groupOps(group) {
+  return group ? group.members.filter((m) => !m.user.is_bot && !["left", "kicked"].includes(m.status)) : [];
+}
+
 function applyWorld(w) {
   const key = JSON.stringify(w);
   if (key === S.worldKey) return;
@@ -369,7 +417,6 @@ function applyWorld(w) {
   const num = (k) => (q.get(k) ? Number(q.get(k)) : null);
   const groups = w.groups.filter((g) => g.is_forum).concat(w.groups.filter((g) => !g.is_forum));
   S.group = pick(S.group, groups.map((g) => g.id), num("group"));
-  if (!S.worldSeen && num("topic")) S.topic = num("topic"); // deep link to a topic, once
   S.worldSeen = true;
   const group = groups.find((g) => g.id === S.group);
   const people = w.people;
@@ -379,7 +426,7 @@ function applyWorld(w) {
   const outsider = people.slice().sort((a, b) => rank(a) - rank(b))[0];
   S.user = pick(S.user, people.map((p) => p.id), num("user") ?? (outsider || {}).id);
   S.bot = pick(S.bot, w.bots.map((b) => b.id), num("bot"));
-  const ops = group ? group.members.filter((m) => !m.user.is_bot && !["left", "kicked"].includes(m.status)) : [];
+  const ops = groupOps(group);
   const creator = ops.find((m) => m.status === "creator");
   S.operator = pick(S.operator, ops.map((m) => m.user.id), num("operator") ?? (creator || {}).user?.id);
 
@@ -392,11 +439,24 @@ function applyWorld(w) {
 
   const bot = w.bots.find((b) => b.id === S.bot);
   $("bot-title").textContent = bot ? bot.first_name : "No bot";
-  $("bot-avatar").textContent = bot ? (bot.first_name || "B")[0].toUpperCase() : "?";
+  $("bot-avatar").textContent = bot ? initial(bot.first_name) : "?";
   $("group-title").textContent = group ? group.title : "No forum group";
-  $("group-avatar").textContent = group ? (group.title || "G")[0].toUpperCase() : "?";
+  $("group-avatar").textContent = group ? initial(group.title) : "?";
   $("group-subtitle").textContent = group ? `${group.members.filter((m) => !["left", "kicked"].includes(m.status)).length} members${group.is_forum ? " · topics" : ""}` : "start the emulator with --forum";
   updateBlock();
+  updateOperator();
+}
+
+// The composer shows who writes: the operator's avatar and name.
+function updateOperator() {
+  const group = S.world && S.world.groups.find((g) => g.id === S.group);
+  const op = groupOps(group).find((m) => m.user.id === S.operator);
+  const av = $("operator-avatar");
+  av.textContent = op ? initial(op.user.first_name) : "?";
+  av.style.background = op ? nameColor(op.user.id) : "";
+  av.parentNode.title = op ? `Writing as ${fullName(op.user)} (change)` : "Pick who writes";
+  const who = op ? op.user.first_name : "an operator";
+  $("operator-input").placeholder = `${S.topic != null ? "Answer" : "Message"} as ${who}`;
 }
 
 function blocked() {
@@ -411,6 +471,35 @@ function updateBlock() {
   $("block-toggle").classList.toggle("blocked", b);
   $("block-toggle").setAttribute("aria-pressed", String(b));
   $("bot-subtitle").textContent = bot ? `@${bot.username} · bot${b ? " · blocked" : ""}` : "";
+}
+
+// ---------- narrow screens: one pane, and in the forum the list or one topic ----------
+
+const NARROW = window.matchMedia("(max-width: 899px)");
+
+function setView(view) {
+  S.view = view;
+  $("panes").dataset.view = view;
+  for (const t of document.querySelectorAll("#switch [role=tab]")) t.setAttribute("aria-selected", String(t.dataset.view === view));
+  updateUnread();
+}
+
+function setForum(mode) {
+  S.forum = mode;
+  $("group-pane").dataset.forum = mode;
+}
+
+// Counts messages that arrived in the pane a narrow screen hides, for its tab.
+function updateUnread() {
+  if (!S.loaded) return;
+  for (const [side, msgs] of [["user", S.userMsgs], ["group", S.groupMsgs]]) {
+    const newest = msgs.reduce((a, m) => Math.max(a, m.message_id), 0);
+    if (S.seen[side] === null || !NARROW.matches || S.view === side) S.seen[side] = newest;
+    const n = msgs.filter((m) => m.message_id > S.seen[side] && !isService(m)).length;
+    const badge = $(`unread-${side}`);
+    badge.hidden = !n;
+    badge.textContent = n > 99 ? "99+" : String(n);
+  }
 }
 
 // ---------- refresh ----------
@@ -431,7 +520,9 @@ async function refresh() {
   refreshing = (async () => {
     try {
       applyWorld(await api("/control/world"));
-      await Promise.all([refreshUser(), refreshGroup()]);
+      await Promise.all([refreshUser(), refreshGroup(), refreshCommands()]);
+      S.loaded = true;
+      updateUnread();
     } catch (e) {
       console.warn("refresh failed:", e.message); // the event stream reports outages
     }
@@ -471,13 +562,32 @@ async function refreshGroup(jump) {
   S.keys.group = key;
   const t = live.find((x) => x.message_thread_id === S.topic);
   $("topic-header").innerHTML = t ? `${esc(t.name)}${t.is_closed ? '<span class="closed-note">🔒 closed</span>' : ""}` : "General";
-  $("operator-input").placeholder = t ? "Answer the user, or /close, /wait, / comment…" : "Write in General (commands like /new)…";
+  updateOperator();
   renderChat($("group-chat"), msgs, { me: S.operator, names: true, jump, empty: S.group ? "No messages in this topic yet." : "No forum group in the emulator." }, S.opMode);
+}
+
+async function refreshCommands() {
+  const [user, operator] = await Promise.all([
+    S.user && S.bot ? api(`/control/commands?bot=${S.bot}&user=${S.user}`) : [],
+    S.group && S.operator ? api(`/control/commands?chat_id=${S.group}&user=${S.operator}`) : [],
+  ]);
+  const key = JSON.stringify([user, operator]);
+  if (key === S.keys.commands) return;
+  S.keys.commands = key;
+  S.commands = { user, operator };
+  for (const side of ["user", "operator"]) {
+    $(`${side}-slash`).hidden = !S.commands[side].length;
+    updateMenu(side);
+  }
 }
 
 function renderTopics(live) {
   const lastOf = new Map();
-  for (const m of S.groupMsgs) lastOf.set(m.message_thread_id ?? "general", m);
+  // The newest message of each topic, preferring what people and bots wrote over service notes.
+  for (const m of S.groupMsgs) {
+    const k = m.message_thread_id ?? "general";
+    if (!isService(m) || !lastOf.has(k) || isService(lastOf.get(k))) lastOf.set(k, m);
+  }
   const sorted = live.slice().sort((a, b) => ((lastOf.get(b.message_thread_id) || {}).message_id || b.message_thread_id) - ((lastOf.get(a.message_thread_id) || {}).message_id || a.message_thread_id));
   const items = [{ general: true, message_thread_id: null, name: "General" }].concat(sorted);
   const key = JSON.stringify([items, S.topic, [...lastOf.values()].map((m) => [m.message_id, m.edit_date])]);
@@ -487,10 +597,9 @@ function renderTopics(live) {
     const last = lastOf.get(t.general ? "general" : t.message_thread_id);
     const active = t.message_thread_id === S.topic;
     const emoji = ICONS[t.icon_custom_emoji_id];
-    const letter = (t.name.replace(/^[^\p{L}\p{N}]+/u, "")[0] || "#").toUpperCase();
     const icon = t.general ? '<span class="ticon general" aria-hidden="true">#</span>'
       : emoji ? `<span class="ticon" aria-hidden="true" style="font-size:20px">${emoji}</span>`
-      : `<span class="ticon" aria-hidden="true" style="background:${color(t.icon_color)}">${esc(letter)}</span>`;
+      : `<span class="ticon" aria-hidden="true" style="background:${color(t.icon_color)}">${esc(initial(t.name))}</span>`;
     const preview = last && !isService(last) ? `${esc(fullName(last.from).split(" ")[0])}: ${esc(summary(last))}` : last ? esc(summary(last)) : "";
     return `<button type="button" class="topic${active ? " active" : ""}${t.is_closed ? " closed" : ""}" data-thread-id="${t.general ? "general" : t.message_thread_id}" data-closed="${!!t.is_closed}" aria-current="${active}">
       ${icon}<span class="tbody"><span class="tname" data-title>${esc(t.name)}</span><span class="tlast">${preview}</span></span>
@@ -525,11 +634,66 @@ function connect() {
   es.onerror = () => setLive(false);
 }
 
+// ---------- the `/` command menu ----------
+
+// Per composer: the menu's items, the highlighted one, and whether Escape dismissed it.
+const MENU = { user: { items: [], active: 0, dismissed: false }, operator: { items: [], active: 0, dismissed: false } };
+
+// The commands matching what is typed: `/` then letters, no space yet (null: no menu).
+function menuItems(side) {
+  const typed = /^\/([a-z0-9_]*)(@\w*)?$/i.exec($(`${side}-input`).value);
+  if (!typed) return null;
+  const all = S.commands[side];
+  const several = new Set(all.map((c) => c.bot)).size > 1; // then commands name their bot, as in Telegram
+  const q = typed[1].toLowerCase();
+  return all
+    .filter((c) => c.command.startsWith(q))
+    .map((c) => ({ ...c, name: several ? `${c.command}@${c.bot}` : c.command }));
+}
+
+function updateMenu(side) {
+  const m = MENU[side];
+  const el = $(`${side}-menu`);
+  const items = menuItems(side);
+  if (!items) m.dismissed = false;
+  if (!items || !items.length || m.dismissed) {
+    el.hidden = true;
+    m.items = [];
+    return;
+  }
+  m.active = Math.max(0, Math.min(m.active, items.length - 1));
+  const html = items.map((c, i) => `<button type="button" role="option" class="cmd${i === m.active ? " active" : ""}" aria-selected="${i === m.active}" data-command="${esc(c.name)}" tabindex="-1"><span class="cname">/${esc(c.name)}</span><span class="cdesc">${esc(c.description)}</span></button>`).join("");
+  if (el.innerHTML !== html) el.innerHTML = html;
+  m.items = items;
+  el.hidden = false;
+  const active = el.querySelector(".cmd.active");
+  if (active) active.scrollIntoView({ block: "nearest" });
+}
+
+function menuOpen(side) {
+  return !$(`${side}-menu`).hidden && MENU[side].items.length > 0;
+}
+
+// As in Telegram: choosing a command sends it; Tab only completes it (to add arguments).
+function chooseCommand(side, name, complete) {
+  const input = $(`${side}-input`);
+  input.value = `/${name}${complete ? " " : ""}`;
+  updateMenu(side);
+  input.focus();
+  if (!complete) submit(side);
+}
+
 // ---------- acting ----------
+
+function editable(side, msg) {
+  const me = side === "user" ? S.user : S.operator;
+  return !!(msg && msg.from && msg.from.id === me && (msg.text !== undefined || msg.caption !== undefined) && !msg.media_group_id);
+}
 
 function modeBar(side) {
   const mode = side === "user" ? S.userMode : S.opMode;
   $(`${side}-mode`).hidden = !mode;
+  $(`${side}-mode-edit`).hidden = !mode || mode.kind !== "reply" || !editable(side, mode.msg);
   if (mode) $(`${side}-mode-label`).textContent = `${mode.kind === "edit" ? "✎ Editing" : "↩ Reply to"} ${fullName(mode.msg.from)}: ${summary(mode.msg)}`;
 }
 
@@ -543,6 +707,7 @@ function setMode(side, kind, id) {
   else S.opMode = mode;
   if (mode && kind === "edit") input.value = msg.text ?? msg.caption ?? "";
   else if (prev && prev.kind === "edit") input.value = "";
+  autosize(input);
   modeBar(side);
   input.focus();
   (side === "user" ? refreshUser : refreshGroup)().catch(() => {});
@@ -585,15 +750,17 @@ async function submit(side, extra) {
   if (ok) {
     input.value = "";
     autosize(input);
+    updateMenu(side);
     if (side === "user") S.userMode = null;
     else S.opMode = null;
     modeBar(side);
   }
+  return ok;
 }
 
 function autosize(t) {
   t.style.height = "auto";
-  t.style.height = Math.min(t.scrollHeight + 2, 120) + "px";
+  if (t.value) t.style.height = Math.min(t.scrollHeight + 2, 140) + "px";
 }
 
 async function press(side, id, data) {
@@ -609,6 +776,82 @@ async function press(side, id, data) {
   toast("The bot has not answered the button (yet)");
 }
 
+// ---------- sending a picked file ----------
+
+let pending = null; // {side, file, url, image}
+
+function readDataUrl(file) {
+  return new Promise((resolve, reject) => {
+    const r = new FileReader();
+    r.onload = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+    r.readAsDataURL(file);
+  });
+}
+
+async function openUpload(side, file) {
+  if (!file.size) return toast("⚠ The file is empty");
+  if (file.size > MAX_UPLOAD) return toast(`⚠ ${file.name} is larger than 20 MB`);
+  const image = /^image\/(jpeg|png|gif|webp)$/.test(file.type);
+  const url = await readDataUrl(file).catch(() => null);
+  if (!url) return toast(`⚠ Could not read ${file.name}`);
+  pending = { side, file, url, image };
+  $("upload-title").textContent = image ? "Send a photo" : "Send a file";
+  $("upload-preview").innerHTML = image
+    ? `<img id="upload-img" src="${url}" alt="${esc(file.name)}">`
+    : `<div class="doc"><div class="doc-icon" aria-hidden="true">📄</div><div><div class="doc-name">${esc(file.name)}</div><div class="doc-size">${esc(size(file.size))} ${esc(file.type)}</div></div></div>`;
+  $("upload-as-photo-label").hidden = !image;
+  $("upload-as-photo").checked = image;
+  $("upload-caption").value = $(`${side}-input`).value.trim(); // the typed text becomes the caption
+  $("upload-send").disabled = false;
+  $("upload").hidden = false;
+  $("upload-caption").focus();
+}
+
+function closeUpload() {
+  $("upload").hidden = true;
+  $("upload-preview").innerHTML = "";
+  const side = pending && pending.side;
+  pending = null;
+  if (side) $(`${side}-input`).focus();
+}
+
+// Uploads the file through the control API as the person acting on that side.
+async function sendUpload() {
+  if (!pending) return;
+  const { side, file, url, image } = pending;
+  const obj = { file_name: file.name, mime_type: file.type || "application/octet-stream", content_base64: url.slice(url.indexOf(",") + 1) };
+  let extra;
+  if (image && $("upload-as-photo").checked) {
+    const img = $("upload-img");
+    extra = { photo: obj };
+    if (img && img.naturalWidth) Object.assign(extra, { width: img.naturalWidth, height: img.naturalHeight });
+  } else {
+    extra = { document: obj };
+  }
+  $("upload-send").disabled = true;
+  const input = $(`${side}-input`);
+  input.value = $("upload-caption").value;
+  if (await submit(side, extra)) closeUpload();
+  else $("upload-send").disabled = false;
+}
+
+// ---------- a photo at full size ----------
+
+function openLightbox(url) {
+  $("lightbox-img").src = url;
+  $("lightbox-open").href = url;
+  $("lightbox").hidden = false;
+  $("lightbox-close").focus();
+}
+
+function closeLightbox() {
+  $("lightbox").hidden = true;
+  $("lightbox-img").removeAttribute("src");
+}
+
+// ---------- wiring ----------
+
 function onChatClick(side, e) {
   const el = e.target;
   const url = el.closest("[data-url]");
@@ -617,6 +860,8 @@ function onChatClick(side, e) {
   if (pr) return press(side, Number(pr.dataset.messageId), pr.dataset.press);
   const a = el.closest("[data-act]");
   if (a) return setMode(side, a.dataset.act, Number(a.dataset.messageId));
+  const photo = el.closest(".tile.photo.loaded");
+  if (photo) return openLightbox(photo.dataset.full);
   const goto = el.closest("[data-goto]");
   if (goto) {
     const target = e.currentTarget.querySelector(`[data-message-ids~="${goto.dataset.goto}"]`);
@@ -634,15 +879,59 @@ function wire() {
   for (const side of ["user", "operator"]) {
     const input = $(`${side}-input`);
     input.addEventListener("keydown", (e) => {
-      if (e.key === "Enter" && !e.shiftKey) {
+      const m = MENU[side];
+      if (menuOpen(side) && (e.key === "ArrowDown" || e.key === "ArrowUp")) {
+        e.preventDefault();
+        m.active = (m.active + (e.key === "ArrowDown" ? 1 : m.items.length - 1)) % m.items.length;
+        updateMenu(side);
+      } else if (menuOpen(side) && (e.key === "Tab" || (e.key === "Enter" && !e.shiftKey))) {
+        e.preventDefault();
+        chooseCommand(side, m.items[m.active].name, e.key === "Tab");
+      } else if (e.key === "Enter" && !e.shiftKey) {
         e.preventDefault();
         submit(side);
       } else if (e.key === "Escape") {
-        setMode(side, null);
+        if (menuOpen(side)) {
+          m.dismissed = true;
+          updateMenu(side);
+        } else {
+          setMode(side, null);
+        }
       }
     });
-    input.addEventListener("input", () => autosize(input));
+    input.addEventListener("input", () => {
+      autosize(input);
+      MENU[side].active = 0;
+      updateMenu(side);
+    });
+    $(`${side}-menu`).addEventListener("mousedown", (e) => e.preventDefault()); // keep the input's focus
+    $(`${side}-menu`).addEventListener("click", (e) => {
+      const c = e.target.closest("[data-command]");
+      if (c) chooseCommand(side, c.dataset.command, false);
+    });
+    $(`${side}-slash`).addEventListener("click", () => {
+      const open = menuOpen(side);
+      input.value = open ? "" : "/";
+      MENU[side].dismissed = false;
+      updateMenu(side);
+      input.focus();
+    });
     $(`${side}-mode-cancel`).addEventListener("click", () => setMode(side, null));
+    $(`${side}-mode-edit`).addEventListener("click", () => {
+      const mode = side === "user" ? S.userMode : S.opMode;
+      if (mode) setMode(side, "edit", mode.id);
+    });
+    $(`${side}-attach`).addEventListener("click", () => $(`${side}-file`).click());
+    $(`${side}-file`).addEventListener("change", (e) => {
+      const f = e.target.files && e.target.files[0];
+      e.target.value = "";
+      if (f) openUpload(side, f);
+    });
+  }
+  for (const chat of [$("user-chat"), $("group-chat")]) {
+    chat.addEventListener("scroll", () => {
+      chat.dataset.stick = String(chat.scrollHeight - chat.scrollTop - chat.clientHeight < 80);
+    });
   }
   $("user-chat").addEventListener("click", (e) => onChatClick("user", e));
   $("group-chat").addEventListener("click", (e) => onChatClick("operator", e));
@@ -656,18 +945,27 @@ function wire() {
     const payload = $("start-payload").value.trim();
     if (await act("/control/send", { ...userPlace(), text: payload ? `/start ${payload}` : "/start" })) $("start-payload").value = "";
   });
+  $("start-payload").addEventListener("keydown", (e) => {
+    if (e.key === "Enter") $("start-send").click();
+  });
   $("block-toggle").addEventListener("click", () => act("/control/block", { user: S.user, bot: S.bot, blocked: !blocked() }));
   const reselect = (side, f) => (e) => {
     f(Number(e.target.value));
-    if (side === "user") S.userMode = null;
-    else S.opMode = null;
+    if (side === "user") {
+      S.userMode = null;
+      S.seen.user = null;
+    } else {
+      S.opMode = null;
+    }
     modeBar(side);
     updateBlock();
+    updateOperator();
     (side === "user" ? refreshUser : refreshGroup)(true).catch(() => {});
+    refreshCommands().catch(() => {});
   };
   $("user-select").addEventListener("change", reselect("user", (v) => (S.user = v)));
   $("bot-select").addEventListener("change", reselect("user", (v) => (S.bot = v)));
-  $("group-select").addEventListener("change", reselect("operator", (v) => { S.group = v; S.topic = null; S.worldKey = ""; refresh(); }));
+  $("group-select").addEventListener("change", reselect("operator", (v) => { S.group = v; S.topic = null; S.seen.group = null; S.worldKey = ""; setForum("list"); refresh(); }));
   $("operator-select").addEventListener("change", reselect("operator", (v) => (S.operator = v)));
   $("topic-list").addEventListener("click", (e) => {
     const t = e.target.closest(".topic");
@@ -675,11 +973,43 @@ function wire() {
     S.topic = t.dataset.threadId === "general" ? null : Number(t.dataset.threadId);
     S.opMode = null;
     modeBar("operator");
+    setForum("topic");
     S.keys.topics = "";
     refreshGroup(true).catch(() => {});
   });
+  $("topic-back").addEventListener("click", () => setForum("list"));
+  for (const t of document.querySelectorAll("#switch [role=tab]")) t.addEventListener("click", () => setView(t.dataset.view));
+  NARROW.addEventListener("change", updateUnread);
+
+  $("upload-form").addEventListener("submit", (e) => { e.preventDefault(); sendUpload(); });
+  $("upload-cancel").addEventListener("click", closeUpload);
+  $("upload").addEventListener("click", (e) => { if (e.target === $("upload")) closeUpload(); });
+  $("upload-caption").addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey) {
+      e.preventDefault();
+      sendUpload();
+    }
+  });
+  $("lightbox").addEventListener("click", (e) => { if (!e.target.closest("a")) closeLightbox(); });
+  document.addEventListener("keydown", (e) => {
+    if (e.key !== "Escape") return;
+    if (!$("lightbox").hidden) closeLightbox();
+    else if (!$("upload").hidden) closeUpload();
+  });
 }
 
-wire();
-refresh();
-connect();
+// Deep links: ?user=&bot=&group=&operator= pick who acts, ?view=group shows the forum on a
+// narrow screen, ?topic=ID opens a topic.
+function start() {
+  const q = params();
+  if (q.get("topic")) {
+    S.topic = Number(q.get("topic"));
+    setForum("topic");
+  }
+  setView(q.get("view") === "group" || q.get("topic") ? "group" : "user");
+  wire();
+  refresh();
+  connect();
+}
+
+start();
