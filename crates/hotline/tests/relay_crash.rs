@@ -268,8 +268,10 @@ async fn sigkill_loses_nothing() {
         repeated <= kills * IN_FLIGHT,
         "{repeated} repeated calls ({duplicates} messages) after {kills} kills"
     );
+    // A kill between Telegram creating a topic and Hotline recording its id leaves that
+    // topic behind; every call in flight can be a topic creation (one per new user).
     assert!(
-        extra_topics <= kills,
+        extra_topics <= kills * IN_FLIGHT,
         "{extra_topics} extra topics after {kills} kills"
     );
     let v = emu.violations();
