@@ -7,6 +7,7 @@
 
 mod broadcast;
 mod gateway;
+mod reports;
 mod world;
 
 use std::collections::HashMap;
@@ -64,6 +65,25 @@ enum What {
         /// Seconds of the sendMessage flood with mirroring on.
         #[arg(long, default_value_t = 30)]
         flood: u64,
+    },
+    /// `/stats 30d` and `/export` at scale: time and peak RSS, each in a fresh process.
+    Reports {
+        /// Contacts (one dialog each).
+        #[arg(long, default_value_t = 100_000)]
+        contacts: i64,
+        /// Messages (user and operator alternating) over 90 days.
+        #[arg(long, default_value_t = 1_000_000)]
+        messages: i64,
+    },
+    /// (internal) One report for `reports`, in its own process.
+    #[command(hide = true)]
+    MeasureReport {
+        #[arg(long)]
+        db: String,
+        #[arg(long)]
+        what: String,
+        #[arg(long)]
+        now: i64,
     },
     /// (internal) The emulator for `gateway`, in its own process.
     #[command(hide = true)]
@@ -277,6 +297,8 @@ async fn main() {
             })
             .await
         }
+        What::Reports { contacts, messages } => reports::run(contacts, messages).await,
+        What::MeasureReport { db, what, now } => reports::measure(&db, &what, now).await,
         What::ServeEmulator { users } => gateway::serve_emulator(users).await,
         What::ServeHotline { config } => gateway::serve_hotline(&config).await,
     }

@@ -234,6 +234,8 @@ pub async fn prepare(
         shared_group,
         time_zone: cfg.time_zone,
         subscribers: subscribers(),
+        webhook_targets: Arc::new(cfg.webhook_targets.clone()),
+        webhook_secret_grace: cfg.webhook_secret_grace,
     };
     let topics = Topics {
         ctx: ctx.clone(),

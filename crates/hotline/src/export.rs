@@ -184,7 +184,7 @@ impl Execute<ExportJob> for ExportExecutor {
     }
 }
 
-/// Runs an export: a temporary file, then one upload.
+/// Runs an export: a temporary file, then one upload streamed from it.
 async fn execute(
     ex: &Topics,
     segment: Option<&str>,
@@ -207,9 +207,6 @@ async fn execute(
         }
         Err(e) => return Err(e.into()),
     };
-    let bytes = tokio::fs::read(file.path())
-        .await
-        .map_err(ExportError::Io)?;
     let what = segment.map_or("all contacts".to_string(), |s| format!("segment {s}"));
     extra["caption"] = json!(format!("📇 Export: {n} contacts ({})", html(&what)));
     extra["parse_mode"] = json!("HTML");
@@ -217,8 +214,9 @@ async fn execute(
         "contacts-{}.csv",
         &format_time(now_ms(), ctx.time_zone.0)[..10]
     );
+    // Streamed from the file into the upload: never read back into memory.
     ex.tg
-        .send_document_bytes(ctx.group_id, &name, "text/csv", bytes.into(), extra)
+        .send_document_file(ctx.group_id, &name, "text/csv", file.path(), extra)
         .await?;
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! Team analytics (`/stats [today|7d|30d|FROM..TO]`): figures computed from the dialog
-//! events recorded with every decision (`dialog_events`, see [`Analytics`]), answered as a message and
+//! Team analytics (`/stats [today|7d|30d|FROM..TO]`): figures computed by the database
+//! (aggregates, see [`compute`]) from the dialog events recorded with every decision
+//! (`dialog_events`, see [`Analytics`]), answered as a message and
 //! a chart rendered in process (plotters' bitmap backend with an embedded font, so it
 //! works on a machine without fontconfig or any system font).
 //!
@@ -301,7 +302,10 @@ pub fn compute_from(events: &[DialogEvent], from: UnixMs, to: UnixMs, tz: UtcOff
     r
 }
 
-/// Computes the analytics of `[from, to)` for a connection.
+/// Computes the analytics of `[from, to)` for a connection, in the database: counts per
+/// kind and local hour, per operator, and one row per episode (streamed) — memory grows
+/// with the period's days and dialogs, not with its messages. Same figures as
+/// [`compute_from`] (a test holds them equal).
 pub async fn compute(
     store: &Store,
     connection: ConnectionId,
@@ -309,8 +313,104 @@ pub async fn compute(
     to: UnixMs,
     tz: UtcOffset,
 ) -> Result<Report, StoreError> {
-    let events = store.events_between(connection, from, to).await?;
-    Ok(compute_from(&events, from, to, tz))
+    let mut r = compute_from(&[], from, to, tz);
+    let mut days: BTreeMap<Date, Day> = r.days.drain(..).map(|d| (d.date, d)).collect();
+    let off = i64::from(tz.whole_seconds()) * 1000;
+    for h in store.stats_hours(connection, from, to, off).await? {
+        let start = h.hour.saturating_mul(3_600_000).saturating_sub(off);
+        let date = day_of(start, tz);
+        let day = days.get_mut(&date);
+        match h.kind.as_str() {
+            kind::CREATED => r.new += h.n,
+            kind::REOPENED => r.reopened += h.n,
+            kind::CLOSED => r.closed += h.n,
+            kind::IN => {
+                r.incoming += h.n;
+                if let Some(d) = day {
+                    d.incoming += h.n;
+                }
+                r.by_weekday[date.weekday().number_days_from_monday() as usize] += h.n;
+                r.by_hour[h.hour.rem_euclid(24) as usize] += h.n;
+            }
+            kind::OUT => {
+                r.outgoing += h.n;
+                if let Some(d) = day {
+                    d.outgoing += h.n;
+                }
+            }
+            kind::INTERCEPTED => {
+                r.intercepted += h.n;
+                if let Some(d) = day {
+                    d.intercepted += h.n;
+                }
+            }
+            _ => {}
+        }
+    }
+    r.days = days.into_values().collect();
+
+    let mut frt = Vec::new();
+    let mut res = Vec::new();
+    let mut firsts: HashMap<i64, Vec<i64>> = HashMap::new();
+    // The current dialog and the positions of its last user message and last answer/close.
+    let mut current: Option<(i64, i64, i64)> = None;
+    let mut unanswered = 0;
+    store
+        .stats_episodes(connection, from, to, |e| {
+            let (last_in, last_other) = (e.last_in_pos.unwrap_or(0), e.last_other_pos.unwrap_or(0));
+            match &mut current {
+                Some((d, li, lo)) if *d == e.dialog_id => {
+                    *li = (*li).max(last_in);
+                    *lo = (*lo).max(last_other);
+                }
+                _ => {
+                    if current.is_some_and(|(_, li, lo)| li > lo) {
+                        unanswered += 1;
+                    }
+                    current = Some((e.dialog_id, last_in, last_other));
+                }
+            }
+            let Some(started) = e.started.filter(|_| e.ep > 0) else {
+                return;
+            };
+            if let (Some(at), Some(pos)) = (e.first_out, e.first_out_pos) {
+                if e.closed_pos.is_none_or(|c| pos < c) {
+                    frt.push(at - started);
+                    firsts
+                        .entry(e.first_operator.unwrap_or(0))
+                        .or_default()
+                        .push(at - started);
+                }
+            }
+            if let Some(c) = e.closed {
+                res.push(c - started);
+            }
+        })
+        .await?;
+    if current.is_some_and(|(_, li, lo)| li > lo) {
+        unanswered += 1;
+    }
+    r.unanswered = unanswered;
+    r.first_response = Spread::of(frt);
+    r.resolution = Spread::of(res);
+    let mut operators: Vec<OperatorStats> = store
+        .stats_operators(connection, from, to)
+        .await?
+        .into_iter()
+        .map(|o| {
+            let mut f = firsts.remove(&o.operator_id).unwrap_or_default();
+            f.sort_unstable();
+            OperatorStats {
+                operator_id: o.operator_id,
+                messages: o.messages,
+                dialogs: o.dialogs,
+                median_first_response: percentile(&f, 0.5),
+            }
+        })
+        .collect();
+    operators.sort_by_key(|o| (-o.messages, o.operator_id));
+    r.operators = operators;
+    Ok(r)
 }
 
 /// The longest period `/stats` and the API report on: the report lists every day, so a
@@ -677,6 +777,79 @@ async fn execute(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn database_figures_equal_the_reference() {
+        use crate::store::testutil::temp_store;
+        use crate::store::{ContactProfile, DialogStatus};
+        let (s, _d) = temp_store().await;
+        let conn = s.ensure_connection("c").await.unwrap();
+        let mut dialogs = Vec::new();
+        for u in 0..12 {
+            let p = ContactProfile {
+                user_id: 100 + u,
+                first_name: "u".into(),
+                ..Default::default()
+            };
+            let c = s.contact_wrote(conn, &p, None, 1).await.unwrap();
+            let mut tx = s.begin().await.unwrap();
+            let d = tx
+                .ensure_dialog(conn, c.id, DialogStatus::New, 1)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            dialogs.push(d.0.id);
+        }
+        // Pseudo-random events on whole hours, so that ties in time are common and the
+        // order (time, then id) matters.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let base = 1_767_225_600_000; // 2026-01-01
+        let kinds = [
+            kind::CREATED,
+            kind::REOPENED,
+            kind::CLOSED,
+            kind::IN,
+            kind::IN,
+            kind::IN,
+            kind::OUT,
+            kind::OUT,
+            kind::INTERCEPTED,
+        ];
+        let mut tx = s.begin().await.unwrap();
+        for _ in 0..3000 {
+            let d = dialogs[(next() % 12) as usize];
+            let k = kinds[(next() % kinds.len() as u64) as usize];
+            let op = (k == kind::OUT && next() % 5 != 0).then(|| (next() % 3) as i64 + 1);
+            let at = base + (next() % (40 * 24)) as i64 * 3_600_000;
+            tx.record_event(conn, d, k, op, at).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        let zones = [
+            UtcOffset::UTC,
+            UtcOffset::from_hms(5, 30, 0).unwrap(),
+            UtcOffset::from_hms(-8, 0, 0).unwrap(),
+        ];
+        let day = 86_400_000;
+        for tz in zones {
+            for (from, to) in [
+                (base, base + 30 * day),
+                (base + 3 * day + 12_345, base + 10 * day),
+                (base - day, base + 50 * day),
+                (base + 100 * day, base + 101 * day),
+            ] {
+                let events = s.events_between(conn, from, to).await.unwrap();
+                let want = compute_from(&events, from, to, tz);
+                let got = compute(&s, conn, from, to, tz).await.unwrap();
+                assert_eq!(got, want, "{tz} {from}..{to}");
+            }
+        }
+    }
 
     #[test]
     fn nearest_rank() {

@@ -283,3 +283,57 @@ async fn a_parallel_bots_message_raises_message_intercepted() {
     assert_eq!(events[0]["contact"]["user_id"].as_i64(), Some(cid));
     assert!(rx.all().iter().all(|r| r.signed));
 }
+
+/// Issue 12, item 5: after a rotation, deliveries carry two `v1=` signatures (new and old
+/// secret) for the grace period, so a receiver still on the old secret keeps verifying;
+/// once the grace is over, only the new secret signs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_secrets_sign_during_the_grace_and_only_the_new_one_after() {
+    use hotline::api::delivery::verify;
+    let (t, api, rx) = setup("dialog_created").await;
+    let old = rx.secret.lock().unwrap().clone();
+    let (code, w) = api.post("/api/v1/webhooks/secret", json!({})).await;
+    assert_eq!(code, 200);
+    let new = w["secret"].as_str().unwrap().to_string();
+    assert_ne!(old, new);
+    *rx.secret.lock().unwrap() = new.clone();
+
+    let ann = t.person("Ann");
+    t.user_says(ann, "hi");
+    t.wait_until("first delivery", || rx.all().len() == 1).await;
+    let r = rx.all().remove(0);
+    let sig = r.headers["x-hotline-signature"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(sig.matches("v1=").count(), 2, "{sig}");
+    assert!(verify(&new, &sig, &r.body), "the new secret verifies");
+    assert!(verify(&old, &sig, &r.body), "the old secret verifies");
+
+    // The grace period ends (its end moved into the past, as time would).
+    let app = t.app();
+    let conn = app.connections[0].ctx.connection;
+    app.store
+        .kv_set(
+            conn,
+            "webhook_secret_previous_until",
+            &(hotline::store::now_ms() - 1).to_string(),
+        )
+        .await
+        .unwrap();
+    let bob = t.person("Bob");
+    t.user_says(bob, "hello");
+    t.wait_until("second delivery", || rx.all().len() == 2)
+        .await;
+    let r = rx.all().remove(1);
+    let sig = r.headers["x-hotline-signature"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(sig.matches("v1=").count(), 1, "{sig}");
+    assert!(verify(&new, &sig, &r.body));
+    assert!(
+        !verify(&old, &sig, &r.body),
+        "the old secret no longer signs"
+    );
+}

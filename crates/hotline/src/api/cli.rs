@@ -123,7 +123,7 @@ pub async fn webhook_secret(
 ) -> Result<(), ExitCode> {
     let (store, conn) = open(config, connection).await?;
     let secret = if rotate {
-        super::delivery::rotate_secret(&store, conn).await
+        super::delivery::rotate_secret(&store, conn, config.webhook_secret_grace).await
     } else {
         super::delivery::secret(&store, conn).await
     }

@@ -10,9 +10,12 @@
 //!   after it posts one "delivering again" notice (state kept in the store, so restarts
 //!   do not repeat it).
 //! - Signature: `X-Hotline-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`
-//!   with the connection's webhook secret ([`secret`]).
+//!   with the connection's webhook secret ([`secret`]). For a grace period after a rotation
+//!   ([`rotate_secret`]) a second `v1=` signs with the previous secret, so receivers (and
+//!   retries queued before the rotation) keep verifying while they switch.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
@@ -22,6 +25,8 @@ use sha2::Sha256;
 use tokio::task::JoinSet;
 
 use super::send::{ApiAction, ApiJob, Button};
+use super::targets::{check_literal, refusal_in, GuardedResolver};
+use crate::config::WebhookTargets;
 use crate::domain::render::html;
 use crate::domain::Context;
 use crate::outbox::OutboxConfig;
@@ -38,6 +43,12 @@ const MAX_IN_FLIGHT: usize = 16;
 const MAX_ANSWER: usize = 64 * 1024;
 /// Store key of the connection's webhook secret.
 const SECRET_KEY: &str = "webhook_secret";
+/// Store key of the secret replaced by the last rotation, and until when it still signs.
+const PREVIOUS_KEY: &str = "webhook_secret_previous";
+/// Store key of the end of the previous secret's grace period (Unix ms).
+const PREVIOUS_UNTIL_KEY: &str = "webhook_secret_previous_until";
+/// Default grace period of a rotated-out secret (`webhooks.secret_grace_secs`).
+pub const DEFAULT_SECRET_GRACE: Duration = Duration::from_secs(24 * 3600);
 
 /// The hex HMAC-SHA256 of `"<t>.<body>"` under `secret`.
 pub fn sign(secret: &str, t: i64, body: &str) -> String {
@@ -49,6 +60,16 @@ pub fn sign(secret: &str, t: i64, body: &str) -> String {
 /// The `X-Hotline-Signature` header value for `body` signed at `t` (Unix seconds).
 pub fn signature_header(secret: &str, t: i64, body: &str) -> String {
     format!("t={t},v1={}", sign(secret, t, body))
+}
+
+/// The header signed with every secret in `secrets` (current first): one `v1=` each.
+pub fn signature_header_all(secrets: &[String], t: i64, body: &str) -> String {
+    let mut h = format!("t={t}");
+    for s in secrets {
+        h.push_str(",v1=");
+        h.push_str(&sign(s, t, body));
+    }
+    h
 }
 
 fn new_secret() -> String {
@@ -67,10 +88,52 @@ pub async fn secret(store: &Store, connection: ConnectionId) -> Result<String, S
     Ok(s)
 }
 
-/// Replaces the connection's webhook secret; returns the new one.
-pub async fn rotate_secret(store: &Store, connection: ConnectionId) -> Result<String, StoreError> {
+/// The secrets deliveries are signed with now: the current one, then the previous one while
+/// its grace period lasts.
+pub async fn signing_secrets(
+    store: &Store,
+    connection: ConnectionId,
+) -> Result<Vec<String>, StoreError> {
+    let mut out = vec![secret(store, connection).await?];
+    let until = store.kv_get(connection, PREVIOUS_UNTIL_KEY).await?;
+    if until
+        .and_then(|u| u.parse::<i64>().ok())
+        .is_some_and(|u| u > now_ms())
+    {
+        if let Some(p) = store.kv_get(connection, PREVIOUS_KEY).await? {
+            if !p.is_empty() && p != out[0] {
+                out.push(p);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Replaces the connection's webhook secret; returns the new one. For `grace` the replaced
+/// secret still signs too (a second `v1=`), so receivers can switch without losing
+/// deliveries; `grace` zero ends it at once.
+pub async fn rotate_secret(
+    store: &Store,
+    connection: ConnectionId,
+    grace: Duration,
+) -> Result<String, StoreError> {
     let s = new_secret();
-    store.kv_set(connection, SECRET_KEY, &s).await?;
+    let mut tx = store.begin().await?;
+    let old = tx.kv_get(connection, SECRET_KEY).await?;
+    tx.kv_set(connection, SECRET_KEY, &s).await?;
+    let until = now_ms().saturating_add(i64::try_from(grace.as_millis()).unwrap_or(i64::MAX));
+    match old {
+        Some(old) if !grace.is_zero() => {
+            tx.kv_set(connection, PREVIOUS_KEY, &old).await?;
+            tx.kv_set(connection, PREVIOUS_UNTIL_KEY, &until.to_string())
+                .await?;
+        }
+        _ => {
+            tx.kv_set(connection, PREVIOUS_KEY, "").await?;
+            tx.kv_set(connection, PREVIOUS_UNTIL_KEY, "0").await?;
+        }
+    }
+    tx.commit().await?;
     Ok(s)
 }
 
@@ -82,21 +145,28 @@ pub fn spawn_all(
     retry: OutboxConfig,
     trigger: &ShutdownTrigger,
 ) {
-    let http = reqwest::Client::builder()
-        .timeout(TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("Hotline-Webhooks/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .expect("HTTP client");
     for ctx in ctxs {
         let w = Worker {
             store: store.clone(),
+            http: client(&ctx.webhook_targets),
             ctx,
-            http: http.clone(),
             retry,
         };
         tasks.spawn(w.run(trigger.subscribe()));
     }
+}
+
+/// The webhook HTTP client: no redirects, no proxies (the connection must go to the
+/// address the guard checked), names resolved by [`GuardedResolver`].
+fn client(targets: &Arc<WebhookTargets>) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .dns_resolver(Arc::new(GuardedResolver(targets.clone())))
+        .user_agent(concat!("Hotline-Webhooks/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("HTTP client")
 }
 
 #[derive(Clone)]
@@ -174,24 +244,30 @@ impl Worker {
 
     /// One POST; `Ok` holds the answer body of a 2xx.
     async fn attempt(&self, d: &Delivery) -> Result<bytes::Bytes, String> {
-        let secret = secret(&self.store, self.ctx.connection)
+        let secrets = signing_secrets(&self.store, self.ctx.connection)
             .await
             .map_err(|e| format!("store: {e}"))?;
+        let url = reqwest::Url::parse(&d.url).map_err(|_| "invalid URL".to_string())?;
+        check_literal(&url, &self.ctx.webhook_targets).map_err(|e| format!("refused: {e}"))?;
         let t = now_ms() / 1000;
         let resp = self
             .http
-            .post(&d.url)
+            .post(url)
             .header("content-type", "application/json")
             .header("x-hotline-event", super::events::type_of(&d.event))
             .header("x-hotline-event-id", &d.event_id)
             .header("x-hotline-delivery", d.id.to_string())
-            .header("x-hotline-signature", signature_header(&secret, t, &d.body))
+            .header(
+                "x-hotline-signature",
+                signature_header_all(&secrets, t, &d.body),
+            )
             .body(d.body.clone())
             .send()
             .await
             .map_err(|e| describe(&e))?;
         let status = resp.status();
         if !status.is_success() {
+            // The status only: a receiver's body never reaches the group.
             return Err(format!("HTTP {}", status.as_u16()));
         }
         let mut body = Vec::new();
@@ -305,6 +381,7 @@ impl Worker {
                 self.ctx.to_group(tx, to.dialog, &job).await.map(|_| ())
             }
             Err(why) => {
+                // What was wrong in our terms, never the receiver's own words or fields.
                 let text = format!(
                     "⚠️ /{}: the webhook's answer was not understood: {}",
                     html(&to.command),
@@ -340,7 +417,10 @@ pub type CommandAnswer = (String, Vec<Vec<Button>>);
 
 /// Validates a custom command's answer: `{"text": "...", "buttons": [[{"text", "url"}]]}`.
 pub fn parse_answer(raw: &[u8]) -> Result<Option<CommandAnswer>, String> {
-    let a: Answer = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
+    // Serde's message would quote the receiver's field names: say what is expected instead.
+    let a: Answer = serde_json::from_slice(raw).map_err(|_| {
+        "expected JSON {\"text\": …, \"buttons\": […]} and nothing else".to_string()
+    })?;
     let text = a.text.unwrap_or_default();
     if text.trim().is_empty() {
         return if a.buttons.is_empty() {
@@ -363,10 +443,7 @@ pub fn parse_answer(raw: &[u8]) -> Result<Option<CommandAnswer>, String> {
             .map(|u| matches!(u.scheme(), "http" | "https" | "tg"))
             .unwrap_or(false);
         if !ok {
-            return Err(format!(
-                "button URL {:?} is not an http(s) or tg: URL",
-                b.url
-            ));
+            return Err("a button's URL is not an http(s) or tg: URL".into());
         }
     }
     Ok(Some((text, a.buttons)))
@@ -376,39 +453,46 @@ fn outage_key(url: &str) -> String {
     format!("webhook_down:{url}")
 }
 
-/// A transport error without the URL's query string (it may carry a receiver's token).
+/// A short status for a transport error: never the URL (its query may carry a receiver's
+/// token) nor anything the receiver sent.
 fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
+    if let Some(why) = refusal_in(e) {
+        format!("refused: {why}")
+    } else if e.is_timeout() {
         "timed out".into()
     } else if e.is_connect() {
         "connection failed".into()
+    } else if e.is_body() || e.is_decode() {
+        "answer could not be read".into()
     } else {
-        let s = e.to_string();
-        s.split(" for url").next().unwrap_or(&s).to_string()
+        "request failed".into()
     }
 }
 
-/// Checks a signature header against `body` (used by tests and as the reference for
-/// receivers; docs/api.md has the same in Python and JavaScript).
+/// Checks a signature header against `body`: true when any `v1=` is the HMAC under
+/// `secret` (used by tests and as the reference for receivers; docs/api.md has the same in
+/// Python and JavaScript).
 pub fn verify(secret: &str, header: &str, body: &str) -> bool {
     let mut t = None;
-    let mut v1 = None;
+    let mut v1s = Vec::new();
     for part in header.split(',') {
-        match part.split_once('=') {
+        match part.trim().split_once('=') {
             Some(("t", v)) => t = v.parse::<i64>().ok(),
-            Some(("v1", v)) => v1 = Some(v),
+            Some(("v1", v)) => v1s.push(v),
             _ => {}
         }
     }
-    let (Some(t), Some(v1)) = (t, v1) else {
+    let Some(t) = t else {
         return false;
     };
-    let Ok(given) = hex::decode(v1) else {
-        return false;
-    };
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-    mac.update(format!("{t}.{body}").as_bytes());
-    mac.verify_slice(&given).is_ok()
+    v1s.iter().any(|v1| {
+        let Ok(given) = hex::decode(v1) else {
+            return false;
+        };
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+        mac.update(format!("{t}.{body}").as_bytes());
+        mac.verify_slice(&given).is_ok()
+    })
 }
 
 #[cfg(test)]
@@ -422,6 +506,45 @@ mod tests {
         assert!(verify("whsec_x", &h, "{\"a\":1}"));
         assert!(!verify("whsec_y", &h, "{\"a\":1}"));
         assert!(!verify("whsec_x", &h, "{\"a\":2}"));
+        let both = signature_header_all(&["new".into(), "old".into()], 1700000000, "b");
+        assert_eq!(both.matches(",v1=").count(), 2);
+        assert!(verify("new", &both, "b") && verify("old", &both, "b"));
+        assert!(!verify("other", &both, "b"));
+    }
+
+    #[tokio::test]
+    async fn a_rotated_secret_signs_during_its_grace_only() {
+        let (store, _dir) = crate::store::testutil::temp_store().await;
+        let c = store.ensure_connection("support").await.unwrap();
+        let first = secret(&store, c).await.unwrap();
+        assert_eq!(
+            signing_secrets(&store, c).await.unwrap(),
+            vec![first.clone()]
+        );
+        let second = rotate_secret(&store, c, Duration::from_secs(3600))
+            .await
+            .unwrap();
+        assert_eq!(
+            signing_secrets(&store, c).await.unwrap(),
+            vec![second.clone(), first]
+        );
+        // A short grace runs out: only the new secret signs.
+        let third = rotate_secret(&store, c, Duration::from_millis(30))
+            .await
+            .unwrap();
+        assert_eq!(signing_secrets(&store, c).await.unwrap().len(), 2);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while signing_secrets(&store, c).await.unwrap().len() > 1 {
+            assert!(std::time::Instant::now() < deadline, "grace never ended");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            signing_secrets(&store, c).await.unwrap(),
+            vec![third.clone()]
+        );
+        // No grace: the old secret stops at once.
+        let fourth = rotate_secret(&store, c, Duration::ZERO).await.unwrap();
+        assert_eq!(signing_secrets(&store, c).await.unwrap(), vec![fourth]);
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub mod params;
 pub mod quick_replies;
 pub mod send;
 pub mod tags;
+pub mod targets;
 pub mod webhooks;
 
 use std::sync::Arc;

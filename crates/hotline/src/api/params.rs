@@ -56,6 +56,11 @@ pub async fn apply(
     let mut next = ctx.params();
     next.set(name, value)
         .map_err(|e| ApiError::invalid(e.to_string()))?;
+    if name == "WEBHOOKS" {
+        super::targets::check_hooks(&next.webhooks, &ctx.webhook_targets)
+            .await
+            .map_err(|e| ApiError::invalid(format!("WEBHOOKS: {e}")))?;
+    }
     let rendered = next.get(name).unwrap_or_default();
     store
         .set_param_override(ctx.connection, name, &rendered)

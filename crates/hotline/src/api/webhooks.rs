@@ -62,13 +62,15 @@ pub async fn get(State(s): State<ApiState>, auth: Auth) -> Result<Json<WebhooksV
     Ok(Json(view(&s, &auth, secret).await?))
 }
 
-/// Replaces the signing secret (deliveries from now on use the new one).
+/// Replaces the signing secret. Deliveries from now on are signed with the new one and, for
+/// the grace period (`webhooks.secret_grace_secs`, default 24 h), with the old one too.
 #[utoipa::path(post, path = "/api/v1/webhooks/secret", tag = "webhooks",
     responses((status = 200, body = WebhooksView), (status = 401, body = ErrorBody)))]
 pub async fn rotate_secret(
     State(s): State<ApiState>,
     auth: Auth,
 ) -> Result<Json<WebhooksView>, ApiError> {
-    let secret = delivery::rotate_secret(&s.store, auth.connection()).await?;
+    let secret =
+        delivery::rotate_secret(&s.store, auth.connection(), auth.ctx.webhook_secret_grace).await?;
     Ok(Json(view(&s, &auth, secret).await?))
 }

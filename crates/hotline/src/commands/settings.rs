@@ -78,8 +78,15 @@ pub async fn set(ctx: &Context, tx: &mut Tx, msg: &Value, cmd: &Parsed) -> Resul
         }
     } else {
         let mut next = ctx.params();
-        match next.set(name, value) {
-            Err(e) => format!("❌ {}", html(&e.to_string())),
+        let mut checked = next.set(name, value).map_err(|e| e.to_string());
+        if checked.is_ok() && name == "WEBHOOKS" {
+            // Resolves the hosts (bounded by CHECK_TIMEOUT) while the command is decided.
+            checked = crate::api::targets::check_hooks(&next.webhooks, &ctx.webhook_targets)
+                .await
+                .map_err(|e| format!("WEBHOOKS: {e}"));
+        }
+        match checked {
+            Err(e) => format!("❌ {}", html(&e)),
             Ok(()) => {
                 let stored = next.get(name).unwrap_or_default();
                 tx.set_param_override(ctx.connection, name, &stored).await?;

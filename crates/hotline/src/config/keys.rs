@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 
-use super::{Config, Limits, RawConfig, RawConnection, RawHttp, PARAM_NAMES};
+use super::{Config, Limits, RawConfig, RawConnection, RawHttp, RawWebhooks, PARAM_NAMES};
 
 /// Dotted names of every key the file accepts: top-level keys, then `http.*`, `limits.*`,
 /// `connection.*` and `connection.params.*` (the parameter names). Tables are not keys of
@@ -25,6 +25,7 @@ fn subtable(path: &str) -> Option<&'static [&'static str]> {
     match path {
         "http" => Some(fields_of::<RawHttp>()),
         "limits" => Some(fields_of::<Limits>()),
+        "webhooks" => Some(fields_of::<RawWebhooks>()),
         "connection" => Some(fields_of::<RawConnection>()),
         "connection.params" => Some(PARAM_NAMES),
         _ => None,

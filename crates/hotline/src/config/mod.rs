@@ -9,6 +9,7 @@
 pub mod keys;
 mod keywords;
 mod params;
+mod targets;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -24,6 +25,7 @@ pub use params::{
     apply_overrides, HideInfo, MaskPatterns, ParamError, Params, Webhook, DEFAULT_WELCOME,
     PARAM_NAMES, TELEGRAM_SERVICE_ID, WEBHOOK_EVENTS,
 };
+pub use targets::{non_public, IpRange, WebhookTargets};
 
 /// Default database: a SQLite file next to where the server runs.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://hotline.db";
@@ -227,6 +229,10 @@ pub struct ConnectionConfig {
     pub gateway_plain_http_webhooks: bool,
     /// Offset for dates shown to the team.
     pub time_zone: TimeZone,
+    /// Where outgoing webhooks may go (the server-wide `[webhooks]` table).
+    pub webhook_targets: WebhookTargets,
+    /// How long a rotated-out signing secret still signs (`webhooks.secret_grace_secs`).
+    pub webhook_secret_grace: Duration,
     /// Parameters from the file (runtime `/set` overrides live in the store).
     pub params: Params,
 }
@@ -242,6 +248,10 @@ pub struct Config {
     pub limits: Limits,
     /// Log format from the file (`--log-format` and `HOTLINE_LOG_FORMAT` win); `None` = text.
     pub log_format: Option<LogFormat>,
+    /// Where outgoing webhooks may go (`[webhooks]`; copied into every connection).
+    pub webhook_targets: WebhookTargets,
+    /// How long a rotated-out signing secret still signs (`webhooks.secret_grace_secs`).
+    pub webhook_secret_grace: Duration,
     /// Connected bots.
     pub connections: Vec<ConnectionConfig>,
 }
@@ -255,6 +265,8 @@ struct RawConfig {
     http: RawHttp,
     #[serde(default)]
     limits: Limits,
+    #[serde(default)]
+    webhooks: RawWebhooks,
     #[serde(default, rename = "connection")]
     connections: Vec<RawConnection>,
 }
@@ -268,6 +280,14 @@ struct RawHttp {
     body_window_secs: Option<i64>,
     idle_timeout_secs: Option<i64>,
     max_connections: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawWebhooks {
+    #[serde(default)]
+    allow_ranges: Vec<String>,
+    secret_grace_secs: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -373,6 +393,27 @@ impl Config {
         if let Some(v) = bounded("http.max_connections", r.max_connections, 16..=1_000_000) {
             http.max_connections = v as usize;
         }
+
+        let mut webhook_targets = WebhookTargets::default();
+        for r in &raw.webhooks.allow_ranges {
+            match r.parse::<IpRange>() {
+                Ok(range) => webhook_targets.allow.push(range),
+                Err(e) => issue(None, "webhooks.allow_ranges", e),
+            }
+        }
+
+        let webhook_secret_grace = match raw.webhooks.secret_grace_secs {
+            None => crate::api::delivery::DEFAULT_SECRET_GRACE,
+            Some(v) if (0..=259_200).contains(&v) => Duration::from_secs(v as u64),
+            Some(v) => {
+                issue(
+                    None,
+                    "webhooks.secret_grace_secs",
+                    format!("{v} is out of range: 0–259200 (72 h)"),
+                );
+                crate::api::delivery::DEFAULT_SECRET_GRACE
+            }
+        };
 
         let l = raw.limits;
         for (field, v) in [
@@ -560,6 +601,8 @@ impl Config {
                 mode,
                 gateway_plain_http_webhooks: rc.gateway_plain_http_webhooks.unwrap_or(false),
                 time_zone,
+                webhook_targets: webhook_targets.clone(),
+                webhook_secret_grace,
                 params,
             });
         }
@@ -572,6 +615,8 @@ impl Config {
             http,
             limits: l,
             log_format: raw.log_format,
+            webhook_targets,
+            webhook_secret_grace,
             connections,
         })
     }

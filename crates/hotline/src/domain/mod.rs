@@ -67,6 +67,10 @@ pub struct Context {
     pub time_zone: TimeZone,
     /// Who records this connection's events.
     pub subscribers: Subscribers,
+    /// Where this connection's outgoing webhooks may go (the server's SSRF policy).
+    pub webhook_targets: Arc<crate::config::WebhookTargets>,
+    /// How long a rotated-out webhook signing secret still signs.
+    pub webhook_secret_grace: std::time::Duration,
 }
 
 impl Context {

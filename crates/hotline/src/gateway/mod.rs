@@ -215,7 +215,7 @@ impl Gateway {
 /// The request path as Telegram reads it: percent-decoded (python-telegram-bot sends
 /// `/file/bot123%3Aabc/…`). Borrowed when there is nothing to decode; a path that does not
 /// decode to UTF-8 is kept as it came (it then matches no token).
-fn decoded_path(raw: &str) -> std::borrow::Cow<'_, str> {
+pub fn decoded_path(raw: &str) -> std::borrow::Cow<'_, str> {
     if !raw.contains('%') {
         return std::borrow::Cow::Borrowed(raw);
     }

@@ -512,6 +512,65 @@ impl Client {
         }
     }
 
+    /// Sends a file as a document, streamed from disk into the multipart upload (exports of
+    /// any size: the file is never read into memory).
+    pub async fn send_document_file(
+        &self,
+        chat_id: i64,
+        file_name: &str,
+        mime: &str,
+        path: &std::path::Path,
+        extra: Value,
+    ) -> Result<Message, TgError> {
+        let file = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| TgError::Decode(format!("reading {}: {e}", path.display())))?;
+        let len = file
+            .metadata()
+            .await
+            .map_err(|e| TgError::Decode(format!("reading {}: {e}", path.display())))?
+            .len();
+        // 64 KiB at a time from the file to the socket: memory stays flat for any size.
+        let chunks = futures::stream::unfold(file, |mut f| async move {
+            use tokio::io::AsyncReadExt;
+            let mut buf = vec![0u8; 64 * 1024];
+            match f.read(&mut buf).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some((Ok::<_, std::io::Error>(bytes::Bytes::from(buf)), f))
+                }
+                Err(e) => Some((Err(e), f)),
+            }
+        });
+        let part =
+            reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(chunks), len)
+                .file_name(file_name.to_string())
+                .mime_str(mime)
+                .map_err(|e| {
+                    TgError::Decode(format!("bad MIME type {mime:?}: {}", e.without_url()))
+                })?;
+        let mut form = reqwest::multipart::Form::new();
+        if let Value::Object(map) = merge(json!({ "chat_id": chat_id }), extra) {
+            for (k, v) in map {
+                let text = match v {
+                    Value::String(s) => s,
+                    Value::Null => continue,
+                    other => other.to_string(),
+                };
+                form = form.text(k, text);
+            }
+        }
+        form = form.part("document", part);
+        let req = self
+            .http
+            .post(self.method_url("sendDocument"))
+            .timeout(CALL_TIMEOUT * 5)
+            .multipart(form);
+        let v = self.execute("sendDocument", req).await?;
+        serde_json::from_value(v).map_err(|e| TgError::Decode(format!("sendDocument: {e}")))
+    }
+
     /// Sends a document built in memory (CSV report, chart) via multipart upload.
     pub async fn send_document_bytes(
         &self,

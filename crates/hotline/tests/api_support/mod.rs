@@ -115,23 +115,26 @@ pub struct Receiver {
     pub secret: Arc<Mutex<String>>,
 }
 
-/// Checks `t=<unix>,v1=<hex>` against HMAC-SHA256(secret, "<t>.<body>").
+/// Checks `t=<unix>,v1=<hex>[,v1=<hex>]` against HMAC-SHA256(secret, "<t>.<body>"): any
+/// `v1` may match (two are sent during a secret rotation's grace period).
 pub fn verify(secret: &str, header: &str, body: &str) -> bool {
     let mut t = None;
-    let mut v1 = None;
+    let mut v1s = Vec::new();
     for part in header.split(',') {
         match part.split_once('=') {
             Some(("t", v)) => t = Some(v.to_string()),
-            Some(("v1", v)) => v1 = hex::decode(v).ok(),
+            Some(("v1", v)) => v1s.extend(hex::decode(v).ok()),
             _ => {}
         }
     }
-    let (Some(t), Some(v1)) = (t, v1) else {
+    let Some(t) = t else {
         return false;
     };
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(format!("{t}.{body}").as_bytes());
-    mac.verify_slice(&v1).is_ok()
+    v1s.iter().any(|v1| {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(format!("{t}.{body}").as_bytes());
+        mac.verify_slice(v1).is_ok()
+    })
 }
 
 impl Receiver {

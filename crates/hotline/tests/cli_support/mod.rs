@@ -259,7 +259,8 @@ impl World {
     /// an ephemeral HTTP port, and `extra` appended (e.g. `[connection.params]`).
     pub fn config(&self, extra: &str) -> String {
         format!(
-            "database_url = \"sqlite://hotline.db\"\n[http]\nlisten = \"127.0.0.1:0\"\n\n\
+            "database_url = \"sqlite://hotline.db\"\n[http]\nlisten = \"127.0.0.1:0\"\n\
+             [webhooks]\nallow_ranges = [\"127.0.0.0/8\"]\n\n\
              [[connection]]\nname = \"support\"\ntoken = \"{}\"\ngroup_id = {}\napi_url = \"{}\"\n{extra}",
             self.token,
             self.group,

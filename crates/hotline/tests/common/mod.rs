@@ -53,6 +53,9 @@ listen = "127.0.0.1:0"
 bot_per_second = 1000
 private_per_second = 1000
 group_per_minute = 100000
+# The tests' webhook receivers listen on 127.0.0.1, refused unless allowed (SSRF guard).
+[webhooks]
+allow_ranges = ["127.0.0.0/8"]
 [[connection]]
 name = "support"
 token = "{token}"
@@ -84,6 +87,25 @@ pub async fn spawn_app_with_connection(keys: &str, params: &str) -> TestApp {
 /// `extra = (token, username)` in the same group), the config (`keys` added to the first
 /// `[[connection]]` table), and Hotline.
 async fn spawn(keys: &str, params: &str, extra: Option<(&str, &str)>) -> (TestApp, Option<i64>) {
+    spawn_edited(keys, params, extra, |t| t).await
+}
+
+/// Starts everything with the server's default webhook policy: no `[webhooks]` allowance,
+/// so receivers on 127.0.0.1 are refused.
+pub async fn spawn_app_strict(params: &str) -> TestApp {
+    spawn_edited("", params, None, |t| {
+        t.replace("[webhooks]\nallow_ranges = [\"127.0.0.0/8\"]\n", "")
+    })
+    .await
+    .0
+}
+
+async fn spawn_edited(
+    keys: &str,
+    params: &str,
+    extra: Option<(&str, &str)>,
+    edit: impl FnOnce(String) -> String,
+) -> (TestApp, Option<i64>) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter("hotline=debug,tg_emulator=info")
         .with_test_writer()
@@ -120,6 +142,7 @@ async fn spawn(keys: &str, params: &str, extra: Option<(&str, &str)>) -> (TestAp
         ));
         bot2 = Some(id);
     }
+    let toml = edit(toml);
     let config = Config::parse(&toml, dir.path(), |_| None).expect("valid config");
     let app = app::start(&config, test_tuning(&config))
         .await
