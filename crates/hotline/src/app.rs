@@ -150,7 +150,7 @@ pub async fn prepare(
     store: &Store,
     shared_group: bool,
 ) -> Result<Connection, StartError> {
-    let tg = Client::new(&cfg.api_url, cfg.token.clone());
+    let tg = Client::new(&cfg.api_url, cfg.token.clone()).labelled(&cfg.name);
     let me = tg.get_me().await.map_err(|e| match e {
         e if e.is_unauthorized() => fail(
             cfg,
@@ -188,6 +188,7 @@ pub async fn prepare(
         ));
     }
     let connection = store.ensure_connection(&cfg.name).await?;
+    crate::metrics::name_connection(connection, &cfg.name);
     let mut params = cfg.params.clone();
     for e in apply_overrides(&mut params, &store.param_overrides(connection).await?) {
         tracing::warn!(connection = %cfg.name, error = %e, "a stored parameter is invalid and was ignored");
@@ -430,7 +431,14 @@ pub async fn start(config: &Config, tuning: Tuning) -> Result<Running, StartErro
     let api = crate::api::ApiState::new(store.clone(), ctxs);
     // The gateway layer also wraps the HTTP router's fallback (`/bot<token>/…`): merged
     // in as the second router, that fallback is the one the app keeps.
-    let app = http::harden(crate::api::router(api).merge(http::router(state, gateway)));
+    let metrics = crate::metrics::MetricsState::new(
+        store.clone(),
+        connections
+            .iter()
+            .map(|c| (c.ctx.connection, c.ctx.name.clone()))
+            .collect(),
+    );
+    let app = http::harden(crate::api::router(api).merge(http::router(state, gateway, metrics)));
     tasks.spawn(http::serve::serve(
         listener,
         app,

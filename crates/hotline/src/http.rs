@@ -1,5 +1,5 @@
-//! The HTTP port: Telegram webhooks (`/telegram/<connection>`), health probes, and the
-//! Bot API gateway (`/bot<token>/…`, `/file/bot<token>/…`) in front of every route.
+//! The HTTP port: Telegram webhooks (`/telegram/<connection>`), health probes, `/metrics`,
+//! and the Bot API gateway (`/bot<token>/…`, `/file/bot<token>/…`) in front of every route.
 //!
 //! Hardening (docs/security.md) lives apart from the routes: [`serve`] is the serve loop
 //! with timeouts and a connection cap, [`body`] the request bodies' minimum rate,
@@ -14,13 +14,18 @@ use axum::Router;
 
 use crate::gateway::{self, Gateway};
 use crate::intake::webhook::{self, WebhookState};
+use crate::metrics::{self, MetricsState};
 
 /// Every route Hotline serves.
-pub fn router(webhooks: WebhookState, gateway: Gateway) -> Router {
+pub fn router(webhooks: WebhookState, gateway: Gateway, metrics: MetricsState) -> Router {
+    let probes = Router::new()
+        .route("/metrics", get(metrics::handler))
+        .with_state(metrics);
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/telegram/{connection}", post(webhook::receive))
         .with_state(webhooks)
+        .merge(probes)
         .layer(axum::middleware::from_fn_with_state(
             gateway,
             gateway::intercept,

@@ -21,6 +21,7 @@ pub mod gateway;
 pub mod http;
 pub mod intake;
 pub mod logging;
+pub mod metrics;
 pub mod outbox;
 pub mod relay;
 pub mod sandbox;
