@@ -9,14 +9,42 @@ pub mod body;
 pub mod panic;
 pub mod serve;
 
+use std::sync::{Arc, OnceLock};
+
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
+use tower::ServiceExt;
 
 use crate::gateway::{self, Gateway};
 use crate::intake::webhook::{self, WebhookState};
 use crate::metrics::{self, MetricsState};
+use crate::ready::Readiness;
 
-/// Every route Hotline serves.
+/// What the port serves from the moment it is bound: `/health` (liveness), `/ready`
+/// (readiness), and every other route from `app` once start-up has built it (503 before).
+pub fn probes(readiness: Readiness, app: Arc<OnceLock<Router>>) -> Router {
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/ready", get(crate::ready::handler))
+        .with_state(readiness)
+        .fallback(move |req: Request| {
+            let app = app.get().cloned();
+            async move {
+                match app {
+                    Some(app) => app
+                        .oneshot(req)
+                        .await
+                        .unwrap_or_else(|never| match never {}),
+                    None => (StatusCode::SERVICE_UNAVAILABLE, "starting\n").into_response(),
+                }
+            }
+        })
+}
+
+/// Every route Hotline serves once started.
 pub fn router(webhooks: WebhookState, gateway: Gateway, metrics: MetricsState) -> Router {
     let probes = Router::new()
         .route("/metrics", get(metrics::handler))

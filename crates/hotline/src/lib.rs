@@ -23,6 +23,7 @@ pub mod intake;
 pub mod logging;
 pub mod metrics;
 pub mod outbox;
+pub mod ready;
 pub mod relay;
 pub mod sandbox;
 pub mod segments;

@@ -61,6 +61,7 @@ pub struct Metrics {
     webhook_pending: IntGaugeVec,
     webhook_oldest: IntGaugeVec,
     broadcast_recipients: IntGaugeVec,
+    ready: IntGaugeVec,
 }
 
 fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -240,6 +241,12 @@ impl Metrics {
                 "Recipients of live broadcasts (scheduled, running, paused) by state.",
                 &["connection", "broadcast", "state"],
             ),
+            ready: gauge(
+                &r,
+                "hotline_ready",
+                "1 while /ready answers 200 (database answers, connections checked, not stopping).",
+                &[],
+            ),
             names: RwLock::new(HashMap::new()),
             methods: RwLock::new(HashSet::new()),
             registry: r,
@@ -402,11 +409,16 @@ pub struct MetricsState {
     store: Store,
     connections: Arc<Vec<(ConnectionId, String)>>,
     cache: Arc<tokio::sync::Mutex<Option<Instant>>>,
+    readiness: crate::ready::Readiness,
 }
 
 impl MetricsState {
     /// Gauges for `connections` (store id, name) of `store`.
-    pub fn new(store: Store, connections: Vec<(ConnectionId, String)>) -> Self {
+    pub fn new(
+        store: Store,
+        connections: Vec<(ConnectionId, String)>,
+        readiness: crate::ready::Readiness,
+    ) -> Self {
         for (id, name) in &connections {
             name_connection(*id, name);
         }
@@ -414,6 +426,7 @@ impl MetricsState {
             store,
             connections: Arc::new(connections),
             cache: Arc::new(tokio::sync::Mutex::new(None)),
+            readiness,
         }
     }
 
@@ -508,6 +521,8 @@ fn set(m: &Metrics, name: &str, g: &Gauges, age: &dyn Fn(Option<i64>) -> i64) {
 pub async fn handler(State(state): State<MetricsState>) -> Response {
     state.refresh().await;
     let m = m();
+    let ready = state.readiness.report().await.ready;
+    m.ready.with_label_values::<&str>(&[]).set(i64::from(ready));
     match TextEncoder::new().encode_to_string(&m.registry.gather()) {
         Ok(body) => (
             [(

@@ -34,6 +34,7 @@ const FAMILIES: &[(&str, &str)] = &[
     ("hotline_dialogs", "gauge"),
     ("hotline_webhook_deliveries_pending", "gauge"),
     ("hotline_webhook_oldest_pending_age_seconds", "gauge"),
+    ("hotline_ready", "gauge"),
 ];
 
 async fn scrape(base: &str) -> (String, Scrape) {
@@ -178,6 +179,7 @@ async fn metrics_parse_and_move_with_traffic() {
                     .any(|x| x.metric == "hotline_outbox_depth" && matches(x, &[c, ("lane", l)]))
             }),
             value(&s, "hotline_outbox_dead_letters", &[c]) == 0.0,
+            value(&s, "hotline_ready", &[]) == 1.0,
         ];
         checks.iter().all(|ok| *ok)
     })

@@ -281,6 +281,15 @@ macro_rules! store_methods {
 }
 pub(crate) use store_methods;
 
+impl Store {
+    /// Whether the database answers (`SELECT 1`), for `/ready`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let mut c = self.conn().await?;
+        sqlx::query("SELECT 1").execute(&mut *c).await?;
+        Ok(())
+    }
+}
+
 /// Shorthand for the connection type every query function takes.
 type Conn = SqliteConnection;
 
