@@ -24,6 +24,7 @@ mod links;
 mod outbox;
 mod params;
 mod quick_replies;
+mod ratings;
 mod tags;
 mod updates;
 
@@ -49,6 +50,7 @@ pub use gateway::{GatewayCall, GatewayState};
 pub use links::{Direction, MessageLink, NewLink};
 pub use outbox::{Intent, IntentId, Lane, NewIntent, OutboxStats};
 pub use quick_replies::{NewQuickReply, QuickReply, MEDIA_ITEMS_TTL_MS};
+pub use ratings::Rating;
 pub use tags::{Tag, TagMember};
 pub use updates::StoredUpdate;
 
