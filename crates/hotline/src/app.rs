@@ -143,6 +143,8 @@ pub fn registry(topics: &Topics) -> Registry {
     crate::gateway::mirror::register(&mut registry, topics);
     crate::api::send::register(&mut registry, topics);
     crate::broadcast::register(&mut registry, topics);
+    crate::closing::register(&mut registry, topics);
+    crate::commands::comment::register(&mut registry, topics);
     crate::export::register(&mut registry, topics);
     crate::stats::register(&mut registry, topics);
     registry

@@ -12,6 +12,7 @@ pub mod api;
 pub mod app;
 pub mod backup;
 pub mod broadcast;
+pub mod closing;
 pub mod commands;
 pub mod config;
 pub mod console;

@@ -25,6 +25,7 @@ mod links;
 mod outbox;
 mod params;
 mod quick_replies;
+mod ratings;
 mod tags;
 mod updates;
 
@@ -51,6 +52,7 @@ pub use gauges::Gauges;
 pub use links::{Direction, MessageLink, NewLink};
 pub use outbox::{Intent, IntentId, Lane, NewIntent, OutboxStats};
 pub use quick_replies::{NewQuickReply, QuickReply, MEDIA_ITEMS_TTL_MS};
+pub use ratings::Rating;
 pub use tags::{Tag, TagMember};
 pub use updates::StoredUpdate;
 
