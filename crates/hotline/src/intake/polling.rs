@@ -43,8 +43,7 @@ pub async fn poll_loop(
                 continue;
             }
             Ok(updates) => match store.insert_updates(connection, &updates, now_ms()).await {
-                Ok(new) => {
-                    crate::metrics::updates_received(connection, new);
+                Ok(_) => {
                     failures = 0;
                     let max = updates.iter().filter_map(|u| u["update_id"].as_i64()).max();
                     if let Some(max) = max {

@@ -1,6 +1,8 @@
 //! The backend group's administrators, cached so that role checks (the default
 //! `EXTENSIONS_ALLOWED`) are decided from the store without calling Telegram.
 
+#[allow(unused_imports)]
+use super::db::{q, q_as, q_scalar, Row};
 use super::{store_methods, Conn, ConnectionId, StoreError, UnixMs};
 
 store_methods! {
@@ -13,12 +15,12 @@ store_methods! {
 }
 
 async fn replace_group_admins(
-    c: &mut Conn,
+    c: &mut Conn<'_>,
     connection: ConnectionId,
     admins: &[(i64, String)],
     now: UnixMs,
 ) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM group_admins WHERE connection_id = $1")
+    q("DELETE FROM group_admins WHERE connection_id = $1")
         .bind(connection.0)
         .execute(&mut *c)
         .await?;
@@ -29,14 +31,14 @@ async fn replace_group_admins(
 }
 
 async fn set_group_member_status(
-    c: &mut Conn,
+    c: &mut Conn<'_>,
     connection: ConnectionId,
     user_id: i64,
     status: &str,
     now: UnixMs,
 ) -> Result<(), StoreError> {
     if matches!(status, "creator" | "administrator") {
-        sqlx::query(
+        q(
             "INSERT INTO group_admins (connection_id, user_id, status, refreshed_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (connection_id, user_id) DO UPDATE SET status = excluded.status, refreshed_at = excluded.refreshed_at",
         )
@@ -47,7 +49,7 @@ async fn set_group_member_status(
         .execute(&mut *c)
         .await?;
     } else {
-        sqlx::query("DELETE FROM group_admins WHERE connection_id = $1 AND user_id = $2")
+        q("DELETE FROM group_admins WHERE connection_id = $1 AND user_id = $2")
             .bind(connection.0)
             .bind(user_id)
             .execute(&mut *c)
@@ -57,17 +59,16 @@ async fn set_group_member_status(
 }
 
 async fn is_group_admin(
-    c: &mut Conn,
+    c: &mut Conn<'_>,
     connection: ConnectionId,
     user_id: i64,
 ) -> Result<bool, StoreError> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM group_admins WHERE connection_id = $1 AND user_id = $2",
-    )
-    .bind(connection.0)
-    .bind(user_id)
-    .fetch_one(&mut *c)
-    .await?;
+    let n: i64 =
+        q_scalar("SELECT COUNT(*) FROM group_admins WHERE connection_id = $1 AND user_id = $2")
+            .bind(connection.0)
+            .bind(user_id)
+            .fetch_one(&mut *c)
+            .await?;
     Ok(n > 0)
 }
 

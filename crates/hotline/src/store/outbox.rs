@@ -7,8 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::Row;
 
+#[allow(unused_imports)]
+use super::db::{q, q_as, q_scalar, Row};
 use super::{store_methods, Conn, ConnectionId, Store, StoreError, Tx, UnixMs};
 
 /// Store id of an intent.
@@ -127,7 +128,7 @@ pub struct OutboxStats {
 const COLUMNS: &str =
     "id, connection_id, lane, target_chat, fairness_key, action, attempts, next_attempt_at, last_error, created_at";
 
-fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Intent, StoreError> {
+fn from_row(r: &Row) -> Result<Intent, StoreError> {
     let corrupt = |message: String| StoreError::Corrupt {
         table: "outbox",
         message,
@@ -162,7 +163,7 @@ impl Tx {
         intent: &NewIntent,
         now: UnixMs,
     ) -> Result<IntentId, StoreError> {
-        let id = enqueue(&mut self.tx, connection, intent, now).await?;
+        let id = enqueue(&mut self.c(), connection, intent, now).await?;
         self.wake.insert(connection);
         Ok(id)
     }
@@ -200,7 +201,7 @@ impl Store {
         let mut c = self.conn().await?;
         let mut out = Vec::new();
         for lane in [Lane::Reply, Lane::Group, Lane::Broadcast] {
-            let mut q = sqlx::query(&sql)
+            let mut q = q(&sql)
                 .bind(connection.0)
                 .bind(now)
                 .bind(limit)
@@ -208,7 +209,7 @@ impl Store {
             for t in exclude_targets {
                 q = q.bind(*t);
             }
-            for row in q.fetch_all(&mut *c).await? {
+            for row in q.fetch_all(&mut c.c()).await? {
                 out.push(from_row(&row)?);
             }
         }
@@ -265,12 +266,12 @@ store_methods! {
 }
 
 async fn enqueue(
-    c: &mut Conn,
+    c: &mut Conn<'_>,
     connection: ConnectionId,
     i: &NewIntent,
     now: UnixMs,
 ) -> Result<IntentId, StoreError> {
-    let id: i64 = sqlx::query_scalar(
+    let id: i64 = q_scalar(
         "INSERT INTO outbox (connection_id, lane, target_chat, fairness_key, action, state, attempts, \
          next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7, $7) RETURNING id",
     )
@@ -286,8 +287,8 @@ async fn enqueue(
     Ok(IntentId(id))
 }
 
-async fn outbox_intent(c: &mut Conn, id: IntentId) -> Result<Option<Intent>, StoreError> {
-    sqlx::query(&format!("SELECT {COLUMNS} FROM outbox WHERE id = $1"))
+async fn outbox_intent(c: &mut Conn<'_>, id: IntentId) -> Result<Option<Intent>, StoreError> {
+    q(&format!("SELECT {COLUMNS} FROM outbox WHERE id = $1"))
         .bind(id.0)
         .fetch_optional(&mut *c)
         .await?
@@ -297,11 +298,11 @@ async fn outbox_intent(c: &mut Conn, id: IntentId) -> Result<Option<Intent>, Sto
 }
 
 async fn outbox_recover(
-    c: &mut Conn,
+    c: &mut Conn<'_>,
     connection: ConnectionId,
     now: UnixMs,
 ) -> Result<u64, StoreError> {
-    Ok(sqlx::query(
+    Ok(q(
         "UPDATE outbox SET state = 'pending', updated_at = $2 WHERE connection_id = $1 AND state = 'in_flight'",
     )
     .bind(connection.0)
@@ -312,11 +313,11 @@ async fn outbox_recover(
 }
 
 async fn outbox_next_due(
-    c: &mut Conn,
+    c: &mut Conn<'_>,
     connection: ConnectionId,
     now: UnixMs,
 ) -> Result<Option<UnixMs>, StoreError> {
-    Ok(sqlx::query_scalar(
+    Ok(q_scalar(
         "SELECT MIN(next_attempt_at) FROM outbox WHERE connection_id = $1 AND state = 'pending' AND next_attempt_at > $2",
     )
     .bind(connection.0)
@@ -326,11 +327,11 @@ async fn outbox_next_due(
 }
 
 async fn outbox_mark_in_flight(
-    c: &mut Conn,
+    c: &mut Conn<'_>,
     id: IntentId,
     now: UnixMs,
 ) -> Result<Option<Value>, StoreError> {
-    let action: Option<String> = sqlx::query_scalar(
+    let action: Option<String> = q_scalar(
         "UPDATE outbox SET state = 'in_flight', attempts = attempts + 1, updated_at = $2 \
          WHERE id = $1 AND state = 'pending' RETURNING action",
     )
@@ -349,12 +350,12 @@ fn parse_action(text: &str) -> Result<Value, StoreError> {
 }
 
 async fn outbox_pending_tail(
-    c: &mut Conn,
+    c: &mut Conn<'_>,
     connection: ConnectionId,
     target_chat: i64,
     fairness_key: i64,
 ) -> Result<Option<(IntentId, Value)>, StoreError> {
-    let row: Option<(i64, String, String)> = sqlx::query_as(
+    let row: Option<(i64, String, String)> = q_as(
         "SELECT id, state, action FROM outbox WHERE connection_id = $1 AND target_chat = $2 \
          AND fairness_key = $3 AND state IN ('pending', 'in_flight') ORDER BY id DESC LIMIT 1",
     )
@@ -372,11 +373,11 @@ async fn outbox_pending_tail(
 }
 
 async fn outbox_extend_pending(
-    c: &mut Conn,
+    c: &mut Conn<'_>,
     id: IntentId,
     action: &Value,
 ) -> Result<bool, StoreError> {
-    let done = sqlx::query("UPDATE outbox SET action = $2 WHERE id = $1 AND state = 'pending'")
+    let done = q("UPDATE outbox SET action = $2 WHERE id = $1 AND state = 'pending'")
         .bind(id.0)
         .bind(action.to_string())
         .execute(&mut *c)
@@ -384,25 +385,23 @@ async fn outbox_extend_pending(
     Ok(done.rows_affected() == 1)
 }
 
-async fn outbox_mark_done(c: &mut Conn, id: IntentId, now: UnixMs) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE outbox SET state = 'done', last_error = NULL, updated_at = $2 WHERE id = $1",
-    )
-    .bind(id.0)
-    .bind(now)
-    .execute(&mut *c)
-    .await?;
+async fn outbox_mark_done(c: &mut Conn<'_>, id: IntentId, now: UnixMs) -> Result<(), StoreError> {
+    q("UPDATE outbox SET state = 'done', last_error = NULL, updated_at = $2 WHERE id = $1")
+        .bind(id.0)
+        .bind(now)
+        .execute(&mut *c)
+        .await?;
     Ok(())
 }
 
 async fn outbox_reschedule(
-    c: &mut Conn,
+    c: &mut Conn<'_>,
     id: IntentId,
     next: UnixMs,
     error: &str,
     now: UnixMs,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    q(
         "UPDATE outbox SET state = 'pending', next_attempt_at = $2, last_error = $3, updated_at = $4 WHERE id = $1",
     )
     .bind(id.0)
@@ -415,39 +414,40 @@ async fn outbox_reschedule(
 }
 
 async fn outbox_mark_failed(
-    c: &mut Conn,
+    c: &mut Conn<'_>,
     id: IntentId,
     error: &str,
     now: UnixMs,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE outbox SET state = 'failed', last_error = $2, updated_at = $3 WHERE id = $1",
-    )
-    .bind(id.0)
-    .bind(error)
-    .bind(now)
-    .execute(&mut *c)
-    .await?;
+    q("UPDATE outbox SET state = 'failed', last_error = $2, updated_at = $3 WHERE id = $1")
+        .bind(id.0)
+        .bind(error)
+        .bind(now)
+        .execute(&mut *c)
+        .await?;
     Ok(())
 }
 
 async fn outbox_purge_done(
-    c: &mut Conn,
+    c: &mut Conn<'_>,
     connection: ConnectionId,
     before: UnixMs,
 ) -> Result<u64, StoreError> {
-    Ok(sqlx::query(
-        "DELETE FROM outbox WHERE connection_id = $1 AND state = 'done' AND updated_at < $2",
+    Ok(
+        q("DELETE FROM outbox WHERE connection_id = $1 AND state = 'done' AND updated_at < $2")
+            .bind(connection.0)
+            .bind(before)
+            .execute(&mut *c)
+            .await?
+            .rows_affected(),
     )
-    .bind(connection.0)
-    .bind(before)
-    .execute(&mut *c)
-    .await?
-    .rows_affected())
 }
 
-async fn outbox_stats(c: &mut Conn, connection: ConnectionId) -> Result<OutboxStats, StoreError> {
-    let rows = sqlx::query(
+async fn outbox_stats(
+    c: &mut Conn<'_>,
+    connection: ConnectionId,
+) -> Result<OutboxStats, StoreError> {
+    let rows = q(
         "SELECT state, COUNT(*) FROM outbox WHERE connection_id = $1 AND state <> 'done' GROUP BY state",
     )
     .bind(connection.0)
@@ -552,18 +552,22 @@ mod tests {
     #[tokio::test]
     async fn due_heads_query_is_indexed() {
         let (s, _d) = temp_store().await;
-        let mut c = s.conn().await.unwrap();
-        let plan: Vec<String> = sqlx::query_scalar::<_, String>(&format!(
+        if s.backend() != super::super::Backend::Sqlite {
+            return; // EXPLAIN QUERY PLAN is SQLite's.
+        }
+        let mut pc = s.conn().await.unwrap();
+        let mut c = pc.c();
+        let plan: Vec<String> = q_scalar::<String>(&format!(
             "SELECT detail FROM (EXPLAIN QUERY PLAN {})",
             due_heads_sql(2)
         ))
-        .fetch_all(&mut *c)
+        .fetch_all(&mut c)
         .await
         .unwrap_or_default();
         // Fallback for SQLite builds where EXPLAIN cannot be a subquery.
         let plan = if plan.is_empty() {
-            sqlx::query(&format!("EXPLAIN QUERY PLAN {}", due_heads_sql(2)))
-                .fetch_all(&mut *c)
+            q(&format!("EXPLAIN QUERY PLAN {}", due_heads_sql(2)))
+                .fetch_all(&mut c)
                 .await
                 .unwrap()
                 .iter()

@@ -2,8 +2,9 @@
 //! processed from here. `UNIQUE (connection, update_id)` makes intake idempotent.
 
 use serde_json::Value;
-use sqlx::Row;
 
+#[allow(unused_imports)]
+use super::db::{q, q_as, q_scalar, Row};
 use super::{store_methods, Conn, ConnectionId, StoreError, UnixMs};
 
 /// An update as stored.
@@ -19,7 +20,7 @@ pub struct StoredUpdate {
     pub processed: bool,
 }
 
-fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<StoredUpdate, StoreError> {
+fn from_row(r: &Row) -> Result<StoredUpdate, StoreError> {
     let text: String = r.try_get("payload")?;
     Ok(StoredUpdate {
         update_id: r.try_get("update_id")?,
@@ -47,7 +48,7 @@ store_methods! {
 }
 
 async fn insert_updates(
-    c: &mut Conn,
+    c: &mut Conn<'_>,
     connection: ConnectionId,
     updates: &[Value],
     now: UnixMs,
@@ -60,7 +61,7 @@ async fn insert_updates(
                 message: "update without integer update_id".into(),
             });
         };
-        n += sqlx::query(
+        n += q(
             "INSERT INTO updates (connection_id, update_id, payload, received_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (connection_id, update_id) DO NOTHING",
         )
@@ -78,11 +79,11 @@ async fn insert_updates(
 const COLUMNS: &str = "update_id, payload, received_at, processed";
 
 async fn unprocessed_updates(
-    c: &mut Conn,
+    c: &mut Conn<'_>,
     connection: ConnectionId,
     limit: i64,
 ) -> Result<Vec<StoredUpdate>, StoreError> {
-    sqlx::query(&format!(
+    q(&format!(
         "SELECT {COLUMNS} FROM updates WHERE connection_id = $1 AND processed = FALSE ORDER BY update_id LIMIT $2"
     ))
     .bind(connection.0)
@@ -95,12 +96,12 @@ async fn unprocessed_updates(
 }
 
 async fn mark_update_processed(
-    c: &mut Conn,
+    c: &mut Conn<'_>,
     connection: ConnectionId,
     update_id: i64,
     now: UnixMs,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE updates SET processed = TRUE, processed_at = $3 WHERE connection_id = $1 AND update_id = $2")
+    q("UPDATE updates SET processed = TRUE, processed_at = $3 WHERE connection_id = $1 AND update_id = $2")
         .bind(connection.0)
         .bind(update_id)
         .bind(now)
@@ -109,9 +110,12 @@ async fn mark_update_processed(
     Ok(())
 }
 
-async fn last_update_id(c: &mut Conn, connection: ConnectionId) -> Result<Option<i64>, StoreError> {
+async fn last_update_id(
+    c: &mut Conn<'_>,
+    connection: ConnectionId,
+) -> Result<Option<i64>, StoreError> {
     Ok(
-        sqlx::query_scalar("SELECT MAX(update_id) FROM updates WHERE connection_id = $1")
+        q_scalar("SELECT MAX(update_id) FROM updates WHERE connection_id = $1")
             .bind(connection.0)
             .fetch_one(&mut *c)
             .await?,
@@ -119,12 +123,12 @@ async fn last_update_id(c: &mut Conn, connection: ConnectionId) -> Result<Option
 }
 
 async fn updates_after(
-    c: &mut Conn,
+    c: &mut Conn<'_>,
     connection: ConnectionId,
     after: i64,
     limit: i64,
 ) -> Result<Vec<StoredUpdate>, StoreError> {
-    sqlx::query(&format!(
+    q(&format!(
         "SELECT {COLUMNS} FROM updates WHERE connection_id = $1 AND update_id > $2 ORDER BY update_id LIMIT $3"
     ))
     .bind(connection.0)
