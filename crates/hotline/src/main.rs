@@ -113,8 +113,7 @@ fn load(path: &Path) -> Result<Config, ExitCode> {
 /// (`check-config` never creates or migrates it).
 async fn stored_overrides(config: &Config) -> Option<Vec<BTreeMap<String, String>>> {
     let url = &config.database_url;
-    let postgres = hotline::store::backend_of(url) == Some(hotline::store::Backend::Postgres);
-    if !postgres && !hotline::backup::sqlite_path(url).ok()?.exists() {
+    if !hotline::backup::sqlite_path(url).ok()?.exists() {
         return None;
     }
     let store = Store::open(url).await.ok()?;
@@ -237,7 +236,10 @@ async fn run(config: &Config) -> Result<(), ExitCode> {
     })?;
     tracing::info!(addr = %running.addr, connections = running.connections.len(), "hotline is running");
     tokio::select! {
-        _ = stop => tracing::info!("stopping: finishing calls in flight"),
+        _ = stop => {
+            running.begin_stop();
+            tracing::info!("stopping: not ready any more, finishing calls in flight");
+        }
         _ = running.wait() => tracing::error!("a task stopped unexpectedly; shutting down"),
     }
     running.stop().await;

@@ -234,7 +234,7 @@ pub struct ConnectionConfig {
 /// The whole validated configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// sqlx connection URL (`sqlite://...` or `postgres://...`).
+    /// sqlx connection URL (`sqlite://...`).
     pub database_url: String,
     /// HTTP server settings.
     pub http: HttpConfig,
@@ -318,12 +318,12 @@ impl Config {
         let database_url = env("HOTLINE_DATABASE_URL")
             .or(raw.database_url)
             .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
-        if crate::store::backend_of(&database_url).is_none() {
+        if !(database_url.starts_with("sqlite:")) {
             issue(
                 None,
                 "database_url",
                 format!(
-                    "unsupported database \"{}\" (sqlite: or postgres://)",
+                    "unsupported database \"{}\" (only sqlite: for now)",
                     redact_url(&database_url)
                 ),
             );

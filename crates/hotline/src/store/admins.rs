@@ -1,8 +1,6 @@
 //! The backend group's administrators, cached so that role checks (the default
 //! `EXTENSIONS_ALLOWED`) are decided from the store without calling Telegram.
 
-#[allow(unused_imports)]
-use super::db::{q, q_as, q_scalar, Row};
 use super::{store_methods, Conn, ConnectionId, StoreError, UnixMs};
 
 store_methods! {
@@ -15,12 +13,12 @@ store_methods! {
 }
 
 async fn replace_group_admins(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     admins: &[(i64, String)],
     now: UnixMs,
 ) -> Result<(), StoreError> {
-    q("DELETE FROM group_admins WHERE connection_id = $1")
+    sqlx::query("DELETE FROM group_admins WHERE connection_id = $1")
         .bind(connection.0)
         .execute(&mut *c)
         .await?;
@@ -31,14 +29,14 @@ async fn replace_group_admins(
 }
 
 async fn set_group_member_status(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     user_id: i64,
     status: &str,
     now: UnixMs,
 ) -> Result<(), StoreError> {
     if matches!(status, "creator" | "administrator") {
-        q(
+        sqlx::query(
             "INSERT INTO group_admins (connection_id, user_id, status, refreshed_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (connection_id, user_id) DO UPDATE SET status = excluded.status, refreshed_at = excluded.refreshed_at",
         )
@@ -49,7 +47,7 @@ async fn set_group_member_status(
         .execute(&mut *c)
         .await?;
     } else {
-        q("DELETE FROM group_admins WHERE connection_id = $1 AND user_id = $2")
+        sqlx::query("DELETE FROM group_admins WHERE connection_id = $1 AND user_id = $2")
             .bind(connection.0)
             .bind(user_id)
             .execute(&mut *c)
@@ -59,16 +57,17 @@ async fn set_group_member_status(
 }
 
 async fn is_group_admin(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     user_id: i64,
 ) -> Result<bool, StoreError> {
-    let n: i64 =
-        q_scalar("SELECT COUNT(*) FROM group_admins WHERE connection_id = $1 AND user_id = $2")
-            .bind(connection.0)
-            .bind(user_id)
-            .fetch_one(&mut *c)
-            .await?;
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM group_admins WHERE connection_id = $1 AND user_id = $2",
+    )
+    .bind(connection.0)
+    .bind(user_id)
+    .fetch_one(&mut *c)
+    .await?;
     Ok(n > 0)
 }
 

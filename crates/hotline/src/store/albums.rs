@@ -1,7 +1,7 @@
 //! Album buffering: parts of one `media_group_id` gathered into one copy intent.
 
-#[allow(unused_imports)]
-use super::db::{q, q_as, q_scalar, Row};
+use sqlx::Row;
+
 use super::{store_methods, Conn, ConnectionId, StoreError};
 
 store_methods! {
@@ -14,11 +14,11 @@ store_methods! {
 }
 
 async fn open_album_batch(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     media_group_id: &str,
 ) -> Result<Option<i64>, StoreError> {
-    let row = q("SELECT batch FROM album_parts WHERE connection_id = $1 AND media_group_id = $2 AND sealed = FALSE LIMIT 1")
+    let row = sqlx::query("SELECT batch FROM album_parts WHERE connection_id = $1 AND media_group_id = $2 AND sealed = FALSE LIMIT 1")
         .bind(connection.0)
         .bind(media_group_id)
         .fetch_optional(&mut *c)
@@ -27,14 +27,14 @@ async fn open_album_batch(
 }
 
 async fn add_album_part(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     media_group_id: &str,
     batch: i64,
     chat_id: i64,
     message_id: i64,
 ) -> Result<(), StoreError> {
-    q(
+    sqlx::query(
         "INSERT INTO album_parts (connection_id, media_group_id, batch, chat_id, message_id) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT DO NOTHING",
     )
@@ -49,16 +49,16 @@ async fn add_album_part(
 }
 
 async fn album_batch(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     batch: i64,
 ) -> Result<Vec<i64>, StoreError> {
-    q("UPDATE album_parts SET sealed = TRUE WHERE connection_id = $1 AND batch = $2")
+    sqlx::query("UPDATE album_parts SET sealed = TRUE WHERE connection_id = $1 AND batch = $2")
         .bind(connection.0)
         .bind(batch)
         .execute(&mut *c)
         .await?;
-    let rows = q("SELECT message_id FROM album_parts WHERE connection_id = $1 AND batch = $2 ORDER BY message_id")
+    let rows = sqlx::query("SELECT message_id FROM album_parts WHERE connection_id = $1 AND batch = $2 ORDER BY message_id")
         .bind(connection.0)
         .bind(batch)
         .fetch_all(&mut *c)

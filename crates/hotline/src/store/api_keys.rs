@@ -1,9 +1,7 @@
 //! API keys (stored as SHA-256 hashes) and files uploaded through the API.
 
-use sqlx::FromRow;
+use sqlx::{FromRow, Row};
 
-#[allow(unused_imports)]
-use super::db::{q, q_as, q_scalar, Row};
 use super::{store_methods, Conn, ConnectionId, StoreError, UnixMs};
 
 /// A stored API key (never the key itself).
@@ -59,7 +57,7 @@ store_methods! {
 }
 
 async fn insert_api_key(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     name: &str,
     prefix: &str,
@@ -67,7 +65,7 @@ async fn insert_api_key(
     created_by: &str,
     now: UnixMs,
 ) -> Result<i64, StoreError> {
-    Ok(q_scalar(
+    Ok(sqlx::query_scalar(
         "INSERT INTO api_keys (connection_id, name, prefix, hash, created_by, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
@@ -82,11 +80,11 @@ async fn insert_api_key(
 }
 
 async fn api_key_by_hash(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     hash: &str,
     now: UnixMs,
 ) -> Result<Option<ApiKey>, StoreError> {
-    Ok(q_as(&format!(
+    Ok(sqlx::query_as(&format!(
         "UPDATE api_keys SET last_used_at = $2 WHERE hash = $1 AND revoked_at IS NULL RETURNING {COLUMNS}"
     ))
     .bind(hash)
@@ -95,8 +93,8 @@ async fn api_key_by_hash(
     .await?)
 }
 
-async fn api_keys(c: &mut Conn<'_>, connection: ConnectionId) -> Result<Vec<ApiKey>, StoreError> {
-    Ok(q_as(&format!(
+async fn api_keys(c: &mut Conn, connection: ConnectionId) -> Result<Vec<ApiKey>, StoreError> {
+    Ok(sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM api_keys WHERE connection_id = $1 ORDER BY id"
     ))
     .bind(connection.0)
@@ -105,12 +103,12 @@ async fn api_keys(c: &mut Conn<'_>, connection: ConnectionId) -> Result<Vec<ApiK
 }
 
 async fn revoke_api_key(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     id: i64,
     now: UnixMs,
 ) -> Result<bool, StoreError> {
-    let r = q(
+    let r = sqlx::query(
         "UPDATE api_keys SET revoked_at = $3 WHERE connection_id = $1 AND id = $2 AND revoked_at IS NULL",
     )
     .bind(connection.0)
@@ -122,12 +120,12 @@ async fn revoke_api_key(
 }
 
 async fn insert_api_upload(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     u: &ApiUpload,
     now: UnixMs,
 ) -> Result<i64, StoreError> {
-    Ok(q_scalar(
+    Ok(sqlx::query_scalar(
         "INSERT INTO api_uploads (connection_id, file_name, mime, data, created_at) \
          VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
@@ -141,16 +139,17 @@ async fn insert_api_upload(
 }
 
 async fn api_upload(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     id: i64,
 ) -> Result<Option<ApiUpload>, StoreError> {
-    let row =
-        q("SELECT file_name, mime, data FROM api_uploads WHERE connection_id = $1 AND id = $2")
-            .bind(connection.0)
-            .bind(id)
-            .fetch_optional(&mut *c)
-            .await?;
+    let row = sqlx::query(
+        "SELECT file_name, mime, data FROM api_uploads WHERE connection_id = $1 AND id = $2",
+    )
+    .bind(connection.0)
+    .bind(id)
+    .fetch_optional(&mut *c)
+    .await?;
     row.map(|r| {
         Ok(ApiUpload {
             file_name: r.try_get(0)?,
@@ -162,11 +161,11 @@ async fn api_upload(
 }
 
 async fn delete_api_upload(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     id: i64,
 ) -> Result<(), StoreError> {
-    q("DELETE FROM api_uploads WHERE connection_id = $1 AND id = $2")
+    sqlx::query("DELETE FROM api_uploads WHERE connection_id = $1 AND id = $2")
         .bind(connection.0)
         .bind(id)
         .execute(&mut *c)

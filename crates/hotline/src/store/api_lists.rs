@@ -1,8 +1,6 @@
 //! Paged listings for the REST API: contacts and dialogs of a connection, by id cursor
 //! (keyset pagination: each page is an index range scan, however many rows exist).
 
-#[allow(unused_imports)]
-use super::db::{q, q_as, q_scalar, Row};
 use super::{
     dialogs, store_methods, Conn, ConnectionId, Contact, Dialog, DialogStatus, StoreError,
 };
@@ -28,7 +26,7 @@ store_methods! {
 }
 
 async fn list_contacts(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     f: &ContactFilter,
     after: i64,
@@ -42,7 +40,7 @@ async fn list_contacts(
             .replace('_', "\\_");
         format!("%{escaped}%")
     });
-    Ok(q_as(
+    Ok(sqlx::query_as(
         "SELECT id, user_id, first_name, last_name, username, language_code, first_seen_at, \
          last_message_at, start_param, banned, blocked FROM contacts \
          WHERE connection_id = $1 AND id > $2 \
@@ -63,13 +61,13 @@ async fn list_contacts(
 }
 
 async fn list_dialogs(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     status: Option<DialogStatus>,
     after: i64,
     limit: i64,
 ) -> Result<Vec<Dialog>, StoreError> {
-    q(
+    sqlx::query(
         "SELECT id, connection_id, contact_id, thread_id, status, status_since, activated, created_at, \
          last_activity_at FROM dialogs WHERE connection_id = $1 AND id > $2 AND ($3 IS NULL OR status = $3) \
          ORDER BY id LIMIT $4",
@@ -101,7 +99,7 @@ impl super::Store {
              WHERE c.connection_id = $1 AND c.id > $2 AND ({}) ORDER BY c.id LIMIT $3",
             segment.sql
         );
-        let mut q = q_as::<Contact>(&sql)
+        let mut q = sqlx::query_as::<_, Contact>(&sql)
             .bind(connection.0)
             .bind(after)
             .bind(limit);
@@ -112,6 +110,6 @@ impl super::Store {
             };
         }
         let mut c = self.conn().await?;
-        Ok(q.fetch_all(&mut c.c()).await?)
+        Ok(q.fetch_all(&mut *c).await?)
     }
 }

@@ -4,10 +4,8 @@
 use std::collections::HashMap;
 
 use futures::TryStreamExt;
-use sqlx::FromRow;
+use sqlx::{FromRow, Row};
 
-#[allow(unused_imports)]
-use super::db::{q, q_as, q_scalar, Row};
 use super::{store_methods, Conn, ConnectionId, Store, StoreError, UnixMs};
 use super::{Bind, Compiled};
 
@@ -168,6 +166,8 @@ pub struct ExportRow {
     pub blocked: bool,
     /// Banned.
     pub banned: bool,
+    /// The dialog's latest satisfaction rating (1–5), if the user gave one.
+    pub rating: Option<i64>,
 }
 
 const BROADCAST: &str =
@@ -225,10 +225,10 @@ store_methods! {
 }
 
 async fn tag_keys(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
 ) -> Result<HashMap<String, i64>, StoreError> {
-    let rows = q("SELECT key, id FROM tags WHERE connection_id = $1")
+    let rows = sqlx::query("SELECT key, id FROM tags WHERE connection_id = $1")
         .bind(connection.0)
         .fetch_all(c)
         .await?;
@@ -238,13 +238,13 @@ async fn tag_keys(
 }
 
 async fn create_broadcast(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     b: &NewBroadcast,
     now: UnixMs,
 ) -> Result<i64, StoreError> {
     let ids = serde_json::to_string(&b.source_ids).unwrap_or_else(|_| "[]".into());
-    let id = q_scalar(
+    let id = sqlx::query_scalar(
         "INSERT INTO broadcasts (connection_id, state, audience, source_ids, created_by, paid, \
          start_at, created_at, updated_at) VALUES ($1, 'draft', $2, $3, $4, $5, $6, $7, $7) RETURNING id",
     )
@@ -260,8 +260,8 @@ async fn create_broadcast(
     Ok(id)
 }
 
-async fn set_total(c: &mut Conn<'_>, broadcast: i64) -> Result<i64, StoreError> {
-    let total: i64 = q_scalar(
+async fn set_total(c: &mut Conn, broadcast: i64) -> Result<i64, StoreError> {
+    let total: i64 = sqlx::query_scalar(
         "UPDATE broadcasts SET total = (SELECT COUNT(*) FROM broadcast_recipients WHERE broadcast_id = $1) \
          WHERE id = $1 RETURNING total",
     )
@@ -272,7 +272,10 @@ async fn set_total(c: &mut Conn<'_>, broadcast: i64) -> Result<i64, StoreError> 
 }
 
 /// Binds a compiled segment's values onto a query.
-pub(crate) fn bind_segment<'q>(mut q: super::db::Q<'q>, seg: &'q Compiled) -> super::db::Q<'q> {
+pub(crate) fn bind_segment<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    seg: &'q Compiled,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
     for b in &seg.binds {
         q = match b {
             Bind::Int(v) => q.bind(*v),
@@ -283,7 +286,7 @@ pub(crate) fn bind_segment<'q>(mut q: super::db::Q<'q>, seg: &'q Compiled) -> su
 }
 
 async fn add_segment_recipients(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     broadcast: i64,
     segment: &Compiled,
@@ -296,25 +299,26 @@ async fn add_segment_recipients(
          FROM contacts c WHERE c.connection_id = $2 AND ({}) ORDER BY c.id",
         segment.sql
     );
-    let q = q(&sql).bind(broadcast).bind(connection.0);
+    let q = sqlx::query(&sql).bind(broadcast).bind(connection.0);
     bind_segment(q, segment).execute(&mut *c).await?;
     set_total(c, broadcast).await
 }
 
 async fn add_list_recipients(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     broadcast: i64,
     users: &[i64],
 ) -> Result<i64, StoreError> {
-    let mut seq: i64 =
-        q_scalar("SELECT COALESCE(MAX(seq), 0) FROM broadcast_recipients WHERE broadcast_id = $1")
-            .bind(broadcast)
-            .fetch_one(&mut *c)
-            .await?;
+    let mut seq: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(MAX(seq), 0) FROM broadcast_recipients WHERE broadcast_id = $1",
+    )
+    .bind(broadcast)
+    .fetch_one(&mut *c)
+    .await?;
     for u in users {
         seq += 1;
-        q(
+        sqlx::query(
             "INSERT INTO broadcast_recipients (broadcast_id, seq, user_id, contact_id, state, error) \
              SELECT $1, $2, $3, c.id, \
                CASE WHEN c.blocked OR c.banned THEN 'skipped' ELSE 'pending' END, \
@@ -333,11 +337,11 @@ async fn add_list_recipients(
 }
 
 async fn broadcast(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     id: i64,
 ) -> Result<Option<Broadcast>, StoreError> {
-    Ok(q_as(&format!(
+    Ok(sqlx::query_as(&format!(
         "SELECT {BROADCAST} FROM broadcasts WHERE id = $1 AND connection_id = $2"
     ))
     .bind(id)
@@ -347,11 +351,11 @@ async fn broadcast(
 }
 
 async fn recent_broadcasts(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     limit: i64,
 ) -> Result<Vec<Broadcast>, StoreError> {
-    Ok(q_as(&format!(
+    Ok(sqlx::query_as(&format!(
         "SELECT {BROADCAST} FROM broadcasts WHERE connection_id = $1 AND state <> 'draft' \
          ORDER BY id DESC LIMIT $2"
     ))
@@ -362,10 +366,10 @@ async fn recent_broadcasts(
 }
 
 async fn live_broadcasts(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
 ) -> Result<Vec<Broadcast>, StoreError> {
-    Ok(q_as(&format!(
+    Ok(sqlx::query_as(&format!(
         "SELECT {BROADCAST} FROM broadcasts WHERE connection_id = $1 AND \
          (state IN ('scheduled', 'running', 'paused') OR (state IN ('done', 'cancelled') AND finished_at IS NULL)) \
          ORDER BY id"
@@ -375,8 +379,8 @@ async fn live_broadcasts(
     .await?)
 }
 
-async fn recipient_counts(c: &mut Conn<'_>, broadcast: i64) -> Result<RecipientCounts, StoreError> {
-    let rows = q(
+async fn recipient_counts(c: &mut Conn, broadcast: i64) -> Result<RecipientCounts, StoreError> {
+    let rows = sqlx::query(
         "SELECT state, COUNT(*) AS n FROM broadcast_recipients WHERE broadcast_id = $1 GROUP BY state",
     )
     .bind(broadcast)
@@ -399,7 +403,7 @@ async fn recipient_counts(c: &mut Conn<'_>, broadcast: i64) -> Result<RecipientC
 }
 
 async fn set_broadcast_state(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     broadcast: i64,
     from: &[&str],
     to: &str,
@@ -414,7 +418,7 @@ async fn set_broadcast_state(
          started_at = CASE WHEN $1 = 'running' THEN COALESCE(started_at, $2) ELSE started_at END \
          WHERE id = $3 AND state IN ({list})"
     );
-    let mut q = q(&sql).bind(to).bind(now).bind(broadcast);
+    let mut q = sqlx::query(&sql).bind(to).bind(now).bind(broadcast);
     for f in from {
         q = q.bind(*f);
     }
@@ -422,11 +426,11 @@ async fn set_broadcast_state(
 }
 
 async fn set_broadcast_control(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     broadcast: i64,
     message_id: i64,
 ) -> Result<(), StoreError> {
-    q("UPDATE broadcasts SET control_message = $2 WHERE id = $1")
+    sqlx::query("UPDATE broadcasts SET control_message = $2 WHERE id = $1")
         .bind(broadcast)
         .bind(message_id)
         .execute(c)
@@ -434,12 +438,8 @@ async fn set_broadcast_control(
     Ok(())
 }
 
-async fn finish_broadcast(
-    c: &mut Conn<'_>,
-    broadcast: i64,
-    now: UnixMs,
-) -> Result<bool, StoreError> {
-    Ok(q(
+async fn finish_broadcast(c: &mut Conn, broadcast: i64, now: UnixMs) -> Result<bool, StoreError> {
+    Ok(sqlx::query(
         "UPDATE broadcasts SET finished_at = $2, updated_at = $2 WHERE id = $1 AND finished_at IS NULL",
     )
     .bind(broadcast)
@@ -451,11 +451,11 @@ async fn finish_broadcast(
 }
 
 async fn start_due_broadcasts(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     now: UnixMs,
 ) -> Result<u64, StoreError> {
-    Ok(q(
+    Ok(sqlx::query(
         "UPDATE broadcasts SET state = 'running', started_at = COALESCE(started_at, $2), updated_at = $2 \
          WHERE connection_id = $1 AND state = 'scheduled' AND start_at <= $2",
     )
@@ -467,11 +467,11 @@ async fn start_due_broadcasts(
 }
 
 async fn queue_recipients(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     broadcast: i64,
     limit: i64,
 ) -> Result<Vec<(i64, i64)>, StoreError> {
-    let rows = q(
+    let rows = sqlx::query(
         "UPDATE broadcast_recipients SET state = 'queued' WHERE broadcast_id = $1 AND seq IN \
          (SELECT seq FROM broadcast_recipients WHERE broadcast_id = $1 AND state = 'pending' ORDER BY seq LIMIT $2) \
          RETURNING seq, user_id",
@@ -489,11 +489,11 @@ async fn queue_recipients(
 }
 
 async fn delivery(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     broadcast: i64,
     seq: i64,
 ) -> Result<Option<RecipientDelivery>, StoreError> {
-    let row = q(
+    let row = sqlx::query(
         "SELECT r.state, r.user_id, r.contact_id, b.state AS bstate, b.source_ids, b.paid \
          FROM broadcast_recipients r JOIN broadcasts b ON b.id = r.broadcast_id \
          WHERE r.broadcast_id = $1 AND r.seq = $2",
@@ -518,7 +518,7 @@ async fn delivery(
 }
 
 async fn set_recipient(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     broadcast: i64,
     seq: i64,
     from: &str,
@@ -526,7 +526,7 @@ async fn set_recipient(
     error: Option<&str>,
     sent_at: Option<UnixMs>,
 ) -> Result<bool, StoreError> {
-    Ok(q(
+    Ok(sqlx::query(
         "UPDATE broadcast_recipients SET state = $4, error = $5, sent_at = $6 \
          WHERE broadcast_id = $1 AND seq = $2 AND state = $3",
     )
@@ -542,8 +542,8 @@ async fn set_recipient(
         > 0)
 }
 
-async fn cancel_pending_recipients(c: &mut Conn<'_>, broadcast: i64) -> Result<u64, StoreError> {
-    Ok(q(
+async fn cancel_pending_recipients(c: &mut Conn, broadcast: i64) -> Result<u64, StoreError> {
+    Ok(sqlx::query(
         "UPDATE broadcast_recipients SET state = 'cancelled', error = 'broadcast cancelled' \
          WHERE broadcast_id = $1 AND state = 'pending'",
     )
@@ -553,8 +553,8 @@ async fn cancel_pending_recipients(c: &mut Conn<'_>, broadcast: i64) -> Result<u
     .rows_affected())
 }
 
-async fn sent_since(c: &mut Conn<'_>, broadcast: i64, since: UnixMs) -> Result<i64, StoreError> {
-    Ok(q_scalar(
+async fn sent_since(c: &mut Conn, broadcast: i64, since: UnixMs) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(
         "SELECT COUNT(*) FROM broadcast_recipients WHERE broadcast_id = $1 AND state = 'sent' AND sent_at >= $2",
     )
     .bind(broadcast)
@@ -563,8 +563,8 @@ async fn sent_since(c: &mut Conn<'_>, broadcast: i64, since: UnixMs) -> Result<i
     .await?)
 }
 
-async fn report_rows(c: &mut Conn<'_>, broadcast: i64) -> Result<Vec<ReportRow>, StoreError> {
-    Ok(q_as(
+async fn report_rows(c: &mut Conn, broadcast: i64) -> Result<Vec<ReportRow>, StoreError> {
+    Ok(sqlx::query_as(
         "SELECT r.user_id, ct.first_name, ct.last_name, ct.username, r.state, r.error, r.sent_at \
          FROM broadcast_recipients r LEFT JOIN contacts ct ON ct.id = r.contact_id \
          WHERE r.broadcast_id = $1 ORDER BY r.seq",
@@ -575,14 +575,14 @@ async fn report_rows(c: &mut Conn<'_>, broadcast: i64) -> Result<Vec<ReportRow>,
 }
 
 async fn remember_general(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     message_id: i64,
     author: i64,
     media_group_id: Option<&str>,
     now: UnixMs,
 ) -> Result<(), StoreError> {
-    q(
+    sqlx::query(
         "INSERT INTO general_messages (connection_id, message_id, author_id, media_group_id, created_at) \
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
     )
@@ -593,7 +593,7 @@ async fn remember_general(
     .bind(now)
     .execute(&mut *c)
     .await?;
-    q("DELETE FROM general_messages WHERE created_at < $1")
+    sqlx::query("DELETE FROM general_messages WHERE created_at < $1")
         .bind(now - 2 * 86_400_000)
         .execute(c)
         .await?;
@@ -601,13 +601,13 @@ async fn remember_general(
 }
 
 async fn general_chain(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     from: i64,
     to: i64,
     author: i64,
 ) -> Result<Vec<i64>, StoreError> {
-    Ok(q_scalar(
+    Ok(sqlx::query_scalar(
         "SELECT message_id FROM general_messages WHERE connection_id = $1 AND ( \
            (message_id BETWEEN $2 AND $3 AND author_id = $4) \
            OR media_group_id IN (SELECT media_group_id FROM general_messages \
@@ -623,14 +623,14 @@ async fn general_chain(
 }
 
 async fn record_event(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     dialog: i64,
     kind: &str,
     operator: Option<i64>,
     at: UnixMs,
 ) -> Result<(), StoreError> {
-    q(
+    sqlx::query(
         "INSERT INTO dialog_events (connection_id, dialog_id, kind, operator_id, at) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(connection.0)
@@ -644,12 +644,12 @@ async fn record_event(
 }
 
 async fn events_between(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     from: UnixMs,
     to: UnixMs,
 ) -> Result<Vec<DialogEvent>, StoreError> {
-    Ok(q_as(
+    Ok(sqlx::query_as(
         "SELECT dialog_id, kind, operator_id, at FROM dialog_events \
          WHERE connection_id = $1 AND at >= $2 AND at < $3 ORDER BY dialog_id, at, id",
     )
@@ -674,31 +674,27 @@ impl Store {
             binds: Vec::new(),
         };
         let seg = segment.unwrap_or(&all);
-        let mut conn = self.conn().await?;
-        let mut c = conn.c();
-        let tags = if c.is_pg() {
-            "string_agg(t.name, ',' ORDER BY t.name)"
-        } else {
-            "group_concat(t.name, ',')"
-        };
         let sql = format!(
             "SELECT c.user_id, c.first_name, c.last_name, c.username, c.language_code, \
                c.first_seen_at, c.last_message_at, \
-               (SELECT {tags} FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id \
+               (SELECT group_concat(t.name, ',') FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id \
                   WHERE ct.contact_id = c.id) AS tags, \
                d.status AS dialog_status, \
                (SELECT COUNT(*) FROM message_links l WHERE l.dialog_id = d.id AND l.direction = 'incoming') AS messages_in, \
                (SELECT COUNT(*) FROM message_links l WHERE l.dialog_id = d.id AND l.direction <> 'incoming') AS messages_out, \
-               c.blocked, c.banned \
+               c.blocked, c.banned, \
+               (SELECT r.score FROM dialog_ratings r WHERE r.dialog_id = d.id AND r.score IS NOT NULL \
+                  ORDER BY r.id DESC LIMIT 1) AS rating \
              FROM contacts c LEFT JOIN dialogs d ON d.contact_id = c.id AND d.connection_id = c.connection_id \
              WHERE c.connection_id = $1 AND ({}) ORDER BY c.id",
             seg.sql
         );
-        let q = bind_segment(q(&sql).bind(connection.0), seg);
-        let mut rows = q.fetch(&mut c);
+        let mut conn = self.conn().await?;
+        let q = bind_segment(sqlx::query(&sql).bind(connection.0), seg);
+        let mut rows = q.fetch(&mut *conn);
         let mut n = 0;
         while let Some(r) = rows.try_next().await? {
-            if let Err(e) = row(r.record::<ExportRow>()?) {
+            if let Err(e) = row(ExportRow::from_row(&r)?) {
                 return Ok(Err(e));
             }
             n += 1;
@@ -717,7 +713,7 @@ impl Store {
             segment.sql
         );
         let mut conn = self.conn().await?;
-        let q = bind_segment(q(&sql).bind(connection.0), segment);
-        Ok(q.fetch_one(&mut conn.c()).await?.try_get(0)?)
+        let q = bind_segment(sqlx::query(&sql).bind(connection.0), segment);
+        Ok(q.fetch_one(&mut *conn).await?.try_get(0)?)
     }
 }

@@ -2,8 +2,6 @@
 
 use sqlx::FromRow;
 
-#[allow(unused_imports)]
-use super::db::{q, q_as, q_scalar, Row};
 use super::{store_methods, Conn, ConnectionId, StoreError, UnixMs};
 
 /// Profile fields taken from Telegram's `User` on every message, so names stay current.
@@ -80,11 +78,11 @@ store_methods! {
 }
 
 async fn contact_by_user(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     user_id: i64,
 ) -> Result<Option<Contact>, StoreError> {
-    Ok(q_as(&format!(
+    Ok(sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM contacts WHERE connection_id = $1 AND user_id = $2"
     ))
     .bind(connection.0)
@@ -93,9 +91,9 @@ async fn contact_by_user(
     .await?)
 }
 
-async fn contact(c: &mut Conn<'_>, id: i64) -> Result<Option<Contact>, StoreError> {
+async fn contact(c: &mut Conn, id: i64) -> Result<Option<Contact>, StoreError> {
     Ok(
-        q_as(&format!("SELECT {COLUMNS} FROM contacts WHERE id = $1"))
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM contacts WHERE id = $1"))
             .bind(id)
             .fetch_optional(&mut *c)
             .await?,
@@ -103,12 +101,12 @@ async fn contact(c: &mut Conn<'_>, id: i64) -> Result<Option<Contact>, StoreErro
 }
 
 async fn contact_by_username(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     username: &str,
 ) -> Result<Option<Contact>, StoreError> {
     let u = username.trim().trim_start_matches('@').to_lowercase();
-    Ok(q_as(&format!(
+    Ok(sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM contacts WHERE connection_id = $1 AND username = $2 ORDER BY id DESC LIMIT 1"
     ))
     .bind(connection.0)
@@ -117,8 +115,8 @@ async fn contact_by_username(
     .await?)
 }
 
-async fn set_contact_banned(c: &mut Conn<'_>, id: i64, banned: bool) -> Result<(), StoreError> {
-    q("UPDATE contacts SET banned = $2 WHERE id = $1")
+async fn set_contact_banned(c: &mut Conn, id: i64, banned: bool) -> Result<(), StoreError> {
+    sqlx::query("UPDATE contacts SET banned = $2 WHERE id = $1")
         .bind(id)
         .bind(banned)
         .execute(&mut *c)
@@ -126,8 +124,8 @@ async fn set_contact_banned(c: &mut Conn<'_>, id: i64, banned: bool) -> Result<(
     Ok(())
 }
 
-async fn set_contact_blocked(c: &mut Conn<'_>, id: i64, blocked: bool) -> Result<(), StoreError> {
-    q("UPDATE contacts SET blocked = $2 WHERE id = $1")
+async fn set_contact_blocked(c: &mut Conn, id: i64, blocked: bool) -> Result<(), StoreError> {
+    sqlx::query("UPDATE contacts SET blocked = $2 WHERE id = $1")
         .bind(id)
         .bind(blocked)
         .execute(&mut *c)
@@ -136,7 +134,7 @@ async fn set_contact_blocked(c: &mut Conn<'_>, id: i64, blocked: bool) -> Result
 }
 
 async fn contact_wrote(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     p: &ContactProfile,
     start_param: Option<&str>,
@@ -154,7 +152,7 @@ async fn contact_wrote(
          language_code = COALESCE(excluded.language_code, contacts.language_code), \
          last_message_at = excluded.last_message_at, blocked = FALSE RETURNING {COLUMNS}"
     );
-    Ok(q_as::<Contact>(&sql)
+    Ok(sqlx::query_as::<_, Contact>(&sql)
         .bind(connection.0)
         .bind(p.user_id)
         .bind(&p.first_name)

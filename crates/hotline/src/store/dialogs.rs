@@ -4,8 +4,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-#[allow(unused_imports)]
-use super::db::{q, q_as, q_scalar, Row};
+use sqlx::Row;
+
 use super::{store_methods, Conn, ConnectionId, StoreError, UnixMs};
 
 /// Dialog status, shown as a coloured square in the topic title and icon.
@@ -83,7 +83,7 @@ pub struct Dialog {
 const COLUMNS: &str =
     "id, connection_id, contact_id, thread_id, status, status_since, activated, created_at, last_activity_at";
 
-pub(super) fn from_row(r: &Row) -> Result<Dialog, StoreError> {
+pub(super) fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Dialog, StoreError> {
     let status: String = r.try_get("status")?;
     Ok(Dialog {
         id: r.try_get("id")?,
@@ -130,13 +130,13 @@ store_methods! {
 }
 
 async fn ensure_dialog(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     contact_id: i64,
     status: DialogStatus,
     now: UnixMs,
 ) -> Result<(Dialog, bool), StoreError> {
-    let created = q(
+    let created = sqlx::query(
         "INSERT INTO dialogs (connection_id, contact_id, status, status_since, created_at, last_activity_at) \
          VALUES ($1, $2, $3, $4, $4, $4) ON CONFLICT (connection_id, contact_id) DO NOTHING",
     )
@@ -157,8 +157,8 @@ async fn ensure_dialog(
     Ok((d, created))
 }
 
-async fn dialog(c: &mut Conn<'_>, id: i64) -> Result<Option<Dialog>, StoreError> {
-    q(&format!("SELECT {COLUMNS} FROM dialogs WHERE id = $1"))
+async fn dialog(c: &mut Conn, id: i64) -> Result<Option<Dialog>, StoreError> {
+    sqlx::query(&format!("SELECT {COLUMNS} FROM dialogs WHERE id = $1"))
         .bind(id)
         .fetch_optional(&mut *c)
         .await?
@@ -168,11 +168,11 @@ async fn dialog(c: &mut Conn<'_>, id: i64) -> Result<Option<Dialog>, StoreError>
 }
 
 async fn dialog_for_contact(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     contact_id: i64,
 ) -> Result<Option<Dialog>, StoreError> {
-    q(&format!(
+    sqlx::query(&format!(
         "SELECT {COLUMNS} FROM dialogs WHERE connection_id = $1 AND contact_id = $2"
     ))
     .bind(connection.0)
@@ -185,11 +185,11 @@ async fn dialog_for_contact(
 }
 
 async fn dialog_by_thread(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     thread_id: i64,
 ) -> Result<Option<Dialog>, StoreError> {
-    q(&format!(
+    sqlx::query(&format!(
         "SELECT {COLUMNS} FROM dialogs WHERE connection_id = $1 AND thread_id = $2"
     ))
     .bind(connection.0)
@@ -202,11 +202,11 @@ async fn dialog_by_thread(
 }
 
 async fn set_dialog_thread(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     id: i64,
     thread_id: Option<i64>,
 ) -> Result<(), StoreError> {
-    q("UPDATE dialogs SET thread_id = $2 WHERE id = $1")
+    sqlx::query("UPDATE dialogs SET thread_id = $2 WHERE id = $1")
         .bind(id)
         .bind(thread_id)
         .execute(&mut *c)
@@ -215,12 +215,12 @@ async fn set_dialog_thread(
 }
 
 async fn set_dialog_status(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     id: i64,
     status: DialogStatus,
     now: UnixMs,
 ) -> Result<bool, StoreError> {
-    let r = q(
+    let r = sqlx::query(
         "UPDATE dialogs SET status = $2, status_since = $3, last_activity_at = $3 WHERE id = $1 AND status <> $2",
     )
     .bind(id)
@@ -231,12 +231,8 @@ async fn set_dialog_status(
     Ok(r.rows_affected() > 0)
 }
 
-async fn set_dialog_activated(
-    c: &mut Conn<'_>,
-    id: i64,
-    activated: bool,
-) -> Result<(), StoreError> {
-    q("UPDATE dialogs SET activated = $2 WHERE id = $1")
+async fn set_dialog_activated(c: &mut Conn, id: i64, activated: bool) -> Result<(), StoreError> {
+    sqlx::query("UPDATE dialogs SET activated = $2 WHERE id = $1")
         .bind(id)
         .bind(activated)
         .execute(&mut *c)
@@ -244,8 +240,8 @@ async fn set_dialog_activated(
     Ok(())
 }
 
-async fn touch_dialog(c: &mut Conn<'_>, id: i64, now: UnixMs) -> Result<(), StoreError> {
-    q("UPDATE dialogs SET last_activity_at = $2 WHERE id = $1")
+async fn touch_dialog(c: &mut Conn, id: i64, now: UnixMs) -> Result<(), StoreError> {
+    sqlx::query("UPDATE dialogs SET last_activity_at = $2 WHERE id = $1")
         .bind(id)
         .bind(now)
         .execute(&mut *c)
@@ -254,12 +250,12 @@ async fn touch_dialog(c: &mut Conn<'_>, id: i64, now: UnixMs) -> Result<(), Stor
 }
 
 async fn close_if_waiting(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     id: i64,
     before: UnixMs,
     now: UnixMs,
 ) -> Result<bool, StoreError> {
-    let r = q(
+    let r = sqlx::query(
         "UPDATE dialogs SET status = 'closed', status_since = $3, last_activity_at = $3 \
          WHERE id = $1 AND status = 'wait' AND status_since < $2",
     )
@@ -272,12 +268,12 @@ async fn close_if_waiting(
 }
 
 async fn dialogs_waiting_since(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     before: UnixMs,
     limit: i64,
 ) -> Result<Vec<Dialog>, StoreError> {
-    q(&format!(
+    sqlx::query(&format!(
         "SELECT {COLUMNS} FROM dialogs WHERE connection_id = $1 AND status = 'wait' AND status_since < $2 \
          ORDER BY status_since LIMIT $3"
     ))
@@ -292,10 +288,10 @@ async fn dialogs_waiting_since(
 }
 
 async fn dialog_with_contact(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     id: i64,
 ) -> Result<Option<(Dialog, super::Contact)>, StoreError> {
-    let row = q(
+    let row = sqlx::query(
         "SELECT d.id, d.connection_id, d.contact_id, d.thread_id, d.status, d.status_since, d.activated, \
          d.created_at, d.last_activity_at, c.user_id AS c_user_id, c.first_name AS c_first_name, \
          c.last_name AS c_last_name, c.username AS c_username, c.language_code AS c_language_code, \

@@ -1,10 +1,8 @@
 //! What the API and webhooks remember: the text history of dialogs (`dialog_messages`)
 //! and the durable queue of outgoing webhook deliveries (`webhook_deliveries`).
 
-use sqlx::FromRow;
+use sqlx::{FromRow, Row};
 
-#[allow(unused_imports)]
-use super::db::{q, q_as, q_scalar, Row};
 use super::{store_methods, Conn, ConnectionId, StoreError, UnixMs};
 
 /// One message of a dialog's history.
@@ -126,12 +124,12 @@ store_methods! {
 }
 
 async fn insert_history(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     m: &NewHistoryMessage,
     now: UnixMs,
 ) -> Result<i64, StoreError> {
-    Ok(q_scalar(
+    Ok(sqlx::query_scalar(
         "INSERT INTO dialog_messages (connection_id, dialog_id, direction, kind, text, user_message_id, \
          group_message_id, author_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
     )
@@ -152,11 +150,11 @@ const HISTORY: &str = "id, dialog_id, direction, kind, text, user_message_id, gr
                        author_id, created_at";
 
 async fn history_by_group_message(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     group_message_id: i64,
 ) -> Result<Option<HistoryMessage>, StoreError> {
-    Ok(q_as(&format!(
+    Ok(sqlx::query_as(&format!(
         "SELECT {HISTORY} FROM dialog_messages WHERE connection_id = $1 AND group_message_id = $2 \
          ORDER BY id DESC LIMIT 1"
     ))
@@ -167,12 +165,12 @@ async fn history_by_group_message(
 }
 
 async fn dialog_history(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     dialog: i64,
     after: i64,
     limit: i64,
 ) -> Result<Vec<HistoryMessage>, StoreError> {
-    Ok(q_as(&format!(
+    Ok(sqlx::query_as(&format!(
         "SELECT {HISTORY} FROM dialog_messages WHERE dialog_id = $1 AND id > $2 ORDER BY id LIMIT $3"
     ))
     .bind(dialog)
@@ -183,27 +181,29 @@ async fn dialog_history(
 }
 
 async fn set_history_group_message(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     id: i64,
     group_message_id: i64,
     user_message_id: i64,
 ) -> Result<(), StoreError> {
-    q("UPDATE dialog_messages SET group_message_id = $2, user_message_id = $3 WHERE id = $1")
-        .bind(id)
-        .bind(group_message_id)
-        .bind(user_message_id)
-        .execute(&mut *c)
-        .await?;
+    sqlx::query(
+        "UPDATE dialog_messages SET group_message_id = $2, user_message_id = $3 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(group_message_id)
+    .bind(user_message_id)
+    .execute(&mut *c)
+    .await?;
     Ok(())
 }
 
 async fn enqueue_delivery(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     d: &NewDelivery,
     now: UnixMs,
 ) -> Result<i64, StoreError> {
-    Ok(q_scalar(
+    Ok(sqlx::query_scalar(
         "INSERT INTO webhook_deliveries (connection_id, url, event, event_id, ordering_key, body, reply, \
          state, next_attempt_at, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8, $8) RETURNING id",
@@ -221,12 +221,12 @@ async fn enqueue_delivery(
 }
 
 async fn due_deliveries(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     now: UnixMs,
     limit: i64,
 ) -> Result<Vec<Delivery>, StoreError> {
-    Ok(q_as(
+    Ok(sqlx::query_as(
         "SELECT d.id, d.url, d.event, d.event_id, d.ordering_key, d.body, d.reply, d.attempts, d.created_at \
          FROM webhook_deliveries d WHERE d.connection_id = $1 AND d.state = 'pending' \
          AND d.next_attempt_at <= $2 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries o \
@@ -241,10 +241,10 @@ async fn due_deliveries(
 }
 
 async fn next_delivery_due(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
 ) -> Result<Option<UnixMs>, StoreError> {
-    Ok(q_scalar(
+    Ok(sqlx::query_scalar(
         "SELECT MIN(next_attempt_at) FROM webhook_deliveries WHERE connection_id = $1 AND state = 'pending'",
     )
     .bind(connection.0)
@@ -252,8 +252,8 @@ async fn next_delivery_due(
     .await?)
 }
 
-async fn delivery_done(c: &mut Conn<'_>, id: i64, now: UnixMs) -> Result<(), StoreError> {
-    q(
+async fn delivery_done(c: &mut Conn, id: i64, now: UnixMs) -> Result<(), StoreError> {
+    sqlx::query(
         "UPDATE webhook_deliveries SET state = 'done', attempts = attempts + 1, updated_at = $2, \
          last_error = NULL WHERE id = $1",
     )
@@ -265,13 +265,13 @@ async fn delivery_done(c: &mut Conn<'_>, id: i64, now: UnixMs) -> Result<(), Sto
 }
 
 async fn delivery_retry(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     id: i64,
     next_attempt_at: UnixMs,
     error: &str,
     now: UnixMs,
 ) -> Result<(), StoreError> {
-    q(
+    sqlx::query(
         "UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = $2, last_error = $3, \
          updated_at = $4 WHERE id = $1",
     )
@@ -285,12 +285,12 @@ async fn delivery_retry(
 }
 
 async fn delivery_failed(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     id: i64,
     error: &str,
     now: UnixMs,
 ) -> Result<(), StoreError> {
-    q(
+    sqlx::query(
         "UPDATE webhook_deliveries SET state = 'failed', attempts = attempts + 1, last_error = $2, \
          updated_at = $3 WHERE id = $1",
     )
@@ -303,10 +303,10 @@ async fn delivery_failed(
 }
 
 async fn delivery_stats(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
 ) -> Result<DeliveryStats, StoreError> {
-    let rows = q(
+    let rows = sqlx::query(
         "SELECT state, COUNT(*) FROM webhook_deliveries WHERE connection_id = $1 GROUP BY state",
     )
     .bind(connection.0)

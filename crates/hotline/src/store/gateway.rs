@@ -2,8 +2,8 @@
 //! the update-log retention that respects it, and the journal of the bot's calls waiting
 //! for their mirror decision.
 
-#[allow(unused_imports)]
-use super::db::{q, q_as, q_scalar, Row};
+use sqlx::Row;
+
 use super::{store_methods, Conn, ConnectionId, StoreError, UnixMs};
 
 /// What the gateway remembers for one connection's parallel bot.
@@ -57,10 +57,10 @@ store_methods! {
 }
 
 async fn gateway_state(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
 ) -> Result<Option<GatewayState>, StoreError> {
-    let row = q(
+    let row = sqlx::query(
         "SELECT confirmed, allowed_updates, webhook_url, webhook_secret, max_connections FROM gateway_state \
          WHERE connection_id = $1",
     )
@@ -86,7 +86,7 @@ async fn gateway_state(
 }
 
 async fn save_gateway_state(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     s: &GatewayState,
     now: UnixMs,
@@ -95,7 +95,7 @@ async fn save_gateway_state(
         .allowed_updates
         .as_ref()
         .map(|a| serde_json::to_string(a).unwrap_or_else(|_| "[]".into()));
-    q(
+    sqlx::query(
         "INSERT INTO gateway_state (connection_id, confirmed, allowed_updates, webhook_url, webhook_secret, \
          max_connections, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
          ON CONFLICT (connection_id) DO UPDATE SET confirmed = excluded.confirmed, \
@@ -116,12 +116,12 @@ async fn save_gateway_state(
 }
 
 async fn purge_updates_for_gateway(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     confirmed_before: UnixMs,
     hard_before: UnixMs,
 ) -> Result<u64, StoreError> {
-    Ok(q(
+    Ok(sqlx::query(
         "DELETE FROM updates WHERE connection_id = $1 AND processed = TRUE AND (received_at < $3 OR \
          (received_at < $2 AND update_id <= COALESCE((SELECT confirmed FROM gateway_state WHERE connection_id = $1), \
          -9223372036854775807)))",
@@ -135,12 +135,12 @@ async fn purge_updates_for_gateway(
 }
 
 async fn journal_calls(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     calls: &[GatewayCall],
 ) -> Result<(), StoreError> {
     for call in calls {
-        q(
+        sqlx::query(
             "INSERT INTO gateway_calls (connection_id, after_update, called_at, method, request, answer) \
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -157,11 +157,11 @@ async fn journal_calls(
 }
 
 async fn journaled_calls(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     limit: i64,
 ) -> Result<Vec<GatewayCall>, StoreError> {
-    let rows = q(
+    let rows = sqlx::query(
         "SELECT id, after_update, called_at, method, request, answer FROM gateway_calls \
          WHERE connection_id = $1 ORDER BY id LIMIT $2",
     )
@@ -183,12 +183,8 @@ async fn journaled_calls(
         .collect()
 }
 
-async fn forget_calls(
-    c: &mut Conn<'_>,
-    connection: ConnectionId,
-    upto: i64,
-) -> Result<(), StoreError> {
-    q("DELETE FROM gateway_calls WHERE connection_id = $1 AND id <= $2")
+async fn forget_calls(c: &mut Conn, connection: ConnectionId, upto: i64) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM gateway_calls WHERE connection_id = $1 AND id <= $2")
         .bind(connection.0)
         .bind(upto)
         .execute(&mut *c)

@@ -1,8 +1,8 @@
 //! Message links: which group (topic) message is the counterpart of which user-chat
 //! message. Used for replies and edits both ways; indexed by each side.
 
-#[allow(unused_imports)]
-use super::db::{q, q_as, q_scalar, Row};
+use sqlx::Row;
+
 use super::{store_methods, Conn, ConnectionId, StoreError, UnixMs};
 
 /// Which way the message travelled.
@@ -74,7 +74,7 @@ const COLUMNS: &str =
     "id, dialog_id, user_chat_id, user_message_id, group_chat_id, group_message_id, \
                        direction, kind, created_at";
 
-fn from_row(r: &Row) -> Result<MessageLink, StoreError> {
+fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<MessageLink, StoreError> {
     let dir: String = r.try_get("direction")?;
     Ok(MessageLink {
         id: r.try_get("id")?,
@@ -101,12 +101,12 @@ store_methods! {
 }
 
 async fn insert_link(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     l: &NewLink,
     now: UnixMs,
 ) -> Result<i64, StoreError> {
-    Ok(q_scalar(
+    Ok(sqlx::query_scalar(
         "INSERT INTO message_links (connection_id, dialog_id, user_chat_id, user_message_id, group_chat_id, \
          group_message_id, direction, kind, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
     )
@@ -124,12 +124,12 @@ async fn insert_link(
 }
 
 async fn link_by_user_message(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     chat: i64,
     message_id: i64,
 ) -> Result<Option<MessageLink>, StoreError> {
-    q(&format!(
+    sqlx::query(&format!(
         "SELECT {COLUMNS} FROM message_links WHERE connection_id = $1 AND user_chat_id = $2 AND user_message_id = $3 \
          ORDER BY id DESC LIMIT 1"
     ))
@@ -144,12 +144,12 @@ async fn link_by_user_message(
 }
 
 async fn link_by_group_message(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     chat: i64,
     message_id: i64,
 ) -> Result<Option<MessageLink>, StoreError> {
-    q(&format!(
+    sqlx::query(&format!(
         "SELECT {COLUMNS} FROM message_links WHERE connection_id = $1 AND group_chat_id = $2 AND group_message_id = $3 \
          ORDER BY id DESC LIMIT 1"
     ))

@@ -7,9 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sqlx::Row;
 
-#[allow(unused_imports)]
-use super::db::{q, q_as, q_scalar, Row};
 use super::{store_methods, Conn, ConnectionId, Store, StoreError, Tx, UnixMs};
 
 /// Store id of an intent.
@@ -128,7 +127,7 @@ pub struct OutboxStats {
 const COLUMNS: &str =
     "id, connection_id, lane, target_chat, fairness_key, action, attempts, next_attempt_at, last_error, created_at";
 
-fn from_row(r: &Row) -> Result<Intent, StoreError> {
+fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Intent, StoreError> {
     let corrupt = |message: String| StoreError::Corrupt {
         table: "outbox",
         message,
@@ -163,7 +162,7 @@ impl Tx {
         intent: &NewIntent,
         now: UnixMs,
     ) -> Result<IntentId, StoreError> {
-        let id = enqueue(&mut self.c(), connection, intent, now).await?;
+        let id = enqueue(&mut self.tx, connection, intent, now).await?;
         self.wake.insert(connection);
         Ok(id)
     }
@@ -201,7 +200,7 @@ impl Store {
         let mut c = self.conn().await?;
         let mut out = Vec::new();
         for lane in [Lane::Reply, Lane::Group, Lane::Broadcast] {
-            let mut q = q(&sql)
+            let mut q = sqlx::query(&sql)
                 .bind(connection.0)
                 .bind(now)
                 .bind(limit)
@@ -209,7 +208,7 @@ impl Store {
             for t in exclude_targets {
                 q = q.bind(*t);
             }
-            for row in q.fetch_all(&mut c.c()).await? {
+            for row in q.fetch_all(&mut *c).await? {
                 out.push(from_row(&row)?);
             }
         }
@@ -266,12 +265,12 @@ store_methods! {
 }
 
 async fn enqueue(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     i: &NewIntent,
     now: UnixMs,
 ) -> Result<IntentId, StoreError> {
-    let id: i64 = q_scalar(
+    let id: i64 = sqlx::query_scalar(
         "INSERT INTO outbox (connection_id, lane, target_chat, fairness_key, action, state, attempts, \
          next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7, $7) RETURNING id",
     )
@@ -287,8 +286,8 @@ async fn enqueue(
     Ok(IntentId(id))
 }
 
-async fn outbox_intent(c: &mut Conn<'_>, id: IntentId) -> Result<Option<Intent>, StoreError> {
-    q(&format!("SELECT {COLUMNS} FROM outbox WHERE id = $1"))
+async fn outbox_intent(c: &mut Conn, id: IntentId) -> Result<Option<Intent>, StoreError> {
+    sqlx::query(&format!("SELECT {COLUMNS} FROM outbox WHERE id = $1"))
         .bind(id.0)
         .fetch_optional(&mut *c)
         .await?
@@ -298,11 +297,11 @@ async fn outbox_intent(c: &mut Conn<'_>, id: IntentId) -> Result<Option<Intent>,
 }
 
 async fn outbox_recover(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     now: UnixMs,
 ) -> Result<u64, StoreError> {
-    Ok(q(
+    Ok(sqlx::query(
         "UPDATE outbox SET state = 'pending', updated_at = $2 WHERE connection_id = $1 AND state = 'in_flight'",
     )
     .bind(connection.0)
@@ -313,11 +312,11 @@ async fn outbox_recover(
 }
 
 async fn outbox_next_due(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     now: UnixMs,
 ) -> Result<Option<UnixMs>, StoreError> {
-    Ok(q_scalar(
+    Ok(sqlx::query_scalar(
         "SELECT MIN(next_attempt_at) FROM outbox WHERE connection_id = $1 AND state = 'pending' AND next_attempt_at > $2",
     )
     .bind(connection.0)
@@ -327,11 +326,11 @@ async fn outbox_next_due(
 }
 
 async fn outbox_mark_in_flight(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     id: IntentId,
     now: UnixMs,
 ) -> Result<Option<Value>, StoreError> {
-    let action: Option<String> = q_scalar(
+    let action: Option<String> = sqlx::query_scalar(
         "UPDATE outbox SET state = 'in_flight', attempts = attempts + 1, updated_at = $2 \
          WHERE id = $1 AND state = 'pending' RETURNING action",
     )
@@ -350,12 +349,12 @@ fn parse_action(text: &str) -> Result<Value, StoreError> {
 }
 
 async fn outbox_pending_tail(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     target_chat: i64,
     fairness_key: i64,
 ) -> Result<Option<(IntentId, Value)>, StoreError> {
-    let row: Option<(i64, String, String)> = q_as(
+    let row: Option<(i64, String, String)> = sqlx::query_as(
         "SELECT id, state, action FROM outbox WHERE connection_id = $1 AND target_chat = $2 \
          AND fairness_key = $3 AND state IN ('pending', 'in_flight') ORDER BY id DESC LIMIT 1",
     )
@@ -373,11 +372,11 @@ async fn outbox_pending_tail(
 }
 
 async fn outbox_extend_pending(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     id: IntentId,
     action: &Value,
 ) -> Result<bool, StoreError> {
-    let done = q("UPDATE outbox SET action = $2 WHERE id = $1 AND state = 'pending'")
+    let done = sqlx::query("UPDATE outbox SET action = $2 WHERE id = $1 AND state = 'pending'")
         .bind(id.0)
         .bind(action.to_string())
         .execute(&mut *c)
@@ -385,23 +384,25 @@ async fn outbox_extend_pending(
     Ok(done.rows_affected() == 1)
 }
 
-async fn outbox_mark_done(c: &mut Conn<'_>, id: IntentId, now: UnixMs) -> Result<(), StoreError> {
-    q("UPDATE outbox SET state = 'done', last_error = NULL, updated_at = $2 WHERE id = $1")
-        .bind(id.0)
-        .bind(now)
-        .execute(&mut *c)
-        .await?;
+async fn outbox_mark_done(c: &mut Conn, id: IntentId, now: UnixMs) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE outbox SET state = 'done', last_error = NULL, updated_at = $2 WHERE id = $1",
+    )
+    .bind(id.0)
+    .bind(now)
+    .execute(&mut *c)
+    .await?;
     Ok(())
 }
 
 async fn outbox_reschedule(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     id: IntentId,
     next: UnixMs,
     error: &str,
     now: UnixMs,
 ) -> Result<(), StoreError> {
-    q(
+    sqlx::query(
         "UPDATE outbox SET state = 'pending', next_attempt_at = $2, last_error = $3, updated_at = $4 WHERE id = $1",
     )
     .bind(id.0)
@@ -414,40 +415,39 @@ async fn outbox_reschedule(
 }
 
 async fn outbox_mark_failed(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     id: IntentId,
     error: &str,
     now: UnixMs,
 ) -> Result<(), StoreError> {
-    q("UPDATE outbox SET state = 'failed', last_error = $2, updated_at = $3 WHERE id = $1")
-        .bind(id.0)
-        .bind(error)
-        .bind(now)
-        .execute(&mut *c)
-        .await?;
+    sqlx::query(
+        "UPDATE outbox SET state = 'failed', last_error = $2, updated_at = $3 WHERE id = $1",
+    )
+    .bind(id.0)
+    .bind(error)
+    .bind(now)
+    .execute(&mut *c)
+    .await?;
     Ok(())
 }
 
 async fn outbox_purge_done(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     before: UnixMs,
 ) -> Result<u64, StoreError> {
-    Ok(
-        q("DELETE FROM outbox WHERE connection_id = $1 AND state = 'done' AND updated_at < $2")
-            .bind(connection.0)
-            .bind(before)
-            .execute(&mut *c)
-            .await?
-            .rows_affected(),
+    Ok(sqlx::query(
+        "DELETE FROM outbox WHERE connection_id = $1 AND state = 'done' AND updated_at < $2",
     )
+    .bind(connection.0)
+    .bind(before)
+    .execute(&mut *c)
+    .await?
+    .rows_affected())
 }
 
-async fn outbox_stats(
-    c: &mut Conn<'_>,
-    connection: ConnectionId,
-) -> Result<OutboxStats, StoreError> {
-    let rows = q(
+async fn outbox_stats(c: &mut Conn, connection: ConnectionId) -> Result<OutboxStats, StoreError> {
+    let rows = sqlx::query(
         "SELECT state, COUNT(*) FROM outbox WHERE connection_id = $1 AND state <> 'done' GROUP BY state",
     )
     .bind(connection.0)
@@ -552,22 +552,18 @@ mod tests {
     #[tokio::test]
     async fn due_heads_query_is_indexed() {
         let (s, _d) = temp_store().await;
-        if s.backend() != super::super::Backend::Sqlite {
-            return; // EXPLAIN QUERY PLAN is SQLite's.
-        }
-        let mut pc = s.conn().await.unwrap();
-        let mut c = pc.c();
-        let plan: Vec<String> = q_scalar::<String>(&format!(
+        let mut c = s.conn().await.unwrap();
+        let plan: Vec<String> = sqlx::query_scalar::<_, String>(&format!(
             "SELECT detail FROM (EXPLAIN QUERY PLAN {})",
             due_heads_sql(2)
         ))
-        .fetch_all(&mut c)
+        .fetch_all(&mut *c)
         .await
         .unwrap_or_default();
         // Fallback for SQLite builds where EXPLAIN cannot be a subquery.
         let plan = if plan.is_empty() {
-            q(&format!("EXPLAIN QUERY PLAN {}", due_heads_sql(2)))
-                .fetch_all(&mut c)
+            sqlx::query(&format!("EXPLAIN QUERY PLAN {}", due_heads_sql(2)))
+                .fetch_all(&mut *c)
                 .await
                 .unwrap()
                 .iter()

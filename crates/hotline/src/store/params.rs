@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-#[allow(unused_imports)]
-use super::db::{q, q_as, q_scalar, Row};
+use sqlx::Row;
+
 use super::{now_ms, store_methods, Conn, ConnectionId, StoreError};
 
 store_methods! {
@@ -24,21 +24,23 @@ store_methods! {
     pub async fn kv_set(&self, connection: ConnectionId, key: &str, value: &str) -> () => kv_set;
 }
 
-async fn ensure_connection(c: &mut Conn<'_>, name: &str) -> Result<ConnectionId, StoreError> {
-    q("INSERT INTO connections (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
-        .bind(name)
-        .bind(now_ms())
-        .execute(&mut *c)
-        .await?;
-    let id: i64 = q_scalar("SELECT id FROM connections WHERE name = $1")
+async fn ensure_connection(c: &mut Conn, name: &str) -> Result<ConnectionId, StoreError> {
+    sqlx::query(
+        "INSERT INTO connections (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(name)
+    .bind(now_ms())
+    .execute(&mut *c)
+    .await?;
+    let id: i64 = sqlx::query_scalar("SELECT id FROM connections WHERE name = $1")
         .bind(name)
         .fetch_one(&mut *c)
         .await?;
     Ok(ConnectionId(id))
 }
 
-async fn find_connection(c: &mut Conn<'_>, name: &str) -> Result<Option<ConnectionId>, StoreError> {
-    let id: Option<i64> = q_scalar("SELECT id FROM connections WHERE name = $1")
+async fn find_connection(c: &mut Conn, name: &str) -> Result<Option<ConnectionId>, StoreError> {
+    let id: Option<i64> = sqlx::query_scalar("SELECT id FROM connections WHERE name = $1")
         .bind(name)
         .fetch_optional(&mut *c)
         .await?;
@@ -46,10 +48,10 @@ async fn find_connection(c: &mut Conn<'_>, name: &str) -> Result<Option<Connecti
 }
 
 async fn param_overrides(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
 ) -> Result<BTreeMap<String, String>, StoreError> {
-    let rows = q("SELECT name, value FROM connection_params WHERE connection_id = $1")
+    let rows = sqlx::query("SELECT name, value FROM connection_params WHERE connection_id = $1")
         .bind(connection.0)
         .fetch_all(&mut *c)
         .await?;
@@ -59,12 +61,12 @@ async fn param_overrides(
 }
 
 async fn set_param_override(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     name: &str,
     value: &str,
 ) -> Result<(), StoreError> {
-    q(
+    sqlx::query(
         "INSERT INTO connection_params (connection_id, name, value, updated_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (connection_id, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
     )
@@ -78,11 +80,11 @@ async fn set_param_override(
 }
 
 async fn delete_param_override(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     name: &str,
 ) -> Result<bool, StoreError> {
-    let r = q("DELETE FROM connection_params WHERE connection_id = $1 AND name = $2")
+    let r = sqlx::query("DELETE FROM connection_params WHERE connection_id = $1 AND name = $2")
         .bind(connection.0)
         .bind(name.to_ascii_uppercase())
         .execute(&mut *c)
@@ -91,12 +93,12 @@ async fn delete_param_override(
 }
 
 async fn kv_get(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     key: &str,
 ) -> Result<Option<String>, StoreError> {
     Ok(
-        q_scalar("SELECT value FROM kv WHERE connection_id = $1 AND key = $2")
+        sqlx::query_scalar("SELECT value FROM kv WHERE connection_id = $1 AND key = $2")
             .bind(connection.0)
             .bind(key)
             .fetch_optional(&mut *c)
@@ -105,12 +107,12 @@ async fn kv_get(
 }
 
 async fn kv_set(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     key: &str,
     value: &str,
 ) -> Result<(), StoreError> {
-    q(
+    sqlx::query(
         "INSERT INTO kv (connection_id, key, value, updated_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (connection_id, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
     )

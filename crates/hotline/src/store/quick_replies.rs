@@ -1,9 +1,8 @@
 //! Quick replies (`/say`) and the recent album items a reply to one album item needs.
 
 use serde_json::Value;
+use sqlx::Row;
 
-#[allow(unused_imports)]
-use super::db::{q, q_as, q_scalar, Row};
 use super::{store_methods, Conn, ConnectionId, StoreError, UnixMs};
 
 /// How long album items are kept for `/say NAME` (a reply to an album from a topic).
@@ -60,7 +59,7 @@ store_methods! {
     pub async fn media_album(&self, connection: ConnectionId, chat_id: i64, message_id: i64, since: UnixMs) -> Vec<(i64, Value)> => media_album;
 }
 
-fn from_row(r: &Row) -> Result<QuickReply, StoreError> {
+fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<QuickReply, StoreError> {
     let corrupt = |m: String| StoreError::Corrupt {
         table: "quick_replies",
         message: m,
@@ -81,13 +80,13 @@ fn from_row(r: &Row) -> Result<QuickReply, StoreError> {
 const COLUMNS: &str = "id, name, key, items, source_chat, source_thread, source_ids";
 
 async fn save_quick_reply(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     q: &NewQuickReply<'_>,
     now: UnixMs,
 ) -> Result<bool, StoreError> {
     let existed = quick_reply(c, connection, q.name).await?.is_some();
-    super::db::q(
+    sqlx::query(
         "INSERT INTO quick_replies (connection_id, name, key, items, source_chat, source_thread, \
          source_ids, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
          ON CONFLICT (connection_id, key) DO UPDATE SET name = excluded.name, items = excluded.items, \
@@ -109,11 +108,11 @@ async fn save_quick_reply(
 }
 
 async fn quick_reply(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     name: &str,
 ) -> Result<Option<QuickReply>, StoreError> {
-    let row = q(&format!(
+    let row = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM quick_replies WHERE connection_id = $1 AND key = $2"
     ))
     .bind(connection.0)
@@ -124,10 +123,10 @@ async fn quick_reply(
 }
 
 async fn quick_replies(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
 ) -> Result<Vec<QuickReply>, StoreError> {
-    let rows = q(&format!(
+    let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM quick_replies WHERE connection_id = $1 ORDER BY key"
     ))
     .bind(connection.0)
@@ -137,11 +136,11 @@ async fn quick_replies(
 }
 
 async fn delete_quick_reply(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     name: &str,
 ) -> Result<bool, StoreError> {
-    let r = q("DELETE FROM quick_replies WHERE connection_id = $1 AND key = $2")
+    let r = sqlx::query("DELETE FROM quick_replies WHERE connection_id = $1 AND key = $2")
         .bind(connection.0)
         .bind(name.to_lowercase())
         .execute(&mut *c)
@@ -150,7 +149,7 @@ async fn delete_quick_reply(
 }
 
 async fn record_media_item(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     chat_id: i64,
     message_id: i64,
@@ -158,11 +157,11 @@ async fn record_media_item(
     item: &Value,
     now: UnixMs,
 ) -> Result<(), StoreError> {
-    q("DELETE FROM media_items WHERE created_at < $1")
+    sqlx::query("DELETE FROM media_items WHERE created_at < $1")
         .bind(now - MEDIA_ITEMS_TTL_MS)
         .execute(&mut *c)
         .await?;
-    q(
+    sqlx::query(
         "INSERT INTO media_items (connection_id, chat_id, message_id, media_group_id, item, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
     )
@@ -178,17 +177,19 @@ async fn record_media_item(
 }
 
 async fn media_album(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     chat_id: i64,
     message_id: i64,
     since: UnixMs,
 ) -> Result<Vec<(i64, Value)>, StoreError> {
-    let rows = q("SELECT m.message_id, m.item FROM media_items m \
+    let rows = sqlx::query(
+        "SELECT m.message_id, m.item FROM media_items m \
          JOIN media_items one ON one.connection_id = m.connection_id \
               AND one.media_group_id = m.media_group_id \
          WHERE one.connection_id = $1 AND one.chat_id = $2 AND one.message_id = $3 \
-              AND m.chat_id = $2 AND m.created_at >= $4 ORDER BY m.message_id")
+              AND m.chat_id = $2 AND m.created_at >= $4 ORDER BY m.message_id",
+    )
     .bind(connection.0)
     .bind(chat_id)
     .bind(message_id)

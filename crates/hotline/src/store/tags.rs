@@ -1,9 +1,7 @@
 //! Tags and funnels (`/mark`): tag definitions, funnel stages, and tags on contacts.
 
-use sqlx::FromRow;
+use sqlx::{FromRow, Row};
 
-#[allow(unused_imports)]
-use super::db::{q, q_as, q_scalar, Row};
 use super::{store_methods, Conn, ConnectionId, StoreError, UnixMs};
 
 /// A tag definition.
@@ -72,12 +70,12 @@ store_methods! {
 }
 
 async fn create_tag(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     name: &str,
     now: UnixMs,
 ) -> Result<Option<Tag>, StoreError> {
-    let r = q(
+    let r = sqlx::query(
         "INSERT INTO tags (connection_id, name, key, created_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (connection_id, key) DO NOTHING",
     )
@@ -94,11 +92,11 @@ async fn create_tag(
 }
 
 async fn tag_by_name(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     name: &str,
 ) -> Result<Option<Tag>, StoreError> {
-    Ok(q_as(&format!(
+    Ok(sqlx::query_as(&format!(
         "SELECT {TAG} FROM tags WHERE connection_id = $1 AND key = $2"
     ))
     .bind(connection.0)
@@ -108,26 +106,24 @@ async fn tag_by_name(
 }
 
 async fn tags_with_counts(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
 ) -> Result<Vec<(Tag, i64)>, StoreError> {
-    let rows = q("SELECT t.id, t.name, t.key, t.ticker, t.sends, \
+    let rows = sqlx::query(
+        "SELECT t.id, t.name, t.key, t.ticker, t.sends, \
          (SELECT COUNT(*) FROM contact_tags ct WHERE ct.tag_id = t.id) AS n \
-         FROM tags t WHERE t.connection_id = $1 ORDER BY t.key")
+         FROM tags t WHERE t.connection_id = $1 ORDER BY t.key",
+    )
     .bind(connection.0)
     .fetch_all(&mut *c)
     .await?;
     rows.iter()
-        .map(|r| Ok((r.record::<Tag>()?, r.try_get::<i64, _>("n")?)))
+        .map(|r| Ok((Tag::from_row(r)?, r.try_get::<i64, _>("n")?)))
         .collect()
 }
 
-async fn set_tag_ticker(
-    c: &mut Conn<'_>,
-    tag: i64,
-    ticker: Option<&str>,
-) -> Result<(), StoreError> {
-    q("UPDATE tags SET ticker = $2 WHERE id = $1")
+async fn set_tag_ticker(c: &mut Conn, tag: i64, ticker: Option<&str>) -> Result<(), StoreError> {
+    sqlx::query("UPDATE tags SET ticker = $2 WHERE id = $1")
         .bind(tag)
         .bind(ticker)
         .execute(&mut *c)
@@ -135,8 +131,8 @@ async fn set_tag_ticker(
     Ok(())
 }
 
-async fn set_tag_sends(c: &mut Conn<'_>, tag: i64, sends: Option<&str>) -> Result<(), StoreError> {
-    q("UPDATE tags SET sends = $2 WHERE id = $1")
+async fn set_tag_sends(c: &mut Conn, tag: i64, sends: Option<&str>) -> Result<(), StoreError> {
+    sqlx::query("UPDATE tags SET sends = $2 WHERE id = $1")
         .bind(tag)
         .bind(sends.map(str::to_lowercase))
         .execute(&mut *c)
@@ -145,20 +141,21 @@ async fn set_tag_sends(c: &mut Conn<'_>, tag: i64, sends: Option<&str>) -> Resul
 }
 
 async fn rename_tag(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     tag: i64,
     name: &str,
 ) -> Result<bool, StoreError> {
-    let taken: Option<i64> = q_scalar("SELECT id FROM tags WHERE connection_id = $1 AND key = $2")
-        .bind(connection.0)
-        .bind(name.to_lowercase())
-        .fetch_optional(&mut *c)
-        .await?;
+    let taken: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM tags WHERE connection_id = $1 AND key = $2")
+            .bind(connection.0)
+            .bind(name.to_lowercase())
+            .fetch_optional(&mut *c)
+            .await?;
     if taken.is_some_and(|id| id != tag) {
         return Ok(false);
     }
-    q("UPDATE tags SET name = $2, key = $3 WHERE id = $1")
+    sqlx::query("UPDATE tags SET name = $2, key = $3 WHERE id = $1")
         .bind(tag)
         .bind(name)
         .bind(name.to_lowercase())
@@ -167,31 +164,33 @@ async fn rename_tag(
     Ok(true)
 }
 
-async fn delete_tag(c: &mut Conn<'_>, tag: i64) -> Result<(), StoreError> {
-    q("DELETE FROM tags WHERE id = $1")
+async fn delete_tag(c: &mut Conn, tag: i64) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM tags WHERE id = $1")
         .bind(tag)
         .execute(&mut *c)
         .await?;
     Ok(())
 }
 
-async fn set_tag_removes(c: &mut Conn<'_>, tag: i64, removes: &[i64]) -> Result<(), StoreError> {
-    q("DELETE FROM tag_removes WHERE tag_id = $1")
+async fn set_tag_removes(c: &mut Conn, tag: i64, removes: &[i64]) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM tag_removes WHERE tag_id = $1")
         .bind(tag)
         .execute(&mut *c)
         .await?;
     for r in removes {
-        q("INSERT INTO tag_removes (tag_id, removes_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(tag)
-            .bind(r)
-            .execute(&mut *c)
-            .await?;
+        sqlx::query(
+            "INSERT INTO tag_removes (tag_id, removes_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(tag)
+        .bind(r)
+        .execute(&mut *c)
+        .await?;
     }
     Ok(())
 }
 
-async fn tag_removes(c: &mut Conn<'_>, tag: i64) -> Result<Vec<Tag>, StoreError> {
-    Ok(q_as(
+async fn tag_removes(c: &mut Conn, tag: i64) -> Result<Vec<Tag>, StoreError> {
+    Ok(sqlx::query_as(
         "SELECT t.id, t.name, t.key, t.ticker, t.sends FROM tag_removes r \
          JOIN tags t ON t.id = r.removes_id WHERE r.tag_id = $1 ORDER BY t.key",
     )
@@ -201,12 +200,12 @@ async fn tag_removes(c: &mut Conn<'_>, tag: i64) -> Result<Vec<Tag>, StoreError>
 }
 
 async fn add_contact_tag(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     contact: i64,
     tag: i64,
     now: UnixMs,
 ) -> Result<bool, StoreError> {
-    let r = q(
+    let r = sqlx::query(
         "INSERT INTO contact_tags (contact_id, tag_id, created_at) VALUES ($1, $2, $3) \
          ON CONFLICT DO NOTHING",
     )
@@ -218,8 +217,8 @@ async fn add_contact_tag(
     Ok(r.rows_affected() > 0)
 }
 
-async fn remove_contact_tag(c: &mut Conn<'_>, contact: i64, tag: i64) -> Result<bool, StoreError> {
-    let r = q("DELETE FROM contact_tags WHERE contact_id = $1 AND tag_id = $2")
+async fn remove_contact_tag(c: &mut Conn, contact: i64, tag: i64) -> Result<bool, StoreError> {
+    let r = sqlx::query("DELETE FROM contact_tags WHERE contact_id = $1 AND tag_id = $2")
         .bind(contact)
         .bind(tag)
         .execute(&mut *c)
@@ -227,8 +226,8 @@ async fn remove_contact_tag(c: &mut Conn<'_>, contact: i64, tag: i64) -> Result<
     Ok(r.rows_affected() > 0)
 }
 
-async fn contact_tags(c: &mut Conn<'_>, contact: i64) -> Result<Vec<Tag>, StoreError> {
-    Ok(q_as(
+async fn contact_tags(c: &mut Conn, contact: i64) -> Result<Vec<Tag>, StoreError> {
+    Ok(sqlx::query_as(
         "SELECT t.id, t.name, t.key, t.ticker, t.sends FROM contact_tags ct \
          JOIN tags t ON t.id = ct.tag_id WHERE ct.contact_id = $1 ORDER BY ct.created_at, t.id",
     )
@@ -237,8 +236,8 @@ async fn contact_tags(c: &mut Conn<'_>, contact: i64) -> Result<Vec<Tag>, StoreE
     .await?)
 }
 
-async fn contact_tickers(c: &mut Conn<'_>, contact: i64) -> Result<Vec<String>, StoreError> {
-    Ok(q_scalar(
+async fn contact_tickers(c: &mut Conn, contact: i64) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar(
         "SELECT t.ticker FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id \
          WHERE ct.contact_id = $1 AND t.ticker IS NOT NULL ORDER BY ct.created_at, t.id",
     )
@@ -248,12 +247,12 @@ async fn contact_tickers(c: &mut Conn<'_>, contact: i64) -> Result<Vec<String>, 
 }
 
 async fn tag_members(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     tag: i64,
     limit: i64,
 ) -> Result<Vec<TagMember>, StoreError> {
-    Ok(q_as(
+    Ok(sqlx::query_as(
         "SELECT k.id AS contact_id, k.user_id, k.first_name, k.last_name, \
          d.id AS dialog_id, d.thread_id FROM contact_tags ct \
          JOIN contacts k ON k.id = ct.contact_id \

@@ -2,9 +2,8 @@
 //! processed from here. `UNIQUE (connection, update_id)` makes intake idempotent.
 
 use serde_json::Value;
+use sqlx::Row;
 
-#[allow(unused_imports)]
-use super::db::{q, q_as, q_scalar, Row};
 use super::{store_methods, Conn, ConnectionId, StoreError, UnixMs};
 
 /// An update as stored.
@@ -20,7 +19,7 @@ pub struct StoredUpdate {
     pub processed: bool,
 }
 
-fn from_row(r: &Row) -> Result<StoredUpdate, StoreError> {
+fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<StoredUpdate, StoreError> {
     let text: String = r.try_get("payload")?;
     Ok(StoredUpdate {
         update_id: r.try_get("update_id")?,
@@ -48,7 +47,7 @@ store_methods! {
 }
 
 async fn insert_updates(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     updates: &[Value],
     now: UnixMs,
@@ -61,7 +60,7 @@ async fn insert_updates(
                 message: "update without integer update_id".into(),
             });
         };
-        n += q(
+        n += sqlx::query(
             "INSERT INTO updates (connection_id, update_id, payload, received_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (connection_id, update_id) DO NOTHING",
         )
@@ -79,11 +78,11 @@ async fn insert_updates(
 const COLUMNS: &str = "update_id, payload, received_at, processed";
 
 async fn unprocessed_updates(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     limit: i64,
 ) -> Result<Vec<StoredUpdate>, StoreError> {
-    q(&format!(
+    sqlx::query(&format!(
         "SELECT {COLUMNS} FROM updates WHERE connection_id = $1 AND processed = FALSE ORDER BY update_id LIMIT $2"
     ))
     .bind(connection.0)
@@ -96,12 +95,12 @@ async fn unprocessed_updates(
 }
 
 async fn mark_update_processed(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     update_id: i64,
     now: UnixMs,
 ) -> Result<(), StoreError> {
-    q("UPDATE updates SET processed = TRUE, processed_at = $3 WHERE connection_id = $1 AND update_id = $2")
+    sqlx::query("UPDATE updates SET processed = TRUE, processed_at = $3 WHERE connection_id = $1 AND update_id = $2")
         .bind(connection.0)
         .bind(update_id)
         .bind(now)
@@ -110,12 +109,9 @@ async fn mark_update_processed(
     Ok(())
 }
 
-async fn last_update_id(
-    c: &mut Conn<'_>,
-    connection: ConnectionId,
-) -> Result<Option<i64>, StoreError> {
+async fn last_update_id(c: &mut Conn, connection: ConnectionId) -> Result<Option<i64>, StoreError> {
     Ok(
-        q_scalar("SELECT MAX(update_id) FROM updates WHERE connection_id = $1")
+        sqlx::query_scalar("SELECT MAX(update_id) FROM updates WHERE connection_id = $1")
             .bind(connection.0)
             .fetch_one(&mut *c)
             .await?,
@@ -123,12 +119,12 @@ async fn last_update_id(
 }
 
 async fn updates_after(
-    c: &mut Conn<'_>,
+    c: &mut Conn,
     connection: ConnectionId,
     after: i64,
     limit: i64,
 ) -> Result<Vec<StoredUpdate>, StoreError> {
-    q(&format!(
+    sqlx::query(&format!(
         "SELECT {COLUMNS} FROM updates WHERE connection_id = $1 AND update_id > $2 ORDER BY update_id LIMIT $3"
     ))
     .bind(connection.0)
