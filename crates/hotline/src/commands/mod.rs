@@ -2,6 +2,7 @@
 //! topic, `general` those typed in General. Commands are never sent to the user.
 
 mod ban;
+pub mod comment;
 mod help;
 mod mark;
 mod new;
@@ -30,7 +31,9 @@ pub async fn topic(
 ) -> Result<(), StoreError> {
     let reply_to = msg["message_id"].as_i64();
     match cmd.name.as_str() {
-        "close" | "hold" | "wait" => status::run(ctx, tx, dialog, &cmd.name).await,
+        "close" | "hold" | "wait" => {
+            status::run(ctx, tx, dialog, &cmd.name, msg["from"]["id"].as_i64()).await
+        }
         "ban" => ban::run(ctx, tx, dialog, true, reply_to).await,
         "unban" => ban::run(ctx, tx, dialog, false, reply_to).await,
         "info" => help::info(ctx, tx, msg, dialog).await,

@@ -1,4 +1,5 @@
-//! `/close`, `/hold` (🟪) and `/wait` (🟨): set a dialog's status by hand.
+//! `/close`, `/hold` (🟪) and `/wait` (🟨): set a dialog's status by hand. Closing goes
+//! through [`crate::closing`] (closing message, rating question).
 
 use crate::domain::Context;
 use crate::store::{now_ms, Dialog, DialogStatus, StoreError, Tx};
@@ -9,9 +10,13 @@ pub async fn run(
     tx: &mut Tx,
     dialog: &Dialog,
     name: &str,
+    operator: Option<i64>,
 ) -> Result<(), StoreError> {
     let status = match name {
-        "close" => DialogStatus::Closed,
+        "close" => {
+            crate::closing::close_by_team(ctx, tx, dialog, operator).await?;
+            return Ok(());
+        }
         "hold" => DialogStatus::New,
         _ => DialogStatus::Wait,
     };

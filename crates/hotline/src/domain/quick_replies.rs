@@ -58,10 +58,15 @@ impl Context {
 }
 
 impl Execute<SendOut> for Topics {
-    type Done = Links;
+    /// The links, or `Err(dialog)` when nothing reached the user.
+    type Done = Result<Links, i64>;
     type Error = TopicError;
 
-    async fn execute(&self, _intent: &Intent, a: SendOut) -> Result<Links, TopicError> {
+    async fn execute(
+        &self,
+        _intent: &Intent,
+        a: SendOut,
+    ) -> Result<Result<Links, i64>, TopicError> {
         let (dialog, name, items) = (a.dialog, &a.name, &a.items);
         let forward = a.forward.as_ref();
         let (_, contact) = self.load(dialog).await?;
@@ -81,7 +86,7 @@ impl Execute<SendOut> for Topics {
                     html(name)
                 );
                 self.notice(dialog, &text, None).await?;
-                return Ok(Links::new());
+                return Ok(Err(dialog));
             }
             Err(e) => {
                 let why = if forward.is_some() {
@@ -95,7 +100,7 @@ impl Execute<SendOut> for Topics {
                     html(&why)
                 );
                 self.notice(dialog, &text, None).await?;
-                return Ok(Links::new());
+                return Ok(Err(dialog));
             }
         };
         // The user has it: never retry from here on, or they would get it twice.
@@ -131,15 +136,18 @@ impl Execute<SendOut> for Topics {
                 tracing::warn!(dialog, error = %e, "quick reply sent but not shown in the topic");
             }
         }
-        Ok(links)
+        Ok(Ok(links))
     }
 
     async fn complete(
         &self,
         tx: &mut Tx,
         _intent: &Intent,
-        links: Links,
+        done: Result<Links, i64>,
     ) -> Result<(), StoreError> {
-        links.record(tx, self.ctx.connection).await
+        match done {
+            Ok(links) => links.record(tx, self.ctx.connection).await,
+            Err(dialog) => self.ctx.not_delivered(tx, dialog).await,
+        }
     }
 }

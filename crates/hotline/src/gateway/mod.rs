@@ -248,7 +248,14 @@ pub async fn intercept(State(gw): State<Gateway>, req: Request, next: Next) -> R
         let span =
             tracing::info_span!("gateway", connection = %bot.ctx.name, method = loggable(&method));
         let started = std::time::Instant::now();
-        let response = api(bot, method, req).instrument(span.clone()).await;
+        let name = bot.ctx.name.clone();
+        let response = api(bot, method.clone(), req).instrument(span.clone()).await;
+        crate::metrics::gateway_request(
+            &name,
+            &method,
+            response.status().as_u16(),
+            started.elapsed(),
+        );
         span.in_scope(|| {
             tracing::debug!(
                 status = response.status().as_u16(),

@@ -126,5 +126,6 @@ pub async fn process_batch(ctx: &Context, store: &Store) -> Result<usize, StoreE
         tx.forget_calls(ctx.connection, upto).await?;
     }
     tx.commit().await?;
+    crate::metrics::updates_processed(&ctx.name, updates.iter().map(|u| u.received_at));
     Ok(updates.len() + usize::from(decided.is_some()))
 }

@@ -43,7 +43,8 @@ pub async fn poll_loop(
                 continue;
             }
             Ok(updates) => match store.insert_updates(connection, &updates, now_ms()).await {
-                Ok(_) => {
+                Ok(new) => {
+                    crate::metrics::updates_received(connection, new);
                     failures = 0;
                     let max = updates.iter().filter_map(|u| u["update_id"].as_i64()).max();
                     if let Some(max) = max {

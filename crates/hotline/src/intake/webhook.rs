@@ -61,7 +61,8 @@ pub async fn receive(
         .insert_updates(intake.connection, std::slice::from_ref(&update), now_ms())
         .await
     {
-        Ok(_) => {
+        Ok(new) => {
+            crate::metrics::updates_received(intake.connection, new);
             intake.wake.notify_one();
             intake
                 .updates

@@ -1,0 +1,540 @@
+//! `/metrics` in the Prometheus text format (docs/monitoring.md lists every series).
+//!
+//! Two kinds of series:
+//! - **Counters and histograms** kept in memory by the code that does the work (updates
+//!   received and processed, Bot API calls, 429s, retries, webhook deliveries, gateway
+//!   requests). Updating one is an atomic add behind a label lookup: nothing touches the
+//!   database on the relay path.
+//! - **Gauges read from the database at scrape time** (outbox depth and oldest age by lane,
+//!   dead letters, unprocessed updates, dialogs by status, broadcast progress), cached for
+//!   [`GAUGE_CACHE`] so a scraper polling hard costs a few queries per period at most.
+//!
+//! The registry is process-wide, like every Prometheus client's default, and series carry
+//! the connection's name as the `connection` label ([`name_connection`] maps the store id
+//! to it when a connection starts).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, LazyLock, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use prometheus::{
+    HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+use crate::store::{now_ms, ConnectionId, Gauges, Lane, Store};
+
+/// How long the database gauges of one scrape are reused.
+pub const GAUGE_CACHE: Duration = Duration::from_secs(2);
+
+/// Distinct method labels kept per family; beyond it a new method counts as `other`
+/// (a parallel bot may call any method name through the gateway).
+const MAX_METHODS: usize = 256;
+
+/// Every series Hotline exports.
+pub struct Metrics {
+    registry: Registry,
+    names: RwLock<HashMap<ConnectionId, Arc<str>>>,
+    methods: RwLock<HashSet<String>>,
+    updates_received: IntCounterVec,
+    updates_processed: IntCounterVec,
+    processing_lag: HistogramVec,
+    api_calls: IntCounterVec,
+    api_latency: HistogramVec,
+    rate_limited: IntCounterVec,
+    paused_seconds: IntCounterVec,
+    outbox_retries: IntCounterVec,
+    outbox_finished: IntCounterVec,
+    webhook_deliveries: IntCounterVec,
+    gateway_requests: IntCounterVec,
+    gateway_latency: HistogramVec,
+    // Scrape-time gauges (reset and refilled from the database at each refresh).
+    outbox_depth: IntGaugeVec,
+    outbox_oldest: IntGaugeVec,
+    outbox_in_flight: IntGaugeVec,
+    dead_letters: IntGaugeVec,
+    updates_pending: IntGaugeVec,
+    updates_oldest: IntGaugeVec,
+    dialogs: IntGaugeVec,
+    webhook_pending: IntGaugeVec,
+    webhook_oldest: IntGaugeVec,
+    broadcast_recipients: IntGaugeVec,
+    ready: IntGaugeVec,
+}
+
+fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+    r.register(Box::new(c.clone())).expect("unique metric");
+    c
+}
+
+fn gauge(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
+    r.register(Box::new(g.clone())).expect("unique metric");
+    g
+}
+
+fn histogram(
+    r: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+    buckets: &[f64],
+) -> HistogramVec {
+    let h = HistogramVec::new(
+        HistogramOpts::new(name, help).buckets(buckets.to_vec()),
+        labels,
+    )
+    .expect("valid metric");
+    r.register(Box::new(h.clone())).expect("unique metric");
+    h
+}
+
+/// Latency buckets, seconds: from a local emulator's milliseconds to a long poll.
+const LATENCY: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+/// Processing lag buckets, seconds (received → decided).
+const LAG: &[f64] = &[
+    0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+];
+
+impl Metrics {
+    fn new() -> Self {
+        let r = Registry::new();
+        let conn = &["connection"];
+        Self {
+            updates_received: counter(
+                &r,
+                "hotline_updates_received_total",
+                "Telegram updates stored in the update log (polling or webhook).",
+                conn,
+            ),
+            updates_processed: counter(
+                &r,
+                "hotline_updates_processed_total",
+                "Updates the processor decided on (the relay, commands, mirroring).",
+                conn,
+            ),
+            processing_lag: histogram(
+                &r,
+                "hotline_update_processing_lag_seconds",
+                "Time from storing an update to committing its decision.",
+                conn,
+                LAG,
+            ),
+            api_calls: counter(
+                &r,
+                "hotline_telegram_calls_total",
+                "Bot API calls by method and outcome (ok, 429, transient, or Telegram's error code).",
+                &["connection", "method", "outcome"],
+            ),
+            api_latency: histogram(
+                &r,
+                "hotline_telegram_call_duration_seconds",
+                "Duration of Bot API calls (getUpdates includes its long poll).",
+                &["connection", "method"],
+                LATENCY,
+            ),
+            rate_limited: counter(
+                &r,
+                "hotline_outbox_rate_limited_total",
+                "429 answers that paused the connection's outbox.",
+                conn,
+            ),
+            paused_seconds: counter(
+                &r,
+                "hotline_outbox_paused_seconds_total",
+                "Seconds the outbox was told to pause by 429 retry_after.",
+                conn,
+            ),
+            outbox_retries: counter(
+                &r,
+                "hotline_outbox_retries_total",
+                "Intents rescheduled after a transient failure or a 429.",
+                conn,
+            ),
+            outbox_finished: counter(
+                &r,
+                "hotline_outbox_intents_total",
+                "Intents finished, by outcome (done, failed: given up, a dead letter).",
+                &["connection", "outcome"],
+            ),
+            webhook_deliveries: counter(
+                &r,
+                "hotline_webhook_deliveries_total",
+                "Webhook delivery attempts by outcome (delivered, failed: retried, given_up).",
+                &["connection", "outcome"],
+            ),
+            gateway_requests: counter(
+                &r,
+                "hotline_gateway_requests_total",
+                "Bot API gateway requests of the parallel bot, by method and status class.",
+                &["connection", "method", "status"],
+            ),
+            gateway_latency: histogram(
+                &r,
+                "hotline_gateway_request_duration_seconds",
+                "Duration of gateway requests (getUpdates includes its long poll).",
+                &["connection", "method"],
+                LATENCY,
+            ),
+            outbox_depth: gauge(
+                &r,
+                "hotline_outbox_depth",
+                "Intents waiting in the outbox (including backing off), by lane.",
+                &["connection", "lane"],
+            ),
+            outbox_oldest: gauge(
+                &r,
+                "hotline_outbox_oldest_age_seconds",
+                "Age of the oldest waiting intent, by lane (0 when the lane is empty).",
+                &["connection", "lane"],
+            ),
+            outbox_in_flight: gauge(
+                &r,
+                "hotline_outbox_in_flight",
+                "Intents being executed.",
+                conn,
+            ),
+            dead_letters: gauge(
+                &r,
+                "hotline_outbox_dead_letters",
+                "Intents given up on (failed permanently or out of attempts).",
+                conn,
+            ),
+            updates_pending: gauge(
+                &r,
+                "hotline_updates_pending",
+                "Stored updates not processed yet.",
+                conn,
+            ),
+            updates_oldest: gauge(
+                &r,
+                "hotline_updates_oldest_pending_age_seconds",
+                "Age of the oldest unprocessed update (0 when caught up).",
+                conn,
+            ),
+            dialogs: gauge(
+                &r,
+                "hotline_dialogs",
+                "Dialogs by status (new: the user wrote last, wait, closed).",
+                &["connection", "status"],
+            ),
+            webhook_pending: gauge(
+                &r,
+                "hotline_webhook_deliveries_pending",
+                "Webhook deliveries waiting or backing off.",
+                conn,
+            ),
+            webhook_oldest: gauge(
+                &r,
+                "hotline_webhook_oldest_pending_age_seconds",
+                "Age of the oldest waiting webhook delivery (0 when none).",
+                conn,
+            ),
+            broadcast_recipients: gauge(
+                &r,
+                "hotline_broadcast_recipients",
+                "Recipients of live broadcasts (scheduled, running, paused) by state.",
+                &["connection", "broadcast", "state"],
+            ),
+            ready: gauge(
+                &r,
+                "hotline_ready",
+                "1 while /ready answers 200 (database answers, connections checked, not stopping).",
+                &[],
+            ),
+            names: RwLock::new(HashMap::new()),
+            methods: RwLock::new(HashSet::new()),
+            registry: r,
+        }
+    }
+
+    fn name(&self, c: ConnectionId) -> Arc<str> {
+        let names = self.names.read().unwrap_or_else(|e| e.into_inner());
+        match names.get(&c) {
+            Some(n) => n.clone(),
+            None => Arc::from(c.0.to_string()),
+        }
+    }
+
+    /// A method name safe as a label: Bot API names are ASCII letters; anything else, or a
+    /// new name past [`MAX_METHODS`], is `other`.
+    fn method<'a>(&self, method: &'a str) -> &'a str {
+        if method.is_empty()
+            || method.len() > 64
+            || !method.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            return "other";
+        }
+        if self
+            .methods
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(method)
+        {
+            return method;
+        }
+        let mut set = self.methods.write().unwrap_or_else(|e| e.into_inner());
+        if set.len() >= MAX_METHODS {
+            return "other";
+        }
+        set.insert(method.to_string());
+        method
+    }
+}
+
+static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+
+fn m() -> &'static Metrics {
+    &METRICS
+}
+
+/// Names the store id `c` for labels (called when a connection starts).
+pub fn name_connection(c: ConnectionId, name: &str) {
+    m().names
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(c, Arc::from(name));
+}
+
+/// `n` updates were stored for `c`.
+pub fn updates_received(c: ConnectionId, n: u64) {
+    let m = m();
+    m.updates_received
+        .with_label_values(&[&*m.name(c)])
+        .inc_by(n);
+}
+
+/// Updates received at `received_at` (Unix ms) were processed for connection `name`.
+pub fn updates_processed(name: &str, received_at: impl IntoIterator<Item = i64>) {
+    let m = m();
+    let now = now_ms();
+    let lag = m.processing_lag.with_label_values(&[name]);
+    let mut n = 0;
+    for at in received_at {
+        lag.observe((now - at).max(0) as f64 / 1000.0);
+        n += 1;
+    }
+    m.updates_processed.with_label_values(&[name]).inc_by(n);
+}
+
+/// A Bot API call of connection `name` ended with `outcome` after `elapsed`.
+pub fn telegram_call(name: &str, method: &str, outcome: &str, elapsed: Duration) {
+    let m = m();
+    let method = m.method(method);
+    m.api_calls
+        .with_label_values(&[name, method, outcome])
+        .inc();
+    m.api_latency
+        .with_label_values(&[name, method])
+        .observe(elapsed.as_secs_f64());
+}
+
+/// The outbox of `c` was paused `secs` seconds by a 429.
+pub fn rate_limited(c: ConnectionId, secs: u64) {
+    let m = m();
+    let name = m.name(c);
+    m.rate_limited.with_label_values(&[&*name]).inc();
+    m.paused_seconds.with_label_values(&[&*name]).inc_by(secs);
+}
+
+/// An intent of `c` was rescheduled.
+pub fn outbox_retry(c: ConnectionId) {
+    let m = m();
+    m.outbox_retries.with_label_values(&[&*m.name(c)]).inc();
+}
+
+/// An intent of `c` finished: `done` or `failed`.
+pub fn outbox_finished(c: ConnectionId, outcome: &str) {
+    let m = m();
+    m.outbox_finished
+        .with_label_values(&[&*m.name(c), outcome])
+        .inc();
+}
+
+/// A webhook delivery attempt of `c` ended: `delivered`, `failed` (retried) or `given_up`.
+pub fn webhook_delivery(c: ConnectionId, outcome: &str) {
+    let m = m();
+    m.webhook_deliveries
+        .with_label_values(&[&*m.name(c), outcome])
+        .inc();
+}
+
+/// A gateway request of connection `name` answered `status` after `elapsed`.
+pub fn gateway_request(name: &str, method: &str, status: u16, elapsed: Duration) {
+    let m = m();
+    let method = m.method(method);
+    let class = match status {
+        200..=299 => "2xx",
+        400..=499 => "4xx",
+        500..=599 => "5xx",
+        _ => "other",
+    };
+    m.gateway_requests
+        .with_label_values(&[name, method, class])
+        .inc();
+    m.gateway_latency
+        .with_label_values(&[name, method])
+        .observe(elapsed.as_secs_f64());
+}
+
+/// The outcome label of a Bot API result.
+pub fn outcome_of<T>(r: &Result<T, crate::telegram::TgError>) -> String {
+    use crate::telegram::TgError;
+    match r {
+        Ok(_) => "ok".into(),
+        Err(TgError::RetryAfter(_)) => "429".into(),
+        Err(TgError::Transient(_)) => "transient".into(),
+        Err(TgError::Permanent { code, .. }) => code.to_string(),
+        Err(TgError::Decode(_)) => "decode".into(),
+    }
+}
+
+fn lane_name(lane: i64) -> &'static str {
+    match Lane::from_i64(lane) {
+        Some(Lane::Reply) => "reply",
+        Some(Lane::Group) => "group",
+        Some(Lane::Broadcast) => "broadcast",
+        None => "unknown",
+    }
+}
+
+/// What the `/metrics` handler reads the database gauges from.
+#[derive(Clone)]
+pub struct MetricsState {
+    store: Store,
+    connections: Arc<Vec<(ConnectionId, String)>>,
+    cache: Arc<tokio::sync::Mutex<Option<Instant>>>,
+    readiness: crate::ready::Readiness,
+}
+
+impl MetricsState {
+    /// Gauges for `connections` (store id, name) of `store`.
+    pub fn new(
+        store: Store,
+        connections: Vec<(ConnectionId, String)>,
+        readiness: crate::ready::Readiness,
+    ) -> Self {
+        for (id, name) in &connections {
+            name_connection(*id, name);
+        }
+        Self {
+            store,
+            connections: Arc::new(connections),
+            cache: Arc::new(tokio::sync::Mutex::new(None)),
+            readiness,
+        }
+    }
+
+    /// Refreshes the database gauges unless they are fresher than [`GAUGE_CACHE`].
+    async fn refresh(&self) {
+        let mut at = self.cache.lock().await;
+        if at.is_some_and(|t| t.elapsed() < GAUGE_CACHE) {
+            return;
+        }
+        let mut read = Vec::new();
+        for (id, name) in self.connections.iter() {
+            match self.store.gauges(*id).await {
+                Ok(g) => read.push((name.as_str(), g)),
+                Err(e) => {
+                    tracing::warn!(connection = %name, error = %e, "metrics: reading gauges failed");
+                    // Keep the previous values and try again at the next scrape.
+                    return;
+                }
+            }
+        }
+        let m = m();
+        for g in [
+            &m.outbox_depth,
+            &m.outbox_oldest,
+            &m.outbox_in_flight,
+            &m.dead_letters,
+            &m.updates_pending,
+            &m.updates_oldest,
+            &m.dialogs,
+            &m.webhook_pending,
+            &m.webhook_oldest,
+            &m.broadcast_recipients,
+        ] {
+            g.reset();
+        }
+        let now = now_ms();
+        let age = |at: Option<i64>| at.map_or(0, |t| (now - t).max(0) / 1000);
+        for (name, g) in read {
+            set(m, name, &g, &age);
+        }
+        *at = Some(Instant::now());
+    }
+}
+
+fn set(m: &Metrics, name: &str, g: &Gauges, age: &dyn Fn(Option<i64>) -> i64) {
+    for lane in [Lane::Reply, Lane::Group, Lane::Broadcast] {
+        let l = lane_name(lane as i64);
+        let (n, oldest) = g
+            .outbox_pending
+            .iter()
+            .find(|(x, _, _)| *x == lane as i64)
+            .map_or((0, None), |(_, n, o)| (*n, Some(*o)));
+        m.outbox_depth.with_label_values(&[name, l]).set(n);
+        m.outbox_oldest
+            .with_label_values(&[name, l])
+            .set(age(oldest));
+    }
+    m.outbox_in_flight
+        .with_label_values(&[name])
+        .set(g.outbox_in_flight);
+    m.dead_letters
+        .with_label_values(&[name])
+        .set(g.outbox_failed);
+    m.updates_pending
+        .with_label_values(&[name])
+        .set(g.updates_pending.0);
+    m.updates_oldest
+        .with_label_values(&[name])
+        .set(age(g.updates_pending.1));
+    for status in ["new", "wait", "closed"] {
+        let n = g
+            .dialogs
+            .iter()
+            .find(|(s, _)| s == status)
+            .map_or(0, |(_, n)| *n);
+        m.dialogs.with_label_values(&[name, status]).set(n);
+    }
+    m.webhook_pending
+        .with_label_values(&[name])
+        .set(g.webhook_pending.0);
+    m.webhook_oldest
+        .with_label_values(&[name])
+        .set(age(g.webhook_pending.1));
+    for (id, state, n) in &g.broadcast_recipients {
+        m.broadcast_recipients
+            .with_label_values(&[name, &id.to_string(), state])
+            .set(*n);
+    }
+}
+
+/// `GET /metrics`: every series in the Prometheus text format (version 0.0.4).
+pub async fn handler(State(state): State<MetricsState>) -> Response {
+    state.refresh().await;
+    let m = m();
+    let ready = state.readiness.report().await.ready;
+    m.ready.with_label_values::<&str>(&[]).set(i64::from(ready));
+    match TextEncoder::new().encode_to_string(&m.registry.gather()) {
+        Ok(body) => (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            body,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "metrics: encoding failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
