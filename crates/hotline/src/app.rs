@@ -526,9 +526,9 @@ async fn start_on(
             wake: c.wake.clone(),
         });
     let gateway = Gateway::new(&store, specs.collect()).await?;
-    gateway.spawn(&mut tasks, &trigger);
+    gateway.spawn(&mut tasks, trigger);
     let ctxs: Vec<_> = connections.iter().map(|c| c.ctx.clone()).collect();
-    crate::api::delivery::spawn_all(&mut tasks, &store, ctxs.clone(), tuning.outbox, &trigger);
+    crate::api::delivery::spawn_all(&mut tasks, &store, ctxs.clone(), tuning.outbox, trigger);
     let api = crate::api::ApiState::new(store.clone(), ctxs);
     // The gateway layer also wraps the HTTP router's fallback (`/bot<token>/…`): merged
     // in as the second router, that fallback is the one the app keeps.

@@ -202,12 +202,12 @@ async fn metrics_parse_and_move_with_traffic() {
         assert!(s.docs.contains_key(*name), "{name} has no HELP");
         let parsed = s.samples.iter().find(|x| x.metric == *name);
         let parsed = parsed.unwrap_or_else(|| panic!("{name}: no sample"));
-        let ok = match (*kind, &parsed.value) {
-            ("counter", Value::Counter(_)) => true,
-            ("gauge", Value::Gauge(_)) => true,
-            ("histogram", Value::Histogram(_)) => true,
-            _ => false,
-        };
+        let ok = matches!(
+            (*kind, &parsed.value),
+            ("counter", Value::Counter(_))
+                | ("gauge", Value::Gauge(_))
+                | ("histogram", Value::Histogram(_))
+        );
         assert!(ok, "{name}: parsed as {:?}", parsed.value);
     }
     // No token in the exposition (labels carry the connection's name only).
