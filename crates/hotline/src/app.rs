@@ -332,6 +332,7 @@ pub async fn start(config: &Config, tuning: Tuning) -> Result<Running, StartErro
                 ctx.clone(),
                 store.clone(),
                 c.wake.clone(),
+                c.updates.order().clone(),
                 trigger.subscribe(),
             )
             .instrument(span.clone()),
