@@ -434,6 +434,7 @@ async fn start_on(
                 ctx.clone(),
                 store.clone(),
                 c.wake.clone(),
+                c.updates.order().clone(),
                 trigger.subscribe(),
             )
             .instrument(span.clone()),
