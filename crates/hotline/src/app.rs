@@ -1,13 +1,10 @@
 //! Starting and stopping Hotline: per connection the start-up checks (token, forum,
 //! rights), command menus, and the long-running tasks (intake, processor, outbox worker,
 //! auto-close); one HTTP server for webhooks and health.
-//!
-//! The HTTP port is bound first ([`bind`]) so `/health` and `/ready` answer during the
-//! start-up checks; every other route answers 503 until [`Starting::start`] has built it.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use serde_json::json;
@@ -25,7 +22,6 @@ use crate::gateway::{BotSpec, Gateway, UpdateSignal};
 use crate::intake::webhook::{Intake, WebhookState};
 use crate::outbox::Registry;
 use crate::outbox::{OutboxConfig, Worker};
-use crate::ready::Readiness;
 use crate::relay::autoclose;
 use crate::shutdown::ShutdownTrigger;
 use crate::store::{Store, StoreError};
@@ -143,8 +139,6 @@ pub fn registry(topics: &Topics) -> Registry {
     crate::gateway::mirror::register(&mut registry, topics);
     crate::api::send::register(&mut registry, topics);
     crate::broadcast::register(&mut registry, topics);
-    crate::closing::register(&mut registry, topics);
-    crate::commands::comment::register(&mut registry, topics);
     crate::export::register(&mut registry, topics);
     crate::stats::register(&mut registry, topics);
     registry
@@ -156,7 +150,7 @@ pub async fn prepare(
     store: &Store,
     shared_group: bool,
 ) -> Result<Connection, StartError> {
-    let tg = Client::new(&cfg.api_url, cfg.token.clone()).labelled(&cfg.name);
+    let tg = Client::new(&cfg.api_url, cfg.token.clone());
     let me = tg.get_me().await.map_err(|e| match e {
         e if e.is_unauthorized() => fail(
             cfg,
@@ -194,7 +188,6 @@ pub async fn prepare(
         ));
     }
     let connection = store.ensure_connection(&cfg.name).await?;
-    crate::metrics::name_connection(connection, &cfg.name);
     let mut params = cfg.params.clone();
     for e in apply_overrides(&mut params, &store.param_overrides(connection).await?) {
         tracing::warn!(connection = %cfg.name, error = %e, "a stored parameter is invalid and was ignored");
@@ -269,26 +262,13 @@ pub struct Running {
     pub connections: Vec<Connection>,
     /// The database.
     pub store: Store,
-    readiness: Readiness,
     trigger: ShutdownTrigger,
     tasks: JoinSet<()>,
 }
 
 impl Running {
-    /// What `/ready` reports.
-    pub fn readiness(&self) -> &Readiness {
-        &self.readiness
-    }
-
-    /// Marks the instance not ready (`/ready` answers 503) while everything still runs:
-    /// the first step of a stop, so a load balancer moves traffic away first.
-    pub fn begin_stop(&self) {
-        self.readiness.stopping();
-    }
-
     /// Stops every task, letting in-flight calls finish.
     pub async fn stop(mut self) {
-        self.begin_stop();
         self.trigger.trigger();
         while self.tasks.join_next().await.is_some() {}
     }
@@ -318,18 +298,20 @@ impl Tuning {
     }
 }
 
-/// A Hotline whose HTTP port is bound and answers `/health` and `/ready` (503 until
-/// [`Starting::start`] succeeds); nothing else runs yet.
-pub struct Starting {
-    addr: SocketAddr,
-    readiness: Readiness,
-    app: Arc<OnceLock<axum::Router>>,
-    trigger: ShutdownTrigger,
-    tasks: JoinSet<()>,
-}
-
-/// Binds the HTTP port of `config` and serves the probes on it.
-pub async fn bind(config: &Config) -> Result<Starting, StartError> {
+/// Starts Hotline: opens and migrates the database, checks every connection, starts
+/// the tasks and the HTTP server.
+pub async fn start(config: &Config, tuning: Tuning) -> Result<Running, StartError> {
+    let store = Store::open(&config.database_url).await?;
+    store.migrate().await?;
+    let mut per_group: HashMap<i64, usize> = HashMap::new();
+    for c in &config.connections {
+        *per_group.entry(c.group_id).or_default() += 1;
+    }
+    let mut connections = Vec::new();
+    for c in &config.connections {
+        connections.push(prepare(c, &store, per_group[&c.group_id] > 1).await?);
+        tracing::info!(connection = %c.name, "connection ready");
+    }
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await
         .map_err(|source| StartError::Listen {
@@ -340,90 +322,8 @@ pub async fn bind(config: &Config) -> Result<Starting, StartError> {
         addr: config.http.listen,
         source,
     })?;
-    let readiness = Readiness::new(config.connections.iter().map(|c| c.name.as_str()));
-    let app: Arc<OnceLock<axum::Router>> = Arc::new(OnceLock::new());
     let (trigger, _) = ShutdownTrigger::new();
     let mut tasks = JoinSet::new();
-    tasks.spawn(http::serve::serve(
-        listener,
-        http::probes(readiness.clone(), app.clone()),
-        config.http.clone(),
-        trigger.subscribe(),
-    ));
-    Ok(Starting {
-        addr,
-        readiness,
-        app,
-        trigger,
-        tasks,
-    })
-}
-
-/// Starts Hotline: binds the HTTP port, opens and migrates the database, checks every
-/// connection, starts the tasks.
-pub async fn start(config: &Config, tuning: Tuning) -> Result<Running, StartError> {
-    bind(config).await?.start(config, tuning).await
-}
-
-impl Starting {
-    /// The bound HTTP address.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// What `/ready` reports.
-    pub fn readiness(&self) -> &Readiness {
-        &self.readiness
-    }
-
-    /// Opens and migrates the database, checks every connection, starts the tasks and
-    /// the routes. On an error the port is closed again.
-    pub async fn start(self, config: &Config, tuning: Tuning) -> Result<Running, StartError> {
-        let Starting {
-            addr,
-            readiness,
-            app,
-            trigger,
-            tasks,
-        } = self;
-        let started = start_on(config, tuning, &readiness, &trigger, tasks, &app).await;
-        if started.is_err() {
-            trigger.trigger();
-        }
-        let (connections, store, tasks) = started?;
-        Ok(Running {
-            addr,
-            connections,
-            store,
-            readiness,
-            trigger,
-            tasks,
-        })
-    }
-}
-
-type Started = (Vec<Connection>, Store, JoinSet<()>);
-
-async fn start_on(
-    config: &Config,
-    tuning: Tuning,
-    readiness: &Readiness,
-    trigger: &ShutdownTrigger,
-    mut tasks: JoinSet<()>,
-    routes: &OnceLock<axum::Router>,
-) -> Result<Started, StartError> {
-    let store = Store::open(&config.database_url).await?;
-    store.migrate().await?;
-    readiness.database_open(&store);
-    let mut per_group: HashMap<i64, usize> = HashMap::new();
-    for c in &config.connections {
-        *per_group.entry(c.group_id).or_default() += 1;
-    }
-    let mut connections = Vec::new();
-    for c in &config.connections {
-        connections.push(prepare(c, &store, per_group[&c.group_id] > 1).await?);
-        tracing::info!(connection = %c.name, "connection ready");
-    }
     let mut intakes = Vec::new();
     for c in &connections {
         let ctx = c.ctx.clone();
@@ -434,6 +334,7 @@ async fn start_on(
                 ctx.clone(),
                 store.clone(),
                 c.wake.clone(),
+                c.updates.order().clone(),
                 trigger.subscribe(),
             )
             .instrument(span.clone()),
@@ -526,25 +427,24 @@ async fn start_on(
             wake: c.wake.clone(),
         });
     let gateway = Gateway::new(&store, specs.collect()).await?;
-    gateway.spawn(&mut tasks, trigger);
+    gateway.spawn(&mut tasks, &trigger);
     let ctxs: Vec<_> = connections.iter().map(|c| c.ctx.clone()).collect();
-    crate::api::delivery::spawn_all(&mut tasks, &store, ctxs.clone(), tuning.outbox, trigger);
+    crate::api::delivery::spawn_all(&mut tasks, &store, ctxs.clone(), tuning.outbox, &trigger);
     let api = crate::api::ApiState::new(store.clone(), ctxs);
     // The gateway layer also wraps the HTTP router's fallback (`/bot<token>/…`): merged
     // in as the second router, that fallback is the one the app keeps.
-    let metrics = crate::metrics::MetricsState::new(
-        store.clone(),
-        connections
-            .iter()
-            .map(|c| (c.ctx.connection, c.ctx.name.clone()))
-            .collect(),
-        readiness.clone(),
-    );
-    let app = http::harden(crate::api::router(api).merge(http::router(state, gateway, metrics)));
-    let _ = routes.set(app);
-    // Every owned connection passed its checks and its tasks run: ready.
-    for c in &connections {
-        readiness.connection_passed(&c.ctx.name);
-    }
-    Ok((connections, store, tasks))
+    let app = http::harden(crate::api::router(api).merge(http::router(state, gateway)));
+    tasks.spawn(http::serve::serve(
+        listener,
+        app,
+        config.http.clone(),
+        trigger.subscribe(),
+    ));
+    Ok(Running {
+        addr,
+        connections,
+        store,
+        trigger,
+        tasks,
+    })
 }

@@ -20,7 +20,7 @@ use crate::store::{now_ms, ConnectionId, ExportRow, Intent, Store, StoreError, T
 use crate::telegram::TgError;
 
 /// The export's columns.
-pub const HEADER: [&str; 15] = [
+pub const HEADER: [&str; 14] = [
     "user_id",
     "first_name",
     "last_name",
@@ -35,7 +35,6 @@ pub const HEADER: [&str; 15] = [
     "blocked",
     "banned",
     "profile",
-    "rating",
 ];
 
 /// Why an export failed.
@@ -64,7 +63,7 @@ pub fn format_time(at: UnixMs, tz: time::UtcOffset) -> String {
     t.format(&f).unwrap_or_default()
 }
 
-fn record(r: &ExportRow, tz: time::UtcOffset) -> [String; 15] {
+fn record(r: &ExportRow, tz: time::UtcOffset) -> [String; 14] {
     let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
     [
         r.user_id.to_string(),
@@ -83,7 +82,6 @@ fn record(r: &ExportRow, tz: time::UtcOffset) -> [String; 15] {
         yes_no(r.blocked),
         yes_no(r.banned),
         format!("tg://user?id={}", r.user_id),
-        r.rating.map(|s| s.to_string()).unwrap_or_default(),
     ]
 }
 

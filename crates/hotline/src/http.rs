@@ -1,5 +1,5 @@
-//! The HTTP port: Telegram webhooks (`/telegram/<connection>`), health probes, `/metrics`,
-//! and the Bot API gateway (`/bot<token>/…`, `/file/bot<token>/…`) in front of every route.
+//! The HTTP port: Telegram webhooks (`/telegram/<connection>`), health probes, and the
+//! Bot API gateway (`/bot<token>/…`, `/file/bot<token>/…`) in front of every route.
 //!
 //! Hardening (docs/security.md) lives apart from the routes: [`serve`] is the serve loop
 //! with timeouts and a connection cap, [`body`] the request bodies' minimum rate,
@@ -9,51 +9,18 @@ pub mod body;
 pub mod panic;
 pub mod serve;
 
-use std::sync::{Arc, OnceLock};
-
-use axum::extract::Request;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
-use tower::ServiceExt;
 
 use crate::gateway::{self, Gateway};
 use crate::intake::webhook::{self, WebhookState};
-use crate::metrics::{self, MetricsState};
-use crate::ready::Readiness;
 
-/// What the port serves from the moment it is bound: `/health` (liveness), `/ready`
-/// (readiness), and every other route from `app` once start-up has built it (503 before).
-pub fn probes(readiness: Readiness, app: Arc<OnceLock<Router>>) -> Router {
-    Router::new()
-        .route("/health", get(|| async { "ok" }))
-        .route("/ready", get(crate::ready::handler))
-        .with_state(readiness)
-        .fallback(move |req: Request| {
-            let app = app.get().cloned();
-            async move {
-                match app {
-                    Some(app) => app
-                        .oneshot(req)
-                        .await
-                        .unwrap_or_else(|never| match never {}),
-                    None => (StatusCode::SERVICE_UNAVAILABLE, "starting\n").into_response(),
-                }
-            }
-        })
-}
-
-/// Every route Hotline serves once started.
-pub fn router(webhooks: WebhookState, gateway: Gateway, metrics: MetricsState) -> Router {
-    let probes = Router::new()
-        .route("/metrics", get(metrics::handler))
-        .with_state(metrics);
+/// Every route Hotline serves.
+pub fn router(webhooks: WebhookState, gateway: Gateway) -> Router {
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/telegram/{connection}", post(webhook::receive))
         .with_state(webhooks)
-        .merge(probes)
         .layer(axum::middleware::from_fn_with_state(
             gateway,
             gateway::intercept,

@@ -236,10 +236,7 @@ async fn run(config: &Config) -> Result<(), ExitCode> {
     })?;
     tracing::info!(addr = %running.addr, connections = running.connections.len(), "hotline is running");
     tokio::select! {
-        _ = stop => {
-            running.begin_stop();
-            tracing::info!("stopping: not ready any more, finishing calls in flight");
-        }
+        _ = stop => tracing::info!("stopping: finishing calls in flight"),
         _ = running.wait() => tracing::error!("a task stopped unexpectedly; shutting down"),
     }
     running.stop().await;

@@ -27,9 +27,7 @@ use crate::domain::topics::Topics;
 use crate::domain::Context;
 use crate::outbox::{Action, Classify, Execute, Failure, Registry};
 use crate::segments::{day_of, day_start, parse_age, parse_date};
-use crate::store::{
-    now_ms, ConnectionId, DialogEvent, Intent, Rating, Store, StoreError, Tx, UnixMs,
-};
+use crate::store::{now_ms, ConnectionId, DialogEvent, Intent, Store, StoreError, Tx, UnixMs};
 use crate::telegram::{InputFile, TgError};
 
 /// Chart size in pixels.
@@ -113,38 +111,6 @@ pub fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
     Some(sorted[rank.min(sorted.len()) - 1])
 }
 
-/// Satisfaction ratings (`RATING`) answered in a period.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Ratings {
-    /// How many answers.
-    pub count: i64,
-    /// Sum of the scores (1–5 each).
-    pub sum: i64,
-}
-
-impl Ratings {
-    /// The average score, None without answers.
-    pub fn average(&self) -> Option<f64> {
-        (self.count > 0).then(|| self.sum as f64 / self.count as f64)
-    }
-
-    fn add(&mut self, score: i64) {
-        self.count += 1;
-        self.sum += score;
-    }
-
-    fn text(&self) -> String {
-        match self.average() {
-            Some(a) => format!(
-                "{a:.1}/5 from {} rating{}",
-                self.count,
-                if self.count == 1 { "" } else { "s" }
-            ),
-            None => "—".into(),
-        }
-    }
-}
-
 /// One operator's figures.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OperatorStats {
@@ -156,8 +122,6 @@ pub struct OperatorStats {
     pub dialogs: i64,
     /// Median of the first responses they gave.
     pub median_first_response: Option<i64>,
-    /// Ratings of the dialogs they closed.
-    pub ratings: Ratings,
 }
 
 /// Messages of one day.
@@ -200,8 +164,6 @@ pub struct Report {
     pub resolution: Spread,
     /// Per operator, most messages first.
     pub operators: Vec<OperatorStats>,
-    /// Satisfaction ratings answered in the period.
-    pub ratings: Ratings,
     /// Incoming messages by weekday (Monday first).
     pub by_weekday: [i64; 7],
     /// Incoming messages by hour of day.
@@ -225,7 +187,6 @@ pub fn compute_from(events: &[DialogEvent], from: UnixMs, to: UnixMs, tz: UtcOff
         first_response: Spread::default(),
         resolution: Spread::default(),
         operators: Vec::new(),
-        ratings: Ratings::default(),
         by_weekday: [0; 7],
         by_hour: [0; 24],
         days: Vec::new(),
@@ -332,7 +293,6 @@ pub fn compute_from(events: &[DialogEvent], from: UnixMs, to: UnixMs, tz: UtcOff
                 messages,
                 dialogs: dialogs.len() as i64,
                 median_first_response: percentile(&firsts, 0.5),
-                ratings: Ratings::default(),
             }
         })
         .collect();
@@ -445,40 +405,12 @@ pub async fn compute(
                 messages: o.messages,
                 dialogs: o.dialogs,
                 median_first_response: percentile(&f, 0.5),
-                ratings: Ratings::default(),
             }
         })
         .collect();
     operators.sort_by_key(|o| (-o.messages, o.operator_id));
     r.operators = operators;
-    add_ratings(&mut r, &store.ratings_between(connection, from, to).await?);
     Ok(r)
-}
-
-/// Adds the ratings answered in the period: in total, and to the operator who closed each
-/// rated dialog (listed even without messages in the period).
-pub fn add_ratings(r: &mut Report, ratings: &[Rating]) {
-    for rating in ratings {
-        let Some(score) = rating.score else { continue };
-        r.ratings.add(score);
-        let Some(op) = rating.operator_id else {
-            continue;
-        };
-        match r.operators.iter_mut().find(|o| o.operator_id == op) {
-            Some(o) => o.ratings.add(score),
-            None => {
-                let mut o = OperatorStats {
-                    operator_id: op,
-                    messages: 0,
-                    dialogs: 0,
-                    median_first_response: None,
-                    ratings: Ratings::default(),
-                };
-                o.ratings.add(score);
-                r.operators.push(o);
-            }
-        }
-    }
 }
 
 /// The longest period `/stats` and the API report on: the report lists every day, so a
@@ -575,22 +507,14 @@ pub fn render_text(r: &Report, label: &str) -> String {
         spread_text(&r.first_response),
         spread_text(&r.resolution)
     ));
-    if r.ratings.count > 0 {
-        t.push_str(&format!("<b>Satisfaction</b>: {}\n", r.ratings.text()));
-    }
     if !r.operators.is_empty() {
         t.push_str("\n<b>Operators</b>\n");
         for o in r.operators.iter().take(20) {
             t.push_str(&format!(
-                "<a href=\"tg://user?id={id}\">{id}</a>: {} messages · {} dialogs · first response {}{}\n",
+                "<a href=\"tg://user?id={id}\">{id}</a>: {} messages · {} dialogs · first response {}\n",
                 o.messages,
                 o.dialogs,
                 o.median_first_response.map_or("—".into(), human),
-                if o.ratings.count > 0 {
-                    format!(" · rated {}", o.ratings.text())
-                } else {
-                    String::new()
-                },
                 id = o.operator_id,
             ));
         }

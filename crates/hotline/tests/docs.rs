@@ -489,24 +489,3 @@ fn every_toml_example_parses() {
     }
     assert!(n >= 3, "only {n} TOML examples found");
 }
-
-/// README's table of guides names every document in docs/ and every file in deploy/.
-#[test]
-fn readme_points_to_every_document() {
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let mut missing = Vec::new();
-    for dir in ["docs", "deploy"] {
-        for e in std::fs::read_dir(root().join(dir)).unwrap() {
-            let p = e.unwrap().path();
-            let name = p.file_name().unwrap().to_string_lossy().to_string();
-            let listed = dir == "deploy" || p.extension().is_some_and(|e| e == "md");
-            if listed && p.is_file() && !readme.contains(&format!("{dir}/{name}")) {
-                missing.push(format!("{dir}/{name}"));
-            }
-        }
-    }
-    assert!(
-        missing.is_empty(),
-        "README.md does not point to {missing:?}"
-    );
-}

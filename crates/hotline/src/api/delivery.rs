@@ -234,16 +234,8 @@ impl Worker {
         let result = self.attempt(&d).await;
         let now = now_ms();
         let outcome = match result {
-            Ok(answer) => {
-                crate::metrics::webhook_delivery(self.ctx.connection, "delivered");
-                self.succeeded(&d, answer, now).await
-            }
-            Err(error) => {
-                let given_up = now - d.created_at > MAX_AGE.as_millis() as i64;
-                let label = if given_up { "given_up" } else { "failed" };
-                crate::metrics::webhook_delivery(self.ctx.connection, label);
-                self.failed(&d, &error, now).await
-            }
+            Ok(answer) => self.succeeded(&d, answer, now).await,
+            Err(error) => self.failed(&d, &error, now).await,
         };
         if let Err(e) = outcome {
             tracing::warn!(error = %e, "webhooks: recording a delivery failed; it will be retried");

@@ -21,19 +21,6 @@ pub struct DialogDetail {
     pub dialog: DialogView,
     /// Its contact.
     pub contact: ContactView,
-    /// The latest satisfaction rating the user gave (`RATING`), if any.
-    pub rating: Option<RatingView>,
-}
-
-/// A satisfaction rating of a dialog.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RatingView {
-    /// 1–5.
-    pub score: i64,
-    /// The operator who closed the dialog (null: closed through the API).
-    pub operator_id: Option<i64>,
-    /// When the user answered (Unix ms).
-    pub rated_at: Option<i64>,
 }
 
 /// Status values accepted by the list filter.
@@ -113,17 +100,9 @@ async fn detail(s: &ApiState, d: Dialog) -> Result<DialogDetail, ApiError> {
         .contact(d.contact_id)
         .await?
         .ok_or_else(|| ApiError::not_found("the dialog's contact is gone"))?;
-    let rating = s.store.last_rating(d.id).await?.and_then(|r| {
-        Some(RatingView {
-            score: r.score?,
-            operator_id: r.operator_id,
-            rated_at: r.rated_at,
-        })
-    });
     Ok(DialogDetail {
         dialog: DialogView::new(d, c.user_id),
         contact: c.into(),
-        rating,
     })
 }
 
@@ -153,13 +132,9 @@ async fn set_status(
         .dialog(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no dialog {id}")))?;
-    if status == DialogStatus::Closed {
-        crate::closing::close_by_team(&auth.ctx, &mut tx, &d, None).await?;
-    } else {
-        auth.ctx
-            .set_status(&mut tx, &d, status, crate::store::now_ms())
-            .await?;
-    }
+    auth.ctx
+        .set_status(&mut tx, &d, status, crate::store::now_ms())
+        .await?;
     tx.commit().await?;
     let d = find(s, auth, id).await?;
     detail(s, d).await

@@ -118,17 +118,6 @@ pub struct OperatorView {
     pub messages: i64,
     /// Dialogs answered.
     pub dialogs: i64,
-    /// Ratings of the dialogs they closed.
-    pub rating: RatingsView,
-}
-
-/// Satisfaction ratings (`RATING`) answered in the period.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RatingsView {
-    /// How many answers.
-    pub count: i64,
-    /// Average score 1–5 (null without answers).
-    pub average: Option<f64>,
 }
 
 /// Team analytics of a period.
@@ -160,8 +149,6 @@ pub struct StatsView {
     pub resolution: SpreadView,
     /// Per operator, most messages first.
     pub operators: Vec<OperatorView>,
-    /// Satisfaction ratings answered in the period.
-    pub rating: RatingsView,
     /// Incoming messages by weekday, Monday first.
     pub by_weekday: Vec<i64>,
     /// Incoming messages by hour of day (the connection's time zone).
@@ -184,10 +171,6 @@ pub async fn stats(
     let (from, to, label) = crate::stats::parse_period(&period, crate::store::now_ms(), tz)
         .map_err(|e| ApiError::invalid(e.replace("/stats ", "")))?;
     let r = crate::stats::compute(&s.store, auth.connection(), from, to, tz).await?;
-    let ratings = |x: &crate::stats::Ratings| RatingsView {
-        count: x.count,
-        average: x.average(),
-    };
     let spread = |x: &crate::stats::Spread| SpreadView {
         median_ms: x.median,
         p90_ms: x.p90,
@@ -213,10 +196,8 @@ pub async fn stats(
                 user_id: o.operator_id,
                 messages: o.messages,
                 dialogs: o.dialogs,
-                rating: ratings(&o.ratings),
             })
             .collect(),
-        rating: ratings(&r.ratings),
         by_weekday: r.by_weekday.to_vec(),
         by_hour: r.by_hour.to_vec(),
     }))

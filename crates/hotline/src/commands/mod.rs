@@ -2,7 +2,6 @@
 //! topic, `general` those typed in General. Commands are never sent to the user.
 
 mod ban;
-pub mod comment;
 mod help;
 mod mark;
 mod new;
@@ -31,9 +30,7 @@ pub async fn topic(
 ) -> Result<(), StoreError> {
     let reply_to = msg["message_id"].as_i64();
     match cmd.name.as_str() {
-        "close" | "hold" | "wait" => {
-            status::run(ctx, tx, dialog, &cmd.name, msg["from"]["id"].as_i64()).await
-        }
+        "close" | "hold" | "wait" => status::run(ctx, tx, dialog, &cmd.name).await,
         "ban" => ban::run(ctx, tx, dialog, true, reply_to).await,
         "unban" => ban::run(ctx, tx, dialog, false, reply_to).await,
         "info" => help::info(ctx, tx, msg, dialog).await,

@@ -1,5 +1,4 @@
-//! `/close`, `/hold` (🟪) and `/wait` (🟨): set a dialog's status by hand. Closing goes
-//! through [`crate::closing`] (closing message, rating question).
+//! `/close`, `/hold` (🟪) and `/wait` (🟨): set a dialog's status by hand.
 
 use crate::domain::Context;
 use crate::store::{now_ms, Dialog, DialogStatus, StoreError, Tx};
@@ -10,13 +9,9 @@ pub async fn run(
     tx: &mut Tx,
     dialog: &Dialog,
     name: &str,
-    operator: Option<i64>,
 ) -> Result<(), StoreError> {
     let status = match name {
-        "close" => {
-            crate::closing::close_by_team(ctx, tx, dialog, operator).await?;
-            return Ok(());
-        }
+        "close" => DialogStatus::Closed,
         "hold" => DialogStatus::New,
         _ => DialogStatus::Wait,
     };

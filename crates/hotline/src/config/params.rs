@@ -16,11 +16,8 @@ pub const TELEGRAM_SERVICE_ID: i64 = 777000;
 pub const DEFAULT_WELCOME: &str =
     "Hello, {name}! Thanks for your message. Our team will answer here soon.";
 
-/// Default message to a user whose closed dialog reopens; `{name}` is the first name.
-pub const DEFAULT_REOPEN_MESSAGE: &str = "Welcome back, {name}! Our team will answer here soon.";
-
 /// Names of every parameter, in the order of SPEC §3 (used for listings and errors), then
-/// Hotline's additions (`PROTECT_CONTENT`, closing and reopening messages, `RATING`).
+/// Hotline's additions (`PROTECT_CONTENT`).
 pub const PARAM_NAMES: &[&str] = &[
     "WELCOME",
     "SILENT_MODE",
@@ -38,9 +35,6 @@ pub const PARAM_NAMES: &[&str] = &[
     "EXTENSIONS_ALLOWED",
     "WEBHOOKS",
     "PROTECT_CONTENT",
-    "CLOSE_MESSAGE",
-    "REOPEN_MESSAGE",
-    "RATING",
 ];
 
 /// Events an outgoing webhook can subscribe to (SPEC §5). Custom commands are `/name`.
@@ -157,12 +151,6 @@ pub struct Params {
     /// Group copies of user messages are sent with `protect_content` (no forwarding or
     /// saving by operators), for teams that handle sensitive data.
     pub protect_content: bool,
-    /// Sent to the user when an operator closes the dialog (`/close`, the API); `None` = OFF.
-    pub close_message: Option<String>,
-    /// Sent instead of WELCOME when a closed dialog's user writes again; `None` = OFF.
-    pub reopen_message: Option<String>,
-    /// After an operator closes a dialog, ask the user for a 1–5 rating (inline buttons).
-    pub rating: bool,
 }
 
 impl Default for Params {
@@ -184,9 +172,6 @@ impl Default for Params {
             extensions_allowed: Vec::new(),
             webhooks: Vec::new(),
             protect_content: false,
-            close_message: None,
-            reopen_message: Some(DEFAULT_REOPEN_MESSAGE.to_string()),
-            rating: false,
         }
     }
 }
@@ -241,9 +226,6 @@ impl Params {
             }
             "WEBHOOKS" => self.webhooks = parse_webhooks(n, v)?,
             "PROTECT_CONTENT" => self.protect_content = parse_bool(n, v)?,
-            "CLOSE_MESSAGE" => self.close_message = parse_welcome(n, value)?,
-            "REOPEN_MESSAGE" => self.reopen_message = parse_welcome(n, value)?,
-            "RATING" => self.rating = parse_bool(n, v)?,
             _ => {
                 return Err(ParamError::new(
                     n,
@@ -321,15 +303,6 @@ impl Params {
                 }
             }
             "PROTECT_CONTENT" => onoff(self.protect_content),
-            "CLOSE_MESSAGE" => self
-                .close_message
-                .clone()
-                .unwrap_or_else(|| "OFF".to_string()),
-            "REOPEN_MESSAGE" => self
-                .reopen_message
-                .clone()
-                .unwrap_or_else(|| "OFF".to_string()),
-            "RATING" => onoff(self.rating),
             _ => return None,
         })
     }
@@ -354,20 +327,6 @@ impl Params {
     /// The greeting for a user, with `{name}` substituted; `None` when `WELCOME` is off.
     pub fn welcome_for(&self, first_name: &str) -> Option<String> {
         self.welcome
-            .as_ref()
-            .map(|w| w.replace("{name}", first_name))
-    }
-
-    /// The closing message for a user, with `{name}` substituted; `None` when OFF.
-    pub fn close_message_for(&self, first_name: &str) -> Option<String> {
-        self.close_message
-            .as_ref()
-            .map(|w| w.replace("{name}", first_name))
-    }
-
-    /// The reopening message for a user, with `{name}` substituted; `None` when OFF.
-    pub fn reopen_message_for(&self, first_name: &str) -> Option<String> {
-        self.reopen_message
             .as_ref()
             .map(|w| w.replace("{name}", first_name))
     }
@@ -721,9 +680,6 @@ mod tests {
             ("HIDE_INFO", "name, links"),
             ("MASK_PATTERNS", "cards, emails"),
             ("PROTECT_CONTENT", "on"),
-            ("CLOSE_MESSAGE", "Bye {name}!"),
-            ("REOPEN_MESSAGE", "OFF"),
-            ("RATING", "on"),
             ("EXTENSIONS_ALLOWED", "42"),
             (
                 "WEBHOOKS",

@@ -151,18 +151,6 @@ impl Context {
         tx.touch_dialog(dialog.id, now).await
     }
 
-    /// An answer did not reach the user (blocked the bot, refused): a dialog that turned
-    /// 🟨 for it goes back to 🟪 — it still waits on the team.
-    pub async fn not_delivered(&self, tx: &mut Tx, dialog: i64) -> Result<(), StoreError> {
-        if let Some(d) = tx.dialog(dialog).await? {
-            if d.status == DialogStatus::Wait {
-                self.set_status(tx, &d, DialogStatus::New, crate::store::now_ms())
-                    .await?;
-            }
-        }
-        Ok(())
-    }
-
     /// Puts `tag` on the dialog's contact: `ContactTagged`, its funnel predecessors go,
     /// the title follows, and its quick reply (if any) is sent.
     pub async fn tag(&self, tx: &mut Tx, dialog: &Dialog, tag: &Tag) -> Result<Tagged, StoreError> {

@@ -58,15 +58,10 @@ impl Context {
 }
 
 impl Execute<SendOut> for Topics {
-    /// The links, or `Err(dialog)` when nothing reached the user.
-    type Done = Result<Links, i64>;
+    type Done = Links;
     type Error = TopicError;
 
-    async fn execute(
-        &self,
-        _intent: &Intent,
-        a: SendOut,
-    ) -> Result<Result<Links, i64>, TopicError> {
+    async fn execute(&self, _intent: &Intent, a: SendOut) -> Result<Links, TopicError> {
         let (dialog, name, items) = (a.dialog, &a.name, &a.items);
         let forward = a.forward.as_ref();
         let (_, contact) = self.load(dialog).await?;
@@ -86,7 +81,7 @@ impl Execute<SendOut> for Topics {
                     html(name)
                 );
                 self.notice(dialog, &text, None).await?;
-                return Ok(Err(dialog));
+                return Ok(Links::new());
             }
             Err(e) => {
                 let why = if forward.is_some() {
@@ -100,7 +95,7 @@ impl Execute<SendOut> for Topics {
                     html(&why)
                 );
                 self.notice(dialog, &text, None).await?;
-                return Ok(Err(dialog));
+                return Ok(Links::new());
             }
         };
         // The user has it: never retry from here on, or they would get it twice.
@@ -136,18 +131,15 @@ impl Execute<SendOut> for Topics {
                 tracing::warn!(dialog, error = %e, "quick reply sent but not shown in the topic");
             }
         }
-        Ok(Ok(links))
+        Ok(links)
     }
 
     async fn complete(
         &self,
         tx: &mut Tx,
         _intent: &Intent,
-        done: Result<Links, i64>,
+        links: Links,
     ) -> Result<(), StoreError> {
-        match done {
-            Ok(links) => links.record(tx, self.ctx.connection).await,
-            Err(dialog) => self.ctx.not_delivered(tx, dialog).await,
-        }
+        links.record(tx, self.ctx.connection).await
     }
 }

@@ -150,6 +150,14 @@ pub async fn call_buffered(
     } else {
         None
     };
+    // A send is registered while in flight: a user's message stored meanwhile waits for
+    // it (see `order`).
+    let _sending = params
+        .as_ref()
+        .filter(|_| mirror::positional(&lower))
+        .and_then(|p| super::param_i64(p, "chat_id").ok().flatten())
+        .filter(|chat| *chat > 0)
+        .map(|chat| bot.signal.order().sending(chat));
     let http_method = reqwest::Method::from_bytes(http_method.as_str().as_bytes())
         .unwrap_or(reqwest::Method::POST);
     let mut up = bot

@@ -80,6 +80,76 @@ pub fn kind_of(lower: &str) -> Option<Kind> {
     })
 }
 
+/// Whether the method puts new messages into the chat (its place in the chat's order
+/// is its `message_id`).
+pub fn positional(lower: &str) -> bool {
+    matches!(
+        kind_of(lower),
+        Some(Kind::Sent | Kind::Album | Kind::Copied)
+    )
+}
+
+/// Where a journaled call belongs: the private chat it is about and, for a send, the
+/// `message_id` of its (first) message there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Place {
+    /// The user's chat (a positive id), when known.
+    pub chat: Option<i64>,
+    /// The first new message's id in that chat (sends only).
+    pub position: Option<i64>,
+}
+
+/// The [`Place`] of a journaled call (a default one when its answer is not a success).
+pub fn place(call: &GatewayCall) -> Place {
+    let Some(kind) = kind_of(&call.method) else {
+        return Place::default();
+    };
+    let Ok(answer) = serde_json::from_str::<Value>(&call.answer) else {
+        return Place::default();
+    };
+    let result = &answer["result"];
+    let private = |m: &Value| {
+        (m["chat"]["type"] == "private")
+            .then(|| m["chat"]["id"].as_i64())
+            .flatten()
+            .filter(|c| *c > 0)
+    };
+    let requested = || {
+        serde_json::from_str::<Value>(&call.request)
+            .ok()
+            .and_then(|r| match r {
+                Value::Object(m) => param_i64(&m, "chat_id").ok().flatten(),
+                _ => None,
+            })
+            .filter(|c| *c > 0)
+    };
+    match kind {
+        Kind::Sent => Place {
+            chat: private(result),
+            position: result["message_id"].as_i64(),
+        },
+        Kind::Album => {
+            let first = result.as_array().and_then(|a| a.first());
+            Place {
+                chat: first.and_then(private),
+                position: first.and_then(|m| m["message_id"].as_i64()),
+            }
+        }
+        Kind::Copied => Place {
+            chat: requested(),
+            position: ids_of(result).into_iter().min(),
+        },
+        Kind::Edited { .. } => Place {
+            chat: private(result),
+            position: None,
+        },
+        Kind::Deleted => Place {
+            chat: requested(),
+            position: None,
+        },
+    }
+}
+
 /// What is mirrored (the payload of a [`MirrorJob`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]

@@ -19,6 +19,7 @@
 pub mod forward;
 pub mod journal;
 pub mod mirror;
+pub mod order;
 pub mod push;
 pub mod updates;
 
@@ -47,9 +48,13 @@ pub const SMALL_BODY: usize = 1024 * 1024;
 
 /// Tells the gateway that the intake stored new updates (wakes long polls and webhook
 /// pushes at once) and which is the newest stored update id (what a mirrored call came
-/// after). Cheap to clone; one per connection.
+/// after), and carries the connection's [`order::Order`] (shared by the gateway, the
+/// intake and the update processor). Cheap to clone; one per connection.
 #[derive(Clone, Debug)]
-pub struct UpdateSignal(Arc<watch::Sender<i64>>);
+pub struct UpdateSignal {
+    last: Arc<watch::Sender<i64>>,
+    order: order::Order,
+}
 
 impl Default for UpdateSignal {
     fn default() -> Self {
@@ -60,22 +65,30 @@ impl Default for UpdateSignal {
 impl UpdateSignal {
     /// A fresh signal.
     pub fn new() -> Self {
-        Self(Arc::new(watch::channel(0).0))
+        Self {
+            last: Arc::new(watch::channel(0).0),
+            order: order::Order::default(),
+        }
+    }
+
+    /// The ordering state between the user's messages and the bot's sends.
+    pub fn order(&self) -> &order::Order {
+        &self.order
     }
 
     /// Call after updates up to `last_update_id` were committed to the log.
     pub fn notify(&self, last_update_id: i64) {
-        self.0.send_modify(|n| *n = (*n).max(last_update_id));
+        self.last.send_modify(|n| *n = (*n).max(last_update_id));
     }
 
     /// The newest stored update id known (no I/O: read while answering the bot).
     pub fn last(&self) -> i64 {
-        *self.0.borrow()
+        *self.last.borrow()
     }
 
     /// A receiver that sees every later [`UpdateSignal::notify`].
     pub fn subscribe(&self) -> watch::Receiver<i64> {
-        self.0.subscribe()
+        self.last.subscribe()
     }
 }
 
@@ -248,14 +261,7 @@ pub async fn intercept(State(gw): State<Gateway>, req: Request, next: Next) -> R
         let span =
             tracing::info_span!("gateway", connection = %bot.ctx.name, method = loggable(&method));
         let started = std::time::Instant::now();
-        let name = bot.ctx.name.clone();
-        let response = api(bot, method.clone(), req).instrument(span.clone()).await;
-        crate::metrics::gateway_request(
-            &name,
-            &method,
-            response.status().as_u16(),
-            started.elapsed(),
-        );
+        let response = api(bot, method, req).instrument(span.clone()).await;
         span.in_scope(|| {
             tracing::debug!(
                 status = response.status().as_u16(),

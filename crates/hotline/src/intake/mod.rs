@@ -11,13 +11,16 @@ pub mod webhook;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use serde_json::Value;
 use tokio::sync::Notify;
 use tracing::Instrument;
 
 use crate::domain::Context;
+use crate::gateway::order::{Order, Snapshot};
 use crate::shutdown::Shutdown;
-use crate::store::StoreError;
-use crate::store::{now_ms, Store};
+use crate::store::{now_ms, GatewayCall, Store, StoreError, Tx, UnixMs};
 
 /// Every update type: Hotline is the only consumer of the bot's updates (the gateway
 /// serves the parallel bot from the same log), so it asks for all of them.
@@ -51,17 +54,31 @@ pub const ALL_UPDATES: &[&str] = &[
 const BATCH: i64 = 64;
 
 /// Feeds unprocessed updates of the log to the relay, in update order, until shutdown.
-pub async fn process_loop(ctx: Context, store: Store, wake: Arc<Notify>, mut shutdown: Shutdown) {
+/// `order` is the connection's ordering state shared with the gateway and the intake
+/// (see `gateway::order`).
+pub async fn process_loop(
+    ctx: Context,
+    store: Store,
+    wake: Arc<Notify>,
+    order: Order,
+    mut shutdown: Shutdown,
+) {
     let mut failures = 0u32;
     while !shutdown.is_shutdown() {
         let notified = wake.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        match process_batch(&ctx, &store).await {
-            Ok(0) => {
+        match process_batch(&ctx, &store, &order).await {
+            Ok(pass) if pass.handled == 0 => {
                 failures = 0;
+                let wait = pass
+                    .retry_at
+                    .map(|at| Duration::from_millis((at - now_ms()).clamp(1, 60_000) as u64))
+                    .unwrap_or(Duration::from_secs(3600));
                 tokio::select! {
                     _ = &mut notified => {}
+                    _ = order.settled() => {}
+                    _ = tokio::time::sleep(wait) => {}
                     _ = shutdown.recv() => {}
                 }
             }
@@ -82,25 +99,261 @@ pub async fn process_loop(ctx: Context, store: Store, wake: Arc<Notify>, mut shu
 /// Journaled gateway calls decided per transaction at most.
 const CALLS: i64 = 256;
 
-/// Handles one batch in one transaction; returns how many updates and journaled gateway
-/// calls it handled. The parallel bot's calls (`gateway::journal`) are decided in journal
-/// order, each right after the update it came after, so the mirror decision sees exactly
-/// the user's messages that preceded the call.
-pub async fn process_batch(ctx: &Context, store: &Store) -> Result<usize, StoreError> {
-    // The journal first: every update a call came after was stored before the call was
-    // journaled, so it is among the updates read next (or processed already).
+/// What one [`process_batch`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pass {
+    /// Updates handled plus journaled calls decided.
+    pub handled: usize,
+    /// When a bot's send that waits for the intake may be placed anyway (see
+    /// `gateway::order::Order::grace_end`).
+    pub retry_at: Option<UnixMs>,
+}
+
+/// A private chat an update is about and, for a new message, its `message_id` there.
+fn update_place(payload: &Value) -> (Option<i64>, Option<i64>) {
+    let private = |m: &Value| {
+        (m["chat"]["type"] == "private")
+            .then(|| m["chat"]["id"].as_i64())
+            .flatten()
+    };
+    if let Some(m) = payload.get("message") {
+        return (private(m), m["message_id"].as_i64());
+    }
+    for key in ["edited_message", "message_reaction"] {
+        if let Some(m) = payload.get(key) {
+            return (private(m), None);
+        }
+    }
+    if let Some(q) = payload.get("callback_query") {
+        return (private(&q["message"]), None);
+    }
+    (None, None)
+}
+
+/// A journaled call with its place, while a pass decides.
+struct Pending {
+    call: GatewayCall,
+    /// The chat's key (0 = no private chat) and the send's position.
+    chat: i64,
+    position: Option<i64>,
+    done: bool,
+}
+
+/// Where in the pass the calls are decided: before an update, or after the last one.
+#[derive(Clone, Copy)]
+enum Point {
+    Before {
+        update_id: i64,
+        chat: Option<i64>,
+        position: Option<i64>,
+        /// The batch is full: more stored updates are unread.
+        full: bool,
+    },
+    End {
+        caught_up: bool,
+        last: i64,
+    },
+}
+
+/// Decides the pending calls that belong before `point`, in journal order, per chat:
+/// a send that precedes the user's message at `point` in Telegram's order always; any
+/// other call when it came before the update (`after_update`), its chat is not waiting,
+/// and — for a send — the intake has caught up with it. A call that must wait makes the
+/// later calls of its chat wait too.
+#[allow(clippy::too_many_arguments)]
+async fn decide_calls(
+    tx: &mut Tx,
+    ctx: &Context,
+    order: &Order,
+    snap: &Snapshot,
+    calls: &mut [Pending],
+    held: &HashSet<i64>,
+    unhandled: &HashMap<i64, BTreeSet<i64>>,
+    point: Point,
+    now: UnixMs,
+    retry_at: &mut Option<UnixMs>,
+) -> Result<usize, StoreError> {
+    let mut waiting: HashSet<i64> = held.clone();
+    let mut decided = 0;
+    for i in 0..calls.len() {
+        if calls[i].done {
+            continue;
+        }
+        let p = &calls[i];
+        let caught_up = |p: &Pending| order.caught_up(snap, p.call.called_at, now);
+        let (due, earlier_send) = match point {
+            Point::Before {
+                update_id,
+                chat,
+                position,
+                full,
+            } => {
+                let same = chat == Some(p.chat) && p.chat != 0;
+                match (same, p.position, position) {
+                    // Telegram ran this send before the user's message.
+                    (true, Some(send), Some(msg)) if send < msg => (true, true),
+                    // It ran after: it waits until the message is handled.
+                    (true, Some(_), Some(_)) => (false, false),
+                    // With more updates unread, a send may belong before one of them.
+                    _ => (
+                        p.call.after_update < update_id
+                            && !(full && p.position.is_some() && p.chat != 0),
+                        false,
+                    ),
+                }
+            }
+            // After a full batch, more stored updates are unread: a send may belong before
+            // one of them, so only other calls that came before the last one read are due.
+            Point::End { caught_up, last } => (
+                caught_up || (p.call.after_update <= last && (p.position.is_none() || p.chat == 0)),
+                false,
+            ),
+        };
+        // A user's message of this batch that Telegram ran before the send and that is not
+        // handled yet (later in the batch, or held) comes first.
+        let before_unhandled = p.position.is_some_and(|send| {
+            unhandled
+                .get(&p.chat)
+                .and_then(|s| s.first())
+                .is_some_and(|first| *first < send)
+        });
+        let go = earlier_send
+            || (due
+                && !before_unhandled
+                && !waiting.contains(&p.chat)
+                && (p.position.is_none()
+                    || p.chat == 0
+                    // A send in flight since before this one was answered may have run
+                    // before it.
+                    || (caught_up(p) && !snap.sending_before(p.chat, p.call.called_at))));
+        if go {
+            tracing::debug!(
+                chat = p.chat,
+                position = ?p.position,
+                called_at = p.call.called_at,
+                "gateway call decided"
+            );
+            // Sends of the same chat that Telegram ran before this one go first, in
+            // Telegram's order (concurrent sends are journaled as their answers come).
+            if let (Some(send), true) = (p.position, p.chat != 0) {
+                let chat = p.chat;
+                let mut earlier: Vec<usize> = (0..calls.len())
+                    .filter(|&j| {
+                        !calls[j].done
+                            && j != i
+                            && calls[j].chat == chat
+                            && calls[j].position.is_some_and(|m| m < send)
+                    })
+                    .collect();
+                earlier.sort_by_key(|&j| calls[j].position);
+                for j in earlier {
+                    crate::gateway::mirror::decide(tx, ctx, &calls[j].call).await?;
+                    calls[j].done = true;
+                    decided += 1;
+                }
+            }
+            let p = &mut calls[i];
+            crate::gateway::mirror::decide(tx, ctx, &p.call).await?;
+            p.done = true;
+            decided += 1;
+            continue;
+        }
+        waiting.insert(p.chat);
+        if due && p.position.is_some() && p.chat != 0 && !caught_up(p) {
+            order.want_sync(p.call.called_at);
+            let at = order.grace_end(p.call.called_at);
+            *retry_at = Some(retry_at.map_or(at, |r| r.min(at)));
+        }
+    }
+    Ok(decided)
+}
+
+/// Handles one batch in one transaction. The parallel bot's journaled calls
+/// (`gateway::journal`) are decided among the updates in Telegram's order per user chat
+/// (see `gateway::order`): a send by its `message_id` among the user's messages, every
+/// other call right after the update it came after, so the mirror decision sees exactly
+/// the user's messages that preceded the call. A user's message that must wait for a
+/// send in flight stays unprocessed (with the later updates of its chat) for a later pass.
+pub async fn process_batch(
+    ctx: &Context,
+    store: &Store,
+    order: &Order,
+) -> Result<Pass, StoreError> {
+    // The ordering state first (see `Order::snapshot`), then the journal: every update a
+    // call came after was stored before the call was journaled, so it is among the
+    // updates read next (or processed already).
+    let snap = order.snapshot();
     let calls = store.journaled_calls(ctx.connection, CALLS).await?;
     let updates = store.unprocessed_updates(ctx.connection, BATCH).await?;
     if updates.is_empty() && calls.is_empty() {
-        return Ok(0);
+        return Ok(Pass::default());
     }
-    let mut tx = store.begin().await?;
-    let mut calls = calls.into_iter().peekable();
-    let mut decided = None;
+    let now = now_ms();
+    let mut calls: Vec<Pending> = calls
+        .into_iter()
+        .map(|call| {
+            let place = crate::gateway::mirror::place(&call);
+            Pending {
+                chat: place.chat.unwrap_or(0),
+                position: place.chat.and(place.position),
+                call,
+                done: false,
+            }
+        })
+        .collect();
+    let mut held = HashSet::new();
+    let mut unhandled: HashMap<i64, BTreeSet<i64>> = HashMap::new();
     for u in &updates {
-        while let Some(call) = calls.next_if(|c| c.after_update < u.update_id) {
-            crate::gateway::mirror::decide(&mut tx, ctx, &call).await?;
-            decided = Some(call.id);
+        if let (Some(c), Some(m)) = update_place(&u.payload) {
+            unhandled.entry(c).or_default().insert(m);
+        }
+    }
+    let mut retry_at = None;
+    let mut handled = 0;
+    let mut tx = store.begin().await?;
+    for u in &updates {
+        let (chat, position) = update_place(&u.payload);
+        if let Some(c) = chat {
+            if held.contains(&c) {
+                continue;
+            }
+            // Sends Telegram ran before this message go first: a send in flight since
+            // before the message was stored, or since before one of them was answered.
+            let since = calls
+                .iter()
+                .filter(|p| {
+                    !p.done && p.chat == c && p.position.zip(position).is_some_and(|(s, m)| s < m)
+                })
+                .map(|p| p.call.called_at)
+                .fold(u.received_at, i64::max);
+            if position.is_some() && snap.sending_before(c, since) {
+                held.insert(c);
+                continue;
+            }
+        }
+        let point = Point::Before {
+            update_id: u.update_id,
+            chat,
+            position,
+            full: updates.len() as i64 >= BATCH,
+        };
+        handled += decide_calls(
+            &mut tx,
+            ctx,
+            order,
+            &snap,
+            &mut calls,
+            &held,
+            &unhandled,
+            point,
+            now,
+            &mut retry_at,
+        )
+        .await?;
+        if let (Some(c), Some(m)) = (chat, position) {
+            if let Some(s) = unhandled.get_mut(&c) {
+                s.remove(&m);
+            }
         }
         // Inside the connection's span (see `app::start`): its lines carry `update_id` too.
         let span = tracing::info_span!("update", update_id = u.update_id);
@@ -113,19 +366,30 @@ pub async fn process_batch(ctx: &Context, store: &Store) -> Result<usize, StoreE
         .await?;
         tx.mark_update_processed(ctx.connection, u.update_id, now_ms())
             .await?;
+        handled += 1;
     }
-    // A partial batch means every stored update is processed; otherwise only calls that
-    // came after the last one handled are due.
-    let caught_up = (updates.len() as i64) < BATCH;
-    let last = updates.last().map_or(i64::MIN, |u| u.update_id);
-    while let Some(call) = calls.next_if(|c| caught_up || c.after_update <= last) {
-        crate::gateway::mirror::decide(&mut tx, ctx, &call).await?;
-        decided = Some(call.id);
-    }
-    if let Some(upto) = decided {
-        tx.forget_calls(ctx.connection, upto).await?;
+    // A partial batch means every stored update was read; otherwise only calls that came
+    // after the last one read are due.
+    let point = Point::End {
+        caught_up: (updates.len() as i64) < BATCH,
+        last: updates.last().map_or(i64::MIN, |u| u.update_id),
+    };
+    handled += decide_calls(
+        &mut tx,
+        ctx,
+        order,
+        &snap,
+        &mut calls,
+        &held,
+        &unhandled,
+        point,
+        now,
+        &mut retry_at,
+    )
+    .await?;
+    for p in calls.iter().filter(|p| p.done) {
+        tx.forget_call(ctx.connection, p.call.id).await?;
     }
     tx.commit().await?;
-    crate::metrics::updates_processed(&ctx.name, updates.iter().map(|u| u.received_at));
-    Ok(updates.len() + usize::from(decided.is_some()))
+    Ok(Pass { handled, retry_at })
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::ALL_UPDATES;
+use crate::gateway::order::Order;
 use crate::shutdown::Shutdown;
 use crate::store::{now_ms, ConnectionId, Store};
 use crate::telegram::{Client, TgError};
@@ -32,19 +33,30 @@ pub async fn poll_loop(
         }
     };
     let mut failures = 0u32;
+    let order = stored.order().clone();
+    order.set_polling();
+    let mut wanted = order.wanted();
     while !shutdown.is_shutdown() {
+        // A poll that started at `started` and whose batch is stored proves every update
+        // queued before then is stored (see `gateway::order`). While the processor waits
+        // for that proof, polls are short; a long poll is cut when it starts waiting.
+        let started = now_ms();
+        let urgent = order.sync_pending();
+        let timeout = if urgent { 0 } else { POLL_TIMEOUT };
+        wanted.borrow_and_update();
         let polled = tokio::select! {
-            r = tg.get_updates(offset, 100, POLL_TIMEOUT, Some(ALL_UPDATES)) => r,
+            r = tg.get_updates(offset, 100, timeout, Some(ALL_UPDATES)) => r,
+            _ = sync_wanted(&mut wanted, &order), if !urgent => continue,
             _ = shutdown.recv() => break,
         };
         let wait = match polled {
             Ok(updates) if updates.is_empty() => {
                 failures = 0;
+                order.set_synced(started);
                 continue;
             }
             Ok(updates) => match store.insert_updates(connection, &updates, now_ms()).await {
-                Ok(new) => {
-                    crate::metrics::updates_received(connection, new);
+                Ok(_) => {
                     failures = 0;
                     let max = updates.iter().filter_map(|u| u["update_id"].as_i64()).max();
                     if let Some(max) = max {
@@ -52,6 +64,10 @@ pub async fn poll_loop(
                     }
                     wake.notify_one();
                     stored.notify(max.unwrap_or(0));
+                    // A full batch may have left older updates upstream.
+                    if updates.len() < 100 {
+                        order.set_synced(started);
+                    }
                     continue;
                 }
                 Err(e) => {
@@ -77,6 +93,18 @@ pub async fn poll_loop(
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = shutdown.recv() => break,
+        }
+    }
+}
+
+/// Resolves when the processor starts waiting for a sync (never when the sender is gone).
+async fn sync_wanted(wanted: &mut tokio::sync::watch::Receiver<i64>, order: &Order) {
+    loop {
+        if wanted.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        if order.sync_pending() {
+            return;
         }
     }
 }

@@ -61,8 +61,7 @@ pub async fn receive(
         .insert_updates(intake.connection, std::slice::from_ref(&update), now_ms())
         .await
     {
-        Ok(new) => {
-            crate::metrics::updates_received(intake.connection, new);
+        Ok(_) => {
             intake.wake.notify_one();
             intake
                 .updates

@@ -173,7 +173,6 @@ impl Worker {
                     secs,
                     "outbox: 429, pausing the bot"
                 );
-                crate::metrics::rate_limited(self.connection, secs);
                 sched.pause(Instant::now() + Duration::from_secs(secs));
             }
             Ok(Outcome::Done | Outcome::Retry | Outcome::Failed | Outcome::Stuck) => {}
@@ -349,14 +348,7 @@ async fn execute_one(
             }
         }
     };
-    let outcome = recorded.unwrap_or(Outcome::Stuck);
-    match outcome {
-        Outcome::Done => crate::metrics::outbox_finished(intent.connection, "done"),
-        Outcome::Failed => crate::metrics::outbox_finished(intent.connection, "failed"),
-        Outcome::Retry | Outcome::Pause(_) => crate::metrics::outbox_retry(intent.connection),
-        Outcome::Stuck => {}
-    }
-    outcome
+    recorded.unwrap_or(Outcome::Stuck)
 }
 
 /// Puts the intent back to pending after `delay`, retrying the write a few times; if the

@@ -46,27 +46,12 @@ pub fn register(registry: &mut Registry, topics: &Topics) {
 
 /// An operator's messages reached the user: what to record with the completion.
 pub struct Delivered {
-    /// The dialog; with no links, the messages did not reach the user (see `undelivered`).
     dialog: i64,
-    /// Nothing reached the user: the dialog must not stay 🟨 for it.
-    undelivered: bool,
     links: Links,
     /// `(group message, user message)` pairs, for `message_sent`.
     pairs: Vec<(i64, i64)>,
     /// The contact, when it was marked blocked and evidently is not any more.
     unblocked: Option<i64>,
-}
-
-impl Delivered {
-    fn nothing(dialog: i64) -> Self {
-        Self {
-            dialog,
-            undelivered: true,
-            links: Links::new(),
-            pairs: Vec::new(),
-            unblocked: None,
-        }
-    }
 }
 
 impl RelayExecutor {
@@ -296,7 +281,6 @@ impl Execute<CopyOut> for RelayExecutor {
                 }
                 Ok(Some(Delivered {
                     dialog,
-                    undelivered: false,
                     links,
                     pairs,
                     unblocked: contact.blocked.then_some(contact.id),
@@ -307,12 +291,12 @@ impl Execute<CopyOut> for RelayExecutor {
                 self.store.set_contact_blocked(contact.id, true).await?;
                 let text = "⛔ Not delivered: the user blocked the bot.";
                 self.notice(dialog, text, Some(ids[0])).await?;
-                Ok(Some(Delivered::nothing(dialog)))
+                Ok(None)
             }
             Err(e) => {
                 let text = format!("⚠️ Not delivered: {}", html(&e.to_string()));
                 self.notice(dialog, &text, Some(ids[0])).await?;
-                Ok(Some(Delivered::nothing(dialog)))
+                Ok(None)
             }
         }
     }
@@ -326,9 +310,6 @@ impl Execute<CopyOut> for RelayExecutor {
         let Some(d) = done else {
             return Ok(());
         };
-        if d.undelivered {
-            return self.ctx.not_delivered(tx, d.dialog).await;
-        }
         let event = Event::OperatorMessagesDelivered {
             dialog: d.dialog,
             pairs: &d.pairs,

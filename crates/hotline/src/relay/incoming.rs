@@ -94,11 +94,7 @@ pub(super) async fn user_message(
         }
     } else if dialog.status == DialogStatus::Closed && !params.leave_closed {
         ctx.set_status(tx, &dialog, DialogStatus::New, now).await?;
-        // A returning user hears REOPEN_MESSAGE, not the first-contact WELCOME.
-        let back = params
-            .reopen_message_for(&contact.first_name)
-            .map(|t| render::html(&t));
-        if let Some(text) = back {
+        if let Some(text) = welcome {
             ctx.to_user(tx, user_id, Some(dialog.id), &say(text))
                 .await?;
         }

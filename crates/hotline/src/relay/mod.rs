@@ -40,9 +40,6 @@ pub async fn handle(ctx: &Context, tx: &mut Tx, update: &Value) -> Result<(), St
         return crate::domain::roles::on_chat_member(ctx, tx, m).await;
     }
     if let Some(q) = update.get("callback_query") {
-        if crate::closing::on_callback(ctx, tx, q).await? {
-            return Ok(());
-        }
         return crate::broadcast::on_callback(ctx, tx, q).await;
     }
     Ok(())

@@ -43,9 +43,7 @@ pub(super) async fn group_message(
         return Ok(());
     };
     match slash {
-        Some(Slash::Comment) => {
-            return commands::comment::run(ctx, tx, dialog.id, msg["message_id"].as_i64()).await
-        }
+        Some(Slash::Comment) => return Ok(()),
         Some(Slash::Command(cmd)) => {
             if cmd.is_for(&ctx.bot.username) {
                 commands::topic(ctx, tx, msg, &dialog, &cmd).await?;

@@ -166,8 +166,6 @@ pub struct ExportRow {
     pub blocked: bool,
     /// Banned.
     pub banned: bool,
-    /// The dialog's latest satisfaction rating (1–5), if the user gave one.
-    pub rating: Option<i64>,
 }
 
 const BROADCAST: &str =
@@ -682,9 +680,7 @@ impl Store {
                d.status AS dialog_status, \
                (SELECT COUNT(*) FROM message_links l WHERE l.dialog_id = d.id AND l.direction = 'incoming') AS messages_in, \
                (SELECT COUNT(*) FROM message_links l WHERE l.dialog_id = d.id AND l.direction <> 'incoming') AS messages_out, \
-               c.blocked, c.banned, \
-               (SELECT r.score FROM dialog_ratings r WHERE r.dialog_id = d.id AND r.score IS NOT NULL \
-                  ORDER BY r.id DESC LIMIT 1) AS rating \
+               c.blocked, c.banned \
              FROM contacts c LEFT JOIN dialogs d ON d.contact_id = c.id AND d.connection_id = c.connection_id \
              WHERE c.connection_id = $1 AND ({}) ORDER BY c.id",
             seg.sql

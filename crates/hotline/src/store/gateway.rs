@@ -46,6 +46,8 @@ store_methods! {
     pub async fn journaled_calls(&self, connection: ConnectionId, limit: i64) -> Vec<GatewayCall> => journaled_calls;
     /// Removes decided calls: every call up to and including `upto`.
     pub async fn forget_calls(&self, connection: ConnectionId, upto: i64) -> () => forget_calls;
+    /// Removes one decided call.
+    pub async fn forget_call(&self, connection: ConnectionId, id: i64) -> () => forget_call;
     /// The stored gateway state, if the bot ever used the gateway.
     pub async fn gateway_state(&self, connection: ConnectionId) -> Option<GatewayState> => gateway_state;
     /// Saves the whole gateway state.
@@ -187,6 +189,15 @@ async fn forget_calls(c: &mut Conn, connection: ConnectionId, upto: i64) -> Resu
     sqlx::query("DELETE FROM gateway_calls WHERE connection_id = $1 AND id <= $2")
         .bind(connection.0)
         .bind(upto)
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}
+
+async fn forget_call(c: &mut Conn, connection: ConnectionId, id: i64) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM gateway_calls WHERE connection_id = $1 AND id = $2")
+        .bind(connection.0)
+        .bind(id)
         .execute(&mut *c)
         .await?;
     Ok(())

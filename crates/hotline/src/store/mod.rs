@@ -20,12 +20,10 @@ mod events;
 pub mod files;
 mod filter;
 mod gateway;
-mod gauges;
 mod links;
 mod outbox;
 mod params;
 mod quick_replies;
-mod ratings;
 mod stats;
 mod tags;
 mod updates;
@@ -49,11 +47,9 @@ pub use dialogs::{Dialog, DialogStatus};
 pub use events::{Delivery, DeliveryStats, HistoryMessage, NewDelivery, NewHistoryMessage};
 pub use filter::{Bind, Compiled};
 pub use gateway::{GatewayCall, GatewayState};
-pub use gauges::Gauges;
 pub use links::{Direction, MessageLink, NewLink};
 pub use outbox::{Intent, IntentId, Lane, NewIntent, OutboxStats};
 pub use quick_replies::{NewQuickReply, QuickReply, MEDIA_ITEMS_TTL_MS};
-pub use ratings::Rating;
 pub use stats::{EpisodeRow, HourCount, OperatorCount};
 pub use tags::{Tag, TagMember};
 pub use updates::StoredUpdate;
@@ -284,15 +280,6 @@ macro_rules! store_methods {
     };
 }
 pub(crate) use store_methods;
-
-impl Store {
-    /// Whether the database answers (`SELECT 1`), for `/ready`.
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        let mut c = self.conn().await?;
-        sqlx::query("SELECT 1").execute(&mut *c).await?;
-        Ok(())
-    }
-}
 
 /// Shorthand for the connection type every query function takes.
 type Conn = SqliteConnection;

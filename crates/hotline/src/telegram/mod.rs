@@ -27,8 +27,6 @@ pub struct Client {
     http: reqwest::Client,
     api_url: String,
     token: Secret,
-    /// The connection's name in metrics (`connection` label).
-    label: std::sync::Arc<str>,
 }
 
 impl std::fmt::Debug for Client {
@@ -66,14 +64,7 @@ impl Client {
             http,
             api_url: api_url.trim_end_matches('/').to_string(),
             token,
-            label: std::sync::Arc::from(""),
         }
-    }
-
-    /// The same client, its calls counted in metrics under connection `name`.
-    pub fn labelled(mut self, name: &str) -> Self {
-        self.label = std::sync::Arc::from(name);
-        self
     }
 
     /// The API base URL (no token).
@@ -149,7 +140,6 @@ impl Client {
         let started = std::time::Instant::now();
         let resp = req.send().await.map_err(|e| {
             let e = e.without_url();
-            crate::metrics::telegram_call(&self.label, method, "transient", started.elapsed());
             tracing::debug!(method, error = %e, "bot api request failed");
             TgError::Transient(format!("{method}: {e}"))
         })?;
@@ -158,12 +148,6 @@ impl Client {
             TgError::Transient(format!("{method}: reading response: {}", e.without_url()))
         })?;
         let result = classify(method, status.as_u16(), &body);
-        crate::metrics::telegram_call(
-            &self.label,
-            method,
-            &crate::metrics::outcome_of(&result),
-            started.elapsed(),
-        );
         match &result {
             Ok(_) => tracing::trace!(
                 method,
