@@ -8,7 +8,6 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use tokio::io::AsyncReadExt;
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Auth;
@@ -66,17 +65,7 @@ pub async fn export(
     file.seek(std::io::SeekFrom::Start(0))
         .await
         .map_err(internal)?;
-    let stream = futures::stream::unfold(file, |mut f| async move {
-        let mut buf = vec![0u8; 64 * 1024];
-        match f.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok::<_, std::io::Error>(bytes::Bytes::from(buf)), f))
-            }
-            Err(e) => Some((Err(e), f)),
-        }
-    });
+    let stream = tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024);
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),

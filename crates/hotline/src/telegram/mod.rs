@@ -117,17 +117,7 @@ impl Client {
         params: Value,
         files: Vec<InputFile>,
     ) -> Result<Value, TgError> {
-        let mut form = reqwest::multipart::Form::new();
-        if let Value::Object(map) = params {
-            for (k, v) in map {
-                let text = match v {
-                    Value::String(s) => s,
-                    Value::Null => continue,
-                    other => other.to_string(),
-                };
-                form = form.text(k, text);
-            }
-        }
+        let mut form = text_form(params);
         for f in files {
             let mut part = reqwest::multipart::Part::stream(f.bytes).file_name(f.file_name);
             if let Some(m) = &f.mime {
@@ -547,18 +537,7 @@ impl Client {
             .map_err(|e| TgError::Decode(format!("reading {}: {e}", path.display())))?
             .len();
         // 64 KiB at a time from the file to the socket: memory stays flat for any size.
-        let chunks = futures::stream::unfold(file, |mut f| async move {
-            use tokio::io::AsyncReadExt;
-            let mut buf = vec![0u8; 64 * 1024];
-            match f.read(&mut buf).await {
-                Ok(0) => None,
-                Ok(n) => {
-                    buf.truncate(n);
-                    Some((Ok::<_, std::io::Error>(bytes::Bytes::from(buf)), f))
-                }
-                Err(e) => Some((Err(e), f)),
-            }
-        });
+        let chunks = tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024);
         let part =
             reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(chunks), len)
                 .file_name(file_name.to_string())
@@ -566,18 +545,7 @@ impl Client {
                 .map_err(|e| {
                     TgError::Decode(format!("bad MIME type {mime:?}: {}", e.without_url()))
                 })?;
-        let mut form = reqwest::multipart::Form::new();
-        if let Value::Object(map) = merge(json!({ "chat_id": chat_id }), extra) {
-            for (k, v) in map {
-                let text = match v {
-                    Value::String(s) => s,
-                    Value::Null => continue,
-                    other => other.to_string(),
-                };
-                form = form.text(k, text);
-            }
-        }
-        form = form.part("document", part);
+        let form = text_form(merge(json!({ "chat_id": chat_id }), extra)).part("document", part);
         let req = self
             .http
             .post(self.method_url("sendDocument"))
@@ -668,3 +636,20 @@ fn classify(method: &str, status: u16, body: &[u8]) -> Result<Value, TgError> {
 
 #[cfg(test)]
 mod tests;
+
+/// The text fields of a multipart call, as Telegram reads them: strings as they are, other
+/// values as JSON, nulls left out.
+fn text_form(params: Value) -> reqwest::multipart::Form {
+    let mut form = reqwest::multipart::Form::new();
+    if let Value::Object(map) = params {
+        for (k, v) in map {
+            let text = match v {
+                Value::String(s) => s,
+                Value::Null => continue,
+                other => other.to_string(),
+            };
+            form = form.text(k, text);
+        }
+    }
+    form
+}
