@@ -53,6 +53,8 @@ pub const WEBHOOK_EVENTS: &[&str] = &[
     "message_intercepted",
     "contact_tagged",
     "broadcast_finished",
+    "bot_paused",
+    "bot_resumed",
 ];
 
 /// A parameter could not be set; the message names the parameter and what was expected.

@@ -22,6 +22,7 @@ pub mod files;
 mod filter;
 mod gateway;
 mod gauges;
+mod handover;
 mod links;
 mod outbox;
 mod params;
@@ -52,6 +53,7 @@ pub use events::{Delivery, DeliveryStats, HistoryMessage, NewDelivery, NewHistor
 pub use filter::{Bind, Compiled};
 pub use gateway::{GatewayCall, GatewayState};
 pub use gauges::Gauges;
+pub use handover::{Pause, PauseReason};
 pub use links::{Direction, MessageLink, NewLink};
 pub use outbox::{Intent, IntentId, Lane, NewIntent, OutboxStats};
 pub use quick_replies::{NewQuickReply, QuickReply, MEDIA_ITEMS_TTL_MS};
@@ -227,6 +229,8 @@ impl Store {
             tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
             wake: BTreeSet::new(),
             wakers: self.wakers.clone(),
+            after_commit: Vec::new(),
+            hooks_at_savepoint: 0,
         })
     }
 
@@ -253,6 +257,10 @@ pub struct Tx {
     _writer: tokio::sync::OwnedMutexGuard<()>,
     wake: BTreeSet<ConnectionId>,
     wakers: Arc<Wakers>,
+    /// In-memory state that must follow the committed rows (see [`Tx::after_commit`]).
+    after_commit: Vec<Box<dyn FnOnce() + Send>>,
+    /// How many `after_commit` entries existed at the last [`Tx::savepoint`].
+    hooks_at_savepoint: usize,
 }
 
 impl std::fmt::Debug for Tx {
@@ -268,6 +276,9 @@ impl Tx {
         for c in self.wake {
             self.wakers.get(c).notify_one();
         }
+        for f in self.after_commit {
+            f();
+        }
         Ok(())
     }
 
@@ -275,6 +286,7 @@ impl Tx {
     /// ([`Tx::rollback_to_savepoint`]) while the transaction goes on.
     pub async fn savepoint(&mut self) -> Result<(), StoreError> {
         sqlx::query("SAVEPOINT item").execute(&mut *self.tx).await?;
+        self.hooks_at_savepoint = self.after_commit.len();
         Ok(())
     }
 
@@ -286,12 +298,20 @@ impl Tx {
         Ok(())
     }
 
-    /// Undoes the changes since [`Tx::savepoint`] and ends the savepoint.
+    /// Undoes the changes since [`Tx::savepoint`] (and forgets the [`Tx::after_commit`]
+    /// work registered since) and ends the savepoint.
     pub async fn rollback_to_savepoint(&mut self) -> Result<(), StoreError> {
         sqlx::query("ROLLBACK TO SAVEPOINT item")
             .execute(&mut *self.tx)
             .await?;
+        self.after_commit.truncate(self.hooks_at_savepoint);
         self.release_savepoint().await
+    }
+
+    /// Runs `f` once the transaction committed (never when it rolls back): for in-memory
+    /// mirrors of rows, such as the handover's pauses, that must not run ahead of the store.
+    pub fn after_commit(&mut self, f: impl FnOnce() + Send + 'static) {
+        self.after_commit.push(Box::new(f));
     }
 
     /// Abandons every change (same as dropping, but explicit).
