@@ -3,10 +3,12 @@
 //! the operator answers, and `/bot on` gives the user back to the bot. Withheld updates
 //! are dropped, never released later.
 
+mod api_support;
 mod common;
 
 use std::time::Instant;
 
+use api_support::with_webhooks;
 use common::{spawn_app, text_of, TestApp, DEADLINE};
 use serde_json::{json, Value};
 
@@ -172,5 +174,138 @@ async fn bot_off_withholds_the_users_updates_and_bot_on_gives_them_back() {
         !t.user_chat(ann).iter().any(|m| text_of(m).contains("/bot")),
         "/bot is never sent to the user"
     );
+    t.assert_conformant();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn auto_handover_rest_and_the_bots_own_method_with_signed_events() {
+    let (t, api, rx) = with_webhooks("bot_paused,bot_resumed", "AUTO_HANDOVER = true").await;
+    let mut bot = Backend::new(&t);
+    let ann = t.person("Ann");
+    t.user_says(ann, "hi");
+    bot.next("Ann's hi", |u| is_text(u, "hi")).await;
+    let thread = t.wait_topic("Ann").await;
+
+    // AUTO_HANDOVER: an operator's answer pauses the bot for Ann...
+    t.operator_says(thread, "Hello Ann, Olga here");
+    t.wait_in_user_chat(ann, "Olga here").await;
+    t.wait_in_topic(thread, "(by AUTO_HANDOVER)").await;
+    t.wait_until("⏸ in the title", || title(&t, thread).contains('⏸'))
+        .await;
+    t.user_says(ann, "still there?");
+    t.wait_in_topic(thread, "still there?").await;
+    assert!(
+        bot.poll(0).await.is_empty(),
+        "withheld while the team has Ann"
+    );
+    // ... and /close gives her back to the bot.
+    t.operator_says(thread, "/close");
+    t.wait_in_topic(thread, "The bot answers this user again (by AUTO_HANDOVER)")
+        .await;
+    t.wait_until("closed", || t.topic_info(thread)["is_closed"] == true)
+        .await;
+    t.user_says(ann, "bot again");
+    bot.next("the message after /close", |u| is_text(u, "bot again"))
+        .await;
+    assert!(!bot.saw("still there?"));
+
+    // The REST API.
+    let path = format!("/api/v1/contacts/{ann}/handover");
+    let (status, h) = api.get(&path).await;
+    assert_eq!((status, &h["paused"]), (200, &json!(false)), "{h}");
+    let (status, h) = api.post(&path, json!({})).await;
+    assert_eq!(status, 200, "{h}");
+    assert_eq!(
+        (&h["paused"], &h["reason"], &h["changed"]),
+        (&json!(true), &json!("api"), &json!(true))
+    );
+    let (_, again) = api.post(&path, json!({})).await;
+    assert_eq!(
+        (&again["paused"], &again["changed"]),
+        (&json!(true), &json!(false))
+    );
+    t.wait_until("reopened with ⏸", || {
+        title(&t, thread).starts_with("🟪⏸") && t.topic_info(thread)["is_closed"] == false
+    })
+    .await;
+    t.user_says(ann, "rest pause");
+    t.wait_in_topic(thread, "rest pause").await;
+    assert!(
+        bot.poll(0).await.is_empty(),
+        "withheld after the API's handover"
+    );
+    let (status, h) = api.delete(&path).await;
+    assert_eq!(status, 200, "{h}");
+    assert_eq!((&h["paused"], &h["changed"]), (&json!(false), &json!(true)));
+    let (status, e) = api
+        .post("/api/v1/contacts/999999/handover", json!({}))
+        .await;
+    assert_eq!(status, 404, "{e}");
+
+    // The bot's own method through the gateway, answered like a Bot API method.
+    let r = bot.call("hotlineHandover", json!({"chat_id": ann})).await;
+    assert_eq!(r, json!({"ok": true, "result": true}));
+    let (_, h) = api.get(&path).await;
+    assert_eq!((&h["paused"], &h["reason"]), (&json!(true), &json!("bot")));
+    t.user_says(ann, "bot pause");
+    t.wait_in_topic(thread, "bot pause").await;
+    assert!(
+        bot.poll(0).await.is_empty(),
+        "withheld after hotlineHandover"
+    );
+    let r = bot
+        .call("hotlineResume", json!({"chat_id": ann.to_string()}))
+        .await;
+    assert_eq!(r, json!({"ok": true, "result": true}));
+    let r = bot
+        .call("hotlineHandover", json!({"chat_id": 999999}))
+        .await;
+    assert_eq!(
+        (&r["ok"], &r["error_code"], &r["description"]),
+        (
+            &json!(false),
+            &json!(400),
+            &json!("Bad Request: chat not found")
+        )
+    );
+    let r = bot.call("hotlineResume", json!({})).await;
+    assert_eq!(r["description"], "Bad Request: chat_id is empty");
+    t.user_says(ann, "after resume");
+    bot.next("the message after hotlineResume", |u| {
+        is_text(u, "after resume")
+    })
+    .await;
+    assert!(!bot.saw("rest pause") && !bot.saw("bot pause"));
+
+    // Signed events, in order, saying who asked.
+    t.wait_until("six handover events", || rx.delivered().len() >= 6)
+        .await;
+    let got: Vec<(String, String)> = rx
+        .delivered()
+        .iter()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap().to_string(),
+                e["data"]["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want = [
+        ("bot_paused", "auto"),
+        ("bot_resumed", "auto"),
+        ("bot_paused", "api"),
+        ("bot_resumed", "api"),
+        ("bot_paused", "bot"),
+        ("bot_resumed", "bot"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(got, want);
+    let first = &rx.delivered()[0];
+    assert_eq!(first["data"]["by"], t.operator, "{first}");
+    assert_eq!(first["contact"]["user_id"], ann);
+    assert!(rx.all().iter().all(|r| r.signed), "every event is signed");
     t.assert_conformant();
 }

@@ -31,7 +31,7 @@ pub async fn run(
         }
         ["on"] | ["resume"] | ["start"] => {
             if ctx
-                .resume_bot(tx, dialog, by, operator, reply_to, now)
+                .resume_bot(tx, dialog.id, by, operator, reply_to, now)
                 .await?
             {
                 return Ok(());

@@ -16,9 +16,9 @@ use std::sync::RwLock;
 use serde_json::Value;
 
 use super::events::Event;
-use super::topics::Title;
+use super::topics::{Card, Title};
 use super::Context;
-use crate::store::{Dialog, Pause, PauseReason, StoreError, Tx, UnixMs};
+use crate::store::{Dialog, DialogStatus, Pause, PauseReason, StoreError, Tx, UnixMs};
 
 /// One pause span of a user's chat: `[from, until)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -166,36 +166,84 @@ impl Context {
         Ok(true)
     }
 
+    /// The bot's backend (the REST API, or the bot itself through the gateway) hands the
+    /// user `user` over to the team: the dialog is opened so the team sees the user
+    /// (created with its card, activated past PRIVATE_KEYWORDS, reopened, 🟪) and the bot
+    /// is paused. `None` when `user` is not a known contact; else the dialog (as before)
+    /// and whether the bot was paused now (false: it already was).
+    pub async fn request_handover(
+        &self,
+        tx: &mut Tx,
+        user: i64,
+        reason: PauseReason,
+        now: UnixMs,
+    ) -> Result<Option<(Dialog, bool)>, StoreError> {
+        let Some(contact) = tx.contact_by_user(self.connection, user).await? else {
+            return Ok(None);
+        };
+        let (dialog, created) = self
+            .open_dialog(tx, contact.id, DialogStatus::New, now)
+            .await?;
+        if !dialog.activated {
+            tx.set_dialog_activated(dialog.id, true).await?;
+        }
+        let params = self.params();
+        if created && params.auto_info && !params.hide_info.card {
+            self.to_group(tx, Some(dialog.id), &Card { dialog: dialog.id })
+                .await?;
+        }
+        if dialog.status != DialogStatus::New {
+            // The user asked for a human: the team owes the next answer.
+            self.set_status(tx, &dialog, DialogStatus::New, now).await?;
+        }
+        tx.touch_dialog(dialog.id, now).await?;
+        let paused = self.pause_bot(tx, &dialog, reason, None, None, now).await?;
+        Ok(Some((dialog, paused)))
+    }
+
+    /// The bot's backend gives the user back to the bot. `None` when `user` is not a known
+    /// contact; else whether the bot was resumed now (false: it was not paused).
+    pub async fn request_resume(
+        &self,
+        tx: &mut Tx,
+        user: i64,
+        reason: PauseReason,
+        now: UnixMs,
+    ) -> Result<Option<bool>, StoreError> {
+        let Some(contact) = tx.contact_by_user(self.connection, user).await? else {
+            return Ok(None);
+        };
+        let Some(dialog) = tx.dialog_for_contact(self.connection, contact.id).await? else {
+            return Ok(Some(false));
+        };
+        Ok(Some(
+            self.resume_bot(tx, dialog.id, reason, None, None, now)
+                .await?,
+        ))
+    }
+
     /// Gives `dialog` back to the parallel bot: records `BotResumed`, retitles the topic
     /// and posts a notice. Updates withheld meanwhile stay dropped (see the module).
     /// Returns false when the bot was not paused there.
     pub async fn resume_bot(
         &self,
         tx: &mut Tx,
-        dialog: &Dialog,
+        dialog: i64,
         reason: PauseReason,
         by: Option<i64>,
         reply_to: Option<i64>,
         now: UnixMs,
     ) -> Result<bool, StoreError> {
-        let Some(open) = tx.open_pause(dialog.id).await? else {
+        let Some(open) = tx.open_pause(dialog).await? else {
             return Ok(false);
         };
-        tx.end_pause(dialog.id, reason, by, now).await?;
-        self.record(
-            tx,
-            Event::BotResumed {
-                dialog: dialog.id,
-                reason,
-                by,
-            },
-        )
-        .await?;
+        tx.end_pause(dialog, reason, by, now).await?;
+        self.record(tx, Event::BotResumed { dialog, reason, by })
+            .await?;
         let (pauses, chat) = (self.pauses.clone(), open.user_chat_id);
         tx.after_commit(move || pauses.end(chat, now));
-        self.to_group(tx, Some(dialog.id), &Title { dialog: dialog.id })
-            .await?;
-        self.notice(tx, Some(dialog.id), reply_to, notice(false, reason))
+        self.to_group(tx, Some(dialog), &Title { dialog }).await?;
+        self.notice(tx, Some(dialog), reply_to, notice(false, reason))
             .await?;
         Ok(true)
     }

@@ -165,6 +165,8 @@ pub async fn local(bot: &Arc<Bot>, lower: &str, p: Map<String, Value>) -> Respon
         "setwebhook" => set_webhook(bot, &p).await,
         "deletewebhook" => delete_webhook(bot, param_bool(&p, "drop_pending_updates")).await,
         "getwebhookinfo" => webhook_info(bot).await,
+        "hotlinehandover" => super::handover::method(bot, &p, true).await,
+        "hotlineresume" => super::handover::method(bot, &p, false).await,
         // Forwarded, these would log Hotline itself out of Telegram.
         _ => tg_ok(json!(true), None),
     }
