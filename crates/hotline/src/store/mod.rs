@@ -21,6 +21,7 @@ pub mod files;
 mod filter;
 mod gateway;
 mod gauges;
+mod handover;
 mod links;
 mod outbox;
 mod params;
@@ -50,6 +51,7 @@ pub use events::{Delivery, DeliveryStats, HistoryMessage, NewDelivery, NewHistor
 pub use filter::{Bind, Compiled};
 pub use gateway::{GatewayCall, GatewayState};
 pub use gauges::Gauges;
+pub use handover::{Pause, PauseReason};
 pub use links::{Direction, MessageLink, NewLink};
 pub use outbox::{Intent, IntentId, Lane, NewIntent, OutboxStats};
 pub use quick_replies::{NewQuickReply, QuickReply, MEDIA_ITEMS_TTL_MS};
@@ -206,6 +208,7 @@ impl Store {
             tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
             wake: BTreeSet::new(),
             wakers: self.wakers.clone(),
+            after_commit: Vec::new(),
         })
     }
 
@@ -232,6 +235,8 @@ pub struct Tx {
     _writer: tokio::sync::OwnedMutexGuard<()>,
     wake: BTreeSet<ConnectionId>,
     wakers: Arc<Wakers>,
+    /// In-memory state that must follow the committed rows (see [`Tx::after_commit`]).
+    after_commit: Vec<Box<dyn FnOnce() + Send>>,
 }
 
 impl std::fmt::Debug for Tx {
@@ -247,7 +252,16 @@ impl Tx {
         for c in self.wake {
             self.wakers.get(c).notify_one();
         }
+        for f in self.after_commit {
+            f();
+        }
         Ok(())
+    }
+
+    /// Runs `f` once the transaction committed (never when it rolls back): for in-memory
+    /// mirrors of rows, such as the handover's pauses, that must not run ahead of the store.
+    pub fn after_commit(&mut self, f: impl FnOnce() + Send + 'static) {
+        self.after_commit.push(Box::new(f));
     }
 
     /// Abandons every change (same as dropping, but explicit).
