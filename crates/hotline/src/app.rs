@@ -259,6 +259,7 @@ pub async fn prepare(
                 .recent_pauses(connection, now_ms() - crate::gateway::updates::KEEP_MS)
                 .await?,
         )),
+        gateway_used: Default::default(),
     };
     let topics = Topics {
         ctx: ctx.clone(),

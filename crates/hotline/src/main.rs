@@ -181,6 +181,14 @@ async fn check_config(path: &Path, config: &Config) -> Result<(), ExitCode> {
                 None => hotline::outln!("  {name} = {value}"),
             }
         }
+        let welcome = overrides
+            .and_then(|o| o.get("WELCOME"))
+            .cloned()
+            .or_else(|| c.params.get("WELCOME"))
+            .unwrap_or_default();
+        if let Some(line) = hotline::config::welcome_warning(&welcome) {
+            hotline::outln!("  {line}");
+        }
     }
     hotline::outln!();
     match stored {
