@@ -141,7 +141,7 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
             .dispatch_with_listener(listener, LoggingErrorHandler::with_custom_text("webhook"))
             .await;
     } else {
-        bot.delete_webhook().await?;
+        // The default polling listener deletes a webhook first.
         dispatcher.dispatch().await;
     }
     Ok(())
