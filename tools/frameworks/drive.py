@@ -254,6 +254,7 @@ def main() -> None:
     p.add_argument("--name", required=True)
     p.add_argument("--relay", type=int, help="webhook mode: listen here for Hotline's pushes")
     p.add_argument("--upstream", type=int, help="webhook mode: the bot's own webhook port")
+    p.add_argument("--intake", default="polling", help="Hotline's own intake mode (for the table)")
     p.add_argument("--json", help="append {name, results} as one JSON line to this file")
     a = p.parse_args()
     if a.relay is not None:
@@ -269,7 +270,7 @@ def main() -> None:
         results.setdefault(check, "n/a" if check == "reply" and a.relay is None else results.get(check, "FAIL"))
     if a.json:
         with open(a.json, "a") as f:
-            f.write(json.dumps({"name": a.name, "results": results}) + "\n")
+            f.write(json.dumps({"name": a.name, "results": {"intake": a.intake, **results}}) + "\n")
     sys.exit(1 if any(str(v).startswith("FAIL") for v in results.values()) else 0)
 
 
