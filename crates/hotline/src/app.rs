@@ -16,6 +16,7 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use crate::config::{apply_overrides, Config, ConnectionConfig, Mode};
+use crate::domain::handover::Pauses;
 use crate::domain::history::History;
 use crate::domain::topics::{Icons, Topics};
 use crate::domain::BotIdentity;
@@ -28,7 +29,7 @@ use crate::outbox::{OutboxConfig, Worker};
 use crate::ready::Readiness;
 use crate::relay::autoclose;
 use crate::shutdown::ShutdownTrigger;
-use crate::store::{Store, StoreError};
+use crate::store::{now_ms, Store, StoreError};
 use crate::telegram::{BotCommand, Client, TgError};
 use crate::{http, intake};
 
@@ -86,6 +87,7 @@ pub fn operator_commands() -> Vec<BotCommand> {
         ("new", "Open a dialog: /new USER_ID"),
         ("say", "Quick replies: /say NAME"),
         ("mark", "Tags: /mark NAME"),
+        ("bot", "Pause the bot for this user: /bot off, /bot on"),
     ]
     .iter()
     .map(|(c, d)| BotCommand {
@@ -243,6 +245,11 @@ pub async fn prepare(
         subscribers: subscribers(),
         webhook_targets: Arc::new(cfg.webhook_targets.clone()),
         webhook_secret_grace: cfg.webhook_secret_grace,
+        pauses: Arc::new(Pauses::from_rows(
+            &store
+                .recent_pauses(connection, now_ms() - crate::gateway::updates::KEEP_MS)
+                .await?,
+        )),
     };
     let topics = Topics {
         ctx: ctx.clone(),

@@ -20,7 +20,8 @@ pub const DEFAULT_WELCOME: &str =
 pub const DEFAULT_REOPEN_MESSAGE: &str = "Welcome back, {name}! Our team will answer here soon.";
 
 /// Names of every parameter, in the order of SPEC §3 (used for listings and errors), then
-/// Hotline's additions (`PROTECT_CONTENT`, closing and reopening messages, `RATING`).
+/// Hotline's additions (`PROTECT_CONTENT`, closing and reopening messages, `RATING`, the
+/// handover's `AUTO_HANDOVER`).
 pub const PARAM_NAMES: &[&str] = &[
     "WELCOME",
     "SILENT_MODE",
@@ -41,6 +42,7 @@ pub const PARAM_NAMES: &[&str] = &[
     "CLOSE_MESSAGE",
     "REOPEN_MESSAGE",
     "RATING",
+    "AUTO_HANDOVER",
 ];
 
 /// Events an outgoing webhook can subscribe to (SPEC §5). Custom commands are `/name`.
@@ -53,6 +55,8 @@ pub const WEBHOOK_EVENTS: &[&str] = &[
     "message_intercepted",
     "contact_tagged",
     "broadcast_finished",
+    "bot_paused",
+    "bot_resumed",
 ];
 
 /// A parameter could not be set; the message names the parameter and what was expected.
@@ -163,6 +167,9 @@ pub struct Params {
     pub reopen_message: Option<String>,
     /// After an operator closes a dialog, ask the user for a 1–5 rating (inline buttons).
     pub rating: bool,
+    /// The handover: pause the parallel bot for a user when an operator answers them, and
+    /// give the user back to it when the dialog closes.
+    pub auto_handover: bool,
 }
 
 impl Default for Params {
@@ -187,6 +194,7 @@ impl Default for Params {
             close_message: None,
             reopen_message: Some(DEFAULT_REOPEN_MESSAGE.to_string()),
             rating: false,
+            auto_handover: false,
         }
     }
 }
@@ -244,6 +252,7 @@ impl Params {
             "CLOSE_MESSAGE" => self.close_message = parse_welcome(n, value)?,
             "REOPEN_MESSAGE" => self.reopen_message = parse_welcome(n, value)?,
             "RATING" => self.rating = parse_bool(n, v)?,
+            "AUTO_HANDOVER" => self.auto_handover = parse_bool(n, v)?,
             _ => {
                 return Err(ParamError::new(
                     n,
@@ -330,6 +339,7 @@ impl Params {
                 .clone()
                 .unwrap_or_else(|| "OFF".to_string()),
             "RATING" => onoff(self.rating),
+            "AUTO_HANDOVER" => onoff(self.auto_handover),
             _ => return None,
         })
     }
@@ -724,6 +734,7 @@ mod tests {
             ("CLOSE_MESSAGE", "Bye {name}!"),
             ("REOPEN_MESSAGE", "OFF"),
             ("RATING", "on"),
+            ("AUTO_HANDOVER", "on"),
             ("EXTENSIONS_ALLOWED", "42"),
             (
                 "WEBHOOKS",

@@ -20,6 +20,7 @@
 pub mod content;
 pub mod dialogs;
 pub mod events;
+pub mod handover;
 pub mod history;
 pub mod links;
 pub mod quick_replies;
@@ -71,6 +72,8 @@ pub struct Context {
     pub webhook_targets: Arc<crate::config::WebhookTargets>,
     /// How long a rotated-out webhook signing secret still signs.
     pub webhook_secret_grace: std::time::Duration,
+    /// Where the parallel bot is paused (the handover), read by the gateway.
+    pub pauses: Arc<handover::Pauses>,
 }
 
 impl Context {

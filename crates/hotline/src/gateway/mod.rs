@@ -17,6 +17,7 @@
 //!   the outbox.
 
 pub mod forward;
+pub mod handover;
 pub mod journal;
 pub mod mirror;
 pub mod order;
@@ -300,6 +301,9 @@ const LOCAL: &[&str] = &[
     "getwebhookinfo",
     "logout",
     "close",
+    // The handover's custom methods (see `handover`).
+    "hotlinehandover",
+    "hotlineresume",
 ];
 
 async fn api(bot: Arc<Bot>, method: String, req: Request) -> Response {
