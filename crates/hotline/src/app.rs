@@ -152,6 +152,15 @@ pub fn registry(topics: &Topics) -> Registry {
     registry
 }
 
+/// How the outbox announces a dead intent: a notice in the connection's General topic.
+fn dead_letter_notice(ctx: &Context) -> crate::outbox::DeadLetterNotice {
+    let ctx = ctx.clone();
+    Arc::new(move |tx, text| {
+        let ctx = ctx.clone();
+        Box::pin(async move { ctx.notice(tx, None, None, text).await })
+    })
+}
+
 /// Checks a connection against Telegram and prepares its runtime.
 pub async fn prepare(
     cfg: &ConnectionConfig,
@@ -250,6 +259,7 @@ pub async fn prepare(
                 .recent_pauses(connection, now_ms() - crate::gateway::updates::KEEP_MS)
                 .await?,
         )),
+        gateway_used: Default::default(),
     };
     let topics = Topics {
         ctx: ctx.clone(),
@@ -451,7 +461,8 @@ async fn start_on(
             ctx.connection,
             c.registry.clone(),
             tuning.outbox,
-        );
+        )
+        .with_dead_letter_notice(dead_letter_notice(&ctx));
         tasks.spawn(worker.run(trigger.subscribe()).instrument(span.clone()));
         tasks.spawn(
             autoclose::run(

@@ -61,6 +61,8 @@ pub fn check(site: Site, item: &str) {
             .map(|(_, m)| m.clone())
     });
     if let Some(marker) = hit {
-        panic!("injected fault at {site:?} (marker {marker:?})");
+        let _ = marker;
+        // The marker stays out of the message: it ends up in notices, which must not match.
+        panic!("injected fault at {site:?}");
     }
 }

@@ -78,6 +78,12 @@ enum Command {
         #[arg(long)]
         rotate: bool,
     },
+    /// Inspect the items set aside after repeated failures (updates, outbox intents,
+    /// webhook deliveries): list them, re-queue one, or drop one.
+    DeadLetters {
+        #[command(subcommand)]
+        action: hotline::isolation::DeadLetterCommand,
+    },
     /// Create or upgrade the database schema named by the configuration.
     Migrate,
     /// Copy the SQLite database into a new file (mode 0600), consistently, while Hotline
@@ -174,6 +180,14 @@ async fn check_config(path: &Path, config: &Config) -> Result<(), ExitCode> {
                 Some(set) => hotline::outln!("  {name} = {set}   [set in Telegram; file: {value}]"),
                 None => hotline::outln!("  {name} = {value}"),
             }
+        }
+        let welcome = overrides
+            .and_then(|o| o.get("WELCOME"))
+            .cloned()
+            .or_else(|| c.params.get("WELCOME"))
+            .unwrap_or_default();
+        if let Some(line) = hotline::config::welcome_warning(&welcome) {
+            hotline::outln!("  {line}");
         }
     }
     hotline::outln!();
@@ -357,6 +371,7 @@ async fn main() -> ExitCode {
         (Command::WebhookSecret { connection, rotate }, Some(c)) => {
             hotline::api::cli::webhook_secret(c, connection.as_deref(), *rotate).await
         }
+        (Command::DeadLetters { action }, Some(c)) => hotline::isolation::command(c, action).await,
         (Command::Backup { to }, Some(c)) => backup(c, to).await,
         (Command::Restore { from }, Some(c)) => restore(c, from).await,
     };

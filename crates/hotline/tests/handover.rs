@@ -309,3 +309,59 @@ async fn auto_handover_rest_and_the_bots_own_method_with_signed_events() {
     assert!(rx.all().iter().all(|r| r.signed), "every event is signed");
     t.assert_conformant();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn recap_opens_the_topic_and_the_builtin_welcome_stays_quiet_for_a_gateway_bot() {
+    let t = common::spawn_app_with("PRIVATE_KEYWORDS = '\"human\"'\nRECAP = 3").await;
+    let mut bot = Backend::new(&t);
+    // The bot takes its updates through the gateway from the start.
+    assert!(bot.poll(0).await.is_empty());
+    let ann = t.person("Ann");
+    t.user_says(ann, "hello");
+    bot.next("hello", |u| is_text(u, "hello")).await;
+    bot.ok(
+        "sendMessage",
+        json!({"chat_id": ann, "text": "Hi, I am the shop bot"}),
+    )
+    .await;
+    t.user_says(ann, "what is the price? mail me at ann@example.com");
+    bot.next("the question", |u| {
+        u["message"]["text"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("what is the price")
+    })
+    .await;
+    bot.ok(
+        "sendMessage",
+        json!({"chat_id": ann, "text": "It costs 5 EUR"}),
+    )
+    .await;
+    t.user_says(ann, "I want a human");
+    let thread = t.wait_topic("Ann").await;
+    let trigger = t.wait_in_topic(thread, "I want a human").await;
+    let recap = t.wait_in_topic(thread, "Before this dialog").await;
+    let r = text_of(&recap);
+    assert!(
+        r.contains("🤖 Hi, I am the shop bot")
+            && r.contains("👤 what is the price?")
+            && r.contains("🤖 It costs 5 EUR"),
+        "the last 3 messages both ways: {r}"
+    );
+    assert!(!r.contains("hello"), "only the last RECAP = 3: {r}");
+    assert!(
+        recap["message_id"].as_i64() < trigger["message_id"].as_i64(),
+        "the topic starts with the recap"
+    );
+
+    // The operator answers; by then a built-in WELCOME would have reached Ann first.
+    t.operator_says(thread, "Hello Ann, Olga here");
+    t.wait_in_user_chat(ann, "Olga here").await;
+    assert!(
+        !t.user_chat(ann)
+            .iter()
+            .any(|m| text_of(m).contains("Thanks for your message")),
+        "the built-in WELCOME is not sent to a gateway bot's users"
+    );
+    t.assert_conformant();
+}

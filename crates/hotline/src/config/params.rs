@@ -16,6 +16,31 @@ pub const TELEGRAM_SERVICE_ID: i64 = 777000;
 pub const DEFAULT_WELCOME: &str =
     "Hello, {name}! Thanks for your message. Our team will answer here soon.";
 
+/// Whether `text` (a WELCOME or REOPEN_MESSAGE value) is Hotline's built-in one, which is
+/// not sent to the users of a bot connected through the gateway (it greets them itself).
+pub fn is_builtin_greeting(text: Option<&str>) -> bool {
+    matches!(text, Some(t) if t == DEFAULT_WELCOME || t == DEFAULT_REOPEN_MESSAGE)
+}
+
+/// What `check-config` says about a WELCOME value and the parallel connection: a text of
+/// your own is sent on first contact to every new user, also to the users of a bot
+/// connected through the gateway (the built-in greeting is not sent to them).
+pub fn welcome_warning(welcome: &str) -> Option<String> {
+    let w = welcome.trim();
+    if w.is_empty() || w.eq_ignore_ascii_case("off") || is_builtin_greeting(Some(w)) {
+        return None;
+    }
+    Some(
+        "warning: WELCOME is your own text, so it is sent on first contact also to the users \
+         of a bot connected through the gateway (the built-in greeting is not); set \
+         WELCOME = OFF if your bot greets its users itself (docs/parallel-connection.md)"
+            .to_string(),
+    )
+}
+
+/// Most messages a `RECAP` may hold (one topic notice).
+pub const MAX_RECAP: u32 = 50;
+
 /// Default message to a user whose closed dialog reopens; `{name}` is the first name.
 pub const DEFAULT_REOPEN_MESSAGE: &str = "Welcome back, {name}! Our team will answer here soon.";
 
@@ -43,6 +68,7 @@ pub const PARAM_NAMES: &[&str] = &[
     "REOPEN_MESSAGE",
     "RATING",
     "AUTO_HANDOVER",
+    "RECAP",
 ];
 
 /// Events an outgoing webhook can subscribe to (SPEC §5). Custom commands are `/name`.
@@ -170,6 +196,9 @@ pub struct Params {
     /// The handover: pause the parallel bot for a user when an operator answers them, and
     /// give the user back to it when the dialog closes.
     pub auto_handover: bool,
+    /// With PRIVATE_KEYWORDS: how many messages of the conversation before the trigger (the
+    /// user's and the parallel bot's) open the topic as a recap; 0 = none.
+    pub recap: u32,
 }
 
 impl Default for Params {
@@ -195,6 +224,7 @@ impl Default for Params {
             reopen_message: Some(DEFAULT_REOPEN_MESSAGE.to_string()),
             rating: false,
             auto_handover: false,
+            recap: 0,
         }
     }
 }
@@ -253,6 +283,21 @@ impl Params {
             "REOPEN_MESSAGE" => self.reopen_message = parse_welcome(n, value)?,
             "RATING" => self.rating = parse_bool(n, v)?,
             "AUTO_HANDOVER" => self.auto_handover = parse_bool(n, v)?,
+            "RECAP" => {
+                self.recap = if is_off(v) {
+                    0
+                } else {
+                    v.parse::<u32>()
+                        .ok()
+                        .filter(|m| *m <= MAX_RECAP)
+                        .ok_or_else(|| {
+                            ParamError::new(
+                                n,
+                                format!("expected a number of messages from 0 (off) to {MAX_RECAP}, got \"{v}\""),
+                            )
+                        })?
+                }
+            }
             _ => {
                 return Err(ParamError::new(
                     n,
@@ -340,6 +385,7 @@ impl Params {
                 .unwrap_or_else(|| "OFF".to_string()),
             "RATING" => onoff(self.rating),
             "AUTO_HANDOVER" => onoff(self.auto_handover),
+            "RECAP" => self.recap.to_string(),
             _ => return None,
         })
     }
@@ -735,6 +781,7 @@ mod tests {
             ("REOPEN_MESSAGE", "OFF"),
             ("RATING", "on"),
             ("AUTO_HANDOVER", "on"),
+            ("RECAP", "10"),
             ("EXTENSIONS_ALLOWED", "42"),
             (
                 "WEBHOOKS",
@@ -757,6 +804,15 @@ mod tests {
         assert!(p.webhooks[0].wants("/ticket") && !p.webhooks[0].wants("dialog_closed"));
         assert!(p.webhooks[1].wants("dialog_closed") && !p.webhooks[1].wants("/x"));
         assert!(p.admits(1) && !p.admits(5));
+    }
+
+    #[test]
+    fn welcome_warning_only_for_a_text_of_your_own() {
+        assert!(welcome_warning(DEFAULT_WELCOME).is_none());
+        assert!(welcome_warning("OFF").is_none());
+        assert!(welcome_warning("Hi {name}!")
+            .unwrap()
+            .contains("users of a bot connected through the gateway"));
     }
 
     #[test]

@@ -184,13 +184,16 @@ impl Context {
         let (dialog, created) = self
             .open_dialog(tx, contact.id, DialogStatus::New, now)
             .await?;
-        if !dialog.activated {
-            tx.set_dialog_activated(dialog.id, true).await?;
-        }
         let params = self.params();
         if created && params.auto_info && !params.hide_info.card {
             self.to_group(tx, Some(dialog.id), &Card { dialog: dialog.id })
                 .await?;
+        }
+        if !dialog.activated {
+            tx.set_dialog_activated(dialog.id, true).await?;
+            if params.recap > 0 {
+                self.post_recap(tx, dialog.id, user).await?;
+            }
         }
         if dialog.status != DialogStatus::New {
             // The user asked for a human: the team owes the next answer.

@@ -172,10 +172,11 @@ impl Gateway {
             .unwrap_or_else(|_| reqwest::Client::new());
         let mut bots = Vec::new();
         for s in specs {
-            let state = store
-                .gateway_state(s.ctx.connection)
-                .await?
-                .unwrap_or_default();
+            let state = store.gateway_state(s.ctx.connection).await?;
+            if state.is_some() {
+                s.ctx.mark_gateway_in_use();
+            }
+            let state = state.unwrap_or_default();
             s.updates
                 .notify(store.last_update_id(s.ctx.connection).await?.unwrap_or(0));
             let journal = journal::Journal::start(store.clone(), s.ctx.connection, s.wake);

@@ -207,6 +207,7 @@ async fn get_updates(bot: &Arc<Bot>, p: &Map<String, Value>) -> Response {
         Ok(a) => a,
         Err(e) => return tg_error(400, e),
     };
+    bot.ctx.mark_gateway_in_use();
     // Subscribe before reading the log so an update stored meanwhile still wakes us.
     let mut stored = bot.signal.subscribe();
     let mut changed = bot.changed.subscribe();
@@ -370,6 +371,7 @@ async fn set_webhook(bot: &Arc<Bot>, p: &Map<String, Value>) -> Response {
     } else {
         None
     };
+    bot.ctx.mark_gateway_in_use();
     let same = {
         let mut live = bot.live();
         let same = live.state.webhook_url.as_deref() == Some(url.as_str())

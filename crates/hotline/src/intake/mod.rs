@@ -84,7 +84,9 @@ pub async fn process_loop(
                 let wait = pass
                     .retry_at
                     .map(|at| Duration::from_millis((at - now_ms()).clamp(1, 60_000) as u64))
-                    .unwrap_or(Duration::from_secs(3600));
+                    // Within a minute even so: an update re-queued by `hotline
+                    // dead-letters retry` (another process) is due.
+                    .unwrap_or(Duration::from_secs(60));
                 tokio::select! {
                     _ = &mut notified => {}
                     _ = order.settled() => {}
@@ -301,9 +303,10 @@ async fn update_failed(
     tx.update_failed(ctx.connection, u.update_id, &error, attempts, None, now)
         .await?;
     let text = format!(
-        "⚠️ Update {} could not be processed after {attempts} attempts and was set aside \
-         (a dead letter): {}\nThe other updates go on. <code>hotline dead-letters list</code> \
+        "{}: update {} could not be processed after {attempts} attempts and was set \
+         aside: {}\nThe other updates go on. <code>hotline dead-letters list</code> \
          shows it; <code>hotline dead-letters retry</code> runs it again.",
+        crate::outbox::DEAD_LETTER_PREFIX,
         u.update_id,
         crate::domain::render::html(&error)
     );
