@@ -1,6 +1,6 @@
 """aiogram 3 pointed at Hotline's gateway (see README.md).
 
-    HOTLINE=http://127.0.0.1:8080 TOKEN=... python aiogram_bot.py [polling|webhook PORT]
+    HOTLINE=http://127.0.0.1:8080 TOKEN=... python aiogram_bot.py [polling | webhook PORT URL]
 
 In webhook mode the echo is returned from the handler, so aiogram answers the webhook with
 the method call as multipart/form-data (handle_in_background=False).
@@ -67,12 +67,12 @@ async def polling() -> None:
     await dp.start_polling(bot)
 
 
-def webhook(port: int) -> None:
+def webhook(port: int, url: str) -> None:
     from aiohttp import web
     from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 
-    async def on_startup(b: Bot) -> None:
-        await b.set_webhook(f"http://127.0.0.1:{port}/hook", secret_token="aiogram-secret")
+    async def on_startup(bot: Bot) -> None:  # aiogram passes it by this name
+        await bot.set_webhook(url, secret_token="aiogram-secret")
 
     dp.startup.register(on_startup)
     app = web.Application()
@@ -83,6 +83,6 @@ def webhook(port: int) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["webhook"]:
-        webhook(int(sys.argv[2]))
+        webhook(int(sys.argv[2]), sys.argv[3])
     else:
         asyncio.run(polling())

@@ -1,6 +1,9 @@
 """pyTelegramBotAPI (telebot) pointed at Hotline's gateway (see README.md).
 
-    HOTLINE=http://127.0.0.1:8080 TOKEN=... python telebot_bot.py [polling|webhook PORT]
+    HOTLINE=http://127.0.0.1:8080 TOKEN=... python telebot_bot.py [polling | webhook PORT URL]
+
+pyTelegramBotAPI has no webhook server of its own for plain HTTP: the updates are fed to
+process_new_updates from a small http.server handler, and every answer is a call.
 """
 import json
 import os
@@ -63,7 +66,7 @@ class Hook(BaseHTTPRequestHandler):
 if __name__ == "__main__":
     if sys.argv[1:2] == ["webhook"]:
         port = int(sys.argv[2])
-        bot.set_webhook(f"http://127.0.0.1:{port}/hook", secret_token="telebot-secret")
+        bot.set_webhook(sys.argv[3], secret_token="telebot-secret")
         ThreadingHTTPServer(("127.0.0.1", port), Hook).serve_forever()
     else:
         bot.remove_webhook()

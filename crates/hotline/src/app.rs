@@ -152,6 +152,15 @@ pub fn registry(topics: &Topics) -> Registry {
     registry
 }
 
+/// How the outbox announces a dead intent: a notice in the connection's General topic.
+fn dead_letter_notice(ctx: &Context) -> crate::outbox::DeadLetterNotice {
+    let ctx = ctx.clone();
+    Arc::new(move |tx, text| {
+        let ctx = ctx.clone();
+        Box::pin(async move { ctx.notice(tx, None, None, text).await })
+    })
+}
+
 /// Checks a connection against Telegram and prepares its runtime.
 pub async fn prepare(
     cfg: &ConnectionConfig,
@@ -301,9 +310,17 @@ impl Running {
         while self.tasks.join_next().await.is_some() {}
     }
 
-    /// Resolves when a task ended on its own (it should not) or after `stop`.
+    /// Resolves when a task ended on its own (it should not: the caller stops and exits
+    /// non-zero) or after `stop`; a task's panic is logged here.
     pub async fn wait(&mut self) {
-        self.tasks.join_next().await;
+        if let Some(Err(e)) = self.tasks.join_next().await {
+            let why = if e.is_panic() {
+                crate::isolation::panic_message(e.into_panic().as_ref())
+            } else {
+                e.to_string()
+            };
+            tracing::error!(error = %why, "a task failed");
+        }
     }
 }
 
@@ -452,7 +469,8 @@ async fn start_on(
             ctx.connection,
             c.registry.clone(),
             tuning.outbox,
-        );
+        )
+        .with_dead_letter_notice(dead_letter_notice(&ctx));
         tasks.spawn(worker.run(trigger.subscribe()).instrument(span.clone()));
         tasks.spawn(
             autoclose::run(

@@ -10,7 +10,12 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
+use std::process::ExitCode;
+
 use futures::FutureExt;
+
+use crate::config::Config;
+use crate::store::{now_ms, DeadKind, Store, StoreError};
 
 /// Failed attempts after which an update, an intent that panics, or a webhook delivery
 /// that panics becomes a dead letter.
@@ -48,6 +53,136 @@ pub fn short_error(error: &str) -> String {
         Some((i, _)) => format!("{}…", &error[..i]),
         None => error.to_string(),
     }
+}
+
+/// `hotline dead-letters` actions.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum DeadLetterCommand {
+    /// List the dead letters: kind, id, connection, attempts, when, last error.
+    List {
+        /// Only this kind.
+        #[arg(long, value_enum)]
+        kind: Option<Kind>,
+    },
+    /// Re-queue a dead letter: it runs again at once, its attempts counted afresh.
+    Retry {
+        /// Its kind.
+        #[arg(value_enum)]
+        kind: Kind,
+        /// Its id (from `list`).
+        id: i64,
+    },
+    /// Remove a dead letter for good (an update is marked processed: never replayed).
+    Drop {
+        /// Its kind.
+        #[arg(value_enum)]
+        kind: Kind,
+        /// Its id (from `list`).
+        id: i64,
+    },
+}
+
+/// A dead letter's kind on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    /// A Telegram update whose processing kept failing.
+    Update,
+    /// An outbox intent (a Bot API call) that failed.
+    Intent,
+    /// An outgoing webhook delivery that was given up.
+    Webhook,
+}
+
+impl From<Kind> for DeadKind {
+    fn from(k: Kind) -> Self {
+        match k {
+            Kind::Update => DeadKind::Update,
+            Kind::Intent => DeadKind::Intent,
+            Kind::Webhook => DeadKind::Webhook,
+        }
+    }
+}
+
+/// Most dead letters listed per kind.
+const LIST_LIMIT: i64 = 1000;
+
+/// Runs `hotline dead-letters ACTION` against the configured database (safe while
+/// Hotline runs: a re-queued item is picked up within a minute).
+pub async fn command(config: &Config, action: &DeadLetterCommand) -> Result<(), ExitCode> {
+    let fail = |e: StoreError| {
+        eprintln!("database: {e}");
+        ExitCode::FAILURE
+    };
+    let store = Store::open(&config.database_url).await.map_err(fail)?;
+    store.migrate().await.map_err(fail)?;
+    let result = match action {
+        DeadLetterCommand::List { kind } => {
+            let kinds: Vec<DeadKind> = match kind {
+                Some(k) => vec![(*k).into()],
+                None => DeadKind::ALL.to_vec(),
+            };
+            let mut all = Vec::new();
+            for k in kinds {
+                all.extend(store.dead_letters(k, LIST_LIMIT).await.map_err(fail)?);
+            }
+            if all.is_empty() {
+                crate::outln!("no dead letters");
+            } else {
+                crate::outln!("kind\tid\tconnection\tattempts\tsince\tlast error");
+                for d in &all {
+                    let what = match d.update_id {
+                        Some(u) => format!("{} (update_id {u})", d.id),
+                        None => d.id.to_string(),
+                    };
+                    crate::outln!(
+                        "{}\t{}\t{}\t{}\t{}\t{}",
+                        d.kind.name(),
+                        what,
+                        d.connection,
+                        d.attempts,
+                        utc(d.at),
+                        d.last_error
+                            .as_deref()
+                            .unwrap_or("")
+                            .replace(['\n', '\t'], " ")
+                    );
+                }
+            }
+            Ok(())
+        }
+        DeadLetterCommand::Retry { kind, id } | DeadLetterCommand::Drop { kind, id } => {
+            let retry = matches!(action, DeadLetterCommand::Retry { .. });
+            let k: DeadKind = (*kind).into();
+            let done = if retry {
+                store.retry_dead_letter(k, *id, now_ms()).await
+            } else {
+                store.drop_dead_letter(k, *id, now_ms()).await
+            }
+            .map_err(fail)?;
+            if done {
+                let what = if retry { "re-queued" } else { "dropped" };
+                crate::outln!("{} {id} {what}", k.name());
+                Ok(())
+            } else {
+                eprintln!(
+                    "no dead {} with id {id} (see `hotline dead-letters list`)",
+                    k.name()
+                );
+                Err(ExitCode::FAILURE)
+            }
+        }
+    };
+    store.close().await;
+    result
+}
+
+/// A Unix-ms time as `YYYY-MM-DD HH:MM:SS UTC`.
+fn utc(ms: i64) -> String {
+    let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
+    time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .ok()
+        .and_then(|t| t.format(f).ok())
+        .unwrap_or_else(|| ms.to_string())
 }
 
 #[cfg(test)]

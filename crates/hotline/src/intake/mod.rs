@@ -63,6 +63,8 @@ pub async fn process_loop(
     order: Order,
     mut shutdown: Shutdown,
 ) {
+    #[cfg(feature = "fault-injection")]
+    crate::fault::check(crate::fault::Site::Task, &ctx.name);
     let mut failures = 0u32;
     while !shutdown.is_shutdown() {
         let notified = wake.notified();
@@ -84,7 +86,9 @@ pub async fn process_loop(
                 let wait = pass
                     .retry_at
                     .map(|at| Duration::from_millis((at - now_ms()).clamp(1, 60_000) as u64))
-                    .unwrap_or(Duration::from_secs(3600));
+                    // Within a minute even so: an update re-queued by `hotline
+                    // dead-letters retry` (another process) is due.
+                    .unwrap_or(Duration::from_secs(60));
                 tokio::select! {
                     _ = &mut notified => {}
                     _ = order.settled() => {}
@@ -301,9 +305,10 @@ async fn update_failed(
     tx.update_failed(ctx.connection, u.update_id, &error, attempts, None, now)
         .await?;
     let text = format!(
-        "⚠️ Update {} could not be processed after {attempts} attempts and was set aside \
-         (a dead letter): {}\nThe other updates go on. <code>hotline dead-letters list</code> \
+        "{}: update {} could not be processed after {attempts} attempts and was set \
+         aside: {}\nThe other updates go on. <code>hotline dead-letters list</code> \
          shows it; <code>hotline dead-letters retry</code> runs it again.",
+        crate::outbox::DEAD_LETTER_PREFIX,
         u.update_id,
         crate::domain::render::html(&error)
     );
@@ -350,6 +355,10 @@ pub async fn process_batch(
         if let (Some(c), Some(m)) = update_place(&u.payload) {
             unhandled.entry(c).or_default().insert(m);
         }
+    }
+    // DNS for `/set WEBHOOKS` before the writer is taken (see `commands::settings`).
+    for u in &updates {
+        crate::commands::settings::prefetch(ctx, &u.payload).await;
     }
     let mut retry_at = None;
     let mut handled = 0;
