@@ -30,6 +30,7 @@ CHECKS = {
     "delete": "deleteMessage: gone from the user's chat, noted under the topic copy",
     "upload": "sendPhoto (multipart upload) reaches the user and is mirrored",
     "download": "a document the user sends is downloaded with the framework's download API",
+    "handover": "the bot calls hotlineHandover then hotlineResume (custom methods) with the framework's raw call",
     "reply": "the echo came back as a webhook reply, was executed and mirrored",
 }
 
@@ -225,8 +226,17 @@ class Driver:
 
         content = f"report of {self.name}"
         self.call("send", {"from": self.user, "bot": self.bot, "document": {"file_name": "report.txt", "mime_type": "text/plain", "content": content}})
-        if self.wait("download", "file download (getFile + the framework's download)", lambda: self.from_bot(lambda m: text(m) == f"got {len(content)} bytes: {content}")):
-            self.passed("download")
+        if self.wait("download", "document download (getFile + the framework's download)", lambda: self.from_bot(lambda m: text(m) == f"got {len(content)} bytes: {content}")):
+            photo = f"photo of {self.name}"
+            self.call("send", {"from": self.user, "bot": self.bot, "photo": {"file_name": "p.jpg", "mime_type": "image/jpeg", "content": photo}})
+            if self.wait("download", "photo download (its largest size)", lambda: self.from_bot(lambda m: text(m) == f"got {len(photo)} bytes: {photo}")):
+                self.passed("download")
+
+        self.say("handover")
+        if self.wait("handover", "hotlineHandover + hotlineResume answered", lambda: self.from_bot(lambda m: text(m) == "handover done")) and \
+                self.wait("handover", "the topic notes the pause and the resume by the bot", lambda: self.in_topic(lambda m: "⏸" in text(m) and "by the bot" in text(m))
+                          and self.in_topic(lambda m: "▶️" in text(m) and "by the bot" in text(m))):
+            self.passed("handover")
 
         if self.webhook:
             self.check_replies()

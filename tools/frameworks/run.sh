@@ -111,7 +111,7 @@ for fw in "${FRAMEWORKS[@]}"; do
             relay=(--relay "$relay_port" --upstream "$bot_port")
         fi
         # shellcheck disable=SC2086 # $cmd is a command line
-        HOTLINE="$HOTLINE" TOKEN="$TOKEN" $cmd "${args[@]}" > "$OUT/$name.log" 2>&1 &
+        HOTLINE="$HOTLINE" TOKEN="$TOKEN" TELOXIDE_API_URL="$HOTLINE" TELOXIDE_TOKEN="$TOKEN" $cmd "${args[@]}" > "$OUT/$name.log" 2>&1 &
         bot=$!
         python3 "$HERE/drive.py" --emulator "$EMU" --hotline "$HOTLINE" --token "$TOKEN" \
             --name "$name" "${relay[@]}" --json "$OUT/results.jsonl"
@@ -134,7 +134,7 @@ versions() {
     echo
     python3 - "$OUT/results.jsonl" <<'EOF'
 import json, sys
-cols = ["answer", "order", "button", "edit", "delete", "upload", "download", "reply"]
+cols = ["answer", "order", "button", "edit", "delete", "upload", "download", "handover", "reply"]
 rows = [json.loads(l) for l in open(sys.argv[1])]
 print("| bot | " + " | ".join(cols) + " |")
 print("|---|" + "---|" * len(cols))
