@@ -12,11 +12,25 @@ import sys
 from aiogram import Bot, Dispatcher, F
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.methods import SendMessage
+from aiogram.methods import SendMessage, TelegramMethod
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 HOTLINE = os.environ.get("HOTLINE", "http://127.0.0.1:8080")
 TOKEN = os.environ.get("TOKEN", "5000001:sandbox-demo-token")
+
+class HotlineHandover(TelegramMethod[bool]):
+    """Hotline's custom gateway method (a method aiogram does not know is a TelegramMethod)."""
+
+    __returning__ = bool
+    __api_method__ = "hotlineHandover"
+    chat_id: int
+
+
+class HotlineResume(TelegramMethod[bool]):
+    __returning__ = bool
+    __api_method__ = "hotlineResume"
+    chat_id: int
+
 
 bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(HOTLINE)))
 dp = Dispatcher()
@@ -35,6 +49,13 @@ async def menu(msg: Message) -> None:
 async def temp(msg: Message) -> None:
     sent = await msg.answer("temporary")
     await sent.delete()
+
+
+@dp.message(F.text == "handover")
+async def handover(msg: Message) -> None:
+    await bot(HotlineHandover(chat_id=msg.chat.id))
+    await bot(HotlineResume(chat_id=msg.chat.id))
+    await msg.answer("handover done")
 
 
 @dp.message(F.text == "photo")

@@ -30,6 +30,7 @@ CHECKS = {
     "delete": "deleteMessage: gone from the user's chat, noted under the topic copy",
     "upload": "sendPhoto (multipart upload) reaches the user and is mirrored",
     "download": "a document the user sends is downloaded with the framework's download API",
+    "handover": "the bot calls hotlineHandover then hotlineResume (custom methods) with the framework's raw call",
     "reply": "the echo came back as a webhook reply, was executed and mirrored",
 }
 
@@ -225,8 +226,17 @@ class Driver:
 
         content = f"report of {self.name}"
         self.call("send", {"from": self.user, "bot": self.bot, "document": {"file_name": "report.txt", "mime_type": "text/plain", "content": content}})
-        if self.wait("download", "file download (getFile + the framework's download)", lambda: self.from_bot(lambda m: text(m) == f"got {len(content)} bytes: {content}")):
-            self.passed("download")
+        if self.wait("download", "document download (getFile + the framework's download)", lambda: self.from_bot(lambda m: text(m) == f"got {len(content)} bytes: {content}")):
+            photo = f"photo of {self.name}"
+            self.call("send", {"from": self.user, "bot": self.bot, "photo": {"file_name": "p.jpg", "mime_type": "image/jpeg", "content": photo}})
+            if self.wait("download", "photo download (its largest size)", lambda: self.from_bot(lambda m: text(m) == f"got {len(photo)} bytes: {photo}")):
+                self.passed("download")
+
+        self.say("handover")
+        if self.wait("handover", "hotlineHandover + hotlineResume answered", lambda: self.from_bot(lambda m: text(m) == "handover done")) and \
+                self.wait("handover", "the topic notes the pause and the resume by the bot", lambda: self.in_topic(lambda m: "⏸" in text(m) and "by the bot" in text(m))
+                          and self.in_topic(lambda m: "▶️" in text(m) and "by the bot" in text(m))):
+            self.passed("handover")
 
         if self.webhook:
             self.check_replies()
@@ -244,6 +254,7 @@ def main() -> None:
     p.add_argument("--name", required=True)
     p.add_argument("--relay", type=int, help="webhook mode: listen here for Hotline's pushes")
     p.add_argument("--upstream", type=int, help="webhook mode: the bot's own webhook port")
+    p.add_argument("--intake", default="polling", help="Hotline's own intake mode (for the table)")
     p.add_argument("--json", help="append {name, results} as one JSON line to this file")
     a = p.parse_args()
     if a.relay is not None:
@@ -259,7 +270,7 @@ def main() -> None:
         results.setdefault(check, "n/a" if check == "reply" and a.relay is None else results.get(check, "FAIL"))
     if a.json:
         with open(a.json, "a") as f:
-            f.write(json.dumps({"name": a.name, "results": results}) + "\n")
+            f.write(json.dumps({"name": a.name, "results": {"intake": a.intake, **results}}) + "\n")
     sys.exit(1 if any(str(v).startswith("FAIL") for v in results.values()) else 0)
 
 

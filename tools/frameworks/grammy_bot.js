@@ -26,6 +26,11 @@ bot.hears('temp', async (ctx) => {
   const sent = await bot.api.sendMessage(ctx.chat.id, 'temporary')
   await ctx.api.deleteMessage(ctx.chat.id, sent.message_id)
 })
+bot.hears('handover', async (ctx) => {
+  await ctx.api.raw.hotlineHandover({ chat_id: ctx.chat.id })
+  await ctx.api.raw.hotlineResume({ chat_id: ctx.chat.id })
+  await ctx.reply('handover done')
+})
 bot.hears('photo', (ctx) => ctx.replyWithPhoto(new InputFile(Buffer.from('fake jpeg bytes'), 'p.jpg'), { caption: 'Our catalogue' }))
 bot.on([':document', ':photo'], async (ctx) => {
   const file = await ctx.getFile()

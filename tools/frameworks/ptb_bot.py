@@ -26,6 +26,11 @@ async def on_text(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
     elif msg.text == "temp":
         sent = await msg.reply_text("temporary")
         await sent.delete()
+    elif msg.text == "handover":
+        # Hotline's custom gateway methods, as raw requests.
+        await msg.get_bot().do_api_request("hotlineHandover", api_kwargs={"chat_id": msg.chat_id})
+        await msg.get_bot().do_api_request("hotlineResume", api_kwargs={"chat_id": msg.chat_id})
+        await msg.reply_text("handover done")
     elif msg.text == "photo":
         await msg.reply_photo(photo=b"fake jpeg bytes", caption="Our catalogue")
     else:

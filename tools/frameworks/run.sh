@@ -4,6 +4,7 @@
 #
 #   tools/frameworks/run.sh [ptb aiogram telebot telegraf grammy teloxide]   (default: all six)
 #   MODES="polling" tools/frameworks/run.sh grammy
+#   INTAKES="webhook" tools/frameworks/run.sh   (Hotline's own intake: polling, webhook or both)
 #   KEEP=1 tools/frameworks/run.sh ptb   (leaves the emulator and Hotline running afterwards)
 #
 # Installs the frameworks into tools/frameworks/.venv and tools/frameworks/node_modules (pinned
@@ -18,6 +19,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 ALL=(ptb aiogram telebot telegraf grammy teloxide)
 if [ $# -gt 0 ]; then FRAMEWORKS=("$@"); else FRAMEWORKS=("${ALL[@]}"); fi
 read -r -a MODES <<< "${MODES:-polling webhook}"
+read -r -a INTAKES <<< "${INTAKES:-polling webhook}"
 OUT="$HERE/results"
 TOKEN="5000001:harness-token"
 PY="$HERE/.venv/bin/python"
@@ -53,18 +55,28 @@ TARGET=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps | python3 -c 
 
 # --- 2. the emulator and Hotline with a gateway connection ---------------------------------
 rm -rf "$OUT" && mkdir -p "$OUT"
-WORK=$(mktemp -d)
-EMU_PORT=$(free_port)
-HL_PORT=$(free_port)
-EMU="http://127.0.0.1:$EMU_PORT"
-HOTLINE="http://127.0.0.1:$HL_PORT"
-say "starting the emulator ($EMU) and Hotline ($HOTLINE)"
-"$TARGET/debug/tg-emulator" --listen "127.0.0.1:$EMU_PORT" --bot "$TOKEN=harness_bot" \
-    --user Olga --forum "Support team" > "$OUT/emulator.log" 2>&1 &
-PIDS+=($!)
-wait_for 30 grep -q 'listening' "$OUT/emulator.log" || die "the emulator did not start ($OUT/emulator.log)"
-GROUP=$(awk '/^forum /{print $2}' "$OUT/emulator.log")
-cat > "$WORK/hotline.toml" <<EOF
+
+start_services() { # start_services INTAKE: the emulator, then Hotline with its intake in that mode
+    local intake=$1 webhook=""
+    WORK=$(mktemp -d)
+    EMU_PORT=$(free_port)
+    HL_PORT=$(free_port)
+    EMU="http://127.0.0.1:$EMU_PORT"
+    HOTLINE="http://127.0.0.1:$HL_PORT"
+    say "starting the emulator ($EMU) and Hotline ($HOTLINE, intake: $intake)"
+    # Webhook intake: the emulator pushes https://hotline.test:8443/... to Hotline's port.
+    "$TARGET/debug/tg-emulator" --listen "127.0.0.1:$EMU_PORT" --bot "$TOKEN=harness_bot" \
+        --user Olga --forum "Support team" --route-webhook "hotline.test:8443=127.0.0.1:$HL_PORT" \
+        > "$OUT/emulator-$intake.log" 2>&1 &
+    EMU_PID=$!
+    PIDS+=("$EMU_PID")
+    wait_for 30 grep -q 'listening' "$OUT/emulator-$intake.log" ||
+        die "the emulator did not start ($OUT/emulator-$intake.log)"
+    GROUP=$(awk '/^forum /{print $2}' "$OUT/emulator-$intake.log")
+    if [ "$intake" = webhook ]; then
+        webhook=$'mode = "webhook"\nwebhook_url = "https://hotline.test:8443"\nwebhook_secret = "harness-intake-secret"'
+    fi
+    cat > "$WORK/hotline.toml" <<EOF
 database_url = "sqlite://$WORK/hotline.db"
 [http]
 listen = "127.0.0.1:$HL_PORT"
@@ -77,14 +89,18 @@ name = "harness"
 token = "$TOKEN"
 group_id = $GROUP
 api_url = "$EMU"
+$webhook
 # The bots under test take plain-http webhooks on loopback.
 gateway_plain_http_webhooks = true
 [connection.params]
 WELCOME = "OFF"
 EOF
-RUST_LOG="${RUST_LOG:-info}" "$TARGET/debug/hotline" run --config "$WORK/hotline.toml" > "$OUT/hotline.log" 2>&1 &
-PIDS+=($!)
-wait_for 60 curl -sf "$HOTLINE/ready" || die "Hotline did not become ready ($OUT/hotline.log)"
+    RUST_LOG="${RUST_LOG:-info}" "$TARGET/debug/hotline" run --config "$WORK/hotline.toml" \
+        > "$OUT/hotline-$intake.log" 2>&1 &
+    HL_PID=$!
+    PIDS+=("$HL_PID")
+    wait_for 60 curl -sf "$HOTLINE/ready" || die "Hotline did not become ready ($OUT/hotline-$intake.log)"
+}
 
 # --- 3. each framework, each mode ----------------------------------------------------------
 bot_command() { # bot_command FRAMEWORK: the command line that starts its bot
@@ -99,24 +115,36 @@ bot_command() { # bot_command FRAMEWORK: the command line that starts its bot
     esac
 }
 
-for fw in "${FRAMEWORKS[@]}"; do
-    cmd=$(bot_command "$fw") || exit 2
-    for mode in "${MODES[@]}"; do
-        name="$fw-$mode"
-        say "$name"
-        args=(polling) relay=()
-        if [ "$mode" = webhook ]; then
-            bot_port=$(free_port) relay_port=$(free_port)
-            args=(webhook "$bot_port" "http://127.0.0.1:$relay_port/hook")
-            relay=(--relay "$relay_port" --upstream "$bot_port")
-        fi
-        # shellcheck disable=SC2086 # $cmd is a command line
-        HOTLINE="$HOTLINE" TOKEN="$TOKEN" $cmd "${args[@]}" > "$OUT/$name.log" 2>&1 &
-        bot=$!
-        python3 "$HERE/drive.py" --emulator "$EMU" --hotline "$HOTLINE" --token "$TOKEN" \
-            --name "$name" "${relay[@]}" --json "$OUT/results.jsonl"
-        stop "$bot"
+for intake in "${INTAKES[@]}"; do
+    start_services "$intake"
+    for fw in "${FRAMEWORKS[@]}"; do
+        cmd=$(bot_command "$fw") || exit 2
+        for mode in "${MODES[@]}"; do
+            name="$fw-$mode"
+            say "$name (Hotline's intake: $intake)"
+            args=(polling) relay=()
+            if [ "$mode" = webhook ]; then
+                bot_port=$(free_port) relay_port=$(free_port)
+                args=(webhook "$bot_port" "http://127.0.0.1:$relay_port/hook")
+                relay=(--relay "$relay_port" --upstream "$bot_port")
+            else
+                # A webhook left from an earlier deployment: the polling bot must delete it
+                # (the guide says which frameworks do it themselves); drive.py waits for that.
+                curl -sf "$HOTLINE/bot$TOKEN/setWebhook" -d url=http://127.0.0.1:9/leftover > /dev/null ||
+                    die "setWebhook for the leftover webhook failed"
+            fi
+            # shellcheck disable=SC2086 # $cmd is a command line
+            HOTLINE="$HOTLINE" TOKEN="$TOKEN" TELOXIDE_API_URL="$HOTLINE" TELOXIDE_TOKEN="$TOKEN" \
+                $cmd "${args[@]}" > "$OUT/$name-$intake-intake.log" 2>&1 &
+            bot=$!
+            python3 "$HERE/drive.py" --emulator "$EMU" --hotline "$HOTLINE" --token "$TOKEN" \
+                --name "$name" --intake "$intake" "${relay[@]}" --json "$OUT/results.jsonl"
+            stop "$bot"
+        done
     done
+    if [ -n "${KEEP:-}" ] && [ "$intake" = "${INTAKES[-1]}" ]; then break; fi
+    stop "$HL_PID"
+    stop "$EMU_PID"
 done
 
 # --- 4. the table --------------------------------------------------------------------------
@@ -134,7 +162,7 @@ versions() {
     echo
     python3 - "$OUT/results.jsonl" <<'EOF'
 import json, sys
-cols = ["answer", "order", "button", "edit", "delete", "upload", "download", "reply"]
+cols = ["intake", "answer", "order", "button", "edit", "delete", "upload", "download", "handover", "reply"]
 rows = [json.loads(l) for l in open(sys.argv[1])]
 print("| bot | " + " | ".join(cols) + " |")
 print("|---|" + "---|" * len(cols))

@@ -31,6 +31,11 @@ def on_text(msg: types.Message) -> None:
     elif msg.text == "temp":
         sent = bot.send_message(msg.chat.id, "temporary")
         bot.delete_message(msg.chat.id, sent.message_id)
+    elif msg.text == "handover":
+        # No public raw call in pyTelegramBotAPI: its request helper takes any method name.
+        apihelper._make_request(TOKEN, "hotlineHandover", params={"chat_id": msg.chat.id}, method="post")
+        apihelper._make_request(TOKEN, "hotlineResume", params={"chat_id": msg.chat.id}, method="post")
+        bot.send_message(msg.chat.id, "handover done")
     elif msg.text == "photo":
         bot.send_photo(msg.chat.id, b"fake jpeg bytes", caption="Our catalogue")
     else:

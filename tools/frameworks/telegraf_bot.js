@@ -18,6 +18,11 @@ bot.hears('temp', async (ctx) => {
   const sent = await ctx.telegram.sendMessage(ctx.chat.id, 'temporary')
   await ctx.telegram.deleteMessage(ctx.chat.id, sent.message_id)
 })
+bot.hears('handover', async (ctx) => {
+  await ctx.telegram.callApi('hotlineHandover', { chat_id: ctx.chat.id })
+  await ctx.telegram.callApi('hotlineResume', { chat_id: ctx.chat.id })
+  await ctx.reply('handover done')
+})
 bot.hears('photo', (ctx) => ctx.replyWithPhoto(Input.fromBuffer(Buffer.from('fake jpeg bytes'), 'p.jpg'), { caption: 'Our catalogue' }))
 bot.on(['document', 'photo'], async (ctx) => {
   const m = ctx.message

@@ -310,9 +310,17 @@ impl Running {
         while self.tasks.join_next().await.is_some() {}
     }
 
-    /// Resolves when a task ended on its own (it should not) or after `stop`.
+    /// Resolves when a task ended on its own (it should not: the caller stops and exits
+    /// non-zero) or after `stop`; a task's panic is logged here.
     pub async fn wait(&mut self) {
-        self.tasks.join_next().await;
+        if let Some(Err(e)) = self.tasks.join_next().await {
+            let why = if e.is_panic() {
+                crate::isolation::panic_message(e.into_panic().as_ref())
+            } else {
+                e.to_string()
+            };
+            tracing::error!(error = %why, "a task failed");
+        }
     }
 }
 

@@ -5,7 +5,8 @@
 //!
 //! A rule is a marker string: an item whose stored JSON contains it panics. Rules come
 //! from [`inject`] or from the environment at first use (`HOTLINE_FAULT_UPDATE`,
-//! `HOTLINE_FAULT_INTENT`, `HOTLINE_FAULT_DELIVERY`), so a spawned binary can be poisoned.
+//! `HOTLINE_FAULT_INTENT`, `HOTLINE_FAULT_DELIVERY`, `HOTLINE_FAULT_TASK`), so a spawned
+//! binary can be poisoned.
 
 use std::sync::Mutex;
 
@@ -18,6 +19,9 @@ pub enum Site {
     Intent,
     /// The delivery of an outgoing webhook.
     Delivery,
+    /// A connection's update processor task itself, at its start (matched against the
+    /// connection's name): a task that cannot continue.
+    Task,
 }
 
 impl Site {
@@ -26,6 +30,7 @@ impl Site {
             Site::Update => "HOTLINE_FAULT_UPDATE",
             Site::Intent => "HOTLINE_FAULT_INTENT",
             Site::Delivery => "HOTLINE_FAULT_DELIVERY",
+            Site::Task => "HOTLINE_FAULT_TASK",
         }
     }
 }
@@ -35,7 +40,7 @@ static RULES: Mutex<Option<Vec<(Site, String)>>> = Mutex::new(None);
 fn with_rules<T>(f: impl FnOnce(&mut Vec<(Site, String)>) -> T) -> T {
     let mut guard = RULES.lock().unwrap_or_else(|e| e.into_inner());
     let rules = guard.get_or_insert_with(|| {
-        [Site::Update, Site::Intent, Site::Delivery]
+        [Site::Update, Site::Intent, Site::Delivery, Site::Task]
             .into_iter()
             .filter_map(|s| {
                 std::env::var(s.variable())

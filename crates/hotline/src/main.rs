@@ -249,14 +249,23 @@ async fn run(config: &Config) -> Result<(), ExitCode> {
         ExitCode::FAILURE
     })?;
     tracing::info!(addr = %running.addr, connections = running.connections.len(), "hotline is running");
-    tokio::select! {
+    let failed = tokio::select! {
         _ = stop => {
             running.begin_stop();
             tracing::info!("stopping: not ready any more, finishing calls in flight");
+            false
         }
-        _ = running.wait() => tracing::error!("a task stopped unexpectedly; shutting down"),
-    }
+        _ = running.wait() => {
+            tracing::error!("a task stopped unexpectedly; shutting down");
+            true
+        }
+    };
     running.stop().await;
+    if failed {
+        // A service manager must see the failure (and restart per its policy).
+        eprintln!("hotline: a task stopped unexpectedly (see the log); exiting with status 1");
+        return Err(ExitCode::FAILURE);
+    }
     Ok(())
 }
 

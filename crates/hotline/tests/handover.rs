@@ -6,6 +6,7 @@
 mod api_support;
 mod common;
 
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use api_support::with_webhooks;
@@ -363,5 +364,61 @@ async fn recap_opens_the_topic_and_the_builtin_welcome_stays_quiet_for_a_gateway
             .any(|m| text_of(m).contains("Thanks for your message")),
         "the built-in WELCOME is not sent to a gateway bot's users"
     );
+    t.assert_conformant();
+}
+
+/// A webhook receiver standing for the bot's backend: records pushed updates and answers
+/// "human please" with a `hotlineHandover` webhook reply.
+async fn webhook_backend() -> (String, Arc<Mutex<Vec<Value>>>) {
+    let got: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let g = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(update): axum::Json<Value>| {
+            let g = g.clone();
+            async move {
+                g.lock().unwrap().push(update.clone());
+                if update["message"]["text"] == "human please" {
+                    axum::Json(json!({"method": "hotlineHandover", "chat_id": update["message"]["chat"]["id"]}))
+                } else {
+                    axum::Json(json!({}))
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, got)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_webhook_bot_hands_over_in_its_reply_and_gets_no_pushes_while_paused() {
+    let t = common::spawn_app_with_connection("gateway_plain_http_webhooks = true", "").await;
+    let bot = Backend::new(&t);
+    let (url, got) = webhook_backend().await;
+    bot.ok("setWebhook", json!({"url": url})).await;
+    let pushed = |text: &str| {
+        got.lock()
+            .unwrap()
+            .iter()
+            .any(|u| u["message"]["text"] == text)
+    };
+    let ann = t.person("Ann");
+    t.user_says(ann, "human please");
+    let thread = t.wait_topic("Ann").await;
+    t.wait_until("pushed", || pushed("human please")).await;
+    t.wait_in_topic(thread, "The bot is paused for this user (by the bot)")
+        .await;
+    t.user_says(ann, "hello?");
+    t.wait_in_topic(thread, "hello?").await;
+    let info = bot.ok("getWebhookInfo", json!({})).await;
+    assert_eq!(info["pending_update_count"], 0, "{info}");
+    t.operator_says(thread, "/bot on");
+    t.wait_in_topic(thread, "The bot answers this user again")
+        .await;
+    t.user_says(ann, "bye");
+    t.wait_until("pushed after /bot on", || pushed("bye")).await;
+    assert!(!pushed("hello?"), "withheld from the webhook, and dropped");
     t.assert_conformant();
 }

@@ -9,7 +9,7 @@ mod mark;
 mod new;
 pub mod parse;
 mod say;
-mod settings;
+pub(crate) mod settings;
 mod status;
 
 pub use crate::domain::roles::require_admin;

@@ -63,6 +63,8 @@ pub async fn process_loop(
     order: Order,
     mut shutdown: Shutdown,
 ) {
+    #[cfg(feature = "fault-injection")]
+    crate::fault::check(crate::fault::Site::Task, &ctx.name);
     let mut failures = 0u32;
     while !shutdown.is_shutdown() {
         let notified = wake.notified();
@@ -353,6 +355,10 @@ pub async fn process_batch(
         if let (Some(c), Some(m)) = update_place(&u.payload) {
             unhandled.entry(c).or_default().insert(m);
         }
+    }
+    // DNS for `/set WEBHOOKS` before the writer is taken (see `commands::settings`).
+    for u in &updates {
+        crate::commands::settings::prefetch(ctx, &u.payload).await;
     }
     let mut retry_at = None;
     let mut handled = 0;

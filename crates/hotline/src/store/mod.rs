@@ -60,7 +60,7 @@ pub use outbox::{Intent, IntentId, Lane, NewIntent, OutboxStats};
 pub use quick_replies::{NewQuickReply, QuickReply, MEDIA_ITEMS_TTL_MS};
 pub use ratings::Rating;
 pub use recap::RecapLine;
-pub use stats::{EpisodeRow, HourCount, OperatorCount};
+pub use stats::StatEvent;
 pub use tags::{Tag, TagMember};
 pub use updates::StoredUpdate;
 

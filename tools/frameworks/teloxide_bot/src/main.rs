@@ -1,15 +1,40 @@
 //! teloxide pointed at Hotline's gateway (see ../README.md).
 //!
-//!     HOTLINE=http://127.0.0.1:8080 TOKEN=... teloxide_bot [polling | webhook PORT URL]
+//!     HOTLINE=http://127.0.0.1:8080 TOKEN=... teloxide_bot polling
+//!     TELOXIDE_API_URL=http://127.0.0.1:8080 TELOXIDE_TOKEN=... teloxide_bot webhook PORT URL
 //!
+//! Polling sets the address with `set_api_url`, webhook mode takes it from the environment
+//! (`Bot::from_env`): the guide's two lines.
 //! teloxide has no webhook reply: in both modes every answer is a call to the gateway.
 use std::error::Error;
 use std::sync::Arc;
 
 use teloxide::net::Download;
 use teloxide::prelude::*;
-use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, InputFile};
+use teloxide::requests::{JsonRequest, Payload};
+use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, InputFile, True};
 use teloxide::update_listeners::webhooks;
+
+/// Hotline's custom gateway methods: a teloxide `Payload` names the method and its answer.
+#[derive(Clone, serde::Serialize)]
+struct HotlineHandover {
+    chat_id: ChatId,
+}
+
+impl Payload for HotlineHandover {
+    type Output = True;
+    const NAME: &'static str = "hotlineHandover";
+}
+
+#[derive(Clone, serde::Serialize)]
+struct HotlineResume {
+    chat_id: ChatId,
+}
+
+impl Payload for HotlineResume {
+    type Output = True;
+    const NAME: &'static str = "hotlineResume";
+}
 
 type HandlerResult = Result<(), Box<dyn Error + Send + Sync>>;
 
@@ -50,6 +75,11 @@ async fn on_message(bot: Bot, msg: Message) -> HandlerResult {
             let sent = bot.send_message(chat, "temporary").await?;
             bot.delete_message(chat, sent.id).await?;
         }
+        Some("handover") => {
+            JsonRequest::new(bot.clone(), HotlineHandover { chat_id: chat }).await?;
+            JsonRequest::new(bot.clone(), HotlineResume { chat_id: chat }).await?;
+            bot.send_message(chat, "handover done").await?;
+        }
         Some("photo") => {
             let photo = InputFile::memory(&b"fake jpeg bytes"[..]).file_name("p.jpg");
             bot.send_photo(chat, photo).caption("Our catalogue").await?;
@@ -82,9 +112,16 @@ async fn report(e: Box<dyn Error + Send + Sync>) {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
-    let hotline = std::env::var("HOTLINE").unwrap_or_else(|_| "http://127.0.0.1:8080".into());
-    let token = std::env::var("TOKEN").unwrap_or_else(|_| "5000001:sandbox-demo-token".into());
-    let bot = Bot::new(token).set_api_url(hotline.parse()?);
+    let args: Vec<String> = std::env::args().collect();
+    let webhook = args.get(1).map(String::as_str) == Some("webhook");
+    let bot = if webhook {
+        // The guide's other line: TELOXIDE_TOKEN and TELOXIDE_API_URL (run.sh sets both).
+        Bot::from_env()
+    } else {
+        let hotline = std::env::var("HOTLINE").unwrap_or_else(|_| "http://127.0.0.1:8080".into());
+        let token = std::env::var("TOKEN").unwrap_or_else(|_| "5000001:sandbox-demo-token".into());
+        Bot::new(token).set_api_url(hotline.parse()?)
+    };
 
     let handler = dptree::entry()
         .branch(Update::filter_message().endpoint(on_message))
@@ -94,8 +131,7 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
         .enable_ctrlc_handler()
         .build();
 
-    let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("webhook") {
+    if webhook {
         let port: u16 = args.get(2).ok_or("webhook needs a PORT")?.parse()?;
         let url: url::Url = args.get(3).ok_or("webhook needs a URL")?.parse()?;
         let options = webhooks::Options::new(([127, 0, 0, 1], port).into(), url)
@@ -105,7 +141,7 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
             .dispatch_with_listener(listener, LoggingErrorHandler::with_custom_text("webhook"))
             .await;
     } else {
-        bot.delete_webhook().await?;
+        // The default polling listener deletes a webhook first.
         dispatcher.dispatch().await;
     }
     Ok(())
