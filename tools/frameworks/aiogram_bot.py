@@ -1,6 +1,6 @@
 """aiogram 3 pointed at Hotline's gateway (see README.md).
 
-    HOTLINE=http://127.0.0.1:8080 TOKEN=... python aiogram_bot.py [polling|webhook PORT]
+    HOTLINE=http://127.0.0.1:8080 TOKEN=... python aiogram_bot.py [polling | webhook PORT URL]
 
 In webhook mode the echo is returned from the handler, so aiogram answers the webhook with
 the method call as multipart/form-data (handle_in_background=False).
@@ -12,11 +12,25 @@ import sys
 from aiogram import Bot, Dispatcher, F
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.methods import SendMessage
+from aiogram.methods import SendMessage, TelegramMethod
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 HOTLINE = os.environ.get("HOTLINE", "http://127.0.0.1:8080")
 TOKEN = os.environ.get("TOKEN", "5000001:sandbox-demo-token")
+
+class HotlineHandover(TelegramMethod[bool]):
+    """Hotline's custom gateway method (a method aiogram does not know is a TelegramMethod)."""
+
+    __returning__ = bool
+    __api_method__ = "hotlineHandover"
+    chat_id: int
+
+
+class HotlineResume(TelegramMethod[bool]):
+    __returning__ = bool
+    __api_method__ = "hotlineResume"
+    chat_id: int
+
 
 bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(HOTLINE)))
 dp = Dispatcher()
@@ -35,6 +49,13 @@ async def menu(msg: Message) -> None:
 async def temp(msg: Message) -> None:
     sent = await msg.answer("temporary")
     await sent.delete()
+
+
+@dp.message(F.text == "handover")
+async def handover(msg: Message) -> None:
+    await bot(HotlineHandover(chat_id=msg.chat.id))
+    await bot(HotlineResume(chat_id=msg.chat.id))
+    await msg.answer("handover done")
 
 
 @dp.message(F.text == "photo")
@@ -67,12 +88,12 @@ async def polling() -> None:
     await dp.start_polling(bot)
 
 
-def webhook(port: int) -> None:
+def webhook(port: int, url: str) -> None:
     from aiohttp import web
     from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 
-    async def on_startup(b: Bot) -> None:
-        await b.set_webhook(f"http://127.0.0.1:{port}/hook", secret_token="aiogram-secret")
+    async def on_startup(bot: Bot) -> None:  # aiogram passes it by this name
+        await bot.set_webhook(url, secret_token="aiogram-secret")
 
     dp.startup.register(on_startup)
     app = web.Application()
@@ -83,6 +104,6 @@ def webhook(port: int) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["webhook"]:
-        webhook(int(sys.argv[2]))
+        webhook(int(sys.argv[2]), sys.argv[3])
     else:
         asyncio.run(polling())

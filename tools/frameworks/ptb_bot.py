@@ -1,6 +1,9 @@
 """python-telegram-bot 22 pointed at Hotline's gateway (see README.md).
 
-    HOTLINE=http://127.0.0.1:8080 TOKEN=... python ptb_bot.py [polling|webhook PORT]
+    HOTLINE=http://127.0.0.1:8080 TOKEN=... python ptb_bot.py [polling | webhook PORT URL]
+
+In webhook mode it listens on 127.0.0.1:PORT/hook and registers URL with setWebhook.
+python-telegram-bot has no webhook reply: every answer is a call.
 """
 import os
 import sys
@@ -23,6 +26,11 @@ async def on_text(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
     elif msg.text == "temp":
         sent = await msg.reply_text("temporary")
         await sent.delete()
+    elif msg.text == "handover":
+        # Hotline's custom gateway methods, as raw requests.
+        await msg.get_bot().do_api_request("hotlineHandover", api_kwargs={"chat_id": msg.chat_id})
+        await msg.get_bot().do_api_request("hotlineResume", api_kwargs={"chat_id": msg.chat_id})
+        await msg.reply_text("handover done")
     elif msg.text == "photo":
         await msg.reply_photo(photo=b"fake jpeg bytes", caption="Our catalogue")
     else:
@@ -54,12 +62,11 @@ def main() -> None:
     app.add_handler(MessageHandler(filters.Document.ALL | filters.PHOTO, on_file))
     app.add_handler(CallbackQueryHandler(on_button))
     if sys.argv[1:2] == ["webhook"]:
-        port = int(sys.argv[2])
         app.run_webhook(
             listen="127.0.0.1",
-            port=port,
+            port=int(sys.argv[2]),
             url_path="hook",
-            webhook_url=f"http://127.0.0.1:{port}/hook",
+            webhook_url=sys.argv[3],
             secret_token="ptb-secret",
         )
     else:

@@ -1,6 +1,9 @@
 """pyTelegramBotAPI (telebot) pointed at Hotline's gateway (see README.md).
 
-    HOTLINE=http://127.0.0.1:8080 TOKEN=... python telebot_bot.py [polling|webhook PORT]
+    HOTLINE=http://127.0.0.1:8080 TOKEN=... python telebot_bot.py [polling | webhook PORT URL]
+
+pyTelegramBotAPI has no webhook server of its own for plain HTTP: the updates are fed to
+process_new_updates from a small http.server handler, and every answer is a call.
 """
 import json
 import os
@@ -28,6 +31,11 @@ def on_text(msg: types.Message) -> None:
     elif msg.text == "temp":
         sent = bot.send_message(msg.chat.id, "temporary")
         bot.delete_message(msg.chat.id, sent.message_id)
+    elif msg.text == "handover":
+        # No public raw call in pyTelegramBotAPI: its request helper takes any method name.
+        apihelper._make_request(TOKEN, "hotlineHandover", params={"chat_id": msg.chat.id}, method="post")
+        apihelper._make_request(TOKEN, "hotlineResume", params={"chat_id": msg.chat.id}, method="post")
+        bot.send_message(msg.chat.id, "handover done")
     elif msg.text == "photo":
         bot.send_photo(msg.chat.id, b"fake jpeg bytes", caption="Our catalogue")
     else:
@@ -63,7 +71,7 @@ class Hook(BaseHTTPRequestHandler):
 if __name__ == "__main__":
     if sys.argv[1:2] == ["webhook"]:
         port = int(sys.argv[2])
-        bot.set_webhook(f"http://127.0.0.1:{port}/hook", secret_token="telebot-secret")
+        bot.set_webhook(sys.argv[3], secret_token="telebot-secret")
         ThreadingHTTPServer(("127.0.0.1", port), Hook).serve_forever()
     else:
         bot.remove_webhook()

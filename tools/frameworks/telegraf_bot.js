@@ -1,6 +1,6 @@
 // telegraf 4 pointed at Hotline's gateway (see README.md).
 //
-//   HOTLINE=http://127.0.0.1:8080 TOKEN=... node telegraf_bot.js [polling|webhook PORT]
+//   HOTLINE=http://127.0.0.1:8080 TOKEN=... node telegraf_bot.js [polling | webhook PORT URL]
 //
 // In webhook mode telegraf answers the webhook with the first eligible call as JSON
 // (webhookReply, on by default). telegraf's launch({ webhook }) always registers an https://
@@ -17,6 +17,11 @@ bot.hears('menu', (ctx) =>
 bot.hears('temp', async (ctx) => {
   const sent = await ctx.telegram.sendMessage(ctx.chat.id, 'temporary')
   await ctx.telegram.deleteMessage(ctx.chat.id, sent.message_id)
+})
+bot.hears('handover', async (ctx) => {
+  await ctx.telegram.callApi('hotlineHandover', { chat_id: ctx.chat.id })
+  await ctx.telegram.callApi('hotlineResume', { chat_id: ctx.chat.id })
+  await ctx.reply('handover done')
 })
 bot.hears('photo', (ctx) => ctx.replyWithPhoto(Input.fromBuffer(Buffer.from('fake jpeg bytes'), 'p.jpg'), { caption: 'Our catalogue' }))
 bot.on(['document', 'photo'], async (ctx) => {
@@ -35,7 +40,7 @@ bot.action('buy', async (ctx) => {
 async function main () {
   if (process.argv[2] === 'webhook') {
     const port = Number(process.argv[3])
-    await bot.telegram.setWebhook(`http://127.0.0.1:${port}/hook`, { secret_token: 'telegraf-secret' })
+    await bot.telegram.setWebhook(process.argv[4], { secret_token: 'telegraf-secret' })
     http.createServer(bot.webhookCallback('/hook', { secretToken: 'telegraf-secret' })).listen(port, '127.0.0.1')
   } else {
     await bot.launch()

@@ -16,6 +16,7 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use crate::config::{apply_overrides, Config, ConnectionConfig, Mode};
+use crate::domain::handover::Pauses;
 use crate::domain::history::History;
 use crate::domain::topics::{Icons, Topics};
 use crate::domain::BotIdentity;
@@ -28,7 +29,7 @@ use crate::outbox::{OutboxConfig, Worker};
 use crate::ready::Readiness;
 use crate::relay::autoclose;
 use crate::shutdown::ShutdownTrigger;
-use crate::store::{Store, StoreError};
+use crate::store::{now_ms, Store, StoreError};
 use crate::telegram::{BotCommand, Client, TgError};
 use crate::{http, intake};
 
@@ -86,6 +87,7 @@ pub fn operator_commands() -> Vec<BotCommand> {
         ("new", "Open a dialog: /new USER_ID"),
         ("say", "Quick replies: /say NAME"),
         ("mark", "Tags: /mark NAME"),
+        ("bot", "Pause the bot for this user: /bot off, /bot on"),
     ]
     .iter()
     .map(|(c, d)| BotCommand {
@@ -148,6 +150,15 @@ pub fn registry(topics: &Topics) -> Registry {
     crate::export::register(&mut registry, topics);
     crate::stats::register(&mut registry, topics);
     registry
+}
+
+/// How the outbox announces a dead intent: a notice in the connection's General topic.
+fn dead_letter_notice(ctx: &Context) -> crate::outbox::DeadLetterNotice {
+    let ctx = ctx.clone();
+    Arc::new(move |tx, text| {
+        let ctx = ctx.clone();
+        Box::pin(async move { ctx.notice(tx, None, None, text).await })
+    })
 }
 
 /// Checks a connection against Telegram and prepares its runtime.
@@ -243,6 +254,12 @@ pub async fn prepare(
         subscribers: subscribers(),
         webhook_targets: Arc::new(cfg.webhook_targets.clone()),
         webhook_secret_grace: cfg.webhook_secret_grace,
+        pauses: Arc::new(Pauses::from_rows(
+            &store
+                .recent_pauses(connection, now_ms() - crate::gateway::updates::KEEP_MS)
+                .await?,
+        )),
+        gateway_used: Default::default(),
     };
     let topics = Topics {
         ctx: ctx.clone(),
@@ -293,9 +310,17 @@ impl Running {
         while self.tasks.join_next().await.is_some() {}
     }
 
-    /// Resolves when a task ended on its own (it should not) or after `stop`.
+    /// Resolves when a task ended on its own (it should not: the caller stops and exits
+    /// non-zero) or after `stop`; a task's panic is logged here.
     pub async fn wait(&mut self) {
-        self.tasks.join_next().await;
+        if let Some(Err(e)) = self.tasks.join_next().await {
+            let why = if e.is_panic() {
+                crate::isolation::panic_message(e.into_panic().as_ref())
+            } else {
+                e.to_string()
+            };
+            tracing::error!(error = %why, "a task failed");
+        }
     }
 }
 
@@ -444,7 +469,8 @@ async fn start_on(
             ctx.connection,
             c.registry.clone(),
             tuning.outbox,
-        );
+        )
+        .with_dead_letter_notice(dead_letter_notice(&ctx));
         tasks.spawn(worker.run(trigger.subscribe()).instrument(span.clone()));
         tasks.spawn(
             autoclose::run(

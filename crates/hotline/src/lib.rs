@@ -18,9 +18,12 @@ pub mod config;
 pub mod console;
 pub mod domain;
 pub mod export;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
 pub mod gateway;
 pub mod http;
 pub mod intake;
+pub mod isolation;
 pub mod logging;
 pub mod metrics;
 pub mod outbox;

@@ -78,6 +78,12 @@ enum Command {
         #[arg(long)]
         rotate: bool,
     },
+    /// Inspect the items set aside after repeated failures (updates, outbox intents,
+    /// webhook deliveries): list them, re-queue one, or drop one.
+    DeadLetters {
+        #[command(subcommand)]
+        action: hotline::isolation::DeadLetterCommand,
+    },
     /// Create or upgrade the database schema named by the configuration.
     Migrate,
     /// Copy the SQLite database into a new file (mode 0600), consistently, while Hotline
@@ -175,6 +181,14 @@ async fn check_config(path: &Path, config: &Config) -> Result<(), ExitCode> {
                 None => hotline::outln!("  {name} = {value}"),
             }
         }
+        let welcome = overrides
+            .and_then(|o| o.get("WELCOME"))
+            .cloned()
+            .or_else(|| c.params.get("WELCOME"))
+            .unwrap_or_default();
+        if let Some(line) = hotline::config::welcome_warning(&welcome) {
+            hotline::outln!("  {line}");
+        }
     }
     hotline::outln!();
     match stored {
@@ -235,14 +249,23 @@ async fn run(config: &Config) -> Result<(), ExitCode> {
         ExitCode::FAILURE
     })?;
     tracing::info!(addr = %running.addr, connections = running.connections.len(), "hotline is running");
-    tokio::select! {
+    let failed = tokio::select! {
         _ = stop => {
             running.begin_stop();
             tracing::info!("stopping: not ready any more, finishing calls in flight");
+            false
         }
-        _ = running.wait() => tracing::error!("a task stopped unexpectedly; shutting down"),
-    }
+        _ = running.wait() => {
+            tracing::error!("a task stopped unexpectedly; shutting down");
+            true
+        }
+    };
     running.stop().await;
+    if failed {
+        // A service manager must see the failure (and restart per its policy).
+        eprintln!("hotline: a task stopped unexpectedly (see the log); exiting with status 1");
+        return Err(ExitCode::FAILURE);
+    }
     Ok(())
 }
 
@@ -357,6 +380,7 @@ async fn main() -> ExitCode {
         (Command::WebhookSecret { connection, rotate }, Some(c)) => {
             hotline::api::cli::webhook_secret(c, connection.as_deref(), *rotate).await
         }
+        (Command::DeadLetters { action }, Some(c)) => hotline::isolation::command(c, action).await,
         (Command::Backup { to }, Some(c)) => backup(c, to).await,
         (Command::Restore { from }, Some(c)) => restore(c, from).await,
     };

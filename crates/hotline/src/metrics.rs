@@ -55,6 +55,7 @@ pub struct Metrics {
     outbox_oldest: IntGaugeVec,
     outbox_in_flight: IntGaugeVec,
     dead_letters: IntGaugeVec,
+    updates_dead: IntGaugeVec,
     updates_pending: IntGaugeVec,
     updates_oldest: IntGaugeVec,
     dialogs: IntGaugeVec,
@@ -203,6 +204,12 @@ impl Metrics {
                 &r,
                 "hotline_outbox_dead_letters",
                 "Intents given up on (failed permanently or out of attempts).",
+                conn,
+            ),
+            updates_dead: gauge(
+                &r,
+                "hotline_updates_dead_letters",
+                "Updates set aside after repeated failures (hotline dead-letters list).",
                 conn,
             ),
             updates_pending: gauge(
@@ -453,6 +460,7 @@ impl MetricsState {
             &m.outbox_oldest,
             &m.outbox_in_flight,
             &m.dead_letters,
+            &m.updates_dead,
             &m.updates_pending,
             &m.updates_oldest,
             &m.dialogs,
@@ -490,6 +498,9 @@ fn set(m: &Metrics, name: &str, g: &Gauges, age: &dyn Fn(Option<i64>) -> i64) {
     m.dead_letters
         .with_label_values(&[name])
         .set(g.outbox_failed);
+    m.updates_dead
+        .with_label_values(&[name])
+        .set(g.updates_dead);
     m.updates_pending
         .with_label_values(&[name])
         .set(g.updates_pending.0);

@@ -1,6 +1,6 @@
-//! Team analytics (`/stats [today|7d|30d|FROM..TO]`): figures computed by the database
-//! (aggregates, see [`compute`]) from the dialog events recorded with every decision
-//! (`dialog_events`, see [`Analytics`]), answered as a message and
+//! Team analytics (`/stats [today|7d|30d|FROM..TO]`): figures folded in one pass over the
+//! period's dialog events as the database streams them in time order (see [`compute`]),
+//! recorded with every decision (`dialog_events`, see [`Analytics`]), answered as a message and
 //! a chart rendered in process (plotters' bitmap backend with an embedded font, so it
 //! works on a machine without fontconfig or any system font).
 //!
@@ -28,7 +28,7 @@ use crate::domain::Context;
 use crate::outbox::{Action, Classify, Execute, Failure, Registry};
 use crate::segments::{day_of, day_start, parse_age, parse_date};
 use crate::store::{
-    now_ms, ConnectionId, DialogEvent, Intent, Rating, Store, StoreError, Tx, UnixMs,
+    now_ms, ConnectionId, DialogEvent, Intent, Rating, StatEvent, Store, StoreError, Tx, UnixMs,
 };
 use crate::telegram::{InputFile, TgError};
 
@@ -342,10 +342,10 @@ pub fn compute_from(events: &[DialogEvent], from: UnixMs, to: UnixMs, tz: UtcOff
     r
 }
 
-/// Computes the analytics of `[from, to)` for a connection, in the database: counts per
-/// kind and local hour, per operator, and one row per episode (streamed) — memory grows
-/// with the period's days and dialogs, not with its messages. Same figures as
-/// [`compute_from`] (a test holds them equal).
+/// Computes the analytics of `[from, to)` for a connection: one pass over the period's
+/// events in time order, streamed from the database and folded as they come (see
+/// [`Tally`]) — memory grows with the period's dialogs, not with its messages. Same
+/// figures as [`compute_from`] (a test holds them equal).
 pub async fn compute(
     store: &Store,
     connection: ConnectionId,
@@ -353,106 +353,161 @@ pub async fn compute(
     to: UnixMs,
     tz: UtcOffset,
 ) -> Result<Report, StoreError> {
-    let mut r = compute_from(&[], from, to, tz);
-    let mut days: BTreeMap<Date, Day> = r.days.drain(..).map(|d| (d.date, d)).collect();
-    let off = i64::from(tz.whole_seconds()) * 1000;
-    for h in store.stats_hours(connection, from, to, off).await? {
-        let start = h.hour.saturating_mul(3_600_000).saturating_sub(off);
-        let date = day_of(start, tz);
-        let day = days.get_mut(&date);
-        match h.kind.as_str() {
-            kind::CREATED => r.new += h.n,
-            kind::REOPENED => r.reopened += h.n,
-            kind::CLOSED => r.closed += h.n,
-            kind::IN => {
-                r.incoming += h.n;
-                if let Some(d) = day {
-                    d.incoming += h.n;
+    let mut tally = Tally::new(from, to, tz);
+    store
+        .stats_events(connection, from, to, |e| tally.add(e))
+        .await?;
+    let mut r = tally.finish();
+    add_ratings(&mut r, &store.ratings_between(connection, from, to).await?);
+    Ok(r)
+}
+
+/// Hours are bucketed after adding this many hours' worth of milliseconds, so that the
+/// truncating division floors for any time after 1856 too.
+const BIAS_HOURS: i64 = 1_000_000;
+const HOUR_MS: i64 = 3_600_000;
+
+/// Where a dialog stands in the walk (the same three facts [`compute_from`] keeps while it
+/// walks one dialog).
+#[derive(Debug, Default, Clone, Copy)]
+struct DialogState {
+    /// The current episode's start, until its close.
+    start: Option<UnixMs>,
+    /// The current episode's start, until its first operator message or close.
+    awaiting: Option<UnixMs>,
+    /// The last user message has no answer or close after it.
+    waiting_in: bool,
+}
+
+/// The figures folded from events that arrive in time order (each dialog's in its own
+/// order; dialogs interleaved): one [`DialogState`] per dialog seen, counts per local hour
+/// kept in the report's days as they pass.
+struct Tally {
+    r: Report,
+    tz: UtcOffset,
+    /// The time zone's offset, ms.
+    off: i64,
+    /// The last local hour seen and its day (events come in time order: mostly a hit).
+    hour: Option<(i64, Date)>,
+    /// Index of `hour`'s day in `r.days`.
+    day: Option<usize>,
+    dialogs: HashMap<i64, DialogState>,
+    frt: Vec<i64>,
+    res: Vec<i64>,
+    /// Per operator: messages, dialogs, first responses.
+    ops: HashMap<i64, (i64, HashSet<i64>, Vec<i64>)>,
+}
+
+impl Tally {
+    fn new(from: UnixMs, to: UnixMs, tz: UtcOffset) -> Self {
+        Self {
+            r: compute_from(&[], from, to, tz),
+            tz,
+            off: i64::from(tz.whole_seconds()) * 1000,
+            hour: None,
+            day: None,
+            dialogs: HashMap::new(),
+            frt: Vec::new(),
+            res: Vec::new(),
+            ops: HashMap::new(),
+        }
+    }
+
+    fn add(&mut self, e: StatEvent<'_>) {
+        let hour = (e.at + self.off + BIAS_HOURS * HOUR_MS) / HOUR_MS - BIAS_HOURS;
+        let date = match self.hour {
+            Some((h, d)) if h == hour => d,
+            _ => {
+                let start = hour.saturating_mul(HOUR_MS).saturating_sub(self.off);
+                let d = day_of(start, self.tz);
+                if self.hour.is_none_or(|(_, prev)| prev != d) {
+                    self.day = self.r.days.iter().position(|x| x.date == d);
                 }
-                r.by_weekday[date.weekday().number_days_from_monday() as usize] += h.n;
-                r.by_hour[h.hour.rem_euclid(24) as usize] += h.n;
+                self.hour = Some((hour, d));
+                d
+            }
+        };
+        let r = &mut self.r;
+        let day = match self.day {
+            Some(i) => Some(&mut r.days[i]),
+            None => None,
+        };
+        if e.kind == kind::INTERCEPTED {
+            r.intercepted += 1;
+            if let Some(d) = day {
+                d.intercepted += 1;
+            }
+            return;
+        }
+        let s = self.dialogs.entry(e.dialog_id).or_default();
+        match e.kind {
+            kind::CREATED | kind::REOPENED => {
+                if e.kind == kind::CREATED {
+                    r.new += 1;
+                } else {
+                    r.reopened += 1;
+                }
+                s.start = Some(e.at);
+                s.awaiting = Some(e.at);
+            }
+            kind::CLOSED => {
+                r.closed += 1;
+                if let Some(start) = s.start.take() {
+                    self.res.push(e.at - start);
+                }
+                s.awaiting = None;
+                s.waiting_in = false;
+            }
+            kind::IN => {
+                r.incoming += 1;
+                s.waiting_in = true;
+                if let Some(d) = day {
+                    d.incoming += 1;
+                }
+                r.by_weekday[date.weekday().number_days_from_monday() as usize] += 1;
+                r.by_hour[hour.rem_euclid(24) as usize] += 1;
             }
             kind::OUT => {
-                r.outgoing += h.n;
+                r.outgoing += 1;
+                s.waiting_in = false;
                 if let Some(d) = day {
-                    d.outgoing += h.n;
+                    d.outgoing += 1;
                 }
-            }
-            kind::INTERCEPTED => {
-                r.intercepted += h.n;
-                if let Some(d) = day {
-                    d.intercepted += h.n;
+                let entry = self.ops.entry(e.operator_id.unwrap_or(0)).or_default();
+                entry.0 += 1;
+                entry.1.insert(e.dialog_id);
+                if let Some(start) = s.awaiting.take() {
+                    self.frt.push(e.at - start);
+                    entry.2.push(e.at - start);
                 }
             }
             _ => {}
         }
     }
-    r.days = days.into_values().collect();
 
-    let mut frt = Vec::new();
-    let mut res = Vec::new();
-    let mut firsts: HashMap<i64, Vec<i64>> = HashMap::new();
-    // The current dialog and the positions of its last user message and last answer/close.
-    let mut current: Option<(i64, i64, i64)> = None;
-    let mut unanswered = 0;
-    store
-        .stats_episodes(connection, from, to, |e| {
-            let (last_in, last_other) = (e.last_in_pos.unwrap_or(0), e.last_other_pos.unwrap_or(0));
-            match &mut current {
-                Some((d, li, lo)) if *d == e.dialog_id => {
-                    *li = (*li).max(last_in);
-                    *lo = (*lo).max(last_other);
+    fn finish(self) -> Report {
+        let mut r = self.r;
+        r.unanswered = self.dialogs.values().filter(|s| s.waiting_in).count() as i64;
+        r.first_response = Spread::of(self.frt);
+        r.resolution = Spread::of(self.res);
+        let mut operators: Vec<OperatorStats> = self
+            .ops
+            .into_iter()
+            .map(|(id, (messages, dialogs, mut firsts))| {
+                firsts.sort_unstable();
+                OperatorStats {
+                    operator_id: id,
+                    messages,
+                    dialogs: dialogs.len() as i64,
+                    median_first_response: percentile(&firsts, 0.5),
+                    ratings: Ratings::default(),
                 }
-                _ => {
-                    if current.is_some_and(|(_, li, lo)| li > lo) {
-                        unanswered += 1;
-                    }
-                    current = Some((e.dialog_id, last_in, last_other));
-                }
-            }
-            let Some(started) = e.started.filter(|_| e.ep > 0) else {
-                return;
-            };
-            if let (Some(at), Some(pos)) = (e.first_out, e.first_out_pos) {
-                if e.closed_pos.is_none_or(|c| pos < c) {
-                    frt.push(at - started);
-                    firsts
-                        .entry(e.first_operator.unwrap_or(0))
-                        .or_default()
-                        .push(at - started);
-                }
-            }
-            if let Some(c) = e.closed {
-                res.push(c - started);
-            }
-        })
-        .await?;
-    if current.is_some_and(|(_, li, lo)| li > lo) {
-        unanswered += 1;
+            })
+            .collect();
+        operators.sort_by_key(|o| (-o.messages, o.operator_id));
+        r.operators = operators;
+        r
     }
-    r.unanswered = unanswered;
-    r.first_response = Spread::of(frt);
-    r.resolution = Spread::of(res);
-    let mut operators: Vec<OperatorStats> = store
-        .stats_operators(connection, from, to)
-        .await?
-        .into_iter()
-        .map(|o| {
-            let mut f = firsts.remove(&o.operator_id).unwrap_or_default();
-            f.sort_unstable();
-            OperatorStats {
-                operator_id: o.operator_id,
-                messages: o.messages,
-                dialogs: o.dialogs,
-                median_first_response: percentile(&f, 0.5),
-                ratings: Ratings::default(),
-            }
-        })
-        .collect();
-    operators.sort_by_key(|o| (-o.messages, o.operator_id));
-    r.operators = operators;
-    add_ratings(&mut r, &store.ratings_between(connection, from, to).await?);
-    Ok(r)
 }
 
 /// Adds the ratings answered in the period: in total, and to the operator who closed each

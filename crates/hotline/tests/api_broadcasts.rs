@@ -163,6 +163,60 @@ async fn segments_export_stats_and_broadcasts() {
     let (_, list) = api.get("/api/v1/broadcasts").await;
     assert_eq!(list.as_array().unwrap().len(), 2);
 
+    // An id inside what Hotline has seen of General, but not a General message (here the
+    // bot's own control message) is refused; the error names it.
+    let newer = t.operator_says_in_general("Newer news");
+    let (store, conn) = (t.app().store.clone(), t.app().connections[0].ctx.connection);
+    let bots: Vec<i64> = t
+        .topic(None)
+        .iter()
+        .filter(|m| m["from"]["is_bot"] == true)
+        .filter_map(|m| m["message_id"].as_i64())
+        .filter(|id| *id > src["message_id"].as_i64().unwrap())
+        .collect();
+    let not_general = bots[0];
+    wait_async("the newer General message remembered", || async {
+        store.unknown_general(conn, &[not_general]).await.unwrap() == [not_general]
+    })
+    .await;
+    let (s, b) = api
+        .post(
+            "/api/v1/broadcasts",
+            json!({"message_ids": [src["message_id"], not_general, newer["message_id"]], "all": true}),
+        )
+        .await;
+    assert_eq!(
+        (s, error_code(&b).as_str()),
+        (400, "invalid_request"),
+        "{b}"
+    );
+    assert!(
+        b.to_string().contains(&format!("{not_general} is not")),
+        "{b}"
+    );
+
+    // An id Hotline cannot judge (newer than anything seen) is checked by the draft's preview
+    // copy: Telegram cannot copy it, so the draft is cancelled and General says why.
+    let (s, d) = api
+        .post(
+            "/api/v1/broadcasts",
+            json!({"message_ids": [999_999], "all": true}),
+        )
+        .await;
+    assert_eq!((s, d["state"].as_str()), (201, Some("draft")), "{d}");
+    let ghost = d["id"].as_i64().unwrap();
+    wait_async("the unsendable draft cancelled", || async {
+        let (_, b) = api.get(&format!("/api/v1/broadcasts/{ghost}")).await;
+        b["state"] == "cancelled"
+    })
+    .await;
+    t.wait_until("the reason in General", || {
+        t.topic(None)
+            .iter()
+            .any(|m| text_of(m).contains(&format!("Broadcast #{ghost} cancelled: ")))
+    })
+    .await;
+
     // Validation.
     for bad in [
         json!({}),

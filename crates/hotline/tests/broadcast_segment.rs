@@ -34,13 +34,24 @@ async fn segment_broadcast_scheduled_skips_blocked_and_reports() {
     }
 
     let news = post_general(&t, json!({"text": "Big news for VIPs"}));
+    // The operator never wrote to the bot: a test copy could not reach them, and they are told.
+    command(&t, "/send test", Some(news));
+    wait_general(&t, "You have not written to the bot", |_| true).await;
     command(&t, "/send VIP & !churned in 3s", Some(news));
     let prompt = wait_general(&t, "Broadcast #1", |_| true).await;
     let text = text_of(&prompt);
     assert!(
-        text.contains("Recipients: 3 (1 skipped: blocked or banned)"),
+        text.contains("To 3 recipients (1 skipped: blocked or banned)"),
         "{text}"
     );
+    // The draft shows exactly what will be sent: a copy from the bot, before the prompt.
+    let preview = t
+        .topic(None)
+        .into_iter()
+        .find(|m| m["from"]["is_bot"] == true && text_of(m) == "Big news for VIPs")
+        .expect("a preview copy in General");
+    assert!(preview["message_id"].as_i64() < prompt["message_id"].as_i64());
+    assert!(text.contains("1 message (the copy above"), "{text}");
     assert!(text.contains("starts"), "{text}");
     // Eva blocks the bot after the prompt: found while sending.
     t.ctl.block(eva, t.bot, true).unwrap();
@@ -120,8 +131,19 @@ async fn test_list_album_and_errors() {
     let err = wait_general(&t, "no tag “nosuchtag”", |_| true).await;
     assert!(text_of(&err).contains("position 1"));
 
+    // A /send that replies to a command (here the failed one above) is refused.
+    let failed = command(&t, "/send nosuchtag2", Some(news));
+    wait_general(&t, "no tag “nosuchtag2”", |_| true).await;
+    command(&t, "/send all", Some(failed));
+    wait_general(&t, "That message is a command", |_| true).await;
+
     command(&t, "/send test", Some(news));
-    wait_general(&t, "Broadcast #1", |_| true).await;
+    let prompt = wait_general(&t, "Broadcast #1", |_| true).await;
+    assert!(
+        text_of(&prompt).contains("To 1 recipient\n"),
+        "{}",
+        text_of(&prompt)
+    );
     press(&t, 1, "confirm").await;
     wait_until("the test copy", || {
         received(&t, t.operator, "Try this") == 1
@@ -145,7 +167,7 @@ async fn test_list_album_and_errors() {
     );
     let prompt = wait_general(&t, "Broadcast #2", |_| true).await;
     assert!(
-        text_of(&prompt).contains("Messages: 2"),
+        text_of(&prompt).contains("2 messages"),
         "{}",
         text_of(&prompt)
     );

@@ -48,6 +48,13 @@ async fn edge_periods_and_numbers_in_the_api_are_400s() {
         "period=0000-01-01..9999-12-30",
         "period=100000w",
         "period=106800000000d",
+        "period=99999999999999999999999999d",
+        "period=18446744073709551616w",
+        "period=-5d",
+        "period=-1",
+        "period=-9223372036854775808d",
+        "period=2026-01-01..-1",
+        "period=-0001-01-01..2026-01-01",
     ] {
         let (status, body) = api.get(&format!("/api/v1/stats?{q}")).await;
         assert_eq!(status, 400, "{q}: {body}");

@@ -29,6 +29,7 @@ const FAMILIES: &[(&str, &str)] = &[
     ("hotline_outbox_oldest_age_seconds", "gauge"),
     ("hotline_outbox_in_flight", "gauge"),
     ("hotline_outbox_dead_letters", "gauge"),
+    ("hotline_updates_dead_letters", "gauge"),
     ("hotline_updates_pending", "gauge"),
     ("hotline_updates_oldest_pending_age_seconds", "gauge"),
     ("hotline_dialogs", "gauge"),

@@ -83,6 +83,120 @@ async fn parallel_demo_bot_talks_alone_until_a_human_is_asked_for() {
             .any(|m| text_of(m).starts_with("🤖") && text_of(m).contains("Connecting you"))
     })
     .await;
+    // RECAP: the topic starts with the conversation that led to it, both ways.
+    let recap = ctl
+        .topic_transcript(group, Some(thread))
+        .into_iter()
+        .find(|m| text_of(m).contains("Before this dialog"))
+        .expect("a recap in the topic");
+    let r = text_of(&recap);
+    assert!(
+        // The bot's reply right before the trigger can be missed (a known race, see
+        // docs/parallel-connection.md); tests/handover.rs checks the full recap.
+        r.contains("👤 what are your prices?") && r.contains("🤖 Welcome to the Demo Shop"),
+        "{r}"
+    );
+
+    // The handover: the bot stops answering Bruno while the team has him...
+    let in_topic = |needle: &str| {
+        ctl.topic_transcript(group, Some(thread))
+            .iter()
+            .any(|m| text_of(m).contains(needle))
+    };
+    wait_until("the bot paused (⏸)", || {
+        ctl.topics(group).iter().any(|t| {
+            t["message_thread_id"] == thread && t["name"].as_str().unwrap_or("").contains('⏸')
+        })
+    })
+    .await;
+    ctl.send(
+        bruno,
+        Place::Bot(bot),
+        &json!({"text": "and the price of returns?"}),
+    )
+    .unwrap();
+    wait_until("Bruno's question in the topic", || {
+        in_topic("price of returns")
+    })
+    .await;
+    let olga = world["result"]["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["first_name"] == "Olga")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let say = |text: &str| {
+        ctl.send(
+            olga,
+            Place::Group(group, Some(thread)),
+            &json!({"text": text}),
+        )
+        .unwrap();
+    };
+    say("Returns are free, Bruno. Anything else?");
+    let faq_answers = || {
+        ctl.private_transcript(bot, bruno)
+            .iter()
+            .filter(|m| text_of(m).contains("€4.90"))
+            .count()
+    };
+    wait_until("Olga's answer", || {
+        ctl.private_transcript(bot, bruno)
+            .iter()
+            .any(|m| text_of(m).contains("Returns are free, Bruno"))
+    })
+    .await;
+    assert_eq!(
+        faq_answers(),
+        1,
+        "the bot kept quiet while Olga had the dialog"
+    );
+    // ... and answers again after /close.
+    say("/close");
+    wait_until("the bot resumed", || {
+        in_topic("The bot answers this user again")
+    })
+    .await;
+    ctl.send(bruno, Place::Bot(bot), &json!({"text": "prices?"}))
+        .unwrap();
+    wait_until("the bot answering again", || faq_answers() == 2).await;
+
+    // The menu's "Talk to a human" button hands over too.
+    let alice = world["result"]["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["first_name"] == "Alice")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    wait_until("Alice's menu", || {
+        ctl.private_transcript(bot, alice)
+            .iter()
+            .any(|m| m["reply_markup"].is_object())
+    })
+    .await;
+    let menu = ctl
+        .private_transcript(bot, alice)
+        .into_iter()
+        .find(|m| m["reply_markup"].is_object())
+        .unwrap();
+    ctl.press(
+        alice,
+        Place::Bot(bot),
+        menu["message_id"].as_i64().unwrap(),
+        "human",
+    )
+    .unwrap();
+    wait_until("Alice's topic, paused", || {
+        ctl.topics(group).iter().any(|t| {
+            let name = t["name"].as_str().unwrap_or("");
+            name.contains("Alice") && name.contains('⏸')
+        })
+    })
+    .await;
     sb.hotline.stop().await;
 }
 

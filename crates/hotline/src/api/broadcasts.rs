@@ -151,6 +151,21 @@ pub async fn create(
             "message_ids: 1–100 positive General message ids",
         ));
     }
+    let unknown = s
+        .store
+        .unknown_general(auth.connection(), &body.message_ids)
+        .await?;
+    if !unknown.is_empty() {
+        let list: Vec<String> = unknown.iter().map(i64::to_string).collect();
+        return Err(ApiError::invalid(format!(
+            "message_ids: {} not General messages of the group (deleted, in a topic, a command, or never sent)",
+            if list.len() == 1 {
+                format!("{} is", list[0])
+            } else {
+                format!("{} are", list.join(", "))
+            }
+        )));
+    }
     let audience = match (body.all, body.segment, body.users) {
         (true, None, None) => Audience::All,
         (false, Some(seg), None) if !seg.trim().is_empty() && seg.chars().count() <= 500 => {

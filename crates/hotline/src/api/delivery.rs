@@ -201,7 +201,12 @@ impl Worker {
                             let w = self.clone();
                             running.spawn(async move {
                                 let id = d.id;
-                                w.deliver(d).await;
+                                // A panic fails this delivery alone; its queue goes on.
+                                if let Err(panic) =
+                                    crate::isolation::catch(w.deliver(d.clone())).await
+                                {
+                                    w.panicked(&d, &panic).await;
+                                }
                                 id
                             });
                         }
@@ -250,8 +255,47 @@ impl Worker {
         }
     }
 
+    /// A delivery panicked: retried with backoff, or after
+    /// [`crate::isolation::MAX_ATTEMPTS`] given up (a dead letter) with a notice in General.
+    async fn panicked(&self, d: &Delivery, panic: &str) {
+        use crate::isolation::{short_error, MAX_ATTEMPTS};
+        let error = short_error(panic);
+        let attempts = d.attempts + 1;
+        let now = now_ms();
+        let r = async {
+            let mut tx = self.store.begin().await?;
+            if attempts < MAX_ATTEMPTS {
+                tracing::warn!(delivery = d.id, attempts, %error, "webhooks: a delivery panicked; retrying it alone");
+                let delay = self.retry.backoff(attempts as u32).as_millis() as i64;
+                tx.delivery_retry(d.id, now + delay, &error, now).await?;
+            } else {
+                tracing::error!(delivery = d.id, attempts, %error, "webhooks: a delivery keeps panicking: set aside as a dead letter");
+                crate::metrics::webhook_delivery(self.ctx.connection, "given_up");
+                tx.delivery_failed(d.id, &error, now).await?;
+                let text = format!(
+                    "{}: webhook event {} ({}) to {} failed {attempts} times and was set \
+                     aside: {}\n<code>hotline dead-letters retry webhook {}</code> sends it again.",
+                    crate::outbox::DEAD_LETTER_PREFIX,
+                    html(&d.event_id),
+                    html(&d.event),
+                    html(&d.url),
+                    html(&error),
+                    d.id
+                );
+                self.notice(&mut tx, None, text, None).await?;
+            }
+            tx.commit().await
+        }
+        .await;
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "webhooks: recording a panicked delivery failed; it will be retried");
+        }
+    }
+
     /// One POST; `Ok` holds the answer body of a 2xx.
     async fn attempt(&self, d: &Delivery) -> Result<bytes::Bytes, String> {
+        #[cfg(feature = "fault-injection")]
+        crate::fault::check(crate::fault::Site::Delivery, &d.body);
         let secrets = signing_secrets(&self.store, self.ctx.connection)
             .await
             .map_err(|e| format!("store: {e}"))?;

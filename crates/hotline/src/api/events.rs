@@ -92,6 +92,14 @@ impl Subscriber for WebhookEvents {
                     let data = json!({"tag": tag});
                     enqueue(tx, ctx, "contact_tagged", dialog, data, None).await?;
                 }
+                Event::BotPaused { reason, by, .. } => {
+                    let data = json!({"reason": reason.as_str(), "by": by});
+                    enqueue(tx, ctx, "bot_paused", dialog, data, None).await?;
+                }
+                Event::BotResumed { reason, by, .. } => {
+                    let data = json!({"reason": reason.as_str(), "by": by});
+                    enqueue(tx, ctx, "bot_resumed", dialog, data, None).await?;
+                }
                 Event::BroadcastFinished {
                     broadcast: b,
                     counts,

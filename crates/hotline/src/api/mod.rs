@@ -24,6 +24,7 @@ pub mod dialogs;
 pub mod error;
 pub mod events;
 pub mod export;
+pub mod handover;
 pub mod keys;
 pub mod messages;
 pub mod params;
@@ -183,6 +184,7 @@ fn api_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(contacts::list))
         .routes(routes!(contacts::get))
         .routes(routes!(contacts::ban, contacts::unban))
+        .routes(routes!(handover::get, handover::pause, handover::resume))
         .routes(routes!(tags::tag, tags::untag))
         .routes(routes!(tags::list))
         .routes(routes!(quick_replies::list))

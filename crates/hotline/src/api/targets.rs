@@ -5,8 +5,8 @@
 //! rebinding) gains nothing. Redirects are never followed and proxies never used.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
@@ -73,6 +73,74 @@ pub async fn check_hooks(hooks: &[Webhook], targets: &WebhookTargets) -> Result<
                 return Err(Refused(e.to_string()));
             }
             _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// How long a resolution done ahead ([`prefetch`]) serves [`check_hooks_prefetched`].
+const PREFETCH_TTL: Duration = Duration::from_secs(60);
+
+/// Resolutions done ahead, by host: when, and the addresses (None: did not resolve).
+type Prefetched = Vec<(String, Instant, Option<Vec<SocketAddr>>)>;
+static PREFETCHED: Mutex<Prefetched> = Mutex::new(Vec::new());
+
+/// Remembers how `host` resolved (for tests: a name that needs no DNS).
+pub fn remember(host: &str, addrs: Option<Vec<SocketAddr>>) {
+    let now = Instant::now();
+    let mut p = PREFETCHED.lock().unwrap_or_else(|e| e.into_inner());
+    p.retain(|(h, at, _)| h != host && now.duration_since(*at) < PREFETCH_TTL);
+    p.push((host.to_string(), now, addrs));
+}
+
+/// Resolves the hosts of `hooks` ahead, outside any store transaction: `/set WEBHOOKS` is
+/// decided while the store's writer is held, where a slow DNS answer would hold up every
+/// other write; the decision then checks these results ([`check_hooks_prefetched`]).
+pub async fn prefetch(hooks: &[Webhook]) {
+    for h in hooks {
+        let Ok(url) = reqwest::Url::parse(&h.url) else {
+            continue;
+        };
+        let Some(host) = url.host_str() else { continue };
+        if host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .is_ok()
+        {
+            continue;
+        }
+        let addrs =
+            match tokio::time::timeout(CHECK_TIMEOUT, tokio::net::lookup_host((host, 0))).await {
+                Ok(Ok(a)) => Some(a.collect()),
+                _ => None,
+            };
+        remember(host, addrs);
+    }
+}
+
+/// [`check_hooks`] without any DNS lookup: a name is checked against its [`prefetch`]ed
+/// addresses; a name not prefetched or that did not resolve is accepted, as by
+/// [`check_hooks`] (every delivery resolves and checks again).
+pub fn check_hooks_prefetched(hooks: &[Webhook], targets: &WebhookTargets) -> Result<(), Refused> {
+    let now = Instant::now();
+    let p = PREFETCHED.lock().unwrap_or_else(|e| e.into_inner());
+    for h in hooks {
+        let url = reqwest::Url::parse(&h.url).map_err(|e| Refused(e.to_string()))?;
+        if check_literal(&url, targets)? {
+            continue;
+        }
+        let Some(host) = url.host_str() else { continue };
+        let found = p
+            .iter()
+            .rev()
+            .find(|(h, at, _)| h == host && now.duration_since(*at) < PREFETCH_TTL);
+        if let Some((_, _, Some(addrs))) = found {
+            for a in addrs {
+                if let Some(why) = targets.refusal(a.ip()) {
+                    return Err(refused(host, a.ip(), why));
+                }
+            }
         }
     }
     Ok(())
@@ -149,5 +217,23 @@ mod tests {
         check_hooks(&hooks("http://93.184.216.34/x"), &none)
             .await
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_prefetched_name_is_checked_without_dns() {
+        let none = WebhookTargets::default();
+        // `.invalid` never resolves: only the remembered answer can refuse it.
+        let url = "http://hooks.prefetch-test.invalid/x";
+        check_hooks_prefetched(&hooks(url), &none).unwrap();
+        remember(
+            "hooks.prefetch-test.invalid",
+            Some(vec!["127.0.0.1:0".parse().unwrap()]),
+        );
+        let e = check_hooks_prefetched(&hooks(url), &none).unwrap_err();
+        assert!(e.0.contains("127.0.0.1"), "{e}");
+        assert!(check_hooks_prefetched(&hooks("http://10.1.2.3/"), &none).is_err());
+        // prefetch() itself resolves a real name (localhost) and the check refuses it.
+        prefetch(&hooks("http://localhost:9/x")).await;
+        assert!(check_hooks_prefetched(&hooks("http://localhost:9/x"), &none).is_err());
     }
 }

@@ -563,6 +563,13 @@ pub async fn command(
         };
         return answer(ctx, tx, None, reply_to, text).await;
     };
+    if msg["reply_to_message"]["text"]
+        .as_str()
+        .is_some_and(|t| t.starts_with('/'))
+    {
+        let text = "That message is a command, not something to broadcast: reply with /send to the message people should get.";
+        return answer(ctx, tx, None, reply_to, text.into()).await;
+    }
     let now = now_ms();
     let file = msg["document"]["file_id"].as_str();
     let args = match parse_args(&cmd.args, file, now, ctx.time_zone.0) {
@@ -574,7 +581,17 @@ pub async fn command(
         _ => 0,
     };
     let audience = match args.audience {
-        Audience::Test(_) => Audience::Test(sender),
+        Audience::Test(_) => {
+            let reachable = tx
+                .contact_by_user(ctx.connection, sender)
+                .await?
+                .is_some_and(|c| !c.blocked);
+            if !reachable {
+                let text = "⚠️ You have not written to the bot (or blocked it), so Telegram will not let it message you: open a private chat with the bot, press Start, then /send test again.";
+                return answer(ctx, tx, None, reply_to, text.into()).await;
+            }
+            Audience::Test(sender)
+        }
         a => a,
     };
     let author = msg["reply_to_message"]["from"]["id"].as_i64().unwrap_or(0);
@@ -615,11 +632,11 @@ async fn list_text(ctx: &Context, tx: &mut Tx) -> Result<String, StoreError> {
     for b in list {
         let c = tx.recipient_counts(b.id).await?;
         t.push_str(&format!(
-            "#{} {} · {} · {} recipients · sent {}, failed {}, blocked {}, left {}\n",
+            "#{} {} · {} · {} · sent {}, failed {}, blocked {}, left {}\n",
             b.id,
             state_label(&b.state),
             html(&b.audience),
-            b.total,
+            run::plural(b.total, "recipient", "recipients"),
             c.sent,
             c.failed,
             c.blocked,

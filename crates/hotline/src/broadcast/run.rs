@@ -275,14 +275,19 @@ pub fn render(p: &Progress, tz: time::UtcOffset) -> (String, Option<Value>) {
         ));
     }
     t.push_str(&format!(
-        "\nRecipients: {}{}\nMessages: {} (copied from General; not posted in topics){}",
-        b.total - c.skipped,
+        "\nTo {}{}\n{} ({}){}",
+        plural(b.total - c.skipped, "recipient", "recipients"),
         if c.skipped > 0 {
             format!(" ({} skipped: blocked or banned)", c.skipped)
         } else {
             String::new()
         },
-        sources,
+        plural(sources as i64, "message", "messages"),
+        if b.state == "draft" {
+            "the copy above is exactly what they get; not posted in topics"
+        } else {
+            "copied from General; not posted in topics"
+        },
         if b.paid { " · paid broadcast" } else { "" },
     ));
     if b.state != "draft" {
@@ -375,6 +380,9 @@ async fn control(
             }
         }
     }
+    if b.control_message.is_none() && b.state == "draft" && !preview(ex, &b).await? {
+        return Ok(());
+    }
     let p = super::progress(store, ctx, id).await?;
     let (text, keyboard) = render(&p, tz);
     let mut extra = json!({"parse_mode": "HTML"});
@@ -400,6 +408,60 @@ async fn control(
             Ok(store.set_broadcast_control(id, m.message_id).await?)
         }
     }
+}
+
+/// Copies a draft's messages into General just before its control message, so admins
+/// confirm exactly what recipients will get. False when nothing could be copied: the draft
+/// is then cancelled with the reason (the message was deleted, or the id was never a
+/// General message — the API cannot know an old id before Telegram answers). A crash
+/// between the copy and the control message repeats the preview (at least once, like
+/// every outbox call).
+async fn preview(ex: &Topics, b: &Broadcast) -> Result<bool, JobError> {
+    let ctx = &ex.ctx;
+    let sources = b.sources();
+    let copied = match ex
+        .tg
+        .copy_messages(ctx.group_id, ctx.group_id, &sources, json!({}))
+        .await
+    {
+        Ok(ids) => Ok(ids.len()),
+        Err(e) if e.is_retryable() => return Err(e.into()),
+        Err(e) => Err(e.to_string()),
+    };
+    let problem = match copied {
+        Ok(0) => Some("none of its messages can be copied (deleted, or not in General)".into()),
+        Ok(n) if n < sources.len() => {
+            let text = format!(
+                "⚠️ Broadcast #{}: only {n} of {} messages can be copied (the others were deleted or are not in General); the preview above is what will be sent.",
+                b.id,
+                sources.len()
+            );
+            ex.tg.send_message(ctx.group_id, &text, json!({})).await?;
+            None
+        }
+        Ok(_) => None,
+        Err(e) => Some(format!("its messages cannot be copied: {}", html(&e))),
+    };
+    let Some(problem) = problem else {
+        return Ok(true);
+    };
+    let mut tx = ex.store.begin().await?;
+    match super::act_in(ctx, &mut tx, b.id, super::Action::Cancel).await {
+        Ok(_) | Err(BroadcastError::State { .. } | BroadcastError::NotFound(_)) => {}
+        Err(BroadcastError::Store(e)) => return Err(e.into()),
+        Err(e) => tracing::warn!(broadcast = b.id, error = %e, "broadcast: draft not cancelled"),
+    }
+    tx.commit().await?;
+    let text = format!("✖️ Broadcast #{} cancelled: {problem}.", b.id);
+    ex.tg
+        .send_message(ctx.group_id, &text, json!({"parse_mode": "HTML"}))
+        .await?;
+    Ok(false)
+}
+
+/// "1 recipient", "3 recipients".
+pub(crate) fn plural(n: i64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// The CSV report of a broadcast: user id, name, username, status, error, sent at.

@@ -24,7 +24,9 @@ pub fn text(in_topic: bool, admin: bool) -> String {
              /say NAME — send a quick reply (/say NAME fwd forwards it; reply to a message \
              with /say NAME to save it; /say lists)\n\
              /mark NAME — tag the contact · /mark del NAME · /mark — its tags\n\
-             /ban, /unban — ignore the user's messages\n/help — this help",
+             /ban, /unban — ignore the user's messages\n\
+             /bot off, /bot on — pause the parallel bot for this user (⏸) and give it back\n\
+             /help — this help",
         );
     } else {
         t.push_str(

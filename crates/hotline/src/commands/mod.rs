@@ -2,13 +2,14 @@
 //! topic, `general` those typed in General. Commands are never sent to the user.
 
 mod ban;
+mod bot;
 pub mod comment;
 mod help;
 mod mark;
 mod new;
 pub mod parse;
 mod say;
-mod settings;
+pub(crate) mod settings;
 mod status;
 
 pub use crate::domain::roles::require_admin;
@@ -35,6 +36,7 @@ pub async fn topic(
             status::run(ctx, tx, dialog, &cmd.name, msg["from"]["id"].as_i64()).await
         }
         "ban" => ban::run(ctx, tx, dialog, true, reply_to).await,
+        "bot" => bot::run(ctx, tx, dialog, cmd, msg["from"]["id"].as_i64(), reply_to).await,
         "unban" => ban::run(ctx, tx, dialog, false, reply_to).await,
         "info" => help::info(ctx, tx, msg, dialog).await,
         "help" | "start" => help::help(ctx, tx, msg, Some(dialog.id)).await,
@@ -71,8 +73,8 @@ pub async fn general(
         "send" => crate::broadcast::command(ctx, tx, msg, cmd).await,
         "export" => crate::export::command(ctx, tx, msg, cmd).await,
         "stats" => crate::stats::command(ctx, tx, msg, cmd).await,
-        "info" => {
-            let text = "/info works in a dialog topic.".to_string();
+        "info" | "bot" => {
+            let text = format!("/{} works in a dialog topic.", cmd.name);
             answer(ctx, tx, None, reply_to, text).await
         }
         _ => unknown(ctx, tx, msg, None, cmd, reply_to).await,

@@ -80,10 +80,11 @@ pub async fn set(ctx: &Context, tx: &mut Tx, msg: &Value, cmd: &Parsed) -> Resul
         let mut next = ctx.params();
         let mut checked = next.set(name, value).map_err(|e| e.to_string());
         if checked.is_ok() && name == "WEBHOOKS" {
-            // Resolves the hosts (bounded by CHECK_TIMEOUT) while the command is decided.
-            checked = crate::api::targets::check_hooks(&next.webhooks, &ctx.webhook_targets)
-                .await
-                .map_err(|e| format!("WEBHOOKS: {e}"));
+            // The hosts were resolved before the store's writer was taken ([`prefetch`]):
+            // no DNS lookup while every other write waits.
+            checked =
+                crate::api::targets::check_hooks_prefetched(&next.webhooks, &ctx.webhook_targets)
+                    .map_err(|e| format!("WEBHOOKS: {e}"));
         }
         match checked {
             Err(e) => format!("❌ {}", html(&e)),
@@ -110,6 +111,35 @@ pub async fn set(ctx: &Context, tx: &mut Tx, msg: &Value, cmd: &Parsed) -> Resul
         }
     };
     answer(ctx, tx, None, reply_to, text).await
+}
+
+/// Resolves the hosts of a `/set WEBHOOKS …` typed in the group, before the update
+/// processor takes the store's writer (see `api::targets::prefetch`); anything else is
+/// ignored at once.
+pub async fn prefetch(ctx: &Context, update: &Value) {
+    let msg = &update["message"];
+    if msg["chat"]["id"].as_i64() != Some(ctx.group_id) {
+        return;
+    }
+    let Some(text) = msg["text"].as_str() else {
+        return;
+    };
+    let Some(super::parse::Slash::Command(cmd)) = super::parse::parse(text) else {
+        return;
+    };
+    if cmd.name != "set" {
+        return;
+    }
+    let Some((name, value)) = cmd.args.split_once(char::is_whitespace) else {
+        return;
+    };
+    if !name.eq_ignore_ascii_case("WEBHOOKS") {
+        return;
+    }
+    let mut next = ctx.params();
+    if next.set("WEBHOOKS", value.trim()).is_ok() {
+        crate::api::targets::prefetch(&next.webhooks).await;
+    }
 }
 
 /// `/get` (every parameter) or `/get NAME`. Values set in Telegram are marked ✱.

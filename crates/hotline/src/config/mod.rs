@@ -22,8 +22,8 @@ use serde::Deserialize;
 pub use crate::logging::LogFormat;
 pub use keywords::{Keywords, KeywordsError, Term};
 pub use params::{
-    apply_overrides, HideInfo, MaskPatterns, ParamError, Params, Webhook, DEFAULT_WELCOME,
-    PARAM_NAMES, TELEGRAM_SERVICE_ID, WEBHOOK_EVENTS,
+    apply_overrides, is_builtin_greeting, welcome_warning, HideInfo, MaskPatterns, ParamError,
+    Params, Webhook, DEFAULT_WELCOME, MAX_RECAP, PARAM_NAMES, TELEGRAM_SERVICE_ID, WEBHOOK_EVENTS,
 };
 pub use targets::{non_public, IpRange, WebhookTargets};
 

@@ -16,11 +16,37 @@ pub const TELEGRAM_SERVICE_ID: i64 = 777000;
 pub const DEFAULT_WELCOME: &str =
     "Hello, {name}! Thanks for your message. Our team will answer here soon.";
 
+/// Whether `text` (a WELCOME or REOPEN_MESSAGE value) is Hotline's built-in one, which is
+/// not sent to the users of a bot connected through the gateway (it greets them itself).
+pub fn is_builtin_greeting(text: Option<&str>) -> bool {
+    matches!(text, Some(t) if t == DEFAULT_WELCOME || t == DEFAULT_REOPEN_MESSAGE)
+}
+
+/// What `check-config` says about a WELCOME value and the parallel connection: a text of
+/// your own is sent on first contact to every new user, also to the users of a bot
+/// connected through the gateway (the built-in greeting is not sent to them).
+pub fn welcome_warning(welcome: &str) -> Option<String> {
+    let w = welcome.trim();
+    if w.is_empty() || w.eq_ignore_ascii_case("off") || is_builtin_greeting(Some(w)) {
+        return None;
+    }
+    Some(
+        "warning: WELCOME is your own text, so it is sent on first contact also to the users \
+         of a bot connected through the gateway (the built-in greeting is not); set \
+         WELCOME = OFF if your bot greets its users itself (docs/parallel-connection.md)"
+            .to_string(),
+    )
+}
+
+/// Most messages a `RECAP` may hold (one topic notice).
+pub const MAX_RECAP: u32 = 50;
+
 /// Default message to a user whose closed dialog reopens; `{name}` is the first name.
 pub const DEFAULT_REOPEN_MESSAGE: &str = "Welcome back, {name}! Our team will answer here soon.";
 
 /// Names of every parameter, in the order of SPEC §3 (used for listings and errors), then
-/// Hotline's additions (`PROTECT_CONTENT`, closing and reopening messages, `RATING`).
+/// Hotline's additions (`PROTECT_CONTENT`, closing and reopening messages, `RATING`, the
+/// handover's `AUTO_HANDOVER`).
 pub const PARAM_NAMES: &[&str] = &[
     "WELCOME",
     "SILENT_MODE",
@@ -41,6 +67,8 @@ pub const PARAM_NAMES: &[&str] = &[
     "CLOSE_MESSAGE",
     "REOPEN_MESSAGE",
     "RATING",
+    "AUTO_HANDOVER",
+    "RECAP",
 ];
 
 /// Events an outgoing webhook can subscribe to (SPEC §5). Custom commands are `/name`.
@@ -53,6 +81,8 @@ pub const WEBHOOK_EVENTS: &[&str] = &[
     "message_intercepted",
     "contact_tagged",
     "broadcast_finished",
+    "bot_paused",
+    "bot_resumed",
 ];
 
 /// A parameter could not be set; the message names the parameter and what was expected.
@@ -163,6 +193,12 @@ pub struct Params {
     pub reopen_message: Option<String>,
     /// After an operator closes a dialog, ask the user for a 1–5 rating (inline buttons).
     pub rating: bool,
+    /// The handover: pause the parallel bot for a user when an operator answers them, and
+    /// give the user back to it when the dialog closes.
+    pub auto_handover: bool,
+    /// With PRIVATE_KEYWORDS: how many messages of the conversation before the trigger (the
+    /// user's and the parallel bot's) open the topic as a recap; 0 = none.
+    pub recap: u32,
 }
 
 impl Default for Params {
@@ -187,6 +223,8 @@ impl Default for Params {
             close_message: None,
             reopen_message: Some(DEFAULT_REOPEN_MESSAGE.to_string()),
             rating: false,
+            auto_handover: false,
+            recap: 0,
         }
     }
 }
@@ -244,6 +282,22 @@ impl Params {
             "CLOSE_MESSAGE" => self.close_message = parse_welcome(n, value)?,
             "REOPEN_MESSAGE" => self.reopen_message = parse_welcome(n, value)?,
             "RATING" => self.rating = parse_bool(n, v)?,
+            "AUTO_HANDOVER" => self.auto_handover = parse_bool(n, v)?,
+            "RECAP" => {
+                self.recap = if is_off(v) {
+                    0
+                } else {
+                    v.parse::<u32>()
+                        .ok()
+                        .filter(|m| *m <= MAX_RECAP)
+                        .ok_or_else(|| {
+                            ParamError::new(
+                                n,
+                                format!("expected a number of messages from 0 (off) to {MAX_RECAP}, got \"{v}\""),
+                            )
+                        })?
+                }
+            }
             _ => {
                 return Err(ParamError::new(
                     n,
@@ -330,6 +384,8 @@ impl Params {
                 .clone()
                 .unwrap_or_else(|| "OFF".to_string()),
             "RATING" => onoff(self.rating),
+            "AUTO_HANDOVER" => onoff(self.auto_handover),
+            "RECAP" => self.recap.to_string(),
             _ => return None,
         })
     }
@@ -724,6 +780,8 @@ mod tests {
             ("CLOSE_MESSAGE", "Bye {name}!"),
             ("REOPEN_MESSAGE", "OFF"),
             ("RATING", "on"),
+            ("AUTO_HANDOVER", "on"),
+            ("RECAP", "10"),
             ("EXTENSIONS_ALLOWED", "42"),
             (
                 "WEBHOOKS",
@@ -746,6 +804,15 @@ mod tests {
         assert!(p.webhooks[0].wants("/ticket") && !p.webhooks[0].wants("dialog_closed"));
         assert!(p.webhooks[1].wants("dialog_closed") && !p.webhooks[1].wants("/x"));
         assert!(p.admits(1) && !p.admits(5));
+    }
+
+    #[test]
+    fn welcome_warning_only_for_a_text_of_your_own() {
+        assert!(welcome_warning(DEFAULT_WELCOME).is_none());
+        assert!(welcome_warning("OFF").is_none());
+        assert!(welcome_warning("Hi {name}!")
+            .unwrap()
+            .contains("users of a bot connected through the gateway"));
     }
 
     #[test]

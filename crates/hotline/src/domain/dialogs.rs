@@ -11,7 +11,7 @@ use super::events::Event;
 use super::render::{html, shown_name};
 use super::topics::{Title, TopicState};
 use super::Context;
-use crate::store::{Contact, Dialog, DialogStatus, StoreError, Tag, Tx, UnixMs};
+use crate::store::{Contact, Dialog, DialogStatus, PauseReason, StoreError, Tag, Tx, UnixMs};
 
 /// What [`Context::tag`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +121,12 @@ impl Context {
         let closed = DialogStatus::Closed;
         match (from == closed, to == closed) {
             (false, true) => {
+                if self.with_params(|p| p.auto_handover) {
+                    // AUTO_HANDOVER: the closed dialog goes back to the parallel bot.
+                    let now = crate::store::now_ms();
+                    self.resume_bot(tx, dialog, PauseReason::Auto, None, None, now)
+                        .await?;
+                }
                 self.record(tx, Event::DialogClosed { dialog }).await?;
                 self.to_group(tx, Some(dialog), &Title { dialog }).await?;
                 self.to_group(tx, Some(dialog), &TopicState { dialog })

@@ -13,7 +13,7 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 
 use super::Context;
-use crate::store::{Broadcast, RecipientCounts, StoreError, Tx};
+use crate::store::{Broadcast, PauseReason, RecipientCounts, StoreError, Tx};
 
 /// Something that happened in a dialog (or, for broadcasts, in the connection).
 #[derive(Debug, Clone, Copy)]
@@ -79,6 +79,24 @@ pub enum Event<'a> {
         /// The tag's name.
         tag: &'a str,
     },
+    /// The parallel bot was paused in a dialog (the handover).
+    BotPaused {
+        /// Dialog id.
+        dialog: i64,
+        /// Who asked.
+        reason: PauseReason,
+        /// The operator, when one asked.
+        by: Option<i64>,
+    },
+    /// The parallel bot answers the dialog's user again.
+    BotResumed {
+        /// Dialog id.
+        dialog: i64,
+        /// Who asked.
+        reason: PauseReason,
+        /// The operator, when one asked.
+        by: Option<i64>,
+    },
     /// A broadcast ended (done, or cancelled and drained).
     BroadcastFinished {
         /// The broadcast.
@@ -100,7 +118,9 @@ impl Event<'_> {
             | Event::OperatorMessagesDelivered { dialog, .. }
             | Event::ApiMessageSent { dialog, .. }
             | Event::Intercepted { dialog, .. }
-            | Event::ContactTagged { dialog, .. } => Some(dialog),
+            | Event::ContactTagged { dialog, .. }
+            | Event::BotPaused { dialog, .. }
+            | Event::BotResumed { dialog, .. } => Some(dialog),
             Event::BroadcastFinished { .. } => None,
         }
     }

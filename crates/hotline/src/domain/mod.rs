@@ -20,9 +20,11 @@
 pub mod content;
 pub mod dialogs;
 pub mod events;
+pub mod handover;
 pub mod history;
 pub mod links;
 pub mod quick_replies;
+pub mod recap;
 pub mod render;
 pub mod resend;
 pub mod roles;
@@ -71,6 +73,24 @@ pub struct Context {
     pub webhook_targets: Arc<crate::config::WebhookTargets>,
     /// How long a rotated-out webhook signing secret still signs.
     pub webhook_secret_grace: std::time::Duration,
+    /// Where the parallel bot is paused (the handover), read by the gateway.
+    pub pauses: Arc<handover::Pauses>,
+    /// Whether a bot takes its updates through the gateway (it polled or set a webhook
+    /// there): Hotline's built-in greetings are then not sent (the bot greets itself).
+    pub gateway_used: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Context {
+    /// Whether the parallel bot uses this connection through the gateway.
+    pub fn gateway_in_use(&self) -> bool {
+        self.gateway_used.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Notes that the parallel bot takes its updates through the gateway.
+    pub fn mark_gateway_in_use(&self) {
+        self.gateway_used
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl Context {

@@ -131,7 +131,11 @@ impl Topics {
 
     async fn title(&self, d: &Dialog, c: &Contact) -> Result<String, TopicError> {
         let params = self.ctx.params();
-        let tickers = self.store.contact_tickers(c.id).await?;
+        let mut tickers = self.store.contact_tickers(c.id).await?;
+        if self.ctx.pauses.is_paused(c.user_id) {
+            // The handover: the parallel bot is paused for this user.
+            tickers.insert(0, "⏸".to_string());
+        }
         Ok(render::topic_title(
             d.status,
             c,

@@ -284,6 +284,14 @@ pub async fn webhook_reply(bot: &Arc<Bot>, ctype: &str, body: Bytes) {
     if NOT_IN_REPLY.contains(&lower.as_str()) || lower.starts_with("get") {
         return why(format!("{method} cannot be called from a webhook reply"));
     }
+    if let "hotlinehandover" | "hotlineresume" = lower.as_str() {
+        // The handover's custom methods are Hotline's own: answered here, never forwarded.
+        let answer = super::handover::method(bot, &params, lower == "hotlinehandover").await;
+        if !answer.status().is_success() {
+            why(format!("{method} failed ({})", answer.status()));
+        }
+        return;
+    }
     let method = method.to_string();
     let answer = call_buffered(bot, &method, &Method::POST, ctype, None, body).await;
     if answer.status().is_success() {

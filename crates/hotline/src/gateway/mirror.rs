@@ -401,10 +401,18 @@ pub async fn decide(tx: &mut Tx, ctx: &Context, call: &GatewayCall) -> Result<()
     let Some(contact) = tx.contact_by_user(conn, user).await? else {
         return Ok(());
     };
-    let Some(dialog) = tx.dialog_for_contact(conn, contact.id).await? else {
+    let dialog = tx.dialog_for_contact(conn, contact.id).await?;
+    let Some(dialog) = dialog.filter(|d| d.activated) else {
+        // Not open yet (PRIVATE_KEYWORDS): what the bot says may open the topic as RECAP.
+        if let Mirror::Sent { messages, .. } = &mirror {
+            let now = crate::store::now_ms();
+            for m in messages {
+                ctx.remember_for_recap(tx, user, "bot", m, now).await?;
+            }
+        }
         return Ok(());
     };
-    if !dialog.activated || (needs_open && dialog.status == DialogStatus::Closed) {
+    if needs_open && dialog.status == DialogStatus::Closed {
         return Ok(());
     }
     let event = match &mirror {

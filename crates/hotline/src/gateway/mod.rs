@@ -17,6 +17,7 @@
 //!   the outbox.
 
 pub mod forward;
+pub mod handover;
 pub mod journal;
 pub mod mirror;
 pub mod order;
@@ -171,10 +172,11 @@ impl Gateway {
             .unwrap_or_else(|_| reqwest::Client::new());
         let mut bots = Vec::new();
         for s in specs {
-            let state = store
-                .gateway_state(s.ctx.connection)
-                .await?
-                .unwrap_or_default();
+            let state = store.gateway_state(s.ctx.connection).await?;
+            if state.is_some() {
+                s.ctx.mark_gateway_in_use();
+            }
+            let state = state.unwrap_or_default();
             s.updates
                 .notify(store.last_update_id(s.ctx.connection).await?.unwrap_or(0));
             let journal = journal::Journal::start(store.clone(), s.ctx.connection, s.wake);
@@ -300,6 +302,9 @@ const LOCAL: &[&str] = &[
     "getwebhookinfo",
     "logout",
     "close",
+    // The handover's custom methods (see `handover`).
+    "hotlinehandover",
+    "hotlineresume",
 ];
 
 async fn api(bot: Arc<Bot>, method: String, req: Request) -> Response {

@@ -95,6 +95,15 @@ impl Bot {
             Some(list) if !list.is_empty() => list.iter().any(|a| a == kind),
             _ => !NOT_BY_DEFAULT.contains(&kind.as_str()),
         };
+        if !allowed_kind {
+            return false;
+        }
+        // The handover: the team has this user (dropped, not released, on resume).
+        if let Some(chat) = crate::domain::handover::update_chat(body) {
+            if self.ctx.pauses.withheld(chat, u.received_at) {
+                return false;
+            }
+        }
         let group = Some(self.ctx.group_id);
         allowed_kind
             && body["chat"]["id"].as_i64() != group
@@ -156,6 +165,8 @@ pub async fn local(bot: &Arc<Bot>, lower: &str, p: Map<String, Value>) -> Respon
         "setwebhook" => set_webhook(bot, &p).await,
         "deletewebhook" => delete_webhook(bot, param_bool(&p, "drop_pending_updates")).await,
         "getwebhookinfo" => webhook_info(bot).await,
+        "hotlinehandover" => super::handover::method(bot, &p, true).await,
+        "hotlineresume" => super::handover::method(bot, &p, false).await,
         // Forwarded, these would log Hotline itself out of Telegram.
         _ => tg_ok(json!(true), None),
     }
@@ -196,6 +207,7 @@ async fn get_updates(bot: &Arc<Bot>, p: &Map<String, Value>) -> Response {
         Ok(a) => a,
         Err(e) => return tg_error(400, e),
     };
+    bot.ctx.mark_gateway_in_use();
     // Subscribe before reading the log so an update stored meanwhile still wakes us.
     let mut stored = bot.signal.subscribe();
     let mut changed = bot.changed.subscribe();
@@ -359,6 +371,7 @@ async fn set_webhook(bot: &Arc<Bot>, p: &Map<String, Value>) -> Response {
     } else {
         None
     };
+    bot.ctx.mark_gateway_in_use();
     let same = {
         let mut live = bot.live();
         let same = live.state.webhook_url.as_deref() == Some(url.as_str())
@@ -468,6 +481,7 @@ pub async fn purge_loop(store: Store, bots: Arc<Vec<Arc<Bot>>>, mut shutdown: Sh
     while !shutdown.is_shutdown() {
         let now = now_ms();
         for b in bots.iter() {
+            b.ctx.pauses.prune(now - KEEP_MS);
             match store
                 .purge_updates_for_gateway(b.ctx.connection, now - KEEP_CONFIRMED_MS, now - KEEP_MS)
                 .await

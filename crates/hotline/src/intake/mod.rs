@@ -63,18 +63,32 @@ pub async fn process_loop(
     order: Order,
     mut shutdown: Shutdown,
 ) {
+    #[cfg(feature = "fault-injection")]
+    crate::fault::check(crate::fault::Site::Task, &ctx.name);
     let mut failures = 0u32;
     while !shutdown.is_shutdown() {
         let notified = wake.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        match process_batch(&ctx, &store, &order).await {
+        // A panic outside one update's handling (deciding the gateway's calls) is retried
+        // like a store failure: the task, and every other connection, go on.
+        let pass = crate::isolation::catch(process_batch(&ctx, &store, &order))
+            .await
+            .unwrap_or_else(|panic| {
+                Err(StoreError::Corrupt {
+                    table: "updates",
+                    message: panic,
+                })
+            });
+        match pass {
             Ok(pass) if pass.handled == 0 => {
                 failures = 0;
                 let wait = pass
                     .retry_at
                     .map(|at| Duration::from_millis((at - now_ms()).clamp(1, 60_000) as u64))
-                    .unwrap_or(Duration::from_secs(3600));
+                    // Within a minute even so: an update re-queued by `hotline
+                    // dead-letters retry` (another process) is due.
+                    .unwrap_or(Duration::from_secs(60));
                 tokio::select! {
                     _ = &mut notified => {}
                     _ = order.settled() => {}
@@ -268,6 +282,40 @@ async fn decide_calls(
     Ok(decided)
 }
 
+/// Records a failed attempt at `u`: when it may run again, or — after
+/// [`crate::isolation::MAX_ATTEMPTS`] — a dead letter with a notice in General (`None`).
+async fn update_failed(
+    ctx: &Context,
+    tx: &mut Tx,
+    u: &crate::store::StoredUpdate,
+    error: &str,
+) -> Result<Option<UnixMs>, StoreError> {
+    use crate::isolation::{retry_delay, short_error, MAX_ATTEMPTS};
+    let attempts = u.attempts.saturating_add(1);
+    let error = short_error(error);
+    let now = now_ms();
+    if attempts < MAX_ATTEMPTS {
+        let at = now.saturating_add(retry_delay(attempts).as_millis() as i64);
+        tracing::warn!(update_id = u.update_id, attempts, %error, "processing an update failed; it is retried later, alone");
+        tx.update_failed(ctx.connection, u.update_id, &error, attempts, Some(at), now)
+            .await?;
+        return Ok(Some(at));
+    }
+    tracing::error!(update_id = u.update_id, attempts, %error, "an update keeps failing: set aside as a dead letter");
+    tx.update_failed(ctx.connection, u.update_id, &error, attempts, None, now)
+        .await?;
+    let text = format!(
+        "{}: update {} could not be processed after {attempts} attempts and was set \
+         aside: {}\nThe other updates go on. <code>hotline dead-letters list</code> \
+         shows it; <code>hotline dead-letters retry</code> runs it again.",
+        crate::outbox::DEAD_LETTER_PREFIX,
+        u.update_id,
+        crate::domain::render::html(&error)
+    );
+    ctx.notice(tx, None, None, text).await?;
+    Ok(None)
+}
+
 /// Handles one batch in one transaction. The parallel bot's journaled calls
 /// (`gateway::journal`) are decided among the updates in Telegram's order per user chat
 /// (see `gateway::order`): a send by its `message_id` among the user's messages, every
@@ -308,11 +356,22 @@ pub async fn process_batch(
             unhandled.entry(c).or_default().insert(m);
         }
     }
+    // DNS for `/set WEBHOOKS` before the writer is taken (see `commands::settings`).
+    for u in &updates {
+        crate::commands::settings::prefetch(ctx, &u.payload).await;
+    }
     let mut retry_at = None;
     let mut handled = 0;
     let mut tx = store.begin().await?;
     for u in &updates {
         let (chat, position) = update_place(&u.payload);
+        // An update backing off after a failed attempt waits, and the later updates of
+        // its chat wait behind it (their order is kept).
+        if let Some(at) = u.retry_at.filter(|at| *at > now) {
+            held.extend(chat);
+            retry_at = Some(retry_at.map_or(at, |r: UnixMs| r.min(at)));
+            continue;
+        }
         if let Some(c) = chat {
             if held.contains(&c) {
                 continue;
@@ -357,16 +416,37 @@ pub async fn process_batch(
         }
         // Inside the connection's span (see `app::start`): its lines carry `update_id` too.
         let span = tracing::info_span!("update", update_id = u.update_id);
-        async {
-            crate::relay::handle(ctx, &mut tx, &u.payload).await?;
-            tracing::debug!("update handled");
-            Ok::<_, StoreError>(())
+        // Each update in its own savepoint, its panics caught: a failure undoes only this
+        // update's decisions and counts against it alone (see `crate::isolation`).
+        tx.savepoint().await?;
+        let outcome = crate::isolation::catch(
+            async {
+                #[cfg(feature = "fault-injection")]
+                crate::fault::check(crate::fault::Site::Update, &u.payload.to_string());
+                crate::relay::handle(ctx, &mut tx, &u.payload).await
+            }
+            .instrument(span.clone()),
+        )
+        .await;
+        let error = match outcome {
+            Ok(Ok(())) => {
+                tx.release_savepoint().await?;
+                tx.mark_update_processed(ctx.connection, u.update_id, now_ms())
+                    .await?;
+                span.in_scope(|| tracing::debug!("update handled"));
+                handled += 1;
+                continue;
+            }
+            // The store itself failed: the whole pass is retried, nothing is counted.
+            Ok(Err(e)) if e.is_systemic() => return Err(e),
+            Ok(Err(e)) => e.to_string(),
+            Err(panic) => panic,
+        };
+        tx.rollback_to_savepoint().await?;
+        if let Some(at) = update_failed(ctx, &mut tx, u, &error).await? {
+            held.extend(chat);
+            retry_at = Some(retry_at.map_or(at, |r: UnixMs| r.min(at)));
         }
-        .instrument(span)
-        .await?;
-        tx.mark_update_processed(ctx.connection, u.update_id, now_ms())
-            .await?;
-        handled += 1;
     }
     // A partial batch means every stored update was read; otherwise only calls that came
     // after the last one read are due.

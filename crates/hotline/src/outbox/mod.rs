@@ -32,7 +32,7 @@ pub use crate::store::{Intent, IntentId, Lane, NewIntent};
 pub use action::{Action, Classify, Execute, Failed, Failure, Registry};
 pub use limiter::RateWindow;
 pub use scheduler::{Candidate, Pick, Scheduler};
-pub use worker::{OutboxConfig, Worker};
+pub use worker::{DeadLetterNotice, OutboxConfig, Worker, DEAD_LETTER_PREFIX};
 
 #[cfg(test)]
 mod tests;

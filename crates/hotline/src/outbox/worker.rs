@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use rand::Rng;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -62,6 +63,18 @@ impl OutboxConfig {
     }
 }
 
+/// Posts a notice about a dead intent (in General), in the transaction that marks it
+/// failed. Set by the app ([`Worker::with_dead_letter_notice`]); the outbox knows no topics.
+pub type DeadLetterNotice = Arc<
+    dyn for<'t> Fn(&'t mut crate::store::Tx, String) -> BoxFuture<'t, Result<(), StoreError>>
+        + Send
+        + Sync,
+>;
+
+/// The first words of a dead-letter notice: a notice that dies itself is not announced
+/// again (no chain of notices about notices).
+pub const DEAD_LETTER_PREFIX: &str = "⚠️ Dead letter";
+
 /// What happened to one executed intent, as far as scheduling is concerned.
 #[derive(Debug)]
 enum Outcome {
@@ -80,6 +93,7 @@ pub struct Worker {
     connection: ConnectionId,
     registry: Arc<Registry>,
     config: OutboxConfig,
+    dead_notice: Option<DeadLetterNotice>,
 }
 
 impl Worker {
@@ -95,7 +109,15 @@ impl Worker {
             connection,
             registry,
             config,
+            dead_notice: None,
         }
+    }
+
+    /// Announces intents that panic [`crate::isolation::MAX_ATTEMPTS`] times and are set
+    /// aside as dead letters.
+    pub fn with_dead_letter_notice(mut self, notice: DeadLetterNotice) -> Self {
+        self.dead_notice = Some(notice);
+        self
     }
 
     /// Runs until `shutdown` fires, then lets in-flight calls finish and returns. Store
@@ -142,7 +164,9 @@ impl Worker {
             let sleep = async {
                 match wake_at {
                     Some(t) => tokio::time::sleep_until(t).await,
-                    None => std::future::pending().await,
+                    // Look again within a minute even so: an intent re-queued by
+                    // `hotline dead-letters retry` (another process) is due.
+                    None => tokio::time::sleep(Duration::from_secs(60)).await,
                 }
             };
             tokio::select! {
@@ -267,10 +291,12 @@ impl Worker {
         let store = self.store.clone();
         let registry = self.registry.clone();
         let config = self.config;
+        let notice = self.dead_notice.clone();
         // A child of the worker's span (the connection's, see `app::start`).
         let span = tracing::info_span!("intent", intent = intent.id.0, chat = intent.target_chat);
         tasks.spawn(
-            async move { execute_one(&store, &registry, &config, intent).await }.instrument(span),
+            async move { execute_one(&store, &registry, &config, notice, intent).await }
+                .instrument(span),
         );
     }
 }
@@ -283,32 +309,55 @@ async fn execute_one(
     store: &Store,
     registry: &Registry,
     config: &OutboxConfig,
+    notice: Option<DeadLetterNotice>,
     intent: Intent,
 ) -> Outcome {
     let conn = intent.connection.0;
     let id = intent.id.0;
-    let recorded = match registry.run(intent.clone()).await {
+    // A panic while executing or recording fails this intent alone (see `crate::isolation`).
+    let run = crate::isolation::catch(async {
+        #[cfg(feature = "fault-injection")]
+        crate::fault::check(crate::fault::Site::Intent, &intent.action.to_string());
+        registry.run(intent.clone()).await
+    })
+    .await;
+    let run = match run {
+        Ok(run) => run,
+        Err(panic) => {
+            let outcome = panicked(store, config, notice, &intent, &panic).await;
+            return finish(&intent, outcome);
+        }
+    };
+    let recorded = match run {
         Ok(done) => {
-            let r = async {
+            let r = crate::isolation::catch(async {
                 let mut tx = store.begin().await?;
                 done.record(&mut tx).await?;
                 tx.outbox_mark_done(intent.id, now_ms()).await?;
                 tx.commit().await
-            }
+            })
             .await;
             match r {
-                Ok(()) => Ok(Outcome::Done),
-                Err(e) => {
-                    // Delivered but not recorded: retrying may duplicate (at-least-once).
-                    tracing::error!(connection = conn, intent = id, error = %e, "outbox: recording success failed");
-                    reschedule(
-                        store,
+                Err(panic) => {
+                    return finish(
                         &intent,
-                        config.backoff(intent.attempts),
-                        &format!("recording the result: {e}"),
+                        panicked(store, config, notice, &intent, &panic).await,
                     )
-                    .await
                 }
+                Ok(r) => match r {
+                    Ok(()) => Ok(Outcome::Done),
+                    Err(e) => {
+                        // Delivered but not recorded: retrying may duplicate (at-least-once).
+                        tracing::error!(connection = conn, intent = id, error = %e, "outbox: recording success failed");
+                        reschedule(
+                            store,
+                            &intent,
+                            config.backoff(intent.attempts),
+                            &format!("recording the result: {e}"),
+                        )
+                        .await
+                    }
+                },
             }
         }
         Err(Failed {
@@ -349,7 +398,11 @@ async fn execute_one(
             }
         }
     };
-    let outcome = recorded.unwrap_or(Outcome::Stuck);
+    finish(&intent, recorded.unwrap_or(Outcome::Stuck))
+}
+
+/// Counts a finished execution in the metrics.
+fn finish(intent: &Intent, outcome: Outcome) -> Outcome {
     match outcome {
         Outcome::Done => crate::metrics::outbox_finished(intent.connection, "done"),
         Outcome::Failed => crate::metrics::outbox_finished(intent.connection, "failed"),
@@ -357,6 +410,63 @@ async fn execute_one(
         Outcome::Stuck => {}
     }
     outcome
+}
+
+/// An execution panicked: retried with backoff, or after [`crate::isolation::MAX_ATTEMPTS`]
+/// marked failed (a dead letter) with a notice in General.
+async fn panicked(
+    store: &Store,
+    config: &OutboxConfig,
+    notice: Option<DeadLetterNotice>,
+    intent: &Intent,
+    panic: &str,
+) -> Outcome {
+    use crate::isolation::{short_error, MAX_ATTEMPTS};
+    let error = short_error(panic);
+    let kind = intent.action[super::action::KIND_FIELD]
+        .as_str()
+        .unwrap_or("?")
+        .to_string();
+    if i64::from(intent.attempts) < MAX_ATTEMPTS {
+        tracing::warn!(connection = intent.connection.0, intent = intent.id.0, attempts = intent.attempts, %error, "outbox: executing an intent panicked; retrying it alone");
+        return reschedule(store, intent, config.backoff(intent.attempts), &error)
+            .await
+            .unwrap_or(Outcome::Stuck);
+    }
+    tracing::error!(connection = intent.connection.0, intent = intent.id.0, attempts = intent.attempts, %error, "outbox: an intent keeps panicking: set aside as a dead letter");
+    let announce = notice.filter(|_| {
+        !intent.action["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with(DEAD_LETTER_PREFIX))
+    });
+    let r = async {
+        let mut tx = store.begin().await?;
+        tx.outbox_mark_failed(intent.id, &error, now_ms()).await?;
+        if let Some(notice) = announce {
+            let text = format!(
+                "{DEAD_LETTER_PREFIX}: an outgoing {} (intent {}) failed {} times and was set \
+                 aside: {}\nEverything else goes on. <code>hotline dead-letters list</code> \
+                 shows it; <code>hotline dead-letters retry intent {}</code> runs it again.",
+                crate::domain::render::html(&kind),
+                intent.id.0,
+                intent.attempts,
+                crate::domain::render::html(&error),
+                intent.id.0
+            );
+            notice(&mut tx, text).await?;
+        }
+        tx.commit().await
+    }
+    .await;
+    match r {
+        Ok(()) => Outcome::Failed,
+        Err(e) => {
+            tracing::error!(connection = intent.connection.0, intent = intent.id.0, error = %e, "outbox: recording a dead letter failed");
+            reschedule(store, intent, config.backoff(intent.attempts), &error)
+                .await
+                .unwrap_or(Outcome::Stuck)
+        }
+    }
 }
 
 /// Puts the intent back to pending after `delay`, retrying the write a few times; if the

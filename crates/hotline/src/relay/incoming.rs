@@ -60,7 +60,7 @@ pub(super) async fn user_message(
         .is_some_and(|d| d.activated && d.status != DialogStatus::Closed);
     if !params.private_keywords.is_off() && !open && !params.private_keywords.matches(text) {
         // The bot talks alone until the user asks for a human.
-        return Ok(());
+        return ctx.remember_for_recap(tx, user_id, "user", msg, now).await;
     }
     let initial = if params.leave_closed {
         DialogStatus::Closed
@@ -71,11 +71,18 @@ pub(super) async fn user_message(
         Some(d) => (d, false),
         None => ctx.open_dialog(tx, contact.id, initial, now).await?,
     };
-    if !dialog.activated {
+    let activating = !dialog.activated;
+    if activating {
         tx.set_dialog_activated(dialog.id, true).await?;
     }
+    // A bot behind the gateway greets its users itself: the built-in texts would surprise
+    // them (a WELCOME of your own is still sent; see docs/parallel-connection.md).
+    let quiet = |text: Option<&String>| {
+        ctx.gateway_in_use() && crate::config::is_builtin_greeting(text.map(|s| s.as_str()))
+    };
     let welcome = params
         .welcome_for(&contact.first_name)
+        .filter(|_| !quiet(params.welcome.as_ref()))
         .map(|t| render::html(&t));
     let say = |text| Say {
         dialog: dialog.id,
@@ -97,6 +104,7 @@ pub(super) async fn user_message(
         // A returning user hears REOPEN_MESSAGE, not the first-contact WELCOME.
         let back = params
             .reopen_message_for(&contact.first_name)
+            .filter(|_| !quiet(params.reopen_message.as_ref()))
             .map(|t| render::html(&t));
         if let Some(text) = back {
             ctx.to_user(tx, user_id, Some(dialog.id), &say(text))
@@ -104,6 +112,10 @@ pub(super) async fn user_message(
         }
     } else if dialog.status == DialogStatus::Wait {
         ctx.set_status(tx, &dialog, DialogStatus::New, now).await?;
+    }
+    if activating && params.recap > 0 {
+        // The topic starts with what led to it (before the trigger message itself).
+        ctx.post_recap(tx, dialog.id, user_id).await?;
     }
     tx.touch_dialog(dialog.id, now).await?;
 

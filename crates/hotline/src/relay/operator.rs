@@ -7,7 +7,7 @@ use super::actions::CopyOut;
 use crate::commands::{self, parse::Slash};
 use crate::domain::events::Event;
 use crate::domain::{content, Context};
-use crate::store::{now_ms, Direction, StoreError, Tx};
+use crate::store::{now_ms, Direction, PauseReason, StoreError, Tx};
 
 /// A message in the backend group.
 pub(super) async fn group_message(
@@ -73,6 +73,11 @@ pub(super) async fn group_message(
     }
     let now = now_ms();
     ctx.answered(tx, &dialog, now).await?;
+    if ctx.with_params(|p| p.auto_handover) {
+        let by = msg["from"]["id"].as_i64();
+        ctx.pause_bot(tx, &dialog, PauseReason::Auto, by, None, now)
+            .await?;
+    }
     ctx.record(
         tx,
         Event::OperatorMessage {

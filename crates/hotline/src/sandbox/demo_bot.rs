@@ -2,7 +2,10 @@
 //! menu with inline buttons and FAQ answers) that knows nothing about Hotline. It talks
 //! to Hotline's Bot API gateway exactly as it would talk to Telegram, so the page shows
 //! the parallel connection at work: its messages mirrored into topics as intercepted,
-//! and operators stepping in when a user asks for a human.
+//! and the handover: "Talk to a human" (the button, or the word) calls the gateway's
+//! `hotlineHandover`, so Hotline opens the topic and withholds the user's messages from the
+//! bot — it stops answering while an operator has the dialog, and answers again after
+//! `/close` (the sandbox runs with `AUTO_HANDOVER` on).
 
 use std::time::Duration;
 
@@ -19,8 +22,16 @@ fn menu() -> Value {
     ]})
 }
 
-/// What the bot answers to a text, if anything (None for a human request: Hotline's
-/// PRIVATE_KEYWORDS open the dialog and operators take over).
+/// What the bot says when it hands a user over to the team.
+const CONNECTING: &str = "Connecting you with a person from our team…";
+
+/// Whether a text asks for a person.
+fn wants_human(text: &str) -> bool {
+    let t = text.to_lowercase();
+    t.contains("human") || t.contains("operator")
+}
+
+/// What the bot answers to a text, if anything.
 fn answer(text: &str) -> Option<(String, Option<Value>)> {
     let t = text.to_lowercase();
     if t.starts_with("/start") || t.contains("menu") {
@@ -29,8 +40,8 @@ fn answer(text: &str) -> Option<(String, Option<Value>)> {
             Some(menu()),
         ));
     }
-    if t.contains("human") || t.contains("operator") {
-        return Some(("Connecting you with a person from our team…".into(), None));
+    if wants_human(&t) {
+        return Some((CONNECTING.into(), None));
     }
     if t.contains("price") || t.contains("cost") {
         return Some((
@@ -109,6 +120,9 @@ async fn handle(http: &reqwest::Client, base: &str, u: &Value) {
             }
             call(http, base, "sendMessage", p).await;
         }
+        if wants_human(text) {
+            handover(http, base, chat).await;
+        }
     } else if let Some(cb) = u.get("callback_query") {
         let data = cb["data"].as_str().unwrap_or("");
         let chat = &cb["message"]["chat"]["id"];
@@ -121,10 +135,8 @@ async fn handle(http: &reqwest::Client, base: &str, u: &Value) {
                 "Prices",
                 "Shipping is €4.90, free from €50. Returns are free for 30 days.",
             ),
-            _ => (
-                "One moment",
-                "Write \"human\" and a person from our team will answer here.",
-            ),
+            "human" => ("One moment", CONNECTING),
+            _ => ("One moment", "Type /start for the menu."),
         };
         call(
             http,
@@ -140,6 +152,20 @@ async fn handle(http: &reqwest::Client, base: &str, u: &Value) {
             json!({"chat_id": chat, "text": text}),
         )
         .await;
+        if data == "human" {
+            handover(http, base, chat).await;
+        }
+    }
+}
+
+/// Hands the user over to the team through the gateway's custom method: Hotline opens the
+/// topic and stops giving this bot the user's messages until the dialog is closed.
+async fn handover(http: &reqwest::Client, base: &str, chat: &Value) {
+    if call(http, base, "hotlineHandover", json!({"chat_id": chat}))
+        .await
+        .is_none()
+    {
+        tracing::warn!("demo bot: hotlineHandover failed");
     }
 }
 

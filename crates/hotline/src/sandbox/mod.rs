@@ -136,7 +136,7 @@ gateway_plain_http_webhooks = true
         api = emulator.url(),
         params = if options.parallel {
             // The demo bot talks alone until the user asks for a human.
-            "WELCOME = \"You are now talking to a person from the team.\"\nPRIVATE_KEYWORDS = '\"human\", \"operator\"'"
+            "WELCOME = \"You are now talking to a person from the team.\"\nPRIVATE_KEYWORDS = '\"human\", \"operator\"'\nAUTO_HANDOVER = true\nRECAP = 10"
         } else {
             "WELCOME = \"Hi {name}! This is the Hotline demo: a person from the team will answer here.\""
         },

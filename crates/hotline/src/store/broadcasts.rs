@@ -218,6 +218,12 @@ store_methods! {
     /// The author's remembered General messages from `from` to `to` (inclusive), in order;
     /// with an album's siblings.
     pub async fn general_chain(&self, connection: ConnectionId, from: i64, to: i64, author: i64) -> Vec<i64> => general_chain;
+    /// Of `ids`, those that cannot be General messages: between the oldest and the newest
+    /// remembered General messages (Hotline saw every message in that range) yet not
+    /// remembered. Ids outside the range (older than the memory, or newer than what the
+    /// intake has processed yet) cannot be judged here; the draft's preview copy checks
+    /// them with Telegram.
+    pub async fn unknown_general(&self, connection: ConnectionId, ids: &[i64]) -> Vec<i64> => unknown_general;
     /// Records a dialog event for `/stats`.
     pub async fn record_event(&self, connection: ConnectionId, dialog: i64, kind: &str, operator: Option<i64>, at: UnixMs) -> () => record_event;
     /// Dialog events in `[from, to)`, by dialog then time.
@@ -620,6 +626,36 @@ async fn general_chain(
     .bind(author)
     .fetch_all(c)
     .await?)
+}
+
+async fn unknown_general(
+    c: &mut Conn,
+    connection: ConnectionId,
+    ids: &[i64],
+) -> Result<Vec<i64>, StoreError> {
+    let (oldest, newest): (Option<i64>, Option<i64>) = sqlx::query_as(
+        "SELECT MIN(message_id), MAX(message_id) FROM general_messages WHERE connection_id = $1",
+    )
+    .bind(connection.0)
+    .fetch_one(&mut *c)
+    .await?;
+    let (Some(oldest), Some(newest)) = (oldest, newest) else {
+        return Ok(Vec::new());
+    };
+    let mut unknown = Vec::new();
+    for &id in ids.iter().filter(|id| (oldest + 1..newest).contains(*id)) {
+        let known: Option<i64> = sqlx::query_scalar(
+            "SELECT message_id FROM general_messages WHERE connection_id = $1 AND message_id = $2",
+        )
+        .bind(connection.0)
+        .bind(id)
+        .fetch_optional(&mut *c)
+        .await?;
+        if known.is_none() {
+            unknown.push(id);
+        }
+    }
+    Ok(unknown)
 }
 
 async fn record_event(

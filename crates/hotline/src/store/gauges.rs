@@ -15,6 +15,8 @@ pub struct Gauges {
     pub outbox_in_flight: i64,
     /// Intents given up on (the dead letters).
     pub outbox_failed: i64,
+    /// Updates set aside as dead letters.
+    pub updates_dead: i64,
     /// Stored updates not processed yet, and the oldest one's `received_at`.
     pub updates_pending: (i64, Option<UnixMs>),
     /// Dialogs per status (`new`, `wait`, `closed`).
@@ -61,12 +63,18 @@ async fn gauges(c: &mut Conn, connection: ConnectionId) -> Result<Gauges, StoreE
     }
     let r = sqlx::query(
         "SELECT COUNT(*), MIN(received_at) FROM updates \
-         WHERE connection_id = $1 AND processed = FALSE",
+         WHERE connection_id = $1 AND processed = FALSE AND dead_at IS NULL",
     )
     .bind(connection.0)
     .fetch_one(&mut *c)
     .await?;
     g.updates_pending = (r.try_get(0)?, r.try_get(1)?);
+    g.updates_dead = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM updates WHERE connection_id = $1 AND dead_at IS NOT NULL",
+    )
+    .bind(connection.0)
+    .fetch_one(&mut *c)
+    .await?;
     let rows = sqlx::query(
         "SELECT status, COUNT(*) FROM dialogs WHERE connection_id = $1 GROUP BY status ORDER BY status",
     )

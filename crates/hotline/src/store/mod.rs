@@ -15,17 +15,20 @@ mod api_keys;
 mod api_lists;
 mod broadcasts;
 mod contacts;
+mod dead_letters;
 mod dialogs;
 mod events;
 pub mod files;
 mod filter;
 mod gateway;
 mod gauges;
+mod handover;
 mod links;
 mod outbox;
 mod params;
 mod quick_replies;
 mod ratings;
+mod recap;
 mod stats;
 mod tags;
 mod updates;
@@ -45,16 +48,19 @@ pub use broadcasts::{
     Broadcast, DialogEvent, ExportRow, NewBroadcast, RecipientCounts, RecipientDelivery, ReportRow,
 };
 pub use contacts::{Contact, ContactProfile};
+pub use dead_letters::{DeadKind, DeadLetter};
 pub use dialogs::{Dialog, DialogStatus};
 pub use events::{Delivery, DeliveryStats, HistoryMessage, NewDelivery, NewHistoryMessage};
 pub use filter::{Bind, Compiled};
 pub use gateway::{GatewayCall, GatewayState};
 pub use gauges::Gauges;
+pub use handover::{Pause, PauseReason};
 pub use links::{Direction, MessageLink, NewLink};
 pub use outbox::{Intent, IntentId, Lane, NewIntent, OutboxStats};
 pub use quick_replies::{NewQuickReply, QuickReply, MEDIA_ITEMS_TTL_MS};
 pub use ratings::Rating;
-pub use stats::{EpisodeRow, HourCount, OperatorCount};
+pub use recap::RecapLine;
+pub use stats::StatEvent;
 pub use tags::{Tag, TagMember};
 pub use updates::StoredUpdate;
 
@@ -89,6 +95,25 @@ pub enum StoreError {
         /// The OS error.
         source: std::io::Error,
     },
+}
+
+impl StoreError {
+    /// Whether the failure is the store's own (I/O, a full disk, locked, a broken pool)
+    /// rather than caused by the item being processed (a constraint it violates, a row it
+    /// cannot read): a systemic failure is retried as a whole and never counts against
+    /// one update (see [`crate::isolation`]).
+    pub fn is_systemic(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(e)) => {
+                matches!(e.kind(), sqlx::error::ErrorKind::Other)
+            }
+            StoreError::Database(sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_)) => {
+                false
+            }
+            StoreError::Corrupt { .. } => false,
+            _ => true,
+        }
+    }
 }
 
 /// Store-assigned id of a connection (stable across renames of nothing: keyed by name).
@@ -206,6 +231,8 @@ impl Store {
             tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
             wake: BTreeSet::new(),
             wakers: self.wakers.clone(),
+            after_commit: Vec::new(),
+            hooks_at_savepoint: 0,
         })
     }
 
@@ -232,6 +259,10 @@ pub struct Tx {
     _writer: tokio::sync::OwnedMutexGuard<()>,
     wake: BTreeSet<ConnectionId>,
     wakers: Arc<Wakers>,
+    /// In-memory state that must follow the committed rows (see [`Tx::after_commit`]).
+    after_commit: Vec<Box<dyn FnOnce() + Send>>,
+    /// How many `after_commit` entries existed at the last [`Tx::savepoint`].
+    hooks_at_savepoint: usize,
 }
 
 impl std::fmt::Debug for Tx {
@@ -247,7 +278,42 @@ impl Tx {
         for c in self.wake {
             self.wakers.get(c).notify_one();
         }
+        for f in self.after_commit {
+            f();
+        }
         Ok(())
+    }
+
+    /// Starts a savepoint: the changes after it can be undone alone
+    /// ([`Tx::rollback_to_savepoint`]) while the transaction goes on.
+    pub async fn savepoint(&mut self) -> Result<(), StoreError> {
+        sqlx::query("SAVEPOINT item").execute(&mut *self.tx).await?;
+        self.hooks_at_savepoint = self.after_commit.len();
+        Ok(())
+    }
+
+    /// Keeps the changes since [`Tx::savepoint`] as part of the transaction.
+    pub async fn release_savepoint(&mut self) -> Result<(), StoreError> {
+        sqlx::query("RELEASE SAVEPOINT item")
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Undoes the changes since [`Tx::savepoint`] (and forgets the [`Tx::after_commit`]
+    /// work registered since) and ends the savepoint.
+    pub async fn rollback_to_savepoint(&mut self) -> Result<(), StoreError> {
+        sqlx::query("ROLLBACK TO SAVEPOINT item")
+            .execute(&mut *self.tx)
+            .await?;
+        self.after_commit.truncate(self.hooks_at_savepoint);
+        self.release_savepoint().await
+    }
+
+    /// Runs `f` once the transaction committed (never when it rolls back): for in-memory
+    /// mirrors of rows, such as the handover's pauses, that must not run ahead of the store.
+    pub fn after_commit(&mut self, f: impl FnOnce() + Send + 'static) {
+        self.after_commit.push(Box::new(f));
     }
 
     /// Abandons every change (same as dropping, but explicit).

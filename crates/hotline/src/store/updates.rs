@@ -17,6 +17,10 @@ pub struct StoredUpdate {
     pub received_at: UnixMs,
     /// Whether the relay has processed it.
     pub processed: bool,
+    /// Failed attempts to process it (see `crate::isolation`).
+    pub attempts: i64,
+    /// After a failure: not to be processed again before this time.
+    pub retry_at: Option<UnixMs>,
 }
 
 fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<StoredUpdate, StoreError> {
@@ -29,6 +33,8 @@ fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<StoredUpdate, StoreError> {
         })?,
         received_at: r.try_get("received_at")?,
         processed: r.try_get("processed")?,
+        attempts: r.try_get("attempts")?,
+        retry_at: r.try_get("retry_at")?,
     })
 }
 
@@ -36,10 +42,13 @@ store_methods! {
     /// Stores a batch of raw updates (each must have an integer `update_id`); duplicates are
     /// ignored. Returns how many were new. Call inside a [`Tx`](super::Tx) for a batch.
     pub async fn insert_updates(&self, connection: ConnectionId, updates: &[Value], now: UnixMs) -> u64 => insert_updates;
-    /// The oldest unprocessed updates, in update id order.
+    /// The oldest unprocessed updates that are not dead letters, in update id order.
     pub async fn unprocessed_updates(&self, connection: ConnectionId, limit: i64) -> Vec<StoredUpdate> => unprocessed_updates;
     /// Marks an update processed so a restart does not replay it.
     pub async fn mark_update_processed(&self, connection: ConnectionId, update_id: i64, now: UnixMs) -> () => mark_update_processed;
+    /// Records a failed attempt to process an update: retried not before `retry_at`, or
+    /// given up (a dead letter since `now`) when `retry_at` is None.
+    pub async fn update_failed(&self, connection: ConnectionId, update_id: i64, error: &str, attempts: i64, retry_at: Option<UnixMs>, now: UnixMs) -> () => update_failed;
     /// The highest stored update id, to resume polling with `offset = id + 1`.
     pub async fn last_update_id(&self, connection: ConnectionId) -> Option<i64> => last_update_id;
     /// Updates with id greater than `after`, for serving the parallel bot's getUpdates.
@@ -75,7 +84,7 @@ async fn insert_updates(
     Ok(n)
 }
 
-const COLUMNS: &str = "update_id, payload, received_at, processed";
+const COLUMNS: &str = "update_id, payload, received_at, processed, attempts, retry_at";
 
 async fn unprocessed_updates(
     c: &mut Conn,
@@ -83,7 +92,8 @@ async fn unprocessed_updates(
     limit: i64,
 ) -> Result<Vec<StoredUpdate>, StoreError> {
     sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM updates WHERE connection_id = $1 AND processed = FALSE ORDER BY update_id LIMIT $2"
+        "SELECT {COLUMNS} FROM updates WHERE connection_id = $1 AND processed = FALSE AND dead_at IS NULL \
+         ORDER BY update_id LIMIT $2"
     ))
     .bind(connection.0)
     .bind(limit)
@@ -106,6 +116,31 @@ async fn mark_update_processed(
         .bind(now)
         .execute(&mut *c)
         .await?;
+    Ok(())
+}
+
+async fn update_failed(
+    c: &mut Conn,
+    connection: ConnectionId,
+    update_id: i64,
+    error: &str,
+    attempts: i64,
+    retry_at: Option<UnixMs>,
+    now: UnixMs,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE updates SET attempts = $3, last_error = $4, retry_at = $5, \
+         dead_at = CASE WHEN $5 IS NULL THEN $6 END \
+         WHERE connection_id = $1 AND update_id = $2",
+    )
+    .bind(connection.0)
+    .bind(update_id)
+    .bind(attempts)
+    .bind(error)
+    .bind(retry_at)
+    .bind(now)
+    .execute(&mut *c)
+    .await?;
     Ok(())
 }
 

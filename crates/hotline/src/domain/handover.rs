@@ -1,0 +1,287 @@
+//! The handover: per dialog, the parallel bot (the company's own bot behind the gateway)
+//! can be paused while the team has the user.
+//!
+//! While a dialog is paused its user's updates are relayed into the topic as usual but
+//! withheld from the bot's getUpdates and webhook. Withheld updates are dropped, not
+//! released, when the bot resumes: the team already handled them, and a bot answering
+//! minutes-old messages after the fact would confuse the user. Withholding is decided by
+//! time: an update is withheld when it was received inside one of the user's pause spans,
+//! so it does not matter when the bot polls. The spans live in `bot_pauses` and, for the
+//! gateway's hot path, in [`Pauses`] (updated only after the deciding transaction
+//! commits).
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use serde_json::Value;
+
+use super::events::Event;
+use super::topics::{Card, Title};
+use super::Context;
+use crate::store::{Dialog, DialogStatus, Pause, PauseReason, StoreError, Tx, UnixMs};
+
+/// One pause span of a user's chat: `[from, until)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Span {
+    from: UnixMs,
+    until: Option<UnixMs>,
+}
+
+/// The pause spans of one connection, by user chat, in memory.
+#[derive(Debug, Default)]
+pub struct Pauses {
+    spans: RwLock<HashMap<i64, Vec<Span>>>,
+}
+
+impl Pauses {
+    /// The spans of stored pauses (see [`crate::store::Store::recent_pauses`]).
+    pub fn from_rows(rows: &[Pause]) -> Self {
+        let p = Self::default();
+        for r in rows {
+            p.begin(r.user_chat_id, r.paused_at);
+            if let Some(at) = r.resumed_at {
+                p.end(r.user_chat_id, at);
+            }
+        }
+        p
+    }
+
+    /// Whether the bot is paused for `chat` now.
+    pub fn is_paused(&self, chat: i64) -> bool {
+        let spans = self.spans.read().unwrap_or_else(|e| e.into_inner());
+        spans
+            .get(&chat)
+            .and_then(|s| s.last())
+            .is_some_and(|s| s.until.is_none())
+    }
+
+    /// Whether an update of `chat` received at `received_at` is withheld from the bot.
+    pub fn withheld(&self, chat: i64, received_at: UnixMs) -> bool {
+        let spans = self.spans.read().unwrap_or_else(|e| e.into_inner());
+        if spans.is_empty() {
+            return false;
+        }
+        spans.get(&chat).is_some_and(|list| {
+            list.iter()
+                .any(|s| s.from <= received_at && s.until.is_none_or(|u| received_at < u))
+        })
+    }
+
+    fn begin(&self, chat: i64, at: UnixMs) {
+        let mut spans = self.spans.write().unwrap_or_else(|e| e.into_inner());
+        let list = spans.entry(chat).or_default();
+        if list.last().is_none_or(|s| s.until.is_some()) {
+            list.push(Span {
+                from: at,
+                until: None,
+            });
+        }
+    }
+
+    fn end(&self, chat: i64, at: UnixMs) {
+        let mut spans = self.spans.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(last) = spans.get_mut(&chat).and_then(|l| l.last_mut()) {
+            if last.until.is_none() {
+                last.until = Some(at.max(last.from));
+            }
+        }
+    }
+
+    /// Forgets spans that ended before `before` (no update that old is served any more).
+    pub fn prune(&self, before: UnixMs) {
+        let mut spans = self.spans.write().unwrap_or_else(|e| e.into_inner());
+        spans.retain(|_, list| {
+            list.retain(|s| s.until.is_none_or(|u| u >= before));
+            !list.is_empty()
+        });
+    }
+}
+
+/// The private chat an update is about (its user), if any: what pauses are keyed by.
+pub fn update_chat(body: &Value) -> Option<i64> {
+    [
+        &body["chat"]["id"],
+        &body["message"]["chat"]["id"],
+        &body["from"]["id"],
+        &body["user"]["id"],
+    ]
+    .into_iter()
+    .find_map(Value::as_i64)
+    .filter(|id| *id > 0)
+}
+
+/// The topic notice for a pause or resume not asked by an operator's command.
+fn notice(paused: bool, reason: PauseReason) -> String {
+    let who = match reason {
+        PauseReason::Operator => "an operator",
+        PauseReason::Auto => "AUTO_HANDOVER",
+        PauseReason::Api => "the API",
+        PauseReason::Bot => "the bot",
+    };
+    if paused {
+        format!("⏸ The bot is paused for this user (by {who}): the team has the dialog. /bot on gives it back.")
+    } else {
+        format!("▶️ The bot answers this user again (by {who}).")
+    }
+}
+
+impl Context {
+    /// Pauses the parallel bot in `dialog` (as read in `tx`). Records `BotPaused`,
+    /// retitles the topic (⏸) and posts a notice there (replying to `reply_to`); the
+    /// gateway withholds the user's updates from the commit on. Returns false, changing
+    /// nothing, when the bot is already paused there.
+    pub async fn pause_bot(
+        &self,
+        tx: &mut Tx,
+        dialog: &Dialog,
+        reason: PauseReason,
+        by: Option<i64>,
+        reply_to: Option<i64>,
+        now: UnixMs,
+    ) -> Result<bool, StoreError> {
+        if tx.open_pause(dialog.id).await?.is_some() {
+            return Ok(false);
+        }
+        let Some(contact) = tx.contact(dialog.contact_id).await? else {
+            return Ok(false);
+        };
+        let chat = contact.user_id;
+        tx.insert_pause(self.connection, dialog.id, chat, reason, by, now)
+            .await?;
+        self.record(
+            tx,
+            Event::BotPaused {
+                dialog: dialog.id,
+                reason,
+                by,
+            },
+        )
+        .await?;
+        let pauses = self.pauses.clone();
+        tx.after_commit(move || pauses.begin(chat, now));
+        self.to_group(tx, Some(dialog.id), &Title { dialog: dialog.id })
+            .await?;
+        self.notice(tx, Some(dialog.id), reply_to, notice(true, reason))
+            .await?;
+        Ok(true)
+    }
+
+    /// The bot's backend (the REST API, or the bot itself through the gateway) hands the
+    /// user `user` over to the team: the dialog is opened so the team sees the user
+    /// (created with its card, activated past PRIVATE_KEYWORDS, reopened, 🟪) and the bot
+    /// is paused. `None` when `user` is not a known contact; else the dialog (as before)
+    /// and whether the bot was paused now (false: it already was).
+    pub async fn request_handover(
+        &self,
+        tx: &mut Tx,
+        user: i64,
+        reason: PauseReason,
+        now: UnixMs,
+    ) -> Result<Option<(Dialog, bool)>, StoreError> {
+        let Some(contact) = tx.contact_by_user(self.connection, user).await? else {
+            return Ok(None);
+        };
+        let (dialog, created) = self
+            .open_dialog(tx, contact.id, DialogStatus::New, now)
+            .await?;
+        let params = self.params();
+        if created && params.auto_info && !params.hide_info.card {
+            self.to_group(tx, Some(dialog.id), &Card { dialog: dialog.id })
+                .await?;
+        }
+        if !dialog.activated {
+            tx.set_dialog_activated(dialog.id, true).await?;
+            if params.recap > 0 {
+                self.post_recap(tx, dialog.id, user).await?;
+            }
+        }
+        if dialog.status != DialogStatus::New {
+            // The user asked for a human: the team owes the next answer.
+            self.set_status(tx, &dialog, DialogStatus::New, now).await?;
+        }
+        tx.touch_dialog(dialog.id, now).await?;
+        let paused = self.pause_bot(tx, &dialog, reason, None, None, now).await?;
+        Ok(Some((dialog, paused)))
+    }
+
+    /// The bot's backend gives the user back to the bot. `None` when `user` is not a known
+    /// contact; else whether the bot was resumed now (false: it was not paused).
+    pub async fn request_resume(
+        &self,
+        tx: &mut Tx,
+        user: i64,
+        reason: PauseReason,
+        now: UnixMs,
+    ) -> Result<Option<bool>, StoreError> {
+        let Some(contact) = tx.contact_by_user(self.connection, user).await? else {
+            return Ok(None);
+        };
+        let Some(dialog) = tx.dialog_for_contact(self.connection, contact.id).await? else {
+            return Ok(Some(false));
+        };
+        Ok(Some(
+            self.resume_bot(tx, dialog.id, reason, None, None, now)
+                .await?,
+        ))
+    }
+
+    /// Gives `dialog` back to the parallel bot: records `BotResumed`, retitles the topic
+    /// and posts a notice. Updates withheld meanwhile stay dropped (see the module).
+    /// Returns false when the bot was not paused there.
+    pub async fn resume_bot(
+        &self,
+        tx: &mut Tx,
+        dialog: i64,
+        reason: PauseReason,
+        by: Option<i64>,
+        reply_to: Option<i64>,
+        now: UnixMs,
+    ) -> Result<bool, StoreError> {
+        let Some(open) = tx.open_pause(dialog).await? else {
+            return Ok(false);
+        };
+        tx.end_pause(dialog, reason, by, now).await?;
+        self.record(tx, Event::BotResumed { dialog, reason, by })
+            .await?;
+        let (pauses, chat) = (self.pauses.clone(), open.user_chat_id);
+        tx.after_commit(move || pauses.end(chat, now));
+        self.to_group(tx, Some(dialog), &Title { dialog }).await?;
+        self.notice(tx, Some(dialog), reply_to, notice(false, reason))
+            .await?;
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn updates_inside_a_span_are_withheld_and_stay_withheld() {
+        let p = Pauses::default();
+        assert!(!p.withheld(42, 100));
+        p.begin(42, 100);
+        assert!(p.is_paused(42));
+        assert!(!p.withheld(42, 99), "before the pause: delivered");
+        assert!(p.withheld(42, 100));
+        assert!(!p.withheld(7, 150), "another user is not paused");
+        p.end(42, 200);
+        assert!(!p.is_paused(42));
+        assert!(p.withheld(42, 150), "dropped, not released, on resume");
+        assert!(!p.withheld(42, 200));
+        p.prune(300);
+        assert!(!p.withheld(42, 150));
+    }
+
+    #[test]
+    fn the_user_of_an_update() {
+        assert_eq!(update_chat(&json!({"chat": {"id": 5}})), Some(5));
+        assert_eq!(
+            update_chat(&json!({"from": {"id": 5}, "message": {"chat": {"id": 6}}})),
+            Some(6)
+        );
+        assert_eq!(update_chat(&json!({"from": {"id": 5}, "id": "q"})), Some(5));
+        assert_eq!(update_chat(&json!({"chat": {"id": -100}})), None);
+    }
+}
