@@ -145,6 +145,26 @@ impl Ratings {
     }
 }
 
+/// Per-operator figures from (messages, dialogs, first responses), most messages first:
+/// shared by the streaming computation and its reference.
+fn operator_figures(ops: HashMap<i64, (i64, HashSet<i64>, Vec<i64>)>) -> Vec<OperatorStats> {
+    let mut operators: Vec<OperatorStats> = ops
+        .into_iter()
+        .map(|(id, (messages, dialogs, mut firsts))| {
+            firsts.sort_unstable();
+            OperatorStats {
+                operator_id: id,
+                messages,
+                dialogs: dialogs.len() as i64,
+                median_first_response: percentile(&firsts, 0.5),
+                ratings: Ratings::default(),
+            }
+        })
+        .collect();
+    operators.sort_by_key(|o| (-o.messages, o.operator_id));
+    operators
+}
+
 /// One operator's figures.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OperatorStats {
@@ -323,21 +343,7 @@ pub fn compute_from(events: &[DialogEvent], from: UnixMs, to: UnixMs, tz: UtcOff
     }
     r.first_response = Spread::of(frt);
     r.resolution = Spread::of(res);
-    let mut operators: Vec<OperatorStats> = ops
-        .into_iter()
-        .map(|(id, (messages, dialogs, mut firsts))| {
-            firsts.sort_unstable();
-            OperatorStats {
-                operator_id: id,
-                messages,
-                dialogs: dialogs.len() as i64,
-                median_first_response: percentile(&firsts, 0.5),
-                ratings: Ratings::default(),
-            }
-        })
-        .collect();
-    operators.sort_by_key(|o| (-o.messages, o.operator_id));
-    r.operators = operators;
+    r.operators = operator_figures(ops);
     r.days = days.into_values().collect();
     r
 }
@@ -490,22 +496,7 @@ impl Tally {
         r.unanswered = self.dialogs.values().filter(|s| s.waiting_in).count() as i64;
         r.first_response = Spread::of(self.frt);
         r.resolution = Spread::of(self.res);
-        let mut operators: Vec<OperatorStats> = self
-            .ops
-            .into_iter()
-            .map(|(id, (messages, dialogs, mut firsts))| {
-                firsts.sort_unstable();
-                OperatorStats {
-                    operator_id: id,
-                    messages,
-                    dialogs: dialogs.len() as i64,
-                    median_first_response: percentile(&firsts, 0.5),
-                    ratings: Ratings::default(),
-                }
-            })
-            .collect();
-        operators.sort_by_key(|o| (-o.messages, o.operator_id));
-        r.operators = operators;
+        r.operators = operator_figures(self.ops);
         r
     }
 }
