@@ -64,6 +64,9 @@ pub use stats::StatEvent;
 pub use tags::{Tag, TagMember};
 pub use updates::StoredUpdate;
 
+/// Rows buffered between SQLite's worker thread and the reading task (sqlx's default is 50).
+const ROW_CHANNEL_ROWS: usize = 1024;
+
 /// Migrations embedded in the binary (SQLite flavour).
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -190,7 +193,11 @@ impl Store {
             })
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Rows cross from SQLite's worker thread to the task through a bounded channel:
+            // at sqlx's default of 50 a long scan (`/stats` reads ~400k rows at 1M messages)
+            // wakes the reader every 50 rows. A deeper buffer lets the scan run ahead.
+            .row_buffer_size(ROW_CHANNEL_ROWS);
         if !memory {
             let path = opts.get_filename().to_path_buf();
             files::secure(&path).map_err(|source| StoreError::DataFiles { path, source })?;
