@@ -9,8 +9,8 @@
 //! - **foundation**: `config` reads and validates the configuration; `store` remembers
 //!   (all SQL); `telegram` talks to the Bot API; `metrics` and `ready` serve `/metrics`
 //!   and `/ready`; `isolation` keeps one poison item from stopping the others (dead
-//!   letters); `shutdown`, `logging`, `console` (CLI output) and `fault` (test-only fault
-//!   hooks) are plumbing.
+//!   letters); `backoff` is the one retry policy; `shutdown`, `logging`, `console` (CLI
+//!   output) and `fault` (test-only fault hooks) are plumbing.
 //! - **outbox core**: `outbox` delivers intents durably within Telegram's limits; features
 //!   register their executors in its open action registry, it knows none of them.
 //! - **domain**: `domain` is one connection as decisions see it: typed dialog operations,
@@ -27,6 +27,7 @@
 
 pub mod api;
 pub mod app;
+pub mod backoff;
 pub mod backup;
 pub mod broadcast;
 pub mod closing;

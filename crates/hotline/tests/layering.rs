@@ -24,6 +24,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "logging",
             "console",
             "fault",
+            "backoff",
             "config",
             "store",
             "ready",
