@@ -59,7 +59,7 @@ store_methods! {
     pub async fn media_album(&self, connection: ConnectionId, chat_id: i64, message_id: i64, since: UnixMs) -> Vec<(i64, Value)> => media_album;
 }
 
-fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<QuickReply, StoreError> {
+fn from_row(r: &super::DbRow) -> Result<QuickReply, StoreError> {
     let corrupt = |m: String| StoreError::Corrupt {
         table: "quick_replies",
         message: m,
