@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod app;
+pub mod backoff;
 pub mod backup;
 pub mod broadcast;
 pub mod closing;

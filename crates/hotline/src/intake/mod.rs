@@ -17,6 +17,7 @@ use serde_json::Value;
 use tokio::sync::Notify;
 use tracing::Instrument;
 
+use crate::backoff::Backoff;
 use crate::domain::Context;
 use crate::gateway::order::{Order, Snapshot};
 use crate::shutdown::Shutdown;
@@ -52,6 +53,9 @@ pub const ALL_UPDATES: &[&str] = &[
 
 /// Updates handled per transaction.
 const BATCH: i64 = 64;
+/// Waits after the store failed processing updates: 200 ms doubling to 6.4 s.
+const PROCESS_RETRY: Backoff =
+    Backoff::new(Duration::from_millis(200), Duration::from_millis(6400));
 
 /// Feeds unprocessed updates of the log to the relay, in update order, until shutdown.
 /// `order` is the connection's ordering state shared with the gateway and the intake
@@ -99,7 +103,7 @@ pub async fn process_loop(
             Ok(_) => failures = 0,
             Err(e) => {
                 failures += 1;
-                let wait = Duration::from_millis(100 * 2u64.pow(failures.min(6)));
+                let wait = PROCESS_RETRY.delay(failures);
                 tracing::warn!(error = %e, ?wait, "processing updates failed; retrying");
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}

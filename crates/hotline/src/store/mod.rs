@@ -191,15 +191,22 @@ pub fn now_ms() -> UnixMs {
         .unwrap_or(0)
 }
 
-/// Outbox wake-ups, one per connection, shared by every clone of the [`Store`].
+/// Queue wake-ups, one per connection and queue, shared by every clone of the [`Store`].
 #[derive(Default)]
 struct Wakers {
     map: Mutex<HashMap<ConnectionId, Arc<Notify>>>,
+    /// The webhook delivery workers' ([`events`]).
+    deliveries: Mutex<HashMap<ConnectionId, Arc<Notify>>>,
 }
 
 impl Wakers {
     fn get(&self, c: ConnectionId) -> Arc<Notify> {
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(c).or_default().clone()
+    }
+
+    fn deliveries(&self, c: ConnectionId) -> Arc<Notify> {
+        let mut map = self.deliveries.lock().unwrap_or_else(|e| e.into_inner());
         map.entry(c).or_default().clone()
     }
 }
@@ -286,6 +293,12 @@ impl Store {
     /// that enqueued intents for it.
     pub fn outbox_notify(&self, connection: ConnectionId) -> Arc<Notify> {
         self.wakers.get(connection)
+    }
+
+    /// The wake-up the webhook delivery worker of `connection` waits on; notified after
+    /// every commit that queued deliveries for it.
+    pub fn deliveries_notify(&self, connection: ConnectionId) -> Arc<Notify> {
+        self.wakers.deliveries(connection)
     }
 
     /// Closes the pool, waiting for checked-out connections (used at shutdown).
