@@ -1,6 +1,11 @@
 //! Connection setup for the SQLite backend (the embedded default): WAL, `synchronous =
 //! NORMAL`, a 10 s busy timeout and foreign keys, on a pool reached through sqlx's `Any`
 //! driver so the queries are shared with PostgreSQL.
+//!
+//! The `Any` driver builds SQLite's options from the URL alone, so settings without a URL
+//! or PRAGMA form are lost on this path; notably sqlx's row channel between SQLite's worker
+//! thread and the reader stays at its default of 50 rows (main had raised it to 1,024 for
+//! the `/stats` scan, 41e78be).
 
 use std::str::FromStr;
 use std::time::Duration;
