@@ -14,6 +14,7 @@ use std::process::ExitCode;
 
 use futures::FutureExt;
 
+use crate::backoff::Backoff;
 use crate::config::Config;
 use crate::store::{now_ms, DeadKind, Store, StoreError};
 
@@ -43,8 +44,8 @@ pub fn panic_message(payload: &(dyn Any + Send)) -> String {
 
 /// The delay before attempt `attempts + 1` of a failed item: 200 ms doubling, at most 30 s.
 pub fn retry_delay(attempts: i64) -> Duration {
-    let exp = attempts.saturating_sub(1).clamp(0, 10) as u32;
-    Duration::from_millis(200u64 << exp).min(Duration::from_secs(30))
+    const POLICY: Backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
+    POLICY.delay(u32::try_from(attempts.max(0)).unwrap_or(u32::MAX))
 }
 
 /// An error shortened for storage and for the notice in General.

@@ -3,6 +3,10 @@
 //!
 //! - Order: per (URL, dialog) strictly in order — a queue's head must be delivered (or
 //!   given up) before the next one is tried; other queues go on meanwhile.
+//! - Claims: a worker takes a due queue head by writing a claim token into its row
+//!   (held for [`CLAIM_FOR`]); only the token's holder records the outcome, and a claim
+//!   whose worker died or hangs expires, so the delivery goes out again (at least once).
+//!   Commits that queue deliveries wake the worker; it polls slowly besides.
 //! - Retries: any answer but 2xx, a timeout or a network error retries with the outbox's
 //!   capped exponential backoff (1 s doubling to 60 s, jittered) for up to [`MAX_AGE`],
 //!   then the delivery is marked failed and its queue moves on.
@@ -14,7 +18,6 @@
 //!   ([`rotate_secret`]) a second `v1=` signs with the previous secret, so receivers (and
 //!   retries queued before the rotation) keep verifying while they switch.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,6 +42,16 @@ pub const MAX_AGE: Duration = Duration::from_secs(72 * 3600);
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// Deliveries in flight at once per connection (to different queues).
 const MAX_IN_FLIGHT: usize = 16;
+/// How long a claim holds a delivery: longer than an attempt ([`TIMEOUT`]) and its
+/// record. A worker that died or hangs loses it then, and the delivery goes out again.
+pub const CLAIM_FOR: Duration = Duration::from_secs(60);
+/// The worker looks at the queue at least this often even when no commit woke it
+/// (deliveries re-queued by another process, such as `hotline dead-letters retry`).
+const FALLBACK_POLL: Duration = Duration::from_secs(5);
+/// Shortest sleep between claiming rounds (a due time in the past is not a busy loop).
+const MIN_WAIT: Duration = Duration::from_millis(10);
+/// Sleep after the store failed.
+const STORE_RETRY: Duration = Duration::from_secs(1);
 /// Longest answer body read (custom command answers).
 const MAX_ANSWER: usize = 64 * 1024;
 /// Store key of the connection's webhook secret.
@@ -47,8 +60,6 @@ const SECRET_KEY: &str = "webhook_secret";
 const PREVIOUS_KEY: &str = "webhook_secret_previous";
 /// Store key of the end of the previous secret's grace period (Unix ms).
 const PREVIOUS_UNTIL_KEY: &str = "webhook_secret_previous_until";
-/// Default grace period of a rotated-out secret (`webhooks.secret_grace_secs`).
-pub const DEFAULT_SECRET_GRACE: Duration = Duration::from_secs(24 * 3600);
 
 /// The hex HMAC-SHA256 of `"<t>.<body>"` under `secret`.
 pub fn sign(secret: &str, t: i64, body: &str) -> String {
@@ -178,55 +189,71 @@ struct Worker {
 }
 
 impl Worker {
+    /// Claims due queue heads (up to [`MAX_IN_FLIGHT`] held at once) and delivers each in
+    /// its own task. Sleeps until the earliest due time, a commit that queued deliveries
+    /// ([`Store::deliveries_notify`]), a finished delivery or shutdown; at most
+    /// [`FALLBACK_POLL`], for deliveries queued by another process.
     async fn run(self, mut shutdown: Shutdown) {
         let conn = self.ctx.connection;
-        let mut running: JoinSet<i64> = JoinSet::new();
-        let mut in_flight: HashSet<i64> = HashSet::new();
+        let wake = self.store.deliveries_notify(conn);
+        // This process owns the connection: claims left by a previous run are dead.
+        match self.store.release_delivery_claims(conn).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                released = n,
+                "webhooks: deliveries interrupted by a restart go out again"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "webhooks: releasing old claims failed; they expire by themselves")
+            }
+        }
+        let mut running: JoinSet<()> = JoinSet::new();
         loop {
-            let room = MAX_IN_FLIGHT.saturating_sub(in_flight.len());
+            let room = MAX_IN_FLIGHT.saturating_sub(running.len());
+            let mut wait = FALLBACK_POLL;
             if room > 0 {
+                let now = now_ms();
+                let token = claim_token();
+                let until = now + CLAIM_FOR.as_millis() as i64;
                 match self
                     .store
-                    .due_deliveries(conn, now_ms(), (room + in_flight.len()) as i64)
+                    .claim_deliveries(conn, now, &token, until, room as i64)
                     .await
                 {
-                    Ok(due) => {
-                        let fresh: Vec<Delivery> = due
-                            .into_iter()
-                            .filter(|d| !in_flight.contains(&d.id))
-                            .take(room)
-                            .collect();
-                        for d in fresh {
-                            in_flight.insert(d.id);
+                    Ok(claimed) => {
+                        for d in claimed {
                             let w = self.clone();
                             running.spawn(async move {
-                                let id = d.id;
                                 // A panic fails this delivery alone; its queue goes on.
                                 if let Err(panic) =
                                     crate::isolation::catch(w.deliver(d.clone())).await
                                 {
                                     w.panicked(&d, &panic).await;
                                 }
-                                id
                             });
                         }
+                        match self.store.next_delivery_wake(conn, now_ms()).await {
+                            Ok(Some(at)) => {
+                                let ms = (at - now_ms()).max(MIN_WAIT.as_millis() as i64);
+                                wait = wait.min(Duration::from_millis(ms as u64));
+                            }
+                            Ok(None) => {}
+                            Err(e) => {
+                                tracing::warn!(error = %e, "webhooks: reading the queue failed")
+                            }
+                        }
                     }
-                    Err(e) => tracing::warn!(error = %e, "webhooks: reading the queue failed"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "webhooks: claiming deliveries failed");
+                        wait = STORE_RETRY;
+                    }
                 }
             }
-            // Poll the queue at least every 200 ms: events are committed by many
-            // transactions; the store query is an index range scan.
-            let wait = match self.store.next_delivery_due(conn).await {
-                Ok(Some(at)) => (at - now_ms()).clamp(0, 200) as u64,
-                _ => 200,
-            };
+            // With no room, only a finished delivery (or a commit, cheap to check) helps.
             tokio::select! {
-                Some(done) = running.join_next(), if !running.is_empty() => {
-                    if let Ok(id) = done {
-                        in_flight.remove(&id);
-                    }
-                }
-                _ = tokio::time::sleep(Duration::from_millis(wait.max(10))) => {}
+                Some(_) = running.join_next(), if !running.is_empty() => {}
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
                 _ = shutdown.recv() => {
                     while running.join_next().await.is_some() {}
                     return;
@@ -260,18 +287,22 @@ impl Worker {
     async fn panicked(&self, d: &Delivery, panic: &str) {
         use crate::isolation::{short_error, MAX_ATTEMPTS};
         let error = short_error(panic);
-        let attempts = d.attempts + 1;
+        let attempts = d.attempts;
         let now = now_ms();
         let r = async {
             let mut tx = self.store.begin().await?;
             if attempts < MAX_ATTEMPTS {
                 tracing::warn!(delivery = d.id, attempts, %error, "webhooks: a delivery panicked; retrying it alone");
                 let delay = self.retry.backoff(attempts as u32).as_millis() as i64;
-                tx.delivery_retry(d.id, now + delay, &error, now).await?;
+                if !tx.delivery_retry(d.id, &d.claim_token, now + delay, &error, now).await? {
+                    return lost_claim(d);
+                }
             } else {
                 tracing::error!(delivery = d.id, attempts, %error, "webhooks: a delivery keeps panicking: set aside as a dead letter");
+                if !tx.delivery_failed(d.id, &d.claim_token, &error, now).await? {
+                    return lost_claim(d);
+                }
                 crate::metrics::webhook_delivery(self.ctx.connection, "given_up");
-                tx.delivery_failed(d.id, &error, now).await?;
                 let text = format!(
                     "{}: webhook event {} ({}) to {} failed {attempts} times and was set \
                      aside: {}\n<code>hotline dead-letters retry webhook {}</code> sends it again.",
@@ -340,7 +371,9 @@ impl Worker {
         now: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.store.begin().await?;
-        tx.delivery_done(d.id, now).await?;
+        if !tx.delivery_done(d.id, &d.claim_token, now).await? {
+            return lost_claim(d);
+        }
         let down = outage_key(&d.url);
         if tx
             .kv_get(self.ctx.connection, &down)
@@ -358,14 +391,18 @@ impl Worker {
     }
 
     async fn failed(&self, d: &Delivery, error: &str, now: i64) -> Result<(), StoreError> {
-        tracing::info!(url = %d.url, delivery = d.id, attempt = d.attempts + 1, %error, "webhook delivery failed");
+        tracing::info!(url = %d.url, delivery = d.id, attempt = d.attempts, %error, "webhook delivery failed");
         let mut tx = self.store.begin().await?;
         let give_up = now - d.created_at > MAX_AGE.as_millis() as i64;
-        if give_up {
-            tx.delivery_failed(d.id, error, now).await?;
+        let held = if give_up {
+            tx.delivery_failed(d.id, &d.claim_token, error, now).await?
         } else {
-            let delay = self.retry.backoff((d.attempts + 1) as u32).as_millis() as i64;
-            tx.delivery_retry(d.id, now + delay, error, now).await?;
+            let delay = self.retry.backoff(d.attempts as u32).as_millis() as i64;
+            tx.delivery_retry(d.id, &d.claim_token, now + delay, error, now)
+                .await?
+        };
+        if !held {
+            return lost_claim(d);
         }
         let down = outage_key(&d.url);
         if tx
@@ -499,6 +536,23 @@ pub fn parse_answer(raw: &[u8]) -> Result<Option<CommandAnswer>, String> {
         }
     }
     Ok(Some((text, a.buttons)))
+}
+
+/// A fresh claim token (one per claiming round).
+fn claim_token() -> String {
+    let mut b = [0u8; 12];
+    rand::thread_rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+/// The delivery's claim expired and another round took it over while this one ran: that
+/// round records the outcome (the receiver may get the event twice: at least once).
+fn lost_claim(d: &Delivery) -> Result<(), StoreError> {
+    tracing::warn!(
+        delivery = d.id,
+        "webhooks: a delivery outlived its claim; its outcome is left to the retry"
+    );
+    Ok(())
 }
 
 fn outage_key(url: &str) -> String {

@@ -21,7 +21,14 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot, Notify};
 
+use crate::backoff::Backoff;
 use crate::store::{ConnectionId, GatewayCall, Store};
+
+/// Waits between tries to journal a batch: 200 ms doubling (five tries, then it is lost).
+const JOURNAL_RETRY: Backoff = Backoff::new(
+    std::time::Duration::from_millis(200),
+    std::time::Duration::from_secs(30),
+);
 
 /// Calls waiting for the writer at most (each holds Telegram's answer, a few KB).
 pub const CAPACITY: usize = 1024;
@@ -75,7 +82,7 @@ async fn writer(
                 Err(e) if failures < 5 => {
                     failures += 1;
                     tracing::warn!(error = %e, "gateway: cannot journal calls for mirroring; retrying");
-                    tokio::time::sleep(std::time::Duration::from_millis(100 << failures)).await;
+                    tokio::time::sleep(JOURNAL_RETRY.delay(failures)).await;
                 }
                 Err(e) => {
                     tracing::error!(error = %e, calls = calls.len(), "gateway: calls not journaled: they will not be mirrored");

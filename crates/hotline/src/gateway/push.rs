@@ -21,6 +21,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::{forward, Bot};
+use crate::backoff::Backoff;
 use crate::shutdown::Shutdown;
 use crate::store::now_ms;
 
@@ -30,6 +31,8 @@ pub const WINDOW: usize = 1000;
 pub const RETRY_MIN: Duration = Duration::from_millis(500);
 /// See [`RETRY_MIN`].
 pub const RETRY_MAX: Duration = Duration::from_secs(60);
+/// Retries of a failed push: [`RETRY_MIN`] doubling to [`RETRY_MAX`].
+const PUSH_RETRY: Backoff = Backoff::new(RETRY_MIN, RETRY_MAX);
 /// How long Hotline waits for the bot's webhook to answer.
 pub const PUSH_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -69,7 +72,8 @@ struct Lane {
     queue: VecDeque<i64>,
     busy: bool,
     retry_at: Option<Instant>,
-    delay: Option<Duration>,
+    /// Failed pushes of its head in a row.
+    failures: u32,
 }
 
 /// The in-memory window of one target.
@@ -279,7 +283,7 @@ async fn finished(bot: &Bot, w: &mut Window, pushed: Pushed) {
         Ok(()) => {
             lane.queue.pop_front();
             lane.retry_at = None;
-            lane.delay = None;
+            lane.failures = 0;
             if lane.queue.is_empty() {
                 w.lanes.remove(&pushed.lane);
             }
@@ -306,8 +310,8 @@ async fn finished(bot: &Bot, w: &mut Window, pushed: Pushed) {
             }
         }
         Err(error) => {
-            let delay = lane.delay.map_or(RETRY_MIN, |d| (d * 2).min(RETRY_MAX));
-            lane.delay = Some(delay);
+            lane.failures = lane.failures.saturating_add(1);
+            let delay = PUSH_RETRY.delay(lane.failures);
             lane.retry_at = Some(Instant::now() + delay);
             tracing::debug!(connection = %bot.ctx.name, %error, "gateway: webhook push failed");
             let mut live = bot.live();

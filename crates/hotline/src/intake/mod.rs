@@ -17,41 +17,17 @@ use serde_json::Value;
 use tokio::sync::Notify;
 use tracing::Instrument;
 
+use crate::backoff::Backoff;
 use crate::domain::Context;
 use crate::gateway::order::{Order, Snapshot};
 use crate::shutdown::Shutdown;
 use crate::store::{now_ms, GatewayCall, Store, StoreError, Tx, UnixMs};
 
-/// Every update type: Hotline is the only consumer of the bot's updates (the gateway
-/// serves the parallel bot from the same log), so it asks for all of them.
-pub const ALL_UPDATES: &[&str] = &[
-    "message",
-    "edited_message",
-    "channel_post",
-    "edited_channel_post",
-    "business_connection",
-    "business_message",
-    "edited_business_message",
-    "deleted_business_messages",
-    "message_reaction",
-    "message_reaction_count",
-    "inline_query",
-    "chosen_inline_result",
-    "callback_query",
-    "shipping_query",
-    "pre_checkout_query",
-    "purchased_paid_media",
-    "poll",
-    "poll_answer",
-    "my_chat_member",
-    "chat_member",
-    "chat_join_request",
-    "chat_boost",
-    "removed_chat_boost",
-];
-
 /// Updates handled per transaction.
 const BATCH: i64 = 64;
+/// Waits after the store failed processing updates: 200 ms doubling to 6.4 s.
+const PROCESS_RETRY: Backoff =
+    Backoff::new(Duration::from_millis(200), Duration::from_millis(6400));
 
 /// Feeds unprocessed updates of the log to the relay, in update order, until shutdown.
 /// `order` is the connection's ordering state shared with the gateway and the intake
@@ -99,7 +75,7 @@ pub async fn process_loop(
             Ok(_) => failures = 0,
             Err(e) => {
                 failures += 1;
-                let wait = Duration::from_millis(100 * 2u64.pow(failures.min(6)));
+                let wait = PROCESS_RETRY.delay(failures);
                 tracing::warn!(error = %e, ?wait, "processing updates failed; retrying");
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}

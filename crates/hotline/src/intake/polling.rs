@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::ALL_UPDATES;
+use crate::backoff::Backoff;
 use crate::gateway::order::Order;
 use crate::shutdown::Shutdown;
 use crate::store::{now_ms, ConnectionId, Store};
+use crate::telegram::ALL_UPDATES;
 use crate::telegram::{Client, TgError};
 
 /// Long-poll timeout asked of Telegram, in seconds.
@@ -110,6 +111,8 @@ async fn sync_wanted(wanted: &mut tokio::sync::watch::Receiver<i64>, order: &Ord
     }
 }
 
+/// After `failures` failed polls in a row: 400 ms doubling to 25.6 s.
 fn backoff(failures: u32) -> Duration {
-    Duration::from_millis((200 * 2u64.pow(failures.min(7))).min(30_000))
+    const POLICY: Backoff = Backoff::new(Duration::from_millis(400), Duration::from_millis(25_600));
+    POLICY.delay(failures)
 }

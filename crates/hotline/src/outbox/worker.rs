@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use rand::Rng;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -54,12 +53,7 @@ impl OutboxConfig {
     /// Delay before attempt `attempts + 1`: `base * 2^(attempts-1)`, capped, with jitter
     /// in [50 %, 100 %] so many failing intents do not retry in lockstep.
     pub fn backoff(&self, attempts: u32) -> Duration {
-        let exp = attempts.saturating_sub(1).min(30);
-        let full = self
-            .backoff_base
-            .saturating_mul(1u32 << exp)
-            .min(self.backoff_cap);
-        full.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
+        crate::backoff::Backoff::new(self.backoff_base, self.backoff_cap).jittered(attempts)
     }
 }
 
@@ -447,10 +441,10 @@ async fn panicked(
                 "{DEAD_LETTER_PREFIX}: an outgoing {} (intent {}) failed {} times and was set \
                  aside: {}\nEverything else goes on. <code>hotline dead-letters list</code> \
                  shows it; <code>hotline dead-letters retry intent {}</code> runs it again.",
-                crate::domain::render::html(&kind),
+                crate::telegram::html(&kind),
                 intent.id.0,
                 intent.attempts,
-                crate::domain::render::html(&error),
+                crate::telegram::html(&error),
                 intent.id.0
             );
             notice(&mut tx, text).await?;

@@ -114,8 +114,12 @@ async fn retry_dead_letter(
     let (table, cond, _) = kind.table();
     let set = match kind {
         DeadKind::Update => "attempts = 0, retry_at = NULL, dead_at = NULL",
-        DeadKind::Intent | DeadKind::Webhook => {
+        DeadKind::Intent => {
             "state = 'pending', attempts = 0, next_attempt_at = $2, updated_at = $2"
+        }
+        DeadKind::Webhook => {
+            "state = 'pending', attempts = 0, next_attempt_at = $2, updated_at = $2, \
+             claim_token = NULL, claimed_until = NULL"
         }
     };
     let cond = cond.replace("t.", "");

@@ -3,7 +3,7 @@
 
 use sqlx::{FromRow, Row};
 
-use super::{store_methods, Conn, ConnectionId, StoreError, UnixMs};
+use super::{store_methods, Conn, ConnectionId, Store, StoreError, Tx, UnixMs};
 
 /// One message of a dialog's history.
 #[derive(Clone, Debug, PartialEq, Eq, FromRow)]
@@ -83,8 +83,11 @@ pub struct Delivery {
     pub body: String,
     /// Where an answer goes (custom commands).
     pub reply: Option<String>,
-    /// Attempts so far.
+    /// Attempts so far, this one included (a claim counts as an attempt, so a delivery
+    /// that kills the process every time still reaches its limit).
     pub attempts: i64,
+    /// The claim this worker holds: only its holder records the outcome.
+    pub claim_token: String,
 }
 
 /// Queue counts for the API.
@@ -107,18 +110,23 @@ store_methods! {
     pub async fn dialog_history(&self, dialog: i64, after: i64, limit: i64) -> Vec<HistoryMessage> => dialog_history;
     /// Fills in the group-side id of an API message once it was posted in the topic.
     pub async fn set_history_group_message(&self, id: i64, group_message_id: i64, user_message_id: i64) -> () => set_history_group_message;
-    /// Enqueues a webhook delivery, due now.
-    pub async fn enqueue_delivery(&self, connection: ConnectionId, d: &NewDelivery, now: UnixMs) -> i64 => enqueue_delivery;
-    /// Due deliveries that are the oldest pending of their (URL, key) queue.
-    pub async fn due_deliveries(&self, connection: ConnectionId, now: UnixMs, limit: i64) -> Vec<Delivery> => due_deliveries;
-    /// When the next pending delivery is due.
-    pub async fn next_delivery_due(&self, connection: ConnectionId) -> Option<UnixMs> => next_delivery_due;
-    /// Marks a delivery done.
-    pub async fn delivery_done(&self, id: i64, now: UnixMs) -> () => delivery_done;
-    /// Schedules another attempt after a failure.
-    pub async fn delivery_retry(&self, id: i64, next_attempt_at: UnixMs, error: &str, now: UnixMs) -> () => delivery_retry;
-    /// Gives up on a delivery (its queue moves on).
-    pub async fn delivery_failed(&self, id: i64, error: &str, now: UnixMs) -> () => delivery_failed;
+    /// Claims up to `limit` due queue heads that nobody holds (or whose claim expired) with
+    /// `token` until `until`, counting the attempt; the oldest due first.
+    pub async fn claim_deliveries(&self, connection: ConnectionId, now: UnixMs, token: &str, until: UnixMs, limit: i64) -> Vec<Delivery> => claim_deliveries;
+    /// When the worker has something to do next: the earliest due time of an unclaimed
+    /// queue head, or the expiry of a claim on one.
+    pub async fn next_delivery_wake(&self, connection: ConnectionId, now: UnixMs) -> Option<UnixMs> => next_delivery_wake;
+    /// Drops every claim of the connection's deliveries (at start: the process that held
+    /// them is gone, so they are claimed again at once instead of after their expiry).
+    pub async fn release_delivery_claims(&self, connection: ConnectionId) -> u64 => release_delivery_claims;
+    /// Marks a claimed delivery done; false when `token` no longer holds it.
+    pub async fn delivery_done(&self, id: i64, token: &str, now: UnixMs) -> bool => delivery_done;
+    /// Schedules another attempt of a claimed delivery after a failure; false when
+    /// `token` no longer holds it.
+    pub async fn delivery_retry(&self, id: i64, token: &str, next_attempt_at: UnixMs, error: &str, now: UnixMs) -> bool => delivery_retry;
+    /// Gives up on a claimed delivery (its queue moves on); false when `token` no longer
+    /// holds it.
+    pub async fn delivery_failed(&self, id: i64, token: &str, error: &str, now: UnixMs) -> bool => delivery_failed;
     /// Counts by state.
     pub async fn delivery_stats(&self, connection: ConnectionId) -> DeliveryStats => delivery_stats;
 }
@@ -197,6 +205,37 @@ async fn set_history_group_message(
     Ok(())
 }
 
+impl Tx {
+    /// Enqueues a webhook delivery, due now, as part of this transaction; the connection's
+    /// delivery worker is woken when the transaction commits.
+    pub async fn enqueue_delivery(
+        &mut self,
+        connection: ConnectionId,
+        d: &NewDelivery,
+        now: UnixMs,
+    ) -> Result<i64, StoreError> {
+        let id = enqueue_delivery(&mut self.tx, connection, d, now).await?;
+        let wake = self.wakers.deliveries(connection);
+        self.after_commit(move || wake.notify_one());
+        Ok(id)
+    }
+}
+
+impl Store {
+    /// Enqueues a single webhook delivery, due now (commits and wakes the worker).
+    pub async fn enqueue_delivery(
+        &self,
+        connection: ConnectionId,
+        d: &NewDelivery,
+        now: UnixMs,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.begin().await?;
+        let id = tx.enqueue_delivery(connection, d, now).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+}
+
 async fn enqueue_delivery(
     c: &mut Conn,
     connection: ConnectionId,
@@ -220,86 +259,129 @@ async fn enqueue_delivery(
     .await?)
 }
 
-async fn due_deliveries(
+/// `d` is the head of its (URL, key) queue: no older delivery of the queue is pending
+/// (a claimed head is still pending, so its successors wait for its outcome).
+const QUEUE_HEAD: &str = "NOT EXISTS (SELECT 1 FROM webhook_deliveries o \
+     WHERE o.connection_id = d.connection_id AND o.url = d.url AND o.ordering_key = d.ordering_key \
+     AND o.state = 'pending' AND o.id < d.id)";
+
+async fn claim_deliveries(
     c: &mut Conn,
     connection: ConnectionId,
     now: UnixMs,
+    token: &str,
+    until: UnixMs,
     limit: i64,
 ) -> Result<Vec<Delivery>, StoreError> {
-    Ok(sqlx::query_as(
-        "SELECT d.id, d.url, d.event, d.event_id, d.ordering_key, d.body, d.reply, d.attempts, d.created_at \
-         FROM webhook_deliveries d WHERE d.connection_id = $1 AND d.state = 'pending' \
-         AND d.next_attempt_at <= $2 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries o \
-         WHERE o.connection_id = d.connection_id AND o.url = d.url AND o.ordering_key = d.ordering_key \
-         AND o.state = 'pending' AND o.id < d.id) ORDER BY d.next_attempt_at, d.id LIMIT $3",
-    )
+    // One statement: the choice and the claim are atomic, so two workers never hold the
+    // same delivery at once.
+    let mut claimed: Vec<Delivery> = sqlx::query_as(&format!(
+        "UPDATE webhook_deliveries SET claim_token = $3, claimed_until = $4, \
+         attempts = attempts + 1, updated_at = $2 WHERE id IN (\
+         SELECT d.id FROM webhook_deliveries d WHERE d.connection_id = $1 AND d.state = 'pending' \
+         AND d.next_attempt_at <= $2 AND (d.claimed_until IS NULL OR d.claimed_until <= $2) \
+         AND {QUEUE_HEAD} ORDER BY d.next_attempt_at, d.id LIMIT $5) \
+         RETURNING id, url, event, event_id, ordering_key, body, reply, attempts, created_at, claim_token"
+    ))
     .bind(connection.0)
     .bind(now)
+    .bind(token)
+    .bind(until)
     .bind(limit)
     .fetch_all(&mut *c)
-    .await?)
+    .await?;
+    // RETURNING has no order.
+    claimed.sort_by_key(|d| d.id);
+    Ok(claimed)
 }
 
-async fn next_delivery_due(
+async fn next_delivery_wake(
     c: &mut Conn,
     connection: ConnectionId,
+    now: UnixMs,
 ) -> Result<Option<UnixMs>, StoreError> {
-    Ok(sqlx::query_scalar(
-        "SELECT MIN(next_attempt_at) FROM webhook_deliveries WHERE connection_id = $1 AND state = 'pending'",
-    )
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT MIN(CASE WHEN d.claimed_until > $2 THEN d.claimed_until ELSE d.next_attempt_at END) \
+         FROM webhook_deliveries d WHERE d.connection_id = $1 AND d.state = 'pending' AND {QUEUE_HEAD}"
+    ))
     .bind(connection.0)
+    .bind(now)
     .fetch_one(&mut *c)
     .await?)
 }
 
-async fn delivery_done(c: &mut Conn, id: i64, now: UnixMs) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE webhook_deliveries SET state = 'done', attempts = attempts + 1, updated_at = $2, \
-         last_error = NULL WHERE id = $1",
+async fn release_delivery_claims(
+    c: &mut Conn,
+    connection: ConnectionId,
+) -> Result<u64, StoreError> {
+    Ok(sqlx::query(
+        "UPDATE webhook_deliveries SET claim_token = NULL, claimed_until = NULL \
+         WHERE connection_id = $1 AND state = 'pending' AND claim_token IS NOT NULL",
+    )
+    .bind(connection.0)
+    .execute(&mut *c)
+    .await?
+    .rows_affected())
+}
+
+async fn delivery_done(
+    c: &mut Conn,
+    id: i64,
+    token: &str,
+    now: UnixMs,
+) -> Result<bool, StoreError> {
+    let r = sqlx::query(
+        "UPDATE webhook_deliveries SET state = 'done', claim_token = NULL, claimed_until = NULL, \
+         updated_at = $3, last_error = NULL WHERE id = $1 AND claim_token = $2 AND state = 'pending'",
     )
     .bind(id)
+    .bind(token)
     .bind(now)
     .execute(&mut *c)
     .await?;
-    Ok(())
+    Ok(r.rows_affected() > 0)
 }
 
 async fn delivery_retry(
     c: &mut Conn,
     id: i64,
+    token: &str,
     next_attempt_at: UnixMs,
     error: &str,
     now: UnixMs,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = $2, last_error = $3, \
-         updated_at = $4 WHERE id = $1",
+) -> Result<bool, StoreError> {
+    let r = sqlx::query(
+        "UPDATE webhook_deliveries SET claim_token = NULL, claimed_until = NULL, next_attempt_at = $3, \
+         last_error = $4, updated_at = $5 WHERE id = $1 AND claim_token = $2 AND state = 'pending'",
     )
     .bind(id)
+    .bind(token)
     .bind(next_attempt_at)
     .bind(error)
     .bind(now)
     .execute(&mut *c)
     .await?;
-    Ok(())
+    Ok(r.rows_affected() > 0)
 }
 
 async fn delivery_failed(
     c: &mut Conn,
     id: i64,
+    token: &str,
     error: &str,
     now: UnixMs,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE webhook_deliveries SET state = 'failed', attempts = attempts + 1, last_error = $2, \
-         updated_at = $3 WHERE id = $1",
+) -> Result<bool, StoreError> {
+    let r = sqlx::query(
+        "UPDATE webhook_deliveries SET state = 'failed', claim_token = NULL, claimed_until = NULL, \
+         last_error = $3, updated_at = $4 WHERE id = $1 AND claim_token = $2 AND state = 'pending'",
     )
     .bind(id)
+    .bind(token)
     .bind(error)
     .bind(now)
     .execute(&mut *c)
     .await?;
-    Ok(())
+    Ok(r.rows_affected() > 0)
 }
 
 async fn delivery_stats(
@@ -340,6 +422,10 @@ mod tests {
         }
     }
 
+    fn ids(ds: &[Delivery]) -> Vec<i64> {
+        ds.iter().map(|d| d.id).collect()
+    }
+
     #[tokio::test]
     async fn deliveries_keep_order_per_url_and_key() {
         let (s, _d) = temp_store().await;
@@ -360,29 +446,126 @@ mod tests {
             .enqueue_delivery(c, &delivery("v", 1, "v1"), 10)
             .await
             .unwrap();
-        let heads: Vec<i64> = s
-            .due_deliveries(c, 10, 10)
+        let heads = s.claim_deliveries(c, 10, "w", 1000, 10).await.unwrap();
+        assert_eq!(ids(&heads), vec![a1, b1, v1]);
+        assert!(heads
+            .iter()
+            .all(|d| d.attempts == 1 && d.claim_token == "w"));
+        // Held heads hold their queues back; nothing else is due.
+        assert!(s
+            .claim_deliveries(c, 10, "w", 1000, 10)
             .await
             .unwrap()
-            .iter()
-            .map(|d| d.id)
-            .collect();
-        assert_eq!(heads, vec![a1, b1, v1]);
-        // A head waiting for its retry holds its queue back.
-        s.delivery_retry(a1, 100, "down", 11).await.unwrap();
-        let heads: Vec<i64> = s
-            .due_deliveries(c, 20, 10)
+            .is_empty());
+        // A head waiting for its retry holds its queue back too.
+        assert!(s.delivery_retry(a1, "w", 100, "down", 11).await.unwrap());
+        assert!(s.delivery_done(b1, "w", 12).await.unwrap());
+        assert!(s.delivery_done(v1, "w", 12).await.unwrap());
+        assert!(s
+            .claim_deliveries(c, 20, "w", 1000, 10)
             .await
             .unwrap()
-            .iter()
-            .map(|d| d.id)
-            .collect();
-        assert_eq!(heads, vec![b1, v1]);
-        assert_eq!(s.next_delivery_due(c).await.unwrap(), Some(10));
-        s.delivery_done(a1, 100).await.unwrap();
-        let heads = s.due_deliveries(c, 100, 10).await.unwrap();
+            .is_empty());
+        assert_eq!(s.next_delivery_wake(c, 20).await.unwrap(), Some(100));
+        let again = s.claim_deliveries(c, 100, "w", 1000, 10).await.unwrap();
+        assert_eq!((ids(&again), again[0].attempts), (vec![a1], 2));
+        assert!(s.delivery_done(a1, "w", 100).await.unwrap());
+        let heads = s.claim_deliveries(c, 100, "w", 1000, 10).await.unwrap();
         assert_eq!(heads[0].body, "a2");
         let st = s.delivery_stats(c).await.unwrap();
-        assert_eq!((st.pending, st.done), (3, 1));
+        assert_eq!((st.pending, st.done), (1, 3));
+    }
+
+    #[tokio::test]
+    async fn an_expired_claim_is_taken_again_and_its_old_holder_records_nothing() {
+        let (s, _d) = temp_store().await;
+        let c = s.ensure_connection("c").await.unwrap();
+        let id = s
+            .enqueue_delivery(c, &delivery("u", 1, "x"), 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            ids(&s.claim_deliveries(c, 10, "old", 50, 10).await.unwrap()),
+            vec![id]
+        );
+        // Held until 50: nobody else takes it, and the worker wakes when it expires.
+        assert!(s
+            .claim_deliveries(c, 40, "new", 90, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(s.next_delivery_wake(c, 40).await.unwrap(), Some(50));
+        let taken = s.claim_deliveries(c, 50, "new", 90, 10).await.unwrap();
+        assert_eq!((ids(&taken), taken[0].attempts), (vec![id], 2));
+        // The stuck holder comes back: its outcome is not recorded.
+        assert!(!s.delivery_done(id, "old", 60).await.unwrap());
+        assert!(!s.delivery_retry(id, "old", 70, "late", 60).await.unwrap());
+        assert!(!s.delivery_failed(id, "old", "late", 60).await.unwrap());
+        assert!(s.delivery_failed(id, "new", "gone", 61).await.unwrap());
+        assert!(
+            !s.delivery_done(id, "new", 62).await.unwrap(),
+            "recorded once"
+        );
+        let st = s.delivery_stats(c).await.unwrap();
+        assert_eq!((st.pending, st.failed, st.done), (0, 1, 0));
+        assert_eq!(s.next_delivery_wake(c, 62).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn claims_released_at_start_are_taken_at_once() {
+        let (s, _d) = temp_store().await;
+        let c = s.ensure_connection("c").await.unwrap();
+        let other = s.ensure_connection("other").await.unwrap();
+        let id = s
+            .enqueue_delivery(c, &delivery("u", 1, "x"), 10)
+            .await
+            .unwrap();
+        let theirs = s
+            .enqueue_delivery(other, &delivery("u", 1, "y"), 10)
+            .await
+            .unwrap();
+        s.claim_deliveries(c, 10, "dead", i64::MAX, 10)
+            .await
+            .unwrap();
+        s.claim_deliveries(other, 10, "alive", i64::MAX, 10)
+            .await
+            .unwrap();
+        assert_eq!(s.release_delivery_claims(c).await.unwrap(), 1);
+        assert_eq!(
+            ids(&s.claim_deliveries(c, 11, "next", 100, 10).await.unwrap()),
+            vec![id]
+        );
+        assert!(
+            s.claim_deliveries(other, 11, "next", 100, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "another connection's claims stay"
+        );
+        assert!(s.delivery_done(theirs, "alive", 12).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn enqueue_in_tx_wakes_the_worker_only_after_commit() {
+        use futures::FutureExt;
+        let (s, _d) = temp_store().await;
+        let c = s.ensure_connection("c").await.unwrap();
+        let notify = s.deliveries_notify(c);
+        let mut tx = s.begin().await.unwrap();
+        tx.enqueue_delivery(c, &delivery("u", 1, "x"), 10)
+            .await
+            .unwrap();
+        drop(tx); // rolled back: nothing stored, nobody woken
+        assert_eq!(s.delivery_stats(c).await.unwrap().pending, 0);
+        assert!(notify.notified().now_or_never().is_none());
+        let mut tx = s.begin().await.unwrap();
+        tx.enqueue_delivery(c, &delivery("u", 1, "x"), 10)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert!(
+            notify.notified().now_or_never().is_some(),
+            "woken by the commit"
+        );
     }
 }

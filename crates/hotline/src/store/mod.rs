@@ -64,6 +64,9 @@ pub use stats::StatEvent;
 pub use tags::{Tag, TagMember};
 pub use updates::StoredUpdate;
 
+/// Rows buffered between SQLite's worker thread and the reading task (sqlx's default is 50).
+const ROW_CHANNEL_ROWS: usize = 1024;
+
 /// Migrations embedded in the binary (SQLite flavour).
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -131,15 +134,22 @@ pub fn now_ms() -> UnixMs {
         .unwrap_or(0)
 }
 
-/// Outbox wake-ups, one per connection, shared by every clone of the [`Store`].
+/// Queue wake-ups, one per connection and queue, shared by every clone of the [`Store`].
 #[derive(Default)]
 struct Wakers {
     map: Mutex<HashMap<ConnectionId, Arc<Notify>>>,
+    /// The webhook delivery workers' ([`events`]).
+    deliveries: Mutex<HashMap<ConnectionId, Arc<Notify>>>,
 }
 
 impl Wakers {
     fn get(&self, c: ConnectionId) -> Arc<Notify> {
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(c).or_default().clone()
+    }
+
+    fn deliveries(&self, c: ConnectionId) -> Arc<Notify> {
+        let mut map = self.deliveries.lock().unwrap_or_else(|e| e.into_inner());
         map.entry(c).or_default().clone()
     }
 }
@@ -183,7 +193,11 @@ impl Store {
             })
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Rows cross from SQLite's worker thread to the task through a bounded channel:
+            // at sqlx's default of 50 a long scan (`/stats` reads ~400k rows at 1M messages)
+            // wakes the reader every 50 rows. A deeper buffer lets the scan run ahead.
+            .row_buffer_size(ROW_CHANNEL_ROWS);
         if !memory {
             let path = opts.get_filename().to_path_buf();
             files::secure(&path).map_err(|source| StoreError::DataFiles { path, source })?;
@@ -240,6 +254,12 @@ impl Store {
     /// that enqueued intents for it.
     pub fn outbox_notify(&self, connection: ConnectionId) -> Arc<Notify> {
         self.wakers.get(connection)
+    }
+
+    /// The wake-up the webhook delivery worker of `connection` waits on; notified after
+    /// every commit that queued deliveries for it.
+    pub fn deliveries_notify(&self, connection: ConnectionId) -> Arc<Notify> {
+        self.wakers.deliveries(connection)
     }
 
     /// Closes the pool, waiting for checked-out connections (used at shutdown).
