@@ -247,3 +247,67 @@ async fn a_retried_mirror_links_its_copy_once() {
     .unwrap();
     assert_eq!(links, 1, "one link, committed with the completion");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_change_from_a_stale_copy_records_only_what_changed() {
+    let (t, _api, rx) = setup("").await;
+    let ann = t.person("Ann");
+    t.user_says(ann, "hello");
+    let thread = t.wait_topic("Ann").await;
+    t.operator_says(thread, "/close");
+    t.wait_until("closed", || t.topic_info(thread)["is_closed"] == true)
+        .await;
+    let app = t.app();
+    let ctx = &app.connections[0].ctx;
+    let pool = db(&t).await;
+    let id: i64 = sqlx::query_scalar("SELECT id FROM dialogs WHERE thread_id = $1")
+        .bind(thread)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    // A decision holds the dialog as read while closed; before it acts, another one
+    // reopens it (the user wrote). Then the first moves it to 🟨 from its stale copy.
+    let mut tx = app.store.begin().await.unwrap();
+    let stale = tx.dialog(id).await.unwrap().unwrap();
+    assert_eq!(stale.status, hotline::store::DialogStatus::Closed);
+    let now = hotline::store::now_ms();
+    assert!(ctx
+        .set_status(&mut tx, &stale, hotline::store::DialogStatus::New, now)
+        .await
+        .unwrap());
+    assert!(ctx
+        .set_status(&mut tx, &stale, hotline::store::DialogStatus::Wait, now)
+        .await
+        .unwrap());
+    tx.commit().await.unwrap();
+    t.wait_title(thread, "🟨").await;
+    // Every event of the decision was queued in its transaction: count them there.
+    let reopened: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM webhook_deliveries WHERE event = 'dialog_reopened'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(reopened, 1, "one dialog_reopened");
+    t.wait_until("four events", || rx.delivered().len() >= 4)
+        .await;
+    assert_eq!(
+        event_types(&rx.delivered()),
+        [
+            "dialog_created",
+            "message_received:hello",
+            "dialog_closed",
+            "dialog_reopened"
+        ]
+    );
+    let report = hotline::stats::compute(
+        &app.store,
+        ctx.connection,
+        0,
+        i64::MAX,
+        time::UtcOffset::UTC,
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.reopened, 1, "reopened once, not once per stale copy");
+}

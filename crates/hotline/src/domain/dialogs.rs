@@ -77,8 +77,10 @@ impl Context {
         Ok((dialog, created))
     }
 
-    /// Moves `dialog` (as read in this transaction) to `to`, recording what that means
-    /// (see the module). Returns whether the status changed.
+    /// Moves `dialog` to `to`, recording what that means (see the module). Returns whether
+    /// the status changed. What is recorded follows the status the row had when it changed,
+    /// not the one in `dialog`: a copy read before another transaction moved the dialog
+    /// (a reopening, say) must not record that move a second time.
     pub async fn set_status(
         &self,
         tx: &mut Tx,
@@ -86,11 +88,21 @@ impl Context {
         to: DialogStatus,
         now: UnixMs,
     ) -> Result<bool, StoreError> {
-        if !tx.set_dialog_status(dialog.id, to, now).await? {
-            return Ok(false);
+        let mut from = dialog.status;
+        loop {
+            if from == to {
+                return Ok(false);
+            }
+            if tx.set_dialog_status(dialog.id, from, to, now).await? {
+                break;
+            }
+            // Moved since `dialog` was read: change it from where it is now.
+            match tx.dialog(dialog.id).await? {
+                Some(d) => from = d.status,
+                None => return Ok(false),
+            }
         }
-        self.status_changed(tx, dialog.id, dialog.status, to)
-            .await?;
+        self.status_changed(tx, dialog.id, from, to).await?;
         Ok(true)
     }
 

@@ -115,9 +115,10 @@ store_methods! {
     pub async fn dialog_by_thread(&self, connection: ConnectionId, thread_id: i64) -> Option<Dialog> => dialog_by_thread;
     /// Records the topic id (or `None` when the topic was found deleted).
     pub async fn set_dialog_thread(&self, id: i64, thread_id: Option<i64>) -> () => set_dialog_thread;
-    /// Changes the status; `status_since` moves only when the status actually changes.
-    /// Returns whether it changed.
-    pub async fn set_dialog_status(&self, id: i64, status: DialogStatus, now: UnixMs) -> bool => set_dialog_status;
+    /// Changes the status from `from` to `status`; false (nothing written) when the dialog
+    /// is not in `from` (any more) or already in `status`, so the caller records exactly
+    /// the change that happened.
+    pub async fn set_dialog_status(&self, id: i64, from: DialogStatus, status: DialogStatus, now: UnixMs) -> bool => set_dialog_status;
     /// Marks the dialog as having passed the keyword gate.
     pub async fn set_dialog_activated(&self, id: i64, activated: bool) -> () => set_dialog_activated;
     /// Records activity without changing the status.
@@ -217,15 +218,18 @@ async fn set_dialog_thread(
 async fn set_dialog_status(
     c: &mut Conn,
     id: i64,
+    from: DialogStatus,
     status: DialogStatus,
     now: UnixMs,
 ) -> Result<bool, StoreError> {
     let r = sqlx::query(
-        "UPDATE dialogs SET status = $2, status_since = $3, last_activity_at = $3 WHERE id = $1 AND status <> $2",
+        "UPDATE dialogs SET status = $2, status_since = $3, last_activity_at = $3 \
+         WHERE id = $1 AND status = $4 AND status <> $2",
     )
     .bind(id)
     .bind(status.as_str())
     .bind(now)
+    .bind(from.as_str())
     .execute(&mut *c)
     .await?;
     Ok(r.rows_affected() > 0)
@@ -388,15 +392,15 @@ mod tests {
         // A topic id belongs to one dialog per connection.
         assert!(s.set_dialog_thread(dialogs[1].id, Some(55)).await.is_err());
         assert!(s
-            .set_dialog_status(dialogs[0].id, DialogStatus::Wait, 200)
+            .set_dialog_status(dialogs[0].id, DialogStatus::New, DialogStatus::Wait, 200)
             .await
             .unwrap());
         assert!(!s
-            .set_dialog_status(dialogs[0].id, DialogStatus::Wait, 300)
+            .set_dialog_status(dialogs[0].id, DialogStatus::Wait, DialogStatus::Wait, 300)
             .await
             .unwrap());
         assert!(s
-            .set_dialog_status(dialogs[1].id, DialogStatus::Wait, 400)
+            .set_dialog_status(dialogs[1].id, DialogStatus::New, DialogStatus::Wait, 400)
             .await
             .unwrap());
         let due = s.dialogs_waiting_since(conn, 350, 10).await.unwrap();
