@@ -3,6 +3,7 @@
 
 use crate::config::HideInfo;
 use crate::store::{Contact, DialogStatus};
+pub use crate::telegram::html;
 
 /// Telegram's limit for a topic name.
 pub const TOPIC_NAME_MAX: usize = 128;
@@ -70,13 +71,6 @@ pub fn truncate_chars(s: &str, max: usize) -> String {
     let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
     out.push('…');
     out
-}
-
-/// Escapes text for parse_mode HTML.
-pub fn html(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 /// The user card posted as a topic's first message (HTML).

@@ -38,9 +38,9 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
+use crate::config::constant_time_eq;
 use crate::config::Secret;
 use crate::domain::Context;
-use crate::intake::webhook::constant_time_eq;
 use crate::shutdown::{Shutdown, ShutdownTrigger};
 use crate::store::{Store, StoreError};
 

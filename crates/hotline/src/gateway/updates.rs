@@ -12,9 +12,9 @@ use axum::response::Response;
 use serde_json::{json, Map, Value};
 
 use super::{param_bool, param_i64, param_json, tg_error, tg_ok, Bot};
-use crate::intake::ALL_UPDATES;
 use crate::shutdown::Shutdown;
 use crate::store::{now_ms, GatewayState, Store, StoredUpdate, UnixMs};
+use crate::telegram::ALL_UPDATES;
 
 /// Telegram keeps undelivered updates this long.
 pub const KEEP_MS: UnixMs = 24 * 3600 * 1000;

@@ -23,34 +23,6 @@ use crate::gateway::order::{Order, Snapshot};
 use crate::shutdown::Shutdown;
 use crate::store::{now_ms, GatewayCall, Store, StoreError, Tx, UnixMs};
 
-/// Every update type: Hotline is the only consumer of the bot's updates (the gateway
-/// serves the parallel bot from the same log), so it asks for all of them.
-pub const ALL_UPDATES: &[&str] = &[
-    "message",
-    "edited_message",
-    "channel_post",
-    "edited_channel_post",
-    "business_connection",
-    "business_message",
-    "edited_business_message",
-    "deleted_business_messages",
-    "message_reaction",
-    "message_reaction_count",
-    "inline_query",
-    "chosen_inline_result",
-    "callback_query",
-    "shipping_query",
-    "pre_checkout_query",
-    "purchased_paid_media",
-    "poll",
-    "poll_answer",
-    "my_chat_member",
-    "chat_member",
-    "chat_join_request",
-    "chat_boost",
-    "removed_chat_boost",
-];
-
 /// Updates handled per transaction.
 const BATCH: i64 = 64;
 /// Waits after the store failed processing updates: 200 ms doubling to 6.4 s.
