@@ -161,7 +161,7 @@ impl StoreError {
     /// Whether the failure is the store's own (I/O, a full disk, locked, a broken pool)
     /// rather than caused by the item being processed (a constraint it violates, a row it
     /// cannot read): a systemic failure is retried as a whole and never counts against
-    /// one update (see [`crate::isolation`]).
+    /// one update (see `isolation`).
     pub fn is_systemic(&self) -> bool {
         match self {
             StoreError::Database(sqlx::Error::Database(e)) => {

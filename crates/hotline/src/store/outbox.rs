@@ -1,4 +1,4 @@
-//! Outbox rows. The scheduling policy lives in `crate::outbox`; this file only answers
+//! Outbox rows. The scheduling policy lives in `outbox`; this file only answers
 //! its questions with indexed queries:
 //! - due heads: pending rows that are due and have no older active row in their queue
 //!   `(target_chat, fairness_key)` — per-queue order is enforced here;

@@ -17,7 +17,7 @@ pub struct QuickReply {
     pub name: String,
     /// Lower-cased name.
     pub key: String,
-    /// What to send: a JSON array of items (see `crate::domain::resend`).
+    /// What to send: a JSON array of items (see `domain::resend`).
     pub items: Value,
     /// Where the original is (for forwarding and links).
     pub source_chat: i64,

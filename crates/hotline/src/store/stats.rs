@@ -1,6 +1,6 @@
 //! `/stats` reads the period's dialog events in one pass, in time order, straight off the
 //! `dialog_events_time` index (no sort, no temporary B-tree); the figures are folded in
-//! process as the rows stream by (`crate::stats::compute`), so memory grows with the
+//! process as the rows stream by (`stats::compute`), so memory grows with the
 //! period's dialogs, never with its messages.
 //!
 //! Why not aggregates in SQL: the per-episode figures need each dialog's events in order,

@@ -17,7 +17,7 @@ pub struct StoredUpdate {
     pub received_at: UnixMs,
     /// Whether the relay has processed it.
     pub processed: bool,
-    /// Failed attempts to process it (see `crate::isolation`).
+    /// Failed attempts to process it (see `isolation`).
     pub attempts: i64,
     /// After a failure: not to be processed again before this time.
     pub retry_at: Option<UnixMs>,
