@@ -247,7 +247,7 @@ pub struct ConnectionConfig {
 /// The whole validated configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// sqlx connection URL (`sqlite://...`).
+    /// sqlx connection URL: `sqlite://...` (the default) or `postgres://...`.
     pub database_url: String,
     /// HTTP server settings.
     pub http: HttpConfig,
@@ -345,12 +345,13 @@ impl Config {
         let database_url = env("HOTLINE_DATABASE_URL")
             .or(raw.database_url)
             .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
-        if !(database_url.starts_with("sqlite:")) {
+        let supported = ["sqlite:", "postgres://", "postgresql://"];
+        if !supported.iter().any(|p| database_url.starts_with(p)) {
             issue(
                 None,
                 "database_url",
                 format!(
-                    "unsupported database \"{}\" (only sqlite: for now)",
+                    "unsupported database \"{}\" (sqlite: or postgres://)",
                     redact_url(&database_url)
                 ),
             );

@@ -1,7 +1,7 @@
 //! Parsing `/command@bot args` the way Telegram clients send commands, and the one way a
 //! command answers. In the domain layer because every feature that owns a command
 //! (broadcast, export, stats, the API's admin commands) needs them, while the command
-//! dispatcher (`crate::commands`) sits above those features.
+//! dispatcher (`commands`) sits above those features.
 
 use crate::domain::Context;
 use crate::store::{StoreError, Tx};

@@ -258,6 +258,15 @@ async fn decide_calls(
     Ok(decided)
 }
 
+/// For an update that may pause the bot: once this transaction committed (after the
+/// pause's own hook, registered while handling it), the gateway serves what came after it.
+fn settle_after_commit(ctx: &Context, tx: &mut Tx, u: &crate::store::StoredUpdate) {
+    if crate::domain::handover::may_pause(ctx, &u.payload) {
+        let (pauses, id) = (ctx.pauses.clone(), u.update_id);
+        tx.after_commit(move || pauses.settle(id));
+    }
+}
+
 /// Records a failed attempt at `u`: when it may run again, or — after
 /// [`crate::isolation::MAX_ATTEMPTS`] — a dead letter with a notice in General (`None`).
 async fn update_failed(
@@ -400,7 +409,12 @@ pub async fn process_batch(
             async {
                 #[cfg(feature = "fault-injection")]
                 crate::fault::check(crate::fault::Site::Update, &u.payload.to_string());
-                crate::relay::handle(ctx, &mut tx, &u.payload).await
+                // A pause this update makes starts when it arrived (`domain::handover`).
+                crate::domain::handover::during_update(
+                    u.received_at,
+                    crate::relay::handle(ctx, &mut tx, &u.payload),
+                )
+                .await
             }
             .instrument(span.clone()),
         )
@@ -410,6 +424,7 @@ pub async fn process_batch(
                 // The savepoint stays open (nested under the next one) and the mark is
                 // written with the batch's at the end: two statements fewer per update,
                 // and the commit keeps everything either way.
+                settle_after_commit(ctx, &mut tx, u);
                 processed.push(u.update_id);
                 span.in_scope(|| tracing::debug!("update handled"));
                 handled += 1;
@@ -424,6 +439,9 @@ pub async fn process_batch(
         if let Some(at) = update_failed(ctx, &mut tx, u, &error).await? {
             held.extend(chat);
             retry_at = Some(retry_at.map_or(at, |r: UnixMs| r.min(at)));
+        } else {
+            // Given up (a dead letter): what came after it is served.
+            settle_after_commit(ctx, &mut tx, u);
         }
     }
     // A partial batch means every stored update was read; otherwise only calls that came
