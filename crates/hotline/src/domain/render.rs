@@ -72,6 +72,14 @@ pub fn truncate_chars(s: &str, max: usize) -> String {
     out
 }
 
+/// A `t.me` link to a topic of the group (works for its members), so a note can point
+/// operators at a topic the bot can no longer post in.
+pub fn topic_link(group: i64, thread: i64) -> String {
+    let internal = (-group).to_string();
+    let internal = internal.strip_prefix("100").unwrap_or(&internal);
+    format!("https://t.me/c/{internal}/{thread}")
+}
+
 /// Escapes text for parse_mode HTML.
 pub fn html(s: &str) -> String {
     s.replace('&', "&amp;")
