@@ -519,7 +519,7 @@ async fn start_on(
             }
             Mode::Webhook { url, secret } => {
                 let hook = format!("{}/telegram/{}", url.trim_end_matches('/'), ctx.name);
-                let extra = json!({"secret_token": secret.expose(), "allowed_updates": intake::ALL_UPDATES});
+                let extra = json!({"secret_token": secret.expose(), "allowed_updates": crate::telegram::ALL_UPDATES});
                 c.tg.set_webhook(&hook, extra)
                     .await
                     .map_err(|e| StartError::Connection {

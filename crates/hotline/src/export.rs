@@ -7,14 +7,14 @@ use std::io::Write;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::broadcast::segment_error;
-use crate::commands::answer;
-use crate::commands::parse::Parsed;
 use crate::domain::render::html;
 use crate::domain::roles;
+use crate::domain::slash::answer;
+use crate::domain::slash::Parsed;
 use crate::domain::topics::Topics;
 use crate::domain::Context;
 use crate::outbox::{Action, Classify, Execute, Failure, Registry};
+use crate::segments::segment_error;
 use crate::segments::{self, SegmentError};
 use crate::store::{now_ms, ConnectionId, ExportRow, Intent, Store, StoreError, Tx, UnixMs};
 use crate::telegram::TgError;

@@ -1,10 +1,27 @@
 //! Hotline: a self-hosted helpdesk inside Telegram.
 //!
-//! Module map (see `docs/reference/ARCHITECTURE.md`): `config` reads and validates the
-//! configuration, `store` remembers, `telegram` talks to the Bot API, `outbox` delivers
-//! decided intents durably and within Telegram's limits. Deciding code (relay, commands,
-//! gateway) never calls Telegram directly: it writes outbox intents in the same store
-//! transaction that records its decision.
+//! Deciding code never calls Telegram directly: it writes outbox intents in the same store
+//! transaction that records its decision. The modules form layers; a module refers only to
+//! its own layer or the ones below, and no two modules refer to each other, directly or in
+//! a ring (`tests/layering.rs` checks both; docs/architecture.md draws the layers).
+//!
+//! Module map, bottom layer first:
+//! - **foundation**: `config` reads and validates the configuration; `store` remembers
+//!   (all SQL); `telegram` talks to the Bot API; `metrics` and `ready` serve `/metrics`
+//!   and `/ready`; `isolation` keeps one poison item from stopping the others (dead
+//!   letters); `backoff` is the one retry policy; `shutdown`, `logging`, `console` (CLI
+//!   output) and `fault` (test-only fault hooks) are plumbing.
+//! - **outbox core**: `outbox` delivers intents durably within Telegram's limits; features
+//!   register their executors in its open action registry, it knows none of them.
+//! - **domain**: `domain` is one connection as decisions see it: typed dialog operations,
+//!   the one event recorder, topics, message links, wording, masking, command parsing.
+//! - **features**: `intake` (updates into the log, then the processor), `relay` (user ↔
+//!   topic), `commands` (operator commands), `gateway` (the parallel bot's Bot API
+//!   gateway), `api` (REST API and webhook events), `broadcast` (`/send`), `segments`
+//!   (the segment language), `export`, `stats`, `closing` (close message and rating),
+//!   `backup` (backup and restore).
+//! - **entry**: `app` (start-up and wiring), `http` (the HTTP port), `sandbox` (`hotline
+//!   sandbox`); the binary's `main.rs` sits on top.
 
 #![warn(missing_docs)]
 

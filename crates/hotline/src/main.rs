@@ -277,7 +277,7 @@ async fn sandbox(options: hotline::sandbox::Options) -> Result<(), ExitCode> {
         ExitCode::FAILURE
     })?;
     hotline::outln!("Hotline sandbox is running: open {}", sandbox.page_url);
-    hotline::api::cli::print_sandbox_key(&sandbox.hotline).await;
+    hotline::sandbox::print_sandbox_key(&sandbox.hotline).await;
     hotline::outln!(
         "(Telegram emulator at {}, Hotline at http://{}; Ctrl-C to stop)",
         sandbox.emulator.url(),

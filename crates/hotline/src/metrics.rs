@@ -389,18 +389,6 @@ pub fn gateway_request(name: &str, method: &str, status: u16, elapsed: Duration)
         .observe(elapsed.as_secs_f64());
 }
 
-/// The outcome label of a Bot API result.
-pub fn outcome_of<T>(r: &Result<T, crate::telegram::TgError>) -> String {
-    use crate::telegram::TgError;
-    match r {
-        Ok(_) => "ok".into(),
-        Err(TgError::RetryAfter(_)) => "429".into(),
-        Err(TgError::Transient(_)) => "transient".into(),
-        Err(TgError::Permanent { code, .. }) => code.to_string(),
-        Err(TgError::Decode(_)) => "decode".into(),
-    }
-}
-
 fn lane_name(lane: i64) -> &'static str {
     match Lane::from_i64(lane) {
         Some(Lane::Reply) => "reply",

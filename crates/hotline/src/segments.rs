@@ -590,6 +590,16 @@ pub async fn resolve_tx(
     Ok(compile(&expr, &tags, now, tz, base))
 }
 
+/// A segment error as HTML with a caret under the position.
+pub fn segment_error(src: &str, e: &SegmentError) -> String {
+    format!(
+        "Segment error at position {}: {}\n<pre>{}</pre>",
+        e.pos,
+        crate::telegram::html(&e.message),
+        crate::telegram::html(&e.pointer(src))
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,11 +18,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use time::{Date, UtcOffset};
 
-use crate::commands::answer;
-use crate::commands::parse::Parsed;
 use crate::domain::events::{Event, Subscriber};
 use crate::domain::render::html;
 use crate::domain::roles;
+use crate::domain::slash::answer;
+use crate::domain::slash::Parsed;
 use crate::domain::topics::Topics;
 use crate::domain::Context;
 use crate::outbox::{Action, Classify, Execute, Failure, Registry};

@@ -178,6 +178,69 @@ async fn bot_off_withholds_the_users_updates_and_bot_on_gives_them_back() {
     t.assert_conformant();
 }
 
+/// The pause race: a user's message stored a few ms after an operator's `/bot off`
+/// (often in the same getUpdates batch, always before the command is processed) never
+/// reaches the bot, though the bot long-polls all along; one right after `/bot on` does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_message_right_after_bot_off_is_withheld_and_one_right_after_bot_on_is_not() {
+    let t = spawn_app().await;
+    let mut bot = Backend::new(&t);
+    let ann = t.person("Ann");
+    t.user_says(ann, "hi");
+    bot.next("Ann's hi", |u| is_text(u, "hi")).await;
+    let thread = t.wait_topic("Ann").await;
+    // The bot polls without a pause, as a busy bot does.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let poller = tokio::spawn(async move {
+        while !stop2.load(std::sync::atomic::Ordering::Acquire) {
+            bot.poll(1).await;
+        }
+        bot
+    });
+    for round in 0..4 {
+        t.operator_says(thread, "/bot off");
+        t.user_says(ann, &format!("right after off {round}"));
+        t.wait_in_topic(thread, &format!("right after off {round}"))
+            .await;
+        t.wait_until("⏸ in the title", || title(&t, thread).contains('⏸'))
+            .await;
+        t.operator_says(thread, "/bot on");
+        t.user_says(ann, &format!("right after on {round}"));
+        t.wait_in_topic(thread, &format!("right after on {round}"))
+            .await;
+        t.wait_until("⏸ gone from the title", || {
+            !title(&t, thread).contains('⏸')
+        })
+        .await;
+    }
+    t.user_says(ann, "the end");
+    t.wait_in_topic(thread, "the end").await;
+    stop.store(true, std::sync::atomic::Ordering::Release);
+    let mut bot = poller.await.expect("poller");
+    if !bot.saw("the end") {
+        bot.next("the last message", |u| is_text(u, "the end"))
+            .await;
+    }
+    let texts: Vec<&str> = bot
+        .seen
+        .iter()
+        .filter_map(|u| u["message"]["text"].as_str())
+        .collect();
+    for round in 0..4 {
+        let off = format!("right after off {round}");
+        let on = format!("right after on {round}");
+        assert!(
+            !texts.contains(&off.as_str()),
+            "{off} was sent after /bot off: {texts:?}"
+        );
+        assert!(
+            texts.contains(&on.as_str()),
+            "{on} was sent after /bot on: {texts:?}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn auto_handover_rest_and_the_bots_own_method_with_signed_events() {
     let (t, api, rx) = with_webhooks("bot_paused,bot_resumed", "AUTO_HANDOVER = true").await;

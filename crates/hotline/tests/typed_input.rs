@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use hotline::broadcast;
-use hotline::commands::parse::{parse as parse_command, Slash};
 use hotline::config::{Config, ConfigError, MaskPatterns, Params, TimeZone, PARAM_NAMES};
+use hotline::domain::slash::{parse as parse_command, Slash};
 use hotline::segments::{self, Cmp, Expr, TimeField, TimeValue};
 use hotline::stats::{parse_period, MAX_PERIOD_DAYS};
 use proptest::prelude::*;
@@ -321,7 +321,7 @@ proptest! {
         let text = format!("{text}{digits}");
         let ents = json!(entities.iter().map(|(o, l, t)| json!({"type": t, "offset": o, "length": l})).collect::<Vec<_>>());
         let all = MaskPatterns { cards: true, phones: true, emails: true };
-        if let Some((masked, _)) = hotline::relay::privacy::mask_text(&text, Some(&ents), &all) {
+        if let Some((masked, _)) = hotline::domain::mask::mask_text(&text, Some(&ents), &all) {
             prop_assert_eq!(masked.encode_utf16().count(), text.encode_utf16().count());
         }
     }

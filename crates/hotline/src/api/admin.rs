@@ -7,8 +7,8 @@
 use serde_json::Value;
 
 use super::send::{ApiAction, ApiJob};
-use crate::commands::parse::Parsed;
 use crate::domain::render::html;
+use crate::domain::slash::Parsed;
 use crate::domain::Context;
 use crate::store::StoreError;
 use crate::store::{now_ms, Tx};
@@ -20,7 +20,7 @@ pub async fn apikey(
     msg: &Value,
     cmd: &Parsed,
 ) -> Result<(), StoreError> {
-    if !crate::commands::require_admin(ctx, tx, msg, None).await? {
+    if !crate::domain::roles::require_admin(ctx, tx, msg, None).await? {
         return Ok(());
     }
     let reply_to = msg["message_id"].as_i64();
@@ -76,5 +76,5 @@ pub async fn apikey(
         },
         _ => "Usage: /apikey, /apikey new NAME, /apikey revoke ID".to_string(),
     };
-    crate::commands::answer(ctx, tx, None, reply_to, text).await
+    crate::domain::slash::answer(ctx, tx, None, reply_to, text).await
 }

@@ -132,15 +132,3 @@ pub async fn webhook_secret(
     crate::outln!("{secret}");
     Ok(())
 }
-
-/// `hotline sandbox`: creates a key for the demo connection and prints it with the API's
-/// address, so the API (and schemathesis) can be tried at once.
-pub async fn print_sandbox_key(running: &crate::app::Running) {
-    let Some(c) = running.connections.first() else {
-        return;
-    };
-    match super::auth::create_key(&running.store, c.ctx.connection, "sandbox", "sandbox").await {
-        Ok(k) => crate::outln!("REST API: http://{}/api/v1 (key: {})", running.addr, k.key),
-        Err(e) => eprintln!("sandbox: no API key: {e}"),
-    }
-}

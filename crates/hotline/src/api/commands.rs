@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::delivery::ReplyTo;
 use super::events;
-use crate::commands::parse::Parsed;
+use crate::domain::slash::Parsed;
 use crate::domain::Context;
 use crate::store::StoreError;
 use crate::store::Tx;

@@ -60,8 +60,6 @@ const SECRET_KEY: &str = "webhook_secret";
 const PREVIOUS_KEY: &str = "webhook_secret_previous";
 /// Store key of the end of the previous secret's grace period (Unix ms).
 const PREVIOUS_UNTIL_KEY: &str = "webhook_secret_previous_until";
-/// Default grace period of a rotated-out secret (`webhooks.secret_grace_secs`).
-pub const DEFAULT_SECRET_GRACE: Duration = Duration::from_secs(24 * 3600);
 
 /// The hex HMAC-SHA256 of `"<t>.<body>"` under `secret`.
 pub fn sign(secret: &str, t: i64, body: &str) -> String {

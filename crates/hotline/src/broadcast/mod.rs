@@ -21,13 +21,13 @@ pub use run::{register, report_csv, run, BroadcastExecutor, RunConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::commands::answer;
-use crate::commands::parse::Parsed;
 use crate::domain::render::html;
 use crate::domain::roles;
+use crate::domain::slash::answer;
+use crate::domain::slash::Parsed;
 use crate::domain::Context;
 use crate::outbox::{Action as _, Lane};
-use crate::segments::{self, SegmentError};
+use crate::segments::{self, segment_error, SegmentError};
 use crate::store::{
     now_ms, Broadcast, NewBroadcast, RecipientCounts, Store, StoreError, Tx, UnixMs,
 };
@@ -496,16 +496,6 @@ pub fn parse_args(
         start_at,
         paid,
     })
-}
-
-/// A segment error as HTML with a caret under the position.
-pub fn segment_error(src: &str, e: &SegmentError) -> String {
-    format!(
-        "Segment error at position {}: {}\n<pre>{}</pre>",
-        e.pos,
-        html(&e.message),
-        html(&e.pointer(src))
-    )
 }
 
 /// Parses `YYYY-MM-DD HH:MM` in `tz`.

@@ -5,8 +5,8 @@
 use crate::domain::Context;
 use crate::store::{now_ms, Dialog, PauseReason, StoreError, Tx};
 
-use super::answer;
-use super::parse::Parsed;
+use crate::domain::slash::answer;
+use crate::domain::slash::Parsed;
 
 /// Runs `/bot [off|on]` typed in the dialog's topic by `operator`.
 pub async fn run(

@@ -3,10 +3,10 @@
 
 use serde_json::Value;
 
-use super::answer;
 use crate::config::HideInfo;
 use crate::domain::render;
 use crate::domain::roles::{is_admin_message, require_admin};
+use crate::domain::slash::answer;
 use crate::domain::topics::{Card, Direct};
 use crate::domain::Context;
 use crate::store::StoreError;

@@ -5,11 +5,11 @@
 
 use serde_json::Value;
 
-use super::answer;
-use super::parse::Parsed;
 use super::say::message_link;
 use crate::domain::render::html;
 use crate::domain::roles::require_admin;
+use crate::domain::slash::answer;
+use crate::domain::slash::Parsed;
 use crate::domain::topics::Title;
 use crate::domain::Context;
 use crate::store::StoreError;

@@ -7,20 +7,17 @@ pub mod comment;
 mod help;
 mod mark;
 mod new;
-pub mod parse;
 mod say;
 pub(crate) mod settings;
 mod status;
 
-pub use crate::domain::roles::require_admin;
-
 use serde_json::Value;
 
 use crate::domain::render::html;
+use crate::domain::slash::{answer, Parsed};
 use crate::domain::Context;
 use crate::store::StoreError;
 use crate::store::{Dialog, Tx};
-use parse::Parsed;
 
 /// A command typed in a dialog topic.
 pub async fn topic(
@@ -79,17 +76,6 @@ pub async fn general(
         }
         _ => unknown(ctx, tx, msg, None, cmd, reply_to).await,
     }
-}
-
-/// Answers in the same place the command was typed.
-pub(crate) async fn answer(
-    ctx: &Context,
-    tx: &mut Tx,
-    dialog: Option<i64>,
-    reply_to: Option<i64>,
-    text: String,
-) -> Result<(), StoreError> {
-    ctx.notice(tx, dialog, reply_to, text).await
 }
 
 async fn unknown(

@@ -1,9 +1,9 @@
 //! `/new USER_ID` or `/new @username` in General: open a dialog with a known contact so
 //! operators can write first.
 
-use super::answer;
-use super::parse::Parsed;
 use crate::domain::render::html;
+use crate::domain::slash::answer;
+use crate::domain::slash::Parsed;
 use crate::domain::topics::Card;
 use crate::domain::Context;
 use crate::store::StoreError;

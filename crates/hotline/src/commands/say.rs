@@ -8,12 +8,12 @@
 
 use serde_json::Value;
 
-use super::answer;
 use super::mark::valid_name;
-use super::parse::Parsed;
 use crate::domain::content;
 use crate::domain::render::html;
 use crate::domain::resend;
+use crate::domain::slash::answer;
+use crate::domain::slash::Parsed;
 use crate::domain::Context;
 use crate::store::StoreError;
 use crate::store::{now_ms, Dialog, NewQuickReply, Tx, MEDIA_ITEMS_TTL_MS};

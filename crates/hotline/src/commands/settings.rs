@@ -5,11 +5,11 @@
 
 use serde_json::Value;
 
-use super::answer;
-use super::parse::Parsed;
 use crate::config::PARAM_NAMES;
 use crate::domain::render::html;
 use crate::domain::roles::{author, require_admin, Author};
+use crate::domain::slash::answer;
+use crate::domain::slash::Parsed;
 use crate::domain::Context;
 use crate::store::StoreError;
 use crate::store::Tx;
@@ -124,7 +124,7 @@ pub async fn prefetch(ctx: &Context, update: &Value) {
     let Some(text) = msg["text"].as_str() else {
         return;
     };
-    let Some(super::parse::Slash::Command(cmd)) = super::parse::parse(text) else {
+    let Some(crate::domain::slash::Slash::Command(cmd)) = crate::domain::slash::parse(text) else {
         return;
     };
     if cmd.name != "set" {

@@ -31,6 +31,13 @@ pub use targets::{non_public, IpRange, WebhookTargets};
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://hotline.db";
 /// Default public Bot API server.
 pub const DEFAULT_API_URL: &str = "https://api.telegram.org";
+/// Default grace period of a rotated-out webhook signing secret (`webhooks.secret_grace_secs`).
+pub const DEFAULT_SECRET_GRACE: Duration = Duration::from_secs(24 * 3600);
+
+/// Compares secrets without an early exit (webhook secret tokens, gateway tokens).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
 
 /// A secret string (bot token, webhook secret) whose `Debug`/`Display` never reveal it,
 /// so it can sit inside structs that get logged.
@@ -240,7 +247,7 @@ pub struct ConnectionConfig {
 /// The whole validated configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// sqlx connection URL (`sqlite://...`).
+    /// sqlx connection URL: `sqlite://...` (the default) or `postgres://...`.
     pub database_url: String,
     /// HTTP server settings.
     pub http: HttpConfig,
@@ -338,12 +345,13 @@ impl Config {
         let database_url = env("HOTLINE_DATABASE_URL")
             .or(raw.database_url)
             .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
-        if !(database_url.starts_with("sqlite:")) {
+        let supported = ["sqlite:", "postgres://", "postgresql://"];
+        if !supported.iter().any(|p| database_url.starts_with(p)) {
             issue(
                 None,
                 "database_url",
                 format!(
-                    "unsupported database \"{}\" (only sqlite: for now)",
+                    "unsupported database \"{}\" (sqlite: or postgres://)",
                     redact_url(&database_url)
                 ),
             );
@@ -403,7 +411,7 @@ impl Config {
         }
 
         let webhook_secret_grace = match raw.webhooks.secret_grace_secs {
-            None => crate::api::delivery::DEFAULT_SECRET_GRACE,
+            None => DEFAULT_SECRET_GRACE,
             Some(v) if (0..=259_200).contains(&v) => Duration::from_secs(v as u64),
             Some(v) => {
                 issue(
@@ -411,7 +419,7 @@ impl Config {
                     "webhooks.secret_grace_secs",
                     format!("{v} is out of range: 0–259200 (72 h)"),
                 );
-                crate::api::delivery::DEFAULT_SECRET_GRACE
+                DEFAULT_SECRET_GRACE
             }
         };
 

@@ -2,10 +2,10 @@
 //!
 //! A decision describes what it did as an [`Event`] and hands it to [`Context::record`]
 //! inside its transaction; every [`Subscriber`] of the connection writes its rows there —
-//! the dialog history ([`super::history`]), analytics (`crate::stats`), webhook deliveries
-//! (`crate::api::events`) — so each row exists exactly when its decision was committed, and
+//! the dialog history ([`super::history`]), analytics (`stats`), webhook deliveries
+//! (`api::events`) — so each row exists exactly when its decision was committed, and
 //! no path can forget one of them. A new subscriber (a metric, another export) implements
-//! [`Subscriber`] and joins the list `crate::app` builds for each connection.
+//! [`Subscriber`] and joins the list `app` builds for each connection.
 
 use std::sync::Arc;
 

@@ -9,8 +9,16 @@
 //! so it does not matter when the bot polls. The spans live in `bot_pauses` and, for the
 //! gateway's hot path, in [`Pauses`] (updated only after the deciding transaction
 //! commits).
+//!
+//! A pause made by an update (an operator's `/bot off`, an answer under `AUTO_HANDOVER`)
+//! starts when Hotline received that update, not when it was processed: a user's message
+//! stored a few ms after the command is withheld too. Until such an update is processed
+//! (and its span is in [`Pauses`]), the gateway serves nothing stored after it
+//! ([`may_pause`], [`Pauses::settled`]).
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::RwLock;
 
 use serde_json::Value;
@@ -31,6 +39,47 @@ struct Span {
 #[derive(Debug, Default)]
 pub struct Pauses {
     spans: RwLock<HashMap<i64, Vec<Span>>>,
+    /// The newest update that may pause ([`may_pause`]) whose processing committed and
+    /// whose span (if any) is in `spans`; updates up to the log's end at start count as
+    /// settled (their spans were loaded from the store).
+    settled: AtomicI64,
+}
+
+tokio::task_local! {
+    /// When Hotline received the update being processed (see [`during_update`]).
+    static UPDATE_RECEIVED_AT: UnixMs;
+}
+
+/// Runs the processing of one update (received at `received_at`): a pause it makes
+/// starts then, not when it is processed.
+pub async fn during_update<F: Future>(received_at: UnixMs, fut: F) -> F::Output {
+    UPDATE_RECEIVED_AT.scope(received_at, fut).await
+}
+
+/// Where a pause made now starts: at the update being processed, if any.
+fn pause_start(now: UnixMs) -> UnixMs {
+    UPDATE_RECEIVED_AT
+        .try_with(|at| (*at).min(now))
+        .unwrap_or(now)
+}
+
+/// Whether processing the stored update `payload` may pause the bot for a user: a message
+/// in the backend group that is a `/bot` command or, with `AUTO_HANDOVER`, any message
+/// there. The gateway serves nothing stored after such an update until it is settled.
+pub fn may_pause(ctx: &Context, payload: &Value) -> bool {
+    let Some(msg) = payload.get("message") else {
+        return false;
+    };
+    if msg["chat"]["id"].as_i64() != Some(ctx.group_id) {
+        return false;
+    }
+    if ctx.with_params(|p| p.auto_handover) {
+        return true;
+    }
+    msg["text"].as_str().is_some_and(|t| {
+        t.strip_prefix("/bot")
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '@', '\n']))
+    })
 }
 
 impl Pauses {
@@ -44,6 +93,18 @@ impl Pauses {
             }
         }
         p
+    }
+
+    /// Marks the update `update_id` as settled: its processing committed and its pause,
+    /// if it made one, is in effect here. Call after the commit (after the pause's own
+    /// hook).
+    pub fn settle(&self, update_id: i64) {
+        self.settled.fetch_max(update_id, Ordering::AcqRel);
+    }
+
+    /// Whether the update `update_id` (one that [`may_pause`]) is settled.
+    pub fn settled(&self, update_id: i64) -> bool {
+        self.settled.load(Ordering::Acquire) >= update_id
     }
 
     /// Whether the bot is paused for `chat` now.
@@ -146,7 +207,9 @@ impl Context {
             return Ok(false);
         };
         let chat = contact.user_id;
-        tx.insert_pause(self.connection, dialog.id, chat, reason, by, now)
+        // Made by an update: from when that update arrived (see the module doc).
+        let from = pause_start(now);
+        tx.insert_pause(self.connection, dialog.id, chat, reason, by, from)
             .await?;
         self.record(
             tx,
@@ -158,7 +221,7 @@ impl Context {
         )
         .await?;
         let pauses = self.pauses.clone();
-        tx.after_commit(move || pauses.begin(chat, now));
+        tx.after_commit(move || pauses.begin(chat, from));
         self.to_group(tx, Some(dialog.id), &Title { dialog: dialog.id })
             .await?;
         self.notice(tx, Some(dialog.id), reply_to, notice(true, reason))
@@ -240,11 +303,13 @@ impl Context {
         let Some(open) = tx.open_pause(dialog).await? else {
             return Ok(false);
         };
-        tx.end_pause(dialog, reason, by, now).await?;
+        // Made by an update: from when that update arrived, like a pause.
+        let until = pause_start(now).max(open.paused_at);
+        tx.end_pause(dialog, reason, by, until).await?;
         self.record(tx, Event::BotResumed { dialog, reason, by })
             .await?;
         let (pauses, chat) = (self.pauses.clone(), open.user_chat_id);
-        tx.after_commit(move || pauses.end(chat, now));
+        tx.after_commit(move || pauses.end(chat, until));
         self.to_group(tx, Some(dialog), &Title { dialog }).await?;
         self.notice(tx, Some(dialog), reply_to, notice(false, reason))
             .await?;

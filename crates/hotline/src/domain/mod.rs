@@ -23,11 +23,13 @@ pub mod events;
 pub mod handover;
 pub mod history;
 pub mod links;
+pub mod mask;
 pub mod quick_replies;
 pub mod recap;
 pub mod render;
 pub mod resend;
 pub mod roles;
+pub mod slash;
 pub mod topics;
 pub mod views;
 

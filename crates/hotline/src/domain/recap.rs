@@ -56,7 +56,7 @@ impl Context {
             lines.len()
         );
         for l in &lines {
-            let shown = crate::relay::privacy::mask_text(&l.text, None, &mask)
+            let shown = super::mask::mask_text(&l.text, None, &mask)
                 .map(|(t, _)| t)
                 .unwrap_or_else(|| l.text.clone());
             let who = if l.author == "bot" { "🤖" } else { "👤" };

@@ -3,6 +3,7 @@
 
 use crate::config::HideInfo;
 use crate::store::{Contact, DialogStatus};
+pub use crate::telegram::html;
 
 /// Telegram's limit for a topic name.
 pub const TOPIC_NAME_MAX: usize = 128;
@@ -78,13 +79,6 @@ pub fn topic_link(group: i64, thread: i64) -> String {
     let internal = (-group).to_string();
     let internal = internal.strip_prefix("100").unwrap_or(&internal);
     format!("https://t.me/c/{internal}/{thread}")
-}
-
-/// Escapes text for parse_mode HTML.
-pub fn html(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 /// The user card posted as a topic's first message (HTML).

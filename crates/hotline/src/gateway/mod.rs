@@ -38,9 +38,9 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
+use crate::config::constant_time_eq;
 use crate::config::Secret;
 use crate::domain::Context;
-use crate::intake::webhook::constant_time_eq;
 use crate::shutdown::{Shutdown, ShutdownTrigger};
 use crate::store::{Store, StoreError};
 
@@ -177,8 +177,18 @@ impl Gateway {
                 s.ctx.mark_gateway_in_use();
             }
             let state = state.unwrap_or_default();
-            s.updates
-                .notify(store.last_update_id(s.ctx.connection).await?.unwrap_or(0));
+            let last = store.last_update_id(s.ctx.connection).await?.unwrap_or(0);
+            s.updates.notify(last);
+            // Pauses made by processed updates were loaded with the context; the first
+            // unprocessed update and those after it settle as the processor gets to them.
+            let first_unprocessed = store
+                .unprocessed_updates(s.ctx.connection, 1)
+                .await?
+                .first()
+                .map(|u| u.update_id);
+            s.ctx
+                .pauses
+                .settle(first_unprocessed.map_or(last, |id| id - 1));
             let journal = journal::Journal::start(store.clone(), s.ctx.connection, s.wake);
             bots.push(Arc::new(Bot {
                 token: s.token,

@@ -86,6 +86,9 @@ struct Window {
     read_to: i64,
     /// The last read stopped at the window's size: read again when there is room.
     more: bool,
+    /// The last read stopped before an unsettled update that may pause the bot: read
+    /// again shortly (see `Bot::scan`).
+    blocked: bool,
     in_flight: usize,
     /// Done updates still in the window (ahead of the confirmed offset).
     ahead: usize,
@@ -99,6 +102,7 @@ impl Window {
             lanes: HashMap::new(),
             read_to: confirmed,
             more: true,
+            blocked: false,
             in_flight: 0,
             ahead: 0,
         }
@@ -187,10 +191,11 @@ pub async fn push_loop(bot: Arc<Bot>, mut shutdown: Shutdown) {
         if w.more && w.updates.len() < WINDOW {
             let room = WINDOW - w.updates.len();
             match bot.scan(w.read_to, &w.target.allowed, room).await {
-                Ok((found, read_to)) => {
-                    w.more = found.len() == room;
-                    w.read_to = read_to;
-                    for u in found {
+                Ok(scan) => {
+                    w.more = scan.found.len() == room;
+                    w.blocked = scan.blocked;
+                    w.read_to = scan.read_to;
+                    for u in scan.found {
                         let lane = lane_of(&u.payload);
                         w.lanes
                             .entry(lane)
@@ -252,6 +257,9 @@ pub async fn push_loop(bot: Arc<Bot>, mut shutdown: Shutdown) {
             _ = changed.changed() => {}
             _ = stored.changed(), if room => { w.more = true; }
             _ = sleep_until(retry), if retry.is_some() => {}
+            _ = tokio::time::sleep(super::updates::BLOCKED_RETRY), if w.blocked && room => {
+                w.more = true;
+            }
             _ = shutdown.recv() => {}
         }
     }

@@ -12,9 +12,9 @@ use axum::response::Response;
 use serde_json::{json, Map, Value};
 
 use super::{param_bool, param_i64, param_json, tg_error, tg_ok, Bot};
-use crate::intake::ALL_UPDATES;
 use crate::shutdown::Shutdown;
 use crate::store::{now_ms, GatewayState, Store, StoredUpdate, UnixMs};
+use crate::telegram::ALL_UPDATES;
 
 /// Telegram keeps undelivered updates this long.
 pub const KEEP_MS: UnixMs = 24 * 3600 * 1000;
@@ -117,41 +117,67 @@ impl Bot {
         allowed: &Option<Vec<String>>,
         limit: usize,
     ) -> Result<Vec<StoredUpdate>, crate::store::StoreError> {
-        Ok(self.scan(after, allowed, limit).await?.0)
+        Ok(self.scan(after, allowed, limit).await?.found)
     }
 
     /// Like [`Bot::pending`], also returning the last update id looked at (deliverable or
-    /// not): the next scan starts there. `limit` reached = there may be more.
+    /// not): the next scan starts there. `limit` reached = there may be more. The scan
+    /// stops before an update that may pause the bot and is not settled yet (see
+    /// `domain::handover`): what came after it may be withheld once it is processed.
     pub(super) async fn scan(
         &self,
         after: i64,
         allowed: &Option<Vec<String>>,
         limit: usize,
-    ) -> Result<(Vec<StoredUpdate>, i64), crate::store::StoreError> {
+    ) -> Result<Scan, crate::store::StoreError> {
         let now = now_ms();
-        let mut out = Vec::new();
-        let mut cursor = after;
+        let mut out = Scan {
+            found: Vec::new(),
+            read_to: after,
+            blocked: false,
+        };
         loop {
             let batch = self
                 .store
-                .updates_after(self.ctx.connection, cursor, 200)
+                .updates_after(self.ctx.connection, out.read_to, 200)
                 .await?;
             let full = batch.len() == 200;
             for u in batch {
-                cursor = u.update_id;
+                if !self.ctx.pauses.settled(u.update_id)
+                    && crate::domain::handover::may_pause(&self.ctx, &u.payload)
+                {
+                    out.blocked = true;
+                    return Ok(out);
+                }
+                out.read_to = u.update_id;
                 if self.deliverable(allowed, &u, now) {
-                    out.push(u);
-                    if out.len() >= limit {
-                        return Ok((out, cursor));
+                    out.found.push(u);
+                    if out.found.len() >= limit {
+                        return Ok(out);
                     }
                 }
             }
             if !full {
-                return Ok((out, cursor));
+                return Ok(out);
             }
         }
     }
 }
+
+/// What [`Bot::scan`] found.
+pub(super) struct Scan {
+    /// Deliverable updates, in order.
+    pub found: Vec<StoredUpdate>,
+    /// The last update id looked at: the next scan starts after it.
+    pub read_to: i64,
+    /// Stopped before an update that may pause the bot and is not processed yet: scan
+    /// again shortly ([`BLOCKED_RETRY`]).
+    pub blocked: bool,
+}
+
+/// How soon a scan stopped by an unprocessed `/bot` command (or operator answer under
+/// `AUTO_HANDOVER`) is retried: the update processor settles it within milliseconds.
+pub const BLOCKED_RETRY: Duration = Duration::from_millis(10);
 
 fn store_failed(e: crate::store::StoreError) -> Response {
     tracing::error!(error = %e, "gateway: the update log is not readable");
@@ -253,11 +279,11 @@ async fn get_updates(bot: &Arc<Bot>, p: &Map<String, Value>) -> Response {
     let mut stop = bot.shutdown.get().cloned().unwrap_or_else(Shutdown::never);
     loop {
         stored.borrow_and_update();
-        let found = match bot
-            .pending(state.confirmed, &state.allowed_updates, limit)
+        let (found, blocked) = match bot
+            .scan(state.confirmed, &state.allowed_updates, limit)
             .await
         {
-            Ok(f) => f,
+            Ok(s) => (s.found, s.blocked),
             Err(e) => return store_failed(e),
         };
         if !found.is_empty() || tokio::time::Instant::now() >= deadline {
@@ -274,6 +300,7 @@ async fn get_updates(bot: &Arc<Bot>, p: &Map<String, Value>) -> Response {
             _ = stored.changed() => {}
             _ = changed.changed() => {}
             _ = tokio::time::sleep_until(deadline) => {}
+            _ = tokio::time::sleep(BLOCKED_RETRY), if blocked => {}
         }
         let live = bot.live();
         if live.generation != generation {

@@ -23,34 +23,6 @@ use crate::gateway::order::{Order, Snapshot};
 use crate::shutdown::Shutdown;
 use crate::store::{now_ms, GatewayCall, Store, StoreError, Tx, UnixMs};
 
-/// Every update type: Hotline is the only consumer of the bot's updates (the gateway
-/// serves the parallel bot from the same log), so it asks for all of them.
-pub const ALL_UPDATES: &[&str] = &[
-    "message",
-    "edited_message",
-    "channel_post",
-    "edited_channel_post",
-    "business_connection",
-    "business_message",
-    "edited_business_message",
-    "deleted_business_messages",
-    "message_reaction",
-    "message_reaction_count",
-    "inline_query",
-    "chosen_inline_result",
-    "callback_query",
-    "shipping_query",
-    "pre_checkout_query",
-    "purchased_paid_media",
-    "poll",
-    "poll_answer",
-    "my_chat_member",
-    "chat_member",
-    "chat_join_request",
-    "chat_boost",
-    "removed_chat_boost",
-];
-
 /// Updates handled per transaction.
 const BATCH: i64 = 64;
 /// Waits after the store failed processing updates: 200 ms doubling to 6.4 s.
@@ -286,6 +258,15 @@ async fn decide_calls(
     Ok(decided)
 }
 
+/// For an update that may pause the bot: once this transaction committed (after the
+/// pause's own hook, registered while handling it), the gateway serves what came after it.
+fn settle_after_commit(ctx: &Context, tx: &mut Tx, u: &crate::store::StoredUpdate) {
+    if crate::domain::handover::may_pause(ctx, &u.payload) {
+        let (pauses, id) = (ctx.pauses.clone(), u.update_id);
+        tx.after_commit(move || pauses.settle(id));
+    }
+}
+
 /// Records a failed attempt at `u`: when it may run again, or — after
 /// [`crate::isolation::MAX_ATTEMPTS`] — a dead letter with a notice in General (`None`).
 async fn update_failed(
@@ -427,7 +408,12 @@ pub async fn process_batch(
             async {
                 #[cfg(feature = "fault-injection")]
                 crate::fault::check(crate::fault::Site::Update, &u.payload.to_string());
-                crate::relay::handle(ctx, &mut tx, &u.payload).await
+                // A pause this update makes starts when it arrived (`domain::handover`).
+                crate::domain::handover::during_update(
+                    u.received_at,
+                    crate::relay::handle(ctx, &mut tx, &u.payload),
+                )
+                .await
             }
             .instrument(span.clone()),
         )
@@ -435,6 +421,7 @@ pub async fn process_batch(
         let error = match outcome {
             Ok(Ok(())) => {
                 tx.release_savepoint().await?;
+                settle_after_commit(ctx, &mut tx, u);
                 tx.mark_update_processed(ctx.connection, u.update_id, now_ms())
                     .await?;
                 span.in_scope(|| tracing::debug!("update handled"));
@@ -450,6 +437,9 @@ pub async fn process_batch(
         if let Some(at) = update_failed(ctx, &mut tx, u, &error).await? {
             held.extend(chat);
             retry_at = Some(retry_at.map_or(at, |r: UnixMs| r.min(at)));
+        } else {
+            // Given up (a dead letter): what came after it is served.
+            settle_after_commit(ctx, &mut tx, u);
         }
     }
     // A partial batch means every stored update was read; otherwise only calls that came

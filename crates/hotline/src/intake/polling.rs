@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::ALL_UPDATES;
 use crate::backoff::Backoff;
 use crate::gateway::order::Order;
 use crate::shutdown::Shutdown;
 use crate::store::{now_ms, ConnectionId, Store};
+use crate::telegram::ALL_UPDATES;
 use crate::telegram::{Client, TgError};
 
 /// Long-poll timeout asked of Telegram, in seconds.

@@ -9,7 +9,7 @@ use axum::Json;
 use serde_json::Value;
 use tokio::sync::Notify;
 
-use crate::config::Secret;
+use crate::config::{constant_time_eq, Secret};
 use crate::store::{now_ms, ConnectionId, Store};
 
 /// What the webhook route needs per connection.
@@ -74,9 +74,4 @@ pub async fn receive(
             StatusCode::INTERNAL_SERVER_ERROR
         }
     }
-}
-
-/// Compares secrets without an early exit.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -441,10 +441,10 @@ async fn panicked(
                 "{DEAD_LETTER_PREFIX}: an outgoing {} (intent {}) failed {} times and was set \
                  aside: {}\nEverything else goes on. <code>hotline dead-letters list</code> \
                  shows it; <code>hotline dead-letters retry intent {}</code> runs it again.",
-                crate::domain::render::html(&kind),
+                crate::telegram::html(&kind),
                 intent.id.0,
                 intent.attempts,
-                crate::domain::render::html(&error),
+                crate::telegram::html(&error),
                 intent.id.0
             );
             notice(&mut tx, text).await?;

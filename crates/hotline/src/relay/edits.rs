@@ -19,7 +19,7 @@ pub(super) async fn user_edit(ctx: &Context, tx: &mut Tx, msg: &Value) -> Result
         return Ok(());
     };
     let mut snapshot = content::edit_snapshot(msg);
-    super::privacy::mask_snapshot(&mut snapshot, &ctx.params().mask_patterns);
+    crate::domain::mask::mask_snapshot(&mut snapshot, &ctx.params().mask_patterns);
     let edit = EditIn {
         dialog: dialog.id,
         user_message: id,

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::actions::{CopyIn, CopyOut, EditIn, EditOut, SendIn};
-use super::privacy;
 use crate::domain::content::{copyable, input_media};
 use crate::domain::events::Event;
 use crate::domain::links::Links;
@@ -404,7 +403,7 @@ impl Execute<SendIn> for RelayExecutor {
                 .await?;
             let mut pairs = Vec::new();
             for (id, mut item) in album.into_iter().filter(|(id, _)| ids.contains(id)) {
-                privacy::mask_item(&mut item, &params.mask_patterns);
+                crate::domain::mask::mask_item(&mut item, &params.mask_patterns);
                 pairs.push((id, item));
             }
             pairs.into_iter().unzip()

@@ -64,8 +64,11 @@ async fn on_edit(ctx: &Context, tx: &mut Tx, msg: &Value) -> Result<(), StoreErr
     }
 }
 
-/// The user blocked or unblocked the bot.
+/// The user blocked or unblocked the bot; or the bot's own rights in the group changed.
 async fn on_my_chat_member(ctx: &Context, tx: &mut Tx, m: &Value) -> Result<(), StoreError> {
+    if m["chat"]["id"].as_i64() == Some(ctx.group_id) {
+        return on_own_rights(ctx, tx, m).await;
+    }
     if m["chat"]["type"] != "private" {
         return Ok(());
     }
@@ -90,4 +93,48 @@ async fn on_my_chat_member(ctx: &Context, tx: &mut Tx, m: &Value) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// Whether a ChatMember lets the bot run the group: an administrator who may manage topics
+/// (the creator may do everything).
+fn can_run_group(member: &Value) -> bool {
+    match member["status"].as_str() {
+        Some("creator") => true,
+        Some("administrator") => member["can_manage_topics"].as_bool() == Some(true),
+        _ => false,
+    }
+}
+
+/// The bot's own status in the backend group changed (issue 16): losing the right to manage
+/// topics means new dialogs cannot get a topic and status titles cannot change, so the team
+/// hears it at once (in General, and in the log) instead of finding out from failures; getting
+/// it back is confirmed the same way. Other changes (a title, an unrelated right) say nothing.
+async fn on_own_rights(ctx: &Context, tx: &mut Tx, m: &Value) -> Result<(), StoreError> {
+    let before = can_run_group(&m["old_chat_member"]);
+    let now = can_run_group(&m["new_chat_member"]);
+    let text = match (before, now) {
+        (true, false) => {
+            tracing::error!(
+                connection = ctx.connection.0,
+                status = m["new_chat_member"]["status"].as_str().unwrap_or(""),
+                "the bot lost the right to manage topics in the group"
+            );
+            "⚠️ I am no longer an administrator with the right to manage topics in this \
+             group: new dialogs cannot get a topic and statuses cannot be shown until an \
+             administrator gives me back “Manage topics”."
+        }
+        (false, true) => {
+            tracing::info!(
+                connection = ctx.connection.0,
+                "the bot can manage topics in the group again"
+            );
+            "✅ I can manage topics in this group again."
+        }
+        _ => return Ok(()),
+    };
+    if m["new_chat_member"]["status"] == "kicked" || m["new_chat_member"]["status"] == "left" {
+        // Nothing can be posted in a group the bot is no longer in: the log says it.
+        return Ok(());
+    }
+    ctx.notice(tx, None, None, text.to_string()).await
 }

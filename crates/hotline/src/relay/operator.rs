@@ -4,8 +4,9 @@
 use serde_json::Value;
 
 use super::actions::CopyOut;
-use crate::commands::{self, parse::Slash};
+use crate::commands;
 use crate::domain::events::Event;
+use crate::domain::slash::{self, Slash};
 use crate::domain::{content, Context};
 use crate::store::{now_ms, Direction, PauseReason, StoreError, Tx};
 
@@ -27,7 +28,7 @@ pub(super) async fn group_message(
     } else {
         None
     };
-    let slash = commands::parse::parse(content::text(msg));
+    let slash = slash::parse(content::text(msg));
     let Some(thread) = thread else {
         if let Some(Slash::Command(cmd)) = slash {
             if cmd.is_for(&ctx.bot.username) {

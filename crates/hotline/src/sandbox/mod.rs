@@ -174,3 +174,16 @@ gateway_plain_http_webhooks = true
         _tmp: tmp,
     })
 }
+
+/// `hotline sandbox`: creates a key for the demo connection and prints it with the API's
+/// address, so the API (and schemathesis) can be tried at once.
+pub async fn print_sandbox_key(running: &Running) {
+    let Some(c) = running.connections.first() else {
+        return;
+    };
+    match crate::api::auth::create_key(&running.store, c.ctx.connection, "sandbox", "sandbox").await
+    {
+        Ok(k) => crate::outln!("REST API: http://{}/api/v1 (key: {})", running.addr, k.key),
+        Err(e) => eprintln!("sandbox: no API key: {e}"),
+    }
+}

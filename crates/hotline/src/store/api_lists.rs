@@ -42,7 +42,7 @@ async fn list_contacts(
     });
     Ok(sqlx::query_as(
         "SELECT id, user_id, first_name, last_name, username, language_code, first_seen_at, \
-         last_message_at, start_param, banned, blocked FROM contacts \
+         last_message_at, start_param, CAST(banned AS INTEGER) AS banned, CAST(blocked AS INTEGER) AS blocked FROM contacts \
          WHERE connection_id = $1 AND id > $2 \
          AND ($3 IS NULL OR banned = $3) AND ($4 IS NULL OR blocked = $4) \
          AND ($5 IS NULL OR language_code = $5) \
@@ -68,7 +68,7 @@ async fn list_dialogs(
     limit: i64,
 ) -> Result<Vec<Dialog>, StoreError> {
     sqlx::query(
-        "SELECT id, connection_id, contact_id, thread_id, status, status_since, activated, created_at, \
+        "SELECT id, connection_id, contact_id, thread_id, status, status_since, CAST(activated AS INTEGER) AS activated, created_at, \
          last_activity_at FROM dialogs WHERE connection_id = $1 AND id > $2 AND ($3 IS NULL OR status = $3) \
          ORDER BY id LIMIT $4",
     )
@@ -95,7 +95,7 @@ impl super::Store {
     ) -> Result<Vec<Contact>, StoreError> {
         let sql = format!(
             "SELECT c.id, c.user_id, c.first_name, c.last_name, c.username, c.language_code, \
-             c.first_seen_at, c.last_message_at, c.start_param, c.banned, c.blocked FROM contacts c \
+             c.first_seen_at, c.last_message_at, c.start_param, CAST(c.banned AS INTEGER) AS banned, CAST(c.blocked AS INTEGER) AS blocked FROM contacts c \
              WHERE c.connection_id = $1 AND c.id > $2 AND ({}) ORDER BY c.id LIMIT $3",
             segment.sql
         );

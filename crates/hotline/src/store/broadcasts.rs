@@ -25,6 +25,7 @@ pub struct Broadcast {
     /// The admin who prepared it.
     pub created_by: i64,
     /// Sent with allow_paid_broadcast.
+    #[sqlx(try_from = "super::Flag")]
     pub paid: bool,
     /// Not before this time.
     pub start_at: UnixMs,
@@ -163,15 +164,17 @@ pub struct ExportRow {
     /// Messages to the user (operators, intercepted).
     pub messages_out: i64,
     /// Blocked the bot.
+    #[sqlx(try_from = "super::Flag")]
     pub blocked: bool,
     /// Banned.
+    #[sqlx(try_from = "super::Flag")]
     pub banned: bool,
     /// The dialog's latest satisfaction rating (1–5), if the user gave one.
     pub rating: Option<i64>,
 }
 
 const BROADCAST: &str =
-    "id, connection_id, state, audience, source_ids, created_by, paid, start_at, \
+    "id, connection_id, state, audience, source_ids, created_by, CAST(paid AS INTEGER) AS paid, start_at, \
      control_message, total, created_at, started_at, finished_at";
 
 store_methods! {
@@ -279,9 +282,9 @@ async fn set_total(c: &mut Conn, broadcast: i64) -> Result<i64, StoreError> {
 
 /// Binds a compiled segment's values onto a query.
 pub(crate) fn bind_segment<'q>(
-    mut q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
     seg: &'q Compiled,
-) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
     for b in &seg.binds {
         q = match b {
             Bind::Int(v) => q.bind(*v),
@@ -500,7 +503,7 @@ async fn delivery(
     seq: i64,
 ) -> Result<Option<RecipientDelivery>, StoreError> {
     let row = sqlx::query(
-        "SELECT r.state, r.user_id, r.contact_id, b.state AS bstate, b.source_ids, b.paid \
+        "SELECT r.state, r.user_id, r.contact_id, b.state AS bstate, b.source_ids, CAST(b.paid AS INTEGER) AS paid \
          FROM broadcast_recipients r JOIN broadcasts b ON b.id = r.broadcast_id \
          WHERE r.broadcast_id = $1 AND r.seq = $2",
     )
@@ -519,7 +522,7 @@ async fn delivery(
             table: "broadcasts",
             message: e.to_string(),
         })?,
-        paid: r.try_get("paid")?,
+        paid: super::flag(&r, "paid")?,
     }))
 }
 
@@ -713,12 +716,12 @@ impl Store {
         let sql = format!(
             "SELECT c.user_id, c.first_name, c.last_name, c.username, c.language_code, \
                c.first_seen_at, c.last_message_at, \
-               (SELECT group_concat(t.name, ',') FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id \
+               (SELECT string_agg(t.name, ',') FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id \
                   WHERE ct.contact_id = c.id) AS tags, \
                d.status AS dialog_status, \
                (SELECT COUNT(*) FROM message_links l WHERE l.dialog_id = d.id AND l.direction = 'incoming') AS messages_in, \
                (SELECT COUNT(*) FROM message_links l WHERE l.dialog_id = d.id AND l.direction <> 'incoming') AS messages_out, \
-               c.blocked, c.banned, \
+               CAST(c.blocked AS INTEGER) AS blocked, CAST(c.banned AS INTEGER) AS banned, \
                (SELECT r.score FROM dialog_ratings r WHERE r.dialog_id = d.id AND r.score IS NOT NULL \
                   ORDER BY r.id DESC LIMIT 1) AS rating \
              FROM contacts c LEFT JOIN dialogs d ON d.contact_id = c.id AND d.connection_id = c.connection_id \

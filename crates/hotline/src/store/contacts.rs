@@ -41,8 +41,10 @@ pub struct Contact {
     /// The `/start` deep-link parameter of the first visit.
     pub start_param: Option<String>,
     /// Banned with `/ban`: messages ignored.
+    #[sqlx(try_from = "super::Flag")]
     pub banned: bool,
     /// The user blocked the bot (cleared when they write again).
+    #[sqlx(try_from = "super::Flag")]
     pub blocked: bool,
 }
 
@@ -58,7 +60,7 @@ impl Contact {
 
 const COLUMNS: &str =
     "id, user_id, first_name, last_name, username, language_code, first_seen_at, \
-                       last_message_at, start_param, banned, blocked";
+                       last_message_at, start_param, CAST(banned AS INTEGER) AS banned, CAST(blocked AS INTEGER) AS blocked";
 
 store_methods! {
     /// The relay's hot path in one statement: creates or refreshes the contact from a

@@ -1,6 +1,6 @@
 //! Dead letters: items given up on after repeated failures — updates (`dead_at` set),
 //! outbox intents and webhook deliveries in state `failed` — listed, re-queued or dropped
-//! by `hotline dead-letters` (see `crate::isolation`).
+//! by `hotline dead-letters` (see `isolation`).
 
 use sqlx::Row;
 

@@ -81,9 +81,9 @@ pub struct Dialog {
 }
 
 const COLUMNS: &str =
-    "id, connection_id, contact_id, thread_id, status, status_since, activated, created_at, last_activity_at";
+    "id, connection_id, contact_id, thread_id, status, status_since, CAST(activated AS INTEGER) AS activated, created_at, last_activity_at";
 
-pub(super) fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Dialog, StoreError> {
+pub(super) fn from_row(r: &super::DbRow) -> Result<Dialog, StoreError> {
     let status: String = r.try_get("status")?;
     Ok(Dialog {
         id: r.try_get("id")?,
@@ -95,7 +95,7 @@ pub(super) fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Dialog, StoreError
             message,
         })?,
         status_since: r.try_get("status_since")?,
-        activated: r.try_get("activated")?,
+        activated: super::flag(r, "activated")?,
         created_at: r.try_get("created_at")?,
         last_activity_at: r.try_get("last_activity_at")?,
     })
@@ -337,11 +337,11 @@ async fn dialog_with_contact(
     id: i64,
 ) -> Result<Option<(Dialog, super::Contact)>, StoreError> {
     let row = sqlx::query(
-        "SELECT d.id, d.connection_id, d.contact_id, d.thread_id, d.status, d.status_since, d.activated, \
+        "SELECT d.id, d.connection_id, d.contact_id, d.thread_id, d.status, d.status_since, CAST(d.activated AS INTEGER) AS activated, \
          d.created_at, d.last_activity_at, c.user_id AS c_user_id, c.first_name AS c_first_name, \
          c.last_name AS c_last_name, c.username AS c_username, c.language_code AS c_language_code, \
          c.first_seen_at AS c_first_seen_at, c.last_message_at AS c_last_message_at, \
-         c.start_param AS c_start_param, c.banned AS c_banned, c.blocked AS c_blocked \
+         c.start_param AS c_start_param, CAST(c.banned AS INTEGER) AS c_banned, CAST(c.blocked AS INTEGER) AS c_blocked \
          FROM dialogs d JOIN contacts c ON c.id = d.contact_id WHERE d.id = $1",
     )
     .bind(id)
@@ -359,8 +359,8 @@ async fn dialog_with_contact(
         first_seen_at: r.try_get("c_first_seen_at")?,
         last_message_at: r.try_get("c_last_message_at")?,
         start_param: r.try_get("c_start_param")?,
-        banned: r.try_get("c_banned")?,
-        blocked: r.try_get("c_blocked")?,
+        banned: super::flag(&r, "c_banned")?,
+        blocked: super::flag(&r, "c_blocked")?,
     };
     Ok(Some((d, contact)))
 }

@@ -1,4 +1,4 @@
-//! A condition over contacts compiled elsewhere (from a segment, see `crate::segments`)
+//! A condition over contacts compiled elsewhere (from a segment, see `segments`)
 //! and run here: the store only binds its values in order.
 
 /// A value bound to a compiled condition's placeholders, in order.

@@ -1,6 +1,6 @@
 //! What `/metrics` reads from the database at scrape time (queue depths, dialogs by status,
 //! broadcast progress). These queries never run on the relay path: the HTTP handler calls
-//! them at most once per cache period (`crate::metrics`).
+//! them at most once per cache period (`metrics`).
 
 use sqlx::Row;
 

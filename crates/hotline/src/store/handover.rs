@@ -71,7 +71,7 @@ pub struct Pause {
     pub resumed_at: Option<UnixMs>,
 }
 
-fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Pause, StoreError> {
+fn from_row(r: &super::DbRow) -> Result<Pause, StoreError> {
     let reason: String = r.try_get("reason")?;
     Ok(Pause {
         id: r.try_get("id")?,

@@ -74,7 +74,7 @@ const COLUMNS: &str =
     "id, dialog_id, user_chat_id, user_message_id, group_chat_id, group_message_id, \
                        direction, kind, created_at";
 
-fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<MessageLink, StoreError> {
+fn from_row(r: &super::DbRow) -> Result<MessageLink, StoreError> {
     let dir: String = r.try_get("direction")?;
     Ok(MessageLink {
         id: r.try_get("id")?,

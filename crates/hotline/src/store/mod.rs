@@ -1,8 +1,11 @@
 //! Persistence behind one narrow interface. All SQL of Hotline lives in this module.
 //!
-//! The default backend is SQLite (WAL, `busy_timeout`, foreign keys). Queries use runtime
-//! `sqlx::query` with `$N` placeholders and portable SQL (`ON CONFLICT`, `RETURNING`,
-//! partial indexes) so a PostgreSQL backend can later implement the same methods; callers
+//! Two backends run the same queries: SQLite (the embedded default: WAL, `busy_timeout`,
+//! foreign keys; see `sqlite_backend.rs`) and PostgreSQL (`postgres_backend.rs`). Queries
+//! go through sqlx's `Any` driver as runtime `sqlx::query` with `$N` placeholders and
+//! portable SQL (`ON CONFLICT`, `RETURNING`, partial indexes); each backend has its own
+//! migrations with the same schema. Boolean columns are read as `CAST(x AS INTEGER)` (see
+//! [`Flag`]) because the `Any` driver cannot map SQLite's `BOOLEAN` declared type. Callers
 //! only see domain types ([`Contact`], [`Dialog`], [`Intent`], ...).
 //!
 //! Reads and single writes go through [`Store`]; a decision that changes several rows and
@@ -26,20 +29,21 @@ mod handover;
 mod links;
 mod outbox;
 mod params;
+mod postgres_backend;
 mod quick_replies;
 mod ratings;
 mod recap;
+mod sqlite_backend;
 mod stats;
 mod tags;
+pub mod testdb;
 mod updates;
 
 use std::collections::{BTreeSet, HashMap};
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AnyPool};
 use tokio::sync::Notify;
 
 pub use api_keys::{ApiKey, ApiUpload};
@@ -64,11 +68,64 @@ pub use stats::StatEvent;
 pub use tags::{Tag, TagMember};
 pub use updates::StoredUpdate;
 
-/// Rows buffered between SQLite's worker thread and the reading task (sqlx's default is 50).
-const ROW_CHANNEL_ROWS: usize = 1024;
+/// The database engine behind a [`Store`], chosen by the URL scheme.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// `sqlite://path` or `sqlite::memory:`: the embedded default.
+    Sqlite,
+    /// `postgres://` or `postgresql://`: a PostgreSQL server (15 or newer).
+    Postgres,
+}
 
-/// Migrations embedded in the binary (SQLite flavour).
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+impl Backend {
+    /// The backend a database URL names, or `None` for an unsupported scheme.
+    pub fn of_url(url: &str) -> Option<Backend> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// A boolean column read through `CAST(col AS INTEGER)`: SQLite stores booleans as
+/// integers and the `Any` driver decodes `bool` only from a real boolean, so both
+/// backends select flags as integers and this turns them back into `bool`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Flag(pub bool);
+
+impl From<Flag> for bool {
+    fn from(f: Flag) -> bool {
+        f.0
+    }
+}
+
+impl sqlx::Type<sqlx::Any> for Flag {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <i64 as sqlx::Type<sqlx::Any>>::type_info()
+    }
+    fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
+        <i64 as sqlx::Type<sqlx::Any>>::compatible(ty)
+            || <bool as sqlx::Type<sqlx::Any>>::compatible(ty)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Any> for Flag {
+    fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        if let Ok(b) = <bool as sqlx::Decode<sqlx::Any>>::decode(value.clone()) {
+            return Ok(Flag(b));
+        }
+        Ok(Flag(<i64 as sqlx::Decode<sqlx::Any>>::decode(value)? != 0))
+    }
+}
+
+/// Reads the flag column `col` of `r` (selected as `CAST(col AS INTEGER)`).
+pub(crate) fn flag(r: &DbRow, col: &str) -> Result<bool, sqlx::Error> {
+    use sqlx::Row;
+    Ok(r.try_get::<Flag, _>(col)?.0)
+}
 
 /// Storage failures. Messages never contain the database password.
 #[derive(Debug, thiserror::Error)]
@@ -104,7 +161,7 @@ impl StoreError {
     /// Whether the failure is the store's own (I/O, a full disk, locked, a broken pool)
     /// rather than caused by the item being processed (a constraint it violates, a row it
     /// cannot read): a systemic failure is retried as a whole and never counts against
-    /// one update (see [`crate::isolation`]).
+    /// one update (see `isolation`).
     pub fn is_systemic(&self) -> bool {
         match self {
             StoreError::Database(sqlx::Error::Database(e)) => {
@@ -157,7 +214,8 @@ impl Wakers {
 /// Handle to the database. Cheap to clone; all clones share the pool and the wake-ups.
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
     wakers: Arc<Wakers>,
     /// Taken by every [`Tx`] until it ends: SQLite has one writer at a time, and a
     /// transaction that waits in SQLite's busy handler sleeps in steps of up to 100 ms
@@ -168,68 +226,46 @@ pub struct Store {
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
+            .field("backend", &self.backend)
             .field("pool_size", &self.pool.size())
             .finish()
     }
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `url` (`sqlite://path`, `sqlite::memory:`);
-    /// its directory and files are made private first ([`files`]).
-    /// Does not migrate: call [`Store::migrate`] (the server does at start).
+    /// Opens the database at `url`: `sqlite://path` (created if needed; its directory and
+    /// files are made private first, see [`files`]), `sqlite::memory:`, or
+    /// `postgres://user@host/db`. Does not migrate: call [`Store::migrate`] (the server
+    /// does at start).
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        if !url.starts_with("sqlite:") {
-            return Err(StoreError::UnsupportedUrl(
-                url.split('@').next_back().unwrap_or("").to_string(),
-            ));
-        }
-        let memory = url.contains(":memory:");
-        let opts = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(if memory {
-                SqliteJournalMode::Memory
-            } else {
-                SqliteJournalMode::Wal
-            })
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true)
-            // Rows cross from SQLite's worker thread to the task through a bounded channel:
-            // at sqlx's default of 50 a long scan (`/stats` reads ~400k rows at 1M messages)
-            // wakes the reader every 50 rows. A deeper buffer lets the scan run ahead.
-            .row_buffer_size(ROW_CHANNEL_ROWS);
-        if !memory {
-            let path = opts.get_filename().to_path_buf();
-            files::secure(&path).map_err(|source| StoreError::DataFiles { path, source })?;
-        }
-        // An in-memory database exists per connection: keep exactly one.
-        let max = if memory { 1 } else { 8 };
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max)
-            .min_connections(if memory { 1 } else { 0 })
-            .idle_timeout(if memory {
-                None
-            } else {
-                Some(Duration::from_secs(600))
-            })
-            .max_lifetime(if memory {
-                None
-            } else {
-                Some(Duration::from_secs(3600))
-            })
-            .connect_with(opts)
-            .await?;
-        tracing::debug!(memory, "store opened");
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of_url(url).ok_or_else(|| {
+            StoreError::UnsupportedUrl(url.split('@').next_back().unwrap_or("").to_string())
+        })?;
+        let pool = match backend {
+            Backend::Sqlite => sqlite_backend::open(url).await?,
+            Backend::Postgres => postgres_backend::open(url).await?,
+        };
+        tracing::debug!(?backend, "store opened");
         Ok(Self {
             pool,
+            backend,
             wakers: Arc::default(),
             writer: Arc::default(),
         })
     }
 
-    /// Applies pending migrations.
+    /// Which engine this store runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies pending migrations (each backend has its own set, same schema).
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        MIGRATOR.run(&self.pool).await?;
+        match self.backend {
+            Backend::Sqlite => sqlite_backend::MIGRATOR.run(&self.pool).await?,
+            Backend::Postgres => postgres_backend::MIGRATOR.run(&self.pool).await?,
+        }
         Ok(())
     }
 
@@ -242,7 +278,10 @@ impl Store {
             // it writes fails with SQLITE_BUSY_SNAPSHOT (not waited out by the busy
             // timeout) when another writer commits in between; every Hotline transaction
             // writes, so waiting for the lock up front costs nothing and never fails.
-            tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            tx: match self.backend {
+                Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+                Backend::Postgres => self.pool.begin().await?,
+            },
             wake: BTreeSet::new(),
             wakers: self.wakers.clone(),
             after_commit: Vec::new(),
@@ -267,14 +306,14 @@ impl Store {
         self.pool.close().await;
     }
 
-    async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Sqlite>, StoreError> {
+    async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
         Ok(self.pool.acquire().await?)
     }
 }
 
 /// A store transaction. Dropping it without [`Tx::commit`] rolls back.
 pub struct Tx {
-    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    tx: sqlx::Transaction<'static, sqlx::Any>,
     /// This process's turn to write (see [`Store::begin`]); released when the Tx ends.
     _writer: tokio::sync::OwnedMutexGuard<()>,
     wake: BTreeSet<ConnectionId>,
@@ -344,7 +383,7 @@ impl Tx {
 }
 
 /// Declares methods available both on [`Store`] (auto-commit) and on [`Tx`] (inside the
-/// transaction), forwarding to one implementation over `&mut SqliteConnection`.
+/// transaction), forwarding to one implementation over `&mut AnyConnection`.
 macro_rules! store_methods {
     ($(
         $(#[$meta:meta])*
@@ -381,19 +420,23 @@ impl Store {
 }
 
 /// Shorthand for the connection type every query function takes.
-type Conn = SqliteConnection;
+type Conn = AnyConnection;
+
+/// Shorthand for the row type query functions read.
+type DbRow = AnyRow;
 
 #[cfg(test)]
 pub(crate) mod testutil {
     use super::*;
 
-    /// A migrated store in a fresh temporary file (WAL needs a real file).
-    pub async fn temp_store() -> (Store, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = Store::open(&url).await.unwrap();
+    /// A migrated store in a fresh database on the backend of
+    /// [`testdb::test_backend`] (a temporary file for SQLite: WAL needs a real file);
+    /// the database goes away with the returned guard.
+    pub async fn temp_store() -> (Store, testdb::TestDatabase) {
+        let db = testdb::TestDatabase::create(None).await;
+        let store = Store::open(db.url()).await.unwrap();
         store.migrate().await.unwrap();
-        (store, dir)
+        (store, db)
     }
 }
 
@@ -430,7 +473,7 @@ mod tests {
     #[tokio::test]
     async fn rejects_other_databases() {
         assert!(matches!(
-            Store::open("postgres://u:pw@h/db").await,
+            Store::open("mysql://u:pw@h/db").await,
             Err(StoreError::UnsupportedUrl(u)) if !u.contains("pw")
         ));
     }

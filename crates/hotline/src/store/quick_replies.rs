@@ -17,7 +17,7 @@ pub struct QuickReply {
     pub name: String,
     /// Lower-cased name.
     pub key: String,
-    /// What to send: a JSON array of items (see `crate::domain::resend`).
+    /// What to send: a JSON array of items (see `domain::resend`).
     pub items: Value,
     /// Where the original is (for forwarding and links).
     pub source_chat: i64,
@@ -59,7 +59,7 @@ store_methods! {
     pub async fn media_album(&self, connection: ConnectionId, chat_id: i64, message_id: i64, since: UnixMs) -> Vec<(i64, Value)> => media_album;
 }
 
-fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<QuickReply, StoreError> {
+fn from_row(r: &super::DbRow) -> Result<QuickReply, StoreError> {
     let corrupt = |m: String| StoreError::Corrupt {
         table: "quick_replies",
         message: m,

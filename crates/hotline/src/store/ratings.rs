@@ -22,7 +22,7 @@ pub struct Rating {
     pub rated_at: Option<UnixMs>,
 }
 
-fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Rating, StoreError> {
+fn from_row(r: &super::DbRow) -> Result<Rating, StoreError> {
     Ok(Rating {
         id: r.try_get("id")?,
         dialog_id: r.try_get("dialog_id")?,

@@ -17,13 +17,13 @@ pub struct StoredUpdate {
     pub received_at: UnixMs,
     /// Whether the relay has processed it.
     pub processed: bool,
-    /// Failed attempts to process it (see `crate::isolation`).
+    /// Failed attempts to process it (see `isolation`).
     pub attempts: i64,
     /// After a failure: not to be processed again before this time.
     pub retry_at: Option<UnixMs>,
 }
 
-fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<StoredUpdate, StoreError> {
+fn from_row(r: &super::DbRow) -> Result<StoredUpdate, StoreError> {
     let text: String = r.try_get("payload")?;
     Ok(StoredUpdate {
         update_id: r.try_get("update_id")?,
@@ -32,7 +32,7 @@ fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<StoredUpdate, StoreError> {
             message: e.to_string(),
         })?,
         received_at: r.try_get("received_at")?,
-        processed: r.try_get("processed")?,
+        processed: super::flag(r, "processed")?,
         attempts: r.try_get("attempts")?,
         retry_at: r.try_get("retry_at")?,
     })
@@ -84,7 +84,8 @@ async fn insert_updates(
     Ok(n)
 }
 
-const COLUMNS: &str = "update_id, payload, received_at, processed, attempts, retry_at";
+const COLUMNS: &str =
+    "update_id, payload, received_at, CAST(processed AS INTEGER) AS processed, attempts, retry_at";
 
 async fn unprocessed_updates(
     c: &mut Conn,

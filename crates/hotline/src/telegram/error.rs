@@ -124,6 +124,17 @@ impl TgError {
     }
 }
 
+/// The outcome label of a Bot API result.
+pub fn outcome_of<T>(r: &Result<T, TgError>) -> String {
+    match r {
+        Ok(_) => "ok".into(),
+        Err(TgError::RetryAfter(_)) => "429".into(),
+        Err(TgError::Transient(_)) => "transient".into(),
+        Err(TgError::Permanent { code, .. }) => code.to_string(),
+        Err(TgError::Decode(_)) => "decode".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

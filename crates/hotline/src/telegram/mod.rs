@@ -13,10 +13,46 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
 
 use crate::config::Secret;
-pub use error::TgError;
+pub use error::{outcome_of, TgError};
 pub use types::{
     BotCommand, Chat, ChatMember, File, ForumTopic, InputFile, Message, MessageId, User,
 };
+
+/// Escapes text for `parse_mode` HTML. Lives with the client because HTML is the Bot API's
+/// markup: every layer that writes a message (the outbox's notices too) escapes the same way.
+pub fn html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Every update type: Hotline is the only consumer of the bot's updates (the gateway
+/// serves the parallel bot from the same log), so it asks for all of them.
+pub const ALL_UPDATES: &[&str] = &[
+    "message",
+    "edited_message",
+    "channel_post",
+    "edited_channel_post",
+    "business_connection",
+    "business_message",
+    "edited_business_message",
+    "deleted_business_messages",
+    "message_reaction",
+    "message_reaction_count",
+    "inline_query",
+    "chosen_inline_result",
+    "callback_query",
+    "shipping_query",
+    "pre_checkout_query",
+    "purchased_paid_media",
+    "poll",
+    "poll_answer",
+    "my_chat_member",
+    "chat_member",
+    "chat_join_request",
+    "chat_boost",
+    "removed_chat_boost",
+];
 
 /// Timeout for ordinary calls; long polls add their own `timeout` on top.
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
@@ -148,12 +184,7 @@ impl Client {
             TgError::Transient(format!("{method}: reading response: {}", e.without_url()))
         })?;
         let result = classify(method, status.as_u16(), &body);
-        crate::metrics::telegram_call(
-            &self.label,
-            method,
-            &crate::metrics::outcome_of(&result),
-            started.elapsed(),
-        );
+        crate::metrics::telegram_call(&self.label, method, &outcome_of(&result), started.elapsed());
         match &result {
             Ok(_) => tracing::trace!(
                 method,

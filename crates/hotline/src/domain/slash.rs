@@ -1,4 +1,10 @@
-//! Parsing `/command@bot args` the way Telegram clients send commands.
+//! Parsing `/command@bot args` the way Telegram clients send commands, and the one way a
+//! command answers. In the domain layer because every feature that owns a command
+//! (broadcast, export, stats, the API's admin commands) needs them, while the command
+//! dispatcher (`commands`) sits above those features.
+
+use crate::domain::Context;
+use crate::store::{StoreError, Tx};
 
 /// A command as typed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +62,17 @@ pub fn parse(text: &str) -> Option<Slash> {
         bot,
         args: args.to_string(),
     }))
+}
+
+/// Answers in the same place the command was typed.
+pub async fn answer(
+    ctx: &Context,
+    tx: &mut Tx,
+    dialog: Option<i64>,
+    reply_to: Option<i64>,
+    text: String,
+) -> Result<(), StoreError> {
+    ctx.notice(tx, dialog, reply_to, text).await
 }
 
 #[cfg(test)]

@@ -1,0 +1,72 @@
+//! Connection setup for the SQLite backend (the embedded default): WAL, `synchronous =
+//! NORMAL`, a 10 s busy timeout and foreign keys, on a pool reached through sqlx's `Any`
+//! driver so the queries are shared with PostgreSQL.
+//!
+//! The `Any` driver builds SQLite's options from the URL alone, so settings without a URL
+//! or PRAGMA form are lost on this path; notably sqlx's row channel between SQLite's worker
+//! thread and the reader stays at its default of 50 rows (main had raised it to 1,024 for
+//! the `/stats` scan, 41e78be).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::AnyPool;
+use sqlx::Executor;
+
+use super::{files, StoreError};
+
+/// Migrations embedded in the binary (SQLite flavour).
+pub(super) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Opens (creating if needed) the SQLite database at `url` (`sqlite://path`,
+/// `sqlite::memory:`); its directory and files are made private first ([`files`]).
+pub(super) async fn open(url: &str) -> Result<AnyPool, StoreError> {
+    let memory = url.contains(":memory:");
+    let mut url = url.to_string();
+    if !memory {
+        let path = SqliteConnectOptions::from_str(&url)?
+            .get_filename()
+            .to_path_buf();
+        files::secure(&path).map_err(|source| StoreError::DataFiles { path, source })?;
+        if !url.contains("mode=") {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str("mode=rwc");
+        }
+    }
+    let opts = AnyConnectOptions::from_str(&url)?;
+    let journal = if memory { "MEMORY" } else { "WAL" };
+    // An in-memory database exists per connection: keep exactly one.
+    let max = if memory { 1 } else { 8 };
+    let pool = AnyPoolOptions::new()
+        .max_connections(max)
+        .min_connections(if memory { 1 } else { 0 })
+        .idle_timeout(if memory {
+            None
+        } else {
+            Some(Duration::from_secs(600))
+        })
+        .max_lifetime(if memory {
+            None
+        } else {
+            Some(Duration::from_secs(3600))
+        })
+        .after_connect(move |c, _| {
+            Box::pin(async move {
+                // Foreign keys are on by sqlx's default; the rest is set per connection.
+                c.execute(
+                    format!(
+                        "PRAGMA journal_mode = {journal}; PRAGMA synchronous = NORMAL; \
+                         PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;"
+                    )
+                    .as_str(),
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .connect_with(opts)
+        .await?;
+    Ok(pool)
+}
