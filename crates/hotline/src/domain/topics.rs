@@ -241,7 +241,7 @@ impl Topics {
                 Some(t) => format!("[{}] {t}", l.kind),
                 None => format!("[{}]", l.kind),
             };
-            let shown = crate::relay::privacy::mask_text(&body, None, &mask)
+            let shown = super::mask::mask_text(&body, None, &mask)
                 .map(|(t, _)| t)
                 .unwrap_or(body);
             let who = match l.direction.as_str() {
