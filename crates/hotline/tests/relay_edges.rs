@@ -20,12 +20,85 @@ async fn deleted_topic_is_recreated_and_nothing_is_lost() {
     assert_ne!(new, old);
     t.wait_in_topic(new, "second").await;
     t.wait_in_topic(new, "third").await;
-    t.wait_in_topic(new, "previous topic").await;
+    let note = t.wait_in_topic(new, "previous topic").await;
+    assert!(text_of(&note).contains("was deleted"), "{note}");
     t.wait_in_topic(new, &u.to_string()).await; // a new user card
+    let recap = t.wait_in_topic(new, "Earlier in this dialog").await;
+    assert!(text_of(&recap).contains("first"), "{recap}");
     assert_eq!(t.topics().len(), 1, "exactly one live topic");
     // The operator answers in the new topic and the user gets it.
     t.operator_says(new, "back again");
     t.wait_in_user_chat(u, "back again").await;
+    t.assert_conformant();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_topic_moves_on_links_the_old_one_and_keeps_it_routed() {
+    let t = spawn_app().await;
+    let u = t.person("Ivy");
+    t.user_says(u, "my order is late");
+    let old = t.wait_topic("Ivy").await;
+    t.wait_in_topic(old, "my order is late").await;
+    // Telegram breaks the topic: it exists, people use it, the bot's sends fail.
+    t.ctl.break_topic(t.group, old, true).unwrap();
+    t.operator_says(old, "checking now");
+    t.wait_in_user_chat(u, "checking now").await;
+    t.user_says(u, "any news?");
+    let replacement = || {
+        t.topics()
+            .into_iter()
+            .find(|x| {
+                x["name"].as_str().unwrap_or("").contains("Ivy") && x["message_thread_id"] != old
+            })
+            .and_then(|x| x["message_thread_id"].as_i64())
+    };
+    t.wait_until("a new topic for Ivy", || replacement().is_some())
+        .await;
+    let new = replacement().unwrap();
+    t.wait_until("\"any news?\" relayed into the new topic", || {
+        t.topic(Some(new)).iter().any(|m| text_of(m) == "any news?")
+    })
+    .await;
+    let note = t.wait_in_topic(new, "no longer lets the bot post").await;
+    assert!(!text_of(&note).contains("deleted"), "{note}");
+    let link = format!("/{old}");
+    assert!(
+        note["entities"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|e| e["url"].as_str().is_some_and(|u| u.ends_with(&link))),
+        "the note links the old topic: {note}"
+    );
+    let recap = t.wait_in_topic(new, "Earlier in this dialog").await;
+    for said in ["my order is late", "checking now"] {
+        assert!(text_of(&recap).contains(said), "{said} in {recap}");
+    }
+    // The new topic reads: card, note, recap, then the message that could not go to the old one.
+    let texts: Vec<String> = t
+        .topic(Some(new))
+        .iter()
+        .filter(|m| m.get("forum_topic_created").is_none())
+        .map(text_of)
+        .collect();
+    let at = |needle: &str| texts.iter().position(|x| x.contains(needle)).unwrap();
+    assert!(
+        at(&u.to_string()) < at("no longer lets the bot post"),
+        "{texts:?}"
+    );
+    assert!(
+        at("no longer lets the bot post") < at("Earlier in this dialog"),
+        "{texts:?}"
+    );
+    let relayed = texts.iter().position(|x| x == "any news?").unwrap();
+    assert!(at("Earlier in this dialog") < relayed, "{texts:?}");
+    // The old topic is still there, and what operators write there still reaches the user.
+    assert_eq!(t.topic_info(old)["is_deleted"], false);
+    assert_eq!(t.topics().len(), 2, "the broken topic and its replacement");
+    t.operator_says(old, "found it in the old topic");
+    t.wait_in_user_chat(u, "found it in the old topic").await;
+    t.operator_says(new, "shipped today");
+    t.wait_in_user_chat(u, "shipped today").await;
     t.assert_conformant();
 }
 

@@ -73,6 +73,14 @@ pub fn truncate_chars(s: &str, max: usize) -> String {
     out
 }
 
+/// A `t.me` link to a topic of the group (works for its members), so a note can point
+/// operators at a topic the bot can no longer post in.
+pub fn topic_link(group: i64, thread: i64) -> String {
+    let internal = (-group).to_string();
+    let internal = internal.strip_prefix("100").unwrap_or(&internal);
+    format!("https://t.me/c/{internal}/{thread}")
+}
+
 /// The user card posted as a topic's first message (HTML).
 pub fn user_card(contact: &Contact, hide: &HideInfo, connection_label: Option<&str>) -> String {
     let mut lines = Vec::new();

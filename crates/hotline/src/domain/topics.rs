@@ -2,8 +2,11 @@
 //!
 //! [`Topics`] is one connection's access to its forum topics when intents run: the topic
 //! of a dialog is read at that moment, created (with the user card) when missing, and
-//! recreated once when Telegram says it was deleted ([`Topics::in_topic`]). Features'
-//! executors run their calls inside it.
+//! replaced once when Telegram answers "message thread not found" ([`Topics::in_topic`]):
+//! a probe tells a deleted topic from one that broke while it exists (Telegram no longer
+//! lets the bot post there, people still do). The new topic says which it was, links a
+//! broken predecessor (which stays routed to the dialog) and recaps the last messages.
+//! Features' executors run their calls inside it.
 //!
 //! The actions here ([`Card`], [`Notice`], [`Say`], [`Title`], [`TopicState`],
 //! [`Direct`]) are what dialog operations and commands queue to tell the team or the user
@@ -19,7 +22,7 @@ use serde_json::{json, Value};
 use super::render::{self, html};
 use super::Context;
 use crate::outbox::{Action, Classify, Execute, Failure, Registry};
-use crate::store::{Contact, Dialog, DialogStatus, Intent, Store, StoreError};
+use crate::store::{now_ms, Contact, Dialog, DialogStatus, Intent, Store, StoreError};
 use crate::telegram::{Client, TgError};
 
 /// Preferred topic icons per status, first available wins (from getForumTopicIconStickers).
@@ -28,6 +31,12 @@ const ICON_PREFERENCES: &[(DialogStatus, &[&str])] = &[
     (DialogStatus::Wait, &["💬", "📝", "⏳"]),
     (DialogStatus::Closed, &["✅", "☑️"]),
 ];
+
+/// How many of a dialog's last messages open the topic that replaces a lost one.
+const TOPIC_RECAP: i64 = 10;
+
+/// Longest text shown per recapped message.
+const RECAP_LINE_MAX: usize = 300;
 
 /// The delivered mark set on an operator's message once the user has it.
 pub const DELIVERED: &str = "👌";
@@ -155,12 +164,9 @@ impl Topics {
                 created: false,
             });
         }
+        // The topic this dialog had before, if any (it was deleted or broke).
         let key = format!("topic_of:{}", d.id);
-        let recreated = self
-            .store
-            .kv_get(self.ctx.connection, &key)
-            .await?
-            .is_some();
+        let previous = self.store.kv_get(self.ctx.connection, &key).await?;
         let mut extra = json!({});
         if let Some(icon) = self.icons.for_status(d.status) {
             extra["icon_custom_emoji_id"] = json!(icon);
@@ -183,9 +189,27 @@ impl Topics {
             )
             .await?;
         }
-        if recreated {
-            let note = "♻️ The previous topic of this dialog was deleted; the conversation continues here.";
-            self.post(Some(thread), note, None).await?;
+        if let Some(previous) = previous {
+            let old = previous.parse::<i64>().ok();
+            let broken = match old {
+                Some(old) => {
+                    self.store
+                        .is_previous_topic(self.ctx.connection, old)
+                        .await?
+                }
+                None => false,
+            };
+            let note = match old.filter(|_| broken) {
+                Some(old) => format!(
+                    "♻️ Telegram no longer lets the bot post in the <a href=\"{}\">previous topic</a> \
+                     of this dialog; the conversation continues here. What you write there still reaches the user.",
+                    render::topic_link(self.group(), old)
+                ),
+                None => "♻️ The previous topic of this dialog was deleted; the conversation continues here."
+                    .to_string(),
+            };
+            self.post(Some(thread), &note, None).await?;
+            self.post_recap(thread, d.id).await?;
         }
         if d.status == DialogStatus::Closed {
             ok_unless(self.tg.close_forum_topic(self.group(), thread).await, |e| {
@@ -199,7 +223,65 @@ impl Topics {
         })
     }
 
-    /// Runs `f` in the dialog's topic; a deleted topic is forgotten and recreated once.
+    /// Posts the last messages of the dialog into the topic that replaces a lost one, so
+    /// operators there see what led to it.
+    async fn post_recap(&self, thread: i64, dialog: i64) -> Result<(), TopicError> {
+        let lines = self.store.dialog_history_tail(dialog, TOPIC_RECAP).await?;
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let mask = self.ctx.with_params(|p| p.mask_patterns);
+        let mut text = format!(
+            "📜 <b>Earlier in this dialog</b> (the last {} messages):",
+            lines.len()
+        );
+        for l in &lines {
+            let body = match l.text.as_deref().filter(|t| !t.is_empty()) {
+                Some(t) if l.kind == "text" => t.to_string(),
+                Some(t) => format!("[{}] {t}", l.kind),
+                None => format!("[{}]", l.kind),
+            };
+            let shown = super::mask::mask_text(&body, None, &mask)
+                .map(|(t, _)| t)
+                .unwrap_or(body);
+            let who = match l.direction.as_str() {
+                "incoming" => "👤",
+                "intercepted" => "🤖",
+                _ => "💬",
+            };
+            text.push_str(&format!(
+                "\n{who} {}",
+                html(&render::truncate_chars(&shown, RECAP_LINE_MAX))
+            ));
+        }
+        self.post(Some(thread), &render::truncate_chars(&text, 4000), None)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether a topic the bot's send was refused in ("message thread not found") still
+    /// exists: editForumTopic with the current title addresses the topic itself, not its
+    /// creation message, so it succeeds (or answers TOPIC_NOT_MODIFIED) on a topic that
+    /// broke and fails with "message thread not found" only on a deleted one. A refusal
+    /// that says neither (e.g. the bot may no longer manage topics) counts as existing:
+    /// the dialog moves on either way, and the old thread merely stays routed.
+    async fn still_exists(&self, dialog: i64, thread: i64) -> Result<bool, TopicError> {
+        let (d, c) = self.load(dialog).await?;
+        let extra = json!({"name": self.title(&d, &c).await?});
+        match self.tg.edit_forum_topic(self.group(), thread, extra).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_topic_not_modified() => Ok(true),
+            Err(e) if e.is_thread_not_found() => Ok(false),
+            Err(e) if e.is_retryable() => Err(e.into()),
+            Err(e) => {
+                tracing::warn!(dialog, thread, error = %e, "cannot tell whether the topic exists");
+                Ok(true)
+            }
+        }
+    }
+
+    /// Runs `f` in the dialog's topic; a topic Telegram answers "message thread not found"
+    /// for is replaced once: forgotten when deleted, kept routable when it broke.
     pub async fn in_topic<T, F, Fut>(&self, dialog: i64, f: F) -> Result<(Topic, T), TopicError>
     where
         F: Fn(i64) -> Fut,
@@ -210,7 +292,19 @@ impl Topics {
             let topic = self.topic(dialog).await?;
             match f(topic.thread).await {
                 Err(e) if e.is_thread_not_found() && tries == 0 => {
-                    tracing::info!(dialog, "topic was deleted; recreating it");
+                    let thread = topic.thread;
+                    if self.still_exists(dialog, thread).await? {
+                        tracing::warn!(
+                            dialog,
+                            thread,
+                            "Telegram refuses the bot's posts in a topic that exists; moving the dialog to a new topic"
+                        );
+                        self.store
+                            .add_previous_topic(self.ctx.connection, thread, dialog, now_ms())
+                            .await?;
+                    } else {
+                        tracing::info!(dialog, thread, "topic was deleted; recreating it");
+                    }
                     self.store.set_dialog_thread(dialog, None).await?;
                     tries += 1;
                 }

@@ -111,10 +111,15 @@ store_methods! {
     pub async fn dialog(&self, id: i64) -> Option<Dialog> => dialog;
     /// The dialog of a contact.
     pub async fn dialog_for_contact(&self, connection: ConnectionId, contact_id: i64) -> Option<Dialog> => dialog_for_contact;
-    /// The dialog whose topic is `thread_id` (routing operator messages).
+    /// The dialog whose topic is `thread_id`, or was before it broke (routing operator
+    /// messages: people keep writing in a broken topic).
     pub async fn dialog_by_thread(&self, connection: ConnectionId, thread_id: i64) -> Option<Dialog> => dialog_by_thread;
     /// Records the topic id (or `None` when the topic was found deleted).
     pub async fn set_dialog_thread(&self, id: i64, thread_id: Option<i64>) -> () => set_dialog_thread;
+    /// Remembers `thread_id` as a broken former topic of `dialog` (it stays routable).
+    pub async fn add_previous_topic(&self, connection: ConnectionId, thread_id: i64, dialog: i64, now: UnixMs) -> () => add_previous_topic;
+    /// Whether `thread_id` is a broken former topic of some dialog.
+    pub async fn is_previous_topic(&self, connection: ConnectionId, thread_id: i64) -> bool => is_previous_topic;
     /// Changes the status from `from` to `status`; false (nothing written) when the dialog
     /// is not in `from` (any more) or already in `status`, so the caller records exactly
     /// the change that happened.
@@ -191,7 +196,8 @@ async fn dialog_by_thread(
     thread_id: i64,
 ) -> Result<Option<Dialog>, StoreError> {
     sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM dialogs WHERE connection_id = $1 AND thread_id = $2"
+        "SELECT {COLUMNS} FROM dialogs WHERE connection_id = $1 AND (thread_id = $2 OR id = \
+         (SELECT dialog_id FROM previous_topics WHERE connection_id = $1 AND thread_id = $2))"
     ))
     .bind(connection.0)
     .bind(thread_id)
@@ -200,6 +206,41 @@ async fn dialog_by_thread(
     .as_ref()
     .map(from_row)
     .transpose()
+}
+
+async fn add_previous_topic(
+    c: &mut Conn,
+    connection: ConnectionId,
+    thread_id: i64,
+    dialog: i64,
+    now: UnixMs,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO previous_topics (connection_id, thread_id, dialog_id, replaced_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (connection_id, thread_id) DO NOTHING",
+    )
+    .bind(connection.0)
+    .bind(thread_id)
+    .bind(dialog)
+    .bind(now)
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+async fn is_previous_topic(
+    c: &mut Conn,
+    connection: ConnectionId,
+    thread_id: i64,
+) -> Result<bool, StoreError> {
+    Ok(
+        sqlx::query("SELECT 1 FROM previous_topics WHERE connection_id = $1 AND thread_id = $2")
+            .bind(connection.0)
+            .bind(thread_id)
+            .fetch_optional(&mut *c)
+            .await?
+            .is_some(),
+    )
 }
 
 async fn set_dialog_thread(
@@ -413,6 +454,20 @@ mod tests {
         assert!(s.dialog(dialogs[2].id).await.unwrap().unwrap().activated);
         s.set_dialog_thread(dialogs[0].id, None).await.unwrap();
         assert!(s.dialog_by_thread(conn, 55).await.unwrap().is_none());
+        // A broken topic stays routable to its dialog after the dialog moves on.
+        s.set_dialog_thread(dialogs[0].id, Some(56)).await.unwrap();
+        s.add_previous_topic(conn, 56, dialogs[0].id, 500)
+            .await
+            .unwrap();
+        s.set_dialog_thread(dialogs[0].id, Some(57)).await.unwrap();
+        assert!(s.is_previous_topic(conn, 56).await.unwrap());
+        assert!(!s.is_previous_topic(conn, 57).await.unwrap());
+        for thread in [56, 57] {
+            assert_eq!(
+                s.dialog_by_thread(conn, thread).await.unwrap().unwrap().id,
+                dialogs[0].id
+            );
+        }
         assert_eq!(DialogStatus::Closed.square(), "⬛");
     }
 }

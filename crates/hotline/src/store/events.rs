@@ -108,6 +108,9 @@ store_methods! {
     pub async fn history_by_group_message(&self, connection: ConnectionId, group_message_id: i64) -> Option<HistoryMessage> => history_by_group_message;
     /// A page of a dialog's history after `after` (a row id), oldest first.
     pub async fn dialog_history(&self, dialog: i64, after: i64, limit: i64) -> Vec<HistoryMessage> => dialog_history;
+    /// The last `limit` messages of a dialog's history, oldest first (the recap of a topic
+    /// that replaces a lost one).
+    pub async fn dialog_history_tail(&self, dialog: i64, limit: i64) -> Vec<HistoryMessage> => dialog_history_tail;
     /// Fills in the group-side id of an API message once it was posted in the topic.
     pub async fn set_history_group_message(&self, id: i64, group_message_id: i64, user_message_id: i64) -> () => set_history_group_message;
     /// Claims up to `limit` due queue heads that nobody holds (or whose claim expired) with
@@ -186,6 +189,22 @@ async fn dialog_history(
     .bind(limit)
     .fetch_all(&mut *c)
     .await?)
+}
+
+async fn dialog_history_tail(
+    c: &mut Conn,
+    dialog: i64,
+    limit: i64,
+) -> Result<Vec<HistoryMessage>, StoreError> {
+    let mut rows: Vec<HistoryMessage> = sqlx::query_as(&format!(
+        "SELECT {HISTORY} FROM dialog_messages WHERE dialog_id = $1 ORDER BY id DESC LIMIT $2"
+    ))
+    .bind(dialog)
+    .bind(limit)
+    .fetch_all(&mut *c)
+    .await?;
+    rows.reverse();
+    Ok(rows)
 }
 
 async fn set_history_group_message(
