@@ -332,7 +332,7 @@ async fn add_list_recipients(
              SELECT $1, $2, $3, c.id, \
                CASE WHEN c.blocked OR c.banned THEN 'skipped' ELSE 'pending' END, \
                CASE WHEN c.blocked THEN 'blocked the bot' WHEN c.banned THEN 'banned' END \
-             FROM (SELECT 1) LEFT JOIN contacts c ON c.connection_id = $4 AND c.user_id = $3 \
+             FROM (SELECT 1) AS one LEFT JOIN contacts c ON c.connection_id = $4 AND c.user_id = $3 \
              ON CONFLICT DO NOTHING",
         )
         .bind(broadcast)

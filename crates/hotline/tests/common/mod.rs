@@ -1,5 +1,6 @@
 //! The end-to-end harness: a tg-emulator and a Hotline on ephemeral ports, a temporary
-//! SQLite database, a bot that administers a forum group with an operator, and helpers
+//! database (SQLite, or PostgreSQL with `HOTLINE_TEST_DATABASE=postgres`, see
+//! `hotline::store::testdb`), a bot that administers a forum group with an operator, and helpers
 //! that act as users and operators and wait on transcripts with a deadline.
 
 #![allow(dead_code)]
@@ -10,6 +11,7 @@ use std::time::Duration;
 use hotline::app::{self, Running, Tuning};
 use hotline::config::Config;
 use hotline::outbox::OutboxConfig;
+use hotline::store::testdb::TestDatabase;
 use serde_json::{json, Value};
 use tg_emulator::control::Place;
 use tg_emulator::{Control, Emulator};
@@ -28,6 +30,8 @@ pub struct TestApp {
     pub app: Option<Running>,
     pub config: Config,
     pub dir: tempfile::TempDir,
+    /// The database Hotline runs on (dropped last: after Hotline stopped).
+    pub db: TestDatabase,
 }
 
 /// Fast retries and generous limits, so tests spend no time waiting on policy.
@@ -42,11 +46,23 @@ pub fn test_tuning(config: &Config) -> Tuning {
     }
 }
 
-/// The TOML of a one-connection config against `api_url`.
+/// The TOML of a one-connection config against `api_url`, on the SQLite file `db`.
 pub fn config_toml(db: &Path, api_url: &str, token: &str, group: i64, params: &str) -> String {
+    let url = format!("sqlite://{}", db.display());
+    config_toml_url(&url, api_url, token, group, params)
+}
+
+/// The TOML of a one-connection config against `api_url`, on the database at `db_url`.
+pub fn config_toml_url(
+    db_url: &str,
+    api_url: &str,
+    token: &str,
+    group: i64,
+    params: &str,
+) -> String {
     format!(
         r#"
-database_url = "sqlite://{db}"
+database_url = "{db_url}"
 [http]
 listen = "127.0.0.1:0"
 [limits]
@@ -63,8 +79,7 @@ group_id = {group}
 api_url = "{api_url}"
 [connection.params]
 {params}
-"#,
-        db = db.display()
+"#
     )
 }
 
@@ -120,14 +135,8 @@ async fn spawn_edited(
     let group = ctl.add_group("Support team", true, Some(owner));
     ctl.add_admin_bot(group, bot).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut toml = config_toml(
-        &dir.path().join("hotline.db"),
-        &emu.url(),
-        &token,
-        group,
-        params,
-    )
-    .replacen(
+    let db = TestDatabase::create(Some(dir.path())).await;
+    let mut toml = config_toml_url(db.url(), &emu.url(), &token, group, params).replacen(
         "[connection.params]",
         &format!("{keys}\n[connection.params]"),
         1,
@@ -157,6 +166,7 @@ async fn spawn_edited(
         app: Some(app),
         config,
         dir,
+        db,
     };
     (t, bot2)
 }
