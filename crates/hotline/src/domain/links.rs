@@ -44,12 +44,11 @@ impl Links {
         self.0.is_empty()
     }
 
-    /// Writes them in the completion's transaction.
+    /// Writes them in the completion's transaction (one statement for a whole burst).
     pub async fn record(self, tx: &mut Tx, connection: ConnectionId) -> Result<(), StoreError> {
-        let now = now_ms();
-        for link in &self.0 {
-            tx.insert_link(connection, link, now).await?;
+        if self.0.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        tx.insert_links(connection, &self.0, now_ms()).await
     }
 }

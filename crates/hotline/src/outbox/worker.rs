@@ -5,13 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::action::{Failed, Failure, Registry};
+use super::action::{Completion, Failed, Failure, Registry};
 use super::scheduler::{Candidate, Pick, Scheduler};
-use super::Intent;
+use super::{Intent, IntentId};
 use crate::config::Limits;
 use crate::shutdown::Shutdown;
 use crate::store::{now_ms, ConnectionId, Store, StoreError};
@@ -142,13 +143,15 @@ impl Worker {
         }
         let mut sched = Scheduler::new(self.config.limits);
         let mut tasks: JoinSet<Outcome> = JoinSet::new();
+        let (recordings, waiting) = mpsc::unbounded_channel();
+        let recorder = tokio::spawn(record_loop(self.store.clone(), waiting).in_current_span());
         tracing::debug!(connection_id = conn, "outbox worker started");
 
         while !shutdown.is_shutdown() {
             while let Some(res) = tasks.try_join_next() {
                 self.settle(res, &mut sched);
             }
-            let wake_at = match self.schedule(&mut sched, &mut tasks).await {
+            let wake_at = match self.schedule(&mut sched, &mut tasks, &recordings).await {
                 Ok(w) => w,
                 Err(e) => {
                     tracing::error!(connection_id = conn, error = %e, "outbox: store failed; retrying");
@@ -180,6 +183,11 @@ impl Worker {
         while let Some(res) = tasks.join_next().await {
             self.settle(res, &mut sched);
         }
+        // Every execution has its outcome: the recorder ends with the last sender.
+        drop(recordings);
+        if let Err(e) = recorder.await {
+            tracing::error!(connection_id = conn, error = %e, "outbox: the recorder panicked");
+        }
         tracing::debug!(connection_id = conn, "outbox worker stopped");
     }
 
@@ -207,6 +215,7 @@ impl Worker {
         &self,
         sched: &mut Scheduler,
         tasks: &mut JoinSet<Outcome>,
+        recordings: &Recordings,
     ) -> Result<Option<Instant>, StoreError> {
         let now = Instant::now();
         let wall = now_ms();
@@ -250,7 +259,7 @@ impl Worker {
                             // The call leaves now, not when it was picked: the claim's
                             // write may have waited for the database.
                             sched.restamp(Instant::now());
-                            self.spawn(tasks, intent);
+                            self.spawn(tasks, recordings, intent);
                         }
                     }
                     Pick::Wait(d) => {
@@ -280,16 +289,17 @@ impl Worker {
         Ok(wake_at)
     }
 
-    fn spawn(&self, tasks: &mut JoinSet<Outcome>, mut intent: Intent) {
+    fn spawn(&self, tasks: &mut JoinSet<Outcome>, recordings: &Recordings, mut intent: Intent) {
         intent.attempts += 1;
         let store = self.store.clone();
+        let recordings = recordings.clone();
         let registry = self.registry.clone();
         let config = self.config;
         let notice = self.dead_notice.clone();
         // A child of the worker's span (the connection's, see `app::start`).
         let span = tracing::info_span!("intent", intent = intent.id.0, chat = intent.target_chat);
         tasks.spawn(
-            async move { execute_one(&store, &registry, &config, notice, intent).await }
+            async move { execute_one(&store, &recordings, &registry, &config, notice, intent).await }
                 .instrument(span),
         );
     }
@@ -301,6 +311,7 @@ fn earliest(slot: &mut Option<Instant>, t: Instant) {
 
 async fn execute_one(
     store: &Store,
+    recordings: &Recordings,
     registry: &Registry,
     config: &OutboxConfig,
     notice: Option<DeadLetterNotice>,
@@ -323,37 +334,26 @@ async fn execute_one(
         }
     };
     let recorded = match run {
-        Ok(done) => {
-            let r = crate::isolation::catch(async {
-                let mut tx = store.begin().await?;
-                done.record(&mut tx).await?;
-                tx.outbox_mark_done(intent.id, now_ms()).await?;
-                tx.commit().await
-            })
-            .await;
-            match r {
-                Err(panic) => {
-                    return finish(
-                        &intent,
-                        panicked(store, config, notice, &intent, &panic).await,
-                    )
-                }
-                Ok(r) => match r {
-                    Ok(()) => Ok(Outcome::Done),
-                    Err(e) => {
-                        // Delivered but not recorded: retrying may duplicate (at-least-once).
-                        tracing::error!(connection = conn, intent = id, error = %e, "outbox: recording success failed");
-                        reschedule(
-                            store,
-                            &intent,
-                            config.backoff(intent.attempts),
-                            &format!("recording the result: {e}"),
-                        )
-                        .await
-                    }
-                },
+        Ok(done) => match record(recordings, intent.id, done).await {
+            Ok(()) => Ok(Outcome::Done),
+            Err(Unrecorded::Panic(panic)) => {
+                return finish(
+                    &intent,
+                    panicked(store, config, notice, &intent, &panic).await,
+                )
             }
-        }
+            Err(Unrecorded::Error(e)) => {
+                // Delivered but not recorded: retrying may duplicate (at-least-once).
+                tracing::error!(connection = conn, intent = id, error = %e, "outbox: recording success failed");
+                reschedule(
+                    store,
+                    &intent,
+                    config.backoff(intent.attempts),
+                    &format!("recording the result: {e}"),
+                )
+                .await
+            }
+        },
         Err(Failed {
             failure: Failure::RetryAfter(secs),
             message,
@@ -393,6 +393,116 @@ async fn execute_one(
         }
     };
     finish(&intent, recorded.unwrap_or(Outcome::Stuck))
+}
+
+/// The way to the worker's recorder ([`record_loop`]).
+type Recordings = mpsc::UnboundedSender<Recording>;
+
+/// A successful execution waiting to be recorded, and where its outcome goes.
+struct Recording {
+    id: IntentId,
+    done: Box<dyn Completion>,
+    outcome: oneshot::Sender<Result<(), Unrecorded>>,
+}
+
+/// Why a completion was not recorded.
+enum Unrecorded {
+    /// The store failed (the intent is rescheduled).
+    Error(String),
+    /// Recording it panicked (counted like a panicking execution).
+    Panic(String),
+}
+
+/// Completions recorded per transaction at most.
+const RECORD_BATCH: usize = 64;
+
+/// Hands a finished execution to the recorder and waits until it is committed.
+async fn record(
+    recordings: &Recordings,
+    id: IntentId,
+    done: Box<dyn Completion>,
+) -> Result<(), Unrecorded> {
+    let (outcome, answer) = oneshot::channel();
+    let stopped = || Unrecorded::Error("the outbox recorder stopped".into());
+    recordings
+        .send(Recording { id, done, outcome })
+        .map_err(|_| stopped())?;
+    answer.await.unwrap_or_else(|_| Err(stopped()))
+}
+
+/// Records finished executions: everything waiting goes into one transaction (its links,
+/// follow-ups and the "done" marks), so a busy outbox commits once per batch of finished
+/// calls instead of once per call. Ends when every sender is gone.
+async fn record_loop(store: Store, mut waiting: mpsc::UnboundedReceiver<Recording>) {
+    let mut batch = Vec::with_capacity(RECORD_BATCH);
+    while waiting.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+        record_batch(&store, std::mem::take(&mut batch)).await;
+    }
+}
+
+/// Records `batch` in one transaction. With several, each completion gets a savepoint: one
+/// that fails or panics is undone alone and reported to its execution; the others commit.
+async fn record_batch(store: &Store, batch: Vec<Recording>) {
+    let fail_all = |items: Vec<oneshot::Sender<Result<(), Unrecorded>>>,
+                    e: &dyn std::fmt::Display| {
+        for o in items {
+            let _ = o.send(Err(Unrecorded::Error(e.to_string())));
+        }
+    };
+    let alone = batch.len() == 1;
+    let mut tx = match store.begin().await {
+        Ok(tx) => tx,
+        Err(e) => return fail_all(batch.into_iter().map(|r| r.outcome).collect(), &e),
+    };
+    let mut recorded: Vec<(IntentId, oneshot::Sender<Result<(), Unrecorded>>)> = Vec::new();
+    let mut rest = batch.into_iter();
+    while let Some(r) = rest.next() {
+        if !alone {
+            if let Err(e) = tx.savepoint().await {
+                let mut all: Vec<_> = recorded.into_iter().map(|(_, o)| o).collect();
+                all.push(r.outcome);
+                all.extend(rest.map(|r| r.outcome));
+                return fail_all(all, &e);
+            }
+        }
+        let failed = match crate::isolation::catch(r.done.record(&mut tx)).await {
+            Ok(Ok(())) => {
+                recorded.push((r.id, r.outcome));
+                continue;
+            }
+            Ok(Err(e)) => Unrecorded::Error(e.to_string()),
+            Err(panic) => Unrecorded::Panic(panic),
+        };
+        let undone = if alone {
+            Ok(())
+        } else {
+            tx.rollback_to_savepoint().await
+        };
+        let _ = r.outcome.send(Err(failed));
+        if let Err(e) = undone {
+            let mut all: Vec<_> = recorded.into_iter().map(|(_, o)| o).collect();
+            all.extend(rest.map(|r| r.outcome));
+            return fail_all(all, &e);
+        }
+    }
+    if recorded.is_empty() {
+        return;
+    }
+    let ids: Vec<IntentId> = recorded.iter().map(|(id, _)| *id).collect();
+    let committed = async {
+        tx.outbox_mark_done_many(&ids, now_ms()).await?;
+        tx.commit().await
+    }
+    .await;
+    let outcomes = recorded.into_iter().map(|(_, o)| o);
+    match committed {
+        Ok(()) => {
+            for o in outcomes {
+                let _ = o.send(Ok(()));
+            }
+        }
+        Err(e) => fail_all(outcomes.collect(), &e),
+    }
 }
 
 /// Counts a finished execution in the metrics.

@@ -94,6 +94,8 @@ fn from_row(r: &super::DbRow) -> Result<MessageLink, StoreError> {
 store_methods! {
     /// Records a link (several links may share one side, e.g. an edit posted as a new reply).
     pub async fn insert_link(&self, connection: ConnectionId, link: &NewLink, now: UnixMs) -> i64 => insert_link;
+    /// Records several links in one statement (the messages of one copyMessages call).
+    pub async fn insert_links(&self, connection: ConnectionId, links: &[NewLink], now: UnixMs) -> () => insert_links;
     /// The latest link whose user-side message is (`chat`, `message_id`).
     pub async fn link_by_user_message(&self, connection: ConnectionId, chat: i64, message_id: i64) -> Option<MessageLink> => link_by_user_message;
     /// The latest link whose group-side message is (`chat`, `message_id`).
@@ -121,6 +123,52 @@ async fn insert_link(
     .bind(now)
     .fetch_one(&mut *c)
     .await?)
+}
+
+/// Links per multi-row statement (9 bind parameters each, far below every engine's limit).
+const LINKS_PER_INSERT: usize = 100;
+
+async fn insert_links(
+    c: &mut Conn,
+    connection: ConnectionId,
+    links: &[NewLink],
+    now: UnixMs,
+) -> Result<(), StoreError> {
+    for chunk in links.chunks(LINKS_PER_INSERT) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let b = 3 + 7 * i;
+                format!(
+                    "($1, ${}, ${}, ${}, ${}, ${}, ${}, ${}, $2)",
+                    b,
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO message_links (connection_id, dialog_id, user_chat_id, user_message_id, \
+             group_chat_id, group_message_id, direction, kind, created_at) VALUES {}",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(connection.0).bind(now);
+        for l in chunk {
+            q = q
+                .bind(l.dialog_id)
+                .bind(l.user_chat_id)
+                .bind(l.user_message_id)
+                .bind(l.group_chat_id)
+                .bind(l.group_message_id)
+                .bind(l.direction.as_str())
+                .bind(&l.kind);
+        }
+        q.execute(&mut *c).await?;
+    }
+    Ok(())
 }
 
 async fn link_by_user_message(

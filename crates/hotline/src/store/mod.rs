@@ -309,6 +309,14 @@ impl Store {
     async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
         Ok(self.pool.acquire().await?)
     }
+
+    /// This process's turn to write, for an auto-commit write on the hot path (outside a
+    /// [`Tx`]): queued behind the open transaction in process instead of failing to take
+    /// SQLite's write lock and sleeping in its busy handler (1 ms, then 2, 5, 10, ... after
+    /// the lock is already free). Never call it while holding a [`Tx`] of this store.
+    pub(crate) async fn writing(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        self.writer.clone().lock_owned().await
+    }
 }
 
 /// A store transaction. Dropping it without [`Tx::commit`] rolls back.
@@ -409,6 +417,36 @@ macro_rules! store_methods {
     };
 }
 pub(crate) use store_methods;
+
+/// Like [`store_methods`], for writes on the hot path: the [`Store`] version runs in this
+/// process's turn to write ([`Store::writing`]), so it queues behind an open [`Tx`] instead of
+/// sleeping in SQLite's busy handler.
+macro_rules! store_writes {
+    ($(
+        $(#[$meta:meta])*
+        pub async fn $name:ident(&self $(, $arg:ident : $ty:ty)* $(,)?) -> $ret:ty => $imp:path;
+    )*) => {
+        impl $crate::store::Store {
+            $(
+                $(#[$meta])*
+                pub async fn $name(&self $(, $arg: $ty)*) -> Result<$ret, $crate::store::StoreError> {
+                    let _turn = self.writing().await;
+                    let mut c = self.conn().await?;
+                    $imp(&mut *c $(, $arg)*).await
+                }
+            )*
+        }
+        impl $crate::store::Tx {
+            $(
+                $(#[$meta])*
+                pub async fn $name(&mut self $(, $arg: $ty)*) -> Result<$ret, $crate::store::StoreError> {
+                    $imp(&mut *self.tx $(, $arg)*).await
+                }
+            )*
+        }
+    };
+}
+pub(crate) use store_writes;
 
 impl Store {
     /// Whether the database answers (`SELECT 1`), for `/ready`.

@@ -4,7 +4,7 @@
 use serde_json::Value;
 use sqlx::Row;
 
-use super::{store_methods, Conn, ConnectionId, StoreError, UnixMs};
+use super::{store_methods, store_writes, Conn, ConnectionId, StoreError, UnixMs};
 
 /// An update as stored.
 #[derive(Clone, Debug, PartialEq)]
@@ -38,14 +38,20 @@ fn from_row(r: &super::DbRow) -> Result<StoredUpdate, StoreError> {
     })
 }
 
-store_methods! {
+store_writes! {
     /// Stores a batch of raw updates (each must have an integer `update_id`); duplicates are
-    /// ignored. Returns how many were new. Call inside a [`Tx`](super::Tx) for a batch.
+    /// ignored. Returns how many were new. The batch is one statement (one commit outside a
+    /// [`Tx`](super::Tx)).
     pub async fn insert_updates(&self, connection: ConnectionId, updates: &[Value], now: UnixMs) -> u64 => insert_updates;
+}
+
+store_methods! {
     /// The oldest unprocessed updates that are not dead letters, in update id order.
     pub async fn unprocessed_updates(&self, connection: ConnectionId, limit: i64) -> Vec<StoredUpdate> => unprocessed_updates;
     /// Marks an update processed so a restart does not replay it.
     pub async fn mark_update_processed(&self, connection: ConnectionId, update_id: i64, now: UnixMs) -> () => mark_update_processed;
+    /// Marks several updates processed in one statement (a pass marks its batch at once).
+    pub async fn mark_updates_processed(&self, connection: ConnectionId, update_ids: &[i64], now: UnixMs) -> () => mark_updates_processed;
     /// Records a failed attempt to process an update: retried not before `retry_at`, or
     /// given up (a dead letter since `now`) when `retry_at` is None.
     pub async fn update_failed(&self, connection: ConnectionId, update_id: i64, error: &str, attempts: i64, retry_at: Option<UnixMs>, now: UnixMs) -> () => update_failed;
@@ -61,7 +67,7 @@ async fn insert_updates(
     updates: &[Value],
     now: UnixMs,
 ) -> Result<u64, StoreError> {
-    let mut n = 0;
+    let mut rows = Vec::with_capacity(updates.len());
     for u in updates {
         let Some(id) = u.get("update_id").and_then(Value::as_i64) else {
             return Err(StoreError::Corrupt {
@@ -69,20 +75,32 @@ async fn insert_updates(
                 message: "update without integer update_id".into(),
             });
         };
-        n += sqlx::query(
-            "INSERT INTO updates (connection_id, update_id, payload, received_at) VALUES ($1, $2, $3, $4) \
+        rows.push((id, u.to_string()));
+    }
+    // One multi-row statement per chunk: a polled batch is one write (one round trip to
+    // the connection's thread, one commit outside a transaction) instead of one per update.
+    let mut n = 0;
+    for chunk in rows.chunks(CHUNK) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| format!("($1, ${}, ${}, $2)", 2 * i + 3, 2 * i + 4))
+            .collect();
+        let sql = format!(
+            "INSERT INTO updates (connection_id, update_id, payload, received_at) VALUES {} \
              ON CONFLICT (connection_id, update_id) DO NOTHING",
-        )
-        .bind(connection.0)
-        .bind(id)
-        .bind(u.to_string())
-        .bind(now)
-        .execute(&mut *c)
-        .await?
-        .rows_affected();
+            values.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(connection.0).bind(now);
+        for (id, payload) in chunk {
+            q = q.bind(*id).bind(payload.as_str());
+        }
+        n += q.execute(&mut *c).await?.rows_affected();
     }
     Ok(n)
 }
+
+/// Updates per multi-row statement (getUpdates returns at most 100; the bind parameters
+/// stay far below every engine's limit).
+const CHUNK: usize = 100;
 
 const COLUMNS: &str =
     "update_id, payload, received_at, CAST(processed AS INTEGER) AS processed, attempts, retry_at";
@@ -117,6 +135,28 @@ async fn mark_update_processed(
         .bind(now)
         .execute(&mut *c)
         .await?;
+    Ok(())
+}
+
+async fn mark_updates_processed(
+    c: &mut Conn,
+    connection: ConnectionId,
+    update_ids: &[i64],
+    now: UnixMs,
+) -> Result<(), StoreError> {
+    for chunk in update_ids.chunks(CHUNK) {
+        let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+        let sql = format!(
+            "UPDATE updates SET processed = TRUE, processed_at = $2 WHERE connection_id = $1 \
+             AND update_id IN ({})",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(connection.0).bind(now);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        q.execute(&mut *c).await?;
+    }
     Ok(())
 }
 
