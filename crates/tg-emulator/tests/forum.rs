@@ -470,6 +470,16 @@ async fn a_broken_topic_refuses_the_bots_sends_only() {
         .await,
         gone
     );
+    // Managing the topic still works (it exists): that is how a bot tells a broken topic
+    // from a deleted one.
+    assert_eq!(
+        env.err(
+            "editForumTopic",
+            json!({"chat_id": g, "message_thread_id": id, "name": "Alice"})
+        )
+        .await,
+        (400u16, "Bad Request: TOPIC_NOT_MODIFIED".to_string())
+    );
     // People still write there and the bot still sees it; other topics are fine.
     env.updates().await;
     env.person_to_group(env.olga, Some(id), json!({"text": "still here"}));
