@@ -317,6 +317,10 @@ impl Store {
     pub(crate) async fn writing(&self) -> tokio::sync::OwnedMutexGuard<()> {
         self.writer.clone().lock_owned().await
     }
+
+    /// What reads and single writes await before running: nothing (they may run beside an
+    /// open [`Tx`]); the counterpart of [`Store::writing`] in `store_methods!`.
+    pub(crate) async fn no_turn(&self) {}
 }
 
 /// A store transaction. Dropping it without [`Tx::commit`] rolls back.
@@ -393,7 +397,8 @@ impl Tx {
 /// Declares methods available both on [`Store`] (auto-commit) and on [`Tx`] (inside the
 /// transaction), forwarding to one implementation over `&mut AnyConnection`.
 macro_rules! store_methods {
-    ($(
+    // `$turn`: what the `Store` version awaits first (`writing`: this process's turn to write).
+    (@define $turn:ident $(
         $(#[$meta:meta])*
         pub async fn $name:ident(&self $(, $arg:ident : $ty:ty)* $(,)?) -> $ret:ty => $imp:path;
     )*) => {
@@ -401,6 +406,7 @@ macro_rules! store_methods {
             $(
                 $(#[$meta])*
                 pub async fn $name(&self $(, $arg: $ty)*) -> Result<$ret, $crate::store::StoreError> {
+                    let _turn = self.$turn().await;
                     let mut c = self.conn().await?;
                     $imp(&mut *c $(, $arg)*).await
                 }
@@ -415,6 +421,9 @@ macro_rules! store_methods {
             )*
         }
     };
+    ($($methods:tt)*) => {
+        $crate::store::store_methods!(@define no_turn $($methods)*);
+    };
 }
 pub(crate) use store_methods;
 
@@ -422,28 +431,8 @@ pub(crate) use store_methods;
 /// process's turn to write ([`Store::writing`]), so it queues behind an open [`Tx`] instead of
 /// sleeping in SQLite's busy handler.
 macro_rules! store_writes {
-    ($(
-        $(#[$meta:meta])*
-        pub async fn $name:ident(&self $(, $arg:ident : $ty:ty)* $(,)?) -> $ret:ty => $imp:path;
-    )*) => {
-        impl $crate::store::Store {
-            $(
-                $(#[$meta])*
-                pub async fn $name(&self $(, $arg: $ty)*) -> Result<$ret, $crate::store::StoreError> {
-                    let _turn = self.writing().await;
-                    let mut c = self.conn().await?;
-                    $imp(&mut *c $(, $arg)*).await
-                }
-            )*
-        }
-        impl $crate::store::Tx {
-            $(
-                $(#[$meta])*
-                pub async fn $name(&mut self $(, $arg: $ty)*) -> Result<$ret, $crate::store::StoreError> {
-                    $imp(&mut *self.tx $(, $arg)*).await
-                }
-            )*
-        }
+    ($($methods:tt)*) => {
+        $crate::store::store_methods!(@define writing $($methods)*);
     };
 }
 pub(crate) use store_writes;
