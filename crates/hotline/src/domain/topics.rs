@@ -209,7 +209,7 @@ impl Topics {
                     .to_string(),
             };
             self.post(Some(thread), &note, None).await?;
-            self.post_recap(thread, d.id).await?;
+            self.post_recap(thread, d.id, c.user_id).await?;
         }
         if d.status == DialogStatus::Closed {
             ok_unless(self.tg.close_forum_topic(self.group(), thread).await, |e| {
@@ -224,9 +224,24 @@ impl Topics {
     }
 
     /// Posts the last messages of the dialog into the topic that replaces a lost one, so
-    /// operators there see what led to it.
-    async fn post_recap(&self, thread: i64, dialog: i64) -> Result<(), TopicError> {
-        let lines = self.store.dialog_history_tail(dialog, TOPIC_RECAP).await?;
+    /// operators there see what led to it. A user's message that never reached the old topic
+    /// (no link yet: typically the one whose copy found the topic gone) is left out, since
+    /// it is copied into the new topic right after the recap.
+    async fn post_recap(&self, thread: i64, dialog: i64, user: i64) -> Result<(), TopicError> {
+        let mut lines = Vec::new();
+        for l in self.store.dialog_history_tail(dialog, TOPIC_RECAP).await? {
+            if let (Some(m), "incoming") = (l.user_message_id, l.direction.as_str()) {
+                let copied = self
+                    .store
+                    .link_by_user_message(self.ctx.connection, user, m)
+                    .await?
+                    .is_some();
+                if !copied {
+                    continue;
+                }
+            }
+            lines.push(l);
+        }
         if lines.is_empty() {
             return Ok(());
         }
