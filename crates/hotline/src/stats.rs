@@ -73,6 +73,9 @@ impl Subscriber for Analytics {
                 Event::OperatorMessage { dialog, message } => {
                     (dialog, kind::OUT, message["from"]["id"].as_i64())
                 }
+                Event::QuickReplySent {
+                    dialog, operator, ..
+                } => (dialog, kind::OUT, operator),
                 Event::Intercepted { dialog, .. } => (dialog, kind::INTERCEPTED, None),
                 _ => return Ok(()),
             };

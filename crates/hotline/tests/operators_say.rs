@@ -1,6 +1,7 @@
 //! Quick replies end to end: save (text in General, media and albums in topics), send,
 //! forward, list, delete, and every error answer; a quick reply outlives its original.
 
+mod api_support;
 mod common;
 mod ops;
 
@@ -223,4 +224,48 @@ async fn media_and_album_quick_replies() {
         "{list}"
     );
     t.assert_conformant();
+}
+
+/// A quick reply is the team's answer like any other (issue 17): it is in the dialog's
+/// history with its author and counts as an operator's message in the statistics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quick_reply_is_in_the_history_and_the_statistics() {
+    let t = spawn_app().await;
+    let api = api_support::Api::new(&t).await;
+    let ann = t.person("Ann");
+    t.user_says(ann, "Are you open on Sunday?");
+    let thread = t.wait_topic("Ann").await;
+    let original = ops::in_general(&t, t.operator, json!({"text": "Closed on Sundays."}));
+    let save = ops::in_general(
+        &t,
+        t.operator,
+        json!({"text": "/say sunday", "reply_to": original["message_id"]}),
+    );
+    ops::answer_to(&t, None, save["message_id"].as_i64().unwrap(), "saved").await;
+    t.operator_says(thread, "/say sunday");
+    t.wait_in_user_chat(ann, "Closed on Sundays").await;
+
+    let (_, c) = api.get(&format!("/api/v1/contacts/{ann}")).await;
+    let dialog = c["dialog"]["id"].as_i64().unwrap();
+    let (s, h) = api.get(&format!("/api/v1/dialogs/{dialog}/messages")).await;
+    assert_eq!(s, 200);
+    let sent: Vec<&serde_json::Value> = h["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["direction"] == "outgoing")
+        .collect();
+    assert_eq!(sent.len(), 1, "{h}");
+    assert_eq!(sent[0]["text"], "Closed on Sundays.");
+    assert_eq!(sent[0]["author_id"], t.operator);
+
+    let (s, st) = api.get("/api/v1/stats?period=today").await;
+    assert_eq!(s, 200);
+    assert_eq!(st["outgoing"], 1, "{st}");
+    let ops_: Vec<&serde_json::Value> = st["operators"].as_array().unwrap().iter().collect();
+    assert!(
+        ops_.iter()
+            .any(|o| o["user_id"] == t.operator && o["messages"] == 1),
+        "{st}"
+    );
 }

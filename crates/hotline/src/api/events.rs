@@ -117,7 +117,7 @@ impl Subscriber for WebhookEvents {
                     }});
                     enqueue(tx, ctx, "broadcast_finished", None, data, None).await?;
                 }
-                Event::OperatorMessage { .. } => {}
+                Event::OperatorMessage { .. } | Event::QuickReplySent { .. } => {}
             }
             Ok(())
         })

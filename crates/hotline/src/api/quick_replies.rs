@@ -73,7 +73,9 @@ pub async fn send(
         .dialog(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no dialog {id}")))?;
-    auth.ctx.send_quick_reply(&mut tx, &d, &name, false).await?;
+    auth.ctx
+        .send_quick_reply(&mut tx, &d, &name, false, None)
+        .await?;
     tx.commit().await?;
     Ok(StatusCode::ACCEPTED)
 }

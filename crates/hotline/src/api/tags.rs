@@ -71,7 +71,7 @@ async fn apply(
             )
         })?;
     let text = if set {
-        auth.ctx.tag(&mut tx, &d, &t).await?.describe(&t.name)
+        auth.ctx.tag(&mut tx, &d, &t, None).await?.describe(&t.name)
     } else if auth.ctx.untag(&mut tx, &d, &t).await? {
         format!("🏷 <b>{}</b> removed.", html(&t.name))
     } else {

@@ -336,7 +336,7 @@ pub async fn topic(
         },
         [name] => match tx.tag_by_name(ctx.connection, name).await? {
             None => unknown_tag(name),
-            Some(tag) => ctx.tag(tx, dialog, &tag).await?.describe(&tag.name),
+            Some(tag) => ctx.tag(tx, dialog, &tag, msg["from"]["id"].as_i64()).await?.describe(&tag.name),
         },
         _ => "Usage here: /mark NAME — set a tag · /mark del NAME — remove it · /mark — this contact's tags".to_string(),
     };

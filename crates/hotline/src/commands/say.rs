@@ -70,7 +70,8 @@ pub async fn run(
                     .to_string();
                 return answer(ctx, tx, None, reply_to, text).await;
             };
-            send(ctx, tx, dialog, name, words.len() == 2, reply_to).await
+            let by = msg["from"]["id"].as_i64();
+            send(ctx, tx, dialog, name, words.len() == 2, reply_to, by).await
         }
         _ => answer(ctx, tx, here, reply_to, USAGE.into()).await,
     }
@@ -229,8 +230,9 @@ async fn send(
     name: &str,
     forward: bool,
     reply_to: Option<i64>,
+    by: Option<i64>,
 ) -> Result<(), StoreError> {
-    if ctx.send_quick_reply(tx, dialog, name, forward).await? {
+    if ctx.send_quick_reply(tx, dialog, name, forward, by).await? {
         return Ok(());
     }
     let text = format!("No quick reply <b>{}</b>. /say lists them.", html(name));

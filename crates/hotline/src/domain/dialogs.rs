@@ -183,7 +183,13 @@ impl Context {
 
     /// Puts `tag` on the dialog's contact: `ContactTagged`, its funnel predecessors go,
     /// the title follows, and its quick reply (if any) is sent.
-    pub async fn tag(&self, tx: &mut Tx, dialog: &Dialog, tag: &Tag) -> Result<Tagged, StoreError> {
+    pub async fn tag(
+        &self,
+        tx: &mut Tx,
+        dialog: &Dialog,
+        tag: &Tag,
+        by: Option<i64>,
+    ) -> Result<Tagged, StoreError> {
         let contact = dialog.contact_id;
         let now = crate::store::now_ms();
         if !tx.add_contact_tag(contact, tag.id, now).await? {
@@ -208,7 +214,7 @@ impl Context {
         let quick_reply = match &tag.sends {
             Some(q) => Some((
                 q.clone(),
-                self.send_quick_reply(tx, dialog, q, false).await?,
+                self.send_quick_reply(tx, dialog, q, false, by).await?,
             )),
             None => None,
         };

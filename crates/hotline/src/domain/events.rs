@@ -48,6 +48,15 @@ pub enum Event<'a> {
         /// The Telegram message in the group.
         message: &'a Value,
     },
+    /// A quick reply is going to the user (`/say`, a tag's `sends`, the API).
+    QuickReplySent {
+        /// Dialog id.
+        dialog: i64,
+        /// The operator who sent it or set the tag; None through the API.
+        operator: Option<i64>,
+        /// The stored content items (the first gives the history's kind and text).
+        items: &'a [Value],
+    },
     /// Operator messages reached the user: `(group message id, user message id)` pairs.
     OperatorMessagesDelivered {
         /// Dialog id.
@@ -115,6 +124,7 @@ impl Event<'_> {
             | Event::DialogClosed { dialog }
             | Event::MessageReceived { dialog, .. }
             | Event::OperatorMessage { dialog, .. }
+            | Event::QuickReplySent { dialog, .. }
             | Event::OperatorMessagesDelivered { dialog, .. }
             | Event::ApiMessageSent { dialog, .. }
             | Event::Intercepted { dialog, .. }

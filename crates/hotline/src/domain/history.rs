@@ -43,6 +43,22 @@ impl Subscriber for History {
                     group_message_id: message["message_id"].as_i64(),
                     ..row(dialog, "outgoing", message)
                 }],
+                Event::QuickReplySent {
+                    dialog,
+                    operator,
+                    items,
+                } => {
+                    let first = items.first().unwrap_or(&Value::Null);
+                    let text = first["text"].as_str().or(first["caption"].as_str());
+                    vec![NewHistoryMessage {
+                        dialog_id: dialog,
+                        direction: "outgoing",
+                        kind: first["type"].as_str().unwrap_or("text").to_string(),
+                        text: text.map(str::to_string),
+                        author_id: operator,
+                        ..Default::default()
+                    }]
+                }
                 Event::Intercepted {
                     dialog,
                     messages,

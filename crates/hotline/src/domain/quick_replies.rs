@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::events::Event;
 use super::links::Links;
 use super::render::html;
 use super::resend::{forward_ids, kind_of, send_items};
@@ -41,6 +42,7 @@ impl Context {
         dialog: &Dialog,
         name: &str,
         forward: bool,
+        by: Option<i64>,
     ) -> Result<bool, StoreError> {
         let Some(q) = tx.quick_reply(self.connection, name).await? else {
             return Ok(false);
@@ -52,6 +54,15 @@ impl Context {
             forward: forward.then(|| (q.source_chat, q.source_ids.clone())),
         };
         self.to_user_of(tx, dialog.id, &action).await?;
+        self.record(
+            tx,
+            Event::QuickReplySent {
+                dialog: dialog.id,
+                operator: by,
+                items: &action.items,
+            },
+        )
+        .await?;
         self.answered(tx, dialog, crate::store::now_ms()).await?;
         Ok(true)
     }
