@@ -672,3 +672,57 @@ async fn apikey_command_for_admins() {
     })
     .await;
 }
+
+/// Edits reach the history (issue 17): the API serves a message's latest text, whether the
+/// user edited it in their chat or an operator in the topic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_are_reflected_in_the_history() {
+    use tg_emulator::control::Place;
+    let t = spawn_app().await;
+    let api = Api::new(&t).await;
+    let ann = t.person("Ann");
+    let first = t.user_says(ann, "I need 3 boxes");
+    let thread = t.wait_topic("Ann").await;
+    t.wait_in_topic(thread, "3 boxes").await;
+    let answer = t.operator_says(thread, "Price is 10");
+    t.wait_in_user_chat(ann, "Price is 10").await;
+    t.ctl
+        .edit(
+            ann,
+            Place::Bot(t.bot),
+            first["message_id"].as_i64().unwrap(),
+            &json!({"text": "I need 4 boxes"}),
+        )
+        .unwrap();
+    t.ctl
+        .edit(
+            t.operator,
+            Place::Group(t.group, Some(thread)),
+            answer["message_id"].as_i64().unwrap(),
+            &json!({"text": "Price is 12"}),
+        )
+        .unwrap();
+    t.wait_in_topic(thread, "4 boxes").await;
+    t.wait_in_user_chat(ann, "Price is 12").await;
+
+    let (_, c) = api.get(&format!("/api/v1/contacts/{ann}")).await;
+    let dialog = c["dialog"]["id"].as_i64().unwrap();
+    let (s, h) = api.get(&format!("/api/v1/dialogs/{dialog}/messages")).await;
+    assert_eq!(s, 200);
+    let texts: Vec<(&str, &str)> = h["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["direction"].as_str().unwrap(),
+                m["text"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        texts,
+        [("incoming", "I need 4 boxes"), ("outgoing", "Price is 12")],
+        "{h}"
+    );
+}

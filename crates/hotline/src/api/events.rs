@@ -117,7 +117,9 @@ impl Subscriber for WebhookEvents {
                     }});
                     enqueue(tx, ctx, "broadcast_finished", None, data, None).await?;
                 }
-                Event::OperatorMessage { .. } | Event::QuickReplySent { .. } => {}
+                Event::OperatorMessage { .. }
+                | Event::QuickReplySent { .. }
+                | Event::MessageEdited { .. } => {}
             }
             Ok(())
         })

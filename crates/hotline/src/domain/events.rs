@@ -57,6 +57,16 @@ pub enum Event<'a> {
         /// The stored content items (the first gives the history's kind and text).
         items: &'a [Value],
     },
+    /// A message of the dialog was edited: the user's in their chat, or an operator's in
+    /// the topic (`outgoing`).
+    MessageEdited {
+        /// Dialog id.
+        dialog: i64,
+        /// An operator's message (in the group) rather than the user's.
+        outgoing: bool,
+        /// The edited Telegram message.
+        message: &'a Value,
+    },
     /// Operator messages reached the user: `(group message id, user message id)` pairs.
     OperatorMessagesDelivered {
         /// Dialog id.
@@ -125,6 +135,7 @@ impl Event<'_> {
             | Event::MessageReceived { dialog, .. }
             | Event::OperatorMessage { dialog, .. }
             | Event::QuickReplySent { dialog, .. }
+            | Event::MessageEdited { dialog, .. }
             | Event::OperatorMessagesDelivered { dialog, .. }
             | Event::ApiMessageSent { dialog, .. }
             | Event::Intercepted { dialog, .. }

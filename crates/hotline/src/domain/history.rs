@@ -59,6 +59,17 @@ impl Subscriber for History {
                         ..Default::default()
                     }]
                 }
+                Event::MessageEdited {
+                    dialog,
+                    outgoing,
+                    message,
+                } => {
+                    if let Some(id) = message["message_id"].as_i64() {
+                        let text = content::text_or_caption(message);
+                        tx.edit_history_text(dialog, outgoing, id, text).await?;
+                    }
+                    return Ok(());
+                }
                 Event::Intercepted {
                     dialog,
                     messages,

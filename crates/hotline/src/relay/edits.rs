@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::actions::{EditIn, EditOut};
+use crate::domain::events::Event;
 use crate::domain::{content, Context};
 use crate::store::{StoreError, Tx};
 
@@ -18,6 +19,15 @@ pub(super) async fn user_edit(ctx: &Context, tx: &mut Tx, msg: &Value) -> Result
     let Some(dialog) = tx.dialog_for_contact(ctx.connection, contact.id).await? else {
         return Ok(());
     };
+    ctx.record(
+        tx,
+        Event::MessageEdited {
+            dialog: dialog.id,
+            outgoing: false,
+            message: msg,
+        },
+    )
+    .await?;
     let mut snapshot = content::edit_snapshot(msg);
     crate::domain::mask::mask_snapshot(&mut snapshot, &ctx.params().mask_patterns);
     let edit = EditIn {
@@ -44,6 +54,15 @@ pub(super) async fn operator_edit(
     let Some(dialog) = tx.dialog_by_thread(ctx.connection, thread).await? else {
         return Ok(());
     };
+    ctx.record(
+        tx,
+        Event::MessageEdited {
+            dialog: dialog.id,
+            outgoing: true,
+            message: msg,
+        },
+    )
+    .await?;
     let edit = EditOut {
         dialog: dialog.id,
         group_message: id,

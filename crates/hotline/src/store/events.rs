@@ -111,6 +111,10 @@ store_methods! {
     /// The last `limit` messages of a dialog's history, oldest first (the recap of a topic
     /// that replaces a lost one).
     pub async fn dialog_history_tail(&self, dialog: i64, limit: i64) -> Vec<HistoryMessage> => dialog_history_tail;
+    /// Replaces the text of an edited message in a dialog's history: a user's message by
+    /// its id in their chat (`incoming`), a team message by its id in the group
+    /// (`outgoing`). Returns how many rows changed (0 for a message the history lacks).
+    pub async fn edit_history_text(&self, dialog: i64, outgoing: bool, message_id: i64, text: Option<&str>) -> u64 => edit_history_text;
     /// Fills in the group-side id of an API message once it was posted in the topic.
     pub async fn set_history_group_message(&self, id: i64, group_message_id: i64, user_message_id: i64) -> () => set_history_group_message;
     /// Claims up to `limit` due queue heads that nobody holds (or whose claim expired) with
@@ -205,6 +209,29 @@ async fn dialog_history_tail(
     .await?;
     rows.reverse();
     Ok(rows)
+}
+
+async fn edit_history_text(
+    c: &mut Conn,
+    dialog: i64,
+    outgoing: bool,
+    message_id: i64,
+    text: Option<&str>,
+) -> Result<u64, StoreError> {
+    let sql = if outgoing {
+        "UPDATE dialog_messages SET text = $3 \
+         WHERE dialog_id = $1 AND direction = 'outgoing' AND group_message_id = $2"
+    } else {
+        "UPDATE dialog_messages SET text = $3 \
+         WHERE dialog_id = $1 AND direction = 'incoming' AND user_message_id = $2"
+    };
+    Ok(sqlx::query(sql)
+        .bind(dialog)
+        .bind(message_id)
+        .bind(text)
+        .execute(&mut *c)
+        .await?
+        .rows_affected())
 }
 
 async fn set_history_group_message(
