@@ -11,6 +11,11 @@ use serde_json::{json, Map, Value};
 use super::{param_i64, tg_error, tg_ok, Bot};
 use crate::store::{now_ms, PauseReason};
 
+/// How long a handover for a user not known yet waits for the update processor.
+const FIRST_CONTACT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How often it looks again meanwhile.
+const FIRST_CONTACT_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// Runs `hotlineHandover` (`pause`) or `hotlineResume`.
 pub async fn method(bot: &Arc<Bot>, p: &Map<String, Value>, pause: bool) -> Response {
     let chat = match param_i64(p, "chat_id") {
@@ -26,7 +31,7 @@ pub async fn method(bot: &Arc<Bot>, p: &Map<String, Value>, pause: bool) -> Resp
     }
     let ctx = &bot.ctx;
     let now = now_ms();
-    let done = async {
+    let attempt = || async {
         let mut tx = bot.store.begin().await?;
         let r = if pause {
             ctx.request_handover(&mut tx, chat, PauseReason::Bot, now)
@@ -39,6 +44,27 @@ pub async fn method(bot: &Arc<Bot>, p: &Map<String, Value>, pause: bool) -> Resp
         };
         tx.commit().await?;
         Ok::<_, crate::store::StoreError>(r)
+    };
+    // A bot may hand a user over in its answer to that user's very first update, which it
+    // can get (pushed or polled) before Hotline has processed it into a contact: while
+    // stored updates wait for the processor, look again instead of "chat not found".
+    let done = async {
+        let deadline = tokio::time::Instant::now() + FIRST_CONTACT_WAIT;
+        loop {
+            let r = attempt().await?;
+            if r.is_some() || tokio::time::Instant::now() >= deadline {
+                return Ok::<_, crate::store::StoreError>(r);
+            }
+            if bot
+                .store
+                .unprocessed_updates(ctx.connection, 1)
+                .await?
+                .is_empty()
+            {
+                return Ok(r);
+            }
+            tokio::time::sleep(FIRST_CONTACT_POLL).await;
+        }
     };
     match done.await {
         Ok(Some(())) => tg_ok(json!(true), None),
