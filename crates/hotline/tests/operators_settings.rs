@@ -5,7 +5,7 @@
 mod common;
 mod ops;
 
-use common::{config_toml, spawn_app, text_of};
+use common::{config_toml_url, spawn_app, text_of};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -59,13 +59,7 @@ async fn set_get_every_parameter_default_and_restart() {
     let cfg = t.dir.path().join("hotline.toml");
     std::fs::write(
         &cfg,
-        config_toml(
-            &t.dir.path().join("hotline.db"),
-            &t.emu.url(),
-            &t.token,
-            t.group,
-            "",
-        ),
+        config_toml_url(t.db.url(), &t.emu.url(), &t.token, t.group, ""),
     )
     .unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_hotline"))
