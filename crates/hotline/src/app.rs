@@ -289,6 +289,8 @@ pub struct Tuning {
     pub outbox: OutboxConfig,
     /// How often AUTOCLOSE is checked.
     pub autoclose_every: Duration,
+    /// How often REMIND_AFTER is checked.
+    pub remind_every: Duration,
 }
 
 impl Tuning {
@@ -297,6 +299,7 @@ impl Tuning {
         Self {
             outbox: OutboxConfig::new(config.limits),
             autoclose_every: Duration::from_secs(60),
+            remind_every: Duration::from_secs(60),
         }
     }
 }
@@ -435,6 +438,15 @@ async fn start_on(
                 ctx.clone(),
                 store.clone(),
                 tuning.autoclose_every,
+                trigger.subscribe(),
+            )
+            .instrument(span.clone()),
+        );
+        tasks.spawn(
+            crate::relay::remind::run(
+                ctx.clone(),
+                store.clone(),
+                tuning.remind_every,
                 trigger.subscribe(),
             )
             .instrument(span.clone()),

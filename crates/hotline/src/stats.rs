@@ -607,8 +607,48 @@ fn spread_text(s: &Spread) -> String {
     }
 }
 
-/// The readable message.
+/// Who the team is, for the readable message: operators' names (stored as they write, so
+/// `/stats` names people instead of ids) and the open dialogs per owner.
+#[derive(Debug, Clone, Default)]
+pub struct Team {
+    /// Names by user id.
+    pub names: HashMap<i64, String>,
+    /// Open dialogs per owner (`/take`, `/assign`), most first.
+    pub assignees: Vec<crate::store::AssigneeLoad>,
+}
+
+impl Team {
+    /// Reads the names and loads of `connection`.
+    pub async fn load(
+        store: &Store,
+        connection: crate::store::ConnectionId,
+    ) -> Result<Self, StoreError> {
+        Ok(Self {
+            names: store
+                .operators(connection)
+                .await?
+                .into_iter()
+                .map(|o| (o.user_id, o.name))
+                .collect(),
+            assignees: store.assignee_loads(connection).await?,
+        })
+    }
+
+    fn name(&self, id: i64) -> String {
+        self.names
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| id.to_string())
+    }
+}
+
+/// The readable message, with operators named by id.
 pub fn render_text(r: &Report, label: &str) -> String {
+    render_team_text(r, label, &Team::default())
+}
+
+/// The readable message, naming operators and listing open dialogs per owner.
+pub fn render_team_text(r: &Report, label: &str, team: &Team) -> String {
     let mut t = format!("📊 <b>Team stats</b> · {}\n\n", html(label));
     t.push_str(&format!(
         "<b>Dialogs</b>: {} new · {} reopened · {} closed · {} unanswered\n",
@@ -630,7 +670,8 @@ pub fn render_text(r: &Report, label: &str) -> String {
         t.push_str("\n<b>Operators</b>\n");
         for o in r.operators.iter().take(20) {
             t.push_str(&format!(
-                "<a href=\"tg://user?id={id}\">{id}</a>: {} messages · {} dialogs · first response {}{}\n",
+                "<a href=\"tg://user?id={id}\">{}</a>: {} messages · {} dialogs · first response {}{}\n",
+                html(&team.name(o.operator_id)),
                 o.messages,
                 o.dialogs,
                 o.median_first_response.map_or("—".into(), human),
@@ -641,6 +682,16 @@ pub fn render_text(r: &Report, label: &str) -> String {
                 },
                 id = o.operator_id,
             ));
+        }
+    }
+    if team.assignees.iter().any(|a| a.assignee.is_some()) {
+        t.push_str("\n<b>Owners</b> (open dialogs now · 🟪 waiting for the team)\n");
+        for a in team.assignees.iter().take(20) {
+            let who = match a.assignee {
+                Some(id) => format!("<a href=\"tg://user?id={id}\">{}</a>", html(&team.name(id))),
+                None => "nobody".to_string(),
+            };
+            t.push_str(&format!("{who}: {} open · {} 🟪\n", a.open, a.waiting));
         }
     }
     let busiest = |v: &[i64]| {
@@ -865,12 +916,17 @@ async fn execute(
     let ctx = &ex.ctx;
     let tz = ctx.time_zone.0;
     let report = compute(&ex.store, ctx.connection, from, to, tz).await?;
+    let team = Team::load(&ex.store, ctx.connection).await?;
     let mut extra = json!({"parse_mode": "HTML"});
     if let Some(r) = reply_to {
         extra["reply_parameters"] = json!({"message_id": r, "allow_sending_without_reply": true});
     }
     ex.tg
-        .send_message(ctx.group_id, &render_text(&report, label), extra)
+        .send_message(
+            ctx.group_id,
+            &render_team_text(&report, label, &team),
+            extra,
+        )
         .await?;
     let png = match chart(&report, label) {
         Ok(p) => p,

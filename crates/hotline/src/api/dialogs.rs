@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Auth;
 use super::contacts::{ContactView, DialogView};
-use super::error::{ApiPath, ApiQuery, ErrorBody};
+use super::error::{ApiJson, ApiPath, ApiQuery, ErrorBody};
 use super::{page_of, ApiError, ApiState, Page, Paged};
 use crate::store::{Dialog, DialogStatus};
 
@@ -188,4 +188,58 @@ pub async fn reopen(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<DialogDetail>, ApiError> {
     Ok(Json(set_status(&s, &auth, id, DialogStatus::New).await?))
+}
+
+/// Who owns a dialog: a team member by user id or username, or nobody.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Assign {
+    /// The operator's Telegram user id; `null` (with no `username`) unassigns.
+    pub operator_id: Option<i64>,
+    /// Or the operator's username (with or without `@`), known once they wrote in the group.
+    pub username: Option<String>,
+}
+
+/// Sets the dialog's owner (as `/assign`) or clears it (`{"operator_id": null}`, as
+/// `/unassign`): the title and card show the owner, `dialog_assigned` is sent.
+#[utoipa::path(post, path = "/api/v1/dialogs/{id}/assign", tag = "dialogs",
+    params(("id" = i64, Path, description = "Dialog id")), request_body = Assign,
+    responses((status = 200, body = DialogDetail), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn assign(
+    State(s): State<ApiState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<Assign>,
+) -> Result<Json<DialogDetail>, ApiError> {
+    find(&s, &auth, id).await?;
+    let mut tx = s.store.begin().await?;
+    let assignee = match (body.operator_id, body.username.as_deref()) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid("give operator_id or username, not both"));
+        }
+        (Some(op), None) if op <= 0 => {
+            return Err(ApiError::invalid("operator_id must be a positive user id"));
+        }
+        (Some(op), None) => Some(op),
+        (None, Some(u)) => Some(
+            tx.operator_by_username(auth.connection(), u)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::invalid(format!(
+                        "no team member @{} is known: they must write in the group first",
+                        u.trim_start_matches('@')
+                    ))
+                })?
+                .user_id,
+        ),
+        (None, None) => None,
+    };
+    let d = tx
+        .dialog(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no dialog {id}")))?;
+    auth.ctx.assign(&mut tx, &d, assignee, None).await?;
+    tx.commit().await?;
+    let d = find(&s, &auth, id).await?;
+    Ok(Json(detail(&s, d).await?))
 }

@@ -88,6 +88,31 @@ impl Subscriber for WebhookEvents {
                     };
                     enqueue(tx, ctx, "message_intercepted", dialog, data, None).await?;
                 }
+                Event::DialogAssigned {
+                    assignee,
+                    previous,
+                    by,
+                    ..
+                } => {
+                    let name = match assignee {
+                        Some(a) => tx.operator(ctx.connection, a).await?.map(|o| o.name),
+                        None => None,
+                    };
+                    let data = json!({"assignee": assignee, "assignee_name": name, "previous": previous, "by": by});
+                    enqueue(tx, ctx, "dialog_assigned", dialog, data, None).await?;
+                }
+                Event::DialogWaiting {
+                    assignee,
+                    waiting_ms,
+                    ..
+                } => {
+                    let name = match assignee {
+                        Some(a) => tx.operator(ctx.connection, a).await?.map(|o| o.name),
+                        None => None,
+                    };
+                    let data = json!({"assignee": assignee, "assignee_name": name, "waiting_ms": waiting_ms});
+                    enqueue(tx, ctx, "dialog_waiting", dialog, data, None).await?;
+                }
                 Event::ContactTagged { tag, .. } => {
                     let data = json!({"tag": tag});
                     enqueue(tx, ctx, "contact_tagged", dialog, data, None).await?;

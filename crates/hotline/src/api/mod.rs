@@ -193,6 +193,7 @@ fn api_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(dialogs::get))
         .routes(routes!(dialogs::close))
         .routes(routes!(dialogs::reopen))
+        .routes(routes!(dialogs::assign))
         .routes(routes!(messages::history, messages::send))
         .routes(routes!(params::list))
         .routes(routes!(params::get, params::set))

@@ -6,6 +6,7 @@
 //! derived from that table, so a new command is one row plus one handler and can never be
 //! missing from the menu or the help. Commands are never sent to the user.
 
+mod assign;
 mod ban;
 mod bot;
 pub mod comment;
@@ -89,6 +90,7 @@ pub fn table() -> impl Iterator<Item = &'static Spec> {
     [
         help::COMMANDS,
         status::COMMANDS,
+        assign::COMMANDS,
         ban::COMMANDS,
         new::COMMANDS,
         say::COMMANDS,
@@ -110,6 +112,12 @@ pub enum Command {
     Info,
     /// `/close`, `/hold`, `/wait`.
     Status(status::Change),
+    /// `/take`.
+    Take,
+    /// `/assign …`.
+    Assign(assign::Target),
+    /// `/unassign`.
+    Unassign,
     /// `/ban` (true), `/unban` (false).
     Ban(bool),
     /// `/bot [off|on]`.
@@ -152,6 +160,9 @@ impl Command {
             (Command::Mark(p), None) => mark::general(ctx, tx, msg, &p).await,
             (Command::Info, Some(d)) => help::info(ctx, tx, msg, d).await,
             (Command::Status(c), Some(d)) => status::run(ctx, tx, d, c, from).await,
+            (Command::Take, Some(d)) => assign::take(ctx, tx, msg, d).await,
+            (Command::Assign(t), Some(d)) => assign::assign(ctx, tx, msg, d, t).await,
+            (Command::Unassign, Some(d)) => assign::unassign(ctx, tx, msg, d).await,
             (Command::Ban(on), Some(d)) => ban::run(ctx, tx, d, on, reply_to).await,
             (Command::Bot(op), Some(d)) => bot::run(ctx, tx, d, op, from, reply_to).await,
             (Command::New(p), None) => new::run(ctx, tx, &p, reply_to).await,

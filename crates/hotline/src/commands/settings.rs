@@ -11,6 +11,7 @@ use crate::domain::render::html;
 use crate::domain::roles::{author, Author};
 use crate::domain::slash::answer;
 use crate::domain::slash::Parsed;
+use crate::domain::topics::Title;
 use crate::domain::Context;
 use crate::store::StoreError;
 use crate::store::Tx;
@@ -69,6 +70,7 @@ pub async fn set(ctx: &Context, tx: &mut Tx, msg: &Value, cmd: &Parsed) -> Resul
         let text = format!("Unknown parameter {}.\n{}", html(name), usage());
         return answer(ctx, tx, None, reply_to, text).await;
     };
+    let hide_before = ctx.params().hide_info;
     if value.is_empty() {
         let text = format!(
             "Give a value: /set {name} VALUE, or /set {name} default for the config file's value."
@@ -130,6 +132,19 @@ pub async fn set(ctx: &Context, tx: &mut Tx, msg: &Value, cmd: &Parsed) -> Resul
             }
         }
     };
+    let mut text = text;
+    if name == "HIDE_INFO" && ctx.params().hide_info != hide_before {
+        // Every open topic at once, not at its next status change: one title intent each,
+        // in the dialog's group queue, so the outbox keeps them within the group's budget.
+        let open = tx.open_dialogs_with_topic(ctx.connection).await?;
+        for dialog in &open {
+            ctx.to_group(tx, Some(*dialog), &Title { dialog: *dialog })
+                .await?;
+        }
+        if !open.is_empty() {
+            text.push_str(&format!("\nRenaming {} open topic(s).", open.len()));
+        }
+    }
     answer(ctx, tx, None, reply_to, text).await
 }
 

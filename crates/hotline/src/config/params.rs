@@ -69,6 +69,7 @@ pub const PARAM_NAMES: &[&str] = &[
     "RATING",
     "AUTO_HANDOVER",
     "RECAP",
+    "REMIND_AFTER",
 ];
 
 /// Events an outgoing webhook can subscribe to (SPEC §5). Custom commands are `/name`.
@@ -83,6 +84,8 @@ pub const WEBHOOK_EVENTS: &[&str] = &[
     "broadcast_finished",
     "bot_paused",
     "bot_resumed",
+    "dialog_assigned",
+    "dialog_waiting",
 ];
 
 /// A parameter could not be set; the message names the parameter and what was expected.
@@ -199,6 +202,9 @@ pub struct Params {
     /// With PRIVATE_KEYWORDS: how many messages of the conversation before the trigger (the
     /// user's and the parallel bot's) open the topic as a recap; 0 = none.
     pub recap: u32,
+    /// Minutes a dialog may wait for the team (🟪) before General gets a reminder naming
+    /// its owner (once per waiting period); 0 = off.
+    pub remind_after_minutes: u32,
 }
 
 impl Default for Params {
@@ -225,6 +231,7 @@ impl Default for Params {
             rating: false,
             auto_handover: false,
             recap: 0,
+            remind_after_minutes: 0,
         }
     }
 }
@@ -283,6 +290,23 @@ impl Params {
             "REOPEN_MESSAGE" => self.reopen_message = parse_welcome(n, value)?,
             "RATING" => self.rating = parse_bool(n, v)?,
             "AUTO_HANDOVER" => self.auto_handover = parse_bool(n, v)?,
+            "REMIND_AFTER" => {
+                self.remind_after_minutes = if is_off(v) {
+                    0
+                } else {
+                    v.parse::<u32>()
+                        .ok()
+                        .filter(|m| *m <= 60 * 24 * 30)
+                        .ok_or_else(|| {
+                            ParamError::new(
+                                n,
+                                format!(
+                                    "expected whole minutes from 0 (off) to 43200, got \"{v}\""
+                                ),
+                            )
+                        })?
+                }
+            }
             "RECAP" => {
                 self.recap = if is_off(v) {
                     0
@@ -386,6 +410,7 @@ impl Params {
             "RATING" => onoff(self.rating),
             "AUTO_HANDOVER" => onoff(self.auto_handover),
             "RECAP" => self.recap.to_string(),
+            "REMIND_AFTER" => self.remind_after_minutes.to_string(),
             _ => return None,
         })
     }

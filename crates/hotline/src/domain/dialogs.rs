@@ -224,6 +224,34 @@ impl Context {
         })
     }
 
+    /// Sets (`Some`) or clears (`None`) the dialog's owner, recording `DialogAssigned` and
+    /// retitling the topic (the title shows the owner). `by` is the operator who did it
+    /// (`None` through the API). Returns whether anything changed.
+    pub async fn assign(
+        &self,
+        tx: &mut Tx,
+        dialog: &Dialog,
+        assignee: Option<i64>,
+        by: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        if !tx.assign_dialog(dialog.id, assignee).await? {
+            return Ok(false);
+        }
+        self.record(
+            tx,
+            Event::DialogAssigned {
+                dialog: dialog.id,
+                assignee,
+                previous: dialog.assignee,
+                by,
+            },
+        )
+        .await?;
+        self.to_group(tx, Some(dialog.id), &Title { dialog: dialog.id })
+            .await?;
+        Ok(true)
+    }
+
     /// Takes `tag` off the dialog's contact (the title follows a ticker); false when the
     /// contact did not have it.
     pub async fn untag(&self, tx: &mut Tx, dialog: &Dialog, tag: &Tag) -> Result<bool, StoreError> {

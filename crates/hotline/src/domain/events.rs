@@ -57,6 +57,27 @@ pub enum Event<'a> {
         /// The stored content items (the first gives the history's kind and text).
         items: &'a [Value],
     },
+    /// The dialog's owner changed (`/take`, `/assign`, `/unassign`, the API).
+    DialogAssigned {
+        /// Dialog id.
+        dialog: i64,
+        /// The new owner; `None` when unassigned.
+        assignee: Option<i64>,
+        /// The owner before.
+        previous: Option<i64>,
+        /// The operator who changed it; `None` through the API.
+        by: Option<i64>,
+    },
+    /// A dialog has waited for the team (🟪) longer than REMIND_AFTER: the team was
+    /// reminded in General (once per waiting period).
+    DialogWaiting {
+        /// Dialog id.
+        dialog: i64,
+        /// Its owner, if any.
+        assignee: Option<i64>,
+        /// How long it has waited, in milliseconds.
+        waiting_ms: i64,
+    },
     /// A message of the dialog was edited: the user's in their chat, or an operator's in
     /// the topic (`outgoing`).
     MessageEdited {
@@ -136,6 +157,8 @@ impl Event<'_> {
             | Event::OperatorMessage { dialog, .. }
             | Event::QuickReplySent { dialog, .. }
             | Event::MessageEdited { dialog, .. }
+            | Event::DialogAssigned { dialog, .. }
+            | Event::DialogWaiting { dialog, .. }
             | Event::OperatorMessagesDelivered { dialog, .. }
             | Event::ApiMessageSent { dialog, .. }
             | Event::Intercepted { dialog, .. }

@@ -44,23 +44,41 @@ pub fn topic_title(
     tickers: &[String],
     hide: &HideInfo,
     bot_label: Option<&str>,
+    owner: Option<&str>,
 ) -> String {
     let name = if hide.name {
         pseudonym(contact.user_id)
     } else {
         contact.display_name()
     };
-    let mut title = String::from(status.square());
+    let mut head = String::from(status.square());
     for t in tickers {
-        title.push_str(t);
+        head.push_str(t);
     }
-    title.push(' ');
-    title.push_str(name.trim());
+    head.push(' ');
+    // The owner and the label come after the name; a long name is cut, not them.
+    let mut tail = String::new();
+    if let Some(owner) = owner {
+        tail.push_str(" → ");
+        tail.push_str(&owner_short(owner));
+    }
     if let Some(label) = bot_label {
-        title.push_str(" · ");
-        title.push_str(label);
+        tail.push_str(" · ");
+        tail.push_str(label);
     }
-    truncate_chars(&title, TOPIC_NAME_MAX)
+    let room = TOPIC_NAME_MAX.saturating_sub(head.chars().count() + tail.chars().count());
+    if room >= 8 {
+        format!("{head}{}{tail}", truncate_chars(name.trim(), room))
+    } else {
+        truncate_chars(&format!("{head}{}{tail}", name.trim()), TOPIC_NAME_MAX)
+    }
+}
+
+/// The owner as the topic title shows it: the first word of the name, at most 16
+/// characters (titles are short and shown in narrow lists).
+pub fn owner_short(name: &str) -> String {
+    let first = name.split_whitespace().next().unwrap_or("").trim();
+    truncate_chars(if first.is_empty() { "?" } else { first }, 16)
 }
 
 /// Cuts a string to `max` characters, marking the cut with an ellipsis.
@@ -79,6 +97,11 @@ pub fn topic_link(group: i64, thread: i64) -> String {
     let internal = (-group).to_string();
     let internal = internal.strip_prefix("100").unwrap_or(&internal);
     format!("https://t.me/c/{internal}/{thread}")
+}
+
+/// The card's line naming the dialog's owner (`/take`, `/assign`).
+pub fn owner_line(name: &str) -> String {
+    format!("🙋 Owner: <b>{}</b>", html(name))
 }
 
 /// The user card posted as a topic's first message (HTML).
@@ -142,6 +165,7 @@ mod tests {
             &["💎".into()],
             &HideInfo::default(),
             None,
+            None,
         );
         assert_eq!(t, "🟪💎 Ann Lee");
         let t = topic_title(
@@ -150,8 +174,23 @@ mod tests {
             &[],
             &HideInfo::default(),
             Some("@shop_bot"),
+            None,
         );
         assert_eq!(t, "⬛ Ann Lee · @shop_bot");
+        let long = Contact {
+            first_name: "N".repeat(200),
+            ..contact()
+        };
+        let t = topic_title(
+            DialogStatus::New,
+            &long,
+            &[],
+            &HideInfo::default(),
+            Some("@shop_bot"),
+            Some("Maria Kowalska"),
+        );
+        assert!(t.ends_with("… → Maria · @shop_bot"), "{t}");
+        assert_eq!(t.chars().count(), TOPIC_NAME_MAX);
     }
 
     #[test]
@@ -160,7 +199,15 @@ mod tests {
             name: true,
             ..Default::default()
         };
-        let t = topic_title(DialogStatus::Wait, &contact(), &[], &hide, None);
+        let t = topic_title(
+            DialogStatus::Wait,
+            &contact(),
+            &[],
+            &hide,
+            None,
+            Some("Bob"),
+        );
+        assert!(t.ends_with(" → Bob"), "{t}");
         assert!(!t.contains("Ann"));
         assert_eq!(pseudonym(42), pseudonym(42));
         assert_ne!(pseudonym(42), pseudonym(43));
@@ -192,7 +239,7 @@ mod tests {
     fn long_titles_are_cut() {
         let mut c = contact();
         c.first_name = "x".repeat(300);
-        let t = topic_title(DialogStatus::New, &c, &[], &HideInfo::default(), None);
+        let t = topic_title(DialogStatus::New, &c, &[], &HideInfo::default(), None, None);
         assert_eq!(t.chars().count(), TOPIC_NAME_MAX);
     }
 }

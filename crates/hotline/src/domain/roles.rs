@@ -86,6 +86,35 @@ pub async fn require_admin(
     Ok(false)
 }
 
+/// A person's name as Telegram gives it: first name, and last name when there is one.
+pub fn person_name(first: &str, last: Option<&str>) -> String {
+    match last.map(str::trim).filter(|l| !l.is_empty()) {
+        Some(l) => format!("{} {l}", first.trim()),
+        None => first.trim().to_string(),
+    }
+}
+
+/// Remembers the name of the team member who wrote `msg` in the group (for `/stats`,
+/// owners in titles and cards, `/assign @username`).
+pub async fn remember_author(ctx: &Context, tx: &mut Tx, msg: &Value) -> Result<(), StoreError> {
+    let from = &msg["from"];
+    let (Some(id), Some(first)) = (from["id"].as_i64(), from["first_name"].as_str()) else {
+        return Ok(());
+    };
+    if from["is_bot"] == true {
+        return Ok(());
+    }
+    let name = person_name(first, from["last_name"].as_str());
+    tx.remember_operator(
+        ctx.connection,
+        id,
+        &name,
+        from["username"].as_str(),
+        now_ms(),
+    )
+    .await
+}
+
 /// A `chat_member` update: keeps the administrators cache current.
 pub async fn on_chat_member(ctx: &Context, tx: &mut Tx, m: &Value) -> Result<(), StoreError> {
     if m["chat"]["id"].as_i64() != Some(ctx.group_id) {
@@ -120,16 +149,28 @@ pub async fn refresh_admins(
     connection: ConnectionId,
     group: i64,
 ) -> Result<usize, RefreshError> {
-    let admins: Vec<(i64, String)> = tg
+    let members: Vec<_> = tg
         .get_chat_administrators(group)
         .await?
         .into_iter()
         .filter(|m| !m.user.is_bot)
-        .map(|m| (m.user.id, m.status))
         .collect();
-    store
-        .replace_group_admins(connection, &admins, now_ms())
-        .await?;
+    let now = now_ms();
+    // Their names too, so `/stats` and owners are named before they first write.
+    for m in &members {
+        let u = &m.user;
+        store
+            .remember_operator(
+                connection,
+                u.id,
+                &person_name(&u.first_name, u.last_name.as_deref()),
+                u.username.as_deref(),
+                now,
+            )
+            .await?;
+    }
+    let admins: Vec<(i64, String)> = members.into_iter().map(|m| (m.user.id, m.status)).collect();
+    store.replace_group_admins(connection, &admins, now).await?;
     Ok(admins.len())
 }
 

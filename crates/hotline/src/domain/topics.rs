@@ -145,13 +145,35 @@ impl Topics {
             // The handover: the parallel bot is paused for this user.
             tickers.insert(0, "⏸".to_string());
         }
+        let owner = self.owner_name(d).await?;
         Ok(render::topic_title(
             d.status,
             c,
             &tickers,
             &params.hide_info,
             self.ctx.label().as_deref(),
+            owner.as_deref(),
         ))
+    }
+
+    /// The name of the dialog's owner, if it has one (the id when the name is unknown).
+    async fn owner_name(&self, d: &Dialog) -> Result<Option<String>, TopicError> {
+        let Some(a) = d.assignee else {
+            return Ok(None);
+        };
+        let name = self.store.operator(self.ctx.connection, a).await?;
+        Ok(Some(name.map_or_else(|| a.to_string(), |o| o.name)))
+    }
+
+    /// The user card as the group sees it, with the dialog's owner.
+    async fn card(&self, d: &Dialog, c: &Contact) -> Result<String, TopicError> {
+        let params = self.ctx.params();
+        let mut card = render::user_card(c, &params.hide_info, self.ctx.label().as_deref());
+        if let Some(owner) = self.owner_name(d).await? {
+            card.push('\n');
+            card.push_str(&render::owner_line(&owner));
+        }
+        Ok(card)
     }
 
     /// The dialog's topic, created (with its card) when it has none.
@@ -182,12 +204,8 @@ impl Topics {
             .await?;
         let params = self.ctx.params();
         if params.auto_info && !params.hide_info.card {
-            self.post(
-                Some(thread),
-                &render::user_card(&c, &params.hide_info, self.ctx.label().as_deref()),
-                None,
-            )
-            .await?;
+            self.post(Some(thread), &self.card(&d, &c).await?, None)
+                .await?;
         }
         if let Some(previous) = previous {
             let old = previous.parse::<i64>().ok();
@@ -533,12 +551,8 @@ impl Execute<Card> for Topics {
     async fn execute(&self, _intent: &Intent, a: Card) -> Result<(), TopicError> {
         let topic = self.topic(a.dialog).await?;
         if !topic.created {
-            let params = self.ctx.params();
-            let card = render::user_card(
-                &topic.contact,
-                &params.hide_info,
-                self.ctx.label().as_deref(),
-            );
+            let (d, c) = self.load(a.dialog).await?;
+            let card = self.card(&d, &c).await?;
             self.notice(a.dialog, &card, None).await?;
         }
         Ok(())

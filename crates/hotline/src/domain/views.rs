@@ -66,6 +66,8 @@ pub struct DialogView {
     pub created_at: i64,
     /// Unix ms of the last message either way.
     pub last_activity_at: i64,
+    /// The owner's Telegram user id (`/take`, `/assign`, `POST /dialogs/{id}/assign`).
+    pub assignee_id: Option<i64>,
 }
 
 impl DialogView {
@@ -79,6 +81,7 @@ impl DialogView {
             thread_id: d.thread_id,
             created_at: d.created_at,
             last_activity_at: d.last_activity_at,
+            assignee_id: d.assignee,
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod execute;
 mod incoming;
 mod operator;
 pub mod privacy;
+pub mod remind;
 
 use serde_json::Value;
 

@@ -23,6 +23,7 @@ pub(super) async fn group_message(
     if kind == "service" {
         return Ok(());
     }
+    crate::domain::roles::remember_author(ctx, tx, msg).await?;
     let thread = if msg["is_topic_message"] == true {
         msg["message_thread_id"].as_i64()
     } else {

@@ -78,10 +78,12 @@ pub struct Dialog {
     pub created_at: UnixMs,
     /// Last message either way.
     pub last_activity_at: UnixMs,
+    /// The operator who handles it (`/take`, `/assign`, the API), if any.
+    pub assignee: Option<i64>,
 }
 
 const COLUMNS: &str =
-    "id, connection_id, contact_id, thread_id, status, status_since, CAST(activated AS INTEGER) AS activated, created_at, last_activity_at";
+    "id, connection_id, contact_id, thread_id, status, status_since, CAST(activated AS INTEGER) AS activated, created_at, last_activity_at, assignee";
 
 pub(super) fn from_row(r: &super::DbRow) -> Result<Dialog, StoreError> {
     let status: String = r.try_get("status")?;
@@ -98,6 +100,7 @@ pub(super) fn from_row(r: &super::DbRow) -> Result<Dialog, StoreError> {
         activated: super::flag(r, "activated")?,
         created_at: r.try_get("created_at")?,
         last_activity_at: r.try_get("last_activity_at")?,
+        assignee: r.try_get("assignee")?,
     })
 }
 
@@ -131,6 +134,11 @@ store_methods! {
     /// Closes a dialog only while it is 🟨 since before `before` (AUTOCLOSE's guard: a
     /// user who wrote meanwhile keeps it open). Returns whether it closed.
     pub async fn close_if_waiting(&self, id: i64, before: UnixMs, now: UnixMs) -> bool => close_if_waiting;
+    /// Dialogs with a topic in 🟪 since before `before` and not reminded of in this waiting
+    /// period, oldest first: REMIND_AFTER's candidates.
+    pub async fn dialogs_to_remind(&self, connection: ConnectionId, before: UnixMs, limit: i64) -> Vec<Dialog> => dialogs_to_remind;
+    /// Ids of the dialogs that are open and have a topic (retitling them all at once).
+    pub async fn open_dialogs_with_topic(&self, connection: ConnectionId) -> Vec<i64> => open_dialogs_with_topic;
     /// Dialogs in 🟨 since before `before`, oldest first: the auto-close candidates.
     pub async fn dialogs_waiting_since(&self, connection: ConnectionId, before: UnixMs, limit: i64) -> Vec<Dialog> => dialogs_waiting_since;
 }
@@ -332,13 +340,47 @@ async fn dialogs_waiting_since(
     .collect()
 }
 
+async fn dialogs_to_remind(
+    c: &mut Conn,
+    connection: ConnectionId,
+    before: UnixMs,
+    limit: i64,
+) -> Result<Vec<Dialog>, StoreError> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM dialogs WHERE connection_id = $1 AND status = 'new' AND status_since < $2 \
+         AND thread_id IS NOT NULL AND (reminded_at IS NULL OR reminded_at <> status_since) \
+         ORDER BY status_since LIMIT $3"
+    ))
+    .bind(connection.0)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(&mut *c)
+    .await?
+    .iter()
+    .map(from_row)
+    .collect()
+}
+
+async fn open_dialogs_with_topic(
+    c: &mut Conn,
+    connection: ConnectionId,
+) -> Result<Vec<i64>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id FROM dialogs WHERE connection_id = $1 AND status <> 'closed' AND thread_id IS NOT NULL ORDER BY id",
+    )
+    .bind(connection.0)
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+}
+
 async fn dialog_with_contact(
     c: &mut Conn,
     id: i64,
 ) -> Result<Option<(Dialog, super::Contact)>, StoreError> {
     let row = sqlx::query(
         "SELECT d.id, d.connection_id, d.contact_id, d.thread_id, d.status, d.status_since, CAST(d.activated AS INTEGER) AS activated, \
-         d.created_at, d.last_activity_at, c.user_id AS c_user_id, c.first_name AS c_first_name, \
+         d.created_at, d.last_activity_at, d.assignee, c.user_id AS c_user_id, c.first_name AS c_first_name, \
          c.last_name AS c_last_name, c.username AS c_username, c.language_code AS c_language_code, \
          c.first_seen_at AS c_first_seen_at, c.last_message_at AS c_last_message_at, \
          c.start_param AS c_start_param, CAST(c.banned AS INTEGER) AS c_banned, CAST(c.blocked AS INTEGER) AS c_blocked \

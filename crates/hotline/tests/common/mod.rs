@@ -43,6 +43,7 @@ pub fn test_tuning(config: &Config) -> Tuning {
     Tuning {
         outbox,
         autoclose_every: Duration::from_secs(3600),
+        remind_every: Duration::from_secs(3600),
     }
 }
 
