@@ -27,6 +27,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/dialogs/{id}"),
     ("post", "/api/v1/dialogs/{id}/close"),
     ("post", "/api/v1/dialogs/{id}/reopen"),
+    ("post", "/api/v1/dialogs/{id}/assign"),
     ("get", "/api/v1/dialogs/{id}/messages"),
     ("post", "/api/v1/dialogs/{id}/messages"),
     ("post", "/api/v1/dialogs/{id}/messages/upload"),
