@@ -60,7 +60,7 @@ pub use gateway::{GatewayCall, GatewayState};
 pub use gauges::Gauges;
 pub use handover::{Pause, PauseReason};
 pub use links::{Direction, MessageLink, NewLink};
-pub use outbox::{Intent, IntentId, Lane, NewIntent, OutboxStats};
+pub use outbox::{Intent, IntentId, Lane, NewIntent, OutboxStats, SENDS_FIELD};
 pub use quick_replies::{NewQuickReply, QuickReply, MEDIA_ITEMS_TTL_MS};
 pub use ratings::Rating;
 pub use recap::RecapLine;
