@@ -42,6 +42,10 @@ enum What {
         /// Pace of the latency run as a share of the measured throughput.
         #[arg(long, default_value_t = 0.5)]
         load: f64,
+        /// Run on a fresh database (dropped afterwards) on this PostgreSQL server, e.g.
+        /// postgres://postgres@127.0.0.1:5432/postgres, instead of a temporary SQLite file.
+        #[arg(long)]
+        postgres: Option<String>,
     },
     /// A broadcast with the emulator's rate limits on: delivery rate and 429s.
     Broadcast {
@@ -235,6 +239,14 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 async fn relay(users: usize, messages: usize, paced: usize, load: f64) {
     let s = setup(users).await;
+    println!(
+        "database: {}",
+        if world::POSTGRES.get().is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
+    );
     let mut rx = watch(&s.ctl, s.group);
     // Warm-up: one message per user creates every topic.
     send(&s, "warm", users, Duration::ZERO).await;
@@ -294,7 +306,13 @@ async fn main() {
             messages,
             paced,
             load,
-        } => relay(users, messages, paced, load).await,
+            postgres,
+        } => {
+            if let Some(server) = postgres {
+                let _ = world::POSTGRES.set(server);
+            }
+            relay(users, messages, paced, load).await
+        }
         What::Broadcast { recipients, rate } => broadcast::broadcast(recipients, rate).await,
         What::Burst {
             users,

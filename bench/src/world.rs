@@ -1,9 +1,13 @@
 //! The world every benchmark starts from: an emulator without conformance checks (its
 //! server task runs for the whole process), a bot
-//! administering a forum group, and Hotline connected to it on a temporary SQLite file.
+//! administering a forum group, and Hotline connected to it on a temporary SQLite file, or on
+//! a fresh database on a PostgreSQL server (`--postgres URL`, see [`POSTGRES`]).
+
+use std::sync::OnceLock;
 
 use hotline::app::{self, Running, Tuning};
 use hotline::config::Config;
+use hotline::store::testdb::TestDatabase;
 use tg_emulator::{Control, Emulator};
 
 /// A running emulator + Hotline pair.
@@ -20,7 +24,13 @@ pub struct Bench {
     pub hotline: Running,
     /// Holds the database.
     pub _dir: tempfile::TempDir,
+    /// The PostgreSQL database, dropped with the bench.
+    pub _db: Option<TestDatabase>,
 }
+
+/// The PostgreSQL server (a URL whose role may create databases) the benchmarks run on,
+/// each in a fresh database; unset: a temporary SQLite file.
+pub static POSTGRES: OnceLock<String> = OnceLock::new();
 
 /// Starts the pair. `limits` and `params` are TOML lines for `[limits]` and
 /// `[connection.params]`; `prepare` runs on the emulator before Hotline starts.
@@ -58,11 +68,18 @@ pub async fn start_scaled(
     let group = ctl.add_group("Bench", true, Some(op));
     ctl.add_admin_bot(group, bot).unwrap();
     let dir = tempfile::tempdir().unwrap();
+    let db = match POSTGRES.get() {
+        Some(server) => Some(TestDatabase::create_postgres(server).await),
+        None => None,
+    };
+    let url = match &db {
+        Some(db) => db.url().to_string(),
+        None => format!("sqlite://{}", dir.path().join("bench.db").display()),
+    };
     let toml = format!(
-        "database_url = \"sqlite://{db}\"\n[http]\nlisten = \"127.0.0.1:0\"\n[limits]\n{limits}\n\
+        "database_url = \"{url}\"\n[http]\nlisten = \"127.0.0.1:0\"\n[limits]\n{limits}\n\
          [[connection]]\nname = \"bench\"\ntoken = \"{token}\"\ngroup_id = {group}\napi_url = \"{api}\"\n\
          [connection.params]\n{params}\n",
-        db = dir.path().join("bench.db").display(),
         api = emu.url(),
     );
     let config = Config::parse(&toml, dir.path(), |_| None).expect("config");
@@ -76,5 +93,6 @@ pub async fn start_scaled(
         operator: op,
         hotline,
         _dir: dir,
+        _db: db,
     }
 }

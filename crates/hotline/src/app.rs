@@ -30,7 +30,7 @@ use crate::ready::Readiness;
 use crate::relay::autoclose;
 use crate::shutdown::ShutdownTrigger;
 use crate::store::{now_ms, Store, StoreError};
-use crate::telegram::{BotCommand, Client, TgError};
+use crate::telegram::{Client, TgError};
 use crate::{http, intake};
 
 /// Why Hotline could not start.
@@ -72,48 +72,6 @@ pub struct Connection {
     pub mode: Mode,
     /// Tells the gateway that updates were stored.
     pub updates: UpdateSignal,
-}
-
-/// Commands shown in the group's `/` menu.
-pub fn operator_commands() -> Vec<BotCommand> {
-    [
-        ("help", "Statuses and commands"),
-        ("info", "The user card"),
-        ("close", "Close the dialog"),
-        ("hold", "Mark 🟪 (the user wrote last)"),
-        ("wait", "Mark 🟨 (waiting for the user)"),
-        ("ban", "Ignore this user's messages"),
-        ("unban", "Stop ignoring this user"),
-        ("new", "Open a dialog: /new USER_ID"),
-        ("say", "Quick replies: /say NAME"),
-        ("mark", "Tags: /mark NAME"),
-        ("bot", "Pause the bot for this user: /bot off, /bot on"),
-    ]
-    .iter()
-    .map(|(c, d)| BotCommand {
-        command: (*c).into(),
-        description: (*d).into(),
-    })
-    .collect()
-}
-
-/// Commands shown to admins (group administrators and EXTENSIONS_ALLOWED users): the
-/// operator commands plus the admin ones.
-pub fn admin_commands() -> Vec<BotCommand> {
-    let mut list = operator_commands();
-    for (c, d) in [
-        ("set", "Change a parameter: /set NAME VALUE"),
-        ("get", "Show parameters: /get [NAME]"),
-        ("send", "Broadcast the replied message: /send SEGMENT"),
-        ("export", "Contacts as CSV: /export [SEGMENT]"),
-        ("stats", "Team analytics: /stats [7d]"),
-    ] {
-        list.push(BotCommand {
-            command: c.into(),
-            description: d.into(),
-        });
-    }
-    list
 }
 
 fn fail(cfg: &ConnectionConfig, message: impl Into<String>) -> StartError {
@@ -210,12 +168,12 @@ pub async fn prepare(
     for e in apply_overrides(&mut params, &store.param_overrides(connection).await?) {
         tracing::warn!(connection = %cfg.name, error = %e, "a stored parameter is invalid and was ignored");
     }
-    let commands = operator_commands();
+    let commands = crate::commands::menu(crate::commands::Who::Operator);
     let group_scope = json!({"scope": {"type": "chat", "chat_id": cfg.group_id}});
     if let Err(e) = tg.set_my_commands(&commands, group_scope).await {
         tracing::warn!(connection = %cfg.name, error = %e, "could not register the group's command menu");
     }
-    let admins = admin_commands();
+    let admins = crate::commands::menu(crate::commands::Who::Admin);
     let mut admin_scopes =
         vec![json!({"scope": {"type": "chat_administrators", "chat_id": cfg.group_id}})];
     for user in &params.extensions_allowed {

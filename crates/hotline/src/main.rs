@@ -116,10 +116,13 @@ fn load(path: &Path) -> Result<Config, ExitCode> {
 }
 
 /// The parameters stored with `/set` per connection, when the database already exists
-/// (`check-config` never creates or migrates it).
+/// (`check-config` never creates or migrates it: a SQLite file must be there, a PostgreSQL
+/// database must accept the connection).
 async fn stored_overrides(config: &Config) -> Option<Vec<BTreeMap<String, String>>> {
     let url = &config.database_url;
-    if !hotline::backup::sqlite_path(url).ok()?.exists() {
+    if hotline::store::Backend::of_url(url)? == hotline::store::Backend::Sqlite
+        && !hotline::backup::sqlite_path(url).ok()?.exists()
+    {
         return None;
     }
     let store = Store::open(url).await.ok()?;
@@ -138,7 +141,10 @@ async fn stored_overrides(config: &Config) -> Option<Vec<BTreeMap<String, String
 async fn check_config(path: &Path, config: &Config) -> Result<(), ExitCode> {
     let stored = stored_overrides(config).await;
     hotline::outln!("configuration OK: {}", path.display());
-    hotline::outln!("database_url = {}", config.database_url);
+    hotline::outln!(
+        "database_url = {}",
+        hotline::config::redact_url(&config.database_url)
+    );
     let h = &config.http;
     hotline::outln!("http.listen = {}", h.listen);
     hotline::outln!(

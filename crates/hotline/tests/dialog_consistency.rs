@@ -8,8 +8,8 @@
 //!   the links of a mirrored message) commits with the intent's completion, so a retry
 //!   after a lost completion does not record it twice.
 //!
-//! Lost completions and concurrent writes are injected with SQLite triggers created by
-//! the test on Hotline's own database file: production code has no test hooks.
+//! Lost completions and concurrent writes are injected with triggers created by the test on
+//! Hotline's own database (SQLite or PostgreSQL): production code has no test hooks.
 
 mod api_support;
 mod common;
@@ -23,9 +23,8 @@ async fn setup(params: &str) -> (TestApp, Api, Receiver) {
 }
 
 /// A second connection to Hotline's database, for what the test injects and inspects.
-async fn db(t: &TestApp) -> sqlx::SqlitePool {
-    let url = format!("sqlite://{}", t.dir.path().join("hotline.db").display());
-    sqlx::SqlitePool::connect(&url).await.unwrap()
+async fn db(t: &TestApp) -> sqlx::AnyPool {
+    t.db_pool().await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,14 +98,16 @@ async fn autoclose_leaves_open_a_dialog_whose_user_wrote_meanwhile() {
         .execute(&pool)
         .await
         .unwrap();
-    sqlx::query(&format!(
-        "CREATE TRIGGER bob_writes AFTER UPDATE OF status ON dialogs \
-         WHEN NEW.id = {first} AND NEW.status = 'closed' \
-         BEGIN UPDATE dialogs SET status = 'new', status_since = NEW.status_since + 1 WHERE id = {second}; END"
-    ))
-    .execute(&pool)
-    .await
-    .unwrap();
+    common::create_trigger(
+        &pool,
+        "bob_writes",
+        "AFTER UPDATE OF status ON dialogs",
+        &format!("NEW.id = {first} AND NEW.status = 'closed'"),
+        common::TriggerAction::Run(&format!(
+            "UPDATE dialogs SET status = 'new', status_since = NEW.status_since + 1 WHERE id = {second}"
+        )),
+    )
+    .await;
     let app = t.app();
     let closed = hotline::relay::autoclose::sweep(
         &app.connections[0].ctx,
@@ -136,7 +137,7 @@ async fn autoclose_leaves_open_a_dialog_whose_user_wrote_meanwhile() {
 }
 
 /// Waits until the outbox has nothing pending or running.
-async fn outbox_idle(pool: &sqlx::SqlitePool) {
+async fn outbox_idle(pool: &sqlx::AnyPool) {
     api_support::wait_async("the outbox idle", || async {
         sqlx::query_scalar::<_, i64>(
             "SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'in_flight')",
@@ -151,15 +152,15 @@ async fn outbox_idle(pool: &sqlx::SqlitePool) {
 
 /// Makes the first completion of intents matching `filter` (SQL on `OLD.action`) fail,
 /// as a crash between Telegram's answer and the record would: the intent runs again.
-async fn lose_first_completion(pool: &sqlx::SqlitePool, filter: &str) {
-    sqlx::query(&format!(
-        "CREATE TRIGGER lose_completion BEFORE UPDATE OF state ON outbox \
-         WHEN NEW.state = 'done' AND OLD.attempts = 1 AND {filter} \
-         BEGIN SELECT RAISE(ABORT, 'injected: completion lost'); END"
-    ))
-    .execute(pool)
-    .await
-    .unwrap();
+async fn lose_first_completion(pool: &sqlx::AnyPool, filter: &str) {
+    common::create_trigger(
+        pool,
+        "lose_completion",
+        "BEFORE UPDATE OF state ON outbox",
+        &format!("NEW.state = 'done' AND OLD.attempts = 1 AND {filter}"),
+        common::TriggerAction::Fail("injected: completion lost"),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1263,29 +1263,39 @@ async fn webhook_pushes_run_in_parallel_up_to_max_connections_in_order_per_chat(
     }
 }
 
+/// Holds back Hotline's writes that fire trigger `name` (`on`, e.g. `BEFORE INSERT ON
+/// dialogs`): they fail while the table `test_hold` has a row (it has one on return; delete
+/// it to let them through).
+async fn hold(db: &sqlx::AnyPool, name: &str, on: &str) {
+    sqlx::query("CREATE TABLE test_hold (x INTEGER)")
+        .execute(db)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO test_hold VALUES (1)")
+        .execute(db)
+        .await
+        .unwrap();
+    common::create_trigger(
+        db,
+        name,
+        on,
+        "EXISTS (SELECT 1 FROM test_hold)",
+        common::TriggerAction::Fail("held by the test"),
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_reply_to_a_first_message_is_always_mirrored_after_it() {
     // The bot answers Ann's very first message before the relay has opened her dialog
     // (held back with a trigger that fails the processor's transaction while it tries),
     // and Ann writes again right after the answer. The mirror decision must count her
     // first message (it came before the call) and not her second (it came after).
-    use sqlx::{ConnectOptions, Connection};
     let t = start("").await;
     let mut bot = Backend::new(&t);
     let ann = t.person("Ann");
-    let mut db = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(t.dir.path().join("hotline.db"))
-        .connect()
-        .await
-        .unwrap();
-    for sql in [
-        "CREATE TABLE test_hold (x INTEGER)",
-        "CREATE TRIGGER test_hold_dialogs BEFORE INSERT ON dialogs WHEN EXISTS (SELECT 1 FROM test_hold) \
-         BEGIN SELECT RAISE(ABORT, 'held by the test'); END",
-        "INSERT INTO test_hold VALUES (1)",
-    ] {
-        sqlx::query(sql).execute(&mut db).await.unwrap();
-    }
+    let db = t.db_pool().await;
+    hold(&db, "test_hold_dialogs", "BEFORE INSERT ON dialogs").await;
     t.user_says(ann, "hi");
     bot.next("Ann's hi", |u| is_text(u, "hi")).await;
     bot.ok(
@@ -1297,10 +1307,10 @@ async fn a_reply_to_a_first_message_is_always_mirrored_after_it() {
     bot.next("Ann's hi again", |u| is_text(u, "hi again")).await;
     assert!(t.topics().is_empty(), "the dialog was held back");
     sqlx::query("DELETE FROM test_hold")
-        .execute(&mut db)
+        .execute(&db)
         .await
         .unwrap();
-    db.close().await.unwrap();
+    db.close().await;
 
     let thread = t.wait_topic("Ann").await;
     t.wait_in_topic(thread, "hi again").await;
@@ -1319,7 +1329,6 @@ async fn a_reply_to_a_first_message_is_always_mirrored_after_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn journaled_calls_survive_a_restart_and_are_mirrored_once() {
-    use sqlx::{ConnectOptions, Connection};
     let mut t = start("").await;
     let mut bot = Backend::new(&t);
     let ann = t.person("Ann");
@@ -1329,20 +1338,13 @@ async fn journaled_calls_survive_a_restart_and_are_mirrored_once() {
     t.wait_in_topic(thread, "hi").await;
     // Hold the processor (a trigger fails its transactions), so the bot's calls stay in
     // the journal; then restart Hotline with them there.
-    let db_path = t.dir.path().join("hotline.db");
-    let mut db = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(&db_path)
-        .connect()
-        .await
-        .unwrap();
-    for sql in [
-        "CREATE TABLE test_hold (x INTEGER)",
-        "INSERT INTO test_hold VALUES (1)",
-        "CREATE TRIGGER test_hold_updates BEFORE UPDATE OF processed ON updates WHEN EXISTS (SELECT 1 FROM test_hold) \
-         BEGIN SELECT RAISE(ABORT, 'held by the test'); END",
-    ] {
-        sqlx::query(sql).execute(&mut db).await.unwrap();
-    }
+    let db = t.db_pool().await;
+    hold(
+        &db,
+        "test_hold_updates",
+        "BEFORE UPDATE OF processed ON updates",
+    )
+    .await;
     t.user_says(ann, "tell me more");
     bot.next("Ann's question", |u| is_text(u, "tell me more"))
         .await;
@@ -1354,16 +1356,16 @@ async fn journaled_calls_survive_a_restart_and_are_mirrored_once() {
         .await;
     }
     let journaled: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM gateway_calls")
-        .fetch_one(&mut db)
+        .fetch_one(&db)
         .await
         .unwrap();
     assert_eq!(journaled, 3, "recorded before the bot got its answers");
     t.restart().await;
     sqlx::query("DELETE FROM test_hold")
-        .execute(&mut db)
+        .execute(&db)
         .await
         .unwrap();
-    db.close().await.unwrap();
+    db.close().await;
     t.user_says(ann, "thanks");
     t.wait_in_topic(thread, "thanks").await;
     for n in 1..=3 {

@@ -5,7 +5,7 @@
 mod common;
 mod ops;
 
-use common::{config_toml, spawn_app, text_of};
+use common::{config_toml_url, spawn_app, text_of};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -59,13 +59,7 @@ async fn set_get_every_parameter_default_and_restart() {
     let cfg = t.dir.path().join("hotline.toml");
     std::fs::write(
         &cfg,
-        config_toml(
-            &t.dir.path().join("hotline.db"),
-            &t.emu.url(),
-            &t.token,
-            t.group,
-            "",
-        ),
+        config_toml_url(t.db.url(), &t.emu.url(), &t.token, t.group, ""),
     )
     .unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_hotline"))
@@ -96,6 +90,10 @@ async fn set_get_every_parameter_default_and_restart() {
     let one = ops::general(&t, "/get WELCOME", "WELCOME").await;
     assert!(!one.contains('✱'), "{one}");
     ops::topic_cmd(&t, t.wait_topic("Cid").await, "/get", "works in General").await;
+    // Where a command works comes from the command table, for every command (these two
+    // answered "Unknown command" before).
+    ops::topic_cmd(&t, t.wait_topic("Cid").await, "/new 1", "works in General").await;
+    ops::general(&t, "/close", "works in a dialog topic").await;
     t.assert_conformant();
 }
 
@@ -122,6 +120,7 @@ async fn menus_extensions_allowed_and_anonymous_admins() {
         );
     }
     assert!(admins.contains(&"set".to_string()) && !everyone.contains(&"set".to_string()));
+    assert!(admins.contains(&"apikey".to_string()) && !everyone.contains(&"apikey".to_string()));
 
     // EXTENSIONS_ALLOWED replaces the administrators.
     let bob = ops::member(&t, "Bob");

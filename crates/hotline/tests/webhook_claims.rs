@@ -8,9 +8,8 @@ mod common;
 use api_support::{event_types, wait_async, with_webhooks};
 
 /// A second connection to Hotline's database, for what the test injects and inspects.
-async fn db(t: &common::TestApp) -> sqlx::SqlitePool {
-    let url = format!("sqlite://{}", t.dir.path().join("hotline.db").display());
-    sqlx::SqlitePool::connect(&url).await.unwrap()
+async fn db(t: &common::TestApp) -> sqlx::AnyPool {
+    t.db_pool().await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

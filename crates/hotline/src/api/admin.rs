@@ -13,16 +13,13 @@ use crate::domain::Context;
 use crate::store::StoreError;
 use crate::store::{now_ms, Tx};
 
-/// `/apikey`, `/apikey new NAME`, `/apikey revoke ID` in General (admins only).
+/// `/apikey`, `/apikey new NAME`, `/apikey revoke ID` in General (admins only: the command table checked the author).
 pub async fn apikey(
     ctx: &Context,
     tx: &mut Tx,
     msg: &Value,
     cmd: &Parsed,
 ) -> Result<(), StoreError> {
-    if !crate::domain::roles::require_admin(ctx, tx, msg, None).await? {
-        return Ok(());
-    }
     let reply_to = msg["message_id"].as_i64();
     let words = cmd.words();
     let text = match words.as_slice() {

@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use super::{table, Command, Place, Spec, Who};
 use crate::config::HideInfo;
 use crate::domain::render;
 use crate::domain::roles::{is_admin_message, require_admin};
@@ -12,41 +13,50 @@ use crate::domain::Context;
 use crate::store::StoreError;
 use crate::store::{Dialog, Tx};
 
-/// The help text for a topic or General; `admin` adds the admin commands.
+/// The rows of this family.
+pub(super) const COMMANDS: &[Spec] = &[
+    Spec {
+        name: "help",
+        aliases: &["start"],
+        place: Place::Both,
+        who: Who::Operator,
+        menu: "Statuses and commands",
+        help: "/help — this help",
+        parse: |_| Command::Help,
+    },
+    Spec {
+        name: "info",
+        aliases: &[],
+        place: Place::Topic,
+        who: Who::Operator,
+        menu: "The user card",
+        help: "/info — the user card",
+        parse: |_| Command::Info,
+    },
+];
+
+/// The help text for a topic or General, from the command table: the operator commands
+/// that work there; `admin` adds the admin commands (all of which work in General).
 pub fn text(in_topic: bool, admin: bool) -> String {
     let mut t = String::from(
         "<b>Hotline</b>\n🟪 the user wrote last · 🟨 waiting for the user · ⬛ closed\n\n",
     );
+    let mut lines: Vec<&str> = Vec::new();
     if in_topic {
-        t.push_str(
-            "Write here to answer the user. <code>/ text</code> is an internal comment.\n\
-             /close — close the dialog\n/hold — mark 🟪\n/wait — mark 🟨\n/info — the user card\n\
-             /say NAME — send a quick reply (/say NAME fwd forwards it; reply to a message \
-             with /say NAME to save it; /say lists)\n\
-             /mark NAME — tag the contact · /mark del NAME · /mark — its tags\n\
-             /ban, /unban — ignore the user's messages\n\
-             /bot off, /bot on — pause the parallel bot for this user (⏸) and give it back\n\
-             /help — this help",
-        );
-    } else {
-        t.push_str(
-            "/new USER_ID or /new @username — open a dialog and write first\n\
-             /say — quick replies (reply to a text with /say NAME to save it; /say del NAME)\n\
-             /help — this help",
-        );
+        lines.push("Write here to answer the user. <code>/ text</code> is an internal comment.");
     }
+    lines.extend(
+        table()
+            .filter(|s| s.who == Who::Operator && s.place.includes(in_topic))
+            .map(|s| s.help),
+    );
+    t.push_str(&lines.join("\n"));
     if admin {
-        t.push_str(
-            "\n\n<b>Admin</b> (in General)\n\
-             /mark — tags: /mark new NAME, /mark NAME ticker 🔥|after A,B|sends QUICKREPLY|name NEW, \
-             /mark NAME lists its dialogs, /mark del NAME\n\
-             /set NAME VALUE — change a parameter (/set NAME default restores the config file's)\n\
-             /get [NAME] — show parameters\n\
-             /send all|test|SEGMENT|list IDS [at DATE TIME|in 2h] — as a reply: broadcast it; \
-             /send lists, /send pause|resume|cancel N\n\
-             /export [SEGMENT] — contacts as CSV\n\
-             /stats [today|7d|30d|FROM..TO] — team analytics with a chart",
-        );
+        t.push_str("\n\n<b>Admin</b> (in General)");
+        for s in table().filter(|s| s.who == Who::Admin) {
+            t.push('\n');
+            t.push_str(s.help);
+        }
     }
     t
 }

@@ -6,14 +6,37 @@
 use serde_json::Value;
 
 use super::say::message_link;
+use super::{Command, Place, Spec, Who};
 use crate::domain::render::html;
-use crate::domain::roles::require_admin;
 use crate::domain::slash::answer;
 use crate::domain::slash::Parsed;
 use crate::domain::topics::Title;
 use crate::domain::Context;
 use crate::store::StoreError;
 use crate::store::{now_ms, Dialog, Tag, Tx};
+
+/// The rows of this family: operators tag in a topic, admins define tags in General.
+pub(super) const COMMANDS: &[Spec] = &[
+    Spec {
+        name: "mark",
+        aliases: &[],
+        place: Place::Topic,
+        who: Who::Operator,
+        menu: "Tags: /mark NAME",
+        help: "/mark NAME — tag the contact · /mark del NAME · /mark — its tags",
+        parse: |p| Command::Mark(p.clone()),
+    },
+    Spec {
+        name: "mark",
+        aliases: &[],
+        place: Place::General,
+        who: Who::Admin,
+        menu: "Tags: /mark NAME",
+        help: "/mark — tags: /mark new NAME, /mark NAME ticker 🔥|after A,B|sends QUICKREPLY|name NEW, \
+               /mark NAME lists its dialogs, /mark del NAME",
+        parse: |p| Command::Mark(p.clone()),
+    },
+];
 
 /// Longest tag or quick reply name.
 const NAME_MAX: usize = 32;
@@ -60,16 +83,13 @@ fn is_clear(v: &str) -> bool {
         .any(|c| v.eq_ignore_ascii_case(c))
 }
 
-/// `/mark` in General (admin forms).
+/// `/mark` in General (admin forms; the dispatcher checked the author).
 pub async fn general(
     ctx: &Context,
     tx: &mut Tx,
     msg: &Value,
     cmd: &Parsed,
 ) -> Result<(), StoreError> {
-    if !require_admin(ctx, tx, msg, None).await? {
-        return Ok(());
-    }
     let reply_to = msg["message_id"].as_i64();
     let words = cmd.words();
     let say = std::convert::identity::<String>;

@@ -1,6 +1,7 @@
 //! `/new USER_ID` or `/new @username` in General: open a dialog with a known contact so
 //! operators can write first.
 
+use super::{Command, Place, Spec, Who};
 use crate::domain::render::html;
 use crate::domain::slash::answer;
 use crate::domain::slash::Parsed;
@@ -8,6 +9,17 @@ use crate::domain::topics::Card;
 use crate::domain::Context;
 use crate::store::StoreError;
 use crate::store::{now_ms, DialogStatus, Tx};
+
+/// The rows of this family.
+pub(super) const COMMANDS: &[Spec] = &[Spec {
+    name: "new",
+    aliases: &[],
+    place: Place::General,
+    who: Who::Operator,
+    menu: "Open a dialog: /new USER_ID",
+    help: "/new USER_ID or /new @username — open a dialog and write first",
+    parse: |p| Command::New(p.clone()),
+}];
 
 /// Opens (or reopens) the dialog.
 pub async fn run(

@@ -9,6 +9,7 @@
 use serde_json::Value;
 
 use super::mark::valid_name;
+use super::{Command, Place, Spec, Who};
 use crate::domain::content;
 use crate::domain::render::html;
 use crate::domain::resend;
@@ -23,6 +24,29 @@ const USAGE: &str = "<b>Quick replies</b>\n\
 /say NAME — in a dialog: send it to the user\n\
 /say NAME fwd — forward the original instead of sending a copy\n\
 /say — list · /say del NAME — delete";
+
+/// The rows of this family: the same command sends in a topic, only saves in General.
+pub(super) const COMMANDS: &[Spec] = &[
+    Spec {
+        name: "say",
+        aliases: &[],
+        place: Place::Topic,
+        who: Who::Operator,
+        menu: "Quick replies: /say NAME",
+        help: "/say NAME — send a quick reply (/say NAME fwd forwards it; reply to a message \
+               with /say NAME to save it; /say lists)",
+        parse: |p| Command::Say(p.clone()),
+    },
+    Spec {
+        name: "say",
+        aliases: &[],
+        place: Place::General,
+        who: Who::Operator,
+        menu: "Quick replies: /say NAME",
+        help: "/say — quick replies (reply to a text with /say NAME to save it; /say del NAME)",
+        parse: |p| Command::Say(p.clone()),
+    },
+];
 
 /// A `t.me` link to a message of the group (works for members).
 pub fn message_link(group: i64, thread: Option<i64>, message: i64) -> String {

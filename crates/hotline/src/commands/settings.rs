@@ -5,14 +5,37 @@
 
 use serde_json::Value;
 
+use super::{Command, Place, Spec, Who};
 use crate::config::PARAM_NAMES;
 use crate::domain::render::html;
-use crate::domain::roles::{author, require_admin, Author};
+use crate::domain::roles::{author, Author};
 use crate::domain::slash::answer;
 use crate::domain::slash::Parsed;
 use crate::domain::Context;
 use crate::store::StoreError;
 use crate::store::Tx;
+
+/// The rows of this family.
+pub(super) const COMMANDS: &[Spec] = &[
+    Spec {
+        name: "set",
+        aliases: &[],
+        place: Place::General,
+        who: Who::Admin,
+        menu: "Change a parameter: /set NAME VALUE",
+        help: "/set NAME VALUE — change a parameter (/set NAME default restores the config file's)",
+        parse: |p| Command::Set(p.clone()),
+    },
+    Spec {
+        name: "get",
+        aliases: &[],
+        place: Place::General,
+        who: Who::Admin,
+        menu: "Show parameters: /get [NAME]",
+        help: "/get [NAME] — show parameters",
+        parse: |p| Command::Get(p.clone()),
+    },
+];
 
 /// Words that remove a stored value so the config file's applies again.
 const RESET: &[&str] = &["default", "reset", "unset"];
@@ -32,11 +55,8 @@ fn known(name: &str) -> Option<&'static str> {
         .copied()
 }
 
-/// `/set`.
+/// `/set` (the dispatcher checked the author is an admin).
 pub async fn set(ctx: &Context, tx: &mut Tx, msg: &Value, cmd: &Parsed) -> Result<(), StoreError> {
-    if !require_admin(ctx, tx, msg, None).await? {
-        return Ok(());
-    }
     let reply_to = msg["message_id"].as_i64();
     let (name, value) = match cmd.args.split_once(char::is_whitespace) {
         Some((n, v)) => (n, v.trim()),
@@ -142,11 +162,8 @@ pub async fn prefetch(ctx: &Context, update: &Value) {
     }
 }
 
-/// `/get` (every parameter) or `/get NAME`. Values set in Telegram are marked ✱.
+/// `/get` (every parameter, for admins) or `/get NAME`. Values set in Telegram are marked ✱.
 pub async fn get(ctx: &Context, tx: &mut Tx, msg: &Value, cmd: &Parsed) -> Result<(), StoreError> {
-    if !require_admin(ctx, tx, msg, None).await? {
-        return Ok(());
-    }
     let reply_to = msg["message_id"].as_i64();
     let overrides = tx.param_overrides(ctx.connection).await?;
     let params = ctx.params();

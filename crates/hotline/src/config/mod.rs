@@ -655,8 +655,9 @@ fn looks_like_token(t: &str) -> bool {
     }
 }
 
-/// Hides a password in a database URL before it goes into an error message.
-fn redact_url(url: &str) -> String {
+/// Hides a password in a database URL before it goes into an error message or
+/// `check-config`'s output (a PostgreSQL URL may carry one).
+pub fn redact_url(url: &str) -> String {
     match reqwest::Url::parse(url) {
         Ok(mut u) if u.password().is_some() => {
             let _ = u.set_password(Some("***"));
@@ -671,6 +672,15 @@ mod tests {
     use super::*;
 
     const TOKEN: &str = "123456:ABC-def_ghi";
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://hotline:s3cret@db:5432/hotline"),
+            "postgres://hotline:***@db:5432/hotline"
+        );
+        assert_eq!(redact_url("sqlite://hotline.db"), "sqlite://hotline.db");
+    }
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(text, Path::new("."), |_| None)

@@ -59,37 +59,48 @@ impl TestDatabase {
                 }
             }
             Backend::Postgres => {
-                static SEQ: AtomicU64 = AtomicU64::new(0);
                 let admin = std::env::var("HOTLINE_TEST_POSTGRES_URL")
                     .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_string());
-                let nanos = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.subsec_nanos())
-                    .unwrap_or(0);
-                let name = format!(
-                    "hotline_test_{}_{}_{}",
-                    std::process::id(),
-                    nanos,
-                    SEQ.fetch_add(1, Ordering::Relaxed)
-                );
-                let mut c = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
-                    panic!(
-                        "HOTLINE_TEST_DATABASE=postgres but PostgreSQL at {} is unreachable: {e} \
-                         (start it, or set HOTLINE_TEST_POSTGRES_URL)",
-                        admin.split('@').next_back().unwrap_or("")
-                    )
-                });
-                c.execute(format!("CREATE DATABASE \"{name}\"").as_str())
-                    .await
-                    .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
-                let _ = c.close().await;
-                let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-                TestDatabase {
-                    url: format!("{base}/{name}"),
-                    dir: None,
-                    postgres: Some((admin, name)),
-                }
+                TestDatabase::create_postgres(&admin).await
             }
+        }
+    }
+
+    /// Creates an empty database with a random name on the PostgreSQL server at `admin` (a
+    /// URL whose role may create databases), whatever `HOTLINE_TEST_DATABASE` says: for a
+    /// benchmark pointed at a server explicitly.
+    ///
+    /// # Panics
+    /// When the server is unreachable or refuses to create the database.
+    pub async fn create_postgres(admin: &str) -> TestDatabase {
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let admin = admin.to_string();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let name = format!(
+            "hotline_test_{}_{}_{}",
+            std::process::id(),
+            nanos,
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut c = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL at {} is unreachable: {e} \
+             (start it, or set HOTLINE_TEST_POSTGRES_URL)",
+                admin.split('@').next_back().unwrap_or("")
+            )
+        });
+        c.execute(format!("CREATE DATABASE \"{name}\"").as_str())
+            .await
+            .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
+        let _ = c.close().await;
+        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+        TestDatabase {
+            url: format!("{base}/{name}"),
+            dir: None,
+            postgres: Some((admin, name)),
         }
     }
 

@@ -414,6 +414,13 @@ impl TestApp {
         self.restart().await;
     }
 
+    /// A second connection pool to Hotline's database (SQLite file or PostgreSQL database,
+    /// whichever the suite runs on), for what a test injects and inspects. SQL through it
+    /// must read the same on both engines (`$1` placeholders, no engine-specific functions).
+    pub async fn db_pool(&self) -> sqlx::AnyPool {
+        db_pool(self.db.url()).await
+    }
+
     /// Fails the test if the emulator saw an answer or request that breaks the spec.
     pub fn assert_conformant(&self) {
         let v = self.emu.violations();
@@ -490,5 +497,69 @@ pub async fn spawn_two_bots() -> TwoBots {
     TwoBots {
         t,
         bot2: bot2.expect("second bot"),
+    }
+}
+
+/// A connection pool to the database at `url` through sqlx's Any driver.
+pub async fn db_pool(url: &str) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::any::AnyPoolOptions::new()
+        .max_connections(2)
+        .connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("connecting to the test database: {e}"))
+}
+
+/// What a test trigger does when it fires.
+pub enum TriggerAction<'a> {
+    /// Fails the statement that fired it (and so the writer's transaction) with this text.
+    Fail(&'a str),
+    /// Runs this statement (it may use `NEW.` and `OLD.` columns).
+    Run(&'a str),
+}
+
+/// Creates the row trigger `name` (`on`: e.g. `BEFORE UPDATE OF state ON outbox`) that does
+/// `action` for rows where `when` holds (SQL that may use `NEW.`/`OLD.` and subqueries), on
+/// either engine: tests inject faults and concurrent writes this way, production code has no
+/// test hooks.
+pub async fn create_trigger(
+    pool: &sqlx::AnyPool,
+    name: &str,
+    on: &str,
+    when: &str,
+    action: TriggerAction<'_>,
+) {
+    let url_is_pg = pool
+        .connect_options()
+        .database_url
+        .scheme()
+        .starts_with("postgres");
+    let sql: Vec<String> = if url_is_pg {
+        let act = match action {
+            TriggerAction::Fail(msg) => format!("RAISE EXCEPTION '{msg}'"),
+            TriggerAction::Run(sql) => sql.to_string(),
+        };
+        // PostgreSQL's WHEN takes no subqueries: the condition goes into the function.
+        vec![
+            format!(
+                "CREATE FUNCTION {name}_fn() RETURNS trigger LANGUAGE plpgsql AS $f$ \
+                 BEGIN IF {when} THEN {act}; END IF; RETURN NEW; END $f$"
+            ),
+            format!("CREATE TRIGGER {name} {on} FOR EACH ROW EXECUTE FUNCTION {name}_fn()"),
+        ]
+    } else {
+        let act = match action {
+            TriggerAction::Fail(msg) => format!("SELECT RAISE(ABORT, '{msg}')"),
+            TriggerAction::Run(sql) => sql.to_string(),
+        };
+        vec![format!(
+            "CREATE TRIGGER {name} {on} WHEN {when} BEGIN {act}; END"
+        )]
+    };
+    for q in sql {
+        sqlx::query(&q)
+            .execute(pool)
+            .await
+            .unwrap_or_else(|e| panic!("{q}: {e}"));
     }
 }
