@@ -306,7 +306,7 @@ impl Tuning {
 pub struct Starting {
     addr: SocketAddr,
     readiness: Readiness,
-    app: Arc<OnceLock<axum::Router>>,
+    app: Arc<OnceLock<http::Routes>>,
     trigger: ShutdownTrigger,
     tasks: JoinSet<()>,
 }
@@ -324,7 +324,7 @@ pub async fn bind(config: &Config) -> Result<Starting, StartError> {
         source,
     })?;
     let readiness = Readiness::new(config.connections.iter().map(|c| c.name.as_str()));
-    let app: Arc<OnceLock<axum::Router>> = Arc::new(OnceLock::new());
+    let app: Arc<OnceLock<http::Routes>> = Arc::new(OnceLock::new());
     let (trigger, _) = ShutdownTrigger::new();
     let mut tasks = JoinSet::new();
     tasks.spawn(http::serve::serve(
@@ -387,13 +387,228 @@ impl Starting {
 
 type Started = (Vec<Connection>, Store, JoinSet<()>);
 
+/// Spawns a prepared connection's own tasks, whatever its mode: the update processor, the
+/// outbox worker, AUTOCLOSE, broadcasts, the administrators' refresh. Used at start-up and
+/// by [`LiveConnections`] for a connection started at run time.
+fn spawn_core(
+    c: &Connection,
+    store: &Store,
+    tuning: Tuning,
+    trigger: &ShutdownTrigger,
+    tasks: &mut JoinSet<()>,
+) {
+    let ctx = c.ctx.clone();
+    let span = tracing::info_span!("connection", connection = %ctx.name);
+    tasks.spawn(
+        intake::process_loop(
+            ctx.clone(),
+            store.clone(),
+            c.wake.clone(),
+            c.updates.order().clone(),
+            trigger.subscribe(),
+        )
+        .instrument(span.clone()),
+    );
+    let worker = Worker::new(
+        store.clone(),
+        ctx.connection,
+        c.registry.clone(),
+        tuning.outbox,
+    )
+    .with_dead_letter_notice(dead_letter_notice(&ctx));
+    tasks.spawn(worker.run(trigger.subscribe()).instrument(span.clone()));
+    tasks.spawn(
+        autoclose::run(
+            ctx.clone(),
+            store.clone(),
+            tuning.autoclose_every,
+            trigger.subscribe(),
+        )
+        .instrument(span.clone()),
+    );
+    tasks.spawn(
+        crate::broadcast::run(
+            ctx.clone(),
+            store.clone(),
+            crate::broadcast::RunConfig::for_limits(tuning.outbox.limits),
+            trigger.subscribe(),
+        )
+        .instrument(span.clone()),
+    );
+    tasks.spawn(
+        crate::domain::roles::refresh_loop(
+            c.tg.clone(),
+            store.clone(),
+            ctx.clone(),
+            crate::domain::roles::REFRESH_EVERY,
+            trigger.subscribe(),
+        )
+        .instrument(span),
+    );
+}
+
+/// Takes a polling connection's updates: removes any webhook, then long-polls.
+async fn spawn_polling(
+    c: &Connection,
+    store: &Store,
+    trigger: &ShutdownTrigger,
+    tasks: &mut JoinSet<()>,
+) {
+    let span = tracing::info_span!("connection", connection = %c.ctx.name);
+    if let Err(e) = c.tg.delete_webhook(false).await {
+        tracing::warn!(connection = %c.ctx.name, error = %e, "deleteWebhook failed");
+    }
+    tasks.spawn(
+        intake::polling::poll_loop(
+            c.tg.clone(),
+            store.clone(),
+            c.ctx.connection,
+            c.wake.clone(),
+            c.updates.clone(),
+            trigger.subscribe(),
+        )
+        .instrument(span),
+    );
+}
+
+/// Connections started at run time by the setup bot (issue 18), each with its own stop
+/// trigger and tasks so a pause or a removal stops just it. They poll for updates; the
+/// gateway, the REST API and `/metrics` know the connections of the start only (a restart
+/// adds a stored connection to them).
+pub struct LiveConnections {
+    store: Store,
+    tuning: Tuning,
+    running: tokio::sync::Mutex<HashMap<String, (ShutdownTrigger, JoinSet<()>)>>,
+    contexts: RwLock<HashMap<String, Context>>,
+}
+
+impl LiveConnections {
+    /// No connection yet.
+    pub fn new(store: Store, tuning: Tuning) -> Self {
+        Self {
+            store,
+            tuning,
+            running: Default::default(),
+            contexts: Default::default(),
+        }
+    }
+
+    async fn start_one(&self, cfg: ConnectionConfig) -> Result<(), String> {
+        self.stop_one(&cfg.name).await;
+        let c = prepare(&cfg, &self.store, false)
+            .await
+            .map_err(|e| match e {
+                StartError::Connection { message, .. } => message,
+                e => e.to_string(),
+            })?;
+        let (trigger, _) = ShutdownTrigger::new();
+        let mut tasks = JoinSet::new();
+        spawn_core(&c, &self.store, self.tuning, &trigger, &mut tasks);
+        spawn_polling(&c, &self.store, &trigger, &mut tasks).await;
+        tracing::info!(connection = %cfg.name, "connection started by the setup bot");
+        self.contexts
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(cfg.name.clone(), c.ctx.clone());
+        self.running.lock().await.insert(cfg.name, (trigger, tasks));
+        Ok(())
+    }
+
+    async fn stop_one(&self, name: &str) {
+        self.contexts
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name);
+        let found = self.running.lock().await.remove(name);
+        if let Some((trigger, mut tasks)) = found {
+            trigger.trigger();
+            while tasks.join_next().await.is_some() {}
+            tracing::info!(connection = %name, "connection stopped by the setup bot");
+        }
+    }
+
+    /// Stops every connection started at run time (Hotline stops).
+    pub async fn stop_all(&self) {
+        let names: Vec<String> = self.running.lock().await.keys().cloned().collect();
+        for name in names {
+            self.stop_one(&name).await;
+        }
+    }
+}
+
+impl crate::setup::Runtime for LiveConnections {
+    fn start(&self, cfg: ConnectionConfig) -> futures::future::BoxFuture<'_, Result<(), String>> {
+        Box::pin(self.start_one(cfg))
+    }
+
+    fn stop(&self, name: &str) -> futures::future::BoxFuture<'_, ()> {
+        let name = name.to_string();
+        Box::pin(async move { self.stop_one(&name).await })
+    }
+
+    fn context(&self, name: &str) -> Option<Context> {
+        self.contexts
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+    }
+}
+
+/// Starts the setup bot when configured: the stored connections first (each checked as at
+/// start-up), then the bot itself; both stop with Hotline.
+async fn start_setup_bot(
+    config: &Config,
+    tuning: Tuning,
+    store: &Store,
+    trigger: &ShutdownTrigger,
+    tasks: &mut JoinSet<()>,
+) -> Result<(), StartError> {
+    let Some(setup) = &config.setup_bot else {
+        return Ok(());
+    };
+    let live = Arc::new(LiveConnections::new(store.clone(), tuning));
+    let files = config
+        .connections
+        .iter()
+        .map(|c| crate::setup::FileConnection {
+            name: c.name.clone(),
+            group_id: c.group_id,
+            bot_id: c
+                .token
+                .expose()
+                .split_once(':')
+                .and_then(|(id, _)| id.parse().ok()),
+        })
+        .collect();
+    let bot = crate::setup::SetupBot::new(
+        setup.clone(),
+        store.clone(),
+        files,
+        live.clone(),
+        config.webhook_targets.clone(),
+        config.webhook_secret_grace,
+    );
+    bot.start_stored().await?;
+    tasks.spawn(
+        bot.run(trigger.subscribe())
+            .instrument(tracing::info_span!("setup_bot")),
+    );
+    let mut stop = trigger.subscribe();
+    tasks.spawn(async move {
+        stop.recv().await;
+        live.stop_all().await;
+    });
+    Ok(())
+}
+
 async fn start_on(
     config: &Config,
     tuning: Tuning,
     readiness: &Readiness,
     trigger: &ShutdownTrigger,
     mut tasks: JoinSet<()>,
-    routes: &OnceLock<axum::Router>,
+    routes: &OnceLock<http::Routes>,
 ) -> Result<Started, StartError> {
     let store = Store::open(&config.database_url).await?;
     store.migrate().await?;
@@ -411,70 +626,9 @@ async fn start_on(
     for c in &connections {
         let ctx = c.ctx.clone();
         // Every line a connection's tasks log carries its name (see `logging`).
-        let span = tracing::info_span!("connection", connection = %ctx.name);
-        tasks.spawn(
-            intake::process_loop(
-                ctx.clone(),
-                store.clone(),
-                c.wake.clone(),
-                c.updates.order().clone(),
-                trigger.subscribe(),
-            )
-            .instrument(span.clone()),
-        );
-        let worker = Worker::new(
-            store.clone(),
-            ctx.connection,
-            c.registry.clone(),
-            tuning.outbox,
-        )
-        .with_dead_letter_notice(dead_letter_notice(&ctx));
-        tasks.spawn(worker.run(trigger.subscribe()).instrument(span.clone()));
-        tasks.spawn(
-            autoclose::run(
-                ctx.clone(),
-                store.clone(),
-                tuning.autoclose_every,
-                trigger.subscribe(),
-            )
-            .instrument(span.clone()),
-        );
-        tasks.spawn(
-            crate::broadcast::run(
-                ctx.clone(),
-                store.clone(),
-                crate::broadcast::RunConfig::for_limits(tuning.outbox.limits),
-                trigger.subscribe(),
-            )
-            .instrument(span.clone()),
-        );
-        tasks.spawn(
-            crate::domain::roles::refresh_loop(
-                c.tg.clone(),
-                store.clone(),
-                ctx.clone(),
-                crate::domain::roles::REFRESH_EVERY,
-                trigger.subscribe(),
-            )
-            .instrument(span.clone()),
-        );
+        spawn_core(c, &store, tuning, trigger, &mut tasks);
         match &c.mode {
-            Mode::Polling => {
-                if let Err(e) = c.tg.delete_webhook(false).await {
-                    tracing::warn!(connection = %ctx.name, error = %e, "deleteWebhook failed");
-                }
-                tasks.spawn(
-                    intake::polling::poll_loop(
-                        c.tg.clone(),
-                        store.clone(),
-                        ctx.connection,
-                        c.wake.clone(),
-                        c.updates.clone(),
-                        trigger.subscribe(),
-                    )
-                    .instrument(span.clone()),
-                );
-            }
+            Mode::Polling => spawn_polling(c, &store, trigger, &mut tasks).await,
             Mode::Webhook { url, secret } => {
                 let hook = format!("{}/telegram/{}", url.trim_end_matches('/'), ctx.name);
                 let extra = json!({"secret_token": secret.expose(), "allowed_updates": crate::telegram::ALL_UPDATES});
@@ -494,6 +648,7 @@ async fn start_on(
             }
         }
     }
+    start_setup_bot(config, tuning, &store, trigger, &mut tasks).await?;
     let state = WebhookState {
         store: store.clone(),
         intakes: Arc::new(intakes),
@@ -525,8 +680,9 @@ async fn start_on(
             .collect(),
         readiness.clone(),
     );
-    let app = http::harden(crate::api::router(api).merge(http::router(state, gateway, metrics)));
-    let _ = routes.set(app);
+    let router =
+        http::harden(crate::api::router(api).merge(http::router(state, gateway.clone(), metrics)));
+    let _ = routes.set(http::Routes { router, gateway });
     // Every owned connection passed its checks and its tasks run: ready.
     for c in &connections {
         readiness.connection_passed(&c.ctx.name);

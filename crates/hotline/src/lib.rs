@@ -19,7 +19,8 @@
 //!   topic), `commands` (operator commands), `gateway` (the parallel bot's Bot API
 //!   gateway), `api` (REST API and webhook events), `broadcast` (`/send`), `segments`
 //!   (the segment language), `export`, `stats`, `closing` (close message and rating),
-//!   `backup` (backup and restore).
+//!   `backup` (backup and restore), `setup` (the setup bot: connections added and managed
+//!   in Telegram).
 //! - **entry**: `app` (start-up and wiring), `http` (the HTTP port), `sandbox` (`hotline
 //!   sandbox`); the binary's `main.rs` sits on top.
 
@@ -49,6 +50,7 @@ pub mod ready;
 pub mod relay;
 pub mod sandbox;
 pub mod segments;
+pub mod setup;
 pub mod shutdown;
 pub mod stats;
 pub mod store;

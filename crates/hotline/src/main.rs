@@ -166,6 +166,14 @@ async fn check_config(path: &Path, config: &Config) -> Result<(), ExitCode> {
         l.private_per_second,
         l.group_per_minute
     );
+    if let Some(s) = &config.setup_bot {
+        hotline::outln!();
+        hotline::outln!("[setup_bot]");
+        hotline::outln!("  token = {}", s.token);
+        hotline::outln!("  owners = {:?}", s.owners);
+        hotline::outln!("  api_url = {}", s.api_url);
+        hotline::outln!("  secret_key = {:?}", s.secret_key);
+    }
     for (i, c) in config.connections.iter().enumerate() {
         let overrides = stored.as_ref().and_then(|s| s.get(i));
         hotline::outln!();

@@ -57,3 +57,39 @@ fn unwritable_output_is_an_error_not_a_panic() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("cannot write the output"), "{stderr}");
 }
+
+/// A file with only a setup bot is valid (`hotline run` may start with no connection) and
+/// `check-config` shows it without its token or its encryption key.
+#[test]
+fn setup_bot_alone_checks_out_without_showing_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("setup.toml");
+    std::fs::write(
+        &path,
+        "[setup_bot]\ntoken = \"777:SETUPSECRET\"\nowners = [42]\n\
+         secret_key = \"ab00112233445566778899aabbccddeeff00112233445566778899aabbccddee\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hotline"))
+        .arg("check-config")
+        .arg("--config")
+        .arg(&path)
+        .current_dir(dir.path())
+        .env_remove("HOTLINE_CONFIG")
+        .env_remove("HOTLINE_DATABASE_URL")
+        .env_remove("HOTLINE_SETUP_BOT_TOKEN")
+        .env_remove("HOTLINE_SECRET_KEY")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("[setup_bot]"), "{stdout}");
+    assert!(stdout.contains("owners = [42]"), "{stdout}");
+    for secret in ["SETUPSECRET", "ab0011", "aabbcc"] {
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "{stdout}{stderr}"
+        );
+    }
+}

@@ -9,7 +9,9 @@ use std::path::Path;
 
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 
-use super::{Config, Limits, RawConfig, RawConnection, RawHttp, RawWebhooks, PARAM_NAMES};
+use super::{
+    Config, Limits, RawConfig, RawConnection, RawHttp, RawSetupBot, RawWebhooks, PARAM_NAMES,
+};
 
 /// Dotted names of every key the file accepts: top-level keys, then `http.*`, `limits.*`,
 /// `connection.*` and `connection.params.*` (the parameter names). Tables are not keys of
@@ -27,6 +29,7 @@ fn subtable(path: &str) -> Option<&'static [&'static str]> {
         "limits" => Some(fields_of::<Limits>()),
         "webhooks" => Some(fields_of::<RawWebhooks>()),
         "connection" => Some(fields_of::<RawConnection>()),
+        "setup_bot" => Some(fields_of::<RawSetupBot>()),
         "connection.params" => Some(PARAM_NAMES),
         _ => None,
     }
@@ -47,7 +50,7 @@ fn table_keys(prefix: &str, fields: &[&str], out: &mut Vec<String>) {
 /// for the connection name (`HOTLINE_<NAME>_TOKEN`).
 pub fn env_keys() -> Vec<String> {
     let asked = RefCell::new(Vec::new());
-    let probe = "[[connection]]\nname = \"probe\"\n";
+    let probe = "[[connection]]\nname = \"probe\"\n\n[setup_bot]\n";
     let _ = Config::parse(probe, Path::new("."), |k| {
         asked.borrow_mut().push(k.replace("_PROBE_", "_<NAME>_"));
         None

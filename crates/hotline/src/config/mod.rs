@@ -261,6 +261,52 @@ pub struct Config {
     pub webhook_secret_grace: Duration,
     /// Connected bots.
     pub connections: Vec<ConnectionConfig>,
+    /// The management bot through which owners add connections in Telegram
+    /// (`[setup_bot]`, docs/setup-bot.md); `None` when the section is absent.
+    pub setup_bot: Option<SetupBotConfig>,
+}
+
+/// The setup bot (`[setup_bot]`): its own token, who may talk to it, and the key that
+/// encrypts the tokens of the connections it creates, so a copy of the database alone
+/// does not hand out bots.
+#[derive(Clone, Debug)]
+pub struct SetupBotConfig {
+    /// The management bot's token (never printed).
+    pub token: Secret,
+    /// Telegram user ids allowed to use it; everyone else is refused.
+    pub owners: Vec<i64>,
+    /// Bot API base URL without trailing slash (also used for the connections it creates).
+    pub api_url: String,
+    /// The 32-byte key of the stored tokens (`secret_key` or `HOTLINE_SECRET_KEY`).
+    pub secret_key: SecretKey,
+}
+
+/// A 32-byte symmetric key whose `Debug` never reveals it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretKey([u8; 32]);
+
+impl SecretKey {
+    /// Reads 64 hexadecimal characters (`openssl rand -hex 32`).
+    pub fn parse_hex(text: &str) -> Option<Self> {
+        let bytes = hex::decode(text.trim()).ok()?;
+        Some(Self(bytes.try_into().ok()?))
+    }
+
+    /// Wraps raw key bytes (tests, the sandbox).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// The key bytes, for the cipher only.
+    pub fn expose(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
 }
 
 #[derive(Deserialize)]
@@ -276,6 +322,18 @@ struct RawConfig {
     webhooks: RawWebhooks,
     #[serde(default, rename = "connection")]
     connections: Vec<RawConnection>,
+    setup_bot: Option<RawSetupBot>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSetupBot {
+    token: Option<String>,
+    token_file: Option<PathBuf>,
+    #[serde(default)]
+    owners: Vec<i64>,
+    api_url: Option<String>,
+    secret_key: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -434,11 +492,112 @@ impl Config {
             }
         }
 
-        if raw.connections.is_empty() {
+        let setup_bot = raw.setup_bot.map(|rs| {
+            let field = |f: &str| format!("setup_bot.{f}");
+            let token = match (env("HOTLINE_SETUP_BOT_TOKEN"), rs.token, rs.token_file) {
+                (Some(t), _, _) => Some(t),
+                (None, Some(_), Some(_)) => {
+                    issue(
+                        None,
+                        &field("token"),
+                        "set either token or token_file, not both".into(),
+                    );
+                    None
+                }
+                (None, Some(t), None) => Some(t),
+                (None, None, Some(f)) => {
+                    let p = if f.is_absolute() { f } else { base_dir.join(f) };
+                    match std::fs::read_to_string(&p) {
+                        Ok(t) => Some(t),
+                        Err(e) => {
+                            issue(
+                                None,
+                                &field("token_file"),
+                                format!("cannot read {}: {e}", p.display()),
+                            );
+                            None
+                        }
+                    }
+                }
+                (None, None, None) => {
+                    issue(
+                        None,
+                        &field("token"),
+                        "missing: set token, token_file or HOTLINE_SETUP_BOT_TOKEN".into(),
+                    );
+                    None
+                }
+            };
+            let token = token.map(|t| t.trim().to_string()).unwrap_or_default();
+            if !token.is_empty() && !looks_like_token(&token) {
+                issue(
+                    None,
+                    &field("token"),
+                    "does not look like a bot token (expected <bot id>:<secret>)".into(),
+                );
+            }
+            if rs.owners.is_empty() {
+                issue(
+                    None,
+                    &field("owners"),
+                    "missing: the Telegram user ids allowed to use the setup bot".into(),
+                );
+            } else if let Some(bad) = rs.owners.iter().find(|&&o| o <= 0) {
+                issue(
+                    None,
+                    &field("owners"),
+                    format!("{bad} is not a user id: user ids are positive"),
+                );
+            }
+            let api_url = rs.api_url.unwrap_or_else(|| DEFAULT_API_URL.to_string());
+            let api_url = api_url.trim_end_matches('/').to_string();
+            match reqwest::Url::parse(&api_url) {
+                Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
+                _ => issue(
+                    None,
+                    &field("api_url"),
+                    format!("\"{api_url}\" is not an http(s) URL"),
+                ),
+            }
+            let secret_key = match env("HOTLINE_SECRET_KEY").or(rs.secret_key) {
+                None => {
+                    issue(
+                        None,
+                        &field("secret_key"),
+                        "missing: 64 hex characters (openssl rand -hex 32) in secret_key or \
+                         HOTLINE_SECRET_KEY; it encrypts the stored bot tokens"
+                            .into(),
+                    );
+                    None
+                }
+                Some(k) => {
+                    let key = SecretKey::parse_hex(&k);
+                    if key.is_none() {
+                        // Never echo the value: it is a secret even when malformed.
+                        issue(
+                            None,
+                            &field("secret_key"),
+                            "must be 64 hexadecimal characters (32 bytes; openssl rand -hex 32)"
+                                .into(),
+                        );
+                    }
+                    key
+                }
+            };
+            SetupBotConfig {
+                token: Secret::new(token),
+                owners: rs.owners,
+                api_url,
+                secret_key: secret_key.unwrap_or(SecretKey([0; 32])),
+            }
+        });
+
+        if raw.connections.is_empty() && setup_bot.is_none() {
             issue(
                 None,
                 "connection",
-                "at least one [[connection]] is required".into(),
+                "at least one [[connection]] is required (or a [setup_bot] to add them in Telegram)"
+                    .into(),
             );
         }
 
@@ -626,6 +785,7 @@ impl Config {
             webhook_targets,
             webhook_secret_grace,
             connections,
+            setup_bot,
         })
     }
 }
@@ -641,7 +801,7 @@ fn is_slug(s: &str) -> bool {
 
 /// `<digits>:<secret>`, the shape of every bot token. Checked so that a pasted chat id or
 /// a path by mistake fails at start-up, not at the first API call.
-fn looks_like_token(t: &str) -> bool {
+pub fn looks_like_token(t: &str) -> bool {
     match t.split_once(':') {
         Some((id, rest)) => {
             !id.is_empty()
@@ -859,6 +1019,56 @@ mod tests {
             "[[connection]]\nname = \"s\"\ntoken = \"123:secret-but-has space\"\ngroup_id = -1\n",
         );
         assert!(!format!("{bad:?}").contains("secret-but"));
+    }
+
+    const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+    #[test]
+    fn setup_bot_alone_is_enough_and_keeps_its_secrets() {
+        let c = parse(&format!(
+            "[setup_bot]\ntoken = \"{TOKEN}\"\nowners = [42]\nsecret_key = \"{KEY}\"\n"
+        ))
+        .unwrap();
+        assert!(c.connections.is_empty());
+        let s = c.setup_bot.as_ref().unwrap();
+        assert_eq!(s.owners, [42]);
+        assert_eq!(s.api_url, DEFAULT_API_URL);
+        assert_eq!(s.token.expose(), TOKEN);
+        assert_eq!(s.secret_key.expose()[1], 0x11);
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("ABC-def") && !dbg.contains("aabbcc"), "{dbg}");
+
+        let from_env = Config::parse("[setup_bot]\nowners = [7]\n", Path::new("."), |k| match k {
+            "HOTLINE_SETUP_BOT_TOKEN" => Some("5:env".into()),
+            "HOTLINE_SECRET_KEY" => Some(KEY.to_uppercase()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(from_env.setup_bot.unwrap().token.expose(), "5:env");
+    }
+
+    #[test]
+    fn setup_bot_problems_are_listed_without_the_key() {
+        let v = issues("[setup_bot]\nowners = [0]\nsecret_key = \"not-hex-SECRETVALUE\"\napi_url = \"ftp://x\"\n");
+        let fields: Vec<&str> = v.iter().map(|i| i.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "setup_bot.token",
+                "setup_bot.owners",
+                "setup_bot.api_url",
+                "setup_bot.secret_key"
+            ],
+            "{v:?}"
+        );
+        assert!(!format!("{v:?}").contains("SECRETVALUE"));
+        let v = issues(&format!("[setup_bot]\ntoken = \"{TOKEN}\"\n"));
+        let fields: Vec<&str> = v.iter().map(|i| i.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["setup_bot.owners", "setup_bot.secret_key"],
+            "{v:?}"
+        );
     }
 
     #[test]

@@ -1,0 +1,310 @@
+//! The setup bot end to end (issue 18): from nothing — a Hotline with only `[setup_bot]` —
+//! to a working helpdesk through the setup bot alone (token, group, WELCOME, a user's first
+//! message answered by an operator), counting the messages the owner exchanges; and the bad
+//! inputs: a wrong token, a group without topics, missing rights, a stranger.
+
+mod common;
+
+use common::{test_tuning, text_of, wait_until};
+use hotline::app::{self, Running};
+use hotline::config::Config;
+use hotline::store::testdb::TestDatabase;
+use serde_json::{json, Value};
+use tg_emulator::control::Place;
+use tg_emulator::{Control, Emulator};
+
+const SETUP_TOKEN: &str = "7100001:setup-bot-token";
+const SHOP_TOKEN: &str = "7200001:shop-bot-token-SECRET";
+const KEY: &str = "5f3c9a0e1d2b4c6a8e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d";
+
+struct World {
+    _emu: Emulator,
+    ctl: Control,
+    setup: i64,
+    shop: i64,
+    owner: i64,
+    app: Option<Running>,
+    _dir: tempfile::TempDir,
+    _db: TestDatabase,
+}
+
+async fn world() -> World {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("hotline=debug,tg_emulator=info")
+        .with_test_writer()
+        .try_init();
+    let emu = Emulator::start_local().await.expect("emulator starts");
+    let ctl = emu.control();
+    let setup = ctl
+        .add_bot(SETUP_TOKEN, "hotline_setup_bot", "Setup")
+        .unwrap();
+    let shop = ctl.add_bot(SHOP_TOKEN, "Shop_Help_Bot", "Shop").unwrap();
+    let owner = ctl.add_user("Olga", Some("Owner"), Some("olga"), Some("en"))["id"]
+        .as_i64()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::create(Some(dir.path())).await;
+    let toml = format!(
+        r#"
+database_url = "{}"
+[http]
+listen = "127.0.0.1:0"
+[limits]
+bot_per_second = 1000
+private_per_second = 1000
+group_per_minute = 100000
+[setup_bot]
+token = "{SETUP_TOKEN}"
+owners = [{owner}]
+api_url = "{}"
+secret_key = "{KEY}"
+"#,
+        db.url(),
+        emu.url()
+    );
+    let config = Config::parse(&toml, dir.path(), |_| None).expect("valid config");
+    assert!(config.connections.is_empty());
+    let app = app::start(&config, test_tuning(&config))
+        .await
+        .expect("hotline starts with only a setup bot");
+    World {
+        _emu: emu,
+        ctl,
+        setup,
+        shop,
+        owner,
+        app: Some(app),
+        _dir: dir,
+        _db: db,
+    }
+}
+
+impl World {
+    fn chat(&self, user: i64) -> Vec<Value> {
+        self.ctl.private_transcript(self.setup, user)
+    }
+
+    fn says(&self, user: i64, text: &str) -> Value {
+        self.ctl
+            .send(user, Place::Bot(self.setup), &json!({ "text": text }))
+            .expect("message accepted")
+            .remove(0)
+    }
+
+    /// Waits for a message of the setup bot to `user` containing `needle`, after `after`
+    /// messages of the chat.
+    async fn answer(&self, user: i64, after: usize, needle: &str) -> Value {
+        let what = format!("the setup bot says {needle:?}");
+        wait_until(&what, || {
+            self.chat(user)
+                .iter()
+                .skip(after)
+                .any(|m| text_of(m).contains(needle))
+        })
+        .await;
+        self.chat(user)
+            .into_iter()
+            .skip(after)
+            .find(|m| text_of(m).contains(needle))
+            .unwrap()
+    }
+
+    /// Presses the button with `data` on the latest setup bot message that has it, once
+    /// there is one.
+    async fn press(&self, data: &str) {
+        let needle = format!("\"{data}\"");
+        wait_until(&format!("a button {data}"), || {
+            self.chat(self.owner)
+                .iter()
+                .any(|m| m.to_string().contains(&needle))
+        })
+        .await;
+        let msg = self
+            .chat(self.owner)
+            .into_iter()
+            .rev()
+            .find(|m| m.to_string().contains(&format!("\"{data}\"")))
+            .unwrap_or_else(|| panic!("no button {data}"));
+        self.ctl
+            .press(
+                self.owner,
+                Place::Bot(self.setup),
+                msg["message_id"].as_i64().unwrap(),
+                data,
+            )
+            .unwrap();
+    }
+
+    /// /connect and the token, up to the request to add the bot to a group.
+    async fn connect(&self) {
+        let n = self.chat(self.owner).len();
+        self.says(self.owner, "/connect");
+        self.answer(self.owner, n, "Send me the token").await;
+        let n = self.chat(self.owner).len();
+        self.says(self.owner, SHOP_TOKEN);
+        self.answer(self.owner, n, "is connected as \"shop_help_bot\"")
+            .await;
+        wait_until("the token message is deleted", || {
+            !self
+                .chat(self.owner)
+                .iter()
+                .any(|m| m.to_string().contains("SECRET"))
+        })
+        .await;
+    }
+
+    async fn stop(&mut self) {
+        if let Some(app) = self.app.take() {
+            app.stop().await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn from_nothing_to_a_working_helpdesk_through_the_setup_bot() {
+    let mut w = world().await;
+    let group = w.ctl.add_group("Shop team", true, Some(w.owner));
+
+    w.connect().await;
+    // The owner adds the bot to the forum group as an administrator (in Telegram's UI).
+    w.ctl.add_admin_bot(group, w.shop).unwrap();
+    let n = 0;
+    w.answer(w.owner, n, "shop_help_bot is running").await;
+
+    // WELCOME through the parameter's button.
+    w.press("param:shop_help_bot:WELCOME").await;
+    w.answer(w.owner, n, "Send the new value of WELCOME").await;
+    let n = w.chat(w.owner).len();
+    w.says(w.owner, "Hi {name}, welcome to the Shop!");
+    w.answer(w.owner, n, "WELCOME of shop_help_bot is set")
+        .await;
+
+    // A user writes; the topic shows it; an operator answers; the user gets it.
+    let user = w.ctl.add_user("Bruno", None, Some("bruno"), Some("en"))["id"]
+        .as_i64()
+        .unwrap();
+    w.ctl
+        .send(
+            user,
+            Place::Bot(w.shop),
+            &json!({"text": "Where is my order?"}),
+        )
+        .unwrap();
+    wait_until("the welcome reaches the user", || {
+        w.ctl
+            .private_transcript(w.shop, user)
+            .iter()
+            .any(|m| text_of(m) == "Hi Bruno, welcome to the Shop!")
+    })
+    .await;
+    wait_until("a topic shows the message", || {
+        w.ctl.topics(group).iter().any(|t| {
+            let thread = t["message_thread_id"].as_i64().unwrap_or_default();
+            w.ctl
+                .topic_transcript(group, Some(thread))
+                .iter()
+                .any(|m| text_of(m) == "Where is my order?")
+        })
+    })
+    .await;
+    let thread = w
+        .ctl
+        .topics(group)
+        .iter()
+        .map(|t| t["message_thread_id"].as_i64().unwrap())
+        .find(|&th| {
+            w.ctl
+                .topic_transcript(group, Some(th))
+                .iter()
+                .any(|m| text_of(m) == "Where is my order?")
+        })
+        .unwrap();
+    w.ctl
+        .send(
+            w.owner,
+            Place::Group(group, Some(thread)),
+            &json!({"text": "It ships today."}),
+        )
+        .unwrap();
+    wait_until("the user gets the operator's answer", || {
+        w.ctl
+            .private_transcript(w.shop, user)
+            .iter()
+            .any(|m| text_of(m) == "It ships today.")
+    })
+    .await;
+
+    // What the person did: the messages they sent (the token's was deleted) and the
+    // buttons they pressed; and everything in the chat.
+    let chat = w.chat(w.owner);
+    let sent_by_owner = chat
+        .iter()
+        .filter(|m| m["from"]["id"].as_i64() == Some(w.owner))
+        .count();
+    let from_bot = chat.len() - sent_by_owner;
+    let exchanged = 3 + 1 + from_bot; // /connect, token, the WELCOME text; 1 button
+    eprintln!(
+        "setup bot: the owner sent 3 messages and pressed 1 button; the bot sent {from_bot}; \
+         {exchanged} in all (plus adding the bot to the group in Telegram)"
+    );
+    assert_eq!(
+        sent_by_owner, 2,
+        "/connect and the WELCOME text remain: {chat:?}"
+    );
+    assert!(exchanged <= 12, "{exchanged} messages: {chat:?}");
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_a_clear_answer() {
+    let mut w = world().await;
+
+    // A stranger learns nothing.
+    let stranger = w.ctl.add_user("Eve", None, Some("eve"), Some("en"))["id"]
+        .as_i64()
+        .unwrap();
+    w.says(stranger, "/connect");
+    w.answer(stranger, 0, "Sorry, this bot is private.").await;
+    w.says(stranger, "/list");
+    wait_until("both refused", || {
+        w.chat(stranger)
+            .iter()
+            .filter(|m| text_of(m) == "Sorry, this bot is private.")
+            .count()
+            == 2
+    })
+    .await;
+    assert!(w
+        .chat(stranger)
+        .iter()
+        .filter(|m| m["from"]["is_bot"] == true)
+        .all(|m| text_of(m) == "Sorry, this bot is private."));
+
+    // A wrong token.
+    let n = w.chat(w.owner).len();
+    w.says(w.owner, "/connect");
+    w.answer(w.owner, n, "Send me the token").await;
+    let n = w.chat(w.owner).len();
+    w.says(w.owner, "7200001:not-the-right-one");
+    w.answer(w.owner, n, "Telegram refused that token").await;
+    let n = w.chat(w.owner).len();
+    w.says(w.owner, "hello");
+    w.answer(w.owner, n, "That is not a bot token").await;
+
+    // A group without topics, then missing rights, then right.
+    let plain = w.ctl.add_group("No topics", false, Some(w.owner));
+    w.connect().await;
+    let n = w.chat(w.owner).len();
+    w.ctl.add_admin_bot(plain, w.shop).unwrap();
+    w.answer(w.owner, n, "is not a forum").await;
+
+    let forum = w.ctl.add_group("Forum", true, Some(w.owner));
+    let n = w.chat(w.owner).len();
+    w.ctl.add_member(forum, w.shop).unwrap();
+    w.answer(w.owner, n, "must be an administrator").await;
+
+    let n = w.chat(w.owner).len();
+    w.ctl.add_admin_bot(forum, w.shop).unwrap();
+    w.answer(w.owner, n, "shop_help_bot is running").await;
+    w.stop().await;
+}
