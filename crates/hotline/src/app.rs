@@ -306,7 +306,7 @@ impl Tuning {
 pub struct Starting {
     addr: SocketAddr,
     readiness: Readiness,
-    app: Arc<OnceLock<axum::Router>>,
+    app: Arc<OnceLock<http::Routes>>,
     trigger: ShutdownTrigger,
     tasks: JoinSet<()>,
 }
@@ -324,7 +324,7 @@ pub async fn bind(config: &Config) -> Result<Starting, StartError> {
         source,
     })?;
     let readiness = Readiness::new(config.connections.iter().map(|c| c.name.as_str()));
-    let app: Arc<OnceLock<axum::Router>> = Arc::new(OnceLock::new());
+    let app: Arc<OnceLock<http::Routes>> = Arc::new(OnceLock::new());
     let (trigger, _) = ShutdownTrigger::new();
     let mut tasks = JoinSet::new();
     tasks.spawn(http::serve::serve(
@@ -608,7 +608,7 @@ async fn start_on(
     readiness: &Readiness,
     trigger: &ShutdownTrigger,
     mut tasks: JoinSet<()>,
-    routes: &OnceLock<axum::Router>,
+    routes: &OnceLock<http::Routes>,
 ) -> Result<Started, StartError> {
     let store = Store::open(&config.database_url).await?;
     store.migrate().await?;
@@ -680,8 +680,9 @@ async fn start_on(
             .collect(),
         readiness.clone(),
     );
-    let app = http::harden(crate::api::router(api).merge(http::router(state, gateway, metrics)));
-    let _ = routes.set(app);
+    let router =
+        http::harden(crate::api::router(api).merge(http::router(state, gateway.clone(), metrics)));
+    let _ = routes.set(http::Routes { router, gateway });
     // Every owned connection passed its checks and its tasks run: ready.
     for c in &connections {
         readiness.connection_passed(&c.ctx.name);

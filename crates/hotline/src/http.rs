@@ -23,9 +23,21 @@ use crate::intake::webhook::{self, WebhookState};
 use crate::metrics::{self, MetricsState};
 use crate::ready::Readiness;
 
+/// What start-up builds for the port: every route, and the gateway.
+#[derive(Clone)]
+pub struct Routes {
+    /// Every route Hotline serves once started ([`harden`]ed).
+    pub router: Router,
+    /// The Bot API gateway, served before any router (see [`probes`]).
+    pub gateway: Gateway,
+}
+
 /// What the port serves from the moment it is bound: `/health` (liveness), `/ready`
 /// (readiness), and every other route from `app` once start-up has built it (503 before).
-pub fn probes(readiness: Readiness, app: Arc<OnceLock<Router>>) -> Router {
+/// Gateway paths (`/bot…`, `/file/bot…`) go straight to the gateway, past the routers and
+/// their middleware (a panic still answers 500): the pass-through is the port's hottest
+/// path, and each router layer cost it measurable CPU per call (bench/README.md).
+pub fn probes(readiness: Readiness, app: Arc<OnceLock<Routes>>) -> Router {
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/ready", get(crate::ready::handler))
@@ -34,7 +46,11 @@ pub fn probes(readiness: Readiness, app: Arc<OnceLock<Router>>) -> Router {
             let app = app.get().cloned();
             async move {
                 match app {
+                    Some(app) if gateway::is_gateway_path(req.uri().path()) => {
+                        panic::guard(true, gateway::serve(&app.gateway, req)).await
+                    }
                     Some(app) => app
+                        .router
                         .oneshot(req)
                         .await
                         .unwrap_or_else(|never| match never {}),

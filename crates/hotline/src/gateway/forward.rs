@@ -1,8 +1,9 @@
 //! Pass-through of every method the gateway does not answer itself: the request goes to
 //! Telegram unchanged and Telegram's answer comes back unchanged (status and body bytes).
 //!
-//! Bodies are streamed both ways: a 50 MB `sendDocument` upload flows from the bot to
-//! Telegram through `reqwest::Body::wrap_stream` without ever being held whole in memory,
+//! Calls go through the gateway's own hyper client (`upstream`). Large bodies are
+//! streamed both ways: a 50 MB `sendDocument` upload flows from the bot to Telegram
+//! without ever being held whole in memory,
 //! and downloads under `/file/bot<token>/…` stream back the same way. Only the requests
 //! of methods that are mirrored and are small (JSON or urlencoded up to
 //! [`BUFFER_MAX`], multipart up to [`SMALL_BODY`]) are buffered, to read their `chat_id`
@@ -13,9 +14,11 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{header, HeaderMap, HeaderName, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use axum::response::Response;
 use bytes::Bytes;
+use http_body::Body as _;
+use hyper::body::Incoming;
 use serde_json::{Map, Value};
 
 use super::{content_type, mirror, not_found, parse_params, tg_error, Bot, SMALL_BODY};
@@ -49,23 +52,65 @@ fn content_length(h: &HeaderMap) -> Option<usize> {
     h.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
-fn upstream_failed(e: reqwest::Error) -> Response {
-    // Without the URL: it holds the token.
-    tracing::warn!(error = %e.without_url(), "gateway: Telegram is not reachable");
+fn upstream_failed(e: &dyn std::error::Error) -> Response {
+    // The error and its causes never hold the URI (it holds the token): hyper's client
+    // errors name the kind of failure and the socket's error only.
+    let mut error = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        error.push_str(": ");
+        error.push_str(&c.to_string());
+        cause = c.source();
+    }
+    tracing::warn!(%error, "gateway: Telegram is not reachable");
     tg_error(502, "Bad Gateway")
 }
 
-fn url_with_query(base: String, query: Option<&str>) -> String {
-    match query {
-        Some(q) if !q.is_empty() => format!("{base}?{q}"),
-        _ => base,
+/// The upstream URI of `method` with the bot's query string (holds the token: never log).
+fn method_uri(bot: &Bot, method: &str, query: Option<&str>) -> Option<Uri> {
+    let base = bot.method_base();
+    let mut s = String::with_capacity(base.len() + method.len() + query.map_or(0, |q| q.len() + 1));
+    s.push_str(base);
+    s.push_str(method);
+    if let Some(q) = query.filter(|q| !q.is_empty()) {
+        s.push('?');
+        s.push_str(q);
     }
+    Uri::try_from(s).ok()
+}
+
+/// Sends a call upstream; `Err` is the 502 answer.
+async fn send(
+    bot: &Bot,
+    method: Method,
+    uri: Option<Uri>,
+    ctype: Option<HeaderValue>,
+    len: Option<usize>,
+    body: Body,
+) -> Result<axum::http::Response<Incoming>, Response> {
+    // A query string Telegram could not read either: the bot gets Telegram's 404.
+    let Some(uri) = uri else {
+        return Err(not_found());
+    };
+    let mut req = axum::http::Request::new(body);
+    *req.method_mut() = method;
+    *req.uri_mut() = uri;
+    if let Some(ct) = ctype {
+        req.headers_mut().insert(header::CONTENT_TYPE, ct);
+    }
+    if let Some(l) = len {
+        req.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(l));
+    }
+    bot.upstream
+        .request(req)
+        .await
+        .map_err(|e| upstream_failed(&e))
 }
 
 /// Copies status and the pass-through headers of Telegram's answer.
-fn answer_head(resp: &reqwest::Response) -> axum::http::response::Builder {
-    let mut b = Response::builder()
-        .status(StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY));
+fn answer_head(resp: &axum::http::Response<Incoming>) -> axum::http::response::Builder {
+    let mut b = Response::builder().status(resp.status());
     for h in PASS_HEADERS {
         if let Some(v) = resp.headers().get(h) {
             b = b.header(h, v);
@@ -74,19 +119,28 @@ fn answer_head(resp: &reqwest::Response) -> axum::http::response::Builder {
     b
 }
 
+/// Reads an answer's body whole.
+async fn read_answer(body: Incoming) -> Result<Bytes, Response> {
+    axum::body::to_bytes(Body::new(body), BUFFER_MAX)
+        .await
+        .map_err(|e| upstream_failed(&e))
+}
+
 /// Passes Telegram's answer back unchanged: whole when it is small, else streamed.
-async fn stream_back(resp: reqwest::Response) -> Response {
+async fn stream_back(resp: axum::http::Response<Incoming>) -> Response {
     let head = answer_head(&resp);
-    let small = resp
-        .content_length()
+    let body = resp.into_body();
+    let small = body
+        .size_hint()
+        .exact()
         .is_some_and(|l| l <= INLINE_MAX as u64);
     let body = if small {
-        match resp.bytes().await {
+        match read_answer(body).await {
             Ok(b) => Body::from(b),
-            Err(e) => return upstream_failed(e),
+            Err(r) => return r,
         }
     } else {
-        Body::from_stream(resp.bytes_stream())
+        Body::new(body)
     };
     head.body(body)
         .unwrap_or_else(|_| tg_error(502, "Bad Gateway"))
@@ -136,25 +190,24 @@ pub async fn call(bot: &Arc<Bot>, method: &str, req: Request) -> Response {
         }
     }
     // Streamed: the body goes upstream as it arrives.
-    let http_method = reqwest::Method::from_bytes(parts.method.as_str().as_bytes())
-        .unwrap_or(reqwest::Method::POST);
-    let mut up = bot.http.request(
-        http_method,
-        url_with_query(bot.method_url(method), parts.uri.query()),
-    );
-    if !ctype.is_empty() {
-        up = up.header(header::CONTENT_TYPE.as_str(), ctype.as_str());
-    }
-    if let Some(l) = len {
-        up = up.header(header::CONTENT_LENGTH.as_str(), l);
-    }
     // A GET without a body stays without one (no chunked empty body upstream).
-    if len.is_some_and(|l| l > 0) || chunked {
-        up = up.body(reqwest::Body::wrap_stream(body.into_data_stream()));
-    }
-    let resp = match up.send().await {
+    let body = if len.is_some_and(|l| l > 0) || chunked {
+        body
+    } else {
+        Body::empty()
+    };
+    let resp = match send(
+        bot,
+        parts.method.clone(),
+        method_uri(bot, method, parts.uri.query()),
+        parts.headers.get(header::CONTENT_TYPE).cloned(),
+        len,
+        body,
+    )
+    .await
+    {
         Ok(r) => r,
-        Err(e) => return upstream_failed(e),
+        Err(r) => return r,
     };
     if !mirrored {
         return stream_back(resp).await;
@@ -189,21 +242,22 @@ pub async fn call_buffered(
         .and_then(|p| super::param_i64(p, "chat_id").ok().flatten())
         .filter(|chat| *chat > 0)
         .map(|chat| bot.signal.order().sending(chat));
-    let http_method = reqwest::Method::from_bytes(http_method.as_str().as_bytes())
-        .unwrap_or(reqwest::Method::POST);
-    let mut up = bot
-        .http
-        .request(http_method, url_with_query(bot.method_url(method), query));
-    if !ctype.is_empty() {
-        up = up.header(header::CONTENT_TYPE.as_str(), ctype);
-    }
-    // A GET without a body stays without one.
-    if !body.is_empty() {
-        up = up.body(body);
-    }
-    let resp = match up.send().await {
+    let ctype = (!ctype.is_empty())
+        .then(|| HeaderValue::from_str(ctype).ok())
+        .flatten();
+    // A GET without a body stays without one (hyper sends no length for an empty body).
+    let resp = match send(
+        bot,
+        http_method.clone(),
+        method_uri(bot, method, query),
+        ctype,
+        None,
+        Body::from(body),
+    )
+    .await
+    {
         Ok(r) => r,
-        Err(e) => return upstream_failed(e),
+        Err(r) => return r,
     };
     if !mirrored {
         return stream_back(resp).await;
@@ -217,13 +271,13 @@ async fn buffered_answer(
     bot: &Arc<Bot>,
     lower: &str,
     params: Option<Map<String, Value>>,
-    resp: reqwest::Response,
+    resp: axum::http::Response<Incoming>,
 ) -> Response {
     let head = answer_head(&resp);
     let ok = resp.status().is_success();
-    let bytes = match resp.bytes().await {
+    let bytes = match read_answer(resp.into_body()).await {
         Ok(b) => b,
-        Err(e) => return upstream_failed(e),
+        Err(r) => return r,
     };
     if ok {
         if let Some(call) = mirror::journal_entry(bot, lower, params.as_ref(), &bytes) {
@@ -250,23 +304,24 @@ pub async fn file(bot: &Arc<Bot>, file_path: &str, req: Request) -> Response {
     if !valid_file_path(file_path) {
         return not_found();
     }
-    let url = format!(
+    let uri = Uri::try_from(format!(
         "{}/file/bot{}/{}",
         bot.api_url,
         bot.token.expose(),
         file_path
-    );
-    let mut up = bot.http.get(url);
-    if let Some(r) = req
-        .headers()
-        .get(header::RANGE)
-        .and_then(|v| v.to_str().ok())
-    {
-        up = up.header(header::RANGE.as_str(), r);
+    ))
+    .ok();
+    let Some(uri) = uri else {
+        return not_found();
+    };
+    let mut up = axum::http::Request::new(Body::empty());
+    *up.uri_mut() = uri;
+    if let Some(r) = req.headers().get(header::RANGE) {
+        up.headers_mut().insert(header::RANGE, r.clone());
     }
-    match up.send().await {
+    match bot.upstream.request(up).await {
         Ok(resp) => stream_back(resp).await,
-        Err(e) => upstream_failed(e),
+        Err(e) => upstream_failed(&e),
     }
 }
 

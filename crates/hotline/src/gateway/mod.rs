@@ -9,8 +9,8 @@
 //!   polling, sticky `allowed_updates`, 409s, or a webhook that `push` pushes to,
 //!   concurrently across chats and in order within each). Its state is durable
 //!   (`gateway_state`).
-//! - `forward`: every other method is streamed to Telegram and the answer streamed back
-//!   unchanged (status and body bytes).
+//! - `forward`: every other method is passed to Telegram and the answer back unchanged
+//!   (status and body bytes), through the gateway's own hyper client (`upstream`).
 //! - `journal` and `mirror`: what the bot puts into a user's chat is mirrored into the
 //!   user's topic as intercepted: the call is journaled before the bot gets its answer and
 //!   decided by the update processor in order with the users' messages, then sent through
@@ -23,6 +23,7 @@ pub mod mirror;
 pub mod order;
 pub mod push;
 pub mod updates;
+pub mod upstream;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -117,7 +118,13 @@ pub struct Bot {
     /// The connection's decision context.
     pub ctx: Context,
     store: Store,
+    /// Webhook pushes to the bot's own server.
     http: reqwest::Client,
+    /// The pass-through's client to Telegram.
+    upstream: upstream::Client,
+    /// `{api_url}/bot{token}/`: the prefix of every forwarded method's URI (holds the
+    /// token: never log it).
+    method_base: String,
     signal: UpdateSignal,
     /// The newest update served to the bot (getUpdates or a push): the bot may answer it
     /// before the intake's signal says it was stored.
@@ -135,9 +142,9 @@ pub struct Bot {
 }
 
 impl Bot {
-    /// The upstream URL of a method (holds the token: never log it).
-    fn method_url(&self, method: &str) -> String {
-        format!("{}/bot{}/{}", self.api_url, self.token.expose(), method)
+    /// `{api_url}/bot{token}/`, what a method's name is appended to (never log it).
+    fn method_base(&self) -> &str {
+        &self.method_base
     }
 
     fn touch(&self) {
@@ -170,6 +177,7 @@ impl Gateway {
             .pool_idle_timeout(std::time::Duration::from_secs(90))
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
+        let upstream = upstream::client();
         let mut bots = Vec::new();
         for s in specs {
             let state = store.gateway_state(s.ctx.connection).await?;
@@ -190,13 +198,16 @@ impl Gateway {
                 .pauses
                 .settle(first_unprocessed.map_or(last, |id| id - 1));
             let journal = journal::Journal::start(store.clone(), s.ctx.connection, s.wake);
+            let api_url = s.api_url.trim_end_matches('/').to_string();
             bots.push(Arc::new(Bot {
+                method_base: format!("{api_url}/bot{}/", s.token.expose()),
                 token: s.token,
-                api_url: s.api_url.trim_end_matches('/').to_string(),
+                api_url,
                 plain_http_webhooks: s.plain_http_webhooks,
                 ctx: s.ctx,
                 store: store.clone(),
                 http: http.clone(),
+                upstream: upstream.clone(),
                 signal: s.updates,
                 served: AtomicI64::new(0),
                 journal,
@@ -251,6 +262,23 @@ pub fn decoded_path(raw: &str) -> std::borrow::Cow<'_, str> {
 
 /// Middleware in front of every route: serves `/bot…` and `/file/bot…`, passes the rest.
 pub async fn intercept(State(gw): State<Gateway>, req: Request, next: Next) -> Response {
+    if is_gateway_path(req.uri().path()) {
+        return serve(&gw, req).await;
+    }
+    next.run(req).await
+}
+
+/// Whether a request path is the gateway's (`/bot…`, `/file/bot…`, percent-encoded or
+/// not): the HTTP port hands these to [`serve`] before any router sees them.
+pub fn is_gateway_path(raw: &str) -> bool {
+    raw.starts_with("/bot") || raw.starts_with("/file/bot") || {
+        let path = decoded_path(raw);
+        path.starts_with("/bot") || path.starts_with("/file/bot")
+    }
+}
+
+/// Serves a request whose path is the gateway's (see [`is_gateway_path`]).
+pub async fn serve(gw: &Gateway, req: Request) -> Response {
     let path = decoded_path(req.uri().path());
     if let Some(rest) = path.strip_prefix("/file/bot") {
         let Some((token, file_path)) = rest.split_once('/') else {
@@ -290,7 +318,7 @@ pub async fn intercept(State(gw): State<Gateway>, req: Request, next: Next) -> R
         });
         return response;
     }
-    next.run(req).await
+    not_found()
 }
 
 /// A method name as it may appear in a log: Bot API names are letters only (a token, with

@@ -16,7 +16,16 @@ pub async fn catch_panic(req: Request, next: Next) -> Response {
     // Decided before the call: the request is gone afterwards. The URI is never logged
     // (gateway paths hold the bot token).
     let gateway = path.starts_with("/bot") || path.starts_with("/file/bot");
-    match AssertUnwindSafe(next.run(req)).catch_unwind().await {
+    guard(gateway, next.run(req)).await
+}
+
+/// Runs `handler`, turning a panic into a 500 in the shape of the gateway (`gateway`) or
+/// of the API.
+pub async fn guard(
+    gateway: bool,
+    handler: impl std::future::Future<Output = Response>,
+) -> Response {
+    match AssertUnwindSafe(handler).catch_unwind().await {
         Ok(response) => response,
         Err(payload) => {
             let what = payload
