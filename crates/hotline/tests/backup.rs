@@ -331,7 +331,7 @@ async fn backup_while_users_write_then_restore_and_compare() {
     t.wait_in_topic(thread, "after the restore").await;
 }
 
-/// Users writing to the bot in turn, every 3 ms, until stopped.
+/// Users writing to the bot in turn, one message every `pace`, until stopped.
 struct Traffic {
     stop: Arc<AtomicBool>,
     sent: Arc<AtomicUsize>,
@@ -339,7 +339,7 @@ struct Traffic {
 }
 
 impl Traffic {
-    fn start(t: &TestApp, users: &[i64]) -> Traffic {
+    fn start(t: &TestApp, users: &[i64], pace: std::time::Duration) -> Traffic {
         let stop = Arc::new(AtomicBool::new(false));
         let sent = Arc::new(AtomicUsize::new(0));
         let (ctl, bot, users, stop2, sent2) = (
@@ -361,7 +361,7 @@ impl Traffic {
                 .unwrap();
                 i += 1;
                 sent2.store(i, Ordering::SeqCst);
-                std::thread::sleep(std::time::Duration::from_millis(3));
+                std::thread::sleep(pace);
             }
             i
         });
@@ -458,7 +458,8 @@ async fn pg_dump_while_users_write_then_restore_and_compare() {
         .iter()
         .map(|n| t.person(n))
         .collect();
-    let traffic = Traffic::start(&t, &users);
+    // Paced so that a loaded machine still relays it all within the wait below.
+    let traffic = Traffic::start(&t, &users, std::time::Duration::from_millis(10));
     let logged = || pg_count(&live, "SELECT count(*) FROM updates");
     let deadline = tokio::time::Instant::now() + common::DEADLINE;
     while logged().await < 20 {
@@ -506,7 +507,8 @@ async fn pg_dump_while_users_write_then_restore_and_compare() {
     for k in 0..users.len() {
         let last = (0..total).rev().find(|i| i % users.len() == k).unwrap();
         let text = format!("message {last}");
-        wait_until(&format!("{text} in its topic"), || {
+        let limit = std::time::Duration::from_secs(60);
+        common::wait_until_for(&format!("{text} in its topic"), limit, || {
             t.topics().iter().any(|topic| {
                 let thread = topic["message_thread_id"].as_i64().unwrap_or(0);
                 t.topic(Some(thread)).iter().any(|m| text_of(m) == text)

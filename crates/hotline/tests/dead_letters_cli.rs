@@ -27,20 +27,18 @@ fn run(config: &std::path::Path, args: &[&str]) -> (bool, String, String) {
 #[tokio::test]
 async fn list_retry_and_drop() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("hotline.db");
+    let db = hotline::store::testdb::TestDatabase::create(Some(dir.path())).await;
     let config = dir.path().join("hotline.toml");
     std::fs::write(
         &config,
         format!(
-            "database_url = \"sqlite://{}\"\n[[connection]]\nname = \"support\"\n\
+            "database_url = \"{}\"\n[[connection]]\nname = \"support\"\n\
              token = \"123456:ABC-def\"\ngroup_id = -100123\n",
-            db.display()
+            db.url()
         ),
     )
     .unwrap();
-    let store = Store::open(&format!("sqlite://{}", db.display()))
-        .await
-        .unwrap();
+    let store = Store::open(db.url()).await.unwrap();
     store.migrate().await.unwrap();
     let conn = store.ensure_connection("support").await.unwrap();
     store

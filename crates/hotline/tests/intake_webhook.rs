@@ -7,6 +7,8 @@
 
 mod common;
 
+use hotline::store::testdb::TestDatabase;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -14,7 +16,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
-use common::{config_toml, test_tuning, text_of, wait_until};
+use common::{config_toml_url, test_tuning, text_of, wait_until};
 use hotline::app;
 use hotline::config::Config;
 use serde_json::{json, Value};
@@ -70,7 +72,8 @@ async fn updates_posted_to_the_webhook_are_checked_stored_and_relayed_once() {
     let group = ctl.add_group("Support team", true, Some(op));
     ctl.add_admin_bot(group, bot).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let toml = config_toml(&dir.path().join("hotline.db"), &emu.url(), token, group, "").replace(
+    let db = TestDatabase::create(Some(dir.path())).await;
+    let toml = config_toml_url(db.url(), &emu.url(), token, group, "").replace(
         "[connection.params]",
         &format!("mode = \"webhook\"\nwebhook_url = \"https://hotline.test:8443\"\nwebhook_secret = \"{SECRET}\"\n[connection.params]"),
     );

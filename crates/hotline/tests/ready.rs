@@ -11,6 +11,8 @@ use tg_emulator::{Emulator, Fault, Faults};
 
 mod common;
 
+use hotline::store::testdb::TestDatabase;
+
 async fn get(url: &str) -> (u16, String) {
     let resp = reqwest::get(url).await.expect("the port answers");
     let status = resp.status().as_u16();
@@ -29,7 +31,8 @@ async fn ready_follows_start_up_and_stop() {
     let group = ctl.add_group("Support team", true, Some(owner));
     ctl.add_admin_bot(group, bot).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let toml = common::config_toml(&dir.path().join("h.db"), &emu.url(), token, group, "");
+    let db = TestDatabase::create(Some(dir.path())).await;
+    let toml = common::config_toml_url(db.url(), &emu.url(), token, group, "");
     let config = Config::parse(&toml, dir.path(), |_| None).unwrap();
 
     // Bound, nothing started: live, not ready, and it says why.
@@ -106,7 +109,8 @@ async fn a_failed_check_closes_the_port() {
     let group = ctl.add_group("Plain group", false, None);
     ctl.add_admin_bot(group, bot).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let toml = common::config_toml(&dir.path().join("h.db"), &emu.url(), token, group, "");
+    let db = TestDatabase::create(Some(dir.path())).await;
+    let toml = common::config_toml_url(db.url(), &emu.url(), token, group, "");
     let config = Config::parse(&toml, dir.path(), |_| None).unwrap();
     let starting = app::bind(&config).await.unwrap();
     let addr = starting.addr();

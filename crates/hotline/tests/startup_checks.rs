@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{config_toml, test_tuning};
+use hotline::store::testdb::TestDatabase;
+
+use common::{config_toml_url, test_tuning};
 use hotline::app;
 use hotline::config::Config;
 use serde_json::json;
@@ -11,7 +13,8 @@ use tg_emulator::Emulator;
 
 async fn start_error(emu: &Emulator, token: &str, group: i64) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let toml = config_toml(&dir.path().join("h.db"), &emu.url(), token, group, "");
+    let db = TestDatabase::create(Some(dir.path())).await;
+    let toml = config_toml_url(db.url(), &emu.url(), token, group, "");
     let config = Config::parse(&toml, dir.path(), |_| None).expect("valid config");
     match app::start(&config, test_tuning(&config)).await {
         Ok(_) => panic!("started although the connection is unusable"),

@@ -17,10 +17,8 @@ const DAY: i64 = 24 * HOUR;
 
 #[tokio::test]
 async fn figures_on_a_scripted_history() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&format!("sqlite://{}", dir.path().join("s.db").display()))
-        .await
-        .unwrap();
+    let db = hotline::store::testdb::TestDatabase::create(None).await;
+    let store = Store::open(db.url()).await.unwrap();
     store.migrate().await.unwrap();
     let c = store.ensure_connection("support").await.unwrap();
     let mut dialogs = Vec::new();

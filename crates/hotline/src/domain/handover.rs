@@ -18,7 +18,6 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::RwLock;
 
 use serde_json::Value;
@@ -41,8 +40,9 @@ pub struct Pauses {
     spans: RwLock<HashMap<i64, Vec<Span>>>,
     /// The newest update that may pause ([`may_pause`]) whose processing committed and
     /// whose span (if any) is in `spans`; updates up to the log's end at start count as
-    /// settled (their spans were loaded from the store).
-    settled: AtomicI64,
+    /// settled (their spans were loaded from the store). A watch, so the gateway waits for
+    /// the next settle instead of polling.
+    settled: tokio::sync::watch::Sender<i64>,
 }
 
 tokio::task_local! {
@@ -99,12 +99,24 @@ impl Pauses {
     /// if it made one, is in effect here. Call after the commit (after the pause's own
     /// hook).
     pub fn settle(&self, update_id: i64) {
-        self.settled.fetch_max(update_id, Ordering::AcqRel);
+        self.settled.send_if_modified(|s| {
+            let newer = update_id > *s;
+            if newer {
+                *s = update_id;
+            }
+            newer
+        });
     }
 
     /// Whether the update `update_id` (one that [`may_pause`]) is settled.
     pub fn settled(&self, update_id: i64) -> bool {
-        self.settled.load(Ordering::Acquire) >= update_id
+        *self.settled.borrow() >= update_id
+    }
+
+    /// Sees every later [`Pauses::settle`] ("processed through update N"): what a scan
+    /// stopped before an unsettled update waits on.
+    pub fn settles(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.settled.subscribe()
     }
 
     /// Whether the bot is paused for `chat` now.

@@ -153,6 +153,7 @@ struct Pushed {
 pub async fn push_loop(bot: Arc<Bot>, mut shutdown: Shutdown) {
     let mut changed = bot.changed.subscribe();
     let mut stored = bot.signal.subscribe();
+    let mut settles = bot.ctx.pauses.settles();
     let mut window: Option<Window> = None;
     let mut tasks: JoinSet<Pushed> = JoinSet::new();
     while !shutdown.is_shutdown() {
@@ -257,7 +258,7 @@ pub async fn push_loop(bot: Arc<Bot>, mut shutdown: Shutdown) {
             _ = changed.changed() => {}
             _ = stored.changed(), if room => { w.more = true; }
             _ = sleep_until(retry), if retry.is_some() => {}
-            _ = tokio::time::sleep(super::updates::BLOCKED_RETRY), if w.blocked && room => {
+            Ok(()) = settles.changed(), if w.blocked && room => {
                 w.more = true;
             }
             _ = shutdown.recv() => {}

@@ -171,13 +171,9 @@ pub(super) struct Scan {
     /// The last update id looked at: the next scan starts after it.
     pub read_to: i64,
     /// Stopped before an update that may pause the bot and is not processed yet: scan
-    /// again shortly ([`BLOCKED_RETRY`]).
+    /// again when the processor settles the next update (`Pauses::settles`).
     pub blocked: bool,
 }
-
-/// How soon a scan stopped by an unprocessed `/bot` command (or operator answer under
-/// `AUTO_HANDOVER`) is retried: the update processor settles it within milliseconds.
-pub const BLOCKED_RETRY: Duration = Duration::from_millis(10);
 
 fn store_failed(e: crate::store::StoreError) -> Response {
     tracing::error!(error = %e, "gateway: the update log is not readable");
@@ -236,6 +232,7 @@ async fn get_updates(bot: &Arc<Bot>, p: &Map<String, Value>) -> Response {
     bot.ctx.mark_gateway_in_use();
     // Subscribe before reading the log so an update stored meanwhile still wakes us.
     let mut stored = bot.signal.subscribe();
+    let mut settles = bot.ctx.pauses.settles();
     let mut changed = bot.changed.subscribe();
     let (generation, mut state) = {
         let mut live = bot.live();
@@ -300,7 +297,7 @@ async fn get_updates(bot: &Arc<Bot>, p: &Map<String, Value>) -> Response {
             _ = stored.changed() => {}
             _ = changed.changed() => {}
             _ = tokio::time::sleep_until(deadline) => {}
-            _ = tokio::time::sleep(BLOCKED_RETRY), if blocked => {}
+            Ok(()) = settles.changed(), if blocked => {}
         }
         let live = bot.live();
         if live.generation != generation {
