@@ -6,6 +6,7 @@
 //! from a user's message entering the emulator to its copy being created in the topic.
 
 mod broadcast;
+mod burst;
 mod gateway;
 mod reports;
 mod world;
@@ -54,6 +55,18 @@ enum What {
         /// The bot-wide limit, messages/s (Telegram: 30), in the emulator and Hotline.
         #[arg(long, default_value_t = 30)]
         rate: u32,
+    },
+    /// New users writing at once with Telegram's limits: how long the last one waits.
+    Burst {
+        /// New users, each writing one message.
+        #[arg(long, default_value_t = 300)]
+        users: usize,
+        /// They write evenly over this many (Telegram's) seconds.
+        #[arg(long, default_value_t = 60.0)]
+        within: f64,
+        /// Telegram's clock runs this many times faster, in the emulator and Hotline.
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
     },
     /// The Bot API gateway against nginx: throughput, added latency, memory under a flood.
     Gateway {
@@ -301,6 +314,11 @@ async fn main() {
             relay(users, messages, paced, load).await
         }
         What::Broadcast { recipients, rate } => broadcast::broadcast(recipients, rate).await,
+        What::Burst {
+            users,
+            within,
+            scale,
+        } => burst::burst(users, within, scale).await,
         What::Gateway {
             users,
             connections,

@@ -40,6 +40,18 @@ pub async fn start(
     params: &str,
     prepare: impl FnOnce(&Emulator),
 ) -> Bench {
+    start_scaled(token, limits, params, 1.0, prepare).await
+}
+
+/// [`start`] with Hotline's limits on a clock `scale` times faster (the emulator's limits
+/// are `prepare`'s to scale alike).
+pub async fn start_scaled(
+    token: &str,
+    limits: &str,
+    params: &str,
+    scale: f64,
+    prepare: impl FnOnce(&Emulator),
+) -> Bench {
     let config = tg_emulator::Config {
         check_conformance: false,
         ..Default::default()
@@ -71,9 +83,9 @@ pub async fn start(
         api = emu.url(),
     );
     let config = Config::parse(&toml, dir.path(), |_| None).expect("config");
-    let hotline = app::start(&config, Tuning::for_config(&config))
-        .await
-        .expect("hotline");
+    let mut tuning = Tuning::for_config(&config);
+    tuning.outbox.time_scale = scale;
+    let hotline = app::start(&config, tuning).await.expect("hotline");
     Bench {
         ctl,
         bot,

@@ -291,6 +291,11 @@ async fn sandbox(options: hotline::sandbox::Options) -> Result<(), ExitCode> {
         ExitCode::FAILURE
     })?;
     hotline::outln!("Hotline sandbox is running: open {}", sandbox.page_url);
+    hotline::outln!(
+        "The setup bot (docs/setup-bot.md), as Olga: {} (/connect, then the token {})",
+        sandbox.setup_url,
+        hotline::sandbox::SHOP_TOKEN
+    );
     hotline::sandbox::print_sandbox_key(&sandbox.hotline).await;
     hotline::outln!(
         "(Telegram emulator at {}, Hotline at http://{}; Ctrl-C to stop)",

@@ -16,7 +16,7 @@ mod common;
 
 use api_support::{event_types, with_webhooks, Api, Receiver};
 use common::TestApp;
-use serde_json::{json, Value};
+use serde_json::json;
 
 async fn setup(params: &str) -> (TestApp, Api, Receiver) {
     with_webhooks("*", params).await
@@ -165,7 +165,15 @@ async fn lose_first_completion(pool: &sqlx::AnyPool, filter: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retried_api_send_records_its_follow_ups_once() {
-    let (t, api, rx) = setup("").await;
+    // Under the real-limits harness at load 9 a 429 (the user's chat, 1 per 100 ms, right
+    // after the welcome) paused the bot around the lost completion and the retry was not
+    // seen in time (issue 16, not fixed yet): lifted until it is.
+    let (t, api, rx) = api_support::with_webhooks_unlimited(
+        "a 429 around the injected lost completion (issue 16)",
+        "*",
+        "",
+    )
+    .await;
     let ann = t.person("Ann");
     t.user_says(ann, "hello");
     let thread = t.wait_topic("Ann").await;
@@ -221,15 +229,12 @@ async fn a_retried_mirror_links_its_copy_once() {
     let pool = db(&t).await;
     lose_first_completion(&pool, "OLD.action LIKE '%\"do\":\"mirror\"%'").await;
     let url = format!("http://{}/bot{}/sendMessage", t.app().addr, t.token);
-    let answer: Value = reqwest::Client::new()
-        .post(url)
-        .json(&json!({"chat_id": cid, "text": "Yes, it ships today"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    // A 429 is waited out: Hotline's welcome went to the same chat a moment ago.
+    let answer = common::bot_call(
+        &url,
+        &json!({"chat_id": cid, "text": "Yes, it ships today"}),
+    )
+    .await;
     let sent = answer["result"]["message_id"].as_i64().unwrap();
     let copies = || {
         t.topic(Some(thread))

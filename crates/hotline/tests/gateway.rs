@@ -10,7 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use common::{spawn_app, spawn_app_with, spawn_app_with_connection, text_of, TestApp, DEADLINE};
+use common::{
+    spawn_app_unlimited, spawn_unlimited_with_connection, text_of, TestApp, DEADLINE,
+    GATEWAY_BOT_NO_RETRY,
+};
 use serde_json::{json, Value};
 use tg_emulator::control::Place;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -44,17 +47,18 @@ impl Write for LogWriter {
 
 async fn start(params: &str) -> TestApp {
     logs();
-    if params.is_empty() {
-        spawn_app().await
-    } else {
-        spawn_app_with(params).await
-    }
+    spawn_app_unlimited(GATEWAY_BOT_NO_RETRY, params).await
 }
 
 /// A Hotline whose gateway accepts the test receivers' plain `http://127.0.0.1:port` webhooks.
 async fn start_plain_http(params: &str) -> TestApp {
     logs();
-    spawn_app_with_connection("gateway_plain_http_webhooks = true", params).await
+    spawn_unlimited_with_connection(
+        GATEWAY_BOT_NO_RETRY,
+        "gateway_plain_http_webhooks = true",
+        params,
+    )
+    .await
 }
 
 /// The company's existing bot: a plain HTTP client of the Bot API, pointed at Hotline.

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use common::{spawn_app, text_of};
+use common::{spawn_app_unlimited, text_of, GATEWAY_BOT_NO_RETRY};
 use serde_json::{json, Value};
 use tg_emulator::control::Place;
 
@@ -135,7 +135,7 @@ async fn topics_show_each_users_chat_in_telegrams_order_through_races_and_a_rest
                 | 1
         });
     eprintln!("stress seed {seed} (HOTLINE_STRESS_SEED={seed} replays it)");
-    let mut t = spawn_app().await;
+    let mut t = spawn_app_unlimited(GATEWAY_BOT_NO_RETRY, "").await;
     let bot = Bot {
         http: reqwest::Client::new(),
         base: Arc::new(RwLock::new(format!(

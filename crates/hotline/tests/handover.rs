@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use api_support::with_webhooks;
-use common::{spawn_app, text_of, TestApp, DEADLINE};
+use common::{spawn_app_unlimited, text_of, TestApp, DEADLINE, GATEWAY_BOT_NO_RETRY};
 use serde_json::{json, Value};
 
 /// The company's existing bot: a plain HTTP client of the Bot API, pointed at Hotline.
@@ -102,7 +102,7 @@ fn title(t: &TestApp, thread: i64) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn bot_off_withholds_the_users_updates_and_bot_on_gives_them_back() {
-    let mut t = spawn_app().await;
+    let mut t = spawn_app_unlimited(GATEWAY_BOT_NO_RETRY, "").await;
     let mut bot = Backend::new(&t);
     let ann = t.person("Ann");
     t.user_says(ann, "hi");
@@ -183,7 +183,7 @@ async fn bot_off_withholds_the_users_updates_and_bot_on_gives_them_back() {
 /// reaches the bot, though the bot long-polls all along; one right after `/bot on` does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_message_right_after_bot_off_is_withheld_and_one_right_after_bot_on_is_not() {
-    let t = spawn_app().await;
+    let t = spawn_app_unlimited(GATEWAY_BOT_NO_RETRY, "").await;
     let mut bot = Backend::new(&t);
     let ann = t.person("Ann");
     t.user_says(ann, "hi");
@@ -376,7 +376,11 @@ async fn auto_handover_rest_and_the_bots_own_method_with_signed_events() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn recap_opens_the_topic_and_the_builtin_welcome_stays_quiet_for_a_gateway_bot() {
-    let t = common::spawn_app_with("PRIVATE_KEYWORDS = '\"human\"'\nRECAP = 3").await;
+    let t = common::spawn_app_unlimited(
+        GATEWAY_BOT_NO_RETRY,
+        "PRIVATE_KEYWORDS = '\"human\"'\nRECAP = 3",
+    )
+    .await;
     let mut bot = Backend::new(&t);
     // The bot takes its updates through the gateway from the start.
     assert!(bot.poll(0).await.is_empty());
@@ -457,7 +461,12 @@ async fn webhook_backend() -> (String, Arc<Mutex<Vec<Value>>>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_webhook_bot_hands_over_in_its_reply_and_gets_no_pushes_while_paused() {
-    let t = common::spawn_app_with_connection("gateway_plain_http_webhooks = true", "").await;
+    let t = common::spawn_unlimited_with_connection(
+        GATEWAY_BOT_NO_RETRY,
+        "gateway_plain_http_webhooks = true",
+        "",
+    )
+    .await;
     let bot = Backend::new(&t);
     let (url, got) = webhook_backend().await;
     bot.ok("setWebhook", json!({"url": url})).await;

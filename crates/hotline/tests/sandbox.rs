@@ -219,3 +219,82 @@ async fn a_taken_port_is_named() {
         "{e}"
     );
 }
+
+/// The sandbox's setup bot: Olga connects @shop_demo_bot to the "Shop team" forum through
+/// it, and a message to that bot opens a topic there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_setup_bot_connects_the_shop_bot() {
+    let sb = sandbox::start(Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        hotline_listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: None,
+        parallel: false,
+    })
+    .await
+    .expect("sandbox starts");
+    let ctl = sb.emulator.control();
+    let world: serde_json::Value = reqwest::get(format!("{}/control/world", sb.emulator.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let w = &world["result"];
+    let id_of = |list: &str, key: &str, value: &str| {
+        w[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x[key] == value)
+            .unwrap_or_else(|| panic!("{value} in {list}"))["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let setup = id_of("bots", "username", "hotline_setup_bot");
+    let shop = id_of("bots", "username", "shop_demo_bot");
+    let olga = id_of("people", "first_name", "Olga");
+    let chen = id_of("people", "first_name", "Chen");
+    let group = id_of("groups", "title", "Shop team");
+    assert!(
+        sb.setup_url.contains(&format!("bot={setup}")),
+        "{}",
+        sb.setup_url
+    );
+
+    let said = |needle: &'static str| {
+        let ctl = ctl.clone();
+        move || {
+            ctl.private_transcript(setup, olga)
+                .iter()
+                .any(|m| text_of(m).contains(needle))
+        }
+    };
+    ctl.send(olga, Place::Bot(setup), &json!({"text": "/connect"}))
+        .unwrap();
+    wait_until("the setup bot asks for a token", said("Send me the token")).await;
+    ctl.send(
+        olga,
+        Place::Bot(setup),
+        &json!({"text": sandbox::SHOP_TOKEN}),
+    )
+    .unwrap();
+    wait_until("the token is accepted", said("is connected as")).await;
+    // The bot is already an administrator of "Shop team": the setup bot finds the group.
+    wait_until("the shop bot runs", said("shop_demo_bot is running")).await;
+    ctl.send(
+        chen,
+        Place::Bot(shop),
+        &json!({"text": "Do you ship to Taipei?"}),
+    )
+    .unwrap();
+    wait_until("a topic opens in Shop team", || {
+        ctl.topics(group).iter().any(|t| {
+            let thread = t["message_thread_id"].as_i64().unwrap_or_default();
+            ctl.topic_transcript(group, Some(thread))
+                .iter()
+                .any(|m| text_of(m) == "Do you ship to Taipei?")
+        })
+    })
+    .await;
+    sb.hotline.stop().await;
+}

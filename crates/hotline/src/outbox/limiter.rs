@@ -55,6 +55,15 @@ impl RateWindow {
         }
     }
 
+    /// Books one more send at the earliest instant it fits (now, or later when the window
+    /// is full) and returns how long from `now` that is. Booked instants stay in order, so
+    /// a booking never lets a later one in early.
+    pub fn reserve(&mut self, now: Instant) -> Duration {
+        let at = (now + self.wait_time(now)).max(self.sent.back().copied().unwrap_or(now));
+        self.sent.push_back(at);
+        at.saturating_duration_since(now)
+    }
+
     /// Moves the latest send to `now` if that is later (the call left after it was planned).
     pub fn restamp_last(&mut self, now: Instant) {
         if let Some(last) = self.sent.back_mut() {
@@ -89,6 +98,23 @@ mod tests {
         );
         assert!(w.try_take(t0 + Duration::from_secs(60)));
         assert!(w.is_full(t0 + Duration::from_secs(200)));
+    }
+
+    #[test]
+    fn reservations_book_the_next_free_instants() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let mut w = RateWindow::new(3, s(60));
+        assert!(w.try_take(t0));
+        assert_eq!(w.reserve(t0 + s(1)), s(0));
+        assert_eq!(w.reserve(t0 + s(1)), s(0));
+        // Full: the next two are booked when the first two leave the window.
+        assert_eq!(w.reserve(t0 + s(2)), s(58));
+        assert_eq!(w.reserve(t0 + s(2)), s(59));
+        // A plain send counts the bookings: it fits once the sends of second 1 left.
+        assert_eq!(w.wait_time(t0 + s(2)), s(59));
+        assert!(!w.try_take(t0 + s(60)));
+        assert!(w.try_take(t0 + s(61)));
     }
 
     #[test]

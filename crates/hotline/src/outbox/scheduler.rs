@@ -58,6 +58,9 @@ const MAX_TRACKED: usize = 50_000;
 #[derive(Debug)]
 pub struct Scheduler {
     limits: Limits,
+    /// Telegram's one second and one minute, divided by the time scale.
+    second: Duration,
+    minute: Duration,
     bot: RateWindow,
     chats: HashMap<i64, RateWindow>,
     served_chat: HashMap<i64, u64>,
@@ -73,12 +76,26 @@ pub struct Scheduler {
 impl Scheduler {
     /// A scheduler with full buckets.
     pub fn new(limits: Limits) -> Self {
+        Self::scaled(limits, 1.0)
+    }
+
+    /// A scheduler whose windows are `scale` times shorter (counts unchanged): the
+    /// counterpart of the emulator's `time_scale`, so tests and benchmarks meet Telegram's
+    /// dynamics in a fraction of the time. The bot window's guard stays in real time: it
+    /// covers the trip to Telegram, which does not shrink. A non-positive or non-finite
+    /// scale counts as 1.
+    pub fn scaled(limits: Limits, scale: f64) -> Self {
+        let scale = if scale.is_finite() && scale > 0.0 {
+            scale
+        } else {
+            1.0
+        };
+        let second = Duration::from_secs(1).div_f64(scale);
         Self {
             limits,
-            bot: RateWindow::new(
-                limits.bot_per_second,
-                Duration::from_secs(1) + BOT_WINDOW_GUARD,
-            ),
+            second,
+            minute: Duration::from_secs(60).div_f64(scale),
+            bot: RateWindow::new(limits.bot_per_second, second + BOT_WINDOW_GUARD),
             chats: HashMap::new(),
             served_chat: HashMap::new(),
             served_key: HashMap::new(),
@@ -90,12 +107,12 @@ impl Scheduler {
     }
 
     fn chat_window(&mut self, chat: i64) -> &mut RateWindow {
-        let limits = self.limits;
+        let (limits, second, minute) = (self.limits, self.second, self.minute);
         self.chats.entry(chat).or_insert_with(|| {
             if chat > 0 {
-                RateWindow::new(limits.private_per_second, Duration::from_secs(1))
+                RateWindow::new(limits.private_per_second, second)
             } else {
-                RateWindow::new(limits.group_per_minute, Duration::from_secs(60))
+                RateWindow::new(limits.group_per_minute, minute)
             }
         })
     }
@@ -182,6 +199,23 @@ impl Scheduler {
             .insert((c.target_chat, c.fairness_key), self.counter);
         self.forget_old(now);
         Pick::Run(i)
+    }
+
+    /// Books `extra` more sends into `chat` (and the bot's window) for an intent just
+    /// picked that declared them (`NewIntent::with_sends`: a first copy that creates the
+    /// topic and posts the card), at the earliest instants they fit. Returns how long the
+    /// intent must wait before its first call so that none of its sends meets a 429; later
+    /// picks wait behind the booking.
+    pub fn book_extra(&mut self, chat: i64, extra: u32, now: Instant) -> Duration {
+        let mut wait = Duration::ZERO;
+        for _ in 0..extra {
+            wait = wait.max(self.bot.reserve(now));
+            wait = wait.max(self.chat_window(chat).reserve(now));
+        }
+        if !wait.is_zero() {
+            self.throttled.insert(chat, now + wait);
+        }
+        wait
     }
 
     fn forget_old(&mut self, now: Instant) {
@@ -341,6 +375,54 @@ mod tests {
         let mut s = Scheduler::new(limits());
         assert_eq!(s.pick(&[cand(1, Lane::Reply, 5, 0)], t0), Pick::Run(0));
         assert_wait(s.pick(&[cand(2, Lane::Reply, 5, 0)], t0 + ms(250)), ms(750));
+    }
+
+    #[test]
+    fn an_intent_that_sends_several_books_its_extra_sends() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut s = Scheduler::new(limits());
+        let g = cand(1, Lane::Group, -100, 1);
+        for i in 0..18 {
+            assert_eq!(s.pick(&[g], t0 + ms(i)), Pick::Run(0), "group send {i}");
+        }
+        // A first copy (topic, card, copy) is picked with the 19th send and books 2 more:
+        // the 20th slot now, the 21st when the first send leaves the window; it waits
+        // for that before it starts, and so does the group's next pick.
+        let first = cand(2, Lane::Group, -100, 2);
+        assert_eq!(s.pick(&[first], t0 + ms(100)), Pick::Run(0));
+        let wait = s.book_extra(-100, 2, t0 + ms(100));
+        assert_eq!(wait, Duration::from_secs(60) - ms(100));
+        assert_wait(
+            s.pick(&[g], t0 + ms(200)),
+            Duration::from_secs(60) + ms(1) - ms(200),
+        );
+        // Another chat is not held up.
+        assert_eq!(
+            s.pick(&[cand(3, Lane::Reply, 5, 0)], t0 + ms(200)),
+            Pick::Run(0)
+        );
+    }
+
+    #[test]
+    fn a_scaled_scheduler_keeps_the_counts_in_shorter_windows() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut s = Scheduler::scaled(limits(), 10.0);
+        let g = cand(1, Lane::Group, -100, 1);
+        for i in 0..20 {
+            assert_eq!(s.pick(&[g], t0 + ms(i)), Pick::Run(0), "group send {i}");
+        }
+        // 20 per 6 s instead of per minute.
+        assert_wait(s.pick(&[g], t0 + ms(100)), ms(5900));
+        assert_eq!(s.pick(&[g], t0 + ms(6000)), Pick::Run(0));
+        // 1 per 100 ms per private chat.
+        assert_eq!(s.pick(&[cand(2, Lane::Reply, 5, 0)], t0), Pick::Run(0));
+        assert_wait(s.pick(&[cand(3, Lane::Reply, 5, 0)], t0 + ms(25)), ms(75));
+        // A nonsense scale counts as 1.
+        let mut s = Scheduler::scaled(limits(), f64::NAN);
+        assert_eq!(s.pick(&[cand(2, Lane::Reply, 5, 0)], t0), Pick::Run(0));
+        assert_wait(s.pick(&[cand(3, Lane::Reply, 5, 0)], t0 + ms(250)), ms(750));
     }
 
     #[test]

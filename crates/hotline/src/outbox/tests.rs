@@ -103,6 +103,7 @@ fn fast_config() -> OutboxConfig {
         max_in_flight: 4,
         batch: 64,
         store_retry: Duration::from_millis(10),
+        time_scale: 1.0,
     }
 }
 

@@ -35,6 +35,10 @@ pub struct OutboxConfig {
     pub batch: i64,
     /// Delay before retrying after the store itself failed.
     pub store_retry: Duration,
+    /// Telegram's clock runs this many times faster (1 in production): the limits' windows
+    /// shrink by it and a 429's `retry_after` is divided by it. Only for a Telegram that
+    /// runs scaled too — the emulator's `time_scale` in tests and benchmarks.
+    pub time_scale: f64,
 }
 
 impl OutboxConfig {
@@ -48,6 +52,17 @@ impl OutboxConfig {
             max_in_flight: 8,
             batch: 64,
             store_retry: Duration::from_secs(1),
+            time_scale: 1.0,
+        }
+    }
+
+    /// A 429's `retry_after` (Telegram's seconds) as real time under [`Self::time_scale`].
+    pub fn retry_after(&self, secs: u64) -> Duration {
+        let d = Duration::from_secs(secs);
+        if self.time_scale.is_finite() && self.time_scale > 0.0 {
+            d.div_f64(self.time_scale)
+        } else {
+            d
         }
     }
 
@@ -141,7 +156,7 @@ impl Worker {
                 }
             }
         }
-        let mut sched = Scheduler::new(self.config.limits);
+        let mut sched = Scheduler::scaled(self.config.limits, self.config.time_scale);
         let mut tasks: JoinSet<Outcome> = JoinSet::new();
         let (recordings, waiting) = mpsc::unbounded_channel();
         let recorder = tokio::spawn(record_loop(self.store.clone(), waiting).in_current_span());
@@ -200,7 +215,7 @@ impl Worker {
                     "outbox: 429, pausing the bot"
                 );
                 crate::metrics::rate_limited(self.connection, secs);
-                sched.pause(Instant::now() + Duration::from_secs(secs));
+                sched.pause(Instant::now() + self.config.retry_after(secs));
             }
             Ok(Outcome::Done | Outcome::Retry | Outcome::Failed | Outcome::Stuck) => {}
             Err(e) => {
@@ -258,8 +273,17 @@ impl Worker {
                             intent.action = action;
                             // The call leaves now, not when it was picked: the claim's
                             // write may have waited for the database.
-                            sched.restamp(Instant::now());
-                            self.spawn(tasks, recordings, intent);
+                            let now = Instant::now();
+                            sched.restamp(now);
+                            // Sends beyond the first (declared at enqueue) are booked
+                            // now; the intent starts when the last of them fits.
+                            let extra = intent.sends().saturating_sub(1);
+                            let delay = if extra > 0 {
+                                sched.book_extra(intent.target_chat, extra, now)
+                            } else {
+                                Duration::ZERO
+                            };
+                            self.spawn(tasks, recordings, intent, delay);
                         }
                     }
                     Pick::Wait(d) => {
@@ -289,7 +313,13 @@ impl Worker {
         Ok(wake_at)
     }
 
-    fn spawn(&self, tasks: &mut JoinSet<Outcome>, recordings: &Recordings, mut intent: Intent) {
+    fn spawn(
+        &self,
+        tasks: &mut JoinSet<Outcome>,
+        recordings: &Recordings,
+        mut intent: Intent,
+        delay: Duration,
+    ) {
         intent.attempts += 1;
         let store = self.store.clone();
         let recordings = recordings.clone();
@@ -299,8 +329,13 @@ impl Worker {
         // A child of the worker's span (the connection's, see `app::start`).
         let span = tracing::info_span!("intent", intent = intent.id.0, chat = intent.target_chat);
         tasks.spawn(
-            async move { execute_one(&store, &recordings, &registry, &config, notice, intent).await }
-                .instrument(span),
+            async move {
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
+                execute_one(&store, &recordings, &registry, &config, notice, intent).await
+            }
+            .instrument(span),
         );
     }
 }

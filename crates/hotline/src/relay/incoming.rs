@@ -88,10 +88,18 @@ pub(super) async fn user_message(
         dialog: dialog.id,
         text,
     };
+    // The first group intent of a dialog without a topic creates it (and posts the card
+    // when there is one): it declares those sends so the group's budget is planned for
+    // them (see `NewIntent::with_sends`).
+    let card_first = created && params.auto_info && !params.hide_info.card;
     if created {
-        if params.auto_info && !params.hide_info.card {
+        if card_first {
             let card = Card { dialog: dialog.id };
-            ctx.to_group(tx, Some(dialog.id), &card).await?;
+            let intent = card
+                .to(ctx.group_id, Lane::Group)
+                .with_fairness_key(dialog.id)
+                .with_sends(2);
+            ctx.enqueue(tx, intent, 0).await?;
         }
         if !params.leave_closed {
             if let Some(text) = welcome {
@@ -162,7 +170,15 @@ pub(super) async fn user_message(
         kind,
         forward,
     };
-    ctx.to_group(tx, Some(dialog.id), &copy).await?;
+    let mut intent = copy
+        .to(ctx.group_id, Lane::Group)
+        .with_fairness_key(dialog.id);
+    if dialog.thread_id.is_none() && !card_first {
+        // Topic, card (when shown) and the copy.
+        let card = params.auto_info && !params.hide_info.card;
+        intent = intent.with_sends(2 + u32::from(card));
+    }
+    ctx.enqueue(tx, intent, 0).await?;
     Ok(())
 }
 
@@ -194,7 +210,7 @@ async fn join_burst(ctx: &Context, tx: &mut Tx, dialog: i64, id: i64) -> Result<
         return Ok(false);
     }
     ids.push(id);
-    let grown = CopyIn {
+    let mut grown = CopyIn {
         dialog,
         ids,
         reply_to: None,
@@ -202,6 +218,10 @@ async fn join_burst(ctx: &Context, tx: &mut Tx, dialog: i64, id: i64) -> Result<
         forward: false,
     }
     .encode();
+    // Keep what the intent declared it sends (it may create the topic).
+    if let Some(sends) = action.get(crate::store::SENDS_FIELD) {
+        grown[crate::store::SENDS_FIELD] = sends.clone();
+    }
     tx.outbox_extend_pending(intent_id, &grown).await
 }
 

@@ -18,6 +18,11 @@ use crate::shutdown::ShutdownTrigger;
 
 /// Token of the demo bot (the emulator accepts any well-formed token).
 pub const DEMO_TOKEN: &str = "5000001:sandbox-demo-token";
+/// Token of the setup bot (docs/setup-bot.md), whose owner is Olga.
+pub const SETUP_TOKEN: &str = "5000002:sandbox-setup-token";
+/// Token of a second bot, not connected at start: Olga connects it through the setup bot
+/// (it is @shop_demo_bot, already an administrator of the forum group "Shop team").
+pub const SHOP_TOKEN: &str = "5000003:sandbox-shop-token";
 
 /// Sandbox settings from the command line.
 #[derive(Debug, Clone)]
@@ -57,6 +62,8 @@ pub struct Sandbox {
     pub hotline: Running,
     /// The page to open.
     pub page_url: String,
+    /// The page on Olga's chat with the setup bot.
+    pub setup_url: String,
     /// Stops the demo bot when the sandbox is dropped.
     _demo_bot: ShutdownTrigger,
     /// Keeps a temporary data directory alive.
@@ -69,6 +76,7 @@ struct World {
     group: i64,
     alice: i64,
     olga: i64,
+    setup: i64,
 }
 
 fn populate(ctl: &Control) -> World {
@@ -89,11 +97,23 @@ fn populate(ctl: &Control) -> World {
     let group = ctl.add_group("Support team", true, Some(olga));
     let _ = ctl.set_member(group, max, "member", json!({}));
     let _ = ctl.add_admin_bot(group, bot);
+    // The setup bot's world: the management bot and a bot to connect through it, with a
+    // forum group of its own that Olga owns.
+    let setup = ctl
+        .add_bot(SETUP_TOKEN, "hotline_setup_bot", "Hotline Setup")
+        .expect("setup bot");
+    // Already an administrator of its forum (the page cannot promote a bot): the setup
+    // bot finds the group from that membership update as soon as the token is stored.
+    if let Ok(shop) = ctl.add_bot(SHOP_TOKEN, "shop_demo_bot", "Shop Demo") {
+        let shop_group = ctl.add_group("Shop team", true, Some(olga));
+        let _ = ctl.add_admin_bot(shop_group, shop);
+    }
     World {
         bot,
         group,
         alice,
         olga,
+        setup,
     }
 }
 
@@ -128,7 +148,15 @@ api_url = "{api}"
 gateway_plain_http_webhooks = true
 [connection.params]
 {params}
+[setup_bot]
+token = "{setup_token}"
+owners = [{olga}]
+api_url = "{api}"
+secret_key = "{secret_key}"
 "#,
+        setup_token = SETUP_TOKEN,
+        olga = world.olga,
+        secret_key = setup_key(&dir)?,
         db = dir.join("sandbox.db").display(),
         listen = options.hotline_listen,
         token = DEMO_TOKEN,
@@ -166,13 +194,37 @@ gateway_plain_http_webhooks = true
         world.alice,
         world.olga
     );
+    let setup_url = format!(
+        "{}/?user={}&bot={}",
+        emulator.url(),
+        world.olga,
+        world.setup
+    );
     Ok(Sandbox {
         emulator,
         hotline,
         page_url,
+        setup_url,
         _demo_bot: trigger,
         _tmp: tmp,
     })
+}
+
+/// The key of the setup bot's stored tokens: kept in the data directory, so a sandbox
+/// started again on the same `--data-dir` opens the tokens it stored.
+fn setup_key(dir: &std::path::Path) -> Result<String, SandboxError> {
+    use rand::RngCore;
+    let path = dir.join("setup.key");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        if crate::config::SecretKey::parse_hex(&text).is_some() {
+            return Ok(text.trim().to_string());
+        }
+    }
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let key = hex::encode(bytes);
+    std::fs::write(&path, &key).map_err(SandboxError::DataDir)?;
+    Ok(key)
 }
 
 /// `hotline sandbox`: creates a key for the demo connection and prints it with the API's

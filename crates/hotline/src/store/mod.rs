@@ -64,7 +64,7 @@ pub use handover::{Pause, PauseReason};
 pub use links::{Direction, MessageLink, NewLink};
 pub use managed::{open_token, seal_token, ManagedConnection};
 pub use operators::{AssigneeLoad, Operator};
-pub use outbox::{Intent, IntentId, Lane, NewIntent, OutboxStats};
+pub use outbox::{Intent, IntentId, Lane, NewIntent, OutboxStats, SENDS_FIELD};
 pub use quick_replies::{NewQuickReply, QuickReply, MEDIA_ITEMS_TTL_MS};
 pub use ratings::Rating;
 pub use recap::RecapLine;

@@ -86,7 +86,20 @@ impl NewIntent {
         self.not_before = Some(at);
         self
     }
+
+    /// Declares that running the intent may send up to `n` messages into its target chat
+    /// (a first copy that creates the topic and posts the card: 3), so the scheduler takes
+    /// that many from the chat's budget up front instead of meeting a 429 halfway.
+    pub fn with_sends(mut self, n: u32) -> Self {
+        if let Value::Object(m) = &mut self.action {
+            m.insert(SENDS_FIELD.into(), Value::from(n));
+        }
+        self
+    }
 }
+
+/// The field of a stored action that holds its declared sends ([`NewIntent::with_sends`]).
+pub const SENDS_FIELD: &str = "sends";
 
 /// A stored intent, as handed to the executor.
 #[derive(Clone, Debug, PartialEq)]
@@ -111,6 +124,17 @@ pub struct Intent {
     pub last_error: Option<String>,
     /// When it was enqueued.
     pub created_at: UnixMs,
+}
+
+impl Intent {
+    /// The messages running it may send into its target chat (at least 1; see
+    /// [`NewIntent::with_sends`]).
+    pub fn sends(&self) -> u32 {
+        self.action
+            .get(SENDS_FIELD)
+            .and_then(Value::as_u64)
+            .map_or(1, |n| n.clamp(1, 100) as u32)
+    }
 }
 
 /// Queue sizes, for health, metrics and `/stats`.

@@ -200,12 +200,29 @@ impl Receiver {
 /// A Hotline whose `WEBHOOKS` sends `events` to a fresh receiver (which knows the signing
 /// secret), with more `[connection.params]` lines in `params`, and an API client.
 pub async fn with_webhooks(events: &str, params: &str) -> (TestApp, Api, Receiver) {
+    with_webhooks_limited(None, events, params).await
+}
+
+/// [`with_webhooks`] with Telegram's limits lifted, for the reason `why`.
+pub async fn with_webhooks_unlimited(
+    why: &str,
+    events: &str,
+    params: &str,
+) -> (TestApp, Api, Receiver) {
+    with_webhooks_limited(Some(why), events, params).await
+}
+
+async fn with_webhooks_limited(
+    unlimited: Option<&str>,
+    events: &str,
+    params: &str,
+) -> (TestApp, Api, Receiver) {
     let rx = Receiver::start().await;
-    let t = spawn_app_with(&format!(
-        "WEBHOOKS = \"{}/hook {events}\"\n{params}",
-        rx.url
-    ))
-    .await;
+    let params = format!("WEBHOOKS = \"{}/hook {events}\"\n{params}", rx.url);
+    let t = match unlimited {
+        Some(why) => crate::common::spawn_app_unlimited(why, &params).await,
+        None => spawn_app_with(&params).await,
+    };
     let api = Api::new(&t).await;
     let (_, w) = api.get("/api/v1/webhooks").await;
     *rx.secret.lock().unwrap() = w["secret"].as_str().unwrap().to_string();

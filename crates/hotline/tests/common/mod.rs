@@ -2,6 +2,12 @@
 //! database (SQLite, or PostgreSQL with `HOTLINE_TEST_DATABASE=postgres`, see
 //! `hotline::store::testdb`), a bot that administers a forum group with an operator, and helpers
 //! that act as users and operators and wait on transcripts with a deadline.
+//!
+//! Limits are Telegram's (30 messages/s per bot, 1/s per private chat, 20/min per group), in
+//! the emulator and in Hotline alike, with both clocks [`TIME_SCALE`] times faster: the
+//! dynamics of production (a burst of new dialogs queues behind the group's budget, a 429
+//! pauses the bot) in a tenth of the time. A test that must not meet them says why with
+//! [`spawn_app_unlimited`].
 
 #![allow(dead_code)]
 
@@ -29,17 +35,35 @@ pub struct TestApp {
     pub operator: i64,
     pub app: Option<Running>,
     pub config: Config,
+    /// The clock scale of Hotline's limits, kept across restarts (see [`TIME_SCALE`]).
+    pub scale: f64,
     pub dir: tempfile::TempDir,
     /// The database Hotline runs on (dropped last: after Hotline stopped).
     pub db: TestDatabase,
 }
 
-/// Fast retries and generous limits, so tests spend no time waiting on policy.
+/// How many times faster than Telegram's the clock of the harness runs, in the emulator's
+/// limits and in Hotline's alike: every window shrinks by it, the counts stay (20 messages
+/// per 6 s per group, 1 per 100 ms per private chat, 30 per 100 ms per bot).
+pub const TIME_SCALE: f64 = 10.0;
+
+/// Telegram's limits, as the emulator of the harness enforces them (scaled by [`TIME_SCALE`]).
+pub fn telegram_limits() -> tg_emulator::Limits {
+    tg_emulator::Limits::telegram().scaled(TIME_SCALE)
+}
+
+/// Fast retries and Telegram's limits on the clock of the harness ([`TIME_SCALE`]).
 pub fn test_tuning(config: &Config) -> Tuning {
+    test_tuning_scaled(config, TIME_SCALE)
+}
+
+/// [`test_tuning`] with Hotline's clock `scale` times faster than Telegram's.
+pub fn test_tuning_scaled(config: &Config, scale: f64) -> Tuning {
     let mut outbox = OutboxConfig::new(config.limits);
     outbox.backoff_base = Duration::from_millis(20);
     outbox.backoff_cap = Duration::from_millis(300);
     outbox.store_retry = Duration::from_millis(50);
+    outbox.time_scale = scale;
     Tuning {
         outbox,
         autoclose_every: Duration::from_secs(3600),
@@ -67,9 +91,9 @@ database_url = "{db_url}"
 [http]
 listen = "127.0.0.1:0"
 [limits]
-bot_per_second = 1000
-private_per_second = 1000
-group_per_minute = 100000
+bot_per_second = 30
+private_per_second = 1
+group_per_minute = 20
 # The tests' webhook receivers listen on 127.0.0.1, refused unless allowed (SSRF guard).
 [webhooks]
 allow_ranges = ["127.0.0.0/8"]
@@ -84,6 +108,16 @@ api_url = "{api_url}"
     )
 }
 
+/// Why the tests of a bot behind the gateway lift the limits: their bots call like scripts,
+/// without waiting out a 429, and share the bot's budget with Hotline's own sends (a
+/// welcome, a copy) — the gateway passes Telegram's 429 through unchanged, as it should.
+pub const GATEWAY_BOT_NO_RETRY: &str =
+    "the test's bot behind the gateway calls without waiting out 429s";
+
+/// Limits high enough never to matter, for [`spawn_app_unlimited`].
+const NO_LIMITS: &str =
+    "[limits]\nbot_per_second = 100000\nprivate_per_second = 100000\ngroup_per_minute = 100000\n";
+
 /// Starts everything with default parameters.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with("").await
@@ -92,6 +126,25 @@ pub async fn spawn_app() -> TestApp {
 /// Starts everything; `params` is TOML for `[connection.params]`.
 pub async fn spawn_app_with(params: &str) -> TestApp {
     spawn("", params, None).await.0
+}
+
+/// Starts everything with the limits lifted in the emulator and in Hotline. `why` is the
+/// reason the test must not meet Telegram's limits (stated at the call, for the reader).
+pub async fn spawn_app_unlimited(why: &str, params: &str) -> TestApp {
+    spawn_unlimited_with_connection(why, "", params).await
+}
+
+/// [`spawn_app_unlimited`] with extra TOML keys for the `[[connection]]` table itself.
+pub async fn spawn_unlimited_with_connection(why: &str, keys: &str, params: &str) -> TestApp {
+    assert!(!why.is_empty(), "say why the test lifts Telegram's limits");
+    spawn_edited(keys, params, None, false, |t| {
+        t.replace(
+            "[limits]\nbot_per_second = 30\nprivate_per_second = 1\ngroup_per_minute = 20\n",
+            NO_LIMITS,
+        )
+    })
+    .await
+    .0
 }
 
 /// Starts everything with extra TOML keys for the `[[connection]]` table itself.
@@ -103,13 +156,13 @@ pub async fn spawn_app_with_connection(keys: &str, params: &str) -> TestApp {
 /// `extra = (token, username)` in the same group), the config (`keys` added to the first
 /// `[[connection]]` table), and Hotline.
 async fn spawn(keys: &str, params: &str, extra: Option<(&str, &str)>) -> (TestApp, Option<i64>) {
-    spawn_edited(keys, params, extra, |t| t).await
+    spawn_edited(keys, params, extra, true, |t| t).await
 }
 
 /// Starts everything with the server's default webhook policy: no `[webhooks]` allowance,
 /// so receivers on 127.0.0.1 are refused.
 pub async fn spawn_app_strict(params: &str) -> TestApp {
-    spawn_edited("", params, None, |t| {
+    spawn_edited("", params, None, true, |t| {
         t.replace("[webhooks]\nallow_ranges = [\"127.0.0.0/8\"]\n", "")
     })
     .await
@@ -120,6 +173,7 @@ async fn spawn_edited(
     keys: &str,
     params: &str,
     extra: Option<(&str, &str)>,
+    limited: bool,
     edit: impl FnOnce(String) -> String,
 ) -> (TestApp, Option<i64>) {
     let _ = tracing_subscriber::fmt()
@@ -127,6 +181,9 @@ async fn spawn_edited(
         .with_test_writer()
         .try_init();
     let emu = Emulator::start_local().await.expect("emulator starts");
+    if limited {
+        emu.set_limits(telegram_limits());
+    }
     let ctl = emu.control();
     let token = "7000001:test-token-support".to_string();
     let bot = ctl.add_bot(&token, "support_bot", "Support").unwrap();
@@ -166,6 +223,7 @@ async fn spawn_edited(
         operator: owner,
         app: Some(app),
         config,
+        scale: TIME_SCALE,
         dir,
         db,
     };
@@ -341,10 +399,20 @@ impl TestApp {
     pub async fn restart(&mut self) {
         self.stop().await;
         self.app = Some(
-            app::start(&self.config, test_tuning(&self.config))
+            app::start(&self.config, test_tuning_scaled(&self.config, self.scale))
                 .await
                 .expect("hotline restarts"),
         );
+    }
+
+    /// Restarts Hotline with Telegram's limits (`self.config.limits` in Hotline, the
+    /// emulator's own) on a clock `scale` times faster than Telegram's, in both.
+    pub async fn restart_with_limits(&mut self, scale: f64) {
+        self.stop().await;
+        self.emu
+            .set_limits(tg_emulator::Limits::telegram().scaled(scale));
+        self.scale = scale;
+        self.restart().await;
     }
 
     /// A second connection pool to Hotline's database (SQLite file or PostgreSQL database,
@@ -362,6 +430,34 @@ impl TestApp {
             "Bot API conformance violations:\n{}",
             v.join("\n")
         );
+    }
+}
+
+/// Calls the Bot API at `url` (a method URL: Telegram, the emulator or Hotline's gateway)
+/// as a well-behaved bot does: a 429 is waited out for its `retry_after` (on the clock of
+/// the harness, [`TIME_SCALE`]) and the call made again, until [`DEADLINE`]. Returns the
+/// final answer.
+pub async fn bot_call(url: &str, params: &Value) -> Value {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let answer: Value = reqwest::Client::new()
+            .post(url)
+            .json(params)
+            .send()
+            .await
+            .expect("the Bot API answers")
+            .json()
+            .await
+            .expect("a JSON answer");
+        let Some(secs) = answer["parameters"]["retry_after"].as_u64() else {
+            return answer;
+        };
+        let wait = Duration::from_secs(secs).div_f64(TIME_SCALE);
+        assert!(
+            tokio::time::Instant::now() + wait < deadline,
+            "still 429 at the deadline: {answer}"
+        );
+        tokio::time::sleep(wait).await;
     }
 }
 
