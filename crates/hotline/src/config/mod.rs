@@ -494,41 +494,15 @@ impl Config {
 
         let setup_bot = raw.setup_bot.map(|rs| {
             let field = |f: &str| format!("setup_bot.{f}");
-            let token = match (env("HOTLINE_SETUP_BOT_TOKEN"), rs.token, rs.token_file) {
-                (Some(t), _, _) => Some(t),
-                (None, Some(_), Some(_)) => {
-                    issue(
-                        None,
-                        &field("token"),
-                        "set either token or token_file, not both".into(),
-                    );
-                    None
-                }
-                (None, Some(t), None) => Some(t),
-                (None, None, Some(f)) => {
-                    let p = if f.is_absolute() { f } else { base_dir.join(f) };
-                    match std::fs::read_to_string(&p) {
-                        Ok(t) => Some(t),
-                        Err(e) => {
-                            issue(
-                                None,
-                                &field("token_file"),
-                                format!("cannot read {}: {e}", p.display()),
-                            );
-                            None
-                        }
-                    }
-                }
-                (None, None, None) => {
-                    issue(
-                        None,
-                        &field("token"),
-                        "missing: set token, token_file or HOTLINE_SETUP_BOT_TOKEN".into(),
-                    );
-                    None
-                }
-            };
-            let token = token.map(|t| t.trim().to_string()).unwrap_or_default();
+            let token = resolve_token(
+                "HOTLINE_SETUP_BOT_TOKEN",
+                env("HOTLINE_SETUP_BOT_TOKEN"),
+                rs.token,
+                rs.token_file,
+                base_dir,
+            )
+            .map_err(|(f, message)| issue(None, &field(f), message))
+            .unwrap_or_default();
             if !token.is_empty() && !looks_like_token(&token) {
                 issue(
                     None,
@@ -621,37 +595,9 @@ impl Config {
                 "HOTLINE_{}_TOKEN",
                 rc.name.to_ascii_uppercase().replace('-', "_")
             );
-            let token = match (env(&env_key), rc.token, rc.token_file) {
-                (Some(t), _, _) => Some(t),
-                (None, Some(_), Some(_)) => {
-                    issue(
-                        c,
-                        "token",
-                        "set either token or token_file, not both".into(),
-                    );
-                    None
-                }
-                (None, Some(t), None) => Some(t),
-                (None, None, Some(f)) => {
-                    let p = if f.is_absolute() { f } else { base_dir.join(f) };
-                    match std::fs::read_to_string(&p) {
-                        Ok(t) => Some(t),
-                        Err(e) => {
-                            issue(c, "token_file", format!("cannot read {}: {e}", p.display()));
-                            None
-                        }
-                    }
-                }
-                (None, None, None) => {
-                    issue(
-                        c,
-                        "token",
-                        format!("missing: set token, token_file or {env_key}"),
-                    );
-                    None
-                }
-            };
-            let token = token.map(|t| t.trim().to_string());
+            let token = resolve_token(&env_key, env(&env_key), rc.token, rc.token_file, base_dir)
+                .map_err(|(f, message)| issue(c, f, message))
+                .ok();
             if let Some(t) = &token {
                 if !looks_like_token(t) {
                     issue(
@@ -797,6 +743,37 @@ fn is_slug(s: &str) -> bool {
         && b[0].is_ascii_alphanumeric()
         && b.iter()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'_')
+}
+
+/// A bot token from, in order, its environment variable, `token` or `token_file` (relative
+/// to the configuration file), trimmed; on a problem, the field to blame and why. One rule
+/// for `[[connection]]` and `[setup_bot]`, so both read their secrets the same way.
+fn resolve_token(
+    env_key: &str,
+    from_env: Option<String>,
+    inline: Option<String>,
+    file: Option<PathBuf>,
+    base_dir: &Path,
+) -> Result<String, (&'static str, String)> {
+    let token = match (from_env, inline, file) {
+        (Some(t), _, _) => t,
+        (None, Some(_), Some(_)) => {
+            return Err(("token", "set either token or token_file, not both".into()))
+        }
+        (None, Some(t), None) => t,
+        (None, None, Some(f)) => {
+            let p = if f.is_absolute() { f } else { base_dir.join(f) };
+            std::fs::read_to_string(&p)
+                .map_err(|e| ("token_file", format!("cannot read {}: {e}", p.display())))?
+        }
+        (None, None, None) => {
+            return Err((
+                "token",
+                format!("missing: set token, token_file or {env_key}"),
+            ))
+        }
+    };
+    Ok(token.trim().to_string())
 }
 
 /// `<digits>:<secret>`, the shape of every bot token. Checked so that a pasted chat id or
