@@ -164,6 +164,18 @@ pub async fn prepare(
     }
     let connection = store.ensure_connection(&cfg.name).await?;
     crate::metrics::name_connection(connection, &cfg.name);
+    // This process owns the connection from here on (one instance per database for now):
+    // its outbox and webhook claims need the lease, and a new epoch lets recovery run again
+    // what the previous process left in flight.
+    store
+        .lease_seize(
+            connection,
+            "",
+            crate::store::now_ms(),
+            crate::lease::LAPSE.as_millis() as i64,
+        )
+        .await?;
+    crate::metrics::lease_owned(connection, true);
     let mut params = cfg.params.clone();
     for e in apply_overrides(&mut params, &store.param_overrides(connection).await?) {
         tracing::warn!(connection = %cfg.name, error = %e, "a stored parameter is invalid and was ignored");

@@ -9,7 +9,8 @@
 //! - **foundation**: `config` reads and validates the configuration; `store` remembers
 //!   (all SQL); `telegram` talks to the Bot API; `metrics` and `ready` serve `/metrics`
 //!   and `/ready`; `isolation` keeps one poison item from stopping the others (dead
-//!   letters); `backoff` is the one retry policy; `shutdown`, `logging`, `console` (CLI
+//!   letters); `backoff` is the one retry policy; `lease` keeps one owner per connection
+//!   across instances; `shutdown`, `logging`, `console` (CLI
 //!   output) and `fault` (test-only fault hooks) are plumbing.
 //! - **outbox core**: `outbox` delivers intents durably within Telegram's limits; features
 //!   register their executors in its open action registry, it knows none of them.
@@ -43,6 +44,7 @@ pub mod gateway;
 pub mod http;
 pub mod intake;
 pub mod isolation;
+pub mod lease;
 pub mod logging;
 pub mod metrics;
 pub mod outbox;

@@ -63,6 +63,7 @@ pub struct Metrics {
     webhook_oldest: IntGaugeVec,
     broadcast_recipients: IntGaugeVec,
     ready: IntGaugeVec,
+    lease_owned: IntGaugeVec,
 }
 
 fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -254,6 +255,12 @@ impl Metrics {
                 "1 while /ready answers 200 (database answers, connections checked, not stopping).",
                 &[],
             ),
+            lease_owned: gauge(
+                &r,
+                "hotline_lease_owned",
+                "1 while this instance owns the connection (holds its lease; see docs/deployment.md).",
+                conn,
+            ),
             names: RwLock::new(HashMap::new()),
             methods: RwLock::new(HashSet::new()),
             registry: r,
@@ -306,6 +313,14 @@ pub fn name_connection(c: ConnectionId, name: &str) {
         .write()
         .unwrap_or_else(|e| e.into_inner())
         .insert(c, Arc::from(name));
+}
+
+/// Whether this instance owns `c` now (holds its lease).
+pub fn lease_owned(c: ConnectionId, owned: bool) {
+    let m = m();
+    m.lease_owned
+        .with_label_values(&[&*m.name(c)])
+        .set(i64::from(owned));
 }
 
 /// `n` updates were stored for `c`.

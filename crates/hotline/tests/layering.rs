@@ -31,6 +31,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "metrics",
             "telegram",
             "isolation",
+            "lease",
         ],
     ),
     ("outbox core", &["outbox"]),

@@ -162,9 +162,14 @@ fn start(
     let mut registry = Registry::new();
     registry.register::<TestAction, _>(exec);
     let worker = Worker::new(store.clone(), conn, Arc::new(registry), config);
+    let store = store.clone();
     Running {
         trigger,
-        handle: tokio::spawn(worker.run(shutdown)),
+        // Like a process that starts: it takes the lease (a new epoch), then works.
+        handle: tokio::spawn(async move {
+            store.lease_seize(conn, "", now_ms(), 6_000).await.unwrap();
+            worker.run(shutdown).await
+        }),
     }
 }
 
@@ -388,7 +393,9 @@ async fn transient_failures_give_up_after_max_attempts() {
 async fn wakes_on_commit_and_recovers_in_flight_after_crash() {
     let (store, _d) = temp_store().await;
     let conn = store.ensure_connection("c").await.unwrap();
-    // Simulate a crash: an intent claimed but never finished.
+    // Simulate a crash: an intent claimed (under the crashed process's lease) but never
+    // finished.
+    store.lease_seize(conn, "", now_ms(), 6_000).await.unwrap();
     let crashed = store
         .enqueue(conn, &intent(5, Lane::Reply, 0, "crashed"), now_ms())
         .await

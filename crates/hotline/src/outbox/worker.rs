@@ -81,6 +81,10 @@ pub type DeadLetterNotice = Arc<
         + Sync,
 >;
 
+/// How often an idle worker looks at the queue anyway (work queued by another process
+/// without a wake-up) and recovers rows left in flight by other owners or stuck.
+const SWEEP_EVERY: Duration = Duration::from_secs(15);
+
 /// The first words of a dead-letter notice: a notice that dies itself is not announced
 /// again (no chain of notices about notices).
 pub const DEAD_LETTER_PREFIX: &str = "⚠️ Dead letter";
@@ -92,7 +96,8 @@ enum Outcome {
     Retry,
     Pause(u64),
     Failed,
-    /// The outcome could not be recorded; the intent stays in flight until restart.
+    /// The outcome could not be recorded; the intent stays in flight until a restart or
+    /// the in-flight timeout (see [`crate::store::IN_FLIGHT_TIMEOUT_MS`]).
     Stuck,
 }
 
@@ -161,10 +166,15 @@ impl Worker {
         let (recordings, waiting) = mpsc::unbounded_channel();
         let recorder = tokio::spawn(record_loop(self.store.clone(), waiting).in_current_span());
         tracing::debug!(connection_id = conn, "outbox worker started");
+        let mut swept = Instant::now();
 
         while !shutdown.is_shutdown() {
             while let Some(res) = tasks.try_join_next() {
                 self.settle(res, &mut sched);
+            }
+            if swept.elapsed() >= SWEEP_EVERY {
+                swept = Instant::now();
+                self.sweep().await;
             }
             let wake_at = match self.schedule(&mut sched, &mut tasks, &recordings).await {
                 Ok(w) => w,
@@ -178,7 +188,7 @@ impl Worker {
                     Some(t) => tokio::time::sleep_until(t).await,
                     // Look again within a minute even so: an intent re-queued by
                     // `hotline dead-letters retry` (another process) is due.
-                    None => tokio::time::sleep(Duration::from_secs(60)).await,
+                    None => tokio::time::sleep(SWEEP_EVERY).await,
                 }
             };
             tokio::select! {
@@ -204,6 +214,22 @@ impl Worker {
             tracing::error!(connection_id = conn, error = %e, "outbox: the recorder panicked");
         }
         tracing::debug!(connection_id = conn, "outbox worker stopped");
+    }
+
+    /// Runs again what a previous owner left in flight after the start (its claim raced
+    /// the take-over) and what is stuck in flight (see [`crate::store::IN_FLIGHT_TIMEOUT_MS`]).
+    async fn sweep(&self) {
+        match self.store.outbox_recover(self.connection, now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                connection_id = self.connection.0,
+                intents = n,
+                "outbox: retrying intents left in flight by another owner or stuck"
+            ),
+            Err(e) => {
+                tracing::warn!(connection_id = self.connection.0, error = %e, "outbox: sweep failed")
+            }
+        }
     }
 
     fn settle(&self, res: Result<Outcome, tokio::task::JoinError>, sched: &mut Scheduler) {

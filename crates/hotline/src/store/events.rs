@@ -117,14 +117,12 @@ store_methods! {
     pub async fn edit_history_text(&self, dialog: i64, outgoing: bool, message_id: i64, text: Option<&str>) -> u64 => edit_history_text;
     /// Fills in the group-side id of an API message once it was posted in the topic.
     pub async fn set_history_group_message(&self, id: i64, group_message_id: i64, user_message_id: i64) -> () => set_history_group_message;
-    /// Claims up to `limit` due queue heads that nobody holds (or whose claim expired) with
-    /// `token` until `until`, counting the attempt; the oldest due first.
-    pub async fn claim_deliveries(&self, connection: ConnectionId, now: UnixMs, token: &str, until: UnixMs, limit: i64) -> Vec<Delivery> => claim_deliveries;
     /// When the worker has something to do next: the earliest due time of an unclaimed
     /// queue head, or the expiry of a claim on one.
     pub async fn next_delivery_wake(&self, connection: ConnectionId, now: UnixMs) -> Option<UnixMs> => next_delivery_wake;
-    /// Drops every claim of the connection's deliveries (at start: the process that held
-    /// them is gone, so they are claimed again at once instead of after their expiry).
+    /// Drops the claims of the connection's deliveries taken under another epoch than the
+    /// current lease's (at start or take-over: their holder is gone, so they are claimed
+    /// again at once instead of after their expiry).
     pub async fn release_delivery_claims(&self, connection: ConnectionId) -> u64 => release_delivery_claims;
     /// Marks a claimed delivery done; false when `token` no longer holds it.
     pub async fn delivery_done(&self, id: i64, token: &str, now: UnixMs) -> bool => delivery_done;
@@ -311,34 +309,43 @@ const QUEUE_HEAD: &str = "NOT EXISTS (SELECT 1 FROM webhook_deliveries o \
      WHERE o.connection_id = d.connection_id AND o.url = d.url AND o.ordering_key = d.ordering_key \
      AND o.state = 'pending' AND o.id < d.id)";
 
-async fn claim_deliveries(
-    c: &mut Conn,
-    connection: ConnectionId,
-    now: UnixMs,
-    token: &str,
-    until: UnixMs,
-    limit: i64,
-) -> Result<Vec<Delivery>, StoreError> {
-    // One statement: the choice and the claim are atomic, so two workers never hold the
-    // same delivery at once.
-    let mut claimed: Vec<Delivery> = sqlx::query_as(&format!(
-        "UPDATE webhook_deliveries SET claim_token = $3, claimed_until = $4, \
-         attempts = attempts + 1, updated_at = $2 WHERE id IN (\
-         SELECT d.id FROM webhook_deliveries d WHERE d.connection_id = $1 AND d.state = 'pending' \
-         AND d.next_attempt_at <= $2 AND (d.claimed_until IS NULL OR d.claimed_until <= $2) \
-         AND {QUEUE_HEAD} ORDER BY d.next_attempt_at, d.id LIMIT $5) \
-         RETURNING id, url, event, event_id, ordering_key, body, reply, attempts, created_at, claim_token"
-    ))
-    .bind(connection.0)
-    .bind(now)
-    .bind(token)
-    .bind(until)
-    .bind(limit)
-    .fetch_all(&mut *c)
-    .await?;
-    // RETURNING has no order.
-    claimed.sort_by_key(|d| d.id);
-    Ok(claimed)
+impl Store {
+    /// Claims up to `limit` due queue heads that nobody holds (or whose claim expired) with
+    /// `token` until `until`, counting the attempt; the oldest due first. Only under this
+    /// instance's lease of the connection (the claim keeps its epoch): nothing otherwise.
+    pub async fn claim_deliveries(
+        &self,
+        connection: ConnectionId,
+        now: UnixMs,
+        token: &str,
+        until: UnixMs,
+        limit: i64,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let mut c = self.conn().await?;
+        // One statement: the choice and the claim are atomic, so two workers never hold the
+        // same delivery at once.
+        let mut claimed: Vec<Delivery> = sqlx::query_as(&format!(
+            "UPDATE webhook_deliveries SET claim_token = $3, claimed_until = $4, \
+             attempts = attempts + 1, updated_at = $2, claim_epoch = {epoch} WHERE id IN (\
+             SELECT d.id FROM webhook_deliveries d WHERE d.connection_id = $1 AND d.state = 'pending' \
+             AND d.next_attempt_at <= $2 AND (d.claimed_until IS NULL OR d.claimed_until <= $2) \
+             AND {QUEUE_HEAD} AND {held} ORDER BY d.next_attempt_at, d.id LIMIT $5) \
+             RETURNING id, url, event, event_id, ordering_key, body, reply, attempts, created_at, claim_token",
+            epoch = super::leases::held_epoch("$1", "$6"),
+            held = super::leases::held_by("$1", "$6"),
+        ))
+        .bind(connection.0)
+        .bind(now)
+        .bind(token)
+        .bind(until)
+        .bind(limit)
+        .bind(self.instance_id())
+        .fetch_all(&mut *c)
+        .await?;
+        // RETURNING has no order.
+        claimed.sort_by_key(|d| d.id);
+        Ok(claimed)
+    }
 }
 
 async fn next_delivery_wake(
@@ -360,10 +367,12 @@ async fn release_delivery_claims(
     c: &mut Conn,
     connection: ConnectionId,
 ) -> Result<u64, StoreError> {
-    Ok(sqlx::query(
+    Ok(sqlx::query(&format!(
         "UPDATE webhook_deliveries SET claim_token = NULL, claimed_until = NULL \
-         WHERE connection_id = $1 AND state = 'pending' AND claim_token IS NOT NULL",
-    )
+         WHERE connection_id = $1 AND state = 'pending' AND claim_token IS NOT NULL \
+         AND (claim_epoch IS NULL OR claim_epoch <> {current})",
+        current = super::leases::current_epoch("$1"),
+    ))
     .bind(connection.0)
     .execute(&mut *c)
     .await?
@@ -476,6 +485,7 @@ mod tests {
     async fn deliveries_keep_order_per_url_and_key() {
         let (s, _d) = temp_store().await;
         let c = s.ensure_connection("c").await.unwrap();
+        s.lease_seize(c, "", 0, 6_000).await.unwrap();
         let a1 = s
             .enqueue_delivery(c, &delivery("u", 1, "a1"), 10)
             .await
@@ -526,6 +536,7 @@ mod tests {
     async fn an_expired_claim_is_taken_again_and_its_old_holder_records_nothing() {
         let (s, _d) = temp_store().await;
         let c = s.ensure_connection("c").await.unwrap();
+        s.lease_seize(c, "", 0, 6_000).await.unwrap();
         let id = s
             .enqueue_delivery(c, &delivery("u", 1, "x"), 10)
             .await
@@ -562,6 +573,8 @@ mod tests {
         let (s, _d) = temp_store().await;
         let c = s.ensure_connection("c").await.unwrap();
         let other = s.ensure_connection("other").await.unwrap();
+        s.lease_seize(c, "", 0, 6_000).await.unwrap();
+        s.lease_seize(other, "", 0, 6_000).await.unwrap();
         let id = s
             .enqueue_delivery(c, &delivery("u", 1, "x"), 10)
             .await
@@ -576,6 +589,9 @@ mod tests {
         s.claim_deliveries(other, 10, "alive", i64::MAX, 10)
             .await
             .unwrap();
+        // The lease's own claims stay; after a take-over (a new epoch) they are released.
+        assert_eq!(s.release_delivery_claims(c).await.unwrap(), 0);
+        s.lease_seize(c, "", 1, 6_000).await.unwrap();
         assert_eq!(s.release_delivery_claims(c).await.unwrap(), 1);
         assert_eq!(
             ids(&s.claim_deliveries(c, 11, "next", 100, 10).await.unwrap()),

@@ -26,6 +26,7 @@ mod filter;
 mod gateway;
 mod gauges;
 mod handover;
+mod leases;
 mod links;
 mod managed;
 mod operators;
@@ -61,10 +62,13 @@ pub use filter::{Bind, Compiled};
 pub use gateway::{GatewayCall, GatewayState};
 pub use gauges::Gauges;
 pub use handover::{Pause, PauseReason};
+pub use leases::Lease;
 pub use links::{Direction, MessageLink, NewLink};
 pub use managed::{open_token, seal_token, ManagedConnection};
 pub use operators::{AssigneeLoad, Operator};
-pub use outbox::{Intent, IntentId, Lane, NewIntent, OutboxStats, SENDS_FIELD};
+pub use outbox::{
+    Intent, IntentId, Lane, NewIntent, OutboxStats, IN_FLIGHT_TIMEOUT_MS, SENDS_FIELD,
+};
 pub use quick_replies::{NewQuickReply, QuickReply, MEDIA_ITEMS_TTL_MS};
 pub use ratings::Rating;
 pub use recap::RecapLine;
@@ -225,6 +229,8 @@ pub struct Store {
     /// transaction that waits in SQLite's busy handler sleeps in steps of up to 100 ms
     /// after the lock is already free; queued here, the next one starts at once.
     writer: Arc<tokio::sync::Mutex<()>>,
+    /// Who this process is in the leases it takes (see [`Store::instance_id`]).
+    instance: Arc<str>,
 }
 
 impl std::fmt::Debug for Store {
@@ -256,6 +262,7 @@ impl Store {
             backend,
             wakers: Arc::default(),
             writer: Arc::default(),
+            instance: leases::new_instance_id().into(),
         })
     }
 

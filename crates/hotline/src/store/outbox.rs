@@ -262,11 +262,39 @@ fn due_heads_sql(excluded: usize) -> String {
     lanes.join(" UNION ALL ")
 }
 
-store_writes! {
-    /// Claims a pending intent; false if it is no longer pending. Counts an attempt.
+impl Store {
+    /// Claims a pending intent under this instance's lease of its connection (the row
+    /// keeps the lease's epoch); `None` if it is no longer pending or the lease is not this
+    /// instance's (taken over: a zombie claims nothing). Counts an attempt.
     /// Returns the action as it is at the claim: deciding code may still extend a pending
     /// intent (a burst joining one copyMessages), so the worker must run this version.
-    pub async fn outbox_mark_in_flight(&self, id: IntentId, now: UnixMs) -> Option<Value> => outbox_mark_in_flight;
+    pub async fn outbox_mark_in_flight(
+        &self,
+        id: IntentId,
+        now: UnixMs,
+    ) -> Result<Option<Value>, StoreError> {
+        let _turn = self.writing().await;
+        let mut c = self.conn().await?;
+        let action: Option<String> = sqlx::query_scalar(&format!(
+            "UPDATE outbox SET state = 'in_flight', attempts = attempts + 1, updated_at = $2, \
+             claim_epoch = {epoch} WHERE id = $1 AND state = 'pending' AND {held} RETURNING action",
+            epoch = super::leases::held_epoch("outbox.connection_id", "$3"),
+            held = super::leases::held_by("outbox.connection_id", "$3"),
+        ))
+        .bind(id.0)
+        .bind(now)
+        .bind(self.instance_id())
+        .fetch_optional(&mut *c)
+        .await?;
+        action.map(|a| parse_action(&a)).transpose()
+    }
+}
+
+/// How long an intent may stay in flight before recovery takes it for stuck (its outcome
+/// could not be recorded, or its claimer hangs) and runs it again, whatever its epoch.
+pub const IN_FLIGHT_TIMEOUT_MS: i64 = 15 * 60 * 1000;
+
+store_writes! {
     /// Sends an intent back to pending, to run at `next_attempt_at`, remembering why.
     pub async fn outbox_reschedule(&self, id: IntentId, next_attempt_at: UnixMs, error: &str, now: UnixMs) -> () => outbox_reschedule;
     /// Marks an intent failed for good.
@@ -276,8 +304,9 @@ store_writes! {
 store_methods! {
     /// Loads one intent.
     pub async fn outbox_intent(&self, id: IntentId) -> Option<Intent> => outbox_intent;
-    /// Puts intents that were in flight when the process stopped back to pending
-    /// (at-least-once: they run again). Returns how many.
+    /// Puts intents back to pending (at-least-once: they run again) that were claimed under
+    /// another epoch than the current lease's (their owner stopped or lost the lease) or
+    /// have been in flight longer than [`IN_FLIGHT_TIMEOUT_MS`]. Returns how many.
     pub async fn outbox_recover(&self, connection: ConnectionId, now: UnixMs) -> u64 => outbox_recover;
     /// The earliest `next_attempt_at` strictly after `now` among pending intents.
     pub async fn outbox_next_due(&self, connection: ConnectionId, now: UnixMs) -> Option<UnixMs> => outbox_next_due;
@@ -332,11 +361,15 @@ async fn outbox_recover(
     connection: ConnectionId,
     now: UnixMs,
 ) -> Result<u64, StoreError> {
-    Ok(sqlx::query(
-        "UPDATE outbox SET state = 'pending', updated_at = $2 WHERE connection_id = $1 AND state = 'in_flight'",
-    )
+    Ok(sqlx::query(&format!(
+        "UPDATE outbox SET state = 'pending', updated_at = $2 WHERE connection_id = $1 \
+         AND state = 'in_flight' AND (claim_epoch IS NULL OR claim_epoch <> {current} \
+         OR updated_at < $3)",
+        current = super::leases::current_epoch("$1"),
+    ))
     .bind(connection.0)
     .bind(now)
+    .bind(now.saturating_sub(IN_FLIGHT_TIMEOUT_MS))
     .execute(&mut *c)
     .await?
     .rows_affected())
@@ -354,22 +387,6 @@ async fn outbox_next_due(
     .bind(now)
     .fetch_one(&mut *c)
     .await?)
-}
-
-async fn outbox_mark_in_flight(
-    c: &mut Conn,
-    id: IntentId,
-    now: UnixMs,
-) -> Result<Option<Value>, StoreError> {
-    let action: Option<String> = sqlx::query_scalar(
-        "UPDATE outbox SET state = 'in_flight', attempts = attempts + 1, updated_at = $2 \
-         WHERE id = $1 AND state = 'pending' RETURNING action",
-    )
-    .bind(id.0)
-    .bind(now)
-    .fetch_optional(&mut *c)
-    .await?;
-    action.map(|a| parse_action(&a)).transpose()
 }
 
 fn parse_action(text: &str) -> Result<Value, StoreError> {
@@ -529,6 +546,7 @@ mod tests {
     async fn heads_respect_queue_order_lanes_and_exclusions() {
         let (s, _d) = temp_store().await;
         let conn = s.ensure_connection("c").await.unwrap();
+        s.lease_seize(conn, "", 0, 6_000).await.unwrap();
         let mk =
             |chat, lane, fk| NewIntent::raw(chat, lane, json!({"n": chat})).with_fairness_key(fk);
         let a1 = s
@@ -574,6 +592,9 @@ mod tests {
         );
 
         assert!(s.outbox_mark_in_flight(g1, 103).await.unwrap().is_some());
+        // A restart: a new epoch, and what the old one left in flight runs again.
+        assert_eq!(s.outbox_recover(conn, 104).await.unwrap(), 0);
+        s.lease_seize(conn, "", 104, 6_000).await.unwrap();
         assert_eq!(s.outbox_recover(conn, 104).await.unwrap(), 1);
         let g = s.outbox_intent(g1).await.unwrap().unwrap();
         assert_eq!((g.attempts, g.fairness_key, g.lane), (1, 7, Lane::Group));
@@ -598,6 +619,50 @@ mod tests {
             }
         );
         assert_eq!(s.outbox_purge_done(conn, 1000).await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn claims_need_the_lease_and_recovery_resets_only_dead_epochs_and_stuck_rows() {
+        let (a, db) = temp_store().await;
+        let b = Store::open(db.url()).await.unwrap();
+        let conn = a.ensure_connection("c").await.unwrap();
+        let q = |chat| NewIntent::raw(chat, Lane::Reply, json!({"n": chat}));
+        let i1 = a.enqueue(conn, &q(1), 10).await.unwrap();
+        let i2 = a.enqueue(conn, &q(2), 10).await.unwrap();
+        let i3 = a.enqueue(conn, &q(3), 10).await.unwrap();
+        // Nobody holds the lease: nobody claims.
+        assert!(a.outbox_mark_in_flight(i1, 20).await.unwrap().is_none());
+        assert_eq!(a.lease_take(conn, "a", 20, 6_000).await.unwrap(), Some(1));
+        assert!(b.outbox_mark_in_flight(i1, 21).await.unwrap().is_none());
+        assert!(a.outbox_mark_in_flight(i1, 21).await.unwrap().is_some());
+        assert!(a.outbox_mark_in_flight(i2, 21).await.unwrap().is_some());
+        // The owner's own rows in flight stay in flight.
+        assert_eq!(a.outbox_recover(conn, 30).await.unwrap(), 0);
+        // b takes over after the lapse: a (a zombie now) claims nothing more, and b's
+        // recovery resets a's rows in flight.
+        assert_eq!(
+            b.lease_take(conn, "b", 7_000, 6_000).await.unwrap(),
+            Some(2)
+        );
+        assert!(a.outbox_mark_in_flight(i3, 7_001).await.unwrap().is_none());
+        assert!(b.outbox_mark_in_flight(i3, 7_001).await.unwrap().is_some());
+        assert_eq!(b.outbox_recover(conn, 7_002).await.unwrap(), 2);
+        let st = b.outbox_stats(conn).await.unwrap();
+        assert_eq!((st.pending, st.in_flight), (2, 1));
+        // b's own claim is reset only once it is stuck past the timeout.
+        assert_eq!(
+            b.outbox_recover(conn, 7_001 + IN_FLIGHT_TIMEOUT_MS)
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            b.outbox_recover(conn, 7_002 + IN_FLIGHT_TIMEOUT_MS)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(b.outbox_intent(i3).await.unwrap().unwrap().attempts, 1);
     }
 
     #[tokio::test]

@@ -1,0 +1,244 @@
+//! Connection leases: which instance owns a connection (polls, runs its outbox and timers)
+//! when several run on one database. A lease is one row per connection with its holder, an
+//! expiry the holder keeps pushing forward, and an epoch raised by every take-over.
+//!
+//! The holder is this [`Store`]'s instance ([`Store::instance_id`]): the outbox and webhook
+//! claims check it in the same statement (see `outbox.rs`, `events.rs`), so an instance that
+//! lost its lease can no longer claim work, and rows in flight carry the epoch they were
+//! claimed under.
+
+use sqlx::Row;
+
+use super::{ConnectionId, Store, StoreError, UnixMs};
+
+/// A connection's lease as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    /// The holding instance ([`Store::instance_id`] of its store).
+    pub owner: String,
+    /// Where the holder serves HTTP (for forwarding gateway calls to it).
+    pub address: String,
+    /// Raised by every take-over.
+    pub epoch: i64,
+    /// The lease lapses at this time unless renewed.
+    pub expires_at: UnixMs,
+}
+
+/// A random id for this process's store, with host and pid to tell people which it is.
+pub(super) fn new_instance_id() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 6];
+    rand::thread_rng().fill_bytes(&mut b);
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".into());
+    format!("{}@{}:{}", hex::encode(b), host, std::process::id())
+}
+
+/// Takes the lease (raising the epoch) when it is free, lapsed (`expires_at < $5`), or
+/// already this instance's; with `force`, whatever its state.
+fn take_sql(force: bool) -> String {
+    let guard = if force {
+        ""
+    } else {
+        " WHERE connection_leases.expires_at < $5 OR connection_leases.owner = excluded.owner"
+    };
+    format!(
+        "INSERT INTO connection_leases (connection_id, owner, address, epoch, expires_at) \
+         VALUES ($1, $2, $3, 1, $4) ON CONFLICT (connection_id) DO UPDATE SET \
+         owner = excluded.owner, address = excluded.address, \
+         epoch = connection_leases.epoch + 1, expires_at = excluded.expires_at{guard} \
+         RETURNING epoch"
+    )
+}
+
+impl Store {
+    /// This store's instance id: the owner it writes into the leases it takes.
+    pub fn instance_id(&self) -> &str {
+        &self.instance
+    }
+
+    /// Takes `connection`'s lease for `lapse_ms` if nobody holds it or the holder let it
+    /// lapse; returns the new epoch, or `None` when another instance holds it.
+    pub async fn lease_take(
+        &self,
+        connection: ConnectionId,
+        address: &str,
+        now: UnixMs,
+        lapse_ms: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        self.take(connection, address, now, lapse_ms, false).await
+    }
+
+    /// Takes `connection`'s lease whoever holds it (a single instance at start: SQLite,
+    /// where a holder that crashed a moment ago must not delay the restart); returns the
+    /// new epoch.
+    pub async fn lease_seize(
+        &self,
+        connection: ConnectionId,
+        address: &str,
+        now: UnixMs,
+        lapse_ms: i64,
+    ) -> Result<i64, StoreError> {
+        let epoch = self.take(connection, address, now, lapse_ms, true).await?;
+        epoch.ok_or_else(|| StoreError::Corrupt {
+            table: "connection_leases",
+            message: "a forced take returned no row".into(),
+        })
+    }
+
+    async fn take(
+        &self,
+        connection: ConnectionId,
+        address: &str,
+        now: UnixMs,
+        lapse_ms: i64,
+        force: bool,
+    ) -> Result<Option<i64>, StoreError> {
+        let _turn = self.writing().await;
+        let mut c = self.conn().await?;
+        let sql = take_sql(force);
+        let q = sqlx::query_scalar(&sql)
+            .bind(connection.0)
+            .bind(self.instance_id())
+            .bind(address)
+            .bind(now.saturating_add(lapse_ms));
+        let q = if force { q } else { q.bind(now) };
+        Ok(q.fetch_optional(&mut *c).await?)
+    }
+
+    /// Pushes the expiry of the lease this instance holds at `epoch` to `now + lapse_ms`;
+    /// false when it no longer holds it (taken over: stop the owner's work at once).
+    pub async fn lease_renew(
+        &self,
+        connection: ConnectionId,
+        epoch: i64,
+        now: UnixMs,
+        lapse_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let _turn = self.writing().await;
+        let mut c = self.conn().await?;
+        let done = sqlx::query(
+            "UPDATE connection_leases SET expires_at = $4 \
+             WHERE connection_id = $1 AND owner = $2 AND epoch = $3",
+        )
+        .bind(connection.0)
+        .bind(self.instance_id())
+        .bind(epoch)
+        .bind(now.saturating_add(lapse_ms))
+        .execute(&mut *c)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Lets go of the lease held at `epoch` (a clean stop) so a standby takes it at once
+    /// instead of after the lapse; false when it was not held.
+    pub async fn lease_release(
+        &self,
+        connection: ConnectionId,
+        epoch: i64,
+    ) -> Result<bool, StoreError> {
+        let _turn = self.writing().await;
+        let mut c = self.conn().await?;
+        let done = sqlx::query(
+            "UPDATE connection_leases SET expires_at = 0 \
+             WHERE connection_id = $1 AND owner = $2 AND epoch = $3",
+        )
+        .bind(connection.0)
+        .bind(self.instance_id())
+        .bind(epoch)
+        .execute(&mut *c)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The lease of `connection`, if one was ever taken.
+    pub async fn lease_owner(&self, connection: ConnectionId) -> Result<Option<Lease>, StoreError> {
+        let mut c = self.conn().await?;
+        let row = sqlx::query(
+            "SELECT owner, address, epoch, expires_at FROM connection_leases WHERE connection_id = $1",
+        )
+        .bind(connection.0)
+        .fetch_optional(&mut *c)
+        .await?;
+        row.map(|r| {
+            Ok(Lease {
+                owner: r.try_get(0)?,
+                address: r.try_get(1)?,
+                epoch: r.try_get(2)?,
+                expires_at: r.try_get(3)?,
+            })
+        })
+        .transpose()
+    }
+}
+
+/// The condition "this instance (`$owner`) holds the lease of the row's connection", for
+/// claims; `conn_col` names the row's connection column.
+pub(super) fn held_by(conn_col: &str, owner: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM connection_leases l WHERE l.connection_id = {conn_col} \
+         AND l.owner = {owner})"
+    )
+}
+
+/// The epoch of the lease of the row's connection held by `$owner` (NULL if not held).
+pub(super) fn held_epoch(conn_col: &str, owner: &str) -> String {
+    format!(
+        "(SELECT l.epoch FROM connection_leases l WHERE l.connection_id = {conn_col} \
+         AND l.owner = {owner})"
+    )
+}
+
+/// The current epoch of the connection's lease (-1 when none), for recovery: rows in flight
+/// under any other epoch belong to an owner that is gone.
+pub(super) fn current_epoch(conn_col: &str) -> String {
+    format!(
+        "COALESCE((SELECT l.epoch FROM connection_leases l WHERE l.connection_id = {conn_col}), -1)"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::testutil::temp_store;
+    use crate::store::Store;
+
+    #[tokio::test]
+    async fn one_holder_at_a_time_and_take_over_raises_the_epoch() {
+        let (a, db) = temp_store().await;
+        let b = Store::open(db.url()).await.unwrap();
+        assert_ne!(a.instance_id(), b.instance_id());
+        let c = a.ensure_connection("c").await.unwrap();
+        assert_eq!(a.lease_owner(c).await.unwrap(), None);
+
+        let e1 = a.lease_take(c, "a:1", 1_000, 6_000).await.unwrap();
+        assert_eq!(e1, Some(1));
+        // Held and not lapsed: b cannot take it.
+        assert_eq!(b.lease_take(c, "b:1", 6_999, 6_000).await.unwrap(), None);
+        assert!(a.lease_renew(c, 1, 5_000, 6_000).await.unwrap());
+        assert_eq!(b.lease_take(c, "b:1", 10_999, 6_000).await.unwrap(), None);
+        // Lapsed: b takes it under a new epoch, a's renewal fails.
+        assert_eq!(
+            b.lease_take(c, "b:1", 11_001, 6_000).await.unwrap(),
+            Some(2)
+        );
+        assert!(!a.lease_renew(c, 1, 11_002, 6_000).await.unwrap());
+        let l = a.lease_owner(c).await.unwrap().unwrap();
+        assert_eq!(
+            (l.owner.as_str(), l.address.as_str(), l.epoch, l.expires_at),
+            (b.instance_id(), "b:1", 2, 17_001)
+        );
+        // A clean stop releases: a takes it at once.
+        assert!(!b.lease_release(c, 1).await.unwrap());
+        assert!(b.lease_release(c, 2).await.unwrap());
+        assert_eq!(
+            a.lease_take(c, "a:1", 12_000, 6_000).await.unwrap(),
+            Some(3)
+        );
+        // Seizing ignores the holder.
+        assert_eq!(b.lease_seize(c, "b:1", 12_001, 6_000).await.unwrap(), 4);
+        assert!(!a.lease_renew(c, 3, 12_002, 6_000).await.unwrap());
+    }
+}
