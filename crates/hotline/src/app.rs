@@ -242,7 +242,8 @@ pub async fn prepare(
         ctx,
         registry,
         tg,
-        wake: Arc::new(Notify::new()),
+        // Shared with the store: on PostgreSQL, updates another instance stored wake it too.
+        wake: store.updates_notify(connection),
         mode: cfg.mode.clone(),
         updates: UpdateSignal::new(),
     })
@@ -423,6 +424,11 @@ fn spawn_core(
             trigger.subscribe(),
         )
         .instrument(span.clone()),
+    );
+    tasks.spawn(
+        ctx.clone()
+            .follow_params(store.clone(), trigger.subscribe())
+            .instrument(span.clone()),
     );
     let worker = Worker::new(
         store.clone(),
@@ -636,6 +642,8 @@ async fn start_on(
 ) -> Result<Started, StartError> {
     let store = Store::open(&config.database_url).await?;
     store.migrate().await?;
+    // Wake-ups from the other instances on the same PostgreSQL database.
+    tasks.spawn(store.clone().listen(trigger.subscribe()));
     readiness.database_open(&store);
     let mut per_group: HashMap<i64, usize> = HashMap::new();
     for c in &config.connections {

@@ -109,6 +109,44 @@ impl Context {
         f(&self.params.read().unwrap_or_else(|e| e.into_inner()))
     }
 
+    /// Re-reads the stored parameter overrides over the config file's values (another
+    /// instance changed one with `/set` or the API). Invalid stored values are skipped, as
+    /// at start.
+    pub async fn reload_params(&self, store: &crate::store::Store) -> Result<(), StoreError> {
+        let mut params = (*self.defaults).clone();
+        let overrides = store.param_overrides(self.connection).await?;
+        for e in crate::config::apply_overrides(&mut params, &overrides) {
+            tracing::warn!(error = %e, "a stored parameter is invalid and was ignored");
+        }
+        *self.params.write().unwrap_or_else(|e| e.into_inner()) = params;
+        Ok(())
+    }
+
+    /// Keeps the parameters equal to the stored ones until `shutdown`: reloads them when
+    /// another instance on the same PostgreSQL database changed one (see
+    /// `Store::params_notify`).
+    pub async fn follow_params(
+        self,
+        store: crate::store::Store,
+        mut shutdown: crate::shutdown::Shutdown,
+    ) {
+        let changed = store.params_notify(self.connection);
+        loop {
+            tokio::select! {
+                _ = shutdown.recv() => return,
+                _ = changed.notified() => {}
+            }
+            if let Err(e) = self.reload_params(&store).await {
+                tracing::warn!(error = %e, "reloading the parameters failed; retrying");
+                changed.notify_one();
+                tokio::select! {
+                    _ = shutdown.recv() => return,
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    }
+
     /// The label that tells connections apart in a shared group.
     pub fn label(&self) -> Option<String> {
         self.shared_group.then(|| format!("@{}", self.bot.username))

@@ -259,7 +259,8 @@ impl Tx {
         now: UnixMs,
     ) -> Result<i64, StoreError> {
         let id = enqueue_delivery(&mut self.tx, connection, d, now).await?;
-        let wake = self.wakers.deliveries(connection);
+        super::notify_instances(&mut self.tx, super::Topic::Deliveries, connection).await?;
+        let wake = self.wakers.get(super::Topic::Deliveries, connection);
         self.after_commit(move || wake.notify_one());
         Ok(id)
     }

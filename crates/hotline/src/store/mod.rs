@@ -199,24 +199,82 @@ pub fn now_ms() -> UnixMs {
         .unwrap_or(0)
 }
 
-/// Queue wake-ups, one per connection and queue, shared by every clone of the [`Store`].
+/// What a wake-up is about: one [`Notify`] per connection and topic, shared by every clone
+/// of the [`Store`], and on PostgreSQL carried to the other instances by `NOTIFY` (see
+/// [`Store::listen`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Topic {
+    /// The outbox has new intents (its worker).
+    Outbox,
+    /// Webhook deliveries were queued (their worker, see [`events`]).
+    Deliveries,
+    /// Updates were stored (the update processor).
+    Updates,
+    /// A parameter override changed (`/set`, the API).
+    Params,
+}
+
+impl Topic {
+    const ALL: [Topic; 4] = [
+        Topic::Outbox,
+        Topic::Deliveries,
+        Topic::Updates,
+        Topic::Params,
+    ];
+
+    /// The topic's letter in a `NOTIFY` payload (`o:12`: the outbox of connection 12).
+    fn letter(self) -> char {
+        match self {
+            Topic::Outbox => 'o',
+            Topic::Deliveries => 'd',
+            Topic::Updates => 'u',
+            Topic::Params => 'p',
+        }
+    }
+
+    fn of_letter(c: char) -> Option<Topic> {
+        Topic::ALL.into_iter().find(|t| t.letter() == c)
+    }
+}
+
+/// The channel of the `NOTIFY`s between instances.
+const WAKE_CHANNEL: &str = "hotline_wake";
+
 #[derive(Default)]
 struct Wakers {
-    map: Mutex<HashMap<ConnectionId, Arc<Notify>>>,
-    /// The webhook delivery workers' ([`events`]).
-    deliveries: Mutex<HashMap<ConnectionId, Arc<Notify>>>,
+    map: Mutex<HashMap<(Topic, ConnectionId), Arc<Notify>>>,
 }
 
 impl Wakers {
-    fn get(&self, c: ConnectionId) -> Arc<Notify> {
+    fn get(&self, topic: Topic, c: ConnectionId) -> Arc<Notify> {
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        map.entry(c).or_default().clone()
+        map.entry((topic, c)).or_default().clone()
     }
 
-    fn deliveries(&self, c: ConnectionId) -> Arc<Notify> {
-        let mut map = self.deliveries.lock().unwrap_or_else(|e| e.into_inner());
-        map.entry(c).or_default().clone()
+    /// Wakes every waiter once (the listener reconnected: notifications may be lost).
+    fn wake_all(&self) {
+        let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        for n in map.values() {
+            n.notify_one();
+        }
     }
+}
+
+/// Tells the other instances (PostgreSQL `NOTIFY`, sent when the transaction commits) that
+/// `topic` of `connection` has news; nothing on SQLite (one process per database).
+pub(crate) async fn notify_instances(
+    c: &mut Conn,
+    topic: Topic,
+    connection: ConnectionId,
+) -> Result<(), StoreError> {
+    if c.backend_name() == "PostgreSQL" {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(WAKE_CHANNEL)
+            .bind(format!("{}:{}", topic.letter(), connection.0))
+            .execute(&mut *c)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Handle to the database. Cheap to clone; all clones share the pool and the wake-ups.
@@ -231,6 +289,8 @@ pub struct Store {
     writer: Arc<tokio::sync::Mutex<()>>,
     /// Who this process is in the leases it takes (see [`Store::instance_id`]).
     instance: Arc<str>,
+    /// The database URL, for the listener's own connection ([`Store::listen`]). Never logged.
+    url: Arc<str>,
 }
 
 impl std::fmt::Debug for Store {
@@ -263,6 +323,7 @@ impl Store {
             wakers: Arc::default(),
             writer: Arc::default(),
             instance: leases::new_instance_id().into(),
+            url: url.into(),
         })
     }
 
@@ -301,15 +362,84 @@ impl Store {
     }
 
     /// The wake-up the outbox worker of `connection` waits on; notified after every commit
-    /// that enqueued intents for it.
+    /// that enqueued intents for it (on PostgreSQL, in any instance: [`Store::listen`]).
     pub fn outbox_notify(&self, connection: ConnectionId) -> Arc<Notify> {
-        self.wakers.get(connection)
+        self.wakers.get(Topic::Outbox, connection)
     }
 
     /// The wake-up the webhook delivery worker of `connection` waits on; notified after
-    /// every commit that queued deliveries for it.
+    /// every commit that queued deliveries for it (in any instance, as above).
     pub fn deliveries_notify(&self, connection: ConnectionId) -> Arc<Notify> {
-        self.wakers.deliveries(connection)
+        self.wakers.get(Topic::Deliveries, connection)
+    }
+
+    /// The wake-up the update processor of `connection` waits on: notified by the intake
+    /// of this process, and on PostgreSQL when another instance stored updates for it.
+    pub fn updates_notify(&self, connection: ConnectionId) -> Arc<Notify> {
+        self.wakers.get(Topic::Updates, connection)
+    }
+
+    /// Notified when another instance changed a parameter override of `connection`
+    /// (PostgreSQL only; in this process the change is applied where it is made).
+    pub fn params_notify(&self, connection: ConnectionId) -> Arc<Notify> {
+        self.wakers.get(Topic::Params, connection)
+    }
+
+    /// Carries wake-ups between instances until `shutdown`: on PostgreSQL, `LISTEN`s on a
+    /// connection of its own and notifies this process's waiters of what other instances
+    /// committed (after a lost connection it wakes every waiter once, since notifications
+    /// may have been missed); returns at once on SQLite (one process per database).
+    pub async fn listen(self, mut shutdown: crate::shutdown::Shutdown) {
+        if self.backend != Backend::Postgres {
+            return;
+        }
+        loop {
+            let mut listener = match sqlx::postgres::PgListener::connect(&self.url).await {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!(error = %e, "store: LISTEN connection failed; retrying");
+                    tokio::select! {
+                        _ = shutdown.recv() => return,
+                        _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => continue,
+                    }
+                }
+            };
+            if let Err(e) = listener.listen(WAKE_CHANNEL).await {
+                tracing::warn!(error = %e, "store: LISTEN failed; retrying");
+                tokio::select! {
+                    _ = shutdown.recv() => return,
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => continue,
+                }
+            }
+            // Whatever was committed before the LISTEN took effect is looked at now.
+            self.wakers.wake_all();
+            loop {
+                let n = tokio::select! {
+                    _ = shutdown.recv() => return,
+                    n = listener.try_recv() => n,
+                };
+                match n {
+                    Ok(Some(n)) => self.wake_from(n.payload()),
+                    // The connection was lost; `try_recv` reconnects on the next call.
+                    Ok(None) => self.wakers.wake_all(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "store: LISTEN connection broke; reconnecting");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    fn wake_from(&self, payload: &str) {
+        let parsed = payload.split_once(':').and_then(|(t, c)| {
+            let topic = Topic::of_letter(t.chars().next()?)?;
+            Some((topic, ConnectionId(c.parse().ok()?)))
+        });
+        match parsed {
+            Some((topic, c)) => self.wakers.get(topic, c).notify_one(),
+            None => tracing::debug!(payload, "store: unknown wake-up"),
+        }
     }
 
     /// Closes the pool, waiting for checked-out connections (used at shutdown).
@@ -355,10 +485,13 @@ impl std::fmt::Debug for Tx {
 
 impl Tx {
     /// Commits, then wakes the outbox workers of connections that got new intents.
-    pub async fn commit(self) -> Result<(), StoreError> {
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        for c in &self.wake {
+            notify_instances(&mut self.tx, Topic::Outbox, *c).await?;
+        }
         self.tx.commit().await?;
         for c in self.wake {
-            self.wakers.get(c).notify_one();
+            self.wakers.get(Topic::Outbox, c).notify_one();
         }
         for f in self.after_commit {
             f();
@@ -506,6 +639,55 @@ mod tests {
         tx.kv_set(c, "k", "v").await.unwrap();
         tx.commit().await.unwrap();
         assert_eq!(s.kv_get(c, "k").await.unwrap().as_deref(), Some("v"));
+    }
+
+    #[tokio::test]
+    async fn commits_wake_the_waiters_of_other_instances() {
+        let (a, db) = temp_store().await;
+        if a.backend() != Backend::Postgres {
+            eprintln!("skipped: wake-ups between instances are PostgreSQL's (LISTEN/NOTIFY)");
+            return;
+        }
+        let b = Store::open(db.url()).await.unwrap();
+        let c = a.ensure_connection("c").await.unwrap();
+        let (stop, shutdown) = crate::shutdown::ShutdownTrigger::new();
+        let listening = tokio::spawn(a.clone().listen(shutdown));
+        let within = std::time::Duration::from_secs(10);
+        let outbox = a.outbox_notify(c);
+        let params = a.params_notify(c);
+        let updates = a.updates_notify(c);
+        let deliveries = a.deliveries_notify(c);
+        // The listener wakes everyone once when it (re)connects: consume that first.
+        tokio::time::timeout(within, outbox.notified())
+            .await
+            .unwrap();
+        tokio::time::timeout(within, params.notified())
+            .await
+            .unwrap();
+        tokio::time::timeout(within, updates.notified())
+            .await
+            .unwrap();
+        tokio::time::timeout(within, deliveries.notified())
+            .await
+            .unwrap();
+        b.enqueue(c, &NewIntent::raw(1, Lane::Reply, serde_json::json!({})), 1)
+            .await
+            .unwrap();
+        tokio::time::timeout(within, outbox.notified())
+            .await
+            .unwrap();
+        b.set_param_override(c, "RECAP", "3").await.unwrap();
+        tokio::time::timeout(within, params.notified())
+            .await
+            .unwrap();
+        b.insert_updates(c, &[serde_json::json!({"update_id": 1})], 1)
+            .await
+            .unwrap();
+        tokio::time::timeout(within, updates.notified())
+            .await
+            .unwrap();
+        stop.trigger();
+        listening.await.unwrap();
     }
 
     #[tokio::test]

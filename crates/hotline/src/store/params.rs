@@ -76,7 +76,7 @@ async fn set_param_override(
     .bind(now_ms())
     .execute(&mut *c)
     .await?;
-    Ok(())
+    super::notify_instances(c, super::Topic::Params, connection).await
 }
 
 async fn delete_param_override(
@@ -89,6 +89,9 @@ async fn delete_param_override(
         .bind(name.to_ascii_uppercase())
         .execute(&mut *c)
         .await?;
+    if r.rows_affected() > 0 {
+        super::notify_instances(c, super::Topic::Params, connection).await?;
+    }
     Ok(r.rows_affected() > 0)
 }
 
@@ -122,7 +125,7 @@ async fn kv_set(
     .bind(now_ms())
     .execute(&mut *c)
     .await?;
-    Ok(())
+    super::notify_instances(c, super::Topic::Params, connection).await
 }
 
 #[cfg(test)]

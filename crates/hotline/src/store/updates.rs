@@ -95,6 +95,10 @@ async fn insert_updates(
         }
         n += q.execute(&mut *c).await?.rows_affected();
     }
+    if n > 0 {
+        // The owner's processor may run in another instance (a webhook hit this one).
+        super::notify_instances(c, super::Topic::Updates, connection).await?;
+    }
     Ok(n)
 }
 
