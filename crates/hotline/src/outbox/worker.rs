@@ -326,7 +326,7 @@ impl Worker {
         let registry = self.registry.clone();
         let config = self.config;
         let notice = self.dead_notice.clone();
-        // A child of the worker's span (the connection's, see `app::start`).
+        // A child of the worker's span (the connection's, see `runtime`).
         let span = tracing::info_span!("intent", intent = intent.id.0, chat = intent.target_chat);
         tasks.spawn(
             async move {
