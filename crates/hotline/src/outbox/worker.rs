@@ -340,7 +340,7 @@ impl Worker {
         let registry = self.registry.clone();
         let config = self.config;
         let notice = self.dead_notice.clone();
-        // A child of the worker's span (the connection's, see `app::start`).
+        // A child of the worker's span (the connection's, see `runtime`).
         let span = tracing::info_span!("intent", intent = intent.id.0, chat = intent.target_chat);
         let chat_lane = (intent.target_chat, intent.lane);
         let handle = tasks.set.spawn(
