@@ -60,7 +60,9 @@ impl Default for Timing {
 /// for longer than the lease holds, `stop` fires at once and the work is awaited before the
 /// lease is contended again. On `shutdown` the work is stopped and awaited, then the lease
 /// is released so a standby takes over without waiting for the lapse. `address` is where
-/// this instance serves HTTP (stored in the lease for forwarding).
+/// this instance serves HTTP (stored in the lease for forwarding). `standby` runs once if
+/// the first attempt finds the lease held by another instance.
+#[allow(clippy::too_many_arguments)]
 pub async fn hold<F, Fut>(
     store: Store,
     connection: ConnectionId,
@@ -68,11 +70,13 @@ pub async fn hold<F, Fut>(
     claim: Claim,
     timing: Timing,
     mut shutdown: Shutdown,
+    standby: impl FnOnce(),
     mut own: F,
 ) where
     F: FnMut(i64, Shutdown) -> Fut,
     Fut: Future<Output = ()>,
 {
+    let mut standby = Some(standby);
     let lapse_ms = timing.lapse.as_millis() as i64;
     let mut first = true;
     loop {
@@ -90,7 +94,15 @@ pub async fn hold<F, Fut>(
             };
             match taken {
                 Ok(Some(epoch)) => break epoch,
-                Ok(None) => {}
+                Ok(None) => {
+                    if let Some(f) = standby.take() {
+                        tracing::info!(
+                            connection_id = connection.0,
+                            "lease: another instance owns the connection; standing by"
+                        );
+                        f();
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(connection_id = connection.0, error = %e, "lease: taking failed")
                 }
@@ -187,6 +199,7 @@ mod tests {
             claim,
             fast(),
             shutdown,
+            || {},
             move |epoch, mut stop| {
                 let o = o.clone();
                 async move {

@@ -53,7 +53,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "setup",
         ],
     ),
-    ("entry", &["app", "http", "sandbox"]),
+    ("entry", &["runtime", "app", "http", "sandbox"]),
 ];
 
 /// The lower layers named by issue #13 and the modules they must never import.
@@ -68,6 +68,7 @@ const FEATURES: &[&str] = &[
     "relay",
     "intake",
     "setup",
+    "runtime",
     "app",
     "http",
     "sandbox",
