@@ -88,9 +88,7 @@ pub async fn hold<F, Fut>(
                     .await
                     .map(Some)
             } else {
-                store
-                    .lease_take(connection, &address, now_ms(), lapse_ms)
-                    .await
+                take_live_or_dead(&store, connection, &address, lapse_ms).await
             };
             match taken {
                 Ok(Some(epoch)) => break epoch,
@@ -164,6 +162,30 @@ pub async fn hold<F, Fut>(
             }
             return;
         }
+    }
+}
+
+/// Takes the lease if it is free or lapsed, or at once if its holder is a process of this
+/// host that is gone (a restart after a crash need not wait for the lapse).
+async fn take_live_or_dead(
+    store: &Store,
+    connection: ConnectionId,
+    address: &str,
+    lapse_ms: i64,
+) -> Result<Option<i64>, crate::store::StoreError> {
+    let taken = store
+        .lease_take(connection, address, now_ms(), lapse_ms)
+        .await?;
+    if taken.is_some() {
+        return Ok(taken);
+    }
+    match store.lease_owner(connection).await? {
+        Some(l) if crate::store::is_dead_here(&l.owner) => {
+            store
+                .lease_take_from(connection, address, now_ms(), lapse_ms, &l.owner)
+                .await
+        }
+        _ => Ok(None),
     }
 }
 

@@ -554,7 +554,10 @@ impl Runtime {
 /// Where the first outcome of owning a connection goes (the caller of [`Runtime::own`]);
 /// later ones are only logged.
 #[derive(Clone)]
-struct Report(Arc<std::sync::Mutex<Option<tokio::sync::oneshot::Sender<Result<(), StartError>>>>>);
+struct Report(Arc<std::sync::Mutex<Option<FirstOutcome>>>);
+
+/// The sender of the first outcome of owning a connection.
+type FirstOutcome = tokio::sync::oneshot::Sender<Result<(), StartError>>;
 
 impl Report {
     fn send(&self, r: Result<(), StartError>) {

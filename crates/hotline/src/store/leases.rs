@@ -29,21 +29,21 @@ pub(super) fn new_instance_id() -> String {
     use rand::RngCore;
     let mut b = [0u8; 6];
     rand::thread_rng().fill_bytes(&mut b);
-    let host = std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "host".into());
-    format!("{}@{}:{}", hex::encode(b), host, std::process::id())
+    format!("{}@{}:{}", hex::encode(b), this_host(), std::process::id())
 }
 
 /// Takes the lease (raising the epoch) when it is free, lapsed (`expires_at < $5`), or
 /// already this instance's; with `force`, whatever its state.
-fn take_sql(force: bool) -> String {
-    let guard = if force {
-        ""
-    } else {
-        " WHERE connection_leases.expires_at < $5 OR connection_leases.owner = excluded.owner"
+fn take_sql(force: bool, from_dead: bool) -> String {
+    let guard = match (force, from_dead) {
+        (true, _) => "",
+        (false, false) => {
+            " WHERE connection_leases.expires_at < $5 OR connection_leases.owner = excluded.owner"
+        }
+        (false, true) => {
+            " WHERE connection_leases.expires_at < $5 OR connection_leases.owner = excluded.owner \
+             OR connection_leases.owner = $6"
+        }
     };
     format!(
         "INSERT INTO connection_leases (connection_id, owner, address, epoch, expires_at) \
@@ -69,7 +69,23 @@ impl Store {
         now: UnixMs,
         lapse_ms: i64,
     ) -> Result<Option<i64>, StoreError> {
-        self.take(connection, address, now, lapse_ms, false).await
+        self.take(connection, address, now, lapse_ms, false, None)
+            .await
+    }
+
+    /// Like [`Store::lease_take`], and also when the holder is `dead` (an instance known to
+    /// be gone: a process of this host that no longer exists) without waiting for the
+    /// lapse. Only one of several standbys gets it: the holder changes with the first.
+    pub async fn lease_take_from(
+        &self,
+        connection: ConnectionId,
+        address: &str,
+        now: UnixMs,
+        lapse_ms: i64,
+        dead: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        self.take(connection, address, now, lapse_ms, false, Some(dead))
+            .await
     }
 
     /// Takes `connection`'s lease whoever holds it (a single instance at start: SQLite,
@@ -82,7 +98,9 @@ impl Store {
         now: UnixMs,
         lapse_ms: i64,
     ) -> Result<i64, StoreError> {
-        let epoch = self.take(connection, address, now, lapse_ms, true).await?;
+        let epoch = self
+            .take(connection, address, now, lapse_ms, true, None)
+            .await?;
         epoch.ok_or_else(|| StoreError::Corrupt {
             table: "connection_leases",
             message: "a forced take returned no row".into(),
@@ -96,16 +114,21 @@ impl Store {
         now: UnixMs,
         lapse_ms: i64,
         force: bool,
+        dead: Option<&str>,
     ) -> Result<Option<i64>, StoreError> {
         let _turn = self.writing().await;
         let mut c = self.conn().await?;
-        let sql = take_sql(force);
+        let sql = take_sql(force, dead.is_some());
         let q = sqlx::query_scalar(&sql)
             .bind(connection.0)
             .bind(self.instance_id())
             .bind(address)
             .bind(now.saturating_add(lapse_ms));
         let q = if force { q } else { q.bind(now) };
+        let q = match dead {
+            Some(d) if !force => q.bind(d),
+            _ => q,
+        };
         Ok(q.fetch_optional(&mut *c).await?)
     }
 
@@ -175,6 +198,32 @@ impl Store {
     }
 }
 
+/// Whether `owner` (an instance id) names a process of this host that no longer exists:
+/// its lease is dead even before it lapses (a restart after a crash takes over at once).
+pub fn is_dead_here(owner: &str) -> bool {
+    let Some((_, place)) = owner.split_once('@') else {
+        return false;
+    };
+    let Some((host, pid)) = place.rsplit_once(':') else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
+    host == this_host()
+        && pid != std::process::id()
+        && std::path::Path::new("/proc/self").exists()
+        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+fn this_host() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".into())
+}
+
 /// The condition "this instance (`$owner`) holds the lease of the row's connection", for
 /// claims; `conn_col` names the row's connection column.
 pub(super) fn held_by(conn_col: &str, owner: &str) -> String {
@@ -237,8 +286,38 @@ mod tests {
             a.lease_take(c, "a:1", 12_000, 6_000).await.unwrap(),
             Some(3)
         );
+        // A holder known dead is replaced at once, by one standby only.
+        assert_eq!(
+            b.lease_take_from(c, "b:1", 12_000, 6_000, "gone")
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            b.lease_take_from(c, "b:1", 12_000, 6_000, a.instance_id())
+                .await
+                .unwrap(),
+            Some(4)
+        );
+        assert_eq!(
+            a.lease_take_from(c, "a:1", 12_000, 6_000, a.instance_id())
+                .await
+                .unwrap(),
+            None
+        );
+        assert!(b.lease_release(c, 4).await.unwrap());
+        assert_eq!(
+            a.lease_take(c, "a:1", 12_000, 6_000).await.unwrap(),
+            Some(5)
+        );
+        assert!(!super::is_dead_here(a.instance_id()), "this very process");
+        assert!(super::is_dead_here(&format!(
+            "x@{}:{}",
+            super::this_host(),
+            u32::MAX - 1
+        )));
         // Seizing ignores the holder.
-        assert_eq!(b.lease_seize(c, "b:1", 12_001, 6_000).await.unwrap(), 4);
-        assert!(!a.lease_renew(c, 3, 12_002, 6_000).await.unwrap());
+        assert_eq!(b.lease_seize(c, "b:1", 12_001, 6_000).await.unwrap(), 6);
+        assert!(!a.lease_renew(c, 5, 12_002, 6_000).await.unwrap());
     }
 }

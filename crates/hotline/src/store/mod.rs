@@ -62,7 +62,7 @@ pub use filter::{Bind, Compiled};
 pub use gateway::{GatewayCall, GatewayState};
 pub use gauges::Gauges;
 pub use handover::{Pause, PauseReason};
-pub use leases::Lease;
+pub use leases::{is_dead_here, Lease};
 pub use links::{Direction, MessageLink, NewLink};
 pub use managed::{open_token, seal_token, ManagedConnection};
 pub use operators::{AssigneeLoad, Operator};
@@ -388,10 +388,11 @@ impl Store {
     /// Carries wake-ups between instances until `shutdown`: on PostgreSQL, `LISTEN`s on a
     /// connection of its own and notifies this process's waiters of what other instances
     /// committed (after a lost connection it wakes every waiter once, since notifications
-    /// may have been missed); returns at once on SQLite (one process per database).
+    /// may have been missed); on SQLite (one process per database) it only waits.
     pub async fn listen(self, mut shutdown: crate::shutdown::Shutdown) {
         if self.backend != Backend::Postgres {
-            return;
+            // Nothing to carry; like every long-running task it ends with the shutdown.
+            return shutdown.recv().await;
         }
         loop {
             let mut listener = match sqlx::postgres::PgListener::connect(&self.url).await {
