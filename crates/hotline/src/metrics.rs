@@ -394,6 +394,7 @@ fn lane_name(lane: i64) -> &'static str {
         Some(Lane::Reply) => "reply",
         Some(Lane::Group) => "group",
         Some(Lane::Broadcast) => "broadcast",
+        Some(Lane::NewDialog) => "new_dialog",
         None => "unknown",
     }
 }
@@ -497,7 +498,7 @@ impl MetricsState {
 }
 
 fn set(m: &Metrics, name: &str, g: &Gauges, age: &dyn Fn(Option<i64>) -> i64) {
-    for lane in [Lane::Reply, Lane::Group, Lane::Broadcast] {
+    for lane in Lane::ALL {
         let l = lane_name(lane as i64);
         let (n, oldest) = g
             .outbox_pending
