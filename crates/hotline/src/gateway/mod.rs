@@ -139,6 +139,8 @@ pub struct Bot {
     saving: tokio::sync::Mutex<()>,
     /// Ends waiting long polls at shutdown (else a graceful stop waits for their timeout).
     shutdown: std::sync::OnceLock<Shutdown>,
+    /// The connection's request counters and latencies.
+    metrics: crate::metrics::GatewayMetrics,
 }
 
 impl Bot {
@@ -199,6 +201,7 @@ impl Gateway {
                 .settle(first_unprocessed.map_or(last, |id| id - 1));
             let journal = journal::Journal::start(store.clone(), s.ctx.connection, s.wake);
             let api_url = s.api_url.trim_end_matches('/').to_string();
+            let metrics = crate::metrics::GatewayMetrics::new(&s.ctx.name);
             bots.push(Arc::new(Bot {
                 method_base: format!("{api_url}/bot{}/", s.token.expose()),
                 token: s.token,
@@ -215,6 +218,7 @@ impl Gateway {
                 changed: watch::channel(0).0,
                 saving: tokio::sync::Mutex::new(()),
                 shutdown: std::sync::OnceLock::new(),
+                metrics,
             }));
         }
         Ok(Self {
@@ -301,14 +305,11 @@ pub async fn serve(gw: &Gateway, req: Request) -> Response {
         let span =
             tracing::info_span!("gateway", connection = %bot.ctx.name, method = loggable(&method));
         let started = std::time::Instant::now();
-        let name = bot.ctx.name.clone();
-        let response = api(bot, method.clone(), req).instrument(span.clone()).await;
-        crate::metrics::gateway_request(
-            &name,
-            &method,
-            response.status().as_u16(),
-            started.elapsed(),
-        );
+        let response = api(bot.clone(), method.clone(), req)
+            .instrument(span.clone())
+            .await;
+        bot.metrics
+            .request(&method, response.status().as_u16(), started.elapsed());
         span.in_scope(|| {
             tracing::debug!(
                 status = response.status().as_u16(),
@@ -353,7 +354,14 @@ async fn api(bot: Arc<Bot>, method: String, req: Request) -> Response {
     if !method.is_empty() && !LOCAL.contains(&lower.as_str()) {
         return forward::call(&bot, &method, req).await;
     }
-    // A local method, or the method named by a `method` parameter: the body is small.
+    // Boxed: this branch's future (a long poll, the handover) is the largest of the
+    // gateway's, and inline it would make every forwarded call's future as large.
+    Box::pin(local(bot, method, req)).await
+}
+
+/// A local method, or the method named by a `method` parameter.
+async fn local(bot: Arc<Bot>, method: String, req: Request) -> Response {
+    // The body is small.
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, SMALL_BODY).await {
         Ok(b) => b,
