@@ -13,9 +13,12 @@ fuzz_target!(|data: &[u8]| {
     let Ok(expr) = hotline::segments::parse(src) else {
         return;
     };
-    let tags: HashMap<String, i64> = HashMap::from([("vip".into(), 1), ("new".into(), 2)]);
+    let names = hotline::segments::Names {
+        tags: HashMap::from([("vip".into(), 1), ("new".into(), 2)]),
+        operators: HashMap::from([("olga".into(), 7)]),
+    };
     let now = 1_767_225_600_000; // 2026-01-01
     for tz in [time::UtcOffset::UTC, time::UtcOffset::from_hms(-12, 0, 0).unwrap()] {
-        let _ = hotline::segments::compile(&expr, &tags, now, tz, 2);
+        let _ = hotline::segments::compile(&expr, &names, now, tz, 2);
     }
 });

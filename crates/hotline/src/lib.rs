@@ -21,8 +21,9 @@
 //!   (the segment language), `export`, `stats`, `closing` (close message and rating),
 //!   `backup` (backup and restore), `setup` (the setup bot: connections added and managed
 //!   in Telegram).
-//! - **entry**: `app` (start-up and wiring), `http` (the HTTP port), `sandbox` (`hotline
-//!   sandbox`); the binary's `main.rs` sits on top.
+//! - **entry**: `runtime` (owns every connection, its in-memory state and tasks: "who runs
+//!   this connection" is `Runtime::owner`), `app` (start-up orchestration), `http` (the
+//!   HTTP port), `sandbox` (`hotline sandbox`); the binary's `main.rs` sits on top.
 
 #![warn(missing_docs)]
 
@@ -48,6 +49,7 @@ pub mod metrics;
 pub mod outbox;
 pub mod ready;
 pub mod relay;
+pub mod runtime;
 pub mod sandbox;
 pub mod segments;
 pub mod setup;

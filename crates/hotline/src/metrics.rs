@@ -460,6 +460,7 @@ fn lane_name(lane: i64) -> &'static str {
         Some(Lane::Reply) => "reply",
         Some(Lane::Group) => "group",
         Some(Lane::Broadcast) => "broadcast",
+        Some(Lane::NewDialog) => "new_dialog",
         None => "unknown",
     }
 }
@@ -468,37 +469,66 @@ fn lane_name(lane: i64) -> &'static str {
 #[derive(Clone)]
 pub struct MetricsState {
     store: Store,
-    connections: Arc<Vec<(ConnectionId, String)>>,
-    cache: Arc<tokio::sync::Mutex<Option<Instant>>>,
+    connections: Arc<std::sync::RwLock<Vec<(ConnectionId, String)>>>,
+    /// Bumped when a connection comes or goes: the cached gauges are stale then.
+    changes: Arc<std::sync::atomic::AtomicU64>,
+    /// When the gauges were read, at which value of `changes`.
+    cache: Arc<tokio::sync::Mutex<Option<(Instant, u64)>>>,
     readiness: crate::ready::Readiness,
 }
 
 impl MetricsState {
-    /// Gauges for `connections` (store id, name) of `store`.
-    pub fn new(
-        store: Store,
-        connections: Vec<(ConnectionId, String)>,
-        readiness: crate::ready::Readiness,
-    ) -> Self {
-        for (id, name) in &connections {
-            name_connection(*id, name);
-        }
+    /// Gauges of `store`, for no connection yet.
+    pub fn new(store: Store, readiness: crate::ready::Readiness) -> Self {
         Self {
             store,
-            connections: Arc::new(connections),
+            connections: Default::default(),
+            changes: Default::default(),
             cache: Arc::new(tokio::sync::Mutex::new(None)),
             readiness,
         }
     }
 
-    /// Refreshes the database gauges unless they are fresher than [`GAUGE_CACHE`].
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Vec<(ConnectionId, String)>> {
+        self.connections.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Reports a connection's gauges from the next scrape on.
+    pub fn add(&self, id: ConnectionId, name: &str) {
+        name_connection(id, name);
+        let mut c = self.write();
+        c.retain(|(i, _)| *i != id);
+        c.push((id, name.to_string()));
+        self.stale();
+    }
+
+    /// Stops reporting a connection's gauges (they disappear at the next scrape).
+    pub fn remove(&self, id: ConnectionId) {
+        self.write().retain(|(i, _)| *i != id);
+        self.stale();
+    }
+
+    /// The next scrape reads the gauges again.
+    fn stale(&self) {
+        self.changes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Refreshes the database gauges unless they are fresher than [`GAUGE_CACHE`] and no
+    /// connection came or went since.
     async fn refresh(&self) {
         let mut at = self.cache.lock().await;
-        if at.is_some_and(|t| t.elapsed() < GAUGE_CACHE) {
+        let changes = self.changes.load(std::sync::atomic::Ordering::SeqCst);
+        if at.is_some_and(|(t, c)| t.elapsed() < GAUGE_CACHE && c == changes) {
             return;
         }
         let mut read = Vec::new();
-        for (id, name) in self.connections.iter() {
+        let connections = self
+            .connections
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for (id, name) in connections.iter() {
             match self.store.gauges(*id).await {
                 Ok(g) => read.push((name.as_str(), g)),
                 Err(e) => {
@@ -529,12 +559,12 @@ impl MetricsState {
         for (name, g) in read {
             set(m, name, &g, &age);
         }
-        *at = Some(Instant::now());
+        *at = Some((Instant::now(), changes));
     }
 }
 
 fn set(m: &Metrics, name: &str, g: &Gauges, age: &dyn Fn(Option<i64>) -> i64) {
-    for lane in [Lane::Reply, Lane::Group, Lane::Broadcast] {
+    for lane in Lane::ALL {
         let l = lane_name(lane as i64);
         let (n, oldest) = g
             .outbox_pending

@@ -6,13 +6,15 @@
 //! and     := unary ('&' unary)*
 //! unary   := '!' unary | '(' expr ')' | atom
 //! atom    := TAG | tag:TAG | lang:CODE | blocked | banned | open | all
+//!          | assignee:(@USERNAME | USER_ID | none)
 //!          | (seen|last|first) (<|<=|>|>=|=) (N(h|d|w) | YYYY-MM-DD)
 //! ```
 //! `vip & !churned`, `(lead | trial) & lang:de`, `seen<7d` (wrote in the last 7 days),
 //! `first>2026-01-01` (first seen after that day, in the connection's time zone),
 //! `last>30d` (silent for more than 30 days). `seen` and `last` both mean the last message
 //! (or the first contact when there was none). Tags are case-insensitive; an unknown tag is
-//! an error, so a typo never silently selects nobody. Errors carry a 1-based position.
+//! an error, so a typo never silently selects nobody; so is an `assignee:@name` Hotline does
+//! not know. Errors carry a 1-based position.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -85,6 +87,22 @@ pub enum TimeValue {
     Day(Date),
 }
 
+/// Whose dialogs `assignee:` selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// Nobody's: the contact's dialog has no owner (or there is no dialog).
+    Nobody,
+    /// A team member by user id.
+    Id(i64),
+    /// A team member by username (lower-cased, without `@`; `pos` for unknown-name errors).
+    Username {
+        /// Lower-cased username.
+        name: String,
+        /// Position of the name.
+        pos: usize,
+    },
+}
+
 /// A parsed segment expression.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expr {
@@ -107,6 +125,8 @@ pub enum Expr {
     Banned,
     /// Has an open (activated, not closed) dialog.
     Open,
+    /// The contact's dialog is owned by (`/take`, `/assign`) someone, or nobody.
+    Assignee(Owner),
     /// Negation.
     Not(Box<Expr>),
     /// Both.
@@ -163,7 +183,7 @@ fn lex(src: &str) -> Result<Vec<(usize, Tok)>, SegmentError> {
 }
 
 fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric() || matches!(c, '_' | '-' | ':' | '<' | '>' | '=' | '.')
+    c.is_alphanumeric() || matches!(c, '_' | '-' | ':' | '<' | '>' | '=' | '.' | '@')
 }
 
 /// How many conditions a segment may combine. Each is a condition in the SQL `WHERE`,
@@ -318,6 +338,9 @@ fn atom(w: &str, pos: usize) -> Result<Expr, SegmentError> {
         }
         return Ok(Expr::Lang(code.to_string()));
     }
+    if let Some(who) = lower.strip_prefix("assignee:") {
+        return assignee_atom(who, pos + 9);
+    }
     if let Some(name) = lower.strip_prefix("tag:") {
         if !valid_tag(name) {
             return Err(SegmentError::at(pos + 4, "expected a tag name"));
@@ -347,13 +370,39 @@ fn atom(w: &str, pos: usize) -> Result<Expr, SegmentError> {
     if lower.contains(':') {
         return Err(SegmentError::at(
             pos,
-            format!("unknown condition “{w}” (lang:CODE or tag:NAME)"),
+            format!("unknown condition “{w}” (lang:CODE, tag:NAME or assignee:@NAME)"),
         ));
     }
     if !valid_tag(&lower) {
         return Err(SegmentError::at(pos, format!("“{w}” is not a tag name")));
     }
     Ok(Expr::Tag { key: lower, pos })
+}
+
+/// `assignee:none`, `assignee:@username` or `assignee:USER_ID` (after the prefix at `pos`).
+fn assignee_atom(who: &str, pos: usize) -> Result<Expr, SegmentError> {
+    if who == "none" {
+        return Ok(Expr::Assignee(Owner::Nobody));
+    }
+    if let Some(name) = who.strip_prefix('@') {
+        let ok = !name.is_empty()
+            && name.len() <= 32
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            return Err(SegmentError::at(pos + 1, "expected a username"));
+        }
+        return Ok(Expr::Assignee(Owner::Username {
+            name: name.to_string(),
+            pos: pos + 1,
+        }));
+    }
+    match who.parse::<i64>() {
+        Ok(id) if id > 0 => Ok(Expr::Assignee(Owner::Id(id))),
+        _ => Err(SegmentError::at(
+            pos,
+            "expected @username, a user id or none (assignee:@olga, assignee:none)",
+        )),
+    }
 }
 
 fn time_atom(field: TimeField, rest: &str, pos: usize) -> Result<Expr, SegmentError> {
@@ -437,12 +486,22 @@ pub fn day_of(at: UnixMs, tz: UtcOffset) -> Date {
         .date()
 }
 
-/// Compiles `expr` into a condition over `contacts c`. `tags` maps lower-cased tag names
-/// to ids (the connection's tags); `now` and `tz` resolve ages and dates; placeholders
+/// The connection's names a segment refers to: lower-cased tag names and team members'
+/// usernames, to their ids.
+#[derive(Debug, Clone, Default)]
+pub struct Names {
+    /// Tag name → tag id.
+    pub tags: HashMap<String, i64>,
+    /// Username (lower-cased, without `@`) → user id.
+    pub operators: HashMap<String, i64>,
+}
+
+/// Compiles `expr` into a condition over `contacts c`. `names` resolves tags and
+/// usernames (the connection's); `now` and `tz` resolve ages and dates; placeholders
 /// start at `$base`.
 pub fn compile(
     expr: &Expr,
-    tags: &HashMap<String, i64>,
+    names: &Names,
     now: UnixMs,
     tz: UtcOffset,
     base: usize,
@@ -452,8 +511,23 @@ pub fn compile(
         binds: Vec::new(),
     };
     let mut next = base;
-    emit(expr, tags, now, tz, &mut c, &mut next)?;
+    emit(expr, names, now, tz, &mut c, &mut next)?;
     Ok(c)
+}
+
+/// The usernames `expr` names team members by (`assignee:@name`), to look up before compiling.
+fn usernames(expr: &Expr, out: &mut Vec<String>) {
+    match expr {
+        Expr::Assignee(Owner::Username { name, .. }) if !out.contains(name) => {
+            out.push(name.clone());
+        }
+        Expr::Not(e) => usernames(e, out),
+        Expr::And(a, b) | Expr::Or(a, b) => {
+            usernames(a, out);
+            usernames(b, out);
+        }
+        _ => {}
+    }
 }
 
 fn bind(c: &mut Compiled, next: &mut usize, b: Bind) -> String {
@@ -465,7 +539,7 @@ fn bind(c: &mut Compiled, next: &mut usize, b: Bind) -> String {
 
 fn emit(
     e: &Expr,
-    tags: &HashMap<String, i64>,
+    names: &Names,
     now: UnixMs,
     tz: UtcOffset,
     c: &mut Compiled,
@@ -479,7 +553,7 @@ fn emit(
             "EXISTS (SELECT 1 FROM dialogs d WHERE d.contact_id = c.id AND d.activated AND d.status <> 'closed')",
         ),
         Expr::Tag { key, pos } => {
-            let Some(id) = tags.get(key) else {
+            let Some(id) = names.tags.get(key) else {
                 return Err(SegmentError::at(
                     *pos,
                     format!("no tag “{key}” (/mark lists the tags)"),
@@ -488,6 +562,32 @@ fn emit(
             let p = bind(c, next, Bind::Int(*id));
             c.sql.push_str(&format!(
                 "EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = c.id AND ct.tag_id = {p})"
+            ));
+        }
+        Expr::Assignee(owner) => {
+            let id = match owner {
+                Owner::Nobody => {
+                    c.sql.push_str(
+                        "NOT EXISTS (SELECT 1 FROM dialogs d WHERE d.contact_id = c.id AND d.assignee IS NOT NULL)",
+                    );
+                    return Ok(());
+                }
+                Owner::Id(id) => *id,
+                Owner::Username { name, pos } => match names.operators.get(name) {
+                    Some(id) => *id,
+                    None => {
+                        return Err(SegmentError::at(
+                            *pos,
+                            format!(
+                                "no team member @{name} (Hotline knows a member once they wrote in the group)"
+                            ),
+                        ))
+                    }
+                },
+            };
+            let p = bind(c, next, Bind::Int(id));
+            c.sql.push_str(&format!(
+                "EXISTS (SELECT 1 FROM dialogs d WHERE d.contact_id = c.id AND d.assignee = {p})"
             ));
         }
         Expr::Lang(code) => {
@@ -537,7 +637,7 @@ fn emit(
         }
         Expr::Not(inner) => {
             c.sql.push_str("NOT (");
-            emit(inner, tags, now, tz, c, next)?;
+            emit(inner, names, now, tz, c, next)?;
             c.sql.push(')');
         }
         Expr::And(a, b) | Expr::Or(a, b) => {
@@ -547,9 +647,9 @@ fn emit(
                 " OR "
             };
             c.sql.push('(');
-            emit(a, tags, now, tz, c, next)?;
+            emit(a, names, now, tz, c, next)?;
             c.sql.push_str(op);
-            emit(b, tags, now, tz, c, next)?;
+            emit(b, names, now, tz, c, next)?;
             c.sql.push(')');
         }
     }
@@ -569,8 +669,19 @@ pub async fn resolve(
         Ok(e) => e,
         Err(e) => return Ok(Err(e)),
     };
-    let tags = store.tag_keys(connection).await?;
-    Ok(compile(&expr, &tags, now, tz, base))
+    let mut names = Names {
+        tags: store.tag_keys(connection).await?,
+        operators: HashMap::new(),
+    };
+    let mut wanted = Vec::new();
+    usernames(&expr, &mut wanted);
+    // One by one, as `/assign @name` finds them: the latest holder of a username.
+    for name in wanted {
+        if let Some(o) = store.operator_by_username(connection, &name).await? {
+            names.operators.insert(name, o.user_id);
+        }
+    }
+    Ok(compile(&expr, &names, now, tz, base))
 }
 
 /// [`resolve`] inside a transaction.
@@ -586,8 +697,19 @@ pub async fn resolve_tx(
         Ok(e) => e,
         Err(e) => return Ok(Err(e)),
     };
-    let tags = tx.tag_keys(connection).await?;
-    Ok(compile(&expr, &tags, now, tz, base))
+    let mut names = Names {
+        tags: tx.tag_keys(connection).await?,
+        operators: HashMap::new(),
+    };
+    let mut wanted = Vec::new();
+    usernames(&expr, &mut wanted);
+    // One by one, as `/assign @name` finds them: the latest holder of a username.
+    for name in wanted {
+        if let Some(o) = tx.operator_by_username(connection, &name).await? {
+            names.operators.insert(name, o.user_id);
+        }
+    }
+    Ok(compile(&expr, &names, now, tz, base))
 }
 
 /// A segment error as HTML with a caret under the position.
@@ -725,7 +847,10 @@ mod tests {
 
     #[test]
     fn compiles_to_parameterised_sql() {
-        let tags = HashMap::from([("vip".to_string(), 3), ("churned".to_string(), 4)]);
+        let tags = Names {
+            tags: HashMap::from([("vip".to_string(), 3), ("churned".to_string(), 4)]),
+            operators: HashMap::from([("olga".to_string(), 77)]),
+        };
         let now = 1_000_000_000_000;
         let c = compile(
             &parse("vip & !churned | seen<1d").unwrap(),
@@ -754,5 +879,51 @@ mod tests {
         let e = compile(&parse("vip | gold").unwrap(), &tags, now, tz, 1).unwrap_err();
         assert_eq!(e.pos, 7);
         assert!(e.message.contains("no tag “gold”"));
+        // Owners: by username (resolved to the id), by id, and nobody.
+        let c = compile(
+            &parse("assignee:@Olga | assignee:42 & !assignee:none").unwrap(),
+            &tags,
+            now,
+            tz,
+            1,
+        )
+        .unwrap();
+        assert_eq!(
+            c.sql,
+            "(EXISTS (SELECT 1 FROM dialogs d WHERE d.contact_id = c.id AND d.assignee = $1) OR \
+             (EXISTS (SELECT 1 FROM dialogs d WHERE d.contact_id = c.id AND d.assignee = $2) AND \
+             NOT (NOT EXISTS (SELECT 1 FROM dialogs d WHERE d.contact_id = c.id AND d.assignee IS NOT NULL))))"
+        );
+        assert_eq!(c.binds, vec![Bind::Int(77), Bind::Int(42)]);
+        let e = compile(&parse("vip & assignee:@bob").unwrap(), &tags, now, tz, 1).unwrap_err();
+        assert_eq!(e.pos, 17, "{e}");
+        assert!(e.message.contains("no team member @bob"), "{e}");
+    }
+
+    #[test]
+    fn assignee_atoms() {
+        use Expr::Assignee;
+        assert_eq!(parse("assignee:none").unwrap(), Assignee(Owner::Nobody));
+        assert_eq!(parse("ASSIGNEE:42").unwrap(), Assignee(Owner::Id(42)));
+        assert_eq!(
+            parse("vip & assignee:@Olga_K").unwrap(),
+            Expr::And(
+                Box::new(tag("vip", 1)),
+                Box::new(Assignee(Owner::Username {
+                    name: "olga_k".into(),
+                    pos: 17
+                }))
+            )
+        );
+        for (src, pos) in [
+            ("assignee:", 10),
+            ("assignee:@", 11),
+            ("assignee:@a-b", 11),
+            ("assignee:-5", 10),
+            ("assignee:olga", 10),
+        ] {
+            assert_eq!(err(src).pos, pos, "{src}");
+        }
+        assert!(err("vip@x").message.contains("not a tag name"));
     }
 }

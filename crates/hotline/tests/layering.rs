@@ -52,7 +52,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "setup",
         ],
     ),
-    ("entry", &["app", "http", "sandbox"]),
+    ("entry", &["runtime", "app", "http", "sandbox"]),
 ];
 
 /// The lower layers named by issue #13 and the modules they must never import.
@@ -67,6 +67,7 @@ const FEATURES: &[&str] = &[
     "relay",
     "intake",
     "setup",
+    "runtime",
     "app",
     "http",
     "sandbox",

@@ -2,15 +2,18 @@
 //! `/unassign` and the API's assign; the owner in the topic title and on the card; the
 //! `dialog_assigned` webhook; `/stats` naming operators and counting open dialogs per owner;
 //! REMIND_AFTER reminders in General (once per waiting period, with `dialog_waiting`);
-//! HIDE_INFO changed by `/set` renaming every open topic at once.
+//! HIDE_INFO changed by `/set` renaming every open topic at once; segments by owner
+//! (`assignee:`) in the API and `/send`; the owner on the card sent privately under
+//! HIDE_INFO card.
 
 mod api_support;
 mod common;
 mod ops;
 
-use api_support::{event_types, with_webhooks};
-use common::{text_of, TestApp};
+use api_support::{event_types, with_webhooks, Api};
+use common::{spawn_app_with, text_of, TestApp};
 use serde_json::json;
+use tg_emulator::control::Place;
 
 async fn wait_title_has(t: &TestApp, thread: i64, needle: &str, yes: bool) {
     let what = format!(
@@ -55,7 +58,7 @@ async fn take_assign_unassign_title_card_api_and_webhook() {
         .ctl
         .send(
             t.operator,
-            tg_emulator::control::Place::Group(t.group, Some(thread)),
+            Place::Group(t.group, Some(thread)),
             &json!({"text": "/assign", "reply_to": said["message_id"]}),
         )
         .unwrap()
@@ -185,5 +188,107 @@ async fn stats_per_owner_reminders_and_hide_info_renames_open_topics() {
     ops::general(&t, "/set HIDE_INFO off", "✅").await;
     wait_title_has(&t, a, "Ann", true).await;
     wait_title_has(&t, c, "Cid", true).await;
+    t.assert_conformant();
+}
+
+/// The user ids of the contacts the API finds for `segment`, sorted.
+async fn segment_users(api: &Api, segment: &str) -> Vec<i64> {
+    let q = segment
+        .replace(':', "%3A")
+        .replace('@', "%40")
+        .replace(' ', "%20")
+        .replace('&', "%26");
+    let (code, page) = api.get(&format!("/api/v1/contacts?segment={q}")).await;
+    assert_eq!(code, 200, "{segment}: {page}");
+    let mut ids: Vec<i64> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["user_id"].as_i64().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn segments_by_owner_and_the_private_card_names_the_owner() {
+    let t = spawn_app_with(r#"HIDE_INFO = "card""#).await;
+    let api = Api::new(&t).await;
+    let ann = t.person("Ann");
+    t.user_says(ann, "Where is my parcel?");
+    let a = t.wait_topic("Ann").await;
+    let cid = t.person("Cid");
+    t.user_says(cid, "A refund, please");
+    let c = t.wait_topic("Cid").await;
+    let dan = t.person("Dan");
+    t.user_says(dan, "Hello?");
+    t.wait_topic("Dan").await;
+
+    // Olga takes Ann's dialog, Bob (known once he wrote) gets Cid's; Dan's is nobody's.
+    ops::topic_cmd(&t, a, "/take", "took this dialog").await;
+    let bob = ops::member(&t, "Bob");
+    ops::in_topic(&t, bob, c, json!({"text": "/ mine"}));
+    ops::topic_cmd(&t, c, "/assign @bob", "now Bob's").await;
+
+    assert_eq!(segment_users(&api, "assignee:@Olga").await, [ann]);
+    assert_eq!(segment_users(&api, &format!("assignee:{bob}")).await, [cid]);
+    assert_eq!(segment_users(&api, "assignee:none").await, [dan]);
+    let mut owned = vec![ann, cid];
+    owned.sort_unstable();
+    assert_eq!(segment_users(&api, "!assignee:none & open").await, owned);
+    let (code, e) = api
+        .get("/api/v1/contacts?segment=assignee%3A%40nobody_known")
+        .await;
+    assert_eq!(code, 400, "{e}");
+    assert!(
+        e.to_string().contains("no team member @nobody_known"),
+        "{e}"
+    );
+
+    // `/send` chooses the same audience: Bob's dialogs, one recipient.
+    let news = ops::in_general(&t, t.operator, json!({"text": "Your refund is on its way"}));
+    let sent = ops::in_general(
+        &t,
+        t.operator,
+        json!({"text": "/send assignee:@bob", "reply_to": news["message_id"]}),
+    );
+    let prompt = ops::answer_to(
+        &t,
+        None,
+        sent["message_id"].as_i64().unwrap(),
+        "Broadcast #1",
+    )
+    .await;
+    assert!(prompt.contains("To 1 recipient\n"), "{prompt}");
+    let sent = ops::in_general(
+        &t,
+        t.operator,
+        json!({"text": "/send assignee:@nobody_known", "reply_to": news["message_id"]}),
+    );
+    ops::answer_to(
+        &t,
+        None,
+        sent["message_id"].as_i64().unwrap(),
+        "no team member",
+    )
+    .await;
+
+    // HIDE_INFO card: no card in the group; the admin's private card names the owner.
+    t.ctl
+        .send(t.operator, Place::Bot(t.bot), &json!({"text": "/start"}))
+        .unwrap();
+    ops::topic_cmd(&t, a, "/info", "Sent to you").await;
+    let card = text_of(&t.wait_in_user_chat(t.operator, "🆔").await);
+    assert!(
+        card.contains("Ann") && card.contains("Owner: Olga Operator"),
+        "{card}"
+    );
+    ops::topic_cmd(&t, c, "/info", "Sent to you").await;
+    t.wait_until("Cid's card names Bob", || {
+        t.user_chat(t.operator)
+            .iter()
+            .any(|m| text_of(m).contains("Cid") && text_of(m).contains("Owner: Bob"))
+    })
+    .await;
     t.assert_conformant();
 }

@@ -3,13 +3,12 @@
 //! Whatever is typed, the answer is a value or a clear error, never a panic; what parses
 //! means what was written.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use hotline::broadcast;
 use hotline::config::{Config, ConfigError, MaskPatterns, Params, TimeZone, PARAM_NAMES};
 use hotline::domain::slash::{parse as parse_command, Slash};
-use hotline::segments::{self, Cmp, Expr, TimeField, TimeValue};
+use hotline::segments::{self, Cmp, Expr, Names, Owner, TimeField, TimeValue};
 use hotline::stats::{parse_period, MAX_PERIOD_DAYS};
 use proptest::prelude::*;
 use serde_json::json;
@@ -56,6 +55,12 @@ fn expr() -> impl Strategy<Value = Expr> {
             .then_some(Expr::Tag { key: k, pos: 0 })
         }),
         "[a-z]{2}(-[a-z]{2})?".prop_map(Expr::Lang),
+        prop_oneof![
+            Just(Owner::Nobody),
+            (1i64..=i64::MAX).prop_map(Owner::Id),
+            "[a-z0-9_]{1,32}".prop_map(|name| Owner::Username { name, pos: 0 }),
+        ]
+        .prop_map(Expr::Assignee),
         (
             prop_oneof![Just(TimeField::First), Just(TimeField::Last)],
             prop_oneof![Just(Cmp::Lt), Just(Cmp::Le), Just(Cmp::Gt), Just(Cmp::Ge)],
@@ -107,6 +112,9 @@ fn render(e: &Expr) -> String {
         Expr::Open => "open".into(),
         Expr::Tag { key, .. } => key.clone(),
         Expr::Lang(code) => format!("lang:{code}"),
+        Expr::Assignee(Owner::Nobody) => "assignee:none".into(),
+        Expr::Assignee(Owner::Id(id)) => format!("assignee:{id}"),
+        Expr::Assignee(Owner::Username { name, .. }) => format!("assignee:@{name}"),
         Expr::Time(f, c, v) => {
             let f = match f {
                 TimeField::First => "first",
@@ -144,6 +152,10 @@ fn unpositioned(e: &Expr) -> Expr {
             key: key.clone(),
             pos: 0,
         },
+        Expr::Assignee(Owner::Username { name, .. }) => Expr::Assignee(Owner::Username {
+            name: name.clone(),
+            pos: 0,
+        }),
         Expr::Not(i) => Expr::Not(Box::new(unpositioned(i))),
         Expr::And(a, b) => Expr::And(Box::new(unpositioned(a)), Box::new(unpositioned(b))),
         Expr::Or(a, b) => Expr::Or(Box::new(unpositioned(a)), Box::new(unpositioned(b))),
@@ -151,16 +163,21 @@ fn unpositioned(e: &Expr) -> Expr {
     }
 }
 
-fn tags_of(e: &Expr, out: &mut HashMap<String, i64>) {
+/// Every tag and username `e` names, as known to the connection.
+fn names_of(e: &Expr, out: &mut Names) {
     match e {
         Expr::Tag { key, .. } => {
-            let n = out.len() as i64;
-            out.entry(key.clone()).or_insert(n + 1);
+            let n = out.tags.len() as i64;
+            out.tags.entry(key.clone()).or_insert(n + 1);
         }
-        Expr::Not(i) => tags_of(i, out),
+        Expr::Assignee(Owner::Username { name, .. }) => {
+            let n = out.operators.len() as i64;
+            out.operators.entry(name.clone()).or_insert(n + 1);
+        }
+        Expr::Not(i) => names_of(i, out),
         Expr::And(a, b) | Expr::Or(a, b) => {
-            tags_of(a, out);
-            tags_of(b, out);
+            names_of(a, out);
+            names_of(b, out);
         }
         _ => {}
     }
@@ -179,9 +196,9 @@ proptest! {
     fn segments_never_panic_and_errors_point_inside(src in typed(), now in now(), tz in offset()) {
         match segments::parse(&src) {
             Ok(e) => {
-                let mut tags = HashMap::new();
-                tags_of(&e, &mut tags);
-                let c = segments::compile(&e, &tags, now, tz, 1).expect("known tags compile");
+                let mut names = Names::default();
+                names_of(&e, &mut names);
+                let c = segments::compile(&e, &names, now, tz, 1).expect("known names compile");
                 prop_assert_eq!(c.sql.matches('$').count(), c.binds.len());
             }
             Err(e) => {

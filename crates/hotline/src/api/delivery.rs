@@ -33,7 +33,7 @@ use crate::config::WebhookTargets;
 use crate::domain::render::html;
 use crate::domain::Context;
 use crate::outbox::OutboxConfig;
-use crate::shutdown::{Shutdown, ShutdownTrigger};
+use crate::shutdown::Shutdown;
 use crate::store::{now_ms, ConnectionId, Delivery, Store, StoreError};
 
 /// How long a delivery is retried before it is given up.
@@ -148,23 +148,15 @@ pub async fn rotate_secret(
     Ok(s)
 }
 
-/// Starts one delivery worker per connection.
-pub fn spawn_all(
-    tasks: &mut JoinSet<()>,
-    store: &Store,
-    ctxs: impl IntoIterator<Item = Context>,
-    retry: OutboxConfig,
-    trigger: &ShutdownTrigger,
-) {
-    for ctx in ctxs {
-        let w = Worker {
-            store: store.clone(),
-            http: client(&ctx.webhook_targets),
-            ctx,
-            retry,
-        };
-        tasks.spawn(w.run(trigger.subscribe()));
-    }
+/// Delivers a connection's outgoing webhooks until `shutdown`: one of its owner tasks.
+pub async fn run(store: Store, ctx: Context, retry: OutboxConfig, shutdown: Shutdown) {
+    let w = Worker {
+        store,
+        http: client(&ctx.webhook_targets),
+        ctx,
+        retry,
+    };
+    w.run(shutdown).await
 }
 
 /// The webhook HTTP client: no redirects, no proxies (the connection must go to the

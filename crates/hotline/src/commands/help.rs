@@ -95,8 +95,17 @@ pub async fn info(
     ) else {
         return Ok(());
     };
-    // A private chat is not the group: the admin sees the full card.
-    let card = render::user_card(&contact, &HideInfo::default(), ctx.label().as_deref());
+    // A private chat is not the group: the admin sees the full card, with the owner as the
+    // group's card shows it.
+    let mut card = render::user_card(&contact, &HideInfo::default(), ctx.label().as_deref());
+    if let Some(a) = dialog.assignee {
+        let owner = tx
+            .operator(ctx.connection, a)
+            .await?
+            .map_or_else(|| a.to_string(), |o| o.name);
+        card.push('\n');
+        card.push_str(&render::owner_line(&owner));
+    }
     let direct = Direct {
         user,
         text: card,

@@ -112,7 +112,8 @@ pub async fn remember_author(ctx: &Context, tx: &mut Tx, msg: &Value) -> Result<
         from["username"].as_str(),
         now_ms(),
     )
-    .await
+    .await?;
+    Ok(())
 }
 
 /// A `chat_member` update: keeps the administrators cache current.

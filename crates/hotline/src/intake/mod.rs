@@ -400,7 +400,7 @@ pub async fn process_batch(
                 s.remove(&m);
             }
         }
-        // Inside the connection's span (see `app::start`): its lines carry `update_id` too.
+        // Inside the connection's span (see `runtime`): its lines carry `update_id` too.
         let span = tracing::info_span!("update", update_id = u.update_id);
         // Each update in its own savepoint, its panics caught: a failure undoes only this
         // update's decisions and counts against it alone (see `crate::isolation`).

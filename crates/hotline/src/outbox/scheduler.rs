@@ -2,12 +2,18 @@
 //! (every method takes `now`), so it is tested deterministically.
 //!
 //! Rules, in order:
-//! 1. a 429 pauses everything until its `retry_after` has passed;
+//! 1. a 429 pauses its chat until its `retry_after` has passed, and the whole bot for at
+//!    most one (scaled) second: Telegram's group limit answers 429 for that group only, so
+//!    a busy group must not hold up answers to users, while a 429 from the bot-wide limit
+//!    clears within its one-second window;
 //! 2. the bot-wide bucket must have a token;
 //! 3. only candidates whose chat bucket has a token are eligible (private chats and groups
 //!    have separate limits);
-//! 4. lower lane first (operator replies, then group copies, then broadcasts);
-//! 5. within a lane, the chat served least recently, then — inside a chat such as the
+//! 4. lower lane first ([`Lane::priority`]: operator replies, then first messages of new
+//!    dialogs, then other group work, then broadcasts);
+//! 5. while a new dialog's work runs in a chat (its topic being created), that chat's
+//!    other group work waits: the dialog's first copy, queued behind the topic, goes next;
+//! 6. within a lane, the chat served least recently, then — inside a chat such as the
 //!    backend group — the fairness key (dialog) served least recently, then the oldest.
 //!
 //! Per-queue order is not this module's job: the store only offers queue heads.
@@ -67,6 +73,10 @@ pub struct Scheduler {
     served_key: HashMap<(i64, i64), u64>,
     counter: u64,
     paused_until: Option<Instant>,
+    /// New-dialog intents running per chat (rule 5).
+    opening: HashMap<i64, u32>,
+    /// Chats paused by a 429 of their own, until when.
+    paused_chats: HashMap<i64, Instant>,
     /// Chats seen with work but no token, and when they get one.
     throttled: HashMap<i64, Instant>,
     /// The chat of the latest pick (for [`Scheduler::restamp`]).
@@ -101,6 +111,8 @@ impl Scheduler {
             served_key: HashMap::new(),
             counter: 0,
             paused_until: None,
+            paused_chats: HashMap::new(),
+            opening: HashMap::new(),
             throttled: HashMap::new(),
             last_chat: None,
         }
@@ -122,6 +134,30 @@ impl Scheduler {
         if self.paused_until.is_none_or(|p| p < until) {
             self.paused_until = Some(until);
         }
+    }
+
+    /// An intent picked earlier has finished (whatever its outcome).
+    pub fn finished(&mut self, chat: i64, lane: Lane) {
+        if lane != Lane::NewDialog {
+            return;
+        }
+        if let Some(n) = self.opening.get_mut(&chat) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.opening.remove(&chat);
+            }
+        }
+    }
+
+    /// Handles a 429 (`retry_after` as real time) from a call to `chat`: that chat waits the
+    /// whole `retry_after`, every other chat at most one (scaled) second (see rule 1).
+    pub fn rate_limited(&mut self, chat: i64, retry_after: Duration, now: Instant) {
+        let until = now + retry_after;
+        let slot = self.paused_chats.entry(chat).or_insert(until);
+        if *slot < until {
+            *slot = until;
+        }
+        self.pause(now + retry_after.min(self.second));
     }
 
     /// The end of the current pause, if one is active.
@@ -164,17 +200,23 @@ impl Scheduler {
         if !bot_wait.is_zero() {
             return Pick::Wait(bot_wait);
         }
-        let mut best: Option<((Lane, u64, u64, IntentId), usize)> = None;
+        let mut best: Option<((u8, u64, u64, IntentId), usize)> = None;
         let mut min_wait: Option<Duration> = None;
         for (i, c) in candidates.iter().enumerate() {
-            let wait = self.chat_window(c.target_chat).wait_time(now);
+            let mut wait = self.chat_window(c.target_chat).wait_time(now);
+            if let Some(until) = self.paused_chats.get(&c.target_chat) {
+                wait = wait.max(until.saturating_duration_since(now));
+            }
             if !wait.is_zero() {
                 self.throttled.insert(c.target_chat, now + wait);
                 min_wait = Some(min_wait.map_or(wait, |m| m.min(wait)));
                 continue;
             }
+            if c.lane == Lane::Group && self.opening.get(&c.target_chat).is_some_and(|n| *n > 0) {
+                continue;
+            }
             let rank = (
-                c.lane,
+                c.lane.priority(),
                 self.served_chat.get(&c.target_chat).copied().unwrap_or(0),
                 self.served_key
                     .get(&(c.target_chat, c.fairness_key))
@@ -193,6 +235,9 @@ impl Scheduler {
         self.bot.try_take(now);
         self.chat_window(c.target_chat).try_take(now);
         self.last_chat = Some(c.target_chat);
+        if c.lane == Lane::NewDialog {
+            *self.opening.entry(c.target_chat).or_default() += 1;
+        }
         self.counter += 1;
         self.served_chat.insert(c.target_chat, self.counter);
         self.served_key
@@ -224,6 +269,7 @@ impl Scheduler {
             self.served_key.clear();
             self.served_chat.clear();
         }
+        self.paused_chats.retain(|_, until| *until > now);
         if self.chats.len() > MAX_TRACKED {
             self.chats.retain(|_, b| !b.is_full(now));
         }
@@ -265,6 +311,7 @@ mod tests {
             match s.pick(&cands, now) {
                 Pick::Run(i) => {
                     let c = cands.remove(i);
+                    s.finished(c.target_chat, c.lane);
                     order.push(c.id.0);
                     if let Some(q) = queues.get_mut(&(c.target_chat, c.fairness_key)) {
                         if !q.is_empty() {
@@ -423,6 +470,94 @@ mod tests {
         let mut s = Scheduler::scaled(limits(), f64::NAN);
         assert_eq!(s.pick(&[cand(2, Lane::Reply, 5, 0)], t0), Pick::Run(0));
         assert_wait(s.pick(&[cand(3, Lane::Reply, 5, 0)], t0 + ms(250)), ms(750));
+    }
+
+    #[test]
+    fn first_messages_of_new_dialogs_go_before_follow_ups() {
+        let t0 = Instant::now();
+        let mut s = Scheduler::new(limits());
+        // Dialogs 1..=3 have follow-ups waiting since before dialogs 4 and 5 opened (lower
+        // ids): the new dialogs still go first.
+        let mut cands: Vec<Candidate> = (1..=3).map(|d| cand(d, Lane::Group, -100, d)).collect();
+        cands.push(cand(10, Lane::NewDialog, -100, 4));
+        cands.push(cand(11, Lane::NewDialog, -100, 5));
+        cands.push(cand(12, Lane::Broadcast, 7, 0));
+        let order = drain(&mut s, cands, HashMap::new(), t0);
+        assert_eq!(order, vec![10, 11, 1, 2, 3, 12]);
+    }
+
+    #[test]
+    fn follow_ups_wait_while_a_new_dialog_opens_in_their_group() {
+        let t0 = Instant::now();
+        let mut s = Scheduler::new(limits());
+        let opening = cand(1, Lane::NewDialog, -100, 1);
+        let follow_up = cand(2, Lane::Group, -100, 2);
+        let elsewhere = cand(3, Lane::Group, -200, 3);
+        assert_eq!(s.pick(&[opening, follow_up], t0), Pick::Run(0));
+        // The topic is being created: its first copy becomes a head only when that ends,
+        // and must not find the follow-up ahead of it. Another group is not held up.
+        assert_eq!(s.pick(&[follow_up], t0), Pick::Idle);
+        assert_eq!(s.pick(&[follow_up, elsewhere], t0), Pick::Run(1));
+        s.finished(-100, Lane::NewDialog);
+        assert_eq!(s.pick(&[follow_up], t0), Pick::Run(0));
+    }
+
+    #[test]
+    fn answers_to_users_never_wait_behind_the_group() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut s = Scheduler::new(limits());
+        // The group's minute is used up and new dialogs queue for it...
+        for i in 0..20 {
+            let c = cand(i, Lane::NewDialog, -100, i);
+            assert_eq!(s.pick(&[c], t0), Pick::Run(0));
+        }
+        let waiting: Vec<Candidate> = (100..164)
+            .map(|i| cand(i, Lane::NewDialog, -100, i))
+            .collect();
+        // ...answers to 10 users still go at once, one pick after another...
+        for user in 1..=10 {
+            let mut cands = waiting.clone();
+            cands.push(cand(1000 + user, Lane::Reply, user, 0));
+            assert_eq!(
+                s.pick(&cands, t0 + ms(10)),
+                Pick::Run(cands.len() - 1),
+                "answer {user}"
+            );
+        }
+        // ...until the bot's own 30 per second are used (Telegram's limit, not the group's).
+        let mut cands = waiting.clone();
+        cands.push(cand(2000, Lane::Reply, 99, 0));
+        assert!(matches!(s.pick(&cands, t0 + ms(10)), Pick::Wait(_)));
+    }
+
+    #[test]
+    fn a_429_pauses_its_chat_and_the_bot_for_at_most_a_second() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut s = Scheduler::new(limits());
+        let g = cand(1, Lane::NewDialog, -100, 1);
+        let reply = cand(2, Lane::Reply, 5, 0);
+        // The group answered "retry after 40".
+        s.rate_limited(-100, Duration::from_secs(40), t0);
+        assert_wait(s.pick(&[g, reply], t0 + ms(500)), ms(500));
+        // After a second the answer goes; the group still waits for its 40 s.
+        assert_eq!(
+            s.pick(&[g, reply], t0 + Duration::from_secs(1)),
+            Pick::Run(1)
+        );
+        assert_wait(
+            s.pick(&[g], t0 + Duration::from_secs(2)),
+            Duration::from_secs(38),
+        );
+        assert_eq!(s.pick(&[g], t0 + Duration::from_secs(40)), Pick::Run(0));
+        // A short retry_after pauses the bot only that long; a later, shorter 429 never
+        // shortens a chat's pause.
+        let mut s = Scheduler::scaled(limits(), 10.0);
+        s.rate_limited(-100, Duration::from_secs(4), t0);
+        s.rate_limited(-100, ms(50), t0 + ms(10));
+        assert_eq!(s.pick(&[g, reply], t0 + ms(100)), Pick::Run(1));
+        assert_wait(s.pick(&[g], t0 + ms(200)), ms(3800));
     }
 
     #[test]

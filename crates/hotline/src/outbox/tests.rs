@@ -291,6 +291,50 @@ async fn retry_after_pauses_the_whole_bot() {
 }
 
 #[tokio::test]
+async fn a_group_429_does_not_hold_up_answers_to_users() {
+    let (store, _d) = temp_store().await;
+    let conn = store.ensure_connection("c").await.unwrap();
+    // The group answers "retry after 600" once: in a world ten times faster, 60 s. A user's
+    // answer enqueued meanwhile goes after at most the bot's (scaled) second, and the
+    // group's retry waits its whole minute.
+    let fake = Fake::new(|tag, attempt| {
+        if tag == "g" && attempt == 1 {
+            Err(TgError::RetryAfter(600))
+        } else {
+            Ok(json!(true))
+        }
+    });
+    let mut cfg = fast_config();
+    cfg.time_scale = 10.0;
+    store
+        .enqueue(conn, &intent(-100, Lane::NewDialog, 1, "g"), now_ms())
+        .await
+        .unwrap();
+    let w = start(&store, conn, fake.clone(), cfg);
+    wait_until("the 429", || fake.calls.lock().unwrap().len() == 1).await;
+    store
+        .enqueue(conn, &intent(5, Lane::Reply, 0, "answer"), now_ms())
+        .await
+        .unwrap();
+    wait_until("the answer", || {
+        fake.successes
+            .lock()
+            .unwrap()
+            .contains(&"answer".to_string())
+    })
+    .await;
+    w.stop().await;
+    // The group was not retried within its pause (the answer came first, well inside it).
+    assert_eq!(fake.order(), vec!["g", "answer"]);
+    let g = store.outbox_intent(IntentId(1)).await.unwrap().unwrap();
+    assert!(
+        g.next_attempt_at - g.created_at >= 59_000,
+        "the retry is due after the scaled retry_after ({} ms)",
+        g.next_attempt_at - g.created_at
+    );
+}
+
+#[tokio::test]
 async fn permanent_failure_is_recorded_and_the_queue_moves_on() {
     let (store, _d) = temp_store().await;
     let conn = store.ensure_connection("c").await.unwrap();

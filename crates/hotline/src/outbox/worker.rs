@@ -90,7 +90,8 @@ pub const DEAD_LETTER_PREFIX: &str = "⚠️ Dead letter";
 enum Outcome {
     Done,
     Retry,
-    Pause(u64),
+    /// A 429 with `retry_after` seconds from a call to this chat.
+    Pause(u64, i64),
     Failed,
     /// The outcome could not be recorded; the intent stays in flight until restart.
     Stuck,
@@ -157,14 +158,14 @@ impl Worker {
             }
         }
         let mut sched = Scheduler::scaled(self.config.limits, self.config.time_scale);
-        let mut tasks: JoinSet<Outcome> = JoinSet::new();
+        let mut tasks = Tasks::default();
         let (recordings, waiting) = mpsc::unbounded_channel();
         let recorder = tokio::spawn(record_loop(self.store.clone(), waiting).in_current_span());
         tracing::debug!(connection_id = conn, "outbox worker started");
 
         while !shutdown.is_shutdown() {
-            while let Some(res) = tasks.try_join_next() {
-                self.settle(res, &mut sched);
+            while let Some(res) = tasks.set.try_join_next_with_id() {
+                self.settle(res, &mut tasks, &mut sched);
             }
             let wake_at = match self.schedule(&mut sched, &mut tasks, &recordings).await {
                 Ok(w) => w,
@@ -184,19 +185,19 @@ impl Worker {
             tokio::select! {
                 _ = shutdown.recv() => break,
                 _ = notify.notified() => {}
-                Some(res) = tasks.join_next(), if !tasks.is_empty() => self.settle(res, &mut sched),
+                Some(res) = tasks.set.join_next_with_id(), if !tasks.set.is_empty() => self.settle(res, &mut tasks, &mut sched),
                 _ = sleep => {}
             }
         }
-        if !tasks.is_empty() {
+        if !tasks.set.is_empty() {
             tracing::info!(
                 connection_id = conn,
-                in_flight = tasks.len(),
+                in_flight = tasks.set.len(),
                 "outbox: waiting for in-flight calls"
             );
         }
-        while let Some(res) = tasks.join_next().await {
-            self.settle(res, &mut sched);
+        while let Some(res) = tasks.set.join_next_with_id().await {
+            self.settle(res, &mut tasks, &mut sched);
         }
         // Every execution has its outcome: the recorder ends with the last sender.
         drop(recordings);
@@ -206,16 +207,29 @@ impl Worker {
         tracing::debug!(connection_id = conn, "outbox worker stopped");
     }
 
-    fn settle(&self, res: Result<Outcome, tokio::task::JoinError>, sched: &mut Scheduler) {
-        match res {
-            Ok(Outcome::Pause(secs)) => {
+    fn settle(
+        &self,
+        res: Result<(tokio::task::Id, Outcome), tokio::task::JoinError>,
+        tasks: &mut Tasks,
+        sched: &mut Scheduler,
+    ) {
+        let id = match &res {
+            Ok((id, _)) => *id,
+            Err(e) => e.id(),
+        };
+        if let Some((chat, lane)) = tasks.running.remove(&id) {
+            sched.finished(chat, lane);
+        }
+        match res.map(|(_, outcome)| outcome) {
+            Ok(Outcome::Pause(secs, chat)) => {
                 tracing::warn!(
                     connection_id = self.connection.0,
                     secs,
-                    "outbox: 429, pausing the bot"
+                    chat,
+                    "outbox: 429, pausing the chat (and the bot for at most a second)"
                 );
                 crate::metrics::rate_limited(self.connection, secs);
-                sched.pause(Instant::now() + self.config.retry_after(secs));
+                sched.rate_limited(chat, self.config.retry_after(secs), Instant::now());
             }
             Ok(Outcome::Done | Outcome::Retry | Outcome::Failed | Outcome::Stuck) => {}
             Err(e) => {
@@ -229,7 +243,7 @@ impl Worker {
     async fn schedule(
         &self,
         sched: &mut Scheduler,
-        tasks: &mut JoinSet<Outcome>,
+        tasks: &mut Tasks,
         recordings: &Recordings,
     ) -> Result<Option<Instant>, StoreError> {
         let now = Instant::now();
@@ -240,7 +254,7 @@ impl Worker {
             earliest(&mut wake_at, until);
             return Ok(wake_at);
         }
-        if tasks.len() < self.config.max_in_flight {
+        if tasks.set.len() < self.config.max_in_flight {
             let exclude = sched.throttled_targets(now, 500);
             let heads = self
                 .store
@@ -260,7 +274,7 @@ impl Worker {
                     )
                 })
                 .collect();
-            while tasks.len() < self.config.max_in_flight {
+            while tasks.set.len() < self.config.max_in_flight {
                 let list: Vec<Candidate> = cands.iter().map(|(c, _)| *c).collect();
                 match sched.pick(&list, Instant::now()) {
                     Pick::Run(i) => {
@@ -298,7 +312,7 @@ impl Worker {
             earliest(&mut wake_at, t);
         }
         // With every slot busy, a finished call wakes the loop anyway: skip the query.
-        let idle_slots = tasks.len() < self.config.max_in_flight;
+        let idle_slots = tasks.set.len() < self.config.max_in_flight;
         let next_due = if idle_slots {
             self.store.outbox_next_due(self.connection, wall).await?
         } else {
@@ -315,7 +329,7 @@ impl Worker {
 
     fn spawn(
         &self,
-        tasks: &mut JoinSet<Outcome>,
+        tasks: &mut Tasks,
         recordings: &Recordings,
         mut intent: Intent,
         delay: Duration,
@@ -326,9 +340,10 @@ impl Worker {
         let registry = self.registry.clone();
         let config = self.config;
         let notice = self.dead_notice.clone();
-        // A child of the worker's span (the connection's, see `app::start`).
+        // A child of the worker's span (the connection's, see `runtime`).
         let span = tracing::info_span!("intent", intent = intent.id.0, chat = intent.target_chat);
-        tasks.spawn(
+        let chat_lane = (intent.target_chat, intent.lane);
+        let handle = tasks.set.spawn(
             async move {
                 if !delay.is_zero() {
                     tokio::time::sleep(delay).await;
@@ -337,7 +352,16 @@ impl Worker {
             }
             .instrument(span),
         );
+        tasks.running.insert(handle.id(), chat_lane);
     }
+}
+
+/// The running executions, and the chat and lane of each (the scheduler counts the new
+/// dialogs in flight per chat: see [`Scheduler::finished`]).
+#[derive(Default)]
+struct Tasks {
+    set: JoinSet<Outcome>,
+    running: std::collections::HashMap<tokio::task::Id, (i64, super::Lane)>,
 }
 
 fn earliest(slot: &mut Option<Instant>, t: Instant) {
@@ -392,9 +416,9 @@ async fn execute_one(
         Err(Failed {
             failure: Failure::RetryAfter(secs),
             message,
-        }) => reschedule(store, &intent, Duration::from_secs(secs), &message)
+        }) => reschedule(store, &intent, config.retry_after(secs), &message)
             .await
-            .map(|_| Outcome::Pause(secs)),
+            .map(|_| Outcome::Pause(secs, intent.target_chat)),
         Err(Failed {
             failure: failure @ (Failure::Transient | Failure::Store),
             message,
@@ -545,7 +569,7 @@ fn finish(intent: &Intent, outcome: Outcome) -> Outcome {
     match outcome {
         Outcome::Done => crate::metrics::outbox_finished(intent.connection, "done"),
         Outcome::Failed => crate::metrics::outbox_finished(intent.connection, "failed"),
-        Outcome::Retry | Outcome::Pause(_) => crate::metrics::outbox_retry(intent.connection),
+        Outcome::Retry | Outcome::Pause(..) => crate::metrics::outbox_retry(intent.connection),
         Outcome::Stuck => {}
     }
     outcome

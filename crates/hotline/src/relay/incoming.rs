@@ -18,22 +18,36 @@ pub const ALBUM_WAIT_MS: i64 = 800;
 /// copyMessages takes at most 100 ids.
 const MAX_BURST: usize = 100;
 
-/// A private message from a user.
+/// A private message from a user. While its dialog has no topic, the dialog's group work
+/// moves to [`Lane::NewDialog`], ahead of the follow-ups of dialogs the team already sees.
 pub(super) async fn user_message(
     ctx: &Context,
     tx: &mut Tx,
     msg: &Value,
 ) -> Result<(), StoreError> {
+    if let Some(dialog) = relay_user_message(ctx, tx, msg).await? {
+        tx.outbox_promote_new_dialog(ctx.connection, ctx.group_id, dialog)
+            .await?;
+    }
+    Ok(())
+}
+
+/// [`user_message`]'s work; returns the dialog when it has no topic yet.
+async fn relay_user_message(
+    ctx: &Context,
+    tx: &mut Tx,
+    msg: &Value,
+) -> Result<Option<i64>, StoreError> {
     let from = &msg["from"];
     let Some(user_id) = from["id"].as_i64() else {
-        return Ok(());
+        return Ok(None);
     };
     if from["is_bot"] == true {
-        return Ok(());
+        return Ok(None);
     }
     let params = ctx.params();
     if !params.admits(user_id) {
-        return Ok(());
+        return Ok(None);
     }
     let now = now_ms();
     let profile = ContactProfile {
@@ -48,11 +62,11 @@ pub(super) async fn user_message(
         .contact_wrote(ctx.connection, &profile, start.as_deref(), now)
         .await?;
     if contact.banned {
-        return Ok(());
+        return Ok(None);
     }
     let text = content::text(msg);
     if !params.restricted_keywords.is_off() && params.restricted_keywords.matches(text) {
-        return Ok(());
+        return Ok(None);
     }
     let existing = tx.dialog_for_contact(ctx.connection, contact.id).await?;
     let open = existing
@@ -60,7 +74,9 @@ pub(super) async fn user_message(
         .is_some_and(|d| d.activated && d.status != DialogStatus::Closed);
     if !params.private_keywords.is_off() && !open && !params.private_keywords.matches(text) {
         // The bot talks alone until the user asks for a human.
-        return ctx.remember_for_recap(tx, user_id, "user", msg, now).await;
+        ctx.remember_for_recap(tx, user_id, "user", msg, now)
+            .await?;
+        return Ok(None);
     }
     let initial = if params.leave_closed {
         DialogStatus::Closed
@@ -126,10 +142,11 @@ pub(super) async fn user_message(
         ctx.post_recap(tx, dialog.id, user_id).await?;
     }
     tx.touch_dialog(dialog.id, now).await?;
+    let topicless = dialog.thread_id.is_none().then_some(dialog.id);
 
     let kind = content::kind(msg);
     if kind == "service" {
-        return Ok(());
+        return Ok(topicless);
     }
     ctx.record(
         tx,
@@ -140,7 +157,7 @@ pub(super) async fn user_message(
     )
     .await?;
     let Some(id) = msg["message_id"].as_i64() else {
-        return Ok(());
+        return Ok(topicless);
     };
     let reply_to = match content::explicit_reply(msg) {
         Some(r) => tx
@@ -154,14 +171,15 @@ pub(super) async fn user_message(
             tx.record_media_item(ctx.connection, user_id, id, album, &item, now)
                 .await?;
         }
-        return album_part(ctx, tx, dialog.id, album, user_id, id, false).await;
+        album_part(ctx, tx, dialog.id, album, user_id, id, false).await?;
+        return Ok(topicless);
     }
     let forward = !content::copyable(&kind);
     if privacy::private_copy(ctx, tx, &params, msg, dialog.id, reply_to).await? {
-        return Ok(());
+        return Ok(topicless);
     }
     if !forward && reply_to.is_none() && join_burst(ctx, tx, dialog.id, id).await? {
-        return Ok(());
+        return Ok(topicless);
     }
     let copy = CopyIn {
         dialog: dialog.id,
@@ -179,7 +197,7 @@ pub(super) async fn user_message(
         intent = intent.with_sends(2 + u32::from(card));
     }
     ctx.enqueue(tx, intent, 0).await?;
-    Ok(())
+    Ok(topicless)
 }
 
 /// Adds a message to the dialog's last copy intent when it is still waiting and is a

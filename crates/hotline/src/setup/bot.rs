@@ -31,6 +31,8 @@ pub trait Runtime: Send + Sync {
     fn stop(&self, name: &str) -> BoxFuture<'_, ()>;
     /// The live context of a running connection.
     fn context(&self, name: &str) -> Option<Context>;
+    /// The instance that runs the connection's tasks, when one is known here.
+    fn owner(&self, name: &str) -> Option<String>;
 }
 
 /// A connection from the configuration file, shown read-only.
@@ -669,14 +671,18 @@ impl SetupBot {
         let Some(m) = self.managed(chat, name).await? else {
             return Ok(());
         };
-        let running = self.runtime.context(name).is_some();
+        let owner = self.runtime.owner(name);
         let mut text = format!(
-            "<b>{}</b>: {}\n",
+            "<b>{}</b>: {}\nOwner: {}\n",
             html(name),
-            match (m.paused, running) {
+            match (m.paused, &owner) {
                 (true, _) => "paused",
-                (false, true) => "running on this instance",
-                (false, false) => "not running",
+                (false, Some(_)) => "running",
+                (false, None) => "not running",
+            },
+            match &owner {
+                Some(instance) => format!("this instance, {}", html(instance)),
+                None => "none".into(),
             }
         );
         if let Some(id) = self.store.find_connection(name).await? {

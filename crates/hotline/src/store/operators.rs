@@ -36,8 +36,9 @@ fn from_row(r: &super::DbRow) -> Result<Operator, StoreError> {
 }
 
 store_methods! {
-    /// Stores (or refreshes) a team member's name and username.
-    pub async fn remember_operator(&self, connection: ConnectionId, user_id: i64, name: &str, username: Option<&str>, now: UnixMs) -> () => remember_operator;
+    /// Stores a team member's name and username when new or changed; false when they were
+    /// already stored so (nothing written: it runs for every message a member writes).
+    pub async fn remember_operator(&self, connection: ConnectionId, user_id: i64, name: &str, username: Option<&str>, now: UnixMs) -> bool => remember_operator;
     /// A team member by user id.
     pub async fn operator(&self, connection: ConnectionId, user_id: i64) -> Option<Operator> => operator;
     /// A team member by username (case-insensitive, with or without `@`).
@@ -60,7 +61,17 @@ async fn remember_operator(
     name: &str,
     username: Option<&str>,
     now: UnixMs,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
+    let username = username.map(|u| u.trim_start_matches('@').to_lowercase());
+    // A read first: the name rarely changes, and an upsert would write (and on PostgreSQL
+    // lock the row) in the deciding transaction of every operator message. `seen_at` is
+    // therefore when this name or username was first seen, which is what `/assign @name`
+    // needs to pick the latest holder of a username that changed hands.
+    if let Some(known) = operator(c, connection, user_id).await? {
+        if known.name == name && known.username == username {
+            return Ok(false);
+        }
+    }
     sqlx::query(
         "INSERT INTO operators (connection_id, user_id, name, username, seen_at) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (connection_id, user_id) DO UPDATE SET name = excluded.name, \
@@ -69,11 +80,11 @@ async fn remember_operator(
     .bind(connection.0)
     .bind(user_id)
     .bind(name)
-    .bind(username.map(|u| u.trim_start_matches('@').to_lowercase()))
+    .bind(username)
     .bind(now)
     .execute(&mut *c)
     .await?;
-    Ok(())
+    Ok(true)
 }
 
 async fn operator(
@@ -180,19 +191,51 @@ mod tests {
     async fn names_assignment_loads_and_reminders() {
         let (s, _d) = temp_store().await;
         let conn = s.ensure_connection("c").await.unwrap();
-        s.remember_operator(conn, 5, "Ann", Some("@AnnOps"), 1)
+        assert!(s
+            .remember_operator(conn, 5, "Ann", Some("@AnnOps"), 1)
             .await
-            .unwrap();
-        s.remember_operator(conn, 5, "Ann B", Some("AnnOps"), 2)
+            .unwrap());
+        // Unchanged: nothing written.
+        assert!(!s
+            .remember_operator(conn, 5, "Ann", Some("annops"), 2)
             .await
-            .unwrap();
+            .unwrap());
+        assert!(s
+            .remember_operator(conn, 5, "Ann B", Some("AnnOps"), 3)
+            .await
+            .unwrap());
+        assert!(s
+            .remember_operator(conn, 5, "Ann B", None, 4)
+            .await
+            .unwrap());
+        assert!(s
+            .remember_operator(conn, 5, "Ann B", Some("AnnOps"), 5)
+            .await
+            .unwrap());
+        // A username that changed hands goes to its latest holder.
+        assert!(s
+            .remember_operator(conn, 8, "Bea", Some("annops"), 6)
+            .await
+            .unwrap());
+        assert_eq!(
+            s.operator_by_username(conn, "annops")
+                .await
+                .unwrap()
+                .unwrap()
+                .user_id,
+            8
+        );
+        assert!(s
+            .remember_operator(conn, 8, "Bea", Some("bea"), 7)
+            .await
+            .unwrap());
         let ann = s
             .operator_by_username(conn, "@annops")
             .await
             .unwrap()
             .unwrap();
         assert_eq!((ann.user_id, ann.name.as_str()), (5, "Ann B"));
-        assert_eq!(s.operators(conn).await.unwrap().len(), 1);
+        assert_eq!(s.operators(conn).await.unwrap().len(), 2);
         assert!(s.operator(conn, 6).await.unwrap().is_none());
 
         let p = ContactProfile {

@@ -15,8 +15,10 @@ use super::{store_methods, store_writes, Conn, ConnectionId, Store, StoreError, 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct IntentId(pub i64);
 
-/// Priority lane; lower runs first when the bot-wide budget is short.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// Priority lane: the one with the lower [`Lane::priority`] runs first when a budget (the
+/// bot's, or a group's) is short. The stored numbers are not the priorities: `NewDialog`
+/// came later and took the next free number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[repr(i64)]
 pub enum Lane {
     /// Operator replies and other calls a user is waiting for.
@@ -25,16 +27,34 @@ pub enum Lane {
     Group = 1,
     /// Broadcasts and other bulk work.
     Broadcast = 2,
+    /// The group work of a dialog that has no topic yet (topic, card, recap, first copy):
+    /// a person who just wrote is not seen by anyone until it runs, so it goes before the
+    /// follow-ups of dialogs the team already sees.
+    NewDialog = 3,
 }
 
 impl Lane {
+    /// Every lane, in priority order.
+    pub const ALL: [Lane; 4] = [Lane::Reply, Lane::NewDialog, Lane::Group, Lane::Broadcast];
+
     /// Decodes the stored number.
     pub fn from_i64(v: i64) -> Option<Self> {
         match v {
             0 => Some(Self::Reply),
             1 => Some(Self::Group),
             2 => Some(Self::Broadcast),
+            3 => Some(Self::NewDialog),
             _ => None,
+        }
+    }
+
+    /// Rank in the scheduler: lower runs first.
+    pub fn priority(self) -> u8 {
+        match self {
+            Self::Reply => 0,
+            Self::NewDialog => 1,
+            Self::Group => 2,
+            Self::Broadcast => 3,
         }
     }
 }
@@ -243,7 +263,7 @@ fn due_heads_sql(excluded: usize) -> String {
         let marks: Vec<String> = (0..excluded).map(|i| format!("${}", i + 4)).collect();
         not_in = format!(" AND o.target_chat NOT IN ({})", marks.join(", "));
     }
-    let lanes: Vec<String> = [Lane::Reply, Lane::Group, Lane::Broadcast]
+    let lanes: Vec<String> = Lane::ALL
         .iter()
         .map(|lane| {
             format!(
@@ -283,6 +303,9 @@ store_methods! {
     pub async fn outbox_next_due(&self, connection: ConnectionId, now: UnixMs) -> Option<UnixMs> => outbox_next_due;
     /// The newest active intent of a queue, if it is still pending: (id, action).
     pub async fn outbox_pending_tail(&self, connection: ConnectionId, target_chat: i64, fairness_key: i64) -> Option<(IntentId, Value)> => outbox_pending_tail;
+    /// Moves the pending group-lane intents of a queue to `NewDialog` (a dialog that has no
+    /// topic yet); returns how many.
+    pub async fn outbox_promote_new_dialog(&self, connection: ConnectionId, target_chat: i64, fairness_key: i64) -> u64 => outbox_promote_new_dialog;
     /// Replaces the action of a still-pending intent; false if it was claimed meanwhile.
     pub async fn outbox_extend_pending(&self, id: IntentId, action: &Value) -> bool => outbox_extend_pending;
     /// Marks an intent delivered.
@@ -315,6 +338,26 @@ async fn enqueue(
     .fetch_one(&mut *c)
     .await?;
     Ok(IntentId(id))
+}
+
+async fn outbox_promote_new_dialog(
+    c: &mut Conn,
+    connection: ConnectionId,
+    target_chat: i64,
+    fairness_key: i64,
+) -> Result<u64, StoreError> {
+    Ok(sqlx::query(
+        "UPDATE outbox SET lane = $4 WHERE connection_id = $1 AND target_chat = $2 \
+         AND fairness_key = $3 AND state = 'pending' AND lane = $5",
+    )
+    .bind(connection.0)
+    .bind(target_chat)
+    .bind(fairness_key)
+    .bind(Lane::NewDialog as i64)
+    .bind(Lane::Group as i64)
+    .execute(&mut *c)
+    .await?
+    .rows_affected())
 }
 
 async fn outbox_intent(c: &mut Conn, id: IntentId) -> Result<Option<Intent>, StoreError> {
