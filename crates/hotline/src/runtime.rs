@@ -326,6 +326,8 @@ pub struct Runtime {
     changing: tokio::sync::Mutex<()>,
     /// Notified when an owner task ended on its own (see [`Runtime::task_ended`]).
     ended: Arc<Notify>,
+    /// This instance, as the setup bot's status names it.
+    instance: String,
 }
 
 impl Runtime {
@@ -342,7 +344,13 @@ impl Runtime {
             owned: Default::default(),
             changing: Default::default(),
             ended: Arc::new(Notify::new()),
+            instance: instance_name(),
         }
+    }
+
+    /// This instance as people name it: host name and process id.
+    pub fn instance(&self) -> &str {
+        &self.instance
     }
 
     /// The database the connections run on.
@@ -580,6 +588,17 @@ impl Runtime {
     }
 }
 
+/// `host (pid N)`: the host name from the kernel or `HOSTNAME`.
+fn instance_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown host".into());
+    format!("{host} (pid {})", std::process::id())
+}
+
 /// Spawns a connection's owner tasks under its trigger, in its span.
 struct Tasks<'a> {
     set: JoinSet<()>,
@@ -692,5 +711,9 @@ impl crate::setup::Runtime for Runtime {
 
     fn context(&self, name: &str) -> Option<Context> {
         self.connection(name).map(|c| c.ctx)
+    }
+
+    fn owner(&self, name: &str) -> Option<String> {
+        (Runtime::owner(self, name) == Owner::ThisInstance).then(|| self.instance.clone())
     }
 }

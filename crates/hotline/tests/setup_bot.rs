@@ -416,3 +416,103 @@ async fn a_connection_started_at_run_time_is_served_everywhere_until_removed() {
     assert_eq!(w.api_status(&key).await, 401);
     w.stop().await;
 }
+
+/// The card's buttons (issue 18): Status names the instance that runs the connection, its
+/// queue and last error; Pause stops the connection (no polling, the gateway and the API
+/// refuse it) and a user's message waits at Telegram; Resume runs it again and that message
+/// reaches the topic; New API key revokes the previous key; Remove stops it for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_resume_key_status_and_remove_buttons() {
+    let mut w = world().await;
+    let group = w.ctl.add_group("Shop team", true, Some(w.owner));
+    w.connect_to(group).await;
+    let user = w.ctl.add_user("Bruno", None, Some("bruno"), Some("en"))["id"]
+        .as_i64()
+        .unwrap();
+    w.ctl
+        .send(user, Place::Bot(w.shop), &json!({"text": "First question"}))
+        .unwrap();
+    w.topic_with(group, "First question").await;
+
+    // Status: running here, the queue, no error.
+    let n = w.chat(w.owner).len();
+    w.press("status:shop_help_bot").await;
+    let status = text_of(&w.answer(w.owner, n, "Owner:").await);
+    assert!(status.contains("shop_help_bot: running"), "{status}");
+    assert!(status.contains("Owner: this instance, "), "{status}");
+    assert!(
+        status.contains(&format!("(pid {})", std::process::id())),
+        "{status}"
+    );
+    assert!(
+        status.contains("Outbox: ") && status.contains(" in flight, 0 failed"),
+        "{status}"
+    );
+    assert!(status.contains("Updates waiting: "), "{status}");
+    assert!(status.contains("Last error: none"), "{status}");
+
+    // A key, then a new one: the first is revoked.
+    let key = |m: Value| text_of(&m).lines().last().unwrap().trim().to_string();
+    let n = w.chat(w.owner).len();
+    w.press("key:shop_help_bot").await;
+    let first = key(w.answer(w.owner, n, "The API key of shop_help_bot").await);
+    assert_eq!(w.api_status(&first).await, 200);
+    let n = w.chat(w.owner).len();
+    w.press("key:shop_help_bot").await;
+    let second = key(w.answer(w.owner, n, "The API key of shop_help_bot").await);
+    assert_ne!(first, second);
+    assert_eq!(w.api_status(&first).await, 401);
+    assert_eq!(w.api_status(&second).await, 200);
+
+    // Pause: stopped, and served nowhere.
+    let n = w.chat(w.owner).len();
+    w.press("pause:shop_help_bot").await;
+    w.answer(w.owner, n, "shop_help_bot is paused").await;
+    wait_until("the paused connection stops polling", || {
+        !w.ctl.is_polling(w.shop)
+    })
+    .await;
+    let polls = w.ctl.count_calls(w.shop, "getUpdates");
+    assert_eq!(w.api_status(&second).await, 401);
+    let refused = w.gateway_send(user, "Anyone?").await;
+    assert_eq!(refused["error_code"], 401, "{refused}");
+    let n = w.chat(w.owner).len();
+    w.press("status:shop_help_bot").await;
+    let status = text_of(&w.answer(w.owner, n, "Owner:").await);
+    assert!(status.contains("shop_help_bot: paused"), "{status}");
+    assert!(status.contains("Owner: none"), "{status}");
+    // A message written meanwhile waits at Telegram: nobody takes it.
+    w.ctl
+        .send(
+            user,
+            Place::Bot(w.shop),
+            &json!({"text": "Written while paused"}),
+        )
+        .unwrap();
+    assert_eq!(w.ctl.count_calls(w.shop, "getUpdates"), polls);
+    assert!(!w.ctl.is_polling(w.shop));
+
+    // Resume: it runs again, and the waiting message reaches the topic.
+    let n = w.chat(w.owner).len();
+    w.press("resume:shop_help_bot").await;
+    w.answer(w.owner, n, "shop_help_bot runs again").await;
+    w.topic_with(group, "Written while paused").await;
+    assert!(w.ctl.count_calls(w.shop, "getUpdates") > polls);
+    assert_eq!(w.api_status(&second).await, 200);
+
+    // Remove: stopped for good, gone from /list.
+    let n = w.chat(w.owner).len();
+    w.press("remove:shop_help_bot").await;
+    w.press("remove!:shop_help_bot").await;
+    w.answer(w.owner, n, "shop_help_bot is removed").await;
+    wait_until("the removed connection stops polling", || {
+        !w.ctl.is_polling(w.shop)
+    })
+    .await;
+    assert_eq!(w.api_status(&second).await, 401);
+    let n = w.chat(w.owner).len();
+    w.says(w.owner, "/list");
+    let list = text_of(&w.answer(w.owner, n, "No connections yet").await);
+    assert!(!list.contains("shop_help_bot"), "{list}");
+    w.stop().await;
+}

@@ -140,6 +140,8 @@ pub struct Bot {
     /// Ends waiting long polls when the connection stops (else a graceful stop waits for
     /// their timeout); set while the connection's owner tasks run.
     shutdown: Mutex<Option<Shutdown>>,
+    /// The connection's request counters and latencies.
+    metrics: crate::metrics::GatewayMetrics,
 }
 
 impl Bot {
@@ -225,6 +227,7 @@ impl Gateway {
             .settle(first_unprocessed.map_or(last, |id| id - 1));
         let journal = journal::Journal::start(store.clone(), s.ctx.connection, s.wake);
         let api_url = s.api_url.trim_end_matches('/').to_string();
+        let metrics = crate::metrics::GatewayMetrics::new(&s.ctx.name);
         let bot = Arc::new(Bot {
             method_base: format!("{api_url}/bot{}/", s.token.expose()),
             token: s.token,
@@ -241,6 +244,7 @@ impl Gateway {
             changed: watch::channel(0).0,
             saving: tokio::sync::Mutex::new(()),
             shutdown: Mutex::new(None),
+            metrics,
         });
         let mut bots = self.write();
         bots.retain(|b| b.ctx.connection != bot.ctx.connection);
@@ -348,14 +352,11 @@ pub async fn serve(gw: &Gateway, req: Request) -> Response {
         let span =
             tracing::info_span!("gateway", connection = %bot.ctx.name, method = loggable(&method));
         let started = std::time::Instant::now();
-        let name = bot.ctx.name.clone();
-        let response = api(bot, method.clone(), req).instrument(span.clone()).await;
-        crate::metrics::gateway_request(
-            &name,
-            &method,
-            response.status().as_u16(),
-            started.elapsed(),
-        );
+        let response = api(bot.clone(), method.clone(), req)
+            .instrument(span.clone())
+            .await;
+        bot.metrics
+            .request(&method, response.status().as_u16(), started.elapsed());
         span.in_scope(|| {
             tracing::debug!(
                 status = response.status().as_u16(),
@@ -400,7 +401,14 @@ async fn api(bot: Arc<Bot>, method: String, req: Request) -> Response {
     if !method.is_empty() && !LOCAL.contains(&lower.as_str()) {
         return forward::call(&bot, &method, req).await;
     }
-    // A local method, or the method named by a `method` parameter: the body is small.
+    // Boxed: this branch's future (a long poll, the handover) is the largest of the
+    // gateway's, and inline it would make every forwarded call's future as large.
+    Box::pin(local(bot, method, req)).await
+}
+
+/// A local method, or the method named by a `method` parameter.
+async fn local(bot: Arc<Bot>, method: String, req: Request) -> Response {
+    // The body is small.
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, SMALL_BODY).await {
         Ok(b) => b,
