@@ -440,8 +440,11 @@ impl SetupBot {
         let cfg = self.connection_config(&m)?;
         let bot = Client::new(&cfg.api_url, cfg.token.clone());
         // Read without confirming (no offset): the connection's own intake gets the rest.
+        // Every update type is asked for: `allowed_updates` is sticky, and asking for
+        // my_chat_member alone made Telegram drop what users wrote until the connection's
+        // first poll.
         let updates = match bot
-            .get_updates(None, 100, 0, Some(&["my_chat_member"][..]))
+            .get_updates(None, 100, 0, Some(crate::telegram::ALL_UPDATES))
             .await
         {
             Ok(u) => u,
