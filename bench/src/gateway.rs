@@ -168,10 +168,22 @@ fn free_port() -> u16 {
 }
 
 /// nginx as a plain keep-alive reverse proxy to the emulator; `None` when not installed.
+/// It runs in a process group of its own, killed whole when dropped: killing the master
+/// alone left its workers running.
 struct Nginx {
     child: Child,
     addr: SocketAddr,
     _dir: tempfile::TempDir,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .status();
+        }
+    }
 }
 
 fn nginx_binary() -> Option<PathBuf> {
@@ -211,6 +223,7 @@ async fn start_nginx(upstream: &str) -> Option<Nginx> {
         .arg(dir.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        .process_group(0)
         .kill_on_drop(true)
         .spawn()
         .ok()?;

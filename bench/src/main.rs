@@ -19,6 +19,10 @@ use serde_json::{json, Value};
 use tg_emulator::control::Place;
 use tg_emulator::Control;
 
+/// The hotline binary's allocator, so Hotline runs here as it does in production.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(about = "Hotline benchmarks")]
 struct Cli {

@@ -13,7 +13,6 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use crate::config::{Config, Mode};
-use crate::gateway::{BotSpec, Gateway};
 use crate::http;
 use crate::intake::webhook::{Intake, WebhookState};
 use crate::ready::Readiness;
@@ -228,7 +227,7 @@ async fn start_on(
     // Wake-ups from the other instances on the same PostgreSQL database.
     tasks.spawn(store.clone().listen(trigger.subscribe()));
     let leasing = crate::runtime::Leasing::for_store(&store, address.to_string());
-    let runtime = Arc::new(Runtime::new(store, tuning).with_leasing(leasing));
+    let runtime = Arc::new(Runtime::new(store, tuning, readiness.clone()).with_leasing(leasing));
     match start_connections(config, &runtime, readiness, trigger, tasks, routes).await {
         Ok((connections, tasks)) => Ok((connections, runtime, tasks)),
         Err(e) => Err((e, Some(runtime))),
@@ -258,7 +257,7 @@ async fn start_connections(
     }
     let mut intakes = Vec::new();
     for c in &connections {
-        runtime.add(c.clone());
+        runtime.add(c.clone()).await?;
         runtime.own(&c.ctx.name).await?;
         if let Mode::Webhook { secret, .. } = &c.mode {
             intakes.push(Intake {
@@ -275,34 +274,18 @@ async fn start_connections(
         store: store.clone(),
         intakes: Arc::new(intakes),
     };
-    let specs = config
-        .connections
-        .iter()
-        .zip(&connections)
-        .map(|(cfg, c)| BotSpec {
-            token: cfg.token.clone(),
-            api_url: cfg.api_url.clone(),
-            plain_http_webhooks: cfg.gateway_plain_http_webhooks,
-            ctx: c.ctx.clone(),
-            updates: c.updates.clone(),
-            wake: c.wake.clone(),
-        });
-    let gateway = Gateway::new(&store, specs.collect()).await?;
+    let gateway = runtime.gateway().clone();
     gateway.spawn(&mut tasks, trigger);
-    let ctxs: Vec<_> = connections.iter().map(|c| c.ctx.clone()).collect();
-    let api = crate::api::ApiState::new(store.clone(), ctxs);
+    // The gateway, the API and `/metrics` read the runtime's live set of connections.
     // The gateway layer also wraps the HTTP router's fallback (`/bot<token>/…`): merged
     // in as the second router, that fallback is the one the app keeps.
-    let metrics = crate::metrics::MetricsState::new(
-        store.clone(),
-        connections
-            .iter()
-            .map(|c| (c.ctx.connection, c.ctx.name.clone()))
-            .collect(),
-        readiness.clone(),
+    let router = http::harden(
+        crate::api::router(runtime.api().clone()).merge(http::router(
+            state,
+            gateway.clone(),
+            runtime.metrics().clone(),
+        )),
     );
-    let router =
-        http::harden(crate::api::router(api).merge(http::router(state, gateway.clone(), metrics)));
     let _ = routes.set(http::Routes { router, gateway });
     // Every owned connection passed its checks and its tasks run: ready.
     for c in &connections {

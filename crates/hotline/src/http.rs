@@ -46,8 +46,10 @@ pub fn probes(readiness: Readiness, app: Arc<OnceLock<Routes>>) -> Router {
             let app = app.get().cloned();
             async move {
                 match app {
+                    // Boxed: the gateway's future is large, and this one is moved (copied
+                    // whole) as axum boxes it; holding a pointer keeps that copy small.
                     Some(app) if gateway::is_gateway_path(req.uri().path()) => {
-                        panic::guard(true, gateway::serve(&app.gateway, req)).await
+                        Box::pin(panic::guard(true, gateway::serve(&app.gateway, req))).await
                     }
                     Some(app) => app
                         .router

@@ -3,8 +3,9 @@
 //! Two kinds of series:
 //! - **Counters and histograms** kept in memory by the code that does the work (updates
 //!   received and processed, Bot API calls, 429s, retries, webhook deliveries, gateway
-//!   requests). Updating one is an atomic add behind a label lookup: nothing touches the
-//!   database on the relay path.
+//!   requests). Updating one is an atomic add behind a label lookup (the gateway keeps its
+//!   series per connection and method, [`GatewayMetrics`]): nothing touches the database
+//!   on the relay path.
 //! - **Gauges read from the database at scrape time** (outbox depth and oldest age by lane,
 //!   dead letters, unprocessed updates, dialogs by status, broadcast progress), cached for
 //!   [`GAUGE_CACHE`] so a scraper polling hard costs a few queries per period at most.
@@ -386,22 +387,87 @@ pub fn webhook_delivery(c: ConnectionId, outcome: &str) {
         .inc();
 }
 
-/// A gateway request of connection `name` answered `status` after `elapsed`.
-pub fn gateway_request(name: &str, method: &str, status: u16, elapsed: Duration) {
-    let m = m();
-    let method = m.method(method);
-    let class = match status {
-        200..=299 => "2xx",
-        400..=499 => "4xx",
-        500..=599 => "5xx",
-        _ => "other",
-    };
-    m.gateway_requests
-        .with_label_values(&[name, method, class])
-        .inc();
-    m.gateway_latency
-        .with_label_values(&[name, method])
-        .observe(elapsed.as_secs_f64());
+/// Status classes of `hotline_gateway_requests_total`, in [`status_class`] order.
+const STATUS_CLASSES: [&str; 4] = ["2xx", "4xx", "5xx", "other"];
+
+fn status_class(status: u16) -> usize {
+    match status {
+        200..=299 => 0,
+        400..=499 => 1,
+        500..=599 => 2,
+        _ => 3,
+    }
+}
+
+/// The gateway's series of one connection, resolved once per method: a label lookup
+/// hashes the labels and takes the family's lock, twice per call, on the gateway's
+/// hottest path. Series still appear on first use, exactly as with the lookups.
+pub struct GatewayMetrics {
+    name: Arc<str>,
+    methods: RwLock<HashMap<String, Arc<MethodSeries>>>,
+    /// Every method past [`MAX_METHODS`] or not a Bot API name (never keyed by its name:
+    /// the map stays bounded whatever a bot sends).
+    other: std::sync::OnceLock<Arc<MethodSeries>>,
+}
+
+struct MethodSeries {
+    method: String,
+    requests: [std::sync::OnceLock<prometheus::IntCounter>; 4],
+    latency: prometheus::Histogram,
+}
+
+impl GatewayMetrics {
+    /// The series of connection `name` (one per connected bot).
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: Arc::from(name),
+            methods: RwLock::new(HashMap::new()),
+            other: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn series(&self, label: &str) -> Arc<MethodSeries> {
+        Arc::new(MethodSeries {
+            method: label.to_string(),
+            requests: Default::default(),
+            latency: m().gateway_latency.with_label_values(&[&*self.name, label]),
+        })
+    }
+
+    fn method(&self, method: &str) -> Arc<MethodSeries> {
+        if let Some(s) = self
+            .methods
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(method)
+        {
+            return s.clone();
+        }
+        let label = m().method(method);
+        if label != method {
+            return self.other.get_or_init(|| self.series("other")).clone();
+        }
+        let mut map = self.methods.write().unwrap_or_else(|e| e.into_inner());
+        map.entry(method.to_string())
+            .or_insert_with(|| self.series(label))
+            .clone()
+    }
+
+    /// A gateway request answered `status` after `elapsed`.
+    pub fn request(&self, method: &str, status: u16, elapsed: Duration) {
+        let s = self.method(method);
+        let class = status_class(status);
+        s.requests[class]
+            .get_or_init(|| {
+                m().gateway_requests.with_label_values(&[
+                    &*self.name,
+                    &s.method,
+                    STATUS_CLASSES[class],
+                ])
+            })
+            .inc();
+        s.latency.observe(elapsed.as_secs_f64());
+    }
 }
 
 fn lane_name(lane: i64) -> &'static str {
@@ -418,37 +484,66 @@ fn lane_name(lane: i64) -> &'static str {
 #[derive(Clone)]
 pub struct MetricsState {
     store: Store,
-    connections: Arc<Vec<(ConnectionId, String)>>,
-    cache: Arc<tokio::sync::Mutex<Option<Instant>>>,
+    connections: Arc<std::sync::RwLock<Vec<(ConnectionId, String)>>>,
+    /// Bumped when a connection comes or goes: the cached gauges are stale then.
+    changes: Arc<std::sync::atomic::AtomicU64>,
+    /// When the gauges were read, at which value of `changes`.
+    cache: Arc<tokio::sync::Mutex<Option<(Instant, u64)>>>,
     readiness: crate::ready::Readiness,
 }
 
 impl MetricsState {
-    /// Gauges for `connections` (store id, name) of `store`.
-    pub fn new(
-        store: Store,
-        connections: Vec<(ConnectionId, String)>,
-        readiness: crate::ready::Readiness,
-    ) -> Self {
-        for (id, name) in &connections {
-            name_connection(*id, name);
-        }
+    /// Gauges of `store`, for no connection yet.
+    pub fn new(store: Store, readiness: crate::ready::Readiness) -> Self {
         Self {
             store,
-            connections: Arc::new(connections),
+            connections: Default::default(),
+            changes: Default::default(),
             cache: Arc::new(tokio::sync::Mutex::new(None)),
             readiness,
         }
     }
 
-    /// Refreshes the database gauges unless they are fresher than [`GAUGE_CACHE`].
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Vec<(ConnectionId, String)>> {
+        self.connections.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Reports a connection's gauges from the next scrape on.
+    pub fn add(&self, id: ConnectionId, name: &str) {
+        name_connection(id, name);
+        let mut c = self.write();
+        c.retain(|(i, _)| *i != id);
+        c.push((id, name.to_string()));
+        self.stale();
+    }
+
+    /// Stops reporting a connection's gauges (they disappear at the next scrape).
+    pub fn remove(&self, id: ConnectionId) {
+        self.write().retain(|(i, _)| *i != id);
+        self.stale();
+    }
+
+    /// The next scrape reads the gauges again.
+    fn stale(&self) {
+        self.changes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Refreshes the database gauges unless they are fresher than [`GAUGE_CACHE`] and no
+    /// connection came or went since.
     async fn refresh(&self) {
         let mut at = self.cache.lock().await;
-        if at.is_some_and(|t| t.elapsed() < GAUGE_CACHE) {
+        let changes = self.changes.load(std::sync::atomic::Ordering::SeqCst);
+        if at.is_some_and(|(t, c)| t.elapsed() < GAUGE_CACHE && c == changes) {
             return;
         }
         let mut read = Vec::new();
-        for (id, name) in self.connections.iter() {
+        let connections = self
+            .connections
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for (id, name) in connections.iter() {
             match self.store.gauges(*id).await {
                 Ok(g) => read.push((name.as_str(), g)),
                 Err(e) => {
@@ -479,7 +574,7 @@ impl MetricsState {
         for (name, g) in read {
             set(m, name, &g, &age);
         }
-        *at = Some(Instant::now());
+        *at = Some((Instant::now(), changes));
     }
 }
 

@@ -82,6 +82,12 @@ impl Readiness {
         self.lock().insert(name.to_string(), Check::Passed);
     }
 
+    /// Connection `name` stopped for good (removed or paused): `/ready` no longer waits for
+    /// it.
+    pub fn connection_removed(&self, name: &str) {
+        self.lock().remove(name);
+    }
+
     /// A stop has begun: not ready from now on, whatever else holds.
     pub fn stopping(&self) {
         self.0.stopping.store(true, Ordering::SeqCst);

@@ -22,17 +22,20 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use crate::config::{apply_overrides, Config, ConnectionConfig, Mode};
+use crate::api::ApiState;
+use crate::config::{apply_overrides, Config, ConnectionConfig, Mode, Secret};
 use crate::domain::handover::Pauses;
 use crate::domain::history::History;
 use crate::domain::topics::{Icons, Topics};
 use crate::domain::BotIdentity;
 use crate::domain::Context;
 use crate::domain::Subscribers;
-use crate::gateway::UpdateSignal;
+use crate::gateway::{BotSpec, Gateway, UpdateSignal};
 use crate::intake;
+use crate::metrics::MetricsState;
 use crate::outbox::Registry;
 use crate::outbox::{OutboxConfig, Worker};
+use crate::ready::Readiness;
 use crate::relay::autoclose;
 use crate::shutdown::ShutdownTrigger;
 use crate::store::{now_ms, Store, StoreError};
@@ -77,6 +80,16 @@ pub struct Connection {
     pub mode: Mode,
     /// Tells the gateway that updates were stored.
     pub updates: UpdateSignal,
+    /// How the gateway serves the connection's bot (its token, upstream, webhook rule).
+    gateway: GatewayAccess,
+}
+
+/// What the gateway needs beyond the context to serve a connection's bot.
+#[derive(Clone)]
+struct GatewayAccess {
+    token: Secret,
+    api_url: String,
+    plain_http_webhooks: bool,
 }
 
 fn fail(cfg: &ConnectionConfig, message: impl Into<String>) -> StartError {
@@ -124,6 +137,45 @@ fn dead_letter_notice(ctx: &Context) -> crate::outbox::DeadLetterNotice {
     })
 }
 
+/// Checks that the bot can work in `group`: reachable, a forum, and the bot an
+/// administrator that may manage topics (the primary and every overflow group alike).
+async fn check_group(
+    tg: &Client,
+    cfg: &ConnectionConfig,
+    bot: i64,
+    group: i64,
+) -> Result<(), StartError> {
+    let chat = tg.get_chat(group).await.map_err(|e| {
+        explain(
+            cfg,
+            &format!(
+                "the group {group} is not reachable (add the bot to the group, check group_id \
+                 and overflow_groups)"
+            ),
+            e,
+        )
+    })?;
+    if !chat.is_forum {
+        return Err(fail(
+            cfg,
+            format!("the group {group} is not a forum: enable Topics in the group settings"),
+        ));
+    }
+    let member = tg
+        .get_chat_member(group, bot)
+        .await
+        .map_err(|e| explain(cfg, "getChatMember failed", e))?;
+    if !member.is_admin() || !(member.can_manage_topics || member.status == "creator") {
+        return Err(fail(
+            cfg,
+            format!(
+                "the bot must be an administrator of the group {group} with the right to manage topics"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks a connection against Telegram and prepares its runtime.
 pub async fn prepare(
     cfg: &ConnectionConfig,
@@ -138,34 +190,9 @@ pub async fn prepare(
         ),
         e => explain(cfg, "getMe failed", e),
     })?;
-    let chat = tg.get_chat(cfg.group_id).await.map_err(|e| {
-        explain(
-            cfg,
-            &format!(
-                "the group {} is not reachable (add the bot to the group, check group_id)",
-                cfg.group_id
-            ),
-            e,
-        )
-    })?;
-    if !chat.is_forum {
-        return Err(fail(
-            cfg,
-            format!(
-                "the group {} is not a forum: enable Topics in the group settings",
-                cfg.group_id
-            ),
-        ));
-    }
-    let member = tg
-        .get_chat_member(cfg.group_id, me.id)
-        .await
-        .map_err(|e| explain(cfg, "getChatMember failed", e))?;
-    if !member.is_admin() || !(member.can_manage_topics || member.status == "creator") {
-        return Err(fail(
-            cfg,
-            "the bot must be an administrator of the group with the right to manage topics",
-        ));
+    let groups = std::iter::once(cfg.group_id).chain(cfg.overflow_groups.iter().copied());
+    for group in groups {
+        check_group(&tg, cfg, me.id, group).await?;
     }
     let connection = store.ensure_connection(&cfg.name).await?;
     crate::metrics::name_connection(connection, &cfg.name);
@@ -174,9 +201,11 @@ pub async fn prepare(
         tracing::warn!(connection = %cfg.name, error = %e, "a stored parameter is invalid and was ignored");
     }
     let commands = crate::commands::menu(crate::commands::Who::Operator);
-    let group_scope = json!({"scope": {"type": "chat", "chat_id": cfg.group_id}});
-    if let Err(e) = tg.set_my_commands(&commands, group_scope).await {
-        tracing::warn!(connection = %cfg.name, error = %e, "could not register the group's command menu");
+    for group in std::iter::once(cfg.group_id).chain(cfg.overflow_groups.iter().copied()) {
+        let group_scope = json!({"scope": {"type": "chat", "chat_id": group}});
+        if let Err(e) = tg.set_my_commands(&commands, group_scope).await {
+            tracing::warn!(connection = %cfg.name, error = %e, "could not register the group's command menu");
+        }
     }
     let admins = crate::commands::menu(crate::commands::Who::Admin);
     let mut admin_scopes =
@@ -206,6 +235,7 @@ pub async fn prepare(
         connection,
         name: cfg.name.clone(),
         group_id: cfg.group_id,
+        overflow_groups: cfg.overflow_groups.clone().into(),
         bot: BotIdentity {
             id: me.id,
             username: me.username.clone().unwrap_or_default(),
@@ -239,6 +269,11 @@ pub async fn prepare(
         wake: store.updates_notify(connection),
         mode: cfg.mode.clone(),
         updates: UpdateSignal::new(),
+        gateway: GatewayAccess {
+            token: cfg.token.clone(),
+            api_url: cfg.api_url.clone(),
+            plain_http_webhooks: cfg.gateway_plain_http_webhooks,
+        },
     })
 }
 
@@ -326,6 +361,12 @@ pub struct Runtime {
     store: Store,
     tuning: Tuning,
     leasing: Leasing,
+    /// Who serve the known connections over HTTP: the gateway (by bot token), the REST
+    /// API (by key), `/metrics` and `/ready`; kept in step by `add` and `remove`.
+    gateway: Gateway,
+    api: ApiState,
+    metrics: MetricsState,
+    readiness: Readiness,
     /// Known connections by name: their in-memory state.
     known: RwLock<BTreeMap<String, Connection>>,
     /// The connections whose owner tasks run here.
@@ -334,19 +375,26 @@ pub struct Runtime {
     changing: tokio::sync::Mutex<()>,
     /// Notified when an owner task ended on its own (see [`Runtime::task_ended`]).
     ended: Arc<Notify>,
+    /// This instance, as the setup bot's status names it.
+    instance: String,
 }
 
 impl Runtime {
-    /// No connection yet.
-    pub fn new(store: Store, tuning: Tuning) -> Self {
+    /// No connection yet; `readiness` is what `/ready` reports.
+    pub fn new(store: Store, tuning: Tuning, readiness: Readiness) -> Self {
         Self {
             leasing: Leasing::for_store(&store, String::new()),
+            gateway: Gateway::new(&store),
+            api: ApiState::new(store.clone()),
+            metrics: MetricsState::new(store.clone(), readiness.clone()),
+            readiness,
             store,
             tuning,
             known: Default::default(),
             owned: Default::default(),
             changing: Default::default(),
             ended: Arc::new(Notify::new()),
+            instance: instance_name(),
         }
     }
 
@@ -357,9 +405,29 @@ impl Runtime {
         self
     }
 
+    /// This instance as people name it: host name and process id.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
     /// The database the connections run on.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The gateway, serving the known connections' bots.
+    pub fn gateway(&self) -> &Gateway {
+        &self.gateway
+    }
+
+    /// The REST API's state, serving the known connections.
+    pub fn api(&self) -> &ApiState {
+        &self.api
+    }
+
+    /// `/metrics`' state, reporting the known connections.
+    pub fn metrics(&self) -> &MetricsState {
+        &self.metrics
     }
 
     /// Who runs connection `name`'s owner tasks.
@@ -399,10 +467,24 @@ impl Runtime {
         self.read().values().cloned().collect()
     }
 
-    /// Makes a prepared connection known (its context reachable); its owner tasks start
-    /// with [`Runtime::own`]. Replaces a known connection of the same name.
-    pub fn add(&self, c: Connection) {
+    /// Makes a prepared connection known: its context is reachable, the gateway serves
+    /// its bot, the REST API its keys, `/metrics` its gauges. Its owner tasks start with
+    /// [`Runtime::own`]. Replaces a known connection of the same name.
+    pub async fn add(&self, c: Connection) -> Result<(), StartError> {
+        self.gateway
+            .add(BotSpec {
+                token: c.gateway.token.clone(),
+                api_url: c.gateway.api_url.clone(),
+                plain_http_webhooks: c.gateway.plain_http_webhooks,
+                ctx: c.ctx.clone(),
+                updates: c.updates.clone(),
+                wake: c.wake.clone(),
+            })
+            .await?;
+        self.api.add(c.ctx.clone());
+        self.metrics.add(c.ctx.connection, &c.ctx.name);
         self.write().insert(c.ctx.name.clone(), c);
+        Ok(())
     }
 
     /// Forgets a connection, stopping its owner tasks first.
@@ -413,7 +495,12 @@ impl Runtime {
 
     async fn remove_now(&self, name: &str) {
         self.disown_now(name).await;
-        self.write().remove(name);
+        if let Some(c) = self.write().remove(name) {
+            self.gateway.remove(c.ctx.connection);
+            self.api.remove(c.ctx.connection);
+            self.metrics.remove(c.ctx.connection);
+            self.readiness.connection_removed(name);
+        }
     }
 
     /// Starts a known connection's owner tasks: the update processor, the outbox worker,
@@ -462,6 +549,7 @@ impl Runtime {
             tuning: self.tuning,
             ended: self.ended.clone(),
             holding: holding.clone(),
+            gateway: self.gateway.clone(),
         };
         let standby = report.clone();
         tasks.spawn(crate::lease::hold(
@@ -510,7 +598,8 @@ impl Runtime {
     }
 
     /// Checks `cfg` as `hotline run` does, then adds and owns it (replacing a running
-    /// connection of the same name): the one way a connection starts, whatever its origin.
+    /// connection of the same name) and reports it ready: how the setup bot starts a
+    /// connection (at start-up `app` checks every file connection before it starts any).
     pub async fn start(
         &self,
         cfg: &ConnectionConfig,
@@ -519,16 +608,21 @@ impl Runtime {
         let _changing = self.changing.lock().await;
         self.remove_now(&cfg.name).await;
         let c = prepare(cfg, &self.store, shared_group).await?;
-        self.add(c);
-        if let Err(e) = self.own_now(&cfg.name).await {
-            self.write().remove(&cfg.name);
+        let started = match self.add(c).await {
+            Ok(()) => self.own_now(&cfg.name).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = started {
+            self.remove_now(&cfg.name).await;
             return Err(e);
         }
+        self.readiness.connection_passed(&cfg.name);
         tracing::info!(connection = %cfg.name, "connection started");
         Ok(())
     }
 
-    /// Stops and forgets a connection: the one way a connection stops.
+    /// Stops and forgets a connection: the gateway, the REST API, `/metrics` and `/ready`
+    /// forget it too.
     pub async fn stop(&self, name: &str) {
         self.remove(name).await;
     }
@@ -582,6 +676,8 @@ struct OwnerTasks {
     tuning: Tuning,
     ended: Arc<Notify>,
     holding: Arc<AtomicBool>,
+    /// Serves the gateway's webhook pushes to the parallel bot (owner-only).
+    gateway: Gateway,
 }
 
 impl OwnerTasks {
@@ -602,6 +698,12 @@ impl OwnerTasks {
         let started = start_intake(&self.c, &self.store, &mut tasks).await;
         if started.is_ok() {
             spawn_core(&self.c, &self.store, self.tuning, &mut tasks);
+            if let Some(push) = self
+                .gateway
+                .serve(self.c.ctx.connection, tasks.trigger.subscribe())
+            {
+                tasks.spawn(push);
+            }
             self.holding.store(true, Ordering::SeqCst);
         }
         report.send(started);
@@ -761,4 +863,18 @@ impl crate::setup::Runtime for Runtime {
     fn context(&self, name: &str) -> Option<Context> {
         self.connection(name).map(|c| c.ctx)
     }
+
+    fn owner(&self, name: &str) -> Option<String> {
+        (Runtime::owner(self, name) == Owner::ThisInstance).then(|| self.instance.clone())
+    }
+}
+/// `host (pid N)`: the host name from the kernel or `HOSTNAME`.
+fn instance_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown host".into());
+    format!("{host} (pid {})", std::process::id())
 }

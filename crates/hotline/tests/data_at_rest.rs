@@ -1,5 +1,9 @@
 //! Data at rest is private to the server's user: the data directory is 0700, the SQLite
 //! database and its -wal/-shm files 0600, whether Hotline creates them or finds them open.
+//!
+//! SQLite only, whatever `HOTLINE_TEST_DATABASE` says: on PostgreSQL Hotline keeps no files;
+//! the data lives in the server's data directory, whose permissions the server sets and
+//! enforces (it refuses to start on a group- or world-readable one).
 #![cfg(unix)]
 
 use std::os::unix::fs::PermissionsExt;

@@ -229,7 +229,10 @@ fn every_documented_command_line_runs() {
 
     let world = World::start("7000077:docs-test-token");
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("hotline.toml"), world.config("")).unwrap();
+    // SQLite whatever the suite's database: the documented command lines include `hotline
+    // backup --to hotline-backup.db` and `restore`, which copy a SQLite file and refuse a
+    // PostgreSQL database by design (pg_dump/pg_restore do that; tests/backup.rs covers it).
+    std::fs::write(dir.path().join("hotline.toml"), world.config_sqlite("")).unwrap();
     for (place, args) in &commands {
         let started = Instant::now();
         let mut cmd = cli_support::hotline();

@@ -140,3 +140,66 @@ async fn close_message_rating_and_reopen_message() {
     .await;
     t.assert_conformant();
 }
+
+/// A plain member operator cannot post in a closed topic (Telegram answers TOPIC_CLOSED):
+/// `/new` in General reopens the dialog and answers with a link to its topic, where the
+/// member can write again and the user gets the answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_operator_reopens_a_closed_dialog_with_new_and_a_link() {
+    let t = spawn_app_with("").await;
+    let max = t.person("Max");
+    t.ctl.add_member(t.group, max).expect("Max joins the team");
+    let ann = t.person("Ann");
+    t.user_says(ann, "Where is my parcel?");
+    let thread = t.wait_topic("Ann").await;
+    t.operator_says(thread, "/close");
+    t.wait_until("the topic is closed", || {
+        t.topic_info(thread)["is_closed"] == true
+    })
+    .await;
+
+    let refused = t.ctl.send(
+        max,
+        Place::Group(t.group, Some(thread)),
+        &serde_json::json!({"text": "One more thing"}),
+    );
+    let why = format!(
+        "{:?}",
+        refused.expect_err("a member cannot post in a closed topic")
+    );
+    assert!(why.contains("TOPIC_CLOSED"), "{why}");
+
+    t.ctl
+        .send(
+            max,
+            Place::Group(t.group, None),
+            &serde_json::json!({"text": "/new @ann"}),
+        )
+        .expect("Max writes in General");
+    let internal = (-t.group).to_string();
+    let link = format!(
+        "https://t.me/c/{}/{thread}",
+        internal.strip_prefix("100").unwrap_or(&internal)
+    );
+    t.wait_until("/new answers with the topic's link", || {
+        t.topic(None).iter().any(|m| {
+            text_of(m).contains("Dialog with Ann is open")
+                && m["entities"]
+                    .as_array()
+                    .is_some_and(|es| es.iter().any(|e| e["url"] == link.as_str()))
+        })
+    })
+    .await;
+    t.wait_until("the topic is open again", || {
+        t.topic_info(thread)["is_closed"] == false
+    })
+    .await;
+    t.ctl
+        .send(
+            max,
+            Place::Group(t.group, Some(thread)),
+            &serde_json::json!({"text": "Your parcel left today."}),
+        )
+        .expect("Max posts in the reopened topic");
+    t.wait_in_user_chat(ann, "Your parcel left today.").await;
+}

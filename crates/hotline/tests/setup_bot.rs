@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{test_tuning, text_of, wait_until};
+use common::{bot_call, test_tuning, text_of, wait_until};
 use hotline::app::{self, Running};
 use hotline::config::Config;
 use hotline::store::testdb::TestDatabase;
@@ -151,6 +151,53 @@ impl World {
                 .any(|m| m.to_string().contains("SECRET"))
         })
         .await;
+    }
+
+    /// The thread of the group's topic that shows `text`, once one does.
+    async fn topic_with(&self, group: i64, text: &str) -> i64 {
+        let find = || {
+            self.ctl.topics(group).iter().find_map(|t| {
+                let thread = t["message_thread_id"].as_i64()?;
+                self.ctl
+                    .topic_transcript(group, Some(thread))
+                    .iter()
+                    .any(|m| text_of(m).contains(text))
+                    .then_some(thread)
+            })
+        };
+        wait_until(&format!("a topic shows {text:?}"), || find().is_some()).await;
+        find().unwrap()
+    }
+
+    /// `http://<Hotline's address>`.
+    fn hotline(&self) -> String {
+        format!("http://{}", self.app.as_ref().unwrap().addr)
+    }
+
+    /// The gateway's sendMessage as the connection's parallel bot calls it.
+    async fn gateway_send(&self, chat: i64, text: &str) -> Value {
+        let url = format!("{}/bot{SHOP_TOKEN}/sendMessage", self.hotline());
+        bot_call(&url, &json!({"chat_id": chat, "text": text})).await
+    }
+
+    /// The status of `GET /api/v1/dialogs` with `key`.
+    async fn api_status(&self, key: &str) -> u16 {
+        reqwest::Client::new()
+            .get(format!("{}/api/v1/dialogs", self.hotline()))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("the API answers")
+            .status()
+            .as_u16()
+    }
+
+    /// `/connect`, the token, the bot added to `group`: the connection runs.
+    async fn connect_to(&self, group: i64) {
+        self.connect().await;
+        let n = self.chat(self.owner).len();
+        self.ctl.add_admin_bot(group, self.shop).unwrap();
+        self.answer(self.owner, n, "shop_help_bot is running").await;
     }
 
     async fn stop(&mut self) {
@@ -306,5 +353,166 @@ async fn bad_input_gets_a_clear_answer() {
     let n = w.chat(w.owner).len();
     w.ctl.add_admin_bot(forum, w.shop).unwrap();
     w.answer(w.owner, n, "shop_help_bot is running").await;
+    w.stop().await;
+}
+
+/// A connection started by the setup bot is served at once by the gateway (its bot's
+/// sendMessage is mirrored into the user's topic), the REST API (a key of the setup bot
+/// works) and `/metrics`; after "remove" the gateway answers as Telegram does for an
+/// unknown token and the key is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_started_at_run_time_is_served_everywhere_until_removed() {
+    let mut w = world().await;
+    let group = w.ctl.add_group("Shop team", true, Some(w.owner));
+    w.connect_to(group).await;
+
+    let user = w.ctl.add_user("Bruno", None, Some("bruno"), Some("en"))["id"]
+        .as_i64()
+        .unwrap();
+    w.ctl
+        .send(
+            user,
+            Place::Bot(w.shop),
+            &json!({"text": "Where is my order?"}),
+        )
+        .unwrap();
+    let thread = w.topic_with(group, "Where is my order?").await;
+
+    // The parallel bot, through the gateway with the connection's token.
+    let sent = w.gateway_send(user, "Your parcel left the warehouse").await;
+    assert_eq!(sent["ok"], true, "{sent}");
+    let mirrored = w
+        .topic_with(group, "🤖 Your parcel left the warehouse")
+        .await;
+    assert_eq!(mirrored, thread);
+
+    // An API key from the setup bot works at once.
+    let n = w.chat(w.owner).len();
+    w.press("key:shop_help_bot").await;
+    let answer = w.answer(w.owner, n, "The API key of shop_help_bot").await;
+    let key = text_of(&answer).lines().last().unwrap().trim().to_string();
+    assert!(key.starts_with("hl_"), "{answer}");
+    assert_eq!(w.api_status(&key).await, 200);
+
+    // `/metrics` reports its gauges.
+    let metrics = reqwest::get(format!("{}/metrics", w.hotline()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("hotline_dialogs{connection=\"shop_help_bot\",status=\"new\"}"),
+        "{metrics}"
+    );
+
+    // Removed: neither the gateway nor the API serves it any more.
+    let n = w.chat(w.owner).len();
+    w.press("remove:shop_help_bot").await;
+    w.press("remove!:shop_help_bot").await;
+    w.answer(w.owner, n, "shop_help_bot is removed").await;
+    let refused = w.gateway_send(user, "Still there?").await;
+    assert_eq!(refused["error_code"], 401, "{refused}");
+    assert_eq!(w.api_status(&key).await, 401);
+    w.stop().await;
+}
+
+/// The card's buttons (issue 18): Status names the instance that runs the connection, its
+/// queue and last error; Pause stops the connection (no polling, the gateway and the API
+/// refuse it) and a user's message waits at Telegram; Resume runs it again and that message
+/// reaches the topic; New API key revokes the previous key; Remove stops it for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_resume_key_status_and_remove_buttons() {
+    let mut w = world().await;
+    let group = w.ctl.add_group("Shop team", true, Some(w.owner));
+    w.connect_to(group).await;
+    let user = w.ctl.add_user("Bruno", None, Some("bruno"), Some("en"))["id"]
+        .as_i64()
+        .unwrap();
+    w.ctl
+        .send(user, Place::Bot(w.shop), &json!({"text": "First question"}))
+        .unwrap();
+    w.topic_with(group, "First question").await;
+
+    // Status: running here, the queue, no error.
+    let n = w.chat(w.owner).len();
+    w.press("status:shop_help_bot").await;
+    let status = text_of(&w.answer(w.owner, n, "Owner:").await);
+    assert!(status.contains("shop_help_bot: running"), "{status}");
+    assert!(status.contains("Owner: this instance, "), "{status}");
+    assert!(
+        status.contains(&format!("(pid {})", std::process::id())),
+        "{status}"
+    );
+    assert!(
+        status.contains("Outbox: ") && status.contains(" in flight, 0 failed"),
+        "{status}"
+    );
+    assert!(status.contains("Updates waiting: "), "{status}");
+    assert!(status.contains("Last error: none"), "{status}");
+
+    // A key, then a new one: the first is revoked.
+    let key = |m: Value| text_of(&m).lines().last().unwrap().trim().to_string();
+    let n = w.chat(w.owner).len();
+    w.press("key:shop_help_bot").await;
+    let first = key(w.answer(w.owner, n, "The API key of shop_help_bot").await);
+    assert_eq!(w.api_status(&first).await, 200);
+    let n = w.chat(w.owner).len();
+    w.press("key:shop_help_bot").await;
+    let second = key(w.answer(w.owner, n, "The API key of shop_help_bot").await);
+    assert_ne!(first, second);
+    assert_eq!(w.api_status(&first).await, 401);
+    assert_eq!(w.api_status(&second).await, 200);
+
+    // Pause: stopped, and served nowhere.
+    let n = w.chat(w.owner).len();
+    w.press("pause:shop_help_bot").await;
+    w.answer(w.owner, n, "shop_help_bot is paused").await;
+    wait_until("the paused connection stops polling", || {
+        !w.ctl.is_polling(w.shop)
+    })
+    .await;
+    let polls = w.ctl.count_calls(w.shop, "getUpdates");
+    assert_eq!(w.api_status(&second).await, 401);
+    let refused = w.gateway_send(user, "Anyone?").await;
+    assert_eq!(refused["error_code"], 401, "{refused}");
+    let n = w.chat(w.owner).len();
+    w.press("status:shop_help_bot").await;
+    let status = text_of(&w.answer(w.owner, n, "Owner:").await);
+    assert!(status.contains("shop_help_bot: paused"), "{status}");
+    assert!(status.contains("Owner: none"), "{status}");
+    // A message written meanwhile waits at Telegram: nobody takes it.
+    w.ctl
+        .send(
+            user,
+            Place::Bot(w.shop),
+            &json!({"text": "Written while paused"}),
+        )
+        .unwrap();
+    assert_eq!(w.ctl.count_calls(w.shop, "getUpdates"), polls);
+    assert!(!w.ctl.is_polling(w.shop));
+
+    // Resume: it runs again, and the waiting message reaches the topic.
+    let n = w.chat(w.owner).len();
+    w.press("resume:shop_help_bot").await;
+    w.answer(w.owner, n, "shop_help_bot runs again").await;
+    w.topic_with(group, "Written while paused").await;
+    assert!(w.ctl.count_calls(w.shop, "getUpdates") > polls);
+    assert_eq!(w.api_status(&second).await, 200);
+
+    // Remove: stopped for good, gone from /list.
+    let n = w.chat(w.owner).len();
+    w.press("remove:shop_help_bot").await;
+    w.press("remove!:shop_help_bot").await;
+    w.answer(w.owner, n, "shop_help_bot is removed").await;
+    wait_until("the removed connection stops polling", || {
+        !w.ctl.is_polling(w.shop)
+    })
+    .await;
+    assert_eq!(w.api_status(&second).await, 401);
+    let n = w.chat(w.owner).len();
+    w.says(w.owner, "/list");
+    let list = text_of(&w.answer(w.owner, n, "No connections yet").await);
+    assert!(!list.contains("shop_help_bot"), "{list}");
     w.stop().await;
 }

@@ -109,8 +109,7 @@ impl FromRequestParts<ApiState> for Auth {
         };
         let ctx = state
             .ctx(ConnectionId(k.connection_id))
-            .ok_or_else(|| ApiError::unauthorized("the key's connection is not running"))?
-            .clone();
+            .ok_or_else(|| ApiError::unauthorized("the key's connection is not running"))?;
         let span = tracing::Span::current();
         span.record("connection", ctx.name.as_str());
         span.record("key_id", k.id);

@@ -58,26 +58,48 @@ pub const DEFAULT_PAGE: u32 = 50;
 /// See [`DEFAULT_PAGE`].
 pub const MAX_PAGE: u32 = 200;
 
-/// What every handler needs: the store and the started connections.
+/// What every handler needs: the store and the running connections, which come and go
+/// at run time (the setup bot): a key of a connection that is not running is refused.
 #[derive(Clone)]
 pub struct ApiState {
     /// The database.
     pub store: Store,
-    ctxs: Arc<Vec<Context>>,
+    ctxs: Arc<std::sync::RwLock<Vec<Context>>>,
 }
 
 impl ApiState {
-    /// State over the started connections' ctxs.
-    pub fn new(store: Store, ctxs: Vec<Context>) -> Self {
+    /// State with no connection yet.
+    pub fn new(store: Store) -> Self {
         Self {
             store,
-            ctxs: Arc::new(ctxs),
+            ctxs: Default::default(),
         }
     }
 
-    /// The decision context of a connection, if it is started.
-    pub fn ctx(&self, connection: ConnectionId) -> Option<&Context> {
-        self.ctxs.iter().find(|r| r.connection == connection)
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Vec<Context>> {
+        self.ctxs.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Serves a connection from now on (replacing its previous context).
+    pub fn add(&self, ctx: Context) {
+        let mut ctxs = self.write();
+        ctxs.retain(|c| c.connection != ctx.connection);
+        ctxs.push(ctx);
+    }
+
+    /// Stops serving a connection: its keys are refused from now on.
+    pub fn remove(&self, connection: ConnectionId) {
+        self.write().retain(|c| c.connection != connection);
+    }
+
+    /// The decision context of a connection, if it is running.
+    pub fn ctx(&self, connection: ConnectionId) -> Option<Context> {
+        self.ctxs
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|r| r.connection == connection)
+            .cloned()
     }
 }
 

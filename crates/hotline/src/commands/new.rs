@@ -57,12 +57,18 @@ pub async fn run(
     }
     let card = Card { dialog: dialog.id };
     ctx.to_group(tx, Some(dialog.id), &card).await?;
-    let text = format!(
-        "Dialog with {} is open: write in its topic.",
-        html(&crate::domain::render::shown_name(
-            &contact,
-            &ctx.params().hide_info
-        ))
-    );
+    let name = html(&crate::domain::render::shown_name(
+        &contact,
+        &ctx.params().hide_info,
+    ));
+    // A closed topic was reopened by the status change above (a plain member cannot post
+    // in a closed topic): the link takes the operator straight there.
+    let text = match dialog.thread_id {
+        Some(thread) => format!(
+            "Dialog with {name} is open: write in <a href=\"{}\">its topic</a>.",
+            crate::domain::render::topic_link(ctx.group_id, thread)
+        ),
+        None => format!("Dialog with {name} is open: its topic is being created, write there."),
+    };
     answer(ctx, tx, None, reply_to, text).await
 }

@@ -230,7 +230,8 @@ pub async fn call_buffered(
     let lower = method.to_ascii_lowercase();
     let mirrored = mirror::mirrored(bot, &lower);
     let params = if mirrored {
-        parse_params(ctype, query, &body).await
+        // Boxed: multipart parsing makes a large future, and every call would carry it.
+        Box::pin(parse_params(ctype, query, &body)).await
     } else {
         None
     };

@@ -13,8 +13,9 @@ use crate::store::{now_ms, PauseReason};
 
 /// How long a handover for a user not known yet waits for the update processor.
 const FIRST_CONTACT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
-/// How often it looks again meanwhile.
-const FIRST_CONTACT_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+/// It looks again after every pass of the processor, and at least this often (a fallback:
+/// a pass normally wakes it first).
+const FIRST_CONTACT_RECHECK: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Runs `hotlineHandover` (`pause`) or `hotlineResume`.
 pub async fn method(bot: &Arc<Bot>, p: &Map<String, Value>, pause: bool) -> Response {
@@ -50,7 +51,10 @@ pub async fn method(bot: &Arc<Bot>, p: &Map<String, Value>, pause: bool) -> Resp
     // stored updates wait for the processor, look again instead of "chat not found".
     let done = async {
         let deadline = tokio::time::Instant::now() + FIRST_CONTACT_WAIT;
+        // Subscribed before the first attempt: a pass that ends after it wakes the wait.
+        let mut passes = bot.signal.order().passes();
         loop {
+            passes.borrow_and_update();
             let r = attempt().await?;
             if r.is_some() || tokio::time::Instant::now() >= deadline {
                 return Ok::<_, crate::store::StoreError>(r);
@@ -63,7 +67,8 @@ pub async fn method(bot: &Arc<Bot>, p: &Map<String, Value>, pause: bool) -> Resp
             {
                 return Ok(r);
             }
-            tokio::time::sleep(FIRST_CONTACT_POLL).await;
+            let recheck = deadline.min(tokio::time::Instant::now() + FIRST_CONTACT_RECHECK);
+            let _ = tokio::time::timeout_at(recheck, passes.changed()).await;
         }
     };
     match done.await {

@@ -43,7 +43,7 @@ use crate::config::constant_time_eq;
 use crate::config::Secret;
 use crate::domain::Context;
 use crate::shutdown::{Shutdown, ShutdownTrigger};
-use crate::store::{Store, StoreError};
+use crate::store::{ConnectionId, Store, StoreError};
 
 /// Largest body read into memory for a method Hotline answers itself or must parse.
 pub const SMALL_BODY: usize = 1024 * 1024;
@@ -137,8 +137,11 @@ pub struct Bot {
     changed: watch::Sender<u64>,
     /// Serialises state saves so an older snapshot never overwrites a newer one.
     saving: tokio::sync::Mutex<()>,
-    /// Ends waiting long polls at shutdown (else a graceful stop waits for their timeout).
-    shutdown: std::sync::OnceLock<Shutdown>,
+    /// Ends waiting long polls when the connection stops (else a graceful stop waits for
+    /// their timeout); set while the connection's owner tasks run.
+    shutdown: Mutex<Option<Shutdown>>,
+    /// The connection's request counters and latencies.
+    metrics: crate::metrics::GatewayMetrics,
 }
 
 impl Bot {
@@ -156,90 +159,138 @@ impl Bot {
         self.signal.last().max(self.served.load(Ordering::Acquire))
     }
 
+    /// What ends a waiting long poll: the connection's stop, or nothing while no owner
+    /// tasks run.
+    fn shutdown(&self) -> Shutdown {
+        self.shutdown
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .unwrap_or_else(Shutdown::never)
+    }
+
     /// Records that updates up to `update_id` were handed to the bot.
     fn served(&self, update_id: i64) {
         self.served.fetch_max(update_id, Ordering::AcqRel);
     }
 }
 
-/// The gateway: the connected bots and their update delivery.
+/// The gateway: the connected bots and their update delivery. Bots come and go with
+/// their connections ([`Gateway::add`], [`Gateway::remove`]); a removed bot's token is
+/// unknown again (Telegram's 401).
 #[derive(Clone)]
 pub struct Gateway {
-    bots: Arc<Vec<Arc<Bot>>>,
+    bots: Arc<std::sync::RwLock<Vec<Arc<Bot>>>>,
     store: Store,
+    /// Webhook pushes to the bots' own servers.
+    http: reqwest::Client,
+    /// The pass-through's client to Telegram.
+    upstream: upstream::Client,
 }
 
 impl Gateway {
-    /// Loads every bot's durable gateway state.
-    pub async fn new(store: &Store, specs: Vec<BotSpec>) -> Result<Self, StoreError> {
+    /// A gateway serving no bot yet.
+    pub fn new(store: &Store) -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(10))
             .pool_idle_timeout(std::time::Duration::from_secs(90))
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
-        let upstream = upstream::client();
-        let mut bots = Vec::new();
-        for s in specs {
-            let state = store.gateway_state(s.ctx.connection).await?;
-            if state.is_some() {
-                s.ctx.mark_gateway_in_use();
-            }
-            let state = state.unwrap_or_default();
-            let last = store.last_update_id(s.ctx.connection).await?.unwrap_or(0);
-            s.updates.notify(last);
-            // Pauses made by processed updates were loaded with the context; the first
-            // unprocessed update and those after it settle as the processor gets to them.
-            let first_unprocessed = store
-                .unprocessed_updates(s.ctx.connection, 1)
-                .await?
-                .first()
-                .map(|u| u.update_id);
-            s.ctx
-                .pauses
-                .settle(first_unprocessed.map_or(last, |id| id - 1));
-            let journal = journal::Journal::start(store.clone(), s.ctx.connection, s.wake);
-            let api_url = s.api_url.trim_end_matches('/').to_string();
-            bots.push(Arc::new(Bot {
-                method_base: format!("{api_url}/bot{}/", s.token.expose()),
-                token: s.token,
-                api_url,
-                plain_http_webhooks: s.plain_http_webhooks,
-                ctx: s.ctx,
-                store: store.clone(),
-                http: http.clone(),
-                upstream: upstream.clone(),
-                signal: s.updates,
-                served: AtomicI64::new(0),
-                journal,
-                live: Mutex::new(updates::Live::from_state(state)),
-                changed: watch::channel(0).0,
-                saving: tokio::sync::Mutex::new(()),
-                shutdown: std::sync::OnceLock::new(),
-            }));
-        }
-        Ok(Self {
-            bots: Arc::new(bots),
+        Self {
+            bots: Default::default(),
             store: store.clone(),
-        })
+            http,
+            upstream: upstream::client(),
+        }
     }
 
-    /// Starts the webhook push task of every bot and the update-log retention task.
-    pub fn spawn(&self, tasks: &mut JoinSet<()>, trigger: &ShutdownTrigger) {
-        for bot in self.bots.iter() {
-            let _ = bot.shutdown.set(trigger.subscribe());
-            tasks.spawn(push::push_loop(bot.clone(), trigger.subscribe()));
+    /// Serves a connection's bot from now on (replacing one of the same connection): loads
+    /// its durable gateway state.
+    pub async fn add(&self, s: BotSpec) -> Result<(), StoreError> {
+        let store = &self.store;
+        let state = store.gateway_state(s.ctx.connection).await?;
+        if state.is_some() {
+            s.ctx.mark_gateway_in_use();
         }
-        tasks.spawn(updates::purge_loop(
-            self.store.clone(),
-            self.bots.clone(),
-            trigger.subscribe(),
-        ));
+        let state = state.unwrap_or_default();
+        let last = store.last_update_id(s.ctx.connection).await?.unwrap_or(0);
+        s.updates.notify(last);
+        // Pauses made by processed updates were loaded with the context; the first
+        // unprocessed update and those after it settle as the processor gets to them.
+        let first_unprocessed = store
+            .unprocessed_updates(s.ctx.connection, 1)
+            .await?
+            .first()
+            .map(|u| u.update_id);
+        s.ctx
+            .pauses
+            .settle(first_unprocessed.map_or(last, |id| id - 1));
+        let journal = journal::Journal::start(store.clone(), s.ctx.connection, s.wake);
+        let api_url = s.api_url.trim_end_matches('/').to_string();
+        let metrics = crate::metrics::GatewayMetrics::new(&s.ctx.name);
+        let bot = Arc::new(Bot {
+            method_base: format!("{api_url}/bot{}/", s.token.expose()),
+            token: s.token,
+            api_url,
+            plain_http_webhooks: s.plain_http_webhooks,
+            ctx: s.ctx,
+            store: store.clone(),
+            http: self.http.clone(),
+            upstream: self.upstream.clone(),
+            signal: s.updates,
+            served: AtomicI64::new(0),
+            journal,
+            live: Mutex::new(updates::Live::from_state(state)),
+            changed: watch::channel(0).0,
+            saving: tokio::sync::Mutex::new(()),
+            shutdown: Mutex::new(None),
+            metrics,
+        });
+        let mut bots = self.write();
+        bots.retain(|b| b.ctx.connection != bot.ctx.connection);
+        bots.push(bot);
+        Ok(())
+    }
+
+    /// Stops serving a connection's bot: its token is unknown from now on.
+    pub fn remove(&self, connection: ConnectionId) {
+        self.write().retain(|b| b.ctx.connection != connection);
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Vec<Arc<Bot>>> {
+        self.bots.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The bots served now.
+    fn bots(&self) -> Vec<Arc<Bot>> {
+        self.bots.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The webhook push task of a connection's bot, ending with `shutdown` (which also
+    /// ends its waiting long polls): one of the connection's owner tasks. `None` when the
+    /// gateway does not serve the connection.
+    pub fn serve(
+        &self,
+        connection: ConnectionId,
+        shutdown: Shutdown,
+    ) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
+        let bot = self
+            .bots()
+            .into_iter()
+            .find(|b| b.ctx.connection == connection)?;
+        *bot.shutdown.lock().unwrap_or_else(|e| e.into_inner()) = Some(shutdown.clone());
+        Some(push::push_loop(bot, shutdown))
+    }
+
+    /// Starts the update-log retention task (over the bots served at each round).
+    pub fn spawn(&self, tasks: &mut JoinSet<()>, trigger: &ShutdownTrigger) {
+        tasks.spawn(updates::purge_loop(self.clone(), trigger.subscribe()));
     }
 
     /// The bot whose token this is (compared without an early exit).
     fn bot(&self, token: &str) -> Option<Arc<Bot>> {
         let mut found = None;
-        for b in self.bots.iter() {
+        for b in self.bots.read().unwrap_or_else(|e| e.into_inner()).iter() {
             if constant_time_eq(token.as_bytes(), b.token.expose().as_bytes()) {
                 found = Some(b.clone());
             }
@@ -301,14 +352,11 @@ pub async fn serve(gw: &Gateway, req: Request) -> Response {
         let span =
             tracing::info_span!("gateway", connection = %bot.ctx.name, method = loggable(&method));
         let started = std::time::Instant::now();
-        let name = bot.ctx.name.clone();
-        let response = api(bot, method.clone(), req).instrument(span.clone()).await;
-        crate::metrics::gateway_request(
-            &name,
-            &method,
-            response.status().as_u16(),
-            started.elapsed(),
-        );
+        let response = api(bot.clone(), method.clone(), req)
+            .instrument(span.clone())
+            .await;
+        bot.metrics
+            .request(&method, response.status().as_u16(), started.elapsed());
         span.in_scope(|| {
             tracing::debug!(
                 status = response.status().as_u16(),
@@ -353,7 +401,14 @@ async fn api(bot: Arc<Bot>, method: String, req: Request) -> Response {
     if !method.is_empty() && !LOCAL.contains(&lower.as_str()) {
         return forward::call(&bot, &method, req).await;
     }
-    // A local method, or the method named by a `method` parameter: the body is small.
+    // Boxed: this branch's future (a long poll, the handover) is the largest of the
+    // gateway's, and inline it would make every forwarded call's future as large.
+    Box::pin(local(bot, method, req)).await
+}
+
+/// A local method, or the method named by a `method` parameter.
+async fn local(bot: Arc<Bot>, method: String, req: Request) -> Response {
+    // The body is small.
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, SMALL_BODY).await {
         Ok(b) => b,

@@ -61,6 +61,8 @@ struct Inner {
     born: UnixMs,
     /// The intake polls (and so can prove it caught up).
     polling: std::sync::atomic::AtomicBool,
+    /// Bumped after every processor pass that committed (see [`Order::processed`]).
+    passes: watch::Sender<u64>,
 }
 
 impl Default for Order {
@@ -72,6 +74,7 @@ impl Default for Order {
             settled: Notify::new(),
             born: now_ms(),
             polling: std::sync::atomic::AtomicBool::new(false),
+            passes: watch::channel(0).0,
         }))
     }
 }
@@ -197,6 +200,17 @@ impl Order {
     /// Sees every later [`Order::want_sync`] (for the poll loop).
     pub fn wanted(&self) -> watch::Receiver<UnixMs> {
         self.0.wanted.subscribe()
+    }
+
+    /// Called by the update processor after a pass that handled something committed.
+    pub fn processed(&self) {
+        self.0.passes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Sees every later [`Order::processed`]: what waits for the processor (a handover
+    /// for a user not known yet) waits on this instead of polling the store.
+    pub fn passes(&self) -> watch::Receiver<u64> {
+        self.0.passes.subscribe()
     }
 
     /// Resolves after a send settled or the intake synced (a permit is kept when nobody

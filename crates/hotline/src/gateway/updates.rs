@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 
 use super::{param_bool, param_i64, param_json, tg_error, tg_ok, Bot};
 use crate::shutdown::Shutdown;
-use crate::store::{now_ms, GatewayState, Store, StoredUpdate, UnixMs};
+use crate::store::{now_ms, GatewayState, StoredUpdate, UnixMs};
 use crate::telegram::ALL_UPDATES;
 
 /// Telegram keeps undelivered updates this long.
@@ -273,7 +273,7 @@ async fn get_updates(bot: &Arc<Bot>, p: &Map<String, Value>) -> Response {
         }
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout as u64);
-    let mut stop = bot.shutdown.get().cloned().unwrap_or_else(Shutdown::never);
+    let mut stop = bot.shutdown();
     loop {
         stored.borrow_and_update();
         let (found, blocked) = match bot
@@ -501,10 +501,11 @@ async fn webhook_info(bot: &Arc<Bot>) -> Response {
 }
 
 /// Trims the update log: confirmed updates after an hour, everything after 24 h.
-pub async fn purge_loop(store: Store, bots: Arc<Vec<Arc<Bot>>>, mut shutdown: Shutdown) {
+pub async fn purge_loop(gateway: super::Gateway, mut shutdown: Shutdown) {
+    let store = gateway.store.clone();
     while !shutdown.is_shutdown() {
         let now = now_ms();
-        for b in bots.iter() {
+        for b in gateway.bots().iter() {
             b.ctx.pauses.prune(now - KEEP_MS);
             match store
                 .purge_updates_for_gateway(b.ctx.connection, now - KEEP_CONFIRMED_MS, now - KEEP_MS)

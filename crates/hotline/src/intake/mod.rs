@@ -471,6 +471,7 @@ pub async fn process_batch(
             .await?;
     }
     tx.commit().await?;
+    order.processed();
     crate::metrics::updates_processed(&ctx.name, updates.iter().map(|u| u.received_at));
     Ok(Pass { handled, retry_at })
 }

@@ -31,6 +31,8 @@ pub trait Runtime: Send + Sync {
     fn stop(&self, name: &str) -> BoxFuture<'_, ()>;
     /// The live context of a running connection.
     fn context(&self, name: &str) -> Option<Context>;
+    /// The instance that runs the connection's tasks, when one is known here.
+    fn owner(&self, name: &str) -> Option<String>;
 }
 
 /// A connection from the configuration file, shown read-only.
@@ -91,6 +93,7 @@ impl SetupBot {
             name: m.name.clone(),
             token: open_token(&self.config.secret_key, &m.name, &m.token_sealed)?,
             group_id: m.group_id.unwrap_or_default(),
+            overflow_groups: Vec::new(),
             api_url: self.config.api_url.clone(),
             mode: Mode::Polling,
             gateway_plain_http_webhooks: false,
@@ -438,8 +441,11 @@ impl SetupBot {
         let cfg = self.connection_config(&m)?;
         let bot = Client::new(&cfg.api_url, cfg.token.clone());
         // Read without confirming (no offset): the connection's own intake gets the rest.
+        // Every update type is asked for: `allowed_updates` is sticky, and asking for
+        // my_chat_member alone made Telegram drop what users wrote until the connection's
+        // first poll.
         let updates = match bot
-            .get_updates(None, 100, 0, Some(&["my_chat_member"][..]))
+            .get_updates(None, 100, 0, Some(crate::telegram::ALL_UPDATES))
             .await
         {
             Ok(u) => u,
@@ -669,14 +675,18 @@ impl SetupBot {
         let Some(m) = self.managed(chat, name).await? else {
             return Ok(());
         };
-        let running = self.runtime.context(name).is_some();
+        let owner = self.runtime.owner(name);
         let mut text = format!(
-            "<b>{}</b>: {}\n",
+            "<b>{}</b>: {}\nOwner: {}\n",
             html(name),
-            match (m.paused, running) {
+            match (m.paused, &owner) {
                 (true, _) => "paused",
-                (false, true) => "running on this instance",
-                (false, false) => "not running",
+                (false, Some(_)) => "running",
+                (false, None) => "not running",
+            },
+            match &owner {
+                Some(instance) => format!("this instance, {}", html(instance)),
+                None => "none".into(),
             }
         );
         if let Some(id) = self.store.find_connection(name).await? {

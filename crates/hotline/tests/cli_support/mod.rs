@@ -10,6 +10,8 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use hotline::store::testdb::{test_backend, TestDatabase};
+use hotline::store::Backend;
 use serde_json::json;
 use tg_emulator::{Control, Emulator};
 
@@ -208,6 +210,9 @@ pub struct World {
     pub bot: i64,
     pub group: i64,
     pub operator: i64,
+    /// The suite's PostgreSQL database (`HOTLINE_TEST_DATABASE=postgres`); on SQLite the
+    /// database is a file next to the config.
+    pub db: Option<TestDatabase>,
     /// Declared last: dropped after the emulator.
     pub rt: tokio::runtime::Runtime,
 }
@@ -230,7 +235,12 @@ impl World {
             .unwrap();
         let group = ctl.add_group("Support team", true, Some(operator));
         ctl.add_admin_bot(group, bot).unwrap();
+        let db = match test_backend() {
+            Backend::Postgres => Some(rt.block_on(TestDatabase::create(None))),
+            Backend::Sqlite => None,
+        };
         Self {
+            db,
             emu,
             ctl,
             token: token.to_string(),
@@ -255,11 +265,22 @@ impl World {
         })
     }
 
-    /// A one-connection `hotline.toml` for this world: database `hotline.db` next to it,
-    /// an ephemeral HTTP port, and `extra` appended (e.g. `[connection.params]`).
+    /// A one-connection `hotline.toml` for this world on the suite's database (the file
+    /// `hotline.db` next to it, or the world's PostgreSQL database), an ephemeral HTTP port,
+    /// and `extra` appended (e.g. `[connection.params]`).
     pub fn config(&self, extra: &str) -> String {
+        let url = self.db.as_ref().map_or("sqlite://hotline.db", |d| d.url());
+        self.config_on(url, extra)
+    }
+
+    /// [`Self::config`] on the SQLite file `hotline.db` whatever the suite's database.
+    pub fn config_sqlite(&self, extra: &str) -> String {
+        self.config_on("sqlite://hotline.db", extra)
+    }
+
+    fn config_on(&self, database_url: &str, extra: &str) -> String {
         format!(
-            "database_url = \"sqlite://hotline.db\"\n[http]\nlisten = \"127.0.0.1:0\"\n\
+            "database_url = \"{database_url}\"\n[http]\nlisten = \"127.0.0.1:0\"\n\
              [webhooks]\nallow_ranges = [\"127.0.0.0/8\"]\n\n\
              [[connection]]\nname = \"support\"\ntoken = \"{}\"\ngroup_id = {}\napi_url = \"{}\"\n{extra}",
             self.token,
