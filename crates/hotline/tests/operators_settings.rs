@@ -10,12 +10,7 @@ use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_get_every_parameter_default_and_restart() {
-    // Over 40 answers in General: at 20 per 6 s and with an intent that sends more than it
-    // declares (a 429 with retry_after 54 s was seen, issue 16, not found yet) it outlives
-    // the waits: lifted until that intent declares its sends.
-    let mut t =
-        common::spawn_app_unlimited("an undeclared multi-send intent meets a 429 (issue 16)", "")
-            .await;
+    let mut t = spawn_app().await;
     let all = ops::general(&t, "/get", "AUTOCLOSE = 48").await;
     for name in [
         "WELCOME",
@@ -80,7 +75,11 @@ async fn set_get_every_parameter_default_and_restart() {
     );
     assert!(!stdout.contains(&t.token), "no token in the output");
 
-    // Kept across a restart.
+    // Kept across a restart. Under Telegram's limits the restarted Hotline meets a 429 in
+    // General at once (retry_after ~56 s, 5.6 s on the harness' clock): the answers above
+    // filled the group's window, and Hotline's rate windows live in memory, so a restart
+    // forgets them (issue 14) — this, not an intent sending more than it declared, is what
+    // made this test lift the limits before. One window's pause fits in the waits below.
     t.restart().await;
     let bob = t.person("Bob");
     t.user_says(bob, "hello");

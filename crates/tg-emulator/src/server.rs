@@ -297,28 +297,59 @@ pub async fn dispatch(
     // `hide: false` on buttons): they are never stored nor echoed back.
     params.drop_unknown_fields(method);
     let (result, description) = if method == "getUpdates" {
-        (delivery::get_updates(shared, bot, &params).await, None)
+        let result = delivery::get_updates(shared, bot, &params).await;
+        record(shared, bot, method, &params, &result);
+        (result, None)
     } else {
         let mut world = shared.world();
-        match methods::described(&mut world, bot, method, &params) {
-            Ok((v, d)) => {
-                drop(world);
-                if method == "setWebhook" {
-                    delivery::ensure_webhook_task(shared, bot);
-                }
-                (Ok(v), d)
-            }
+        let (result, description) = match methods::described(&mut world, bot, method, &params) {
+            Ok((v, d)) => (Ok(v), d),
             Err(e) => (Err(e), None),
+        };
+        // On record under the same lock as its effects: whoever sees what a call did (a
+        // message in a chat) also sees the call in `calls`, never a moment later.
+        push_call(&mut world, bot, method, &result);
+        drop(world);
+        if method == "setWebhook" && result.is_ok() {
+            delivery::ensure_webhook_task(shared, bot);
         }
+        check(shared, bot, method, &params, &result);
+        (result, description)
     };
-    record(shared, bot, method, &params, &result);
     if outcome == Outcome::DropAfter {
         return Answer::Dropped;
     }
     Answer::Json(result, description)
 }
 
+/// Records a call and checks it against the spec.
 fn record(
+    shared: &Shared,
+    bot: i64,
+    method: &str,
+    params: &Params,
+    result: &Result<Value, ApiError>,
+) {
+    push_call(&mut shared.world(), bot, method, result);
+    check(shared, bot, method, params, result);
+}
+
+fn push_call(
+    world: &mut crate::world::World,
+    bot: i64,
+    method: &str,
+    result: &Result<Value, ApiError>,
+) {
+    world.calls.push(CallRecord {
+        bot,
+        method: method.to_string(),
+        error_code: result.as_ref().err().map_or(0, |e| e.code),
+    });
+}
+
+/// Conformance: the call's parameters and answer against the spec (when checking is on),
+/// and the call event for subscribers.
+fn check(
     shared: &Shared,
     bot: i64,
     method: &str,
@@ -347,16 +378,12 @@ fn record(
             }
         }
     }
-    let mut world = shared.world();
-    world.calls.push(CallRecord {
-        bot,
-        method: method.to_string(),
-        error_code: result.as_ref().err().map_or(0, |e| e.code),
-    });
-    for f in found {
-        world.violation(f);
+    if !found.is_empty() {
+        let mut world = shared.world();
+        for f in found {
+            world.violation(f);
+        }
     }
-    drop(world);
     if let Some(value) = result
         .as_ref()
         .ok()
