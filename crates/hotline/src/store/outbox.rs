@@ -734,11 +734,17 @@ mod tests {
         let pending = add(conn, -5, 1).await;
         let elsewhere = add(other, -5, 1).await;
         s.outbox_mark_done(old_group, 100).await.unwrap();
-        s.outbox_mark_done_many(&[group, old_private], 200).await.unwrap();
+        s.outbox_mark_done_many(&[group, old_private], 200)
+            .await
+            .unwrap();
         s.outbox_mark_failed(failed, "400", 250).await.unwrap();
         s.outbox_mark_done(private, 960).await.unwrap();
         s.outbox_mark_done(elsewhere, 300).await.unwrap();
-        assert!(s.outbox_mark_in_flight(pending, 400).await.unwrap().is_some());
+        assert!(s
+            .outbox_mark_in_flight(pending, 400)
+            .await
+            .unwrap()
+            .is_some());
         // Groups from 150 on, private chats from 900 on.
         assert_eq!(
             s.outbox_recent_sends(conn, 150, 900).await.unwrap(),
