@@ -137,6 +137,45 @@ fn dead_letter_notice(ctx: &Context) -> crate::outbox::DeadLetterNotice {
     })
 }
 
+/// Checks that the bot can work in `group`: reachable, a forum, and the bot an
+/// administrator that may manage topics (the primary and every overflow group alike).
+async fn check_group(
+    tg: &Client,
+    cfg: &ConnectionConfig,
+    bot: i64,
+    group: i64,
+) -> Result<(), StartError> {
+    let chat = tg.get_chat(group).await.map_err(|e| {
+        explain(
+            cfg,
+            &format!(
+                "the group {group} is not reachable (add the bot to the group, check group_id \
+                 and overflow_groups)"
+            ),
+            e,
+        )
+    })?;
+    if !chat.is_forum {
+        return Err(fail(
+            cfg,
+            format!("the group {group} is not a forum: enable Topics in the group settings"),
+        ));
+    }
+    let member = tg
+        .get_chat_member(group, bot)
+        .await
+        .map_err(|e| explain(cfg, "getChatMember failed", e))?;
+    if !member.is_admin() || !(member.can_manage_topics || member.status == "creator") {
+        return Err(fail(
+            cfg,
+            format!(
+                "the bot must be an administrator of the group {group} with the right to manage topics"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks a connection against Telegram and prepares its runtime.
 pub async fn prepare(
     cfg: &ConnectionConfig,
@@ -151,34 +190,9 @@ pub async fn prepare(
         ),
         e => explain(cfg, "getMe failed", e),
     })?;
-    let chat = tg.get_chat(cfg.group_id).await.map_err(|e| {
-        explain(
-            cfg,
-            &format!(
-                "the group {} is not reachable (add the bot to the group, check group_id)",
-                cfg.group_id
-            ),
-            e,
-        )
-    })?;
-    if !chat.is_forum {
-        return Err(fail(
-            cfg,
-            format!(
-                "the group {} is not a forum: enable Topics in the group settings",
-                cfg.group_id
-            ),
-        ));
-    }
-    let member = tg
-        .get_chat_member(cfg.group_id, me.id)
-        .await
-        .map_err(|e| explain(cfg, "getChatMember failed", e))?;
-    if !member.is_admin() || !(member.can_manage_topics || member.status == "creator") {
-        return Err(fail(
-            cfg,
-            "the bot must be an administrator of the group with the right to manage topics",
-        ));
+    let groups = std::iter::once(cfg.group_id).chain(cfg.overflow_groups.iter().copied());
+    for group in groups {
+        check_group(&tg, cfg, me.id, group).await?;
     }
     let connection = store.ensure_connection(&cfg.name).await?;
     crate::metrics::name_connection(connection, &cfg.name);
@@ -187,9 +201,11 @@ pub async fn prepare(
         tracing::warn!(connection = %cfg.name, error = %e, "a stored parameter is invalid and was ignored");
     }
     let commands = crate::commands::menu(crate::commands::Who::Operator);
-    let group_scope = json!({"scope": {"type": "chat", "chat_id": cfg.group_id}});
-    if let Err(e) = tg.set_my_commands(&commands, group_scope).await {
-        tracing::warn!(connection = %cfg.name, error = %e, "could not register the group's command menu");
+    for group in std::iter::once(cfg.group_id).chain(cfg.overflow_groups.iter().copied()) {
+        let group_scope = json!({"scope": {"type": "chat", "chat_id": group}});
+        if let Err(e) = tg.set_my_commands(&commands, group_scope).await {
+            tracing::warn!(connection = %cfg.name, error = %e, "could not register the group's command menu");
+        }
     }
     let admins = crate::commands::menu(crate::commands::Who::Admin);
     let mut admin_scopes =
@@ -219,6 +235,7 @@ pub async fn prepare(
         connection,
         name: cfg.name.clone(),
         group_id: cfg.group_id,
+        overflow_groups: cfg.overflow_groups.clone().into(),
         bot: BotIdentity {
             id: me.id,
             username: me.username.clone().unwrap_or_default(),

@@ -88,3 +88,101 @@ async fn answers_and_new_dialogs_go_before_mirroring_follow_ups() {
     }
     t.assert_conformant();
 }
+
+/// The live topic whose name contains `name` in `group`, if any.
+fn topic_in(t: &TestApp, group: i64, name: &str) -> Option<i64> {
+    t.ctl
+        .topics(group)
+        .into_iter()
+        .filter(|x| x["is_deleted"] == false)
+        .find(|x| x["name"].as_str().unwrap_or("").contains(name))
+        .and_then(|x| x["message_thread_id"].as_i64())
+}
+
+fn text_in(t: &TestApp, group: i64, thread: i64, needle: &str) -> bool {
+    t.ctl
+        .topic_transcript(group, Some(thread))
+        .iter()
+        .any(|m| text_of(m).contains(needle))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_dialogs_spread_over_overflow_groups_and_stay_there() {
+    let t = spawn_app_with_overflow(1, "").await;
+    let (primary, second) = (t.group, t.overflow[0]);
+    let names: Vec<String> = (1..=6).map(|i| format!("Burst{i}")).collect();
+    let users: Vec<i64> = names.iter().map(|n| t.person(n)).collect();
+    for (u, n) in users.iter().zip(&names) {
+        t.user_says(*u, &format!("hello from {n}"));
+    }
+    // Every dialog gets one topic, in one of the two groups, with its first message.
+    let mut placed = Vec::new();
+    for n in &names {
+        wait_until_for(
+            &format!("{n}'s first message in a topic"),
+            BURST_DEADLINE,
+            || {
+                [primary, second].iter().any(|g| {
+                    topic_in(&t, *g, n)
+                        .is_some_and(|th| text_in(&t, *g, th, &format!("hello from {n}")))
+                })
+            },
+        )
+        .await;
+        let here: Vec<(i64, i64)> = [primary, second]
+            .iter()
+            .filter_map(|g| topic_in(&t, *g, n).map(|th| (*g, th)))
+            .collect();
+        assert_eq!(here.len(), 1, "{n} has topics {here:?}");
+        placed.push(here[0]);
+    }
+    let in_second = placed.iter().filter(|(g, _)| *g == second).count();
+    assert!(
+        in_second > 0 && in_second < names.len(),
+        "a burst of new dialogs uses both groups ({in_second} of {} in the overflow group)",
+        names.len()
+    );
+
+    // A dialog of the overflow group: its card says where it lives, the operator answers
+    // there, the user gets it, and the user's next message follows into the same topic.
+    let i = placed.iter().position(|(g, _)| *g == second).unwrap();
+    let (user, (group, thread)) = (users[i], placed[i]);
+    wait_until("the card names the group", || {
+        text_in(&t, group, thread, "Group 2 of 2")
+    })
+    .await;
+    t.ctl
+        .send(
+            t.operator,
+            tg_emulator::control::Place::Group(group, Some(thread)),
+            &serde_json::json!({"text": "answer from the overflow group"}),
+        )
+        .unwrap();
+    t.wait_in_user_chat(user, "answer from the overflow group")
+        .await;
+    t.user_says(user, "thanks, and one more thing");
+    wait_until("the follow-up in the same topic", || {
+        text_in(&t, group, thread, "one more thing")
+    })
+    .await;
+    assert!(
+        topic_in(&t, primary, &names[i]).is_none(),
+        "the dialog stays in its group"
+    );
+    // A command in the overflow group's topic works there too.
+    t.ctl
+        .send(
+            t.operator,
+            tg_emulator::control::Place::Group(group, Some(thread)),
+            &serde_json::json!({"text": "/close"}),
+        )
+        .unwrap();
+    t.wait_until("the topic closes", || {
+        t.ctl
+            .topics(group)
+            .iter()
+            .any(|x| x["message_thread_id"] == thread && x["is_closed"] == true)
+    })
+    .await;
+    t.assert_conformant();
+}

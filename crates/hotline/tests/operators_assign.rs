@@ -78,7 +78,12 @@ async fn take_assign_unassign_title_card_api_and_webhook() {
     let dialog = t
         .app()
         .store
-        .dialog_by_thread(t.app().connections[0].ctx.connection, thread)
+        .dialog_by_thread(
+            t.app().connections[0].ctx.connection,
+            t.group,
+            t.group,
+            thread,
+        )
         .await
         .unwrap()
         .unwrap();

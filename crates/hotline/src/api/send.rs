@@ -448,7 +448,7 @@ async fn echo(
         return Ok(ApiDone::Nothing);
     };
     let user = contact.user_id;
-    let group = ex.ctx.group_id;
+    let group = ex.ctx.group_of(&d);
     let result = ex
         .in_topic(dialog, |thread| async move {
             let mut extra = json!({"message_thread_id": thread});
@@ -503,7 +503,10 @@ async fn answer(
     buttons: &[Vec<Button>],
     reply_to: Option<i64>,
 ) -> Result<(), TopicError> {
-    let group = ex.ctx.group_id;
+    let group = match dialog {
+        Some(d) => ex.group_of(d).await?,
+        None => ex.ctx.group_id,
+    };
     let mut extra = json!({"link_preview_options": {"is_disabled": true}});
     if !buttons.is_empty() {
         extra["reply_markup"] = json!({"inline_keyboard": buttons});

@@ -53,12 +53,13 @@ impl Execute<MarkComment> for CommentExecutor {
     type Done = ();
     type Error = TopicError;
 
-    async fn execute(&self, _intent: &Intent, a: MarkComment) -> Result<(), TopicError> {
+    async fn execute(&self, intent: &Intent, a: MarkComment) -> Result<(), TopicError> {
         let mark = json!([{"type": "emoji", "emoji": COMMENT_MARK}]);
         match self
             .0
             .tg
-            .set_message_reaction(self.0.ctx.group_id, a.message_id, mark)
+            // Queued into the comment's dialog: its target is the dialog's group.
+            .set_message_reaction(intent.target_chat, a.message_id, mark)
             .await
         {
             Err(e) if e.is_retryable() => Err(e.into()),

@@ -162,7 +162,8 @@ async fn save(
         return Ok(());
     };
     let (items, ids) = if original["media_group_id"].is_string() {
-        match album(ctx, tx, id).await? {
+        let group = msg["chat"]["id"].as_i64().unwrap_or(ctx.group_id);
+        match album(ctx, tx, group, id).await? {
             Some(found) => found,
             None => {
                 let text = "I could not find the rest of this album: albums can be saved \
@@ -188,7 +189,7 @@ async fn save(
     let q = NewQuickReply {
         name,
         items: &items,
-        source_chat: ctx.group_id,
+        source_chat: msg["chat"]["id"].as_i64().unwrap_or(ctx.group_id),
         source_thread: here.and(msg["message_thread_id"].as_i64()),
         source_ids: &ids,
         created_by: msg["from"]["id"].as_i64().unwrap_or(0),
@@ -213,19 +214,15 @@ async fn save(
 async fn album(
     ctx: &Context,
     tx: &mut Tx,
+    group: i64,
     id: i64,
 ) -> Result<Option<(Vec<Value>, Vec<i64>)>, StoreError> {
     let since = now_ms() - MEDIA_ITEMS_TTL_MS;
-    let own = tx
-        .media_album(ctx.connection, ctx.group_id, id, since)
-        .await?;
+    let own = tx.media_album(ctx.connection, group, id, since).await?;
     if own.len() > 1 {
         return Ok(Some(own.into_iter().map(|(i, v)| (v, i)).unzip()));
     }
-    let Some(link) = tx
-        .link_by_group_message(ctx.connection, ctx.group_id, id)
-        .await?
-    else {
+    let Some(link) = tx.link_by_group_message(ctx.connection, group, id).await? else {
         return Ok(None);
     };
     let l = link.link;

@@ -153,7 +153,7 @@ pub async fn set(ctx: &Context, tx: &mut Tx, msg: &Value, cmd: &Parsed) -> Resul
 /// ignored at once.
 pub async fn prefetch(ctx: &Context, update: &Value) {
     let msg = &update["message"];
-    if msg["chat"]["id"].as_i64() != Some(ctx.group_id) {
+    if !msg["chat"]["id"].as_i64().is_some_and(|c| ctx.is_group(c)) {
         return;
     }
     let Some(text) = msg["text"].as_str() else {

@@ -225,8 +225,12 @@ pub struct ConnectionConfig {
     pub name: String,
     /// The bot token (never printed).
     pub token: Secret,
-    /// The forum supergroup where the team works.
+    /// The forum supergroup where the team works (General notices, reports, broadcasts).
     pub group_id: i64,
+    /// More forum supergroups for topics when the primary one's budget (Telegram's 20
+    /// messages a minute per group) is used up: new dialogs go to the group with the least
+    /// waiting work and stay there.
+    pub overflow_groups: Vec<i64>,
     /// Bot API base URL without trailing slash.
     pub api_url: String,
     /// Polling or webhook.
@@ -362,6 +366,7 @@ struct RawConnection {
     token: Option<String>,
     token_file: Option<PathBuf>,
     group_id: Option<i64>,
+    overflow_groups: Option<Vec<i64>>,
     api_url: Option<String>,
     mode: Option<String>,
     webhook_url: Option<String>,
@@ -632,6 +637,22 @@ impl Config {
                 ),
                 Some(_) => {}
             }
+            let overflow_groups = rc.overflow_groups.unwrap_or_default();
+            for (i, g) in overflow_groups.iter().enumerate() {
+                if *g >= 0 {
+                    issue(
+                        c,
+                        "overflow_groups",
+                        format!("{g} is not a group id: group ids are negative"),
+                    );
+                } else if Some(*g) == rc.group_id || overflow_groups[..i].contains(g) {
+                    issue(
+                        c,
+                        "overflow_groups",
+                        format!("{g} is listed twice (group_id counts too)"),
+                    );
+                }
+            }
 
             let api_url = rc.api_url.unwrap_or_else(|| DEFAULT_API_URL.to_string());
             let api_url = api_url.trim_end_matches('/').to_string();
@@ -710,6 +731,7 @@ impl Config {
                 name: rc.name,
                 token: Secret::new(token.unwrap_or_default()),
                 group_id: rc.group_id.unwrap_or_default(),
+                overflow_groups,
                 api_url,
                 mode,
                 gateway_plain_http_webhooks: rc.gateway_plain_http_webhooks.unwrap_or(false),
@@ -908,6 +930,25 @@ mod tests {
         assert_eq!(c.connections[1].token.expose(), TOKEN);
         assert_eq!(c.database_url, "sqlite::memory:");
         assert_eq!(c.http.listen.port(), 1);
+    }
+
+    #[test]
+    fn overflow_groups_are_more_group_ids() {
+        let ok = format!(
+            "[[connection]]\nname = \"s\"\ntoken = \"{TOKEN}\"\ngroup_id = -1\noverflow_groups = [-2, -3]\n"
+        );
+        let c = Config::parse(&ok, Path::new("."), |_| None).unwrap();
+        assert_eq!(c.connections[0].overflow_groups, vec![-2, -3]);
+        for bad in ["[-2, 7]", "[-2, -2]", "[-1]"] {
+            let text = format!(
+                "[[connection]]\nname = \"s\"\ntoken = \"{TOKEN}\"\ngroup_id = -1\noverflow_groups = {bad}\n"
+            );
+            let v = issues(&text);
+            assert!(
+                v.iter().any(|i| i.field == "overflow_groups"),
+                "{bad}: {v:?}"
+            );
+        }
     }
 
     #[test]

@@ -70,7 +70,12 @@ impl Context {
         let (dialog, created) = tx
             .ensure_dialog(self.connection, contact, initial, now)
             .await?;
+        let mut dialog = dialog;
         if created {
+            if let Some(group) = self.choose_group(tx).await? {
+                tx.set_dialog_group(dialog.id, Some(group)).await?;
+                dialog.group_id = Some(group);
+            }
             self.record(tx, Event::DialogCreated { dialog: dialog.id })
                 .await?;
         }

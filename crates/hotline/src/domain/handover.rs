@@ -70,7 +70,7 @@ pub fn may_pause(ctx: &Context, payload: &Value) -> bool {
     let Some(msg) = payload.get("message") else {
         return false;
     };
-    if msg["chat"]["id"].as_i64() != Some(ctx.group_id) {
+    if !msg["chat"]["id"].as_i64().is_some_and(|c| ctx.is_group(c)) {
         return false;
     }
     if ctx.with_params(|p| p.auto_handover) {

@@ -57,8 +57,11 @@ pub struct Context {
     pub connection: ConnectionId,
     /// Connection name (shown on cards when several bots share a group).
     pub name: String,
-    /// The backend group.
+    /// The backend group (primary: General notices, reports, broadcasts).
     pub group_id: i64,
+    /// More backend groups for topics when the primary's budget is short
+    /// (`overflow_groups`); new dialogs are spread over all of them.
+    pub overflow_groups: Arc<[i64]>,
     /// The bot.
     pub bot: BotIdentity,
     /// Live parameters (changed by `/set` and the API without a restart).
@@ -96,6 +99,47 @@ impl Context {
 }
 
 impl Context {
+    /// Whether `chat` is one of the connection's backend groups.
+    pub fn is_group(&self, chat: i64) -> bool {
+        chat == self.group_id || self.overflow_groups.contains(&chat)
+    }
+
+    /// The group a dialog's topic lives in.
+    pub fn group_of(&self, dialog: &crate::store::Dialog) -> i64 {
+        dialog.group_id.unwrap_or(self.group_id)
+    }
+
+    /// The group of the dialog with id `dialog` (the primary when it is gone).
+    pub async fn group_of_id(&self, tx: &mut Tx, dialog: i64) -> Result<i64, StoreError> {
+        if self.overflow_groups.is_empty() {
+            return Ok(self.group_id);
+        }
+        Ok(tx
+            .dialog(dialog)
+            .await?
+            .map_or(self.group_id, |d| self.group_of(&d)))
+    }
+
+    /// Where a new dialog goes: the group with the least group work waiting (its budget
+    /// furthest from used up), the primary first on a tie. `None` = the primary.
+    pub async fn choose_group(&self, tx: &mut Tx) -> Result<Option<i64>, StoreError> {
+        if self.overflow_groups.is_empty() {
+            return Ok(None);
+        }
+        let mut best = (
+            tx.outbox_group_backlog(self.connection, self.group_id)
+                .await?,
+            None,
+        );
+        for g in self.overflow_groups.iter() {
+            let backlog = tx.outbox_group_backlog(self.connection, *g).await?;
+            if backlog < best.0 {
+                best = (backlog, Some(*g));
+            }
+        }
+        Ok(best.1)
+    }
+
     /// A snapshot of the parameters for one decision.
     pub fn params(&self) -> Params {
         self.params
@@ -122,8 +166,12 @@ impl Context {
         dialog: Option<i64>,
         action: &A,
     ) -> Result<IntentId, StoreError> {
+        let group = match dialog {
+            Some(d) => self.group_of_id(tx, d).await?,
+            None => self.group_id,
+        };
         let intent = action
-            .to(self.group_id, Lane::Group)
+            .to(group, Lane::Group)
             .with_fairness_key(dialog.unwrap_or(0));
         self.enqueue(tx, intent, 0).await
     }

@@ -80,9 +80,9 @@ impl Execute<SendOut> for Topics {
     ) -> Result<Result<Links, i64>, TopicError> {
         let (dialog, name, items) = (a.dialog, &a.name, &a.items);
         let forward = a.forward.as_ref();
-        let (_, contact) = self.load(dialog).await?;
+        let (d, contact) = self.load(dialog).await?;
         let user = contact.user_id;
-        let group = self.group();
+        let group = self.ctx.group_of(&d);
         let to_user = match forward {
             Some((chat, ids)) => forward_ids(&self.tg, user, *chat, ids, json!({})).await,
             None => send_items(&self.tg, user, items, &json!({}), None).await,

@@ -29,7 +29,7 @@ pub enum Author {
 /// The author of a group message.
 pub fn author(ctx: &Context, msg: &Value) -> Author {
     if let Some(chat) = msg["sender_chat"]["id"].as_i64() {
-        return if chat == ctx.group_id {
+        return if ctx.is_group(chat) {
             Author::AnonymousAdmin
         } else {
             Author::Other

@@ -118,6 +118,8 @@ pub struct Topics {
 pub struct Topic {
     /// The dialog's contact.
     pub contact: Contact,
+    /// The group it lives in (the dialog's: primary or overflow).
+    pub chat: i64,
     /// The topic's thread id.
     pub thread: i64,
     /// Created by this call (card already posted).
@@ -125,9 +127,18 @@ pub struct Topic {
 }
 
 impl Topics {
-    /// The backend group.
+    /// The primary backend group (General notices).
     pub fn group(&self) -> i64 {
         self.ctx.group_id
+    }
+
+    /// The group the dialog's topic lives in.
+    pub async fn group_of(&self, dialog: i64) -> Result<i64, TopicError> {
+        if self.ctx.overflow_groups.is_empty() {
+            return Ok(self.ctx.group_id);
+        }
+        let (d, _) = self.load(dialog).await?;
+        Ok(self.ctx.group_of(&d))
     }
 
     /// A dialog and its contact; [`TopicError::Gone`] when the dialog was deleted.
@@ -173,15 +184,29 @@ impl Topics {
             card.push('\n');
             card.push_str(&render::owner_line(&owner));
         }
+        if !self.ctx.overflow_groups.is_empty() {
+            // Which of the connection's groups the dialog lives in (`overflow_groups`).
+            let group = self.ctx.group_of(d);
+            let n = self.ctx.overflow_groups.len() + 1;
+            let i = self
+                .ctx
+                .overflow_groups
+                .iter()
+                .position(|g| *g == group)
+                .map_or(1, |p| p + 2);
+            card.push_str(&format!("\n🗂 Group {i} of {n} (<code>{group}</code>)"));
+        }
         Ok(card)
     }
 
     /// The dialog's topic, created (with its card) when it has none.
     pub async fn topic(&self, dialog: i64) -> Result<Topic, TopicError> {
         let (d, c) = self.load(dialog).await?;
+        let group = self.ctx.group_of(&d);
         if let Some(thread) = d.thread_id {
             return Ok(Topic {
                 contact: c,
+                chat: group,
                 thread,
                 created: false,
             });
@@ -195,7 +220,7 @@ impl Topics {
         }
         let topic = self
             .tg
-            .create_forum_topic(self.group(), &self.title(&d, &c).await?, extra)
+            .create_forum_topic(group, &self.title(&d, &c).await?, extra)
             .await?;
         let thread = topic.message_thread_id;
         self.store.set_dialog_thread(d.id, Some(thread)).await?;
@@ -204,7 +229,7 @@ impl Topics {
             .await?;
         let params = self.ctx.params();
         if params.auto_info && !params.hide_info.card {
-            self.post(Some(thread), &self.card(&d, &c).await?, None)
+            self.post_in(group, Some(thread), &self.card(&d, &c).await?, None)
                 .await?;
         }
         if let Some(previous) = previous {
@@ -221,21 +246,22 @@ impl Topics {
                 Some(old) => format!(
                     "♻️ Telegram no longer lets the bot post in the <a href=\"{}\">previous topic</a> \
                      of this dialog; the conversation continues here. What you write there still reaches the user.",
-                    render::topic_link(self.group(), old)
+                    render::topic_link(group, old)
                 ),
                 None => "♻️ The previous topic of this dialog was deleted; the conversation continues here."
                     .to_string(),
             };
-            self.post(Some(thread), &note, None).await?;
-            self.post_recap(thread, d.id, c.user_id).await?;
+            self.post_in(group, Some(thread), &note, None).await?;
+            self.post_recap(group, thread, d.id, c.user_id).await?;
         }
         if d.status == DialogStatus::Closed {
-            ok_unless(self.tg.close_forum_topic(self.group(), thread).await, |e| {
+            ok_unless(self.tg.close_forum_topic(group, thread).await, |e| {
                 e.is_topic_not_modified()
             })?;
         }
         Ok(Topic {
             contact: c,
+            chat: group,
             thread,
             created: true,
         })
@@ -245,7 +271,13 @@ impl Topics {
     /// operators there see what led to it. A user's message that never reached the old topic
     /// (no link yet: typically the one whose copy found the topic gone) is left out, since
     /// it is copied into the new topic right after the recap.
-    async fn post_recap(&self, thread: i64, dialog: i64, user: i64) -> Result<(), TopicError> {
+    async fn post_recap(
+        &self,
+        group: i64,
+        thread: i64,
+        dialog: i64,
+        user: i64,
+    ) -> Result<(), TopicError> {
         let mut lines = Vec::new();
         for l in self.store.dialog_history_tail(dialog, TOPIC_RECAP).await? {
             if let (Some(m), "incoming") = (l.user_message_id, l.direction.as_str()) {
@@ -287,8 +319,13 @@ impl Topics {
                 html(&render::truncate_chars(&shown, RECAP_LINE_MAX))
             ));
         }
-        self.post(Some(thread), &render::truncate_chars(&text, 4000), None)
-            .await?;
+        self.post_in(
+            group,
+            Some(thread),
+            &render::truncate_chars(&text, 4000),
+            None,
+        )
+        .await?;
         Ok(())
     }
 
@@ -301,7 +338,11 @@ impl Topics {
     async fn still_exists(&self, dialog: i64, thread: i64) -> Result<bool, TopicError> {
         let (d, c) = self.load(dialog).await?;
         let extra = json!({"name": self.title(&d, &c).await?});
-        match self.tg.edit_forum_topic(self.group(), thread, extra).await {
+        match self
+            .tg
+            .edit_forum_topic(self.ctx.group_of(&d), thread, extra)
+            .await
+        {
             Ok(_) => Ok(true),
             Err(e) if e.is_topic_not_modified() => Ok(true),
             Err(e) if e.is_thread_not_found() => Ok(false),
@@ -347,10 +388,21 @@ impl Topics {
         }
     }
 
-    /// Posts HTML into the group (a topic, or General when `thread` is None); returns the
-    /// message id.
+    /// Posts HTML into the primary group (a topic, or General when `thread` is None);
+    /// returns the message id.
     pub async fn post(
         &self,
+        thread: Option<i64>,
+        text: &str,
+        reply_to: Option<i64>,
+    ) -> Result<i64, TgError> {
+        self.post_in(self.group(), thread, text, reply_to).await
+    }
+
+    /// [`Topics::post`] into `group` (a dialog's topic lives in its own group).
+    pub async fn post_in(
+        &self,
+        group: i64,
         thread: Option<i64>,
         text: &str,
         reply_to: Option<i64>,
@@ -364,11 +416,7 @@ impl Topics {
             extra["reply_parameters"] =
                 json!({"message_id": r, "allow_sending_without_reply": true});
         }
-        Ok(self
-            .tg
-            .send_message(self.group(), text, extra)
-            .await?
-            .message_id)
+        Ok(self.tg.send_message(group, text, extra).await?.message_id)
     }
 
     /// Posts an HTML notice into the dialog's topic.
@@ -378,8 +426,9 @@ impl Topics {
         text: &str,
         reply_to: Option<i64>,
     ) -> Result<(), TopicError> {
+        let group = self.group_of(dialog).await?;
         self.in_topic(dialog, |t| async move {
-            self.post(Some(t), text, reply_to).await
+            self.post_in(group, Some(t), text, reply_to).await
         })
         .await
         .map(|_| ())
@@ -414,7 +463,11 @@ impl Topics {
         if let Some(icon) = self.icons.for_status(d.status) {
             extra["icon_custom_emoji_id"] = json!(icon);
         }
-        match self.tg.edit_forum_topic(self.group(), thread, extra).await {
+        match self
+            .tg
+            .edit_forum_topic(self.ctx.group_of(&d), thread, extra)
+            .await
+        {
             Err(e) if e.is_thread_not_found() => {
                 Ok(self.store.set_dialog_thread(d.id, None).await?)
             }
@@ -427,10 +480,11 @@ impl Topics {
         let Some(thread) = d.thread_id else {
             return Ok(());
         };
+        let group = self.ctx.group_of(&d);
         let r = if d.status == DialogStatus::Closed {
-            self.tg.close_forum_topic(self.group(), thread).await
+            self.tg.close_forum_topic(group, thread).await
         } else {
-            self.tg.reopen_forum_topic(self.group(), thread).await
+            self.tg.reopen_forum_topic(group, thread).await
         };
         match r {
             Err(e) if e.is_thread_not_found() => {

@@ -559,15 +559,8 @@ async fn execute(
 }
 
 /// Links an intercepted message to its copy in the topic.
-fn link(ex: &Topics, links: &mut Links, dialog: i64, user: i64, pair: (i64, i64), kind: &str) {
-    links.add(
-        dialog,
-        user,
-        ex.group(),
-        Direction::Intercepted,
-        kind,
-        [pair],
-    );
+fn link(group: i64, links: &mut Links, dialog: i64, user: i64, pair: (i64, i64), kind: &str) {
+    links.add(dialog, user, group, Direction::Intercepted, kind, [pair]);
 }
 
 /// The topic copy of an intercepted message, if it was mirrored.
@@ -587,7 +580,7 @@ async fn note(
     text: &str,
     reply_to: Option<i64>,
 ) -> Result<(), TopicError> {
-    let group = ex.ctx.group_id;
+    let group = ex.group_of(dialog).await?;
     ex.in_topic(dialog, |thread| async move {
         let mut extra = json!({"parse_mode": "HTML", "message_thread_id": thread});
         if let Some(r) = reply_to {
@@ -628,7 +621,7 @@ async fn post_one(
     let (Some(user), Some(id)) = (m["chat"]["id"].as_i64(), m["message_id"].as_i64()) else {
         return Ok(());
     };
-    let group = ex.ctx.group_id;
+    let group = ex.group_of(dialog).await?;
     let kind = content::kind(m);
     let b = buttons(&m["reply_markup"], keyboard);
     let reply_to = match m["reply_to_message"]["message_id"].as_i64() {
@@ -690,7 +683,7 @@ async fn post_one(
         .await;
     match sent {
         Ok((_, (copy, needs_note, _))) => {
-            link(ex, links, dialog, user, (id, copy), kind);
+            link(group, links, dialog, user, (id, copy), kind);
             if needs_note {
                 let (text, _) = render(&format!("(the bot sent this {kind})"), None, b, TEXT_MAX);
                 note(ex, dialog, &html(&text), Some(copy)).await?;
@@ -731,7 +724,7 @@ async fn post_album(
     );
     first["caption"] = json!(caption);
     first["caption_entities"] = entities;
-    let (group, media) = (ex.ctx.group_id, &media);
+    let (group, media) = (ex.group_of(dialog).await?, &media);
     let sent = ex
         .in_topic(dialog, |thread| async move {
             ex.tg
@@ -746,7 +739,7 @@ async fn post_album(
     match sent {
         Ok((_, copies)) => {
             for (u, g) in ids.iter().zip(copies) {
-                link(ex, links, dialog, user, (*u, g.message_id), "album");
+                link(group, links, dialog, user, (*u, g.message_id), "album");
             }
             Ok(())
         }
@@ -764,7 +757,7 @@ async fn post_copies(
     let mut ids = ids.to_vec();
     ids.sort_unstable();
     ids.dedup();
-    let (group, list) = (ex.ctx.group_id, &ids);
+    let (group, list) = (ex.group_of(dialog).await?, &ids);
     let sent = ex
         .in_topic(dialog, |thread| async move {
             ex.tg
@@ -775,7 +768,7 @@ async fn post_copies(
     match sent {
         Ok((_, copies)) => {
             for (u, g) in ids.iter().zip(&copies) {
-                link(ex, links, dialog, user, (*u, g.message_id), "copy");
+                link(group, links, dialog, user, (*u, g.message_id), "copy");
             }
             if let Some(first) = copies.first() {
                 note(
@@ -806,7 +799,7 @@ async fn edit(ex: &Topics, dialog: i64, m: &Value, media: bool) -> Result<(), To
     if link.link.direction != Direction::Intercepted {
         return Ok(());
     }
-    let (group, copy) = (ex.ctx.group_id, link.link.group_message_id);
+    let (group, copy) = (link.link.group_chat_id, link.link.group_message_id);
     let b = buttons(&m["reply_markup"], None);
     let markup = b
         .keyboard

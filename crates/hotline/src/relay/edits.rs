@@ -51,7 +51,11 @@ pub(super) async fn operator_edit(
     ) else {
         return Ok(());
     };
-    let Some(dialog) = tx.dialog_by_thread(ctx.connection, thread).await? else {
+    let group = msg["chat"]["id"].as_i64().unwrap_or(ctx.group_id);
+    let Some(dialog) = tx
+        .dialog_by_thread(ctx.connection, ctx.group_id, group, thread)
+        .await?
+    else {
         return Ok(());
     };
     ctx.record(

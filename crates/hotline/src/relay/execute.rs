@@ -89,11 +89,12 @@ impl RelayExecutor {
         copy: i64,
         content: &Value,
     ) -> Result<(), TopicError> {
-        let (_, contact) = self.load(dialog).await?;
+        let (d, contact) = self.load(dialog).await?;
+        let group = self.ctx.group_of(&d);
         let (chat, from_chat) = if inbound {
-            (self.group(), contact.user_id)
+            (group, contact.user_id)
         } else {
-            (contact.user_id, self.group())
+            (contact.user_id, group)
         };
         let r = if let Some(text) = content["text"].as_str() {
             let mut extra = json!({});
@@ -148,7 +149,8 @@ impl Execute<CopyIn> for RelayExecutor {
     async fn execute(&self, intent: &Intent, a: CopyIn) -> Result<Links, TopicError> {
         let ids = self.batch(intent, &a.ids).await?;
         let (dialog, kind, forward, reply_to) = (a.dialog, a.kind.as_str(), a.forward, a.reply_to);
-        let (_, contact) = self.load(dialog).await?;
+        let (d, contact) = self.load(dialog).await?;
+        let group = self.ctx.group_of(&d);
         let user = contact.user_id;
         let mut links = Links::new();
         if ids.is_empty() {
@@ -164,7 +166,7 @@ impl Execute<CopyIn> for RelayExecutor {
                 if ids.len() > 1 {
                     return self
                         .tg
-                        .copy_messages(self.group(), user, ids, extra)
+                        .copy_messages(group, user, ids, extra)
                         .await
                         .map(|r| r.into_iter().map(|m| m.message_id).collect::<Vec<_>>());
                 }
@@ -175,12 +177,12 @@ impl Execute<CopyIn> for RelayExecutor {
                 if forward {
                     return self
                         .tg
-                        .forward_message(self.group(), user, ids[0], extra)
+                        .forward_message(group, user, ids[0], extra)
                         .await
                         .map(|m| vec![m.message_id]);
                 }
                 self.tg
-                    .copy_message(self.group(), user, ids[0], extra)
+                    .copy_message(group, user, ids[0], extra)
                     .await
                     .map(|m| vec![m.message_id])
             })
@@ -189,7 +191,7 @@ impl Execute<CopyIn> for RelayExecutor {
             Ok((_, copies)) => {
                 if copies.len() == ids.len() {
                     let pairs = ids.iter().copied().zip(copies);
-                    links.add(dialog, user, self.group(), Direction::Incoming, kind, pairs);
+                    links.add(dialog, user, group, Direction::Incoming, kind, pairs);
                 } else {
                     // copyMessages skips what it cannot copy (a message the user deleted
                     // meanwhile) without saying which: tell both sides, never stay silent.
@@ -251,14 +253,15 @@ impl Execute<CopyOut> for RelayExecutor {
     async fn execute(&self, intent: &Intent, a: CopyOut) -> Result<Option<Delivered>, TopicError> {
         let ids = self.batch(intent, &a.ids).await?;
         let dialog = a.dialog;
-        let (_, contact) = self.load(dialog).await?;
+        let (d, contact) = self.load(dialog).await?;
+        let group = self.ctx.group_of(&d);
         let user = contact.user_id;
         if ids.is_empty() {
             return Ok(None);
         }
         let result = if ids.len() > 1 {
             self.tg
-                .copy_messages(user, self.group(), &ids, json!({}))
+                .copy_messages(user, group, &ids, json!({}))
                 .await
                 .map(|r| r.into_iter().map(|m| m.message_id).collect::<Vec<_>>())
         } else {
@@ -268,7 +271,7 @@ impl Execute<CopyOut> for RelayExecutor {
                     json!({"message_id": r, "allow_sending_without_reply": true});
             }
             self.tg
-                .copy_message(user, self.group(), ids[0], extra)
+                .copy_message(user, group, ids[0], extra)
                 .await
                 .map(|m| vec![m.message_id])
         };
@@ -280,17 +283,13 @@ impl Execute<CopyOut> for RelayExecutor {
                 links.add(
                     dialog,
                     user,
-                    self.group(),
+                    group,
                     Direction::Outgoing,
                     &a.kind,
                     user_group,
                 );
                 let mark = json!([{"type": "emoji", "emoji": DELIVERED}]);
-                if let Err(e) = self
-                    .tg
-                    .set_message_reaction(self.group(), ids[0], mark)
-                    .await
-                {
+                if let Err(e) = self.tg.set_message_reaction(group, ids[0], mark).await {
                     tracing::debug!(error = %e, "delivered mark not set");
                 }
                 Ok(Some(Delivered {
@@ -369,7 +368,11 @@ impl Execute<EditOut> for RelayExecutor {
     async fn execute(&self, _intent: &Intent, a: EditOut) -> Result<(), TopicError> {
         let link = self
             .store
-            .link_by_group_message(self.ctx.connection, self.group(), a.group_message)
+            .link_by_group_message(
+                self.ctx.connection,
+                self.group_of(a.dialog).await?,
+                a.group_message,
+            )
             .await?;
         match link.filter(|l| l.link.direction == Direction::Outgoing) {
             Some(l) => {
@@ -388,7 +391,8 @@ impl Execute<SendIn> for RelayExecutor {
 
     async fn execute(&self, intent: &Intent, a: SendIn) -> Result<Links, TopicError> {
         let (dialog, kind, reply_to) = (a.dialog, a.kind.as_str(), a.reply_to);
-        let (_, contact) = self.load(dialog).await?;
+        let (d, contact) = self.load(dialog).await?;
+        let group = self.ctx.group_of(&d);
         let user = contact.user_id;
         let params = self.ctx.params();
         let mut links = Links::new();
@@ -421,13 +425,13 @@ impl Execute<SendIn> for RelayExecutor {
                 if protect {
                     extra["protect_content"] = json!(true);
                 }
-                send_items(&self.tg, self.group(), items, &extra, reply_to).await
+                send_items(&self.tg, group, items, &extra, reply_to).await
             })
             .await;
         match sent {
             Ok((_, copies)) => {
                 let pairs = ids.iter().copied().zip(copies);
-                links.add(dialog, user, self.group(), Direction::Incoming, kind, pairs);
+                links.add(dialog, user, group, Direction::Incoming, kind, pairs);
                 Ok(links)
             }
             Err(e) if e.is_retryable() => Err(e),

@@ -26,7 +26,8 @@ pub(super) async fn user_message(
     msg: &Value,
 ) -> Result<(), StoreError> {
     if let Some(dialog) = relay_user_message(ctx, tx, msg).await? {
-        tx.outbox_promote_new_dialog(ctx.connection, ctx.group_id, dialog)
+        let group = ctx.group_of_id(tx, dialog).await?;
+        tx.outbox_promote_new_dialog(ctx.connection, group, dialog)
             .await?;
     }
     Ok(())
@@ -108,11 +109,12 @@ async fn relay_user_message(
     // when there is one): it declares those sends so the group's budget is planned for
     // them (see `NewIntent::with_sends`).
     let card_first = created && params.auto_info && !params.hide_info.card;
+    let group = ctx.group_of(&dialog);
     if created {
         if card_first {
             let card = Card { dialog: dialog.id };
             let intent = card
-                .to(ctx.group_id, Lane::Group)
+                .to(group, Lane::Group)
                 .with_fairness_key(dialog.id)
                 .with_sends(2);
             ctx.enqueue(tx, intent, 0).await?;
@@ -178,7 +180,7 @@ async fn relay_user_message(
     if privacy::private_copy(ctx, tx, &params, msg, dialog.id, reply_to).await? {
         return Ok(topicless);
     }
-    if !forward && reply_to.is_none() && join_burst(ctx, tx, dialog.id, id).await? {
+    if !forward && reply_to.is_none() && join_burst(ctx, tx, group, dialog.id, id).await? {
         return Ok(topicless);
     }
     let copy = CopyIn {
@@ -188,9 +190,7 @@ async fn relay_user_message(
         kind,
         forward,
     };
-    let mut intent = copy
-        .to(ctx.group_id, Lane::Group)
-        .with_fairness_key(dialog.id);
+    let mut intent = copy.to(group, Lane::Group).with_fairness_key(dialog.id);
     if dialog.thread_id.is_none() && !card_first {
         // Topic, card (when shown) and the copy.
         let card = params.auto_info && !params.hide_info.card;
@@ -203,9 +203,15 @@ async fn relay_user_message(
 /// Adds a message to the dialog's last copy intent when it is still waiting and is a
 /// plain copy (no reply, no album): a burst of one user's messages then goes out in
 /// one copyMessages call. Order is kept because only the queue's newest intent grows.
-async fn join_burst(ctx: &Context, tx: &mut Tx, dialog: i64, id: i64) -> Result<bool, StoreError> {
+async fn join_burst(
+    ctx: &Context,
+    tx: &mut Tx,
+    group: i64,
+    dialog: i64,
+    id: i64,
+) -> Result<bool, StoreError> {
     let Some((intent_id, action)) = tx
-        .outbox_pending_tail(ctx.connection, ctx.group_id, dialog)
+        .outbox_pending_tail(ctx.connection, group, dialog)
         .await?
     else {
         return Ok(false);
@@ -259,7 +265,7 @@ pub(super) async fn album_part(
             .await?;
         return Ok(());
     }
-    let group = ctx.group_id;
+    let group = ctx.group_of_id(tx, dialog).await?;
     let intent = if outgoing {
         let user = ctx.user_of(tx, dialog).await?;
         let copy = CopyOut {

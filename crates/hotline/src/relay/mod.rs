@@ -52,7 +52,7 @@ pub async fn handle(ctx: &Context, tx: &mut Tx, update: &Value) -> Result<(), St
 async fn on_message(ctx: &Context, tx: &mut Tx, msg: &Value) -> Result<(), StoreError> {
     match (msg["chat"]["type"].as_str(), msg["chat"]["id"].as_i64()) {
         (Some("private"), _) => incoming::user_message(ctx, tx, msg).await,
-        (_, Some(chat)) if chat == ctx.group_id => operator::group_message(ctx, tx, msg).await,
+        (_, Some(chat)) if ctx.is_group(chat) => operator::group_message(ctx, tx, msg).await,
         _ => Ok(()),
     }
 }
@@ -60,7 +60,7 @@ async fn on_message(ctx: &Context, tx: &mut Tx, msg: &Value) -> Result<(), Store
 async fn on_edit(ctx: &Context, tx: &mut Tx, msg: &Value) -> Result<(), StoreError> {
     match (msg["chat"]["type"].as_str(), msg["chat"]["id"].as_i64()) {
         (Some("private"), _) => edits::user_edit(ctx, tx, msg).await,
-        (_, Some(chat)) if chat == ctx.group_id => edits::operator_edit(ctx, tx, msg).await,
+        (_, Some(chat)) if ctx.is_group(chat) => edits::operator_edit(ctx, tx, msg).await,
         _ => Ok(()),
     }
 }

@@ -30,17 +30,23 @@ pub(super) async fn group_message(
         None
     };
     let slash = slash::parse(content::text(msg));
+    let group = msg["chat"]["id"].as_i64().unwrap_or(ctx.group_id);
     let Some(thread) = thread else {
+        // Commands work in the General of every group of the connection (answers go to the
+        // primary's General); broadcast drafts are the primary's.
         if let Some(Slash::Command(cmd)) = slash {
             if cmd.is_for(&ctx.bot.username) {
                 commands::general(ctx, tx, msg, &cmd).await?;
             }
-        } else if slash.is_none() {
+        } else if slash.is_none() && group == ctx.group_id {
             crate::broadcast::remember_general(ctx, tx, msg).await?;
         }
         return Ok(());
     };
-    let Some(dialog) = tx.dialog_by_thread(ctx.connection, thread).await? else {
+    let Some(dialog) = tx
+        .dialog_by_thread(ctx.connection, ctx.group_id, group, thread)
+        .await?
+    else {
         // Another connection's topic, or one Hotline no longer knows.
         return Ok(());
     };
@@ -60,10 +66,7 @@ pub(super) async fn group_message(
         return Ok(());
     };
     let replied = match content::explicit_reply(msg) {
-        Some(r) => {
-            tx.link_by_group_message(ctx.connection, ctx.group_id, r)
-                .await?
-        }
+        Some(r) => tx.link_by_group_message(ctx.connection, group, r).await?,
         None => None,
     };
     let to_user_message = replied.as_ref().map(|l| l.link.user_message_id);
@@ -90,11 +93,10 @@ pub(super) async fn group_message(
     .await?;
     if let Some(album) = msg["media_group_id"].as_str() {
         if let Some(item) = crate::domain::resend::item(msg) {
-            tx.record_media_item(ctx.connection, ctx.group_id, id, album, &item, now)
+            tx.record_media_item(ctx.connection, group, id, album, &item, now)
                 .await?;
         }
-        return super::incoming::album_part(ctx, tx, dialog.id, album, ctx.group_id, id, true)
-            .await;
+        return super::incoming::album_part(ctx, tx, dialog.id, album, group, id, true).await;
     }
     let copy = CopyOut {
         dialog: dialog.id,

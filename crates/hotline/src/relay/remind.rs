@@ -61,7 +61,7 @@ pub async fn sweep(ctx: &Context, store: &Store, now: UnixMs) -> Result<usize, S
             let who = match d.thread_id {
                 Some(t) => format!(
                     "<a href=\"{}\">{}</a>",
-                    topic_link(ctx.group_id, t),
+                    topic_link(ctx.group_of(d), t),
                     html(&name)
                 ),
                 None => html(&name),

@@ -93,6 +93,7 @@ impl SetupBot {
             name: m.name.clone(),
             token: open_token(&self.config.secret_key, &m.name, &m.token_sealed)?,
             group_id: m.group_id.unwrap_or_default(),
+            overflow_groups: Vec::new(),
             api_url: self.config.api_url.clone(),
             mode: Mode::Polling,
             gateway_plain_http_webhooks: false,

@@ -69,7 +69,7 @@ async fn list_dialogs(
 ) -> Result<Vec<Dialog>, StoreError> {
     sqlx::query(
         "SELECT id, connection_id, contact_id, thread_id, status, status_since, CAST(activated AS INTEGER) AS activated, created_at, \
-         last_activity_at, assignee FROM dialogs WHERE connection_id = $1 AND id > $2 AND ($3 IS NULL OR status = $3) \
+         last_activity_at, assignee, group_id FROM dialogs WHERE connection_id = $1 AND id > $2 AND ($3 IS NULL OR status = $3) \
          ORDER BY id LIMIT $4",
     )
     .bind(connection.0)

@@ -80,10 +80,12 @@ pub struct Dialog {
     pub last_activity_at: UnixMs,
     /// The operator who handles it (`/take`, `/assign`, the API), if any.
     pub assignee: Option<i64>,
+    /// The overflow group its topic lives in; `None` = the connection's primary group.
+    pub group_id: Option<i64>,
 }
 
 const COLUMNS: &str =
-    "id, connection_id, contact_id, thread_id, status, status_since, CAST(activated AS INTEGER) AS activated, created_at, last_activity_at, assignee";
+    "id, connection_id, contact_id, thread_id, status, status_since, CAST(activated AS INTEGER) AS activated, created_at, last_activity_at, assignee, group_id";
 
 pub(super) fn from_row(r: &super::DbRow) -> Result<Dialog, StoreError> {
     let status: String = r.try_get("status")?;
@@ -101,6 +103,7 @@ pub(super) fn from_row(r: &super::DbRow) -> Result<Dialog, StoreError> {
         created_at: r.try_get("created_at")?,
         last_activity_at: r.try_get("last_activity_at")?,
         assignee: r.try_get("assignee")?,
+        group_id: r.try_get("group_id")?,
     })
 }
 
@@ -114,9 +117,12 @@ store_methods! {
     pub async fn dialog(&self, id: i64) -> Option<Dialog> => dialog;
     /// The dialog of a contact.
     pub async fn dialog_for_contact(&self, connection: ConnectionId, contact_id: i64) -> Option<Dialog> => dialog_for_contact;
-    /// The dialog whose topic is `thread_id`, or was before it broke (routing operator
-    /// messages: people keep writing in a broken topic).
-    pub async fn dialog_by_thread(&self, connection: ConnectionId, thread_id: i64) -> Option<Dialog> => dialog_by_thread;
+    /// The dialog whose topic is `thread_id` in `group`, or was before it broke (routing
+    /// operator messages: people keep writing in a broken topic). Thread ids repeat across
+    /// groups; a dialog without a stored group lives in `primary`.
+    pub async fn dialog_by_thread(&self, connection: ConnectionId, primary: i64, group: i64, thread_id: i64) -> Option<Dialog> => dialog_by_thread;
+    /// Puts a dialog in an overflow group (`None`: the primary group).
+    pub async fn set_dialog_group(&self, id: i64, group: Option<i64>) -> () => set_dialog_group;
     /// Records the topic id (or `None` when the topic was found deleted).
     pub async fn set_dialog_thread(&self, id: i64, thread_id: Option<i64>) -> () => set_dialog_thread;
     /// Remembers `thread_id` as a broken former topic of `dialog` (it stays routable).
@@ -198,17 +204,32 @@ async fn dialog_for_contact(
     .transpose()
 }
 
+async fn set_dialog_group(c: &mut Conn, id: i64, group: Option<i64>) -> Result<(), StoreError> {
+    sqlx::query("UPDATE dialogs SET group_id = $2 WHERE id = $1")
+        .bind(id)
+        .bind(group)
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}
+
 async fn dialog_by_thread(
     c: &mut Conn,
     connection: ConnectionId,
+    primary: i64,
+    group: i64,
     thread_id: i64,
 ) -> Result<Option<Dialog>, StoreError> {
     sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM dialogs WHERE connection_id = $1 AND (thread_id = $2 OR id = \
-         (SELECT dialog_id FROM previous_topics WHERE connection_id = $1 AND thread_id = $2))"
+        "SELECT {COLUMNS} FROM dialogs WHERE connection_id = $1 AND COALESCE(group_id, $3) = $4 \
+         AND (thread_id = $2 OR id IN \
+         (SELECT dialog_id FROM previous_topics WHERE connection_id = $1 AND thread_id = $2)) \
+         LIMIT 1"
     ))
     .bind(connection.0)
     .bind(thread_id)
+    .bind(primary)
+    .bind(group)
     .fetch_optional(&mut *c)
     .await?
     .as_ref()
@@ -380,7 +401,7 @@ async fn dialog_with_contact(
 ) -> Result<Option<(Dialog, super::Contact)>, StoreError> {
     let row = sqlx::query(
         "SELECT d.id, d.connection_id, d.contact_id, d.thread_id, d.status, d.status_since, CAST(d.activated AS INTEGER) AS activated, \
-         d.created_at, d.last_activity_at, d.assignee, c.user_id AS c_user_id, c.first_name AS c_first_name, \
+         d.created_at, d.last_activity_at, d.assignee, d.group_id, c.user_id AS c_user_id, c.first_name AS c_first_name, \
          c.last_name AS c_last_name, c.username AS c_username, c.language_code AS c_language_code, \
          c.first_seen_at AS c_first_seen_at, c.last_message_at AS c_last_message_at, \
          c.start_param AS c_start_param, CAST(c.banned AS INTEGER) AS c_banned, CAST(c.blocked AS INTEGER) AS c_blocked \
@@ -469,11 +490,35 @@ mod tests {
         }
         s.set_dialog_thread(dialogs[0].id, Some(55)).await.unwrap();
         assert_eq!(
-            s.dialog_by_thread(conn, 55).await.unwrap().unwrap().id,
+            s.dialog_by_thread(conn, -1, -1, 55)
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
             dialogs[0].id
         );
-        // A topic id belongs to one dialog per connection.
+        // A topic id belongs to one dialog per group of a connection.
         assert!(s.set_dialog_thread(dialogs[1].id, Some(55)).await.is_err());
+        // In an overflow group the same thread id is another topic.
+        s.set_dialog_group(dialogs[2].id, Some(-2)).await.unwrap();
+        s.set_dialog_thread(dialogs[2].id, Some(55)).await.unwrap();
+        assert_eq!(
+            s.dialog_by_thread(conn, -1, -2, 55)
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
+            dialogs[2].id
+        );
+        assert_eq!(
+            s.dialog_by_thread(conn, -1, -1, 55)
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
+            dialogs[0].id
+        );
+        s.set_dialog_thread(dialogs[2].id, None).await.unwrap();
         assert!(s
             .set_dialog_status(dialogs[0].id, DialogStatus::New, DialogStatus::Wait, 200)
             .await
@@ -495,7 +540,11 @@ mod tests {
         s.set_dialog_activated(dialogs[2].id, true).await.unwrap();
         assert!(s.dialog(dialogs[2].id).await.unwrap().unwrap().activated);
         s.set_dialog_thread(dialogs[0].id, None).await.unwrap();
-        assert!(s.dialog_by_thread(conn, 55).await.unwrap().is_none());
+        assert!(s
+            .dialog_by_thread(conn, -1, -1, 55)
+            .await
+            .unwrap()
+            .is_none());
         // A broken topic stays routable to its dialog after the dialog moves on.
         s.set_dialog_thread(dialogs[0].id, Some(56)).await.unwrap();
         s.add_previous_topic(conn, 56, dialogs[0].id, 500)
@@ -506,7 +555,11 @@ mod tests {
         assert!(!s.is_previous_topic(conn, 57).await.unwrap());
         for thread in [56, 57] {
             assert_eq!(
-                s.dialog_by_thread(conn, thread).await.unwrap().unwrap().id,
+                s.dialog_by_thread(conn, -1, -1, thread)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .id,
                 dialogs[0].id
             );
         }

@@ -344,6 +344,29 @@ async fn enqueue(
     Ok(IntentId(id))
 }
 
+store_methods! {
+    /// Group work (new dialogs and follow-ups) waiting or running for `chat`: how far behind
+    /// its budget a group is, to choose where a new dialog goes.
+    pub async fn outbox_group_backlog(&self, connection: ConnectionId, chat: i64) -> i64 => outbox_group_backlog;
+}
+
+async fn outbox_group_backlog(
+    c: &mut Conn,
+    connection: ConnectionId,
+    chat: i64,
+) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbox WHERE connection_id = $1 AND target_chat = $2 \
+         AND state IN ('pending', 'in_flight') AND lane IN ($3, $4)",
+    )
+    .bind(connection.0)
+    .bind(chat)
+    .bind(Lane::Group as i64)
+    .bind(Lane::NewDialog as i64)
+    .fetch_one(&mut *c)
+    .await?)
+}
+
 async fn outbox_promote_new_dialog(
     c: &mut Conn,
     connection: ConnectionId,

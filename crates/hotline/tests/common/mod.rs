@@ -32,6 +32,8 @@ pub struct TestApp {
     pub bot: i64,
     pub token: String,
     pub group: i64,
+    /// The connection's overflow groups ([`spawn_app_with_overflow`]), in config order.
+    pub overflow: Vec<i64>,
     pub operator: i64,
     pub app: Option<Running>,
     pub config: Config,
@@ -137,7 +139,7 @@ pub async fn spawn_app_unlimited(why: &str, params: &str) -> TestApp {
 /// [`spawn_app_unlimited`] with extra TOML keys for the `[[connection]]` table itself.
 pub async fn spawn_unlimited_with_connection(why: &str, keys: &str, params: &str) -> TestApp {
     assert!(!why.is_empty(), "say why the test lifts Telegram's limits");
-    spawn_edited(keys, params, None, false, |t| {
+    spawn_edited(keys, params, None, false, 0, |t| {
         t.replace(
             "[limits]\nbot_per_second = 30\nprivate_per_second = 1\ngroup_per_minute = 20\n",
             NO_LIMITS,
@@ -156,17 +158,23 @@ pub async fn spawn_app_with_connection(keys: &str, params: &str) -> TestApp {
 /// `extra = (token, username)` in the same group), the config (`keys` added to the first
 /// `[[connection]]` table), and Hotline.
 async fn spawn(keys: &str, params: &str, extra: Option<(&str, &str)>) -> (TestApp, Option<i64>) {
-    spawn_edited(keys, params, extra, true, |t| t).await
+    spawn_edited(keys, params, extra, true, 0, |t| t).await
 }
 
 /// Starts everything with the server's default webhook policy: no `[webhooks]` allowance,
 /// so receivers on 127.0.0.1 are refused.
 pub async fn spawn_app_strict(params: &str) -> TestApp {
-    spawn_edited("", params, None, true, |t| {
+    spawn_edited("", params, None, true, 0, |t| {
         t.replace("[webhooks]\nallow_ranges = [\"127.0.0.0/8\"]\n", "")
     })
     .await
     .0
+}
+
+/// Starts everything with `n` more forum groups (the operator owns them, the bot
+/// administers them) listed as the connection's `overflow_groups`.
+pub async fn spawn_app_with_overflow(n: usize, params: &str) -> TestApp {
+    spawn_edited("", params, None, true, n, |t| t).await.0
 }
 
 async fn spawn_edited(
@@ -174,6 +182,7 @@ async fn spawn_edited(
     params: &str,
     extra: Option<(&str, &str)>,
     limited: bool,
+    overflow_groups: usize,
     edit: impl FnOnce(String) -> String,
 ) -> (TestApp, Option<i64>) {
     let _ = tracing_subscriber::fmt()
@@ -192,6 +201,22 @@ async fn spawn_edited(
         .unwrap();
     let group = ctl.add_group("Support team", true, Some(owner));
     ctl.add_admin_bot(group, bot).unwrap();
+    let overflow: Vec<i64> = (0..overflow_groups)
+        .map(|i| {
+            let g = ctl.add_group(&format!("Support team {}", i + 2), true, Some(owner));
+            ctl.add_admin_bot(g, bot).unwrap();
+            g
+        })
+        .collect();
+    let keys = if overflow.is_empty() {
+        keys.to_string()
+    } else {
+        format!(
+            "{keys}
+overflow_groups = {overflow:?}"
+        )
+    };
+    let keys = keys.as_str();
     let dir = tempfile::tempdir().unwrap();
     let db = TestDatabase::create(Some(dir.path())).await;
     let mut toml = config_toml_url(db.url(), &emu.url(), &token, group, params).replacen(
@@ -220,6 +245,7 @@ async fn spawn_edited(
         bot,
         token,
         group,
+        overflow,
         operator: owner,
         app: Some(app),
         config,
