@@ -568,7 +568,7 @@ async fn outbox_purge_done(
 }
 
 /// The recent-sends query: walks the `outbox_finished` index from `$2` on (see migration
-/// 0022), so it costs the last minute's intents, not the whole history.
+/// 0023), so it costs the last minute's intents, not the whole history.
 const RECENT_SENDS_SQL: &str = "SELECT target_chat, updated_at, action FROM outbox \
      WHERE connection_id = $1 AND state IN ('done', 'failed') AND updated_at >= $2 \
      AND (target_chat < 0 OR updated_at >= $3) ORDER BY updated_at";
