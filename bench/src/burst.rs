@@ -15,16 +15,20 @@ use tg_emulator::control::Place;
 use tg_emulator::Limits;
 
 /// Runs the benchmark.
-pub async fn burst(users: usize, window_secs: f64, scale: f64) {
-    let w = crate::world::start_scaled(
+pub async fn burst(users: usize, window_secs: f64, scale: f64, groups: usize) {
+    let w = crate::world::start_groups(
         "9000003:bench-burst",
         "bot_per_second = 30\nprivate_per_second = 1\ngroup_per_minute = 20",
         "",
         scale,
+        groups,
         |emu| emu.set_limits(Limits::telegram().scaled(scale)),
     )
     .await;
-    let (ctl, bot, group, op) = (&w.ctl, w.bot, w.group, w.operator);
+    let (ctl, bot, op) = (&w.ctl, w.bot, w.operator);
+    let all_groups: Vec<i64> = std::iter::once(w.group)
+        .chain(w.overflow.iter().copied())
+        .collect();
     let people: Vec<i64> = (0..users)
         .map(|i| {
             ctl.add_user(&format!("U{i}"), None, None, None)["id"]
@@ -41,7 +45,7 @@ pub async fn burst(users: usize, window_secs: f64, scale: f64) {
     let mut in_topic: HashMap<usize, Instant> = HashMap::new();
     let mut answered: HashMap<usize, (Instant, i64)> = HashMap::new();
     let mut reached: HashMap<usize, Instant> = HashMap::new();
-    let mut seen_topics: HashSet<i64> = HashSet::new();
+    let mut seen_topics: HashSet<(i64, i64)> = HashSet::new();
     let give_up = t0 + real(6.0 * 3600.0);
     let mut next = 0;
     while reached.len() < users {
@@ -58,11 +62,14 @@ pub async fn burst(users: usize, window_secs: f64, scale: f64) {
             next += 1;
         }
         // A person's message in a topic: the operator answers it there at once.
-        for topic in ctl.topics(group) {
+        for (group, topic) in all_groups
+            .iter()
+            .flat_map(|g| ctl.topics(*g).into_iter().map(move |t| (*g, t)))
+        {
             let Some(thread) = topic["message_thread_id"].as_i64() else {
                 continue;
             };
-            if seen_topics.contains(&thread) {
+            if seen_topics.contains(&(group, thread)) {
                 continue;
             }
             let found = ctl
@@ -76,7 +83,7 @@ pub async fn burst(users: usize, window_secs: f64, scale: f64) {
                         .ok()
                 });
             if let Some(i) = found {
-                seen_topics.insert(thread);
+                seen_topics.insert((group, thread));
                 in_topic.insert(i, Instant::now());
                 ctl.send(
                     op,
@@ -117,8 +124,8 @@ pub async fn burst(users: usize, window_secs: f64, scale: f64) {
     let too_many = ctl.calls().iter().filter(|c| c.error_code == 429).count();
     let topics = ctl.count_calls(bot, "createForumTopic");
     println!(
-        "burst: {users} new users writing within {window_secs:.0} s, Telegram's limits, clock ×{scale} \
-         (figures in Telegram's seconds)"
+        "burst: {users} new users writing within {window_secs:.0} s, {groups} group(s), Telegram's \
+         limits, clock ×{scale} (figures in Telegram's seconds)"
     );
     println!(
         "last message in a topic: {:.0} s after the first person wrote ({:.1} min)",

@@ -71,6 +71,10 @@ enum What {
         /// Telegram's clock runs this many times faster, in the emulator and Hotline.
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
+        /// Backend groups of the connection (the first is `group_id`, the others its
+        /// `overflow_groups`).
+        #[arg(long, default_value_t = 1)]
+        groups: usize,
     },
     /// The Bot API gateway against nginx: throughput, added latency, memory under a flood.
     Gateway {
@@ -322,7 +326,8 @@ async fn main() {
             users,
             within,
             scale,
-        } => burst::burst(users, within, scale).await,
+            groups,
+        } => burst::burst(users, within, scale, groups).await,
         What::Gateway {
             users,
             connections,

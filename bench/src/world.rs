@@ -18,6 +18,8 @@ pub struct Bench {
     pub bot: i64,
     /// The forum group's id.
     pub group: i64,
+    /// The connection's overflow groups ([`start_groups`]).
+    pub overflow: Vec<i64>,
     /// The group's owner, an operator who can run admin commands.
     pub operator: i64,
     /// Hotline.
@@ -52,6 +54,19 @@ pub async fn start_scaled(
     scale: f64,
     prepare: impl FnOnce(&Emulator),
 ) -> Bench {
+    start_groups(token, limits, params, scale, 1, prepare).await
+}
+
+/// [`start_scaled`] with `groups` forum groups: the first is `group_id`, the others the
+/// connection's `overflow_groups`.
+pub async fn start_groups(
+    token: &str,
+    limits: &str,
+    params: &str,
+    scale: f64,
+    groups: usize,
+    prepare: impl FnOnce(&Emulator),
+) -> Bench {
     let config = tg_emulator::Config {
         check_conformance: false,
         ..Default::default()
@@ -67,6 +82,13 @@ pub async fn start_scaled(
         .unwrap();
     let group = ctl.add_group("Bench", true, Some(op));
     ctl.add_admin_bot(group, bot).unwrap();
+    let overflow: Vec<i64> = (1..groups.max(1))
+        .map(|i| {
+            let g = ctl.add_group(&format!("Bench {}", i + 1), true, Some(op));
+            ctl.add_admin_bot(g, bot).unwrap();
+            g
+        })
+        .collect();
     let dir = tempfile::tempdir().unwrap();
     let db = match POSTGRES.get() {
         Some(server) => Some(TestDatabase::create_postgres(server).await),
@@ -79,7 +101,7 @@ pub async fn start_scaled(
     let toml = format!(
         "database_url = \"{url}\"\n[http]\nlisten = \"127.0.0.1:0\"\n[limits]\n{limits}\n\
          [[connection]]\nname = \"bench\"\ntoken = \"{token}\"\ngroup_id = {group}\napi_url = \"{api}\"\n\
-         [connection.params]\n{params}\n",
+         overflow_groups = {overflow:?}\n[connection.params]\n{params}\n",
         api = emu.url(),
     );
     let config = Config::parse(&toml, dir.path(), |_| None).expect("config");
@@ -90,6 +112,7 @@ pub async fn start_scaled(
         ctl,
         bot,
         group,
+        overflow,
         operator: op,
         hotline,
         _dir: dir,

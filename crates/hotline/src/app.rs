@@ -47,12 +47,14 @@ impl Running {
         self.readiness.stopping();
     }
 
-    /// Stops every task, letting in-flight calls finish.
+    /// Stops every task, letting in-flight calls finish: the HTTP port's requests, then
+    /// the parallel bot's calls whose bot stopped waiting (they are still journaled).
     pub async fn stop(mut self) {
         self.begin_stop();
         self.trigger.trigger();
         self.runtime.stop_all().await;
         while self.tasks.join_next().await.is_some() {}
+        self.runtime.gateway().drain(http::serve::DRAIN).await;
     }
 
     /// Resolves when a task ended on its own (it should not: the caller stops and exits

@@ -1390,3 +1390,58 @@ async fn journaled_calls_survive_a_restart_and_are_mirrored_once() {
         "in call order after the question: {texts:#?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn calls_in_flight_at_a_graceful_stop_are_mirrored_after_the_restart() {
+    // Telegram is slow to answer sendMessage; while two of the bot's sends are in flight
+    // Hotline stops gracefully. One client gives up waiting first (its connection closes).
+    // Both sends reach Ann, so both must show in her topic after the restart.
+    let mut t = start("").await;
+    let mut bot = Backend::new(&t);
+    let ann = t.person("Ann");
+    t.user_says(ann, "hi");
+    bot.next("Ann's hi", |u| is_text(u, "hi")).await;
+    let thread = t.wait_topic("Ann").await;
+    t.wait_in_topic(thread, "hi").await;
+    let mut faults = tg_emulator::limits::Faults::default();
+    faults.methods.insert(
+        "sendMessage".into(),
+        tg_emulator::limits::Fault {
+            latency_ms: 1500,
+            ..Default::default()
+        },
+    );
+    t.emu.set_faults(faults);
+    let url = format!("{}/sendMessage", bot.base);
+    let impatient = tokio::spawn(
+        reqwest::Client::new()
+            .post(url.clone())
+            .timeout(Duration::from_millis(300))
+            .json(&json!({"chat_id": ann, "text": "first part"}))
+            .send(),
+    );
+    let patient = tokio::spawn(
+        reqwest::Client::new()
+            .post(url)
+            .json(&json!({"chat_id": ann, "text": "second part"}))
+            .send(),
+    );
+    assert!(
+        impatient.await.unwrap().is_err(),
+        "the impatient client gave up before Telegram answered"
+    );
+    t.stop().await;
+    let answered = patient.await.unwrap();
+    t.emu.set_faults(tg_emulator::limits::Faults::default());
+    t.wait_in_user_chat(ann, "first part").await;
+    t.wait_in_user_chat(ann, "second part").await;
+    if let Ok(r) = answered {
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["ok"], true, "{body}");
+    }
+    t.restart().await;
+    t.user_says(ann, "thanks");
+    t.wait_in_topic(thread, "thanks").await;
+    t.wait_in_topic(thread, "🤖 first part").await;
+    t.wait_in_topic(thread, "🤖 second part").await;
+}

@@ -52,7 +52,7 @@ fn content_length(h: &HeaderMap) -> Option<usize> {
     h.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
-fn upstream_failed(e: &dyn std::error::Error) -> Response {
+fn upstream_failed(bot: &Bot, e: &dyn std::error::Error) -> Response {
     // The error and its causes never hold the URI (it holds the token): hyper's client
     // errors name the kind of failure and the socket's error only.
     let mut error = e.to_string();
@@ -62,7 +62,7 @@ fn upstream_failed(e: &dyn std::error::Error) -> Response {
         error.push_str(&c.to_string());
         cause = c.source();
     }
-    tracing::warn!(%error, "gateway: Telegram is not reachable");
+    tracing::warn!(connection = %bot.ctx.name, %error, "gateway: Telegram is not reachable");
     tg_error(502, "Bad Gateway")
 }
 
@@ -105,7 +105,7 @@ async fn send(
     bot.upstream
         .request(req)
         .await
-        .map_err(|e| upstream_failed(&e))
+        .map_err(|e| upstream_failed(bot, &e))
 }
 
 /// Copies status and the pass-through headers of Telegram's answer.
@@ -120,14 +120,14 @@ fn answer_head(resp: &axum::http::Response<Incoming>) -> axum::http::response::B
 }
 
 /// Reads an answer's body whole.
-async fn read_answer(body: Incoming) -> Result<Bytes, Response> {
+async fn read_answer(bot: &Bot, body: Incoming) -> Result<Bytes, Response> {
     axum::body::to_bytes(Body::new(body), BUFFER_MAX)
         .await
-        .map_err(|e| upstream_failed(&e))
+        .map_err(|e| upstream_failed(bot, &e))
 }
 
 /// Passes Telegram's answer back unchanged: whole when it is small, else streamed.
-async fn stream_back(resp: axum::http::Response<Incoming>) -> Response {
+async fn stream_back(bot: &Bot, resp: axum::http::Response<Incoming>) -> Response {
     let head = answer_head(&resp);
     let body = resp.into_body();
     let small = body
@@ -135,7 +135,7 @@ async fn stream_back(resp: axum::http::Response<Incoming>) -> Response {
         .exact()
         .is_some_and(|l| l <= INLINE_MAX as u64);
     let body = if small {
-        match read_answer(body).await {
+        match read_answer(bot, body).await {
             Ok(b) => Body::from(b),
             Err(r) => return r,
         }
@@ -196,23 +196,36 @@ pub async fn call(bot: &Arc<Bot>, method: &str, req: Request) -> Response {
     } else {
         Body::empty()
     };
-    let resp = match send(
-        bot,
-        parts.method.clone(),
-        method_uri(bot, method, parts.uri.query()),
-        parts.headers.get(header::CONTENT_TYPE).cloned(),
-        len,
-        body,
-    )
-    .await
-    {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
+    let uri = method_uri(bot, method, parts.uri.query());
+    let ctype = parts.headers.get(header::CONTENT_TYPE).cloned();
     if !mirrored {
-        return stream_back(resp).await;
+        return match send(bot, parts.method, uri, ctype, len, body).await {
+            Ok(resp) => stream_back(bot, resp).await,
+            Err(r) => r,
+        };
     }
-    buffered_answer(bot, &lower, None, resp).await
+    let b = bot.clone();
+    detached(bot, async move {
+        match send(&b, parts.method, uri, ctype, len, body).await {
+            Ok(resp) => buffered_answer(&b, &lower, None, resp).await,
+            Err(r) => r,
+        }
+    })
+    .await
+}
+
+/// Runs a mirrored call (Telegram's side and the journal write) in a task of its own,
+/// tracked by the gateway: once handed to Telegram, a call is journaled even when the
+/// bot's connection closes meanwhile (which drops the request's future), and a graceful
+/// stop waits for it (`Gateway::drain`), so every call Telegram executed is mirrored.
+async fn detached(
+    bot: &Bot,
+    call: impl std::future::Future<Output = Response> + Send + 'static,
+) -> Response {
+    bot.in_flight
+        .spawn(call)
+        .await
+        .unwrap_or_else(|_| tg_error(502, "Bad Gateway"))
 }
 
 /// Forwards a call whose body was already read (and can be parsed for mirroring).
@@ -237,7 +250,7 @@ pub async fn call_buffered(
     };
     // A send is registered while in flight: a user's message stored meanwhile waits for
     // it (see `order`).
-    let _sending = params
+    let sending = params
         .as_ref()
         .filter(|_| mirror::positional(&lower))
         .and_then(|p| super::param_i64(p, "chat_id").ok().flatten())
@@ -247,23 +260,23 @@ pub async fn call_buffered(
         .then(|| HeaderValue::from_str(ctype).ok())
         .flatten();
     // A GET without a body stays without one (hyper sends no length for an empty body).
-    let resp = match send(
-        bot,
-        http_method.clone(),
-        method_uri(bot, method, query),
-        ctype,
-        None,
-        Body::from(body),
-    )
-    .await
-    {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
+    let uri = method_uri(bot, method, query);
+    let body = Body::from(body);
     if !mirrored {
-        return stream_back(resp).await;
+        return match send(bot, http_method.clone(), uri, ctype, None, body).await {
+            Ok(resp) => stream_back(bot, resp).await,
+            Err(r) => r,
+        };
     }
-    buffered_answer(bot, &lower, params, resp).await
+    let (b, http_method) = (bot.clone(), http_method.clone());
+    detached(bot, async move {
+        let _sending = sending;
+        match send(&b, http_method, uri, ctype, None, body).await {
+            Ok(resp) => buffered_answer(&b, &lower, params, resp).await,
+            Err(r) => r,
+        }
+    })
+    .await
 }
 
 /// Reads a (small) answer and returns it unchanged; a successful call that may be mirrored
@@ -276,7 +289,7 @@ async fn buffered_answer(
 ) -> Response {
     let head = answer_head(&resp);
     let ok = resp.status().is_success();
-    let bytes = match read_answer(resp.into_body()).await {
+    let bytes = match read_answer(bot, resp.into_body()).await {
         Ok(b) => b,
         Err(r) => return r,
     };
@@ -321,8 +334,8 @@ pub async fn file(bot: &Arc<Bot>, file_path: &str, req: Request) -> Response {
         up.headers_mut().insert(header::RANGE, r.clone());
     }
     match bot.upstream.request(up).await {
-        Ok(resp) => stream_back(resp).await,
-        Err(e) => upstream_failed(&e),
+        Ok(resp) => stream_back(bot, resp).await,
+        Err(e) => upstream_failed(bot, &e),
     }
 }
 

@@ -75,7 +75,7 @@ pub async fn method(bot: &Arc<Bot>, p: &Map<String, Value>, pause: bool) -> Resp
         Ok(Some(())) => tg_ok(json!(true), None),
         Ok(None) => tg_error(400, "Bad Request: chat not found"),
         Err(e) => {
-            tracing::error!(error = %e, "gateway: the handover could not be recorded");
+            tracing::error!(connection = %bot.ctx.name, error = %e, "gateway: the handover could not be recorded");
             tg_error(
                 500,
                 "Internal Server Error: the handover could not be recorded",

@@ -14,7 +14,9 @@
 //! - `journal` and `mirror`: what the bot puts into a user's chat is mirrored into the
 //!   user's topic as intercepted: the call is journaled before the bot gets its answer and
 //!   decided by the update processor in order with the users' messages, then sent through
-//!   the outbox.
+//!   the outbox. A mirrored call runs in a task of its own that a stop waits for
+//!   ([`Gateway::drain`]): a bot that hangs up, or a stop, never loses the mirror of a
+//!   call Telegram executed.
 
 pub mod forward;
 pub mod handover;
@@ -37,6 +39,7 @@ use bytes::Bytes;
 use serde_json::{json, Map, Value};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
+use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::config::constant_time_eq;
@@ -142,6 +145,8 @@ pub struct Bot {
     shutdown: Mutex<Option<Shutdown>>,
     /// The connection's request counters and latencies.
     metrics: crate::metrics::GatewayMetrics,
+    /// Mirrored calls in flight (see `forward::detached`), shared by the gateway's bots.
+    in_flight: TaskTracker,
 }
 
 impl Bot {
@@ -186,6 +191,8 @@ pub struct Gateway {
     http: reqwest::Client,
     /// The pass-through's client to Telegram.
     upstream: upstream::Client,
+    /// Mirrored calls in flight: a stop waits for them ([`Gateway::drain`]).
+    in_flight: TaskTracker,
 }
 
 impl Gateway {
@@ -201,6 +208,22 @@ impl Gateway {
             store: store.clone(),
             http,
             upstream: upstream::client(),
+            in_flight: TaskTracker::new(),
+        }
+    }
+
+    /// Waits (at most `limit`) for the mirrored calls in flight to be answered and
+    /// journaled: call at a stop, after the HTTP port stopped taking requests.
+    pub async fn drain(&self, limit: std::time::Duration) {
+        self.in_flight.close();
+        if tokio::time::timeout(limit, self.in_flight.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                left = self.in_flight.len(),
+                "gateway: calls to Telegram still in flight at stop may not be mirrored"
+            );
         }
     }
 
@@ -245,6 +268,7 @@ impl Gateway {
             saving: tokio::sync::Mutex::new(()),
             shutdown: Mutex::new(None),
             metrics,
+            in_flight: self.in_flight.clone(),
         });
         let mut bots = self.write();
         bots.retain(|b| b.ctx.connection != bot.ctx.connection);
@@ -339,8 +363,10 @@ pub async fn serve(gw: &Gateway, req: Request) -> Response {
             return unauthorized();
         };
         let file_path = file_path.to_string();
-        // The span names the connection, never the path: the path holds the token.
-        let span = tracing::info_span!("gateway", connection = %bot.ctx.name, method = "file");
+        // The span names the connection, never the path: the path holds the token. Debug
+        // level, so a call costs no span where the log is at info (warnings name the
+        // connection themselves).
+        let span = tracing::debug_span!("gateway", connection = %bot.ctx.name, method = "file");
         return forward::file(&bot, &file_path, req).instrument(span).await;
     }
     if let Some(rest) = path.strip_prefix("/bot") {
@@ -350,7 +376,7 @@ pub async fn serve(gw: &Gateway, req: Request) -> Response {
         };
         let method = method.to_string();
         let span =
-            tracing::info_span!("gateway", connection = %bot.ctx.name, method = loggable(&method));
+            tracing::debug_span!("gateway", connection = %bot.ctx.name, method = loggable(&method));
         let started = std::time::Instant::now();
         let response = api(bot.clone(), method.clone(), req)
             .instrument(span.clone())

@@ -175,8 +175,8 @@ pub(super) struct Scan {
     pub blocked: bool,
 }
 
-fn store_failed(e: crate::store::StoreError) -> Response {
-    tracing::error!(error = %e, "gateway: the update log is not readable");
+fn store_failed(bot: &Bot, e: crate::store::StoreError) -> Response {
+    tracing::error!(connection = %bot.ctx.name, error = %e, "gateway: the update log is not readable");
     tg_error(500, "Internal Server Error: update log unavailable")
 }
 
@@ -259,7 +259,7 @@ async fn get_updates(bot: &Arc<Bot>, p: &Map<String, Value>) -> Response {
         {
             Ok(all) if all.len() > keep => state.confirmed = all[all.len() - keep - 1].update_id,
             Ok(_) => {}
-            Err(e) => return store_failed(e),
+            Err(e) => return store_failed(bot, e),
         }
     }
     {
@@ -269,7 +269,7 @@ async fn get_updates(bot: &Arc<Bot>, p: &Map<String, Value>) -> Response {
     }
     if state.confirmed != before || p.contains_key("allowed_updates") {
         if let Err(e) = bot.persist().await {
-            return store_failed(e);
+            return store_failed(bot, e);
         }
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout as u64);
@@ -281,7 +281,7 @@ async fn get_updates(bot: &Arc<Bot>, p: &Map<String, Value>) -> Response {
             .await
         {
             Ok(s) => (s.found, s.blocked),
-            Err(e) => return store_failed(e),
+            Err(e) => return store_failed(bot, e),
         };
         if !found.is_empty() || tokio::time::Instant::now() >= deadline {
             if let Some(last) = found.last() {
@@ -390,7 +390,7 @@ async fn set_webhook(bot: &Arc<Bot>, p: &Map<String, Value>) -> Response {
     let last = if param_bool(p, "drop_pending_updates") {
         match bot.store.last_update_id(bot.ctx.connection).await {
             Ok(l) => l,
-            Err(e) => return store_failed(e),
+            Err(e) => return store_failed(bot, e),
         }
     } else {
         None
@@ -417,7 +417,7 @@ async fn set_webhook(bot: &Arc<Bot>, p: &Map<String, Value>) -> Response {
         same
     };
     if let Err(e) = bot.persist().await {
-        return store_failed(e);
+        return store_failed(bot, e);
     }
     bot.touch();
     tracing::info!(connection = %bot.ctx.name, "gateway: the parallel bot set its webhook");
@@ -435,7 +435,7 @@ async fn delete_webhook(bot: &Arc<Bot>, drop_pending: bool) -> Response {
     let last = if drop_pending {
         match bot.store.last_update_id(bot.ctx.connection).await {
             Ok(l) => l,
-            Err(e) => return store_failed(e),
+            Err(e) => return store_failed(bot, e),
         }
     } else {
         None
@@ -453,7 +453,7 @@ async fn delete_webhook(bot: &Arc<Bot>, drop_pending: bool) -> Response {
         had
     };
     if let Err(e) = bot.persist().await {
-        return store_failed(e);
+        return store_failed(bot, e);
     }
     bot.touch();
     tg_ok(
@@ -480,7 +480,7 @@ async fn webhook_info(bot: &Arc<Bot>) -> Response {
         .await
     {
         Ok(p) => p.len().saturating_sub(ahead),
-        Err(e) => return store_failed(e),
+        Err(e) => return store_failed(bot, e),
     };
     let mut info = json!({
         "url": state.webhook_url.clone().unwrap_or_default(),
