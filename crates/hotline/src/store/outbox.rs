@@ -807,6 +807,8 @@ mod tests {
         let (s, _d) = temp_store().await;
         let conn = s.ensure_connection("c").await.unwrap();
         let other = s.ensure_connection("d").await.unwrap();
+        s.lease_seize(conn, "", 0, 6_000).await.unwrap();
+        s.lease_seize(other, "", 0, 6_000).await.unwrap();
         let add = |conn, chat, sends: u32| {
             let s = s.clone();
             async move {
