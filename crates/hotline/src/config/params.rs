@@ -809,6 +809,20 @@ mod tests {
     }
 
     #[test]
+    fn new_topics_per_hour_is_a_bounded_count() {
+        let mut p = Params::default();
+        assert_eq!(p.new_topics_per_hour, 0, "off by default");
+        p.set("NEW_TOPICS_PER_HOUR", "20").unwrap();
+        assert_eq!(p.new_topics_per_hour, 20);
+        p.set("NEW_TOPICS_PER_HOUR", "off").unwrap();
+        assert_eq!(p.new_topics_per_hour, 0);
+        for bad in ["many", "-1", "10001"] {
+            let e = p.set("NEW_TOPICS_PER_HOUR", bad).unwrap_err();
+            assert!(e.message.contains("0 (off) to 10000"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
     fn set_get_round_trip_every_param() {
         let mut p = Params::default();
         let cases = [
