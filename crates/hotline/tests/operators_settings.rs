@@ -75,11 +75,9 @@ async fn set_get_every_parameter_default_and_restart() {
     );
     assert!(!stdout.contains(&t.token), "no token in the output");
 
-    // Kept across a restart. Under Telegram's limits the restarted Hotline meets a 429 in
-    // General at once (retry_after ~56 s, 5.6 s on the harness' clock): the answers above
-    // filled the group's window, and Hotline's rate windows live in memory, so a restart
-    // forgets them (issue 14) — this, not an intent sending more than it declared, is what
-    // made this test lift the limits before. One window's pause fits in the waits below.
+    // Kept across a restart. The answers above filled the group's window; the restarted
+    // outbox seeds its windows from the intents it finished (issue 14), so it paces General
+    // instead of meeting a 429 there (it did when the windows started empty).
     t.restart().await;
     let bob = t.person("Bob");
     t.user_says(bob, "hello");

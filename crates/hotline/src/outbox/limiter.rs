@@ -73,6 +73,13 @@ impl RateWindow {
         }
     }
 
+    /// Records a send made at `at`, possibly in the past (windows seeded from the database
+    /// after a restart), keeping the sends in time order.
+    pub fn seed(&mut self, at: Instant) {
+        let i = self.sent.partition_point(|t| *t <= at);
+        self.sent.insert(i, at);
+    }
+
     /// Whether the window is empty, i.e. forgetting it loses nothing.
     pub fn is_full(&mut self, now: Instant) -> bool {
         self.prune(now);

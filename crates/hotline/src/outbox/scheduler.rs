@@ -274,6 +274,16 @@ impl Scheduler {
             self.chats.retain(|_, b| !b.is_full(now));
         }
     }
+
+    /// Counts `sends` made to `chat` at `at` (before this scheduler existed: a restart or a
+    /// takeover), so the windows start as Telegram's do instead of empty — an empty group
+    /// window would let 20 more sends in within the minute and meet a 429.
+    pub fn seed(&mut self, chat: i64, at: Instant, sends: u32) {
+        for _ in 0..sends {
+            self.bot.seed(at);
+            self.chat_window(chat).seed(at);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -558,6 +568,45 @@ mod tests {
         s.rate_limited(-100, ms(50), t0 + ms(10));
         assert_eq!(s.pick(&[g, reply], t0 + ms(100)), Pick::Run(1));
         assert_wait(s.pick(&[g], t0 + ms(200)), ms(3800));
+    }
+
+    #[test]
+    fn seeded_windows_delay_the_next_sends() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let s_ = Duration::from_secs;
+        let mut s = Scheduler::new(limits());
+        // Before a restart: 6 first contacts (3 sends each) into the group between 50 and
+        // 40 s ago, one send to a private chat 500 ms ago — given oldest first, out of order
+        // within a chat as the database's clock allows.
+        let now = t0 + s_(60);
+        for i in 0..6 {
+            s.seed(-100, now - s_(50) + s_(2 * i), 3);
+        }
+        s.seed(-100, now - s_(45), 1);
+        s.seed(5, now - ms(500), 1);
+        let g = cand(1, Lane::Group, -100, 1);
+        // 19 of the group's 20 are used: one more now, then wait until the first three
+        // leave the window (60 s after they were sent, 10 s from now).
+        assert_eq!(s.pick(&[g], now), Pick::Run(0));
+        assert_wait(s.pick(&[g], now + ms(10)), s_(10) - ms(10));
+        assert_eq!(s.pick(&[g], now + s_(10)), Pick::Run(0));
+        // A private chat waits out its second; another chat does not wait at all.
+        let mut s = Scheduler::new(limits());
+        s.seed(5, now - ms(500), 1);
+        assert_wait(s.pick(&[cand(2, Lane::Reply, 5, 0)], now), ms(500));
+        assert_eq!(s.pick(&[cand(3, Lane::Reply, 6, 0)], now), Pick::Run(0));
+        // Sends older than a window do not count; the bot's own window is seeded too.
+        let mut s = Scheduler::new(limits());
+        s.seed(-100, now - s_(61), 20);
+        for chat in 1..=30 {
+            s.seed(chat, now - ms(100), 1);
+        }
+        assert_wait(
+            s.pick(&[g], now),
+            Duration::from_secs(1) + BOT_WINDOW_GUARD - ms(100),
+        );
+        assert_eq!(s.pick(&[g], now + s_(1) + BOT_WINDOW_GUARD), Pick::Run(0));
     }
 
     #[test]

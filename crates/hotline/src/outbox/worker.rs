@@ -158,6 +158,7 @@ impl Worker {
             }
         }
         let mut sched = Scheduler::scaled(self.config.limits, self.config.time_scale);
+        self.seed_windows(&mut sched).await;
         let mut tasks = Tasks::default();
         let (recordings, waiting) = mpsc::unbounded_channel();
         let recorder = tokio::spawn(record_loop(self.store.clone(), waiting).in_current_span());
@@ -205,6 +206,43 @@ impl Worker {
             tracing::error!(connection_id = conn, error = %e, "outbox: the recorder panicked");
         }
         tracing::debug!(connection_id = conn, "outbox worker stopped");
+    }
+
+    /// Fills the scheduler's windows with the sends Telegram still counts (intents finished
+    /// within the longest window, by their finishing time: never earlier than the call, so
+    /// the windows clear no sooner than Telegram's). Without it a restart or a takeover
+    /// starts with empty windows and meets a 429 at once. A failure only logs: the worker
+    /// then starts as before and a 429 is handled as usual.
+    async fn seed_windows(&self, sched: &mut Scheduler) {
+        let (wall, now) = (now_ms(), Instant::now());
+        let ms = |d: Duration| d.as_millis() as i64;
+        let groups_since = wall - ms(self.config.retry_after(60));
+        let others_since =
+            wall - ms(self.config.retry_after(1) + super::scheduler::BOT_WINDOW_GUARD);
+        let recent = match self
+            .store
+            .outbox_recent_sends(self.connection, groups_since, others_since)
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(connection_id = self.connection.0, error = %e, "outbox: cannot read recent sends; rate windows start empty");
+                return;
+            }
+        };
+        let mut sends = 0u64;
+        for (chat, at, n) in recent {
+            let ago = Duration::from_millis(wall.saturating_sub(at).max(0) as u64);
+            sched.seed(chat, now.checked_sub(ago).unwrap_or(now), n);
+            sends += u64::from(n);
+        }
+        if sends > 0 {
+            tracing::debug!(
+                connection_id = self.connection.0,
+                sends,
+                "outbox: rate windows seeded with recent sends"
+            );
+        }
     }
 
     fn settle(

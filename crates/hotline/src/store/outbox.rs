@@ -314,6 +314,10 @@ store_methods! {
     pub async fn outbox_mark_done_many(&self, ids: &[IntentId], now: UnixMs) -> () => outbox_mark_done_many;
     /// Deletes delivered intents last updated before `before`; returns the count.
     pub async fn outbox_purge_done(&self, connection: ConnectionId, before: UnixMs) -> u64 => outbox_purge_done;
+    /// Intents finished (done or failed) since `groups_since` for group targets and since
+    /// `others_since` for the rest, oldest first: (target chat, `updated_at`, declared sends).
+    /// Seeds a new worker's rate windows with what Telegram still counts.
+    pub async fn outbox_recent_sends(&self, connection: ConnectionId, groups_since: UnixMs, others_since: UnixMs) -> Vec<(i64, UnixMs, u32)> => outbox_recent_sends;
     /// Counts by state.
     pub async fn outbox_stats(&self, connection: ConnectionId) -> OutboxStats => outbox_stats;
 }
@@ -563,6 +567,37 @@ async fn outbox_purge_done(
     .rows_affected())
 }
 
+/// The recent-sends query: walks the `outbox_finished` index from `$2` on (see migration
+/// 0023), so it costs the last minute's intents, not the whole history.
+const RECENT_SENDS_SQL: &str = "SELECT target_chat, updated_at, action FROM outbox \
+     WHERE connection_id = $1 AND state IN ('done', 'failed') AND updated_at >= $2 \
+     AND (target_chat < 0 OR updated_at >= $3) ORDER BY updated_at";
+
+async fn outbox_recent_sends(
+    c: &mut Conn,
+    connection: ConnectionId,
+    groups_since: UnixMs,
+    others_since: UnixMs,
+) -> Result<Vec<(i64, UnixMs, u32)>, StoreError> {
+    let rows: Vec<(i64, i64, String)> = sqlx::query_as(RECENT_SENDS_SQL)
+        .bind(connection.0)
+        .bind(groups_since.min(others_since))
+        .bind(others_since)
+        .fetch_all(&mut *c)
+        .await?;
+    let sends = |action: &str| {
+        // Only the declared count matters; an unreadable action counts as one send.
+        serde_json::from_str::<Value>(action)
+            .ok()
+            .and_then(|a| a.get(SENDS_FIELD).and_then(Value::as_u64))
+            .map_or(1, |n| n.clamp(1, 100) as u32)
+    };
+    Ok(rows
+        .into_iter()
+        .map(|(chat, at, action)| (chat, at, sends(&action)))
+        .collect())
+}
+
 async fn outbox_stats(c: &mut Conn, connection: ConnectionId) -> Result<OutboxStats, StoreError> {
     let rows = sqlx::query(
         "SELECT state, COUNT(*) FROM outbox WHERE connection_id = $1 AND state <> 'done' GROUP BY state",
@@ -700,6 +735,59 @@ mod tests {
             .lines()
             .any(|l| l.contains("SCAN") && !l.contains("SCAN lane"));
         assert!(!text.contains("TEMP B-TREE") && !table_scan, "{text}");
+    }
+
+    #[tokio::test]
+    async fn recent_sends_read_finished_intents_through_their_index() {
+        let (s, _d) = temp_store().await;
+        let conn = s.ensure_connection("c").await.unwrap();
+        let other = s.ensure_connection("d").await.unwrap();
+        let add = |conn, chat, sends: u32| {
+            let s = s.clone();
+            async move {
+                let i = NewIntent::raw(chat, Lane::Group, json!({"n": 1})).with_sends(sends);
+                s.enqueue(conn, &i, 1).await.unwrap()
+            }
+        };
+        let old_group = add(conn, -5, 3).await;
+        let group = add(conn, -5, 3).await;
+        let failed = add(conn, -6, 1).await;
+        let old_private = add(conn, 7, 1).await;
+        let private = add(conn, 7, 1).await;
+        let pending = add(conn, -5, 1).await;
+        let elsewhere = add(other, -5, 1).await;
+        s.outbox_mark_done(old_group, 100).await.unwrap();
+        s.outbox_mark_done_many(&[group, old_private], 200)
+            .await
+            .unwrap();
+        s.outbox_mark_failed(failed, "400", 250).await.unwrap();
+        s.outbox_mark_done(private, 960).await.unwrap();
+        s.outbox_mark_done(elsewhere, 300).await.unwrap();
+        assert!(s
+            .outbox_mark_in_flight(pending, 400)
+            .await
+            .unwrap()
+            .is_some());
+        // Groups from 150 on, private chats from 900 on.
+        assert_eq!(
+            s.outbox_recent_sends(conn, 150, 900).await.unwrap(),
+            vec![(-5, 200, 3), (-6, 250, 1), (7, 960, 1)]
+        );
+
+        if s.backend() != crate::store::Backend::Sqlite {
+            return; // the plan check reads SQLite's EXPLAIN QUERY PLAN
+        }
+        let mut c = s.conn().await.unwrap();
+        let plan: Vec<String> = sqlx::query(&format!("EXPLAIN QUERY PLAN {RECENT_SENDS_SQL}"))
+            .fetch_all(&mut *c)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<String, _>(3))
+            .collect();
+        let text = plan.join("\n");
+        assert!(text.contains("outbox_finished"), "{text}");
+        assert!(!text.contains("TEMP B-TREE"), "{text}");
     }
 
     #[tokio::test]
