@@ -62,3 +62,36 @@ async fn contacts_over_the_cap_wait_until_admitted() {
     assert_eq!(t.topics().len(), 3);
     t.assert_conformant();
 }
+
+/// The sweep (every minute, and when the connection starts) admits the queue as the budget
+/// allows: with the gate turned off, everyone waiting gets a topic without `/admit`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweep_admits_the_queue_when_the_budget_allows() {
+    let mut t = spawn_app_with("NEW_TOPICS_PER_HOUR = 1").await;
+    let ann = t.person("Ann");
+    let bob = t.person("Bob");
+    t.user_says(ann, "Hello from Ann");
+    t.wait_topic("Ann").await;
+    t.user_says(bob, "Hello from Bob");
+    t.wait_until("the waiting notice in General", || {
+        t.topic(None)
+            .iter()
+            .any(|m| text_of(m).contains("1 new contact waits for a topic"))
+    })
+    .await;
+    t.operator_says_in_general("/set NEW_TOPICS_PER_HOUR 0");
+    t.wait_until("the parameter is set", || {
+        t.topic(None).iter().any(|m| {
+            text_of(m).contains("NEW_TOPICS_PER_HOUR")
+                && m["from"]["is_bot"] == true
+                && !text_of(m).contains("waits")
+        })
+    })
+    .await;
+    assert_eq!(t.topics().len(), 1, "nothing admits Bob but the sweep");
+    t.restart().await;
+    let thread = t.wait_topic("Bob").await;
+    t.wait_in_topic(thread, "Hello from Bob").await;
+    t.operator_says(thread, "Hi Bob");
+    t.wait_in_user_chat(bob, "Hi Bob").await;
+}
