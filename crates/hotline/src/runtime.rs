@@ -284,7 +284,7 @@ pub struct Tuning {
     pub outbox: OutboxConfig,
     /// How often AUTOCLOSE is checked.
     pub autoclose_every: Duration,
-    /// How often REMIND_AFTER is checked.
+    /// How often REMIND_AFTER and the spam gate's hourly budget are checked.
     pub remind_every: Duration,
 }
 
@@ -815,6 +815,12 @@ fn spawn_core(c: &Connection, store: &Store, tuning: Tuning, tasks: &mut Tasks<'
         trigger.subscribe(),
     ));
     tasks.spawn(crate::relay::remind::run(
+        ctx.clone(),
+        store.clone(),
+        tuning.remind_every,
+        trigger.subscribe(),
+    ));
+    tasks.spawn(crate::relay::gate::run(
         ctx.clone(),
         store.clone(),
         tuning.remind_every,

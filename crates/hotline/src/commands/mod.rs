@@ -6,6 +6,7 @@
 //! derived from that table, so a new command is one row plus one handler and can never be
 //! missing from the menu or the help. Commands are never sent to the user.
 
+mod admit;
 mod assign;
 mod ban;
 mod bot;
@@ -93,6 +94,7 @@ pub fn table() -> impl Iterator<Item = &'static Spec> {
         assign::COMMANDS,
         ban::COMMANDS,
         new::COMMANDS,
+        admit::COMMANDS,
         say::COMMANDS,
         mark::COMMANDS,
         bot::COMMANDS,
@@ -124,6 +126,8 @@ pub enum Command {
     Bot(bot::Op),
     /// `/new USER`.
     New(Parsed),
+    /// `/admit USER|all`.
+    Admit(Parsed),
     /// `/say …`.
     Say(Parsed),
     /// `/mark …`.
@@ -166,6 +170,7 @@ impl Command {
             (Command::Ban(on), Some(d)) => ban::run(ctx, tx, d, on, reply_to).await,
             (Command::Bot(op), Some(d)) => bot::run(ctx, tx, d, op, from, reply_to).await,
             (Command::New(p), None) => new::run(ctx, tx, &p, reply_to).await,
+            (Command::Admit(p), None) => admit::run(ctx, tx, &p, reply_to).await,
             (Command::Set(p), None) => settings::set(ctx, tx, msg, &p).await,
             (Command::Get(p), None) => settings::get(ctx, tx, msg, &p).await,
             (Command::Send(p), None) => crate::broadcast::command(ctx, tx, msg, &p).await,
@@ -402,6 +407,7 @@ mod tests {
             let needs_general = matches!(
                 cmd,
                 Command::New(_)
+                    | Command::Admit(_)
                     | Command::Set(_)
                     | Command::Get(_)
                     | Command::Send(_)

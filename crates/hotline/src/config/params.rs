@@ -41,6 +41,9 @@ pub fn welcome_warning(welcome: &str) -> Option<String> {
 /// Most messages a `RECAP` may hold (one topic notice).
 pub const MAX_RECAP: u32 = 50;
 
+/// Highest `NEW_TOPICS_PER_HOUR` (more than Telegram lets one group create anyway).
+pub const MAX_NEW_TOPICS_PER_HOUR: u32 = 10_000;
+
 /// Default message to a user whose closed dialog reopens; `{name}` is the first name.
 pub const DEFAULT_REOPEN_MESSAGE: &str = "Welcome back, {name}! Our team will answer here soon.";
 
@@ -70,6 +73,7 @@ pub const PARAM_NAMES: &[&str] = &[
     "AUTO_HANDOVER",
     "RECAP",
     "REMIND_AFTER",
+    "NEW_TOPICS_PER_HOUR",
 ];
 
 /// Events an outgoing webhook can subscribe to (SPEC §5). Custom commands are `/name`.
@@ -205,6 +209,9 @@ pub struct Params {
     /// Minutes a dialog may wait for the team (🟪) before General gets a reminder naming
     /// its owner (once per waiting period); 0 = off.
     pub remind_after_minutes: u32,
+    /// The spam gate: at most this many new topics per hour per connection; new contacts
+    /// over it wait for `/admit` or the next hour's budget; 0 = off.
+    pub new_topics_per_hour: u32,
 }
 
 impl Default for Params {
@@ -232,6 +239,7 @@ impl Default for Params {
             auto_handover: false,
             recap: 0,
             remind_after_minutes: 0,
+            new_topics_per_hour: 0,
         }
     }
 }
@@ -303,6 +311,21 @@ impl Params {
                                 format!(
                                     "expected whole minutes from 0 (off) to 43200, got \"{v}\""
                                 ),
+                            )
+                        })?
+                }
+            }
+            "NEW_TOPICS_PER_HOUR" => {
+                self.new_topics_per_hour = if is_off(v) {
+                    0
+                } else {
+                    v.parse::<u32>()
+                        .ok()
+                        .filter(|m| *m <= MAX_NEW_TOPICS_PER_HOUR)
+                        .ok_or_else(|| {
+                            ParamError::new(
+                                n,
+                                format!("expected a number of topics from 0 (off) to {MAX_NEW_TOPICS_PER_HOUR}, got \"{v}\""),
                             )
                         })?
                 }
@@ -411,6 +434,7 @@ impl Params {
             "AUTO_HANDOVER" => onoff(self.auto_handover),
             "RECAP" => self.recap.to_string(),
             "REMIND_AFTER" => self.remind_after_minutes.to_string(),
+            "NEW_TOPICS_PER_HOUR" => self.new_topics_per_hour.to_string(),
             _ => return None,
         })
     }
@@ -785,6 +809,20 @@ mod tests {
     }
 
     #[test]
+    fn new_topics_per_hour_is_a_bounded_count() {
+        let mut p = Params::default();
+        assert_eq!(p.new_topics_per_hour, 0, "off by default");
+        p.set("NEW_TOPICS_PER_HOUR", "20").unwrap();
+        assert_eq!(p.new_topics_per_hour, 20);
+        p.set("NEW_TOPICS_PER_HOUR", "off").unwrap();
+        assert_eq!(p.new_topics_per_hour, 0);
+        for bad in ["many", "-1", "10001"] {
+            let e = p.set("NEW_TOPICS_PER_HOUR", bad).unwrap_err();
+            assert!(e.message.contains("0 (off) to 10000"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
     fn set_get_round_trip_every_param() {
         let mut p = Params::default();
         let cases = [
@@ -807,6 +845,7 @@ mod tests {
             ("RATING", "on"),
             ("AUTO_HANDOVER", "on"),
             ("RECAP", "10"),
+            ("NEW_TOPICS_PER_HOUR", "2"),
             ("EXTENSIONS_ALLOWED", "42"),
             (
                 "WEBHOOKS",

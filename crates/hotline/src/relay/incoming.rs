@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::actions::{CopyIn, CopyOut, SendIn};
-use super::privacy;
+use super::{gate, privacy};
 use crate::domain::events::Event;
 use crate::domain::resend;
 use crate::domain::topics::{Card, Say};
@@ -88,6 +88,13 @@ async fn relay_user_message(
         Some(d) => (d, false),
         None => ctx.open_dialog(tx, contact.id, initial, now).await?,
     };
+    // The spam gate decides where a dialog would get a new topic: over the hour's cap it
+    // waits in a queue, its messages kept for `/admit` (see `gate`).
+    let waiting = if created {
+        gate::holds(ctx, tx, dialog.id, now).await?
+    } else {
+        dialog.thread_id.is_none() && tx.gate_is_waiting(dialog.id).await?
+    };
     let activating = !dialog.activated;
     if activating {
         tx.set_dialog_activated(dialog.id, true).await?;
@@ -108,7 +115,7 @@ async fn relay_user_message(
     // The first group intent of a dialog without a topic creates it (and posts the card
     // when there is one): it declares those sends so the group's budget is planned for
     // them (see `NewIntent::with_sends`).
-    let card_first = created && params.auto_info && !params.hide_info.card;
+    let card_first = created && !waiting && params.auto_info && !params.hide_info.card;
     let group = ctx.group_of(&dialog);
     if created {
         if card_first {
@@ -138,6 +145,21 @@ async fn relay_user_message(
         }
     } else if dialog.status == DialogStatus::Wait {
         ctx.set_status(tx, &dialog, DialogStatus::New, now).await?;
+    }
+    if waiting {
+        tx.touch_dialog(dialog.id, now).await?;
+        if content::kind(msg) != "service" {
+            ctx.record(
+                tx,
+                Event::MessageReceived {
+                    dialog: dialog.id,
+                    message: msg,
+                },
+            )
+            .await?;
+            gate::keep(tx, dialog.id, msg).await?;
+        }
+        return Ok(None);
     }
     if activating && params.recap > 0 {
         // The topic starts with what led to it (before the trigger message itself).

@@ -7,12 +7,14 @@
 //! - `edits`: edits both ways;
 //! - `actions`, `execute`: the relay's outbox actions and running them (topic creation on
 //!   demand, deleted topics, blocked users);
-//! - `privacy`: masking (MASK_PATTERNS, HIDE_INFO).
+//! - `privacy`: masking (MASK_PATTERNS, HIDE_INFO);
+//! - `gate`: the spam gate (NEW_TOPICS_PER_HOUR, `/admit`).
 
 pub mod actions;
 pub mod autoclose;
 mod edits;
 pub mod execute;
+pub mod gate;
 mod incoming;
 mod operator;
 pub mod privacy;

@@ -23,6 +23,7 @@ mod dialogs;
 mod events;
 pub mod files;
 mod filter;
+mod gate;
 mod gateway;
 mod gauges;
 mod handover;
