@@ -146,18 +146,31 @@ pub enum Command {
     ApiKey(Parsed),
 }
 
+/// A command parsed and authorized by the table whose work belongs to a feature above the
+/// commands (the relay's spam gate): the caller runs it, so the relay need not be imported
+/// here (no cycle between the two).
+#[derive(Debug)]
+pub enum HandedBack {
+    /// `/admit USER|all` (the relay's spam gate).
+    Admit(Parsed),
+}
+
 impl Command {
-    /// Applies the command where it was typed (`dialog` is the topic's dialog).
+    /// Applies the command where it was typed (`dialog` is the topic's dialog); a command
+    /// run by the caller comes back as [`HandedBack`].
     async fn apply(
         self,
         ctx: &Context,
         tx: &mut Tx,
         msg: &Value,
         dialog: Option<&Dialog>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<HandedBack>, StoreError> {
+        if let (Command::Admit(p), None) = (&self, dialog) {
+            return Ok(Some(HandedBack::Admit(p.clone())));
+        }
         let reply_to = msg["message_id"].as_i64();
         let from = msg["from"]["id"].as_i64();
-        match (self, dialog) {
+        let done = match (self, dialog) {
             (Command::Help, d) => help::help(ctx, tx, msg, d.map(|d| d.id)).await,
             (Command::Say(p), d) => say::run(ctx, tx, msg, d, &p).await,
             (Command::Mark(p), Some(d)) => mark::topic(ctx, tx, msg, d, &p).await,
@@ -170,7 +183,6 @@ impl Command {
             (Command::Ban(on), Some(d)) => ban::run(ctx, tx, d, on, reply_to).await,
             (Command::Bot(op), Some(d)) => bot::run(ctx, tx, d, op, from, reply_to).await,
             (Command::New(p), None) => new::run(ctx, tx, &p, reply_to).await,
-            (Command::Admit(p), None) => admit::run(ctx, tx, &p, reply_to).await,
             (Command::Set(p), None) => settings::set(ctx, tx, msg, &p).await,
             (Command::Get(p), None) => settings::get(ctx, tx, msg, &p).await,
             (Command::Send(p), None) => crate::broadcast::command(ctx, tx, msg, &p).await,
@@ -182,7 +194,8 @@ impl Command {
                 tracing::error!(command = ?c, in_topic = d.is_some(), "command row and handler disagree on the place");
                 Ok(())
             }
-        }
+        };
+        done.map(|()| None)
     }
 }
 
@@ -194,16 +207,17 @@ pub async fn topic(
     dialog: &Dialog,
     cmd: &Parsed,
 ) -> Result<(), StoreError> {
-    dispatch(ctx, tx, msg, Some(dialog), cmd).await
+    // No topic command is handed back (the table's places are checked by the unit tests).
+    dispatch(ctx, tx, msg, Some(dialog), cmd).await.map(|_| ())
 }
 
-/// A command typed in General.
+/// A command typed in General; the caller runs what comes back.
 pub async fn general(
     ctx: &Context,
     tx: &mut Tx,
     msg: &Value,
     cmd: &Parsed,
-) -> Result<(), StoreError> {
+) -> Result<Option<HandedBack>, StoreError> {
     dispatch(ctx, tx, msg, None, cmd).await
 }
 
@@ -235,21 +249,23 @@ async fn dispatch(
     msg: &Value,
     dialog: Option<&Dialog>,
     cmd: &Parsed,
-) -> Result<(), StoreError> {
+) -> Result<Option<HandedBack>, StoreError> {
     let reply_to = msg["message_id"].as_i64();
     let at = dialog.map(|d| d.id);
     match lookup(&cmd.name, dialog.is_some()) {
         Lookup::Run(spec) => {
             if spec.who == Who::Admin && !require_admin(ctx, tx, msg, at).await? {
-                return Ok(());
+                return Ok(None);
             }
             (spec.parse)(cmd).apply(ctx, tx, msg, dialog).await
         }
         Lookup::Elsewhere(place) => {
             let text = format!("/{} works in {}.", cmd.name, place_name(place));
-            answer(ctx, tx, at, reply_to, text).await
+            answer(ctx, tx, at, reply_to, text).await.map(|()| None)
         }
-        Lookup::Unknown => unknown(ctx, tx, msg, at, cmd, reply_to).await,
+        Lookup::Unknown => unknown(ctx, tx, msg, at, cmd, reply_to)
+            .await
+            .map(|()| None),
     }
 }
 

@@ -11,6 +11,8 @@ use serde_json::Value;
 use super::actions::CopyIn;
 use super::privacy;
 use crate::domain::content;
+use crate::domain::render::html;
+use crate::domain::slash::{answer, Parsed};
 use crate::domain::topics::Card;
 use crate::domain::Context;
 use crate::outbox::{Action, Lane};
@@ -237,4 +239,54 @@ pub fn admitted_text(n: i64, left: i64) -> String {
         ));
     }
     text
+}
+
+/// Most dialogs one `/admit all` lets in (the rest wait for the next one).
+const ALL_MAX: i64 = 10_000;
+
+/// `/admit`: admits one waiting contact or all of them (parsed and authorized by the
+/// command table, handed back here).
+pub(super) async fn command(
+    ctx: &Context,
+    tx: &mut Tx,
+    cmd: &Parsed,
+    reply_to: Option<i64>,
+) -> Result<(), StoreError> {
+    let arg = cmd.args.trim();
+    let now = now_ms();
+    if arg.is_empty() {
+        let waiting = tx.gate_waiting_count(ctx.connection).await?;
+        let text = format!(
+            "Usage: /admit USER_ID, /admit @username or /admit all. {waiting} contact{} wait{}.",
+            if waiting == 1 { "" } else { "s" },
+            if waiting == 1 { "s" } else { "" },
+        );
+        return answer(ctx, tx, None, reply_to, text).await;
+    }
+    let admitted = if arg.eq_ignore_ascii_case("all") {
+        admit_oldest(ctx, tx, ALL_MAX, now).await?
+    } else {
+        let contact = match arg.parse::<i64>() {
+            Ok(id) => tx.contact_by_user(ctx.connection, id).await?,
+            Err(_) => {
+                tx.contact_by_username(ctx.connection, arg.trim_start_matches('@'))
+                    .await?
+            }
+        };
+        let dialog = match contact {
+            Some(c) => tx.dialog_for_contact(ctx.connection, c.id).await?,
+            None => None,
+        };
+        let admitted = match dialog {
+            Some(d) => admit(ctx, tx, d.id, now).await?,
+            None => false,
+        };
+        if !admitted {
+            let text = format!("{} does not wait at the spam gate.", html(arg));
+            return answer(ctx, tx, None, reply_to, text).await;
+        }
+        1
+    };
+    let left = tx.gate_waiting_count(ctx.connection).await?;
+    answer(ctx, tx, None, reply_to, admitted_text(admitted, left)).await
 }

@@ -36,7 +36,12 @@ pub(super) async fn group_message(
         // primary's General); broadcast drafts are the primary's.
         if let Some(Slash::Command(cmd)) = slash {
             if cmd.is_for(&ctx.bot.username) {
-                commands::general(ctx, tx, msg, &cmd).await?;
+                match commands::general(ctx, tx, msg, &cmd).await? {
+                    Some(commands::HandedBack::Admit(p)) => {
+                        super::gate::command(ctx, tx, &p, msg["message_id"].as_i64()).await?
+                    }
+                    None => {}
+                }
             }
         } else if slash.is_none() && group == ctx.group_id {
             crate::broadcast::remember_general(ctx, tx, msg).await?;
