@@ -33,13 +33,7 @@ pub async fn run(
         let text = "Usage: /new USER_ID or /new @username — opens a dialog with a contact who has written to the bot before.";
         return answer(ctx, tx, None, reply_to, text.into()).await;
     }
-    let contact = match arg.parse::<i64>() {
-        Ok(id) => tx.contact_by_user(ctx.connection, id).await?,
-        Err(_) => {
-            tx.contact_by_username(ctx.connection, arg.trim_start_matches('@'))
-                .await?
-        }
-    };
+    let contact = ctx.named_contact(tx, arg).await?;
     let Some(contact) = contact else {
         let text = format!(
             "No contact {} is known: they must write to the bot first.",

@@ -96,6 +96,22 @@ impl Context {
         self.gateway_used
             .store(true, std::sync::atomic::Ordering::Relaxed);
     }
+
+    /// The contact a command names: a Telegram user id, or a username with or without `@`
+    /// (`/new`, `/admit`).
+    pub async fn named_contact(
+        &self,
+        tx: &mut Tx,
+        arg: &str,
+    ) -> Result<Option<crate::store::Contact>, StoreError> {
+        match arg.parse::<i64>() {
+            Ok(id) => tx.contact_by_user(self.connection, id).await,
+            Err(_) => {
+                tx.contact_by_username(self.connection, arg.trim_start_matches('@'))
+                    .await
+            }
+        }
+    }
 }
 
 impl Context {

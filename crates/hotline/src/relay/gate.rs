@@ -266,13 +266,7 @@ pub(super) async fn command(
     let admitted = if arg.eq_ignore_ascii_case("all") {
         admit_oldest(ctx, tx, ALL_MAX, now).await?
     } else {
-        let contact = match arg.parse::<i64>() {
-            Ok(id) => tx.contact_by_user(ctx.connection, id).await?,
-            Err(_) => {
-                tx.contact_by_username(ctx.connection, arg.trim_start_matches('@'))
-                    .await?
-            }
-        };
+        let contact = ctx.named_contact(tx, arg).await?;
         let dialog = match contact {
             Some(c) => tx.dialog_for_contact(ctx.connection, c.id).await?,
             None => None,
