@@ -210,18 +210,24 @@ pub fn is_dead_here(owner: &str) -> bool {
     let Ok(pid) = pid.parse::<u32>() else {
         return false;
     };
-    host == this_host()
+    // Without a real host name every host would be "host": another machine's live owner
+    // would look dead here and two instances would own the connection.
+    known_host().is_some_and(|h| h == host)
         && pid != std::process::id()
         && std::path::Path::new("/proc/self").exists()
         && !std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
 fn this_host() -> String {
+    known_host().unwrap_or_else(|| "host".into())
+}
+
+/// This machine's name, when it has one (`/etc/hostname`).
+fn known_host() -> Option<String> {
     std::fs::read_to_string("/etc/hostname")
         .ok()
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "host".into())
 }
 
 /// The condition "this instance (`$owner`) holds the lease of the row's connection", for
@@ -311,11 +317,15 @@ mod tests {
             Some(5)
         );
         assert!(!super::is_dead_here(a.instance_id()), "this very process");
-        assert!(super::is_dead_here(&format!(
-            "x@{}:{}",
-            super::this_host(),
-            u32::MAX - 1
-        )));
+        // A gone process of this host is dead at once — only where the host has a name.
+        assert_eq!(
+            super::is_dead_here(&format!("x@{}:{}", super::this_host(), u32::MAX - 1)),
+            super::known_host().is_some()
+        );
+        assert!(
+            !super::is_dead_here(&format!("x@host:{}", u32::MAX - 1))
+                || super::known_host().as_deref() == Some("host")
+        );
         // Seizing ignores the holder.
         assert_eq!(b.lease_seize(c, "b:1", 12_001, 6_000).await.unwrap(), 6);
         assert!(!a.lease_renew(c, 5, 12_002, 6_000).await.unwrap());
