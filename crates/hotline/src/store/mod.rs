@@ -192,6 +192,17 @@ pub struct ConnectionId(pub i64);
 /// Unix time in milliseconds, the unit of every timestamp column.
 pub type UnixMs = i64;
 
+/// Write transactions this process started ([`Store::begin`], and auto-commit writes taken
+/// in the writer's turn, [`Store::writing`]): the relay benchmark reports them per message
+/// (`hotline-bench relay`), the figure that batching decisions is meant to lower.
+static WRITE_TRANSACTIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many write transactions this process has started so far (see [`WRITE_TRANSACTIONS`]);
+/// only differences between two readings mean something.
+pub fn write_transactions() -> u64 {
+    WRITE_TRANSACTIONS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Current wall-clock time in Unix milliseconds.
 pub fn now_ms() -> UnixMs {
     std::time::SystemTime::now()
@@ -345,6 +356,7 @@ impl Store {
     /// Starts a transaction for a decision that must be recorded atomically.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         let writer = self.writer.clone().lock_owned().await;
+        WRITE_TRANSACTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(Tx {
             _writer: writer,
             // IMMEDIATE: take the write lock first. A deferred transaction that reads before
@@ -458,6 +470,7 @@ impl Store {
     /// SQLite's write lock and sleeping in its busy handler (1 ms, then 2, 5, 10, ... after
     /// the lock is already free). Never call it while holding a [`Tx`] of this store.
     pub(crate) async fn writing(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        WRITE_TRANSACTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.writer.clone().lock_owned().await
     }
 
