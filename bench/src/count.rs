@@ -141,7 +141,7 @@ pub fn report(label: &str, from: Reading, n: usize, detail: bool) {
         .unwrap_or_else(|e| e.into_inner())
         .clone();
     let mut rows: Vec<_> = map.into_iter().collect();
-    rows.sort_by(|a, b| b.1.cmp(&a.1));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.1));
     for (summary, count) in rows {
         println!("  {:>7.3}  {summary}", per(count));
     }
