@@ -213,14 +213,18 @@ pub(crate) enum Topic {
     Updates,
     /// A parameter override changed (`/set`, the API).
     Params,
+    /// The handover paused or resumed the parallel bot for a user (the owner's gateway
+    /// withholds by the pauses it knows).
+    Pauses,
 }
 
 impl Topic {
-    const ALL: [Topic; 4] = [
+    const ALL: [Topic; 5] = [
         Topic::Outbox,
         Topic::Deliveries,
         Topic::Updates,
         Topic::Params,
+        Topic::Pauses,
     ];
 
     /// The topic's letter in a `NOTIFY` payload (`o:12`: the outbox of connection 12).
@@ -230,6 +234,7 @@ impl Topic {
             Topic::Deliveries => 'd',
             Topic::Updates => 'u',
             Topic::Params => 'p',
+            Topic::Pauses => 'h',
         }
     }
 
@@ -384,6 +389,13 @@ impl Store {
     /// (PostgreSQL only; in this process the change is applied where it is made).
     pub fn params_notify(&self, connection: ConnectionId) -> Arc<Notify> {
         self.wakers.get(Topic::Params, connection)
+    }
+
+    /// Notified when another instance paused or resumed the parallel bot for a user of
+    /// `connection` (PostgreSQL only; in this process the change is applied where it is
+    /// made, after its commit).
+    pub fn pauses_notify(&self, connection: ConnectionId) -> Arc<Notify> {
+        self.wakers.get(Topic::Pauses, connection)
     }
 
     /// Carries wake-ups between instances until `shutdown`: on PostgreSQL, `LISTEN`s on a
