@@ -45,6 +45,7 @@ impl Running {
     /// the first step of a stop, so a load balancer moves traffic away first.
     pub fn begin_stop(&self) {
         self.readiness.stopping();
+        self.runtime.gateway().begin_stop();
     }
 
     /// Stops every task, letting in-flight calls finish: the HTTP port's requests, then

@@ -21,9 +21,11 @@
 //!   not executed, and every Bot API framework's polling loop waits out a 429 by its
 //!   `retry_after` (aiogram, python-telegram-bot, telegraf, grammY) while the auto-retry
 //!   helpers (grammY's auto-retry, aiogram's and PTB's rate limiters) repeat exactly 429s;
-//!   a 5xx would say "maybe executed", which a careful bot does not repeat. A call that
-//!   reached the owner and got no answer (the owner died meanwhile) gets `502 Bad Gateway`,
-//!   as when Telegram is unreachable: it may have been executed.
+//!   a 5xx would say "maybe executed", which a careful bot does not repeat. An instance
+//!   that is stopping answers that 429 at once (it will not become the owner, and the
+//!   wait would hold its stop up). A call that reached the owner and got no answer (the
+//!   owner died meanwhile) gets `502 Bad Gateway`, as when Telegram is unreachable: it
+//!   may have been executed.
 //! - **Cheap when owned.** The owner check is one atomic load (`Bot::here`); the owner's
 //!   address is read from the lease at most once per lease expiry (cached until then, or
 //!   until the owner refuses).
@@ -349,7 +351,8 @@ pub async fn to_owner(gw: &Gateway, bot: &Arc<Bot>, req: Request) -> Hop {
                 }
             }
         }
-        if tokio::time::Instant::now() + LOOK_EVERY > deadline {
+        // A stopping instance will not become the owner: the bot retries elsewhere.
+        if gw.is_stopping() || tokio::time::Instant::now() + LOOK_EVERY > deadline {
             break;
         }
         tokio::time::sleep(LOOK_EVERY).await;

@@ -210,6 +210,8 @@ pub struct Gateway {
     /// The base URL other instances reach this one at (`http.advertise`; empty when
     /// none): a lease naming it while held by another instance is a misconfiguration.
     advertised: Arc<str>,
+    /// Set when this instance begins to stop ([`Gateway::begin_stop`]).
+    stopping: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Gateway {
@@ -227,7 +229,19 @@ impl Gateway {
             upstream: upstream::client(),
             in_flight: TaskTracker::new(),
             advertised: Arc::from(""),
+            stopping: Default::default(),
         }
+    }
+
+    /// This instance begins to stop: a call for a connection it no longer serves is
+    /// answered at once (see `hop`) instead of waiting for an owner and holding the stop up.
+    pub fn begin_stop(&self) {
+        self.stopping.store(true, Ordering::Release);
+    }
+
+    /// Whether [`Gateway::begin_stop`] was called.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
     }
 
     /// Sets where other instances reach this one (see [`Gateway::advertised`]).
