@@ -407,6 +407,11 @@ impl Runtime {
         self
     }
 
+    /// How this instance takes leases (the setup bot takes its own the same way).
+    pub fn leasing(&self) -> &Leasing {
+        &self.leasing
+    }
+
     /// This instance as people name it: host name and process id.
     pub fn instance(&self) -> &str {
         &self.instance
@@ -614,6 +619,29 @@ impl Runtime {
         shared_group: bool,
     ) -> Result<(), StartError> {
         let _changing = self.changing.lock().await;
+        self.start_now(cfg, shared_group).await
+    }
+
+    /// [`Runtime::start`], but nothing when the connection is known already: how every
+    /// instance follows the connections the setup bot stored (a running one is not
+    /// restarted, which would hand its lease to another instance).
+    pub async fn start_missing(
+        &self,
+        cfg: &ConnectionConfig,
+        shared_group: bool,
+    ) -> Result<(), StartError> {
+        let _changing = self.changing.lock().await;
+        if self.connection(&cfg.name).is_some() {
+            return Ok(());
+        }
+        self.start_now(cfg, shared_group).await
+    }
+
+    async fn start_now(
+        &self,
+        cfg: &ConnectionConfig,
+        shared_group: bool,
+    ) -> Result<(), StartError> {
         self.remove_now(&cfg.name).await;
         let c = prepare(cfg, &self.store, shared_group).await?;
         let started = match self.add(c).await {
@@ -865,6 +893,17 @@ impl crate::setup::Runtime for Runtime {
     fn start(&self, cfg: ConnectionConfig) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move {
             Runtime::start(self, &cfg, false)
+                .await
+                .map_err(|e| match e {
+                    StartError::Connection { message, .. } => message,
+                    e => e.to_string(),
+                })
+        })
+    }
+
+    fn start_missing(&self, cfg: ConnectionConfig) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            Runtime::start_missing(self, &cfg, false)
                 .await
                 .map_err(|e| match e {
                     StartError::Connection { message, .. } => message,
