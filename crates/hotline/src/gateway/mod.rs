@@ -111,6 +111,8 @@ pub struct BotSpec {
     pub updates: UpdateSignal,
     /// Wakes the connection's update processor (which decides journaled calls).
     pub wake: Arc<Notify>,
+    /// Where the bot's sends are counted for the outbox's rate windows.
+    pub external: crate::outbox::ExternalSends,
 }
 
 /// One connected bot as the gateway serves it.
@@ -147,6 +149,8 @@ pub struct Bot {
     metrics: crate::metrics::GatewayMetrics,
     /// Mirrored calls in flight (see `forward::detached`), shared by the gateway's bots.
     in_flight: TaskTracker,
+    /// The bot's sends and their 429s, counted by the connection's outbox (`forward`).
+    external: crate::outbox::ExternalSends,
 }
 
 impl Bot {
@@ -269,6 +273,7 @@ impl Gateway {
             shutdown: Mutex::new(None),
             metrics,
             in_flight: self.in_flight.clone(),
+            external: s.external,
         });
         let mut bots = self.write();
         bots.retain(|b| b.ctx.connection != bot.ctx.connection);
