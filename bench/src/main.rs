@@ -7,6 +7,7 @@
 
 mod broadcast;
 mod burst;
+mod count;
 mod gateway;
 mod reports;
 mod world;
@@ -50,6 +51,10 @@ enum What {
         /// postgres://postgres@127.0.0.1:5432/postgres, instead of a temporary SQLite file.
         #[arg(long)]
         postgres: Option<String>,
+        /// Also count SQL statements per message, by statement (sqlx then logs each one,
+        /// which costs time: throughput and latency of such a run are not comparable).
+        #[arg(long)]
+        count: bool,
     },
     /// A broadcast with the emulator's rate limits on: delivery rate and 429s.
     Broadcast {
@@ -245,7 +250,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-async fn relay(users: usize, messages: usize, paced: usize, load: f64) {
+async fn relay(users: usize, messages: usize, paced: usize, load: f64, count: bool) {
     let s = setup(users).await;
     println!(
         "database: {}",
@@ -263,8 +268,10 @@ async fn relay(users: usize, messages: usize, paced: usize, load: f64) {
 
     let t0 = Instant::now();
     let cpu0 = cpu_seconds();
+    let counters = count::start();
     send(&s, "burst", messages, Duration::ZERO).await;
     let burst = collect(&mut rx, messages, Duration::from_secs(600)).await;
+    count::report("burst", counters, burst.len(), count);
     let last = burst.values().max().copied().unwrap_or(t0);
     let secs = last.duration_since(t0).as_secs_f64();
     let throughput = burst.len() as f64 / secs;
@@ -280,8 +287,10 @@ async fn relay(users: usize, messages: usize, paced: usize, load: f64) {
 
     let rate = (throughput * load).max(1.0);
     let interval = Duration::from_secs_f64(1.0 / rate);
+    let counters = count::start();
     let sent = send(&s, "paced", paced, interval).await;
     let copies = collect(&mut rx, paced, Duration::from_secs(600)).await;
+    count::report("paced", counters, copies.len(), count);
     let texts: HashMap<i64, String> = s
         .ctl
         .transcript(0, Place::Group(s.group, None))
@@ -315,11 +324,15 @@ async fn main() {
             paced,
             load,
             postgres,
+            count,
         } => {
             if let Some(server) = postgres {
                 let _ = world::POSTGRES.set(server);
             }
-            relay(users, messages, paced, load).await
+            if count {
+                count::install();
+            }
+            relay(users, messages, paced, load, count).await
         }
         What::Broadcast { recipients, rate } => broadcast::broadcast(recipients, rate).await,
         What::Burst {

@@ -228,7 +228,17 @@ async fn start_on(
     readiness.database_open(&store);
     // Wake-ups from the other instances on the same PostgreSQL database.
     tasks.spawn(store.clone().listen(trigger.subscribe()));
-    let leasing = crate::runtime::Leasing::for_store(&store, address.to_string());
+    // Where the other instances forward this instance's connections' gateway calls.
+    let advertised = config.http.advertised(address).unwrap_or_default();
+    if advertised.is_empty() && store.backend() == crate::store::Backend::Postgres {
+        tracing::warn!(
+            listen = %address,
+            "http.advertise is not set and the port listens on an unspecified address: other \
+             instances cannot forward a parallel bot's calls to this one (they serve them \
+             themselves, and Telegram's one-poller rule holds per instance only)"
+        );
+    }
+    let leasing = crate::runtime::Leasing::for_store(&store, advertised);
     let runtime = Arc::new(Runtime::new(store, tuning, readiness.clone()).with_leasing(leasing));
     match start_connections(config, &runtime, readiness, trigger, tasks, routes).await {
         Ok((connections, tasks)) => Ok((connections, runtime, tasks)),

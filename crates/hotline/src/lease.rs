@@ -59,8 +59,8 @@ impl Default for Timing {
 /// renews the lease meanwhile. When a renewal finds the lease taken over, or renewals fail
 /// for longer than the lease holds, `stop` fires at once and the work is awaited before the
 /// lease is contended again. On `shutdown` the work is stopped and awaited, then the lease
-/// is released so a standby takes over without waiting for the lapse. `address` is where
-/// this instance serves HTTP (stored in the lease for forwarding). `standby` runs once if
+/// is released so a standby takes over without waiting for the lapse. `address` is the base
+/// URL other instances reach this one at (stored in the lease, for `gateway::hop`). `standby` runs once if
 /// the first attempt finds the lease held by another instance.
 #[allow(clippy::too_many_arguments)]
 pub async fn hold<F, Fut>(

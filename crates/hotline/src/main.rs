@@ -152,6 +152,26 @@ async fn check_config(path: &Path, config: &Config) -> Result<(), ExitCode> {
     );
     let h = &config.http;
     hotline::outln!("http.listen = {}", h.listen);
+    match h.advertised(h.listen) {
+        Some(a) if h.advertise.is_some() => hotline::outln!("http.advertise = {a}"),
+        Some(a) if h.listen.port() != 0 => {
+            hotline::outln!("http.advertise = {a} (the listen address)")
+        }
+        _ => hotline::outln!("http.advertise = (not set)"),
+    }
+    let several = hotline::store::Backend::of_url(&config.database_url)
+        == Some(hotline::store::Backend::Postgres);
+    if several && h.advertise.is_none() && h.listen.ip().is_unspecified() {
+        hotline::outln!(
+            "  warning: several instances may share this PostgreSQL database, and http.listen \
+             = {} is no address another instance can reach: set http.advertise (or \
+             HOTLINE_HTTP_ADVERTISE) to this instance's own address, e.g. \
+             http://10.0.0.5:{}, so the others can pass a parallel bot's calls to it \
+             (docs/deployment.md, \"Several instances\")",
+            h.listen,
+            h.listen.port()
+        );
+    }
     hotline::outln!(
         "http: header_timeout_secs = {}, body_min_rate = {} (per {} s), idle_timeout_secs = {}, max_connections = {}",
         h.header_timeout.as_secs(),

@@ -50,6 +50,7 @@ pub struct Metrics {
     outbox_finished: IntCounterVec,
     webhook_deliveries: IntCounterVec,
     gateway_requests: IntCounterVec,
+    gateway_forwarded: IntCounterVec,
     gateway_latency: HistogramVec,
     // Scrape-time gauges (reset and refilled from the database at each refresh).
     outbox_depth: IntGaugeVec,
@@ -169,6 +170,15 @@ impl Metrics {
                 &r,
                 "hotline_webhook_deliveries_total",
                 "Webhook delivery attempts by outcome (delivered, failed: retried, given_up).",
+                &["connection", "outcome"],
+            ),
+            gateway_forwarded: counter(
+                &r,
+                "hotline_gateway_forwarded_total",
+                "Parallel bot calls this instance received for a connection another instance \
+                 owns, by outcome: forwarded (to the owner), no_owner (429: none found in \
+                 time), failed (502: the owner did not answer), served_here (the owner \
+                 advertises no usable address).",
                 &["connection", "outcome"],
             ),
             gateway_requests: counter(
@@ -322,6 +332,14 @@ pub fn lease_owned(c: ConnectionId, owned: bool) {
     m.lease_owned
         .with_label_values(&[&*m.name(c)])
         .set(i64::from(owned));
+}
+
+/// A call for connection `name` that another instance owns ended with `outcome` (see
+/// `gateway::hop`).
+pub fn gateway_forwarded(name: &str, outcome: &str) {
+    m().gateway_forwarded
+        .with_label_values(&[name, outcome])
+        .inc();
 }
 
 /// `n` updates were stored for `c`.

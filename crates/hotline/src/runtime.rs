@@ -329,7 +329,8 @@ struct Owned {
 /// How this instance takes the leases of its connections.
 #[derive(Clone, Debug)]
 pub struct Leasing {
-    /// Where this instance serves HTTP (stored in the lease).
+    /// The base URL other instances reach this one at (`http.advertise`, stored in the
+    /// lease so they can forward the parallel bot's calls here); empty when unknown.
     pub address: String,
     /// Seize (alone on SQLite) or contend (several instances on PostgreSQL).
     pub claim: crate::lease::Claim,
@@ -405,6 +406,7 @@ impl Runtime {
     /// Sets how connections are leased (default: [`Leasing::for_store`] without an
     /// address).
     pub fn with_leasing(mut self, leasing: Leasing) -> Self {
+        self.gateway = self.gateway.with_advertised(&leasing.address);
         self.leasing = leasing;
         self
     }
@@ -547,6 +549,12 @@ impl Runtime {
             c.ctx
                 .clone()
                 .follow_params(self.store.clone(), trigger.subscribe()),
+        );
+        // And the handover's pauses, which the REST API may change on any instance.
+        tasks.spawn(
+            c.ctx
+                .clone()
+                .follow_pauses(self.store.clone(), trigger.subscribe()),
         );
         let owner = OwnerTasks {
             c: c.clone(),
@@ -705,7 +713,8 @@ impl OwnerTasks {
             spawn_core(&self.c, &self.store, self.tuning, &mut tasks);
             if let Some(push) = self
                 .gateway
-                .serve(self.c.ctx.connection, tasks.trigger.subscribe())
+                .take_over(self.c.ctx.connection, tasks.trigger.subscribe())
+                .await
             {
                 tasks.spawn(push);
             }
@@ -713,6 +722,9 @@ impl OwnerTasks {
         }
         report.send(started);
         stop.recv().await;
+        // The bot's calls go to the next owner from now on; those served here end (a
+        // waiting long poll answers at once, and its bot polls again, at the new owner).
+        self.gateway.hand_back(self.c.ctx.connection);
         self.holding.store(false, Ordering::SeqCst);
         stopping.store(true, Ordering::SeqCst);
         trigger.trigger();

@@ -78,8 +78,9 @@ impl Subscriber for Analytics {
                 Event::Intercepted { dialog, .. } => (dialog, kind::INTERCEPTED, None),
                 _ => return Ok(()),
             };
-            tx.record_event(ctx.connection, dialog, kind, operator, now_ms())
-                .await
+            // Appended at the commit, with the batch's other rows (see `store::Tx`).
+            tx.defer_event(ctx.connection, dialog, kind, operator, now_ms());
+            Ok(())
         })
     }
 }

@@ -135,6 +135,12 @@ impl Default for Limits {
 pub struct HttpConfig {
     /// Address to listen on.
     pub listen: SocketAddr,
+    /// Where the other instances on the same database reach this one (`http.advertise`): a
+    /// base URL such as `http://10.0.0.5:8080`. Stored in the leases this instance holds, so
+    /// a non-owner can forward a parallel bot's gateway calls to the owner. `None`: the
+    /// bound listen address, unless it is unspecified (`0.0.0.0`, `[::]`), which no other
+    /// machine can use (see [`HttpConfig::advertised`]).
+    pub advertise: Option<String>,
     /// Time for a request's line and headers to arrive; a kept-alive connection waiting
     /// for its next request is closed after it too (`header_timeout_secs`).
     pub header_timeout: Duration,
@@ -153,10 +159,56 @@ pub struct HttpConfig {
     pub max_connections: usize,
 }
 
+impl HttpConfig {
+    /// The base URL other instances reach this one at, given the address the port was
+    /// bound to (which resolves a port `0`): `http.advertise` when set, else `http://` and
+    /// the bound address; `None` when neither can be used by another machine (bound to an
+    /// unspecified address and no `http.advertise`).
+    pub fn advertised(&self, bound: SocketAddr) -> Option<String> {
+        if let Some(a) = &self.advertise {
+            return Some(a.clone());
+        }
+        (!bound.ip().is_unspecified()).then(|| format!("http://{bound}"))
+    }
+}
+
+/// Reads `http.advertise`: `host:port` or an `http(s)://host:port` URL without a path;
+/// returns the base URL (`http://` added when no scheme was given, no trailing slash).
+fn parse_advertise(s: &str) -> Result<String, String> {
+    let s = s.trim().trim_end_matches('/');
+    let url = if s.contains("://") {
+        s.to_string()
+    } else {
+        format!("http://{s}")
+    };
+    let bad = || format!("\"{s}\" is not an address like 10.0.0.5:8080 or http://hotline-1:8080");
+    let uri: axum::http::Uri = url.parse().map_err(|_| bad())?;
+    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+    let path_ok = uri
+        .path_and_query()
+        .is_none_or(|p| p.as_str() == "/" || p.as_str().is_empty());
+    match uri.authority() {
+        Some(a) if scheme_ok && path_ok && !a.host().is_empty() && !a.as_str().contains('@') => {
+            if a.host()
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_unspecified())
+                || a.host() == "[::]"
+            {
+                return Err(format!(
+                    "\"{s}\" is unspecified: other instances cannot reach it; give this host's address"
+                ));
+            }
+            Ok(url)
+        }
+        _ => Err(bad()),
+    }
+}
+
 impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            advertise: None,
             header_timeout: Duration::from_secs(10),
             body_min_rate: 8 * 1024,
             body_window: Duration::from_secs(20),
@@ -344,6 +396,7 @@ struct RawSetupBot {
 #[serde(deny_unknown_fields)]
 struct RawHttp {
     listen: Option<String>,
+    advertise: Option<String>,
     header_timeout_secs: Option<i64>,
     body_min_rate: Option<i64>,
     body_window_secs: Option<i64>,
@@ -429,6 +482,12 @@ impl Config {
                     "http.listen",
                     format!("\"{s}\" is not an address like 127.0.0.1:8080"),
                 ),
+            }
+        }
+        if let Some(s) = env("HOTLINE_HTTP_ADVERTISE").or_else(|| raw.http.advertise.clone()) {
+            match parse_advertise(&s) {
+                Ok(a) => http.advertise = Some(a),
+                Err(message) => issue(None, "http.advertise", message),
             }
         }
         let mut bounded =
@@ -994,6 +1053,43 @@ mod tests {
             msg.contains("connection \"dup\": group_id: 5 is not a group id"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn the_advertised_address_is_a_base_url_others_can_reach() {
+        for (given, base) in [
+            ("10.0.0.5:8080", "http://10.0.0.5:8080"),
+            ("http://hotline-1:8080/", "http://hotline-1:8080"),
+            ("https://h.example.com", "https://h.example.com"),
+            ("[fd00::5]:8080", "http://[fd00::5]:8080"),
+        ] {
+            assert_eq!(parse_advertise(given).as_deref(), Ok(base), "{given}");
+        }
+        for bad in [
+            "0.0.0.0:8080",
+            "http://[::]:8080",
+            "ftp://h:1",
+            "h:1/x",
+            "http://u@h:1",
+            "",
+        ] {
+            assert!(parse_advertise(bad).is_err(), "{bad}");
+        }
+        let mut h = HttpConfig::default();
+        let any: SocketAddr = "0.0.0.0:9000".parse().unwrap();
+        let local: SocketAddr = "127.0.0.1:9000".parse().unwrap();
+        assert_eq!(h.advertised(any), None);
+        assert_eq!(
+            h.advertised(local).as_deref(),
+            Some("http://127.0.0.1:9000")
+        );
+        h.advertise = Some("http://10.0.0.5:9000".into());
+        assert_eq!(h.advertised(any).as_deref(), Some("http://10.0.0.5:9000"));
+        let v = issues(&format!(
+            "[http]\nadvertise = \"0.0.0.0:1\"\n\
+             [[connection]]\nname = \"s\"\ntoken = \"{TOKEN}\"\ngroup_id = -1\n"
+        ));
+        assert_eq!(v[0].field, "http.advertise", "{v:?}");
     }
 
     #[test]

@@ -95,6 +95,34 @@ impl Pauses {
         p
     }
 
+    /// Takes in stored pauses made or ended elsewhere (another instance: the REST API
+    /// there, or a previous owner): a stored span this one lacks is added, one it has open
+    /// is closed when the store says it ended. Nothing is removed, so a span this process
+    /// added after the rows were read is never lost.
+    pub fn merge(&self, rows: &[Pause]) {
+        let mut spans = self.spans.write().unwrap_or_else(|e| e.into_inner());
+        for r in rows {
+            let list = spans.entry(r.user_chat_id).or_default();
+            match list.iter_mut().find(|s| s.from == r.paused_at) {
+                Some(s) => {
+                    if s.until.is_none() {
+                        s.until = r.resumed_at.map(|u| u.max(s.from));
+                    }
+                }
+                None => {
+                    let at = list.partition_point(|s| s.from < r.paused_at);
+                    list.insert(
+                        at,
+                        Span {
+                            from: r.paused_at,
+                            until: r.resumed_at.map(|u| u.max(r.paused_at)),
+                        },
+                    );
+                }
+            }
+        }
+    }
+
     /// Marks the update `update_id` as settled: its processing committed and its pause,
     /// if it made one, is in effect here. Call after the commit (after the pause's own
     /// hook).
@@ -239,6 +267,38 @@ impl Context {
         self.notice(tx, Some(dialog.id), reply_to, notice(true, reason))
             .await?;
         Ok(true)
+    }
+
+    /// Keeps [`Context::pauses`] in step with pauses made or ended on other instances (the
+    /// REST API's handover there) until `shutdown`: merges the stored ones when told
+    /// (`Store::pauses_notify`, PostgreSQL), so the owner's gateway withholds what any
+    /// instance paused.
+    pub async fn follow_pauses(
+        self,
+        store: crate::store::Store,
+        mut shutdown: crate::shutdown::Shutdown,
+    ) {
+        /// How far back pauses matter: the gateway serves updates up to 24 h old.
+        const KEEP_MS: UnixMs = 24 * 3600 * 1000;
+        let changed = store.pauses_notify(self.connection);
+        loop {
+            tokio::select! {
+                _ = shutdown.recv() => return,
+                _ = changed.notified() => {}
+            }
+            let since = crate::store::now_ms() - KEEP_MS;
+            match store.recent_pauses(self.connection, since).await {
+                Ok(rows) => self.pauses.merge(&rows),
+                Err(e) => {
+                    tracing::warn!(error = %e, "reloading the handover's pauses failed; retrying");
+                    changed.notify_one();
+                    tokio::select! {
+                        _ = shutdown.recv() => return,
+                        _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                    }
+                }
+            }
+        }
     }
 
     /// The bot's backend (the REST API, or the bot itself through the gateway) hands the

@@ -91,8 +91,9 @@ impl Subscriber for History {
                 _ => return Ok(()),
             };
             let now = now_ms();
-            for h in &rows {
-                tx.insert_history(ctx.connection, h, now).await?;
+            // Appended at the commit, with the batch's other rows (see `store::Tx`).
+            for h in rows {
+                tx.defer_history(ctx.connection, h, now);
             }
             Ok(())
         })

@@ -11,6 +11,9 @@
 //!   (`gateway_state`).
 //! - `forward`: every other method is passed to Telegram and the answer back unchanged
 //!   (status and body bytes), through the gateway's own hyper client (`upstream`).
+//! - `hop`: with several instances on one database, only the connection's owner serves
+//!   its bot; another instance passes the bot's calls to the owner and streams the answer
+//!   back (one hop; a 429 with `retry_after` while no owner is there).
 //! - `journal` and `mirror`: what the bot puts into a user's chat is mirrored into the
 //!   user's topic as intercepted: the call is journaled before the bot gets its answer and
 //!   decided by the update processor in order with the users' messages, then sent through
@@ -20,6 +23,7 @@
 
 pub mod forward;
 pub mod handover;
+pub mod hop;
 pub mod journal;
 pub mod mirror;
 pub mod order;
@@ -151,6 +155,13 @@ pub struct Bot {
     in_flight: TaskTracker,
     /// The bot's sends and their 429s, counted by the connection's outbox (`forward`).
     external: crate::outbox::ExternalSends,
+    /// Whether this instance owns the connection: set while its owner tasks run
+    /// ([`Gateway::take_over`]); otherwise the bot's calls go to the owner (`hop`).
+    here: std::sync::atomic::AtomicBool,
+    /// Where the owner was last found (`hop`).
+    peer: Mutex<Option<hop::Peer>>,
+    /// When `hop` last warned about this connection (Unix ms).
+    hop_warned: AtomicI64,
 }
 
 impl Bot {
@@ -197,6 +208,9 @@ pub struct Gateway {
     upstream: upstream::Client,
     /// Mirrored calls in flight: a stop waits for them ([`Gateway::drain`]).
     in_flight: TaskTracker,
+    /// The base URL other instances reach this one at (`http.advertise`; empty when
+    /// none): a lease naming it while held by another instance is a misconfiguration.
+    advertised: Arc<str>,
 }
 
 impl Gateway {
@@ -213,7 +227,19 @@ impl Gateway {
             http,
             upstream: upstream::client(),
             in_flight: TaskTracker::new(),
+            advertised: Arc::from(""),
         }
+    }
+
+    /// Sets where other instances reach this one (see [`Gateway::advertised`]).
+    pub fn with_advertised(mut self, base_url: &str) -> Self {
+        self.advertised = Arc::from(base_url);
+        self
+    }
+
+    /// The base URL other instances reach this one at (empty: not known).
+    pub fn advertised(&self) -> &str {
+        &self.advertised
     }
 
     /// Waits (at most `limit`) for the mirrored calls in flight to be answered and
@@ -274,6 +300,9 @@ impl Gateway {
             metrics,
             in_flight: self.in_flight.clone(),
             external: s.external,
+            here: Default::default(),
+            peer: Mutex::new(None),
+            hop_warned: AtomicI64::new(0),
         });
         let mut bots = self.write();
         bots.retain(|b| b.ctx.connection != bot.ctx.connection);
@@ -295,10 +324,13 @@ impl Gateway {
         self.bots.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// The webhook push task of a connection's bot, ending with `shutdown` (which also
-    /// ends its waiting long polls): one of the connection's owner tasks. `None` when the
-    /// gateway does not serve the connection.
-    pub fn serve(
+    /// Makes this instance serve a connection's bot, as its new owner, until
+    /// [`Gateway::hand_back`]: reloads what the previous owner left in the store (the
+    /// delivery state, the newest update, the handover's pauses), then returns the
+    /// webhook push task, ending with `shutdown` (which also ends its waiting long polls):
+    /// one of the connection's owner tasks. `None` when the gateway does not serve the
+    /// connection.
+    pub async fn take_over(
         &self,
         connection: ConnectionId,
         shutdown: Shutdown,
@@ -307,8 +339,28 @@ impl Gateway {
             .bots()
             .into_iter()
             .find(|b| b.ctx.connection == connection)?;
+        if let Err(e) = reload(&bot).await {
+            tracing::warn!(connection = %bot.ctx.name, error = %e, "gateway: the previous owner's state could not be reloaded; serving what this instance last knew");
+        }
         *bot.shutdown.lock().unwrap_or_else(|e| e.into_inner()) = Some(shutdown.clone());
+        bot.here.store(true, Ordering::Release);
+        bot.touch();
         Some(push::push_loop(bot, shutdown))
+    }
+
+    /// This instance stops serving a connection's bot (it lost the lease, or stops): its
+    /// calls go to the next owner from now on. Call before the owner tasks' stop fires.
+    pub fn hand_back(&self, connection: ConnectionId) {
+        if let Some(bot) = self
+            .bots()
+            .into_iter()
+            .find(|b| b.ctx.connection == connection)
+        {
+            bot.here.store(false, Ordering::Release);
+            // Polls waiting now hold their own copy of the stop; a later one served here
+            // (see `hop::Hop::Local`) must not find it fired.
+            *bot.shutdown.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
     }
 
     /// Starts the update-log retention task (over the bots served at each round).
@@ -326,6 +378,41 @@ impl Gateway {
         }
         found
     }
+}
+
+/// Reloads what a previous owner of the bot's connection stored (on another instance,
+/// or this one before it lost the lease): the delivery state (offset, webhook, allowed
+/// updates), the newest stored update and the handover's pauses.
+async fn reload(bot: &Bot) -> Result<(), StoreError> {
+    let store = &bot.store;
+    let connection = bot.ctx.connection;
+    let state = store.gateway_state(connection).await?;
+    if state.is_some() {
+        bot.ctx.mark_gateway_in_use();
+    }
+    let last = store.last_update_id(connection).await?.unwrap_or(0);
+    let pauses = store
+        .recent_pauses(connection, crate::store::now_ms() - updates::KEEP_MS)
+        .await?;
+    let first_unprocessed = store
+        .unprocessed_updates(connection, 1)
+        .await?
+        .first()
+        .map(|u| u.update_id);
+    {
+        let mut live = bot.live();
+        let generation = live.generation();
+        *live = updates::Live::from_state(state.unwrap_or_default());
+        // A poll still waiting from before ends (it cannot be, but a lower generation
+        // would make it look current).
+        live.set_generation(generation + 1);
+    }
+    bot.signal.notify(last);
+    bot.ctx.pauses.merge(&pauses);
+    bot.ctx
+        .pauses
+        .settle(first_unprocessed.map_or(last, |id| id - 1));
+    Ok(())
 }
 
 /// The request path as Telegram reads it: percent-decoded (python-telegram-bot sends
@@ -380,6 +467,18 @@ pub async fn serve(gw: &Gateway, req: Request) -> Response {
             return unauthorized();
         };
         let method = method.to_string();
+        // Another instance owns the connection: the call is its (see `hop`).
+        let req = if bot.here() {
+            req
+        } else if hop::was_forwarded(&req) {
+            return hop::misdirected();
+        } else {
+            // Boxed: the hop's future is large and every owned call would carry it.
+            match Box::pin(hop::to_owner(gw, &bot, req)).await {
+                hop::Hop::Answered(r) => return r,
+                hop::Hop::Local(req) => req,
+            }
+        };
         let span =
             tracing::debug_span!("gateway", connection = %bot.ctx.name, method = loggable(&method));
         let started = std::time::Instant::now();

@@ -58,6 +58,16 @@ impl Live {
             webhook_epoch: 0,
         }
     }
+
+    /// Bumped by every getUpdates and setWebhook (see `Gateway::take_over`).
+    pub(super) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// See [`Live::generation`].
+    pub(super) fn set_generation(&mut self, generation: u64) {
+        self.generation = generation;
+    }
 }
 
 impl Bot {

@@ -227,6 +227,10 @@ store_methods! {
     /// intake has processed yet) cannot be judged here; the draft's preview copy checks
     /// them with Telegram.
     pub async fn unknown_general(&self, connection: ConnectionId, ids: &[i64]) -> Vec<i64> => unknown_general;
+}
+
+store_methods! {
+    @appended
     /// Records a dialog event for `/stats`.
     pub async fn record_event(&self, connection: ConnectionId, dialog: i64, kind: &str, operator: Option<i64>, at: UnixMs) -> () => record_event;
     /// Dialog events in `[from, to)`, by dialog then time.
@@ -659,6 +663,40 @@ async fn unknown_general(
         }
     }
     Ok(unknown)
+}
+
+/// An analytics event a [`super::Tx`] holds back until it commits (see [`super::Deferred`]).
+#[derive(Clone, Debug)]
+pub(super) struct DeferredEvent {
+    pub connection: ConnectionId,
+    pub dialog: i64,
+    pub kind: &'static str,
+    pub operator: Option<i64>,
+    pub at: UnixMs,
+}
+
+/// Writes held-back analytics events, in order, with multi-row INSERTs.
+pub(super) async fn record_events(c: &mut Conn, rows: &[DeferredEvent]) -> Result<(), StoreError> {
+    let mut rest = rows;
+    for size in super::multi_row_chunks(rows.len()) {
+        let (chunk, more) = rest.split_at(size);
+        rest = more;
+        let sql = format!(
+            "INSERT INTO dialog_events (connection_id, dialog_id, kind, operator_id, at) VALUES {}",
+            super::values_list(size, 5)
+        );
+        let mut q = sqlx::query(&sql);
+        for r in chunk {
+            q = q
+                .bind(r.connection.0)
+                .bind(r.dialog)
+                .bind(r.kind)
+                .bind(r.operator)
+                .bind(r.at);
+        }
+        q.execute(&mut *c).await?;
+    }
+    Ok(())
 }
 
 async fn record_event(

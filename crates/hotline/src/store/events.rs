@@ -101,7 +101,48 @@ pub struct DeliveryStats {
     pub done: i64,
 }
 
+/// A history row a [`Tx`] holds back until it commits (see [`super::Deferred`]).
+#[derive(Clone, Debug)]
+pub(super) struct DeferredHistory {
+    pub connection: ConnectionId,
+    pub m: NewHistoryMessage,
+    pub now: UnixMs,
+}
+
+/// Writes held-back history rows, in order, with multi-row INSERTs.
+pub(super) async fn insert_history_rows(
+    c: &mut Conn,
+    rows: &[DeferredHistory],
+) -> Result<(), StoreError> {
+    let mut rest = rows;
+    for size in super::multi_row_chunks(rows.len()) {
+        let (chunk, more) = rest.split_at(size);
+        rest = more;
+        let sql = format!(
+            "INSERT INTO dialog_messages (connection_id, dialog_id, direction, kind, text, \
+             user_message_id, group_message_id, author_id, created_at) VALUES {}",
+            super::values_list(size, 9)
+        );
+        let mut q = sqlx::query(&sql);
+        for r in chunk {
+            q = q
+                .bind(r.connection.0)
+                .bind(r.m.dialog_id)
+                .bind(r.m.direction)
+                .bind(r.m.kind.clone())
+                .bind(r.m.text.clone())
+                .bind(r.m.user_message_id)
+                .bind(r.m.group_message_id)
+                .bind(r.m.author_id)
+                .bind(r.now);
+        }
+        q.execute(&mut *c).await?;
+    }
+    Ok(())
+}
+
 store_methods! {
+    @appended
     /// Records a message of a dialog's history.
     pub async fn insert_history(&self, connection: ConnectionId, m: &NewHistoryMessage, now: UnixMs) -> i64 => insert_history;
     /// The history row of a group message (operator messages, when delivered).
@@ -117,6 +158,9 @@ store_methods! {
     pub async fn edit_history_text(&self, dialog: i64, outgoing: bool, message_id: i64, text: Option<&str>) -> u64 => edit_history_text;
     /// Fills in the group-side id of an API message once it was posted in the topic.
     pub async fn set_history_group_message(&self, id: i64, group_message_id: i64, user_message_id: i64) -> () => set_history_group_message;
+}
+
+store_methods! {
     /// When the worker has something to do next: the earliest due time of an unclaimed
     /// queue head, or the expiry of a claim on one.
     pub async fn next_delivery_wake(&self, connection: ConnectionId, now: UnixMs) -> Option<UnixMs> => next_delivery_wake;

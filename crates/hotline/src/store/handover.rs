@@ -119,7 +119,7 @@ async fn insert_pause(
     by: Option<i64>,
     now: UnixMs,
 ) -> Result<i64, StoreError> {
-    Ok(sqlx::query_scalar(
+    let id = sqlx::query_scalar(
         "INSERT INTO bot_pauses (connection_id, dialog_id, user_chat_id, reason, paused_by, paused_at) \
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
@@ -130,7 +130,11 @@ async fn insert_pause(
     .bind(by)
     .bind(now)
     .fetch_one(&mut *c)
-    .await?)
+    .await?;
+    // The owner's gateway withholds by these spans: another instance (its REST API) may
+    // have made this one.
+    super::notify_instances(c, super::Topic::Pauses, connection).await?;
+    Ok(id)
 }
 
 async fn end_pause(
@@ -140,17 +144,20 @@ async fn end_pause(
     by: Option<i64>,
     now: UnixMs,
 ) -> Result<bool, StoreError> {
-    let r = sqlx::query(
+    let ended: Vec<i64> = sqlx::query_scalar(
         "UPDATE bot_pauses SET resumed_at = $1, resumed_reason = $2, resumed_by = $3 \
-         WHERE dialog_id = $4 AND resumed_at IS NULL",
+         WHERE dialog_id = $4 AND resumed_at IS NULL RETURNING connection_id",
     )
     .bind(now)
     .bind(reason.as_str())
     .bind(by)
     .bind(dialog)
-    .execute(&mut *c)
+    .fetch_all(&mut *c)
     .await?;
-    Ok(r.rows_affected() > 0)
+    if let Some(connection) = ended.first() {
+        super::notify_instances(c, super::Topic::Pauses, ConnectionId(*connection)).await?;
+    }
+    Ok(!ended.is_empty())
 }
 
 async fn recent_pauses(

@@ -16,7 +16,8 @@ use super::{ConnectionId, Store, StoreError, UnixMs};
 pub struct Lease {
     /// The holding instance ([`Store::instance_id`] of its store).
     pub owner: String,
-    /// Where the holder serves HTTP (for forwarding gateway calls to it).
+    /// The base URL other instances reach the holder at (`http.advertise`): where a
+    /// non-owner forwards the parallel bot's calls (`gateway::hop`). Empty when unknown.
     pub address: String,
     /// Raised by every take-over.
     pub epoch: i64,

@@ -194,6 +194,17 @@ pub struct ConnectionId(pub i64);
 /// Unix time in milliseconds, the unit of every timestamp column.
 pub type UnixMs = i64;
 
+/// Write transactions this process started ([`Store::begin`], and auto-commit writes taken
+/// in the writer's turn, [`Store::writing`]): the relay benchmark reports them per message
+/// (`hotline-bench relay`), the figure that batching decisions is meant to lower.
+static WRITE_TRANSACTIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many write transactions this process has started so far (see [`WRITE_TRANSACTIONS`]);
+/// only differences between two readings mean something.
+pub fn write_transactions() -> u64 {
+    WRITE_TRANSACTIONS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Current wall-clock time in Unix milliseconds.
 pub fn now_ms() -> UnixMs {
     std::time::SystemTime::now()
@@ -215,14 +226,18 @@ pub(crate) enum Topic {
     Updates,
     /// A parameter override changed (`/set`, the API).
     Params,
+    /// The handover paused or resumed the parallel bot for a user (the owner's gateway
+    /// withholds by the pauses it knows).
+    Pauses,
 }
 
 impl Topic {
-    const ALL: [Topic; 4] = [
+    const ALL: [Topic; 5] = [
         Topic::Outbox,
         Topic::Deliveries,
         Topic::Updates,
         Topic::Params,
+        Topic::Pauses,
     ];
 
     /// The topic's letter in a `NOTIFY` payload (`o:12`: the outbox of connection 12).
@@ -232,6 +247,7 @@ impl Topic {
             Topic::Deliveries => 'd',
             Topic::Updates => 'u',
             Topic::Params => 'p',
+            Topic::Pauses => 'h',
         }
     }
 
@@ -347,6 +363,7 @@ impl Store {
     /// Starts a transaction for a decision that must be recorded atomically.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         let writer = self.writer.clone().lock_owned().await;
+        WRITE_TRANSACTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(Tx {
             _writer: writer,
             // IMMEDIATE: take the write lock first. A deferred transaction that reads before
@@ -361,6 +378,9 @@ impl Store {
             wakers: self.wakers.clone(),
             after_commit: Vec::new(),
             hooks_at_savepoint: 0,
+            deferred: Deferred::default(),
+            deferred_at_savepoint: (0, 0),
+            deferred_rewrite: Deferred::default(),
         })
     }
 
@@ -386,6 +406,13 @@ impl Store {
     /// (PostgreSQL only; in this process the change is applied where it is made).
     pub fn params_notify(&self, connection: ConnectionId) -> Arc<Notify> {
         self.wakers.get(Topic::Params, connection)
+    }
+
+    /// Notified when another instance paused or resumed the parallel bot for a user of
+    /// `connection` (PostgreSQL only; in this process the change is applied where it is
+    /// made, after its commit).
+    pub fn pauses_notify(&self, connection: ConnectionId) -> Arc<Notify> {
+        self.wakers.get(Topic::Pauses, connection)
     }
 
     /// Carries wake-ups between instances until `shutdown`: on PostgreSQL, `LISTEN`s on a
@@ -460,6 +487,7 @@ impl Store {
     /// SQLite's write lock and sleeping in its busy handler (1 ms, then 2, 5, 10, ... after
     /// the lock is already free). Never call it while holding a [`Tx`] of this store.
     pub(crate) async fn writing(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        WRITE_TRANSACTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.writer.clone().lock_owned().await
     }
 
@@ -479,6 +507,27 @@ pub struct Tx {
     after_commit: Vec<Box<dyn FnOnce() + Send>>,
     /// How many `after_commit` entries existed at the last [`Tx::savepoint`].
     hooks_at_savepoint: usize,
+    /// Append-only rows held back until the commit (see [`Deferred`]).
+    deferred: Deferred,
+    /// How many deferred rows (history, events) existed at the last [`Tx::savepoint`].
+    deferred_at_savepoint: (usize, usize),
+    /// Rows deferred before the last savepoint but written after it: a rollback to the
+    /// savepoint undoes them in the database, so it holds them back again.
+    deferred_rewrite: Deferred,
+}
+
+/// Rows a decision appends and nobody reads in the same transaction — the dialog history
+/// (`dialog_messages`) and analytics events (`dialog_events`), one of each for every
+/// relayed message — held in the [`Tx`] and written with one multi-row INSERT per table
+/// when it commits, instead of one statement each: on SQLite every statement is a
+/// round trip to the connection's thread, and a batch of 64 messages saved 126 of them.
+/// A statement of the same transaction on those tables writes them first (methods
+/// declared `@appended` in [`store_methods`]), so it sees them as if written at once;
+/// a rollback to a savepoint drops those held since it.
+#[derive(Default)]
+struct Deferred {
+    history: Vec<events::DeferredHistory>,
+    events: Vec<broadcasts::DeferredEvent>,
 }
 
 impl std::fmt::Debug for Tx {
@@ -490,6 +539,7 @@ impl std::fmt::Debug for Tx {
 impl Tx {
     /// Commits, then wakes the outbox workers of connections that got new intents.
     pub async fn commit(mut self) -> Result<(), StoreError> {
+        self.write_deferred().await?;
         for c in &self.wake {
             notify_instances(&mut self.tx, Topic::Outbox, *c).await?;
         }
@@ -508,6 +558,59 @@ impl Tx {
     pub async fn savepoint(&mut self) -> Result<(), StoreError> {
         sqlx::query("SAVEPOINT item").execute(&mut *self.tx).await?;
         self.hooks_at_savepoint = self.after_commit.len();
+        self.deferred_at_savepoint = (self.deferred.history.len(), self.deferred.events.len());
+        self.deferred_rewrite = Deferred::default();
+        Ok(())
+    }
+
+    /// Appends a row to the dialog history when the transaction commits (see [`Deferred`]);
+    /// [`Tx::insert_history`] writes at once and returns the row's id.
+    pub fn defer_history(&mut self, connection: ConnectionId, m: NewHistoryMessage, now: UnixMs) {
+        self.deferred
+            .history
+            .push(events::DeferredHistory { connection, m, now });
+    }
+
+    /// Records an analytics event when the transaction commits (see [`Deferred`]);
+    /// [`Tx::record_event`] writes at once.
+    pub fn defer_event(
+        &mut self,
+        connection: ConnectionId,
+        dialog: i64,
+        kind: &'static str,
+        operator: Option<i64>,
+        at: UnixMs,
+    ) {
+        self.deferred.events.push(broadcasts::DeferredEvent {
+            connection,
+            dialog,
+            kind,
+            operator,
+            at,
+        });
+    }
+
+    /// Writes the rows held back so far (see [`Deferred`]).
+    async fn write_deferred(&mut self) -> Result<(), StoreError> {
+        let (history, events) = self.deferred_at_savepoint;
+        let rewrite = &mut self.deferred_rewrite;
+        rewrite
+            .history
+            .extend_from_slice(&self.deferred.history[..history]);
+        rewrite
+            .events
+            .extend_from_slice(&self.deferred.events[..events]);
+        if !self.deferred.history.is_empty() {
+            let rows = std::mem::take(&mut self.deferred.history);
+            events::insert_history_rows(&mut self.tx, &rows).await?;
+        }
+        if !self.deferred.events.is_empty() {
+            let rows = std::mem::take(&mut self.deferred.events);
+            broadcasts::record_events(&mut self.tx, &rows).await?;
+        }
+        // What was deferred since the savepoint is undone by a rollback to it like any
+        // other row; what came before it is in `deferred_rewrite`.
+        self.deferred_at_savepoint = (0, 0);
         Ok(())
     }
 
@@ -526,6 +629,13 @@ impl Tx {
             .execute(&mut *self.tx)
             .await?;
         self.after_commit.truncate(self.hooks_at_savepoint);
+        let (history, events) = self.deferred_at_savepoint;
+        self.deferred.history.truncate(history);
+        self.deferred.events.truncate(events);
+        let rewrite = std::mem::take(&mut self.deferred_rewrite);
+        self.deferred.history.splice(0..0, rewrite.history);
+        self.deferred.events.splice(0..0, rewrite.events);
+        self.deferred_at_savepoint = (0, 0);
         self.release_savepoint().await
     }
 
@@ -546,7 +656,10 @@ impl Tx {
 /// transaction), forwarding to one implementation over `&mut AnyConnection`.
 macro_rules! store_methods {
     // `$turn`: what the `Store` version awaits first (`writing`: this process's turn to write).
-    (@define $turn:ident $(
+    // `$appended`: whether the `Tx` version reads or changes the append-only tables whose
+    // rows a transaction holds back ([`Tx::defer_history`], [`Tx::defer_event`]): it writes
+    // them first, so it sees them in order.
+    (@define $turn:ident $appended:literal $(
         $(#[$meta:meta])*
         pub async fn $name:ident(&self $(, $arg:ident : $ty:ty)* $(,)?) -> $ret:ty => $imp:path;
     )*) => {
@@ -564,13 +677,20 @@ macro_rules! store_methods {
             $(
                 $(#[$meta])*
                 pub async fn $name(&mut self $(, $arg: $ty)*) -> Result<$ret, $crate::store::StoreError> {
+                    if $appended {
+                        self.write_deferred().await?;
+                    }
                     $imp(&mut *self.tx $(, $arg)*).await
                 }
             )*
         }
     };
+    // Methods on the tables of [`Deferred`] (the history, analytics events).
+    (@appended $($methods:tt)*) => {
+        $crate::store::store_methods!(@define no_turn true $($methods)*);
+    };
     ($($methods:tt)*) => {
-        $crate::store::store_methods!(@define no_turn $($methods)*);
+        $crate::store::store_methods!(@define no_turn false $($methods)*);
     };
 }
 pub(crate) use store_methods;
@@ -580,7 +700,7 @@ pub(crate) use store_methods;
 /// sleeping in SQLite's busy handler.
 macro_rules! store_writes {
     ($($methods:tt)*) => {
-        $crate::store::store_methods!(@define writing $($methods)*);
+        $crate::store::store_methods!(@define writing false $($methods)*);
     };
 }
 pub(crate) use store_writes;
@@ -599,6 +719,45 @@ type Conn = AnyConnection;
 
 /// Shorthand for the row type query functions read.
 type DbRow = AnyRow;
+
+/// Rows per multi-row INSERT at most, and the sizes used: powers of two, so a table gets at
+/// most seven statement texts in each connection's prepared-statement cache.
+const MULTI_ROW_MAX: usize = 64;
+
+/// Splits `n` rows into the chunk sizes of a multi-row INSERT ([`MULTI_ROW_MAX`]).
+fn multi_row_chunks(mut n: usize) -> Vec<usize> {
+    let mut sizes = Vec::new();
+    while n > 0 {
+        let size = if n >= MULTI_ROW_MAX {
+            MULTI_ROW_MAX
+        } else {
+            1 << (usize::BITS - 1 - n.leading_zeros())
+        };
+        sizes.push(size);
+        n -= size;
+    }
+    sizes
+}
+
+/// `($1, …, $k), ($k+1, …)`: the VALUES of a multi-row INSERT of `rows` rows of `cols`.
+fn values_list(rows: usize, cols: usize) -> String {
+    let mut s = String::new();
+    for r in 0..rows {
+        if r > 0 {
+            s.push_str(", ");
+        }
+        s.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                s.push_str(", ");
+            }
+            s.push('$');
+            s.push_str(&(r * cols + c + 1).to_string());
+        }
+        s.push(')');
+    }
+    s
+}
 
 #[cfg(test)]
 pub(crate) mod testutil {
@@ -628,6 +787,91 @@ mod tests {
         m.migrate().await.unwrap();
         let c = m.ensure_connection("x").await.unwrap();
         assert_eq!(m.ensure_connection("x").await.unwrap(), c);
+    }
+
+    #[test]
+    fn multi_row_chunks_are_powers_of_two() {
+        assert_eq!(multi_row_chunks(0), Vec::<usize>::new());
+        assert_eq!(multi_row_chunks(1), vec![1]);
+        assert_eq!(multi_row_chunks(63), vec![32, 16, 8, 4, 2, 1]);
+        assert_eq!(multi_row_chunks(64), vec![64]);
+        assert_eq!(multi_row_chunks(130), vec![64, 64, 2]);
+        assert_eq!(values_list(2, 2), "($1, $2), ($3, $4)");
+    }
+
+    /// Deferred history and analytics rows (see `Deferred`): written at the commit, in
+    /// order; a statement on their tables sees them; a rollback to a savepoint drops the
+    /// rows deferred since it and keeps those from before it, even when they were written
+    /// after it.
+    #[tokio::test]
+    async fn deferred_rows_follow_savepoints_and_commits() {
+        let (s, _d) = temp_store().await;
+        let c = s.ensure_connection("c").await.unwrap();
+        let p = ContactProfile {
+            user_id: 7,
+            first_name: "u".into(),
+            ..Default::default()
+        };
+        let contact = s.contact_wrote(c, &p, None, 1).await.unwrap();
+        let (d, _) = s
+            .ensure_dialog(c, contact.id, DialogStatus::New, 1)
+            .await
+            .unwrap();
+        let row = |text: &str| NewHistoryMessage {
+            dialog_id: d.id,
+            direction: "incoming",
+            kind: "text".into(),
+            text: Some(text.into()),
+            ..Default::default()
+        };
+        let texts = |h: Vec<HistoryMessage>| -> Vec<String> {
+            h.into_iter().filter_map(|m| m.text).collect()
+        };
+        let mut tx = s.begin().await.unwrap();
+        tx.defer_history(c, row("a"), 10);
+        tx.defer_event(c, d.id, "in", None, 10);
+        tx.savepoint().await.unwrap();
+        tx.defer_history(c, row("b"), 11);
+        tx.defer_event(c, d.id, "in", None, 11);
+        tx.rollback_to_savepoint().await.unwrap();
+        tx.savepoint().await.unwrap();
+        tx.defer_history(c, row("c"), 12);
+        // A read of the history in the same transaction sees what was deferred.
+        assert_eq!(
+            texts(tx.dialog_history(d.id, 0, 10).await.unwrap()),
+            ["a", "c"]
+        );
+        assert_eq!(tx.events_between(c, 0, 100).await.unwrap().len(), 1);
+        tx.defer_history(c, row("d"), 13);
+        // "a" was written after the savepoint: the rollback undoes it in the database,
+        // and the transaction holds it back again.
+        tx.rollback_to_savepoint().await.unwrap();
+        tx.savepoint().await.unwrap();
+        tx.defer_history(c, row("e"), 14);
+        tx.defer_event(c, d.id, "out", Some(3), 14);
+        // Nothing is visible outside before the commit.
+        assert!(s.dialog_history(d.id, 0, 10).await.unwrap().is_empty());
+        tx.commit().await.unwrap();
+        assert_eq!(
+            texts(s.dialog_history(d.id, 0, 10).await.unwrap()),
+            ["a", "e"]
+        );
+        let events = s.events_between(c, 0, 100).await.unwrap();
+        let kinds: Vec<(&str, Option<i64>, i64)> = events
+            .iter()
+            .map(|e| (e.kind.as_str(), e.operator_id, e.at))
+            .collect();
+        assert_eq!(kinds, [("in", None, 10), ("out", Some(3), 14)]);
+        // More rows than one statement holds, in order.
+        let mut tx = s.begin().await.unwrap();
+        for i in 0..70 {
+            tx.defer_history(c, row(&format!("m{i}")), 20 + i);
+        }
+        tx.commit().await.unwrap();
+        let all = texts(s.dialog_history(d.id, 0, 100).await.unwrap());
+        assert_eq!(all.len(), 72);
+        assert_eq!(all[2], "m0");
+        assert_eq!(all[71], "m69");
     }
 
     #[tokio::test]
