@@ -160,6 +160,25 @@ fn cpu_seconds(pid: u32) -> f64 {
     }
 }
 
+/// Context switches (voluntary and not) of every thread of `pid` so far: a wake-up per
+/// hand-off between threads shows here, whatever the load.
+fn context_switches(pid: u32) -> f64 {
+    let mut n = 0u64;
+    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let status = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
+        n += status
+            .lines()
+            .filter(|l| l.contains("ctxt_switches:"))
+            .filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok())
+            .sum::<u64>();
+    }
+    n as f64
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -251,6 +270,8 @@ struct Measured {
     lat_ms: Vec<f64>,
     /// CPU seconds of the proxy process(es) over the run.
     proxy_cpu: f64,
+    /// Context switches of the proxy process(es) over the run.
+    proxy_switches: f64,
 }
 
 impl Measured {
@@ -349,18 +370,21 @@ async fn load(
     }
     tokio::time::sleep_until((measure_from).into()).await;
     let cpu0: f64 = pids.iter().map(|p| cpu_seconds(*p)).sum();
+    let switches0: f64 = pids.iter().map(|p| context_switches(*p)).sum();
     let mut m = Measured {
         requests: 0,
         errors: 0,
         secs,
         lat_ms: Vec::new(),
         proxy_cpu: 0.0,
+        proxy_switches: 0.0,
     };
     let mut cpu_at_end = None;
     for t in tasks {
         let (n, e, lat) = t.await.expect("load task");
         if cpu_at_end.is_none() {
             cpu_at_end = Some(pids.iter().map(|p| cpu_seconds(*p)).sum::<f64>());
+            m.proxy_switches = pids.iter().map(|p| context_switches(*p)).sum::<f64>() - switches0;
         }
         m.requests += n;
         m.errors += e;
@@ -468,7 +492,7 @@ async fn wait_topics(world: &World, group: i64, n: usize) {
 fn row(name: &str, m: &Measured, base: &Measured, nginx: Option<&Measured>) {
     let vs_nginx = nginx.map_or("—".to_string(), |n| format!("{:.2}×", m.rps() / n.rps()));
     println!(
-        "| {name} | {:.0} | {vs_nginx} | {:.2} | {:.2} | +{:.2} / +{:.2} | {:.2} | {} |",
+        "| {name} | {:.0} | {vs_nginx} | {:.2} | {:.2} | +{:.2} / +{:.2} | {:.2} | {:.2} | {} |",
         m.rps(),
         m.pct(0.5),
         m.pct(0.99),
@@ -478,6 +502,11 @@ fn row(name: &str, m: &Measured, base: &Measured, nginx: Option<&Measured>) {
             f64::NAN
         } else {
             m.proxy_cpu / m.requests as f64 * 1e6
+        },
+        if m.requests == 0 {
+            f64::NAN
+        } else {
+            m.proxy_switches / m.requests as f64
         },
         m.errors
     );
@@ -560,8 +589,8 @@ pub async fn gateway(o: Opts) {
     println!("mirroring on, Telegram's limits: every decision taken {took:.1} s after the row");
 
     println!();
-    println!("| path | requests/s | vs nginx | p50 ms | p99 ms | added p50 / p99 ms vs direct | proxy CPU µs/request | errors |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| path | requests/s | vs nginx | p50 ms | p99 ms | added p50 / p99 ms vs direct | proxy CPU µs/request | proxy context switches/request | errors |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     let nginx = rows
         .iter()
         .find(|(n, _)| n.starts_with("nginx"))

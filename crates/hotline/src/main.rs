@@ -157,7 +157,8 @@ async fn check_config(path: &Path, config: &Config) -> Result<(), ExitCode> {
         Some(a) if h.listen.port() != 0 => {
             hotline::outln!("http.advertise = {a} (the listen address)")
         }
-        _ => hotline::outln!("http.advertise = (not set)"),
+        Some(_) => hotline::outln!("http.advertise = (the bound listen address)"),
+        None => hotline::outln!("http.advertise = (not set)"),
     }
     let several = hotline::store::Backend::of_url(&config.database_url)
         == Some(hotline::store::Backend::Postgres);

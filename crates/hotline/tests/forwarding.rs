@@ -339,6 +339,69 @@ async fn the_non_owner_passes_the_bots_calls_to_the_owner() {
         "B passed the calls on: {metrics}"
     );
 
+    // The REST API's handover on B (not the owner): A's gateway withholds Ann's messages
+    // from the bot until the API on B gives her back.
+    let store = hotline::store::Store::open(db.url()).await.unwrap();
+    let connection = store.find_connection("support").await.unwrap().unwrap();
+    let key = hotline::api::auth::create_key(&store, connection, "test", "test")
+        .await
+        .unwrap()
+        .key;
+    let handover = |method: reqwest::Method| {
+        let (http, url, key) = (
+            reqwest::Client::new(),
+            format!("{}/api/v1/contacts/{ann}/handover", b.base),
+            key.clone(),
+        );
+        async move {
+            let r = http
+                .request(method, url)
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        }
+    };
+    handover(reqwest::Method::POST).await;
+    let ben = ctl.add_user("Ben", None, None, None)["id"]
+        .as_i64()
+        .unwrap();
+    ctl.send(
+        ann,
+        Place::Bot(bot_id),
+        &json!({"text": "for the team only"}),
+    )
+    .unwrap();
+    ctl.send(ben, Place::Bot(bot_id), &json!({"text": "ben was here"}))
+        .unwrap();
+    wait_until_for("Ann's message in her topic", STEP, || {
+        topic_texts(&ctl, group, "Ann")
+            .iter()
+            .any(|t| t == "for the team only")
+    })
+    .await;
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + STEP;
+    while !seen.iter().any(|t| t == "ben was here") {
+        assert!(Instant::now() < deadline, "the bot never got Ben's message");
+        let got = via_b
+            .ok("getUpdates", json!({"offset": offset, "timeout": 5}))
+            .await;
+        for u in got.as_array().unwrap() {
+            offset = offset.max(u["update_id"].as_i64().unwrap() + 1);
+            seen.push(u["message"]["text"].as_str().unwrap_or("").to_string());
+        }
+    }
+    assert!(
+        !seen.iter().any(|t| t == "for the team only"),
+        "withheld by the owner: {seen:?}"
+    );
+    handover(reqwest::Method::DELETE).await;
+    ctl.send(ann, Place::Bot(bot_id), &json!({"text": "back to the bot"}))
+        .unwrap();
+    offset = via_b.wait_for(offset, "back to the bot").await;
+
     // The owner dies: B takes over. Meanwhile the bot's calls wait for it or get a 429
     // with retry_after (nothing ran), never a 5xx.
     a.kill().await;

@@ -394,6 +394,35 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn pause(chat: i64, from: UnixMs, until: Option<UnixMs>) -> Pause {
+        Pause {
+            id: 0,
+            dialog_id: 1,
+            user_chat_id: chat,
+            reason: PauseReason::Api,
+            paused_by: None,
+            paused_at: from,
+            resumed_at: until,
+        }
+    }
+
+    #[test]
+    fn merged_pauses_add_and_close_spans_and_never_drop_one() {
+        let p = Pauses::default();
+        // Known here: a span this process made after the rows were read.
+        p.begin(7, 500);
+        // Stored elsewhere: an ended span of 7 before it, an open one of 8.
+        p.merge(&[pause(7, 100, Some(200)), pause(8, 300, None)]);
+        assert!(p.withheld(7, 150) && !p.withheld(7, 250) && p.withheld(7, 600));
+        assert!(p.is_paused(7) && p.is_paused(8) && p.withheld(8, 301));
+        // Resumed elsewhere: the open span closes; merging again changes nothing.
+        let rows = [pause(8, 300, Some(400))];
+        p.merge(&rows);
+        p.merge(&rows);
+        assert!(!p.is_paused(8) && p.withheld(8, 399) && !p.withheld(8, 400));
+        assert_eq!(p.spans.read().unwrap()[&8].len(), 1);
+    }
+
     #[test]
     fn updates_inside_a_span_are_withheld_and_stay_withheld() {
         let p = Pauses::default();

@@ -14,14 +14,14 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, Uri};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
 use bytes::Bytes;
 use http_body::Body as _;
 use hyper::body::Incoming;
 use serde_json::{Map, Value};
 
-use super::{content_type, mirror, not_found, parse_params, tg_error, Bot, SMALL_BODY};
+use super::{content_type, mirror, not_found, parse_params, tg_error, upstream, Bot, SMALL_BODY};
 
 /// Largest JSON or urlencoded request of a mirrored method read into memory.
 pub const BUFFER_MAX: usize = 10 * 1024 * 1024;
@@ -110,13 +110,44 @@ async fn send(
 
 /// Copies status and the pass-through headers of Telegram's answer.
 fn answer_head(resp: &axum::http::Response<Incoming>) -> axum::http::response::Builder {
-    let mut b = Response::builder().status(resp.status());
+    head_of(resp.status(), resp.headers())
+}
+
+/// An answer's head with Telegram's status and pass-through headers.
+fn head_of(status: StatusCode, headers: &HeaderMap) -> axum::http::response::Builder {
+    let mut b = Response::builder().status(status);
     for h in PASS_HEADERS {
-        if let Some(v) = resp.headers().get(h) {
+        if let Some(v) = headers.get(h) {
             b = b.header(h, v);
         }
     }
     b
+}
+
+/// Sends a call whose body is in memory through the bot's [`upstream::Inline`]
+/// connections, reading an answer up to `max` bytes whole; `Err` is the bot's answer
+/// (502, or 404 for a query Telegram could not read either).
+async fn send_inline(
+    bot: &Bot,
+    method: Method,
+    uri: Option<Uri>,
+    ctype: Option<HeaderValue>,
+    body: Bytes,
+    max: usize,
+) -> Result<upstream::Answer, Response> {
+    let Some(uri) = uri else {
+        return Err(not_found());
+    };
+    let mut req = axum::http::Request::new(Body::from(body));
+    *req.method_mut() = method;
+    *req.uri_mut() = uri;
+    if let Some(ct) = ctype {
+        req.headers_mut().insert(header::CONTENT_TYPE, ct);
+    }
+    bot.inline
+        .call(req, max)
+        .await
+        .map_err(|e| upstream_failed(bot, &e))
 }
 
 /// Reads an answer's body whole.
@@ -214,18 +245,54 @@ pub async fn call(bot: &Arc<Bot>, method: &str, req: Request) -> Response {
     .await
 }
 
-/// Runs a mirrored call (Telegram's side and the journal write) in a task of its own,
-/// tracked by the gateway: once handed to Telegram, a call is journaled even when the
-/// bot's connection closes meanwhile (which drops the request's future), and a graceful
-/// stop waits for it (`Gateway::drain`), so every call Telegram executed is mirrored.
-async fn detached(
-    bot: &Bot,
-    call: impl std::future::Future<Output = Response> + Send + 'static,
-) -> Response {
-    bot.in_flight
-        .spawn(call)
-        .await
-        .unwrap_or_else(|_| tg_error(502, "Bad Gateway"))
+/// Runs a mirrored call (Telegram's side and the journal write) so that, once handed to
+/// Telegram, it is journaled even when the bot's connection closes meanwhile (which drops
+/// the request's future), and a graceful stop waits for it (`Gateway::drain`): every call
+/// Telegram executed is mirrored.
+///
+/// The call runs in the request's own task (a task per call cost a spawn and a wake-up
+/// on another worker for every mirrored call: bench/README.md); only when the request is
+/// dropped before the call finished does the rest of it move to a task of its own
+/// ([`Detached`]'s `Drop`). Counted by the gateway's tracker all along.
+async fn detached<F>(bot: &Bot, call: F) -> Response
+where
+    F: std::future::Future<Output = Response> + Send + 'static,
+{
+    let mut guard = Detached {
+        call: Some(Box::pin(call)),
+        tracker: bot.in_flight.clone(),
+        _token: bot.in_flight.token(),
+    };
+    let Some(call) = guard.call.as_mut() else {
+        return tg_error(502, "Bad Gateway");
+    };
+    let answer = call.await;
+    guard.call = None;
+    answer
+}
+
+/// A mirrored call in progress in a request's task (see [`detached`]).
+struct Detached<F: std::future::Future<Output = Response> + Send + 'static> {
+    /// The call, until it finished.
+    call: Option<std::pin::Pin<Box<F>>>,
+    tracker: tokio_util::task::TaskTracker,
+    /// Counts the call as in flight while the request runs it.
+    _token: tokio_util::task::task_tracker::TaskTrackerToken,
+}
+
+impl<F: std::future::Future<Output = Response> + Send + 'static> Drop for Detached<F> {
+    fn drop(&mut self) {
+        let Some(call) = self.call.take() else { return };
+        // The request was dropped mid-call: the call goes on by itself.
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(self.tracker.track_future(call));
+            }
+            Err(_) => tracing::warn!(
+                "gateway: a call to Telegram was cut by the runtime's end and may not be mirrored"
+            ),
+        }
+    }
 }
 
 /// Forwards a call whose body was already read (and can be parsed for mirroring).
@@ -261,18 +328,31 @@ pub async fn call_buffered(
         .flatten();
     // A GET without a body stays without one (hyper sends no length for an empty body).
     let uri = method_uri(bot, method, query);
-    let body = Body::from(body);
     if !mirrored {
-        return match send(bot, http_method.clone(), uri, ctype, None, body).await {
-            Ok(resp) => stream_back(bot, resp).await,
+        return match send_inline(bot, http_method.clone(), uri, ctype, body, INLINE_MAX).await {
+            Ok(upstream::Answer::Whole(head, bytes)) => head_of(head.status, &head.headers)
+                .body(Body::from(bytes))
+                .unwrap_or_else(|_| tg_error(502, "Bad Gateway")),
+            Ok(upstream::Answer::Streamed(resp)) => stream_back(bot, resp).await,
             Err(r) => r,
         };
     }
     let (b, http_method) = (bot.clone(), http_method.clone());
     detached(bot, async move {
         let _sending = sending;
-        match send(&b, http_method, uri, ctype, None, body).await {
-            Ok(resp) => buffered_answer(&b, &lower, params, resp).await,
+        match send_inline(&b, http_method, uri, ctype, body, BUFFER_MAX).await {
+            Ok(upstream::Answer::Whole(head, bytes)) => {
+                journaled_answer(
+                    &b,
+                    &lower,
+                    params.as_ref(),
+                    head.status,
+                    &head.headers,
+                    bytes,
+                )
+                .await
+            }
+            Ok(upstream::Answer::Streamed(resp)) => buffered_answer(&b, &lower, params, resp).await,
             Err(r) => r,
         }
     })
@@ -287,18 +367,39 @@ async fn buffered_answer(
     params: Option<Map<String, Value>>,
     resp: axum::http::Response<Incoming>,
 ) -> Response {
-    let head = answer_head(&resp);
-    let ok = resp.status().is_success();
-    let bytes = match read_answer(bot, resp.into_body()).await {
+    let (head, body) = resp.into_parts();
+    let bytes = match read_answer(bot, body).await {
         Ok(b) => b,
         Err(r) => return r,
     };
-    if ok {
-        if let Some(call) = mirror::journal_entry(bot, lower, params.as_ref(), &bytes) {
+    journaled_answer(
+        bot,
+        lower,
+        params.as_ref(),
+        head.status,
+        &head.headers,
+        bytes,
+    )
+    .await
+}
+
+/// Returns Telegram's answer (read whole) unchanged; a successful call that may be
+/// mirrored is journaled first (batched with other calls: see `journal`).
+async fn journaled_answer(
+    bot: &Arc<Bot>,
+    lower: &str,
+    params: Option<&Map<String, Value>>,
+    status: StatusCode,
+    headers: &HeaderMap,
+    bytes: Bytes,
+) -> Response {
+    if status.is_success() {
+        if let Some(call) = mirror::journal_entry(bot, lower, params, &bytes) {
             bot.journal.record(call).await;
         }
     }
-    head.body(Body::from(bytes))
+    head_of(status, headers)
+        .body(Body::from(bytes))
         .unwrap_or_else(|_| tg_error(502, "Bad Gateway"))
 }
 

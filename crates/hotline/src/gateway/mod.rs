@@ -17,9 +17,10 @@
 //! - `journal` and `mirror`: what the bot puts into a user's chat is mirrored into the
 //!   user's topic as intercepted: the call is journaled before the bot gets its answer and
 //!   decided by the update processor in order with the users' messages, then sent through
-//!   the outbox. A mirrored call runs in a task of its own that a stop waits for
-//!   ([`Gateway::drain`]): a bot that hangs up, or a stop, never loses the mirror of a
-//!   call Telegram executed.
+//!   the outbox. A mirrored call is tracked until journaled and a stop waits for it
+//!   ([`Gateway::drain`]); when the bot hangs up mid-call the rest of the call goes on in
+//!   a task of its own: a bot that hangs up, or a stop, never loses the mirror of a call
+//!   Telegram executed.
 
 pub mod forward;
 pub mod handover;
@@ -127,8 +128,10 @@ pub struct Bot {
     store: Store,
     /// Webhook pushes to the bot's own server.
     http: reqwest::Client,
-    /// The pass-through's client to Telegram.
+    /// The pass-through's client to Telegram (streamed calls).
     upstream: upstream::Client,
+    /// The pass-through's connections to Telegram for calls whose body is in memory.
+    inline: upstream::Inline,
     /// `{api_url}/bot{token}/`: the prefix of every forwarded method's URI (holds the
     /// token: never log it).
     method_base: String,
@@ -286,6 +289,7 @@ impl Gateway {
             store: store.clone(),
             http: self.http.clone(),
             upstream: self.upstream.clone(),
+            inline: upstream::Inline::new(),
             signal: s.updates,
             served: AtomicI64::new(0),
             journal,

@@ -463,8 +463,9 @@ pub async fn process_batch(
         &mut retry_at,
     )
     .await?;
-    for p in calls.iter().filter(|p| p.done) {
-        tx.forget_call(ctx.connection, p.call.id).await?;
+    let decided: Vec<i64> = calls.iter().filter(|p| p.done).map(|p| p.call.id).collect();
+    if !decided.is_empty() {
+        tx.forget_these_calls(ctx.connection, &decided).await?;
     }
     if !processed.is_empty() {
         tx.mark_updates_processed(ctx.connection, &processed, now_ms())

@@ -48,6 +48,8 @@ store_methods! {
     pub async fn forget_calls(&self, connection: ConnectionId, upto: i64) -> () => forget_calls;
     /// Removes one decided call.
     pub async fn forget_call(&self, connection: ConnectionId, id: i64) -> () => forget_call;
+    /// Removes decided calls by id (one statement per hundred: a pass decides many).
+    pub async fn forget_these_calls(&self, connection: ConnectionId, ids: &[i64]) -> () => forget_these_calls;
     /// The stored gateway state, if the bot ever used the gateway.
     pub async fn gateway_state(&self, connection: ConnectionId) -> Option<GatewayState> => gateway_state;
     /// Saves the whole gateway state.
@@ -141,22 +143,44 @@ async fn journal_calls(
     connection: ConnectionId,
     calls: &[GatewayCall],
 ) -> Result<(), StoreError> {
-    for call in calls {
-        sqlx::query(
+    // One multi-row statement per chunk: a batch of the journal's writer is one round trip
+    // to the database (SQLite's connection thread) instead of one per call. Both engines
+    // number the rows of one VALUES list in its order, which is the journal's order.
+    for chunk in calls.chunks(CHUNK) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let b = 2 + 5 * i;
+                format!(
+                    "($1, ${}, ${}, ${}, ${}, ${})",
+                    b,
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4
+                )
+            })
+            .collect();
+        let sql = format!(
             "INSERT INTO gateway_calls (connection_id, after_update, called_at, method, request, answer) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(connection.0)
-        .bind(call.after_update)
-        .bind(call.called_at)
-        .bind(&call.method)
-        .bind(&call.request)
-        .bind(&call.answer)
-        .execute(&mut *c)
-        .await?;
+             VALUES {}",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(connection.0);
+        for call in chunk {
+            q = q
+                .bind(call.after_update)
+                .bind(call.called_at)
+                .bind(&call.method)
+                .bind(&call.request)
+                .bind(&call.answer);
+        }
+        q.execute(&mut *c).await?;
     }
     Ok(())
 }
+
+/// Calls per multi-row statement (the bind parameters stay far below every engine's limit).
+const CHUNK: usize = 100;
 
 async fn journaled_calls(
     c: &mut Conn,
@@ -200,6 +224,26 @@ async fn forget_call(c: &mut Conn, connection: ConnectionId, id: i64) -> Result<
         .bind(id)
         .execute(&mut *c)
         .await?;
+    Ok(())
+}
+
+async fn forget_these_calls(
+    c: &mut Conn,
+    connection: ConnectionId,
+    ids: &[i64],
+) -> Result<(), StoreError> {
+    for chunk in ids.chunks(CHUNK) {
+        let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "DELETE FROM gateway_calls WHERE connection_id = $1 AND id IN ({})",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(connection.0);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        q.execute(&mut *c).await?;
+    }
     Ok(())
 }
 
