@@ -34,7 +34,7 @@ use crate::gateway::{BotSpec, Gateway, UpdateSignal};
 use crate::intake;
 use crate::metrics::MetricsState;
 use crate::outbox::Registry;
-use crate::outbox::{OutboxConfig, Worker};
+use crate::outbox::{ExternalSends, OutboxConfig, Worker};
 use crate::ready::Readiness;
 use crate::relay::autoclose;
 use crate::shutdown::ShutdownTrigger;
@@ -80,6 +80,9 @@ pub struct Connection {
     pub mode: Mode,
     /// Tells the gateway that updates were stored.
     pub updates: UpdateSignal,
+    /// The parallel bot's sends through the gateway, which the outbox counts in its rate
+    /// windows (Telegram counts both against the bot's limits).
+    pub external: ExternalSends,
     /// How the gateway serves the connection's bot (its token, upstream, webhook rule).
     gateway: GatewayAccess,
 }
@@ -269,6 +272,7 @@ pub async fn prepare(
         wake: store.updates_notify(connection),
         mode: cfg.mode.clone(),
         updates: UpdateSignal::new(),
+        external: ExternalSends::new(),
         gateway: GatewayAccess {
             token: cfg.token.clone(),
             api_url: cfg.api_url.clone(),
@@ -486,6 +490,7 @@ impl Runtime {
                 ctx: c.ctx.clone(),
                 updates: c.updates.clone(),
                 wake: c.wake.clone(),
+                external: c.external.clone(),
             })
             .await?;
         self.api.add(c.ctx.clone());
@@ -846,7 +851,8 @@ fn spawn_core(c: &Connection, store: &Store, tuning: Tuning, tasks: &mut Tasks<'
         c.registry.clone(),
         tuning.outbox,
     )
-    .with_dead_letter_notice(dead_letter_notice(&ctx));
+    .with_dead_letter_notice(dead_letter_notice(&ctx))
+    .with_external_sends(c.external.clone());
     tasks.spawn(worker.run(trigger.subscribe()));
     tasks.spawn(autoclose::run(
         ctx.clone(),
