@@ -206,9 +206,37 @@ async fn start_setup_bot(
         config.webhook_secret_grace,
     );
     bot.start_stored().await?;
+    let bot = Arc::new(bot);
+    // Every instance follows the stored connections (one added on another instance gets a
+    // standby here); one instance at a time serves the bot itself, under its own lease.
+    let follower = bot.clone();
+    let shutdown = trigger.subscribe();
     tasks.spawn(
-        bot.run(trigger.subscribe())
-            .instrument(tracing::info_span!("setup_bot")),
+        async move {
+            follower
+                .follow_stored(crate::setup::FOLLOW_EVERY, shutdown)
+                .await
+        }
+        .instrument(tracing::info_span!("setup_bot")),
+    );
+    let lease = store.ensure_connection(crate::setup::LEASE_NAME).await?;
+    crate::metrics::name_connection(lease, crate::setup::LEASE_NAME);
+    let leasing = runtime.leasing().clone();
+    tasks.spawn(
+        crate::lease::hold(
+            store.clone(),
+            lease,
+            leasing.address,
+            leasing.claim,
+            leasing.timing,
+            trigger.subscribe(),
+            || tracing::info!("setup bot: served by another instance; standing by"),
+            move |_epoch, stop| {
+                let bot = bot.clone();
+                async move { bot.run(stop).await }
+            },
+        )
+        .instrument(tracing::info_span!("setup_bot")),
     );
     Ok(())
 }

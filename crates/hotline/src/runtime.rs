@@ -34,7 +34,7 @@ use crate::gateway::{BotSpec, Gateway, UpdateSignal};
 use crate::intake;
 use crate::metrics::MetricsState;
 use crate::outbox::Registry;
-use crate::outbox::{OutboxConfig, Worker};
+use crate::outbox::{ExternalSends, OutboxConfig, Worker};
 use crate::ready::Readiness;
 use crate::relay::autoclose;
 use crate::shutdown::ShutdownTrigger;
@@ -80,6 +80,9 @@ pub struct Connection {
     pub mode: Mode,
     /// Tells the gateway that updates were stored.
     pub updates: UpdateSignal,
+    /// The parallel bot's sends through the gateway, which the outbox counts in its rate
+    /// windows (Telegram counts both against the bot's limits).
+    pub external: ExternalSends,
     /// How the gateway serves the connection's bot (its token, upstream, webhook rule).
     gateway: GatewayAccess,
 }
@@ -269,6 +272,7 @@ pub async fn prepare(
         wake: store.updates_notify(connection),
         mode: cfg.mode.clone(),
         updates: UpdateSignal::new(),
+        external: ExternalSends::new(),
         gateway: GatewayAccess {
             token: cfg.token.clone(),
             api_url: cfg.api_url.clone(),
@@ -407,6 +411,11 @@ impl Runtime {
         self
     }
 
+    /// How this instance takes leases (the setup bot takes its own the same way).
+    pub fn leasing(&self) -> &Leasing {
+        &self.leasing
+    }
+
     /// This instance as people name it: host name and process id.
     pub fn instance(&self) -> &str {
         &self.instance
@@ -481,6 +490,7 @@ impl Runtime {
                 ctx: c.ctx.clone(),
                 updates: c.updates.clone(),
                 wake: c.wake.clone(),
+                external: c.external.clone(),
             })
             .await?;
         self.api.add(c.ctx.clone());
@@ -614,6 +624,29 @@ impl Runtime {
         shared_group: bool,
     ) -> Result<(), StartError> {
         let _changing = self.changing.lock().await;
+        self.start_now(cfg, shared_group).await
+    }
+
+    /// [`Runtime::start`], but nothing when the connection is known already: how every
+    /// instance follows the connections the setup bot stored (a running one is not
+    /// restarted, which would hand its lease to another instance).
+    pub async fn start_missing(
+        &self,
+        cfg: &ConnectionConfig,
+        shared_group: bool,
+    ) -> Result<(), StartError> {
+        let _changing = self.changing.lock().await;
+        if self.connection(&cfg.name).is_some() {
+            return Ok(());
+        }
+        self.start_now(cfg, shared_group).await
+    }
+
+    async fn start_now(
+        &self,
+        cfg: &ConnectionConfig,
+        shared_group: bool,
+    ) -> Result<(), StartError> {
         self.remove_now(&cfg.name).await;
         let c = prepare(cfg, &self.store, shared_group).await?;
         let started = match self.add(c).await {
@@ -818,7 +851,8 @@ fn spawn_core(c: &Connection, store: &Store, tuning: Tuning, tasks: &mut Tasks<'
         c.registry.clone(),
         tuning.outbox,
     )
-    .with_dead_letter_notice(dead_letter_notice(&ctx));
+    .with_dead_letter_notice(dead_letter_notice(&ctx))
+    .with_external_sends(c.external.clone());
     tasks.spawn(worker.run(trigger.subscribe()));
     tasks.spawn(autoclose::run(
         ctx.clone(),
@@ -865,6 +899,17 @@ impl crate::setup::Runtime for Runtime {
     fn start(&self, cfg: ConnectionConfig) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move {
             Runtime::start(self, &cfg, false)
+                .await
+                .map_err(|e| match e {
+                    StartError::Connection { message, .. } => message,
+                    e => e.to_string(),
+                })
+        })
+    }
+
+    fn start_missing(&self, cfg: ConnectionConfig) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            Runtime::start_missing(self, &cfg, false)
                 .await
                 .map_err(|e| match e {
                     StartError::Connection { message, .. } => message,

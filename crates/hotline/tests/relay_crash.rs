@@ -5,10 +5,11 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::process::Stdio;
 use std::time::Duration;
 
+use common::instances::{
+    counts, repeated_calls, topic_texts, topic_transcripts, Instance, IN_FLIGHT,
+};
 use common::{config_toml_url, text_of, wait_until_for};
 use hotline::store::testdb::TestDatabase;
 use rand::Rng;
@@ -18,9 +19,6 @@ use tg_emulator::{Control, Emulator};
 
 const USERS: usize = 20;
 const PER_USER: usize = 50;
-/// The outbox runs at most this many calls at once (OutboxConfig::new's default), so a
-/// kill can leave at most this many calls done at Telegram but not yet recorded.
-const IN_FLIGHT: usize = 8;
 /// Kills per phase (copying in, answering out).
 const KILLS_PER_PHASE: usize = 4;
 /// The group's budget is lifted (the emulator enforces no limits here either). Copying in
@@ -33,88 +31,14 @@ const KILLS_PER_PHASE: usize = 4;
 /// test is about what a SIGKILL loses or repeats.
 const GROUP_PER_MINUTE: &str = "group_per_minute = 100000";
 
-struct Proc {
-    child: Option<tokio::process::Child>,
-    config: std::path::PathBuf,
-    log: std::path::PathBuf,
-}
-
-impl Proc {
-    fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_hotline"))
-            .args(["run", "--config"])
-            .arg(&self.config)
-            .env("RUST_LOG", "info,sqlx=warn")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .expect("hotline binary starts");
-        self.child = Some(child);
-    }
-
-    async fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            c.start_kill().unwrap(); // SIGKILL
-            let _ = c.wait().await;
-        }
-    }
-}
-
-/// The texts of each of the user's topics (a kill during topic creation may leave two).
-fn topic_transcripts(ctl: &Control, group: i64, name: &str) -> Vec<Vec<String>> {
-    ctl.topics(group)
-        .iter()
-        .filter(|t| t["is_deleted"] == false && t["name"].as_str().unwrap_or("").contains(name))
-        .map(|t| {
-            ctl.topic_transcript(group, t["message_thread_id"].as_i64())
-                .iter()
-                .map(text_of)
-                .collect()
-        })
-        .collect()
-}
-
-/// Every text of the user's topics.
-fn topic_texts(ctl: &Control, group: i64, name: &str) -> Vec<String> {
-    topic_transcripts(ctl, group, name).concat()
-}
-
-/// Repeated calls in transcripts: a maximal run of consecutive messages (starting with
-/// `prefix`) that were all seen before. A queue runs one call at a time, so a call that
-/// Telegram executed twice (once before a kill, once after) shows as one such run, however
-/// many messages it carried (a burst coalesced into one copyMessages carries up to 100).
-fn repeated_calls(transcripts: &[Vec<String>], prefix: &str) -> usize {
-    let mut seen = std::collections::HashSet::new();
-    let mut runs = 0;
-    for t in transcripts {
-        let mut in_run = false;
-        for text in t.iter().filter(|t| t.starts_with(prefix)) {
-            let repeated = !seen.insert(text.clone());
-            if repeated && !in_run {
-                runs += 1;
-            }
-            in_run = repeated;
-        }
-    }
-    runs
-}
-
-fn counts(texts: &[String], prefix: &str) -> HashMap<String, usize> {
-    let mut c = HashMap::new();
-    for t in texts.iter().filter(|t| t.starts_with(prefix)) {
-        *c.entry(t.clone()).or_default() += 1;
-    }
-    c
-}
-
 /// Kills and restarts Hotline at random moments until `done` or KILLS_PER_PHASE kills.
-async fn chaos(p: &mut Proc, ctl: &Control, bot: i64, kills: &mut usize, done: impl Fn() -> bool) {
+async fn chaos(
+    p: &mut Instance,
+    ctl: &Control,
+    bot: i64,
+    kills: &mut usize,
+    done: impl Fn() -> bool,
+) {
     let stop_at = *kills + KILLS_PER_PHASE;
     while *kills < stop_at && !done() {
         let wait = rand::thread_rng().gen_range(100..700);
@@ -153,11 +77,7 @@ async fn sigkill_loses_nothing() {
             .replace("group_per_minute = 20", GROUP_PER_MINUTE),
     )
     .unwrap();
-    let mut p = Proc {
-        child: None,
-        config,
-        log: dir.path().join("hotline.log"),
-    };
+    let mut p = Instance::new(config, dir.path().join("hotline.log"));
     p.spawn();
     wait_until_for("hotline polling", Duration::from_secs(30), || {
         ctl.is_polling(bot)

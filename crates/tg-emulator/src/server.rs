@@ -308,7 +308,7 @@ pub async fn dispatch(
         };
         // On record under the same lock as its effects: whoever sees what a call did (a
         // message in a chat) also sees the call in `calls`, never a moment later.
-        push_call(&mut world, bot, method, &result);
+        push_call(&mut world, bot, method, &params, &result);
         drop(world);
         if method == "setWebhook" && result.is_ok() {
             delivery::ensure_webhook_task(shared, bot);
@@ -330,7 +330,7 @@ fn record(
     params: &Params,
     result: &Result<Value, ApiError>,
 ) {
-    push_call(&mut shared.world(), bot, method, result);
+    push_call(&mut shared.world(), bot, method, params, result);
     check(shared, bot, method, params, result);
 }
 
@@ -338,12 +338,18 @@ fn push_call(
     world: &mut crate::world::World,
     bot: i64,
     method: &str,
+    params: &Params,
     result: &Result<Value, ApiError>,
 ) {
+    let at_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
     world.calls.push(CallRecord {
         bot,
         method: method.to_string(),
         error_code: result.as_ref().err().map_or(0, |e| e.code),
+        chat_id: params.str("chat_id").and_then(|c| c.parse().ok()),
+        at_ms,
     });
 }
 

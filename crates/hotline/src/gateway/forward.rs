@@ -9,6 +9,12 @@
 //! [`BUFFER_MAX`], multipart up to [`SMALL_BODY`]) are buffered, to read their `chat_id`
 //! and `message_id`s; a large multipart upload is mirrored from Telegram's answer, which
 //! carries the chat, the content and its file ids.
+//!
+//! Every answered send (a method that puts messages into a chat) is counted for the
+//! connection's outbox, which shares the bot's rate limits (see
+//! [`crate::outbox::ExternalSends`]): its chat is read from the request when the request is
+//! buffered anyway (a cheap scan for `chat_id`, or the parameters parsed for mirroring), a
+//! streamed upload counts in the bot's window only. The call itself is never delayed.
 
 use std::sync::Arc;
 
@@ -157,9 +163,99 @@ async fn read_answer(bot: &Bot, body: Incoming) -> Result<Bytes, Response> {
         .map_err(|e| upstream_failed(bot, &e))
 }
 
-/// Passes Telegram's answer back unchanged: whole when it is small, else streamed.
-async fn stream_back(bot: &Bot, resp: axum::http::Response<Incoming>) -> Response {
+/// A forwarded call that sends messages (Telegram counts it against the bot's limits),
+/// into `chat` when the request told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct CountedSend {
+    chat: Option<i64>,
+}
+
+/// Whether `lower` (a lower-cased method) sends messages that Telegram's rate limits count:
+/// the methods that put new messages into a chat.
+fn sends(lower: &str) -> bool {
+    mirror::positional(lower)
+}
+
+/// Counts an answered send for the outbox: a success as a send into its chat, a 429 as a
+/// pause of that chat for its `retry_after` (read from `answer` when it was read).
+fn count(bot: &Bot, send: Option<CountedSend>, status: StatusCode, answer: Option<&[u8]>) {
+    let Some(send) = send else {
+        return;
+    };
+    if status.is_success() {
+        bot.external.sent(send.chat);
+    } else if status == StatusCode::TOO_MANY_REQUESTS {
+        let retry_after = answer
+            .and_then(|a| serde_json::from_slice::<Value>(a).ok())
+            .and_then(|v| v["parameters"]["retry_after"].as_u64());
+        if let Some(secs) = retry_after {
+            bot.external.rate_limited(send.chat, secs);
+        }
+    }
+}
+
+/// The `chat_id` of a request, read without parsing it whole: from the query string, a
+/// JSON body's top-level field, a urlencoded pair or a multipart field. `None` when absent
+/// or not numeric (a `@channel` name).
+fn chat_id_of(ctype: &str, query: Option<&str>, body: &[u8]) -> Option<i64> {
+    let in_pairs = |pairs: &[u8]| {
+        pairs
+            .split(|b| *b == b'&')
+            .find_map(|pair| pair.strip_prefix(b"chat_id="))
+            .and_then(|v| {
+                let v = percent_encoding::percent_decode(v).decode_utf8().ok()?;
+                v.trim().parse().ok()
+            })
+    };
+    if let Some(chat) = query.and_then(|q| in_pairs(q.as_bytes())) {
+        return Some(chat);
+    }
+    if body.is_empty() {
+        return None;
+    }
+    let ct = ctype.trim_start().as_bytes();
+    let is = |prefix: &str| {
+        ct.len() >= prefix.len() && ct[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+    };
+    if is("application/json") {
+        /// Only the top-level `chat_id`: every other field is skipped unparsed.
+        #[derive(serde::Deserialize)]
+        struct ChatOnly {
+            chat_id: Option<Value>,
+        }
+        return match serde_json::from_slice::<ChatOnly>(body).ok()?.chat_id? {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        };
+    }
+    if is("application/x-www-form-urlencoded") {
+        return in_pairs(body);
+    }
+    if is("multipart/form-data") {
+        const NAME: &[u8] = b"name=\"chat_id\"";
+        let at = body.windows(NAME.len()).position(|w| w == NAME)? + NAME.len();
+        let rest = &body[at..];
+        let start = rest.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+        let value = &rest[start..];
+        let end = value
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .unwrap_or(value.len());
+        return std::str::from_utf8(&value[..end]).ok()?.trim().parse().ok();
+    }
+    None
+}
+
+/// Passes Telegram's answer back unchanged: whole when it is small, else streamed. A send
+/// is counted for the outbox (see [`count`]).
+async fn stream_back(
+    bot: &Bot,
+    resp: axum::http::Response<Incoming>,
+    send: Option<CountedSend>,
+) -> Response {
     let head = answer_head(&resp);
+    let status = resp.status();
     let body = resp.into_body();
     let small = body
         .size_hint()
@@ -167,10 +263,14 @@ async fn stream_back(bot: &Bot, resp: axum::http::Response<Incoming>) -> Respons
         .is_some_and(|l| l <= INLINE_MAX as u64);
     let body = if small {
         match read_answer(bot, body).await {
-            Ok(b) => Body::from(b),
+            Ok(b) => {
+                count(bot, send, status, Some(&b));
+                Body::from(b)
+            }
             Err(r) => return r,
         }
     } else {
+        count(bot, send, status, None);
         Body::new(body)
     };
     head.body(body)
@@ -229,16 +329,20 @@ pub async fn call(bot: &Arc<Bot>, method: &str, req: Request) -> Response {
     };
     let uri = method_uri(bot, method, parts.uri.query());
     let ctype = parts.headers.get(header::CONTENT_TYPE).cloned();
+    // The body is not read here: only the query string can tell the chat.
+    let counted = sends(&lower).then(|| CountedSend {
+        chat: chat_id_of("", parts.uri.query(), &[]),
+    });
     if !mirrored {
         return match send(bot, parts.method, uri, ctype, len, body).await {
-            Ok(resp) => stream_back(bot, resp).await,
+            Ok(resp) => stream_back(bot, resp, counted).await,
             Err(r) => r,
         };
     }
     let b = bot.clone();
     detached(bot, async move {
         match send(&b, parts.method, uri, ctype, len, body).await {
-            Ok(resp) => buffered_answer(&b, &lower, None, resp).await,
+            Ok(resp) => buffered_answer(&b, &lower, None, counted, resp).await,
             Err(r) => r,
         }
     })
@@ -317,6 +421,12 @@ pub async fn call_buffered(
     };
     // A send is registered while in flight: a user's message stored meanwhile waits for
     // it (see `order`).
+    let counted = sends(&lower).then(|| CountedSend {
+        chat: match &params {
+            Some(p) => super::param_i64(p, "chat_id").ok().flatten(),
+            None => chat_id_of(ctype, query, &body),
+        },
+    });
     let sending = params
         .as_ref()
         .filter(|_| mirror::positional(&lower))
@@ -330,10 +440,13 @@ pub async fn call_buffered(
     let uri = method_uri(bot, method, query);
     if !mirrored {
         return match send_inline(bot, http_method.clone(), uri, ctype, body, INLINE_MAX).await {
-            Ok(upstream::Answer::Whole(head, bytes)) => head_of(head.status, &head.headers)
-                .body(Body::from(bytes))
-                .unwrap_or_else(|_| tg_error(502, "Bad Gateway")),
-            Ok(upstream::Answer::Streamed(resp)) => stream_back(bot, resp).await,
+            Ok(upstream::Answer::Whole(head, bytes)) => {
+                count(bot, counted, head.status, Some(&bytes));
+                head_of(head.status, &head.headers)
+                    .body(Body::from(bytes))
+                    .unwrap_or_else(|_| tg_error(502, "Bad Gateway"))
+            }
+            Ok(upstream::Answer::Streamed(resp)) => stream_back(bot, resp, counted).await,
             Err(r) => r,
         };
     }
@@ -346,13 +459,16 @@ pub async fn call_buffered(
                     &b,
                     &lower,
                     params.as_ref(),
+                    counted,
                     head.status,
                     &head.headers,
                     bytes,
                 )
                 .await
             }
-            Ok(upstream::Answer::Streamed(resp)) => buffered_answer(&b, &lower, params, resp).await,
+            Ok(upstream::Answer::Streamed(resp)) => {
+                buffered_answer(&b, &lower, params, counted, resp).await
+            }
             Err(r) => r,
         }
     })
@@ -365,6 +481,7 @@ async fn buffered_answer(
     bot: &Arc<Bot>,
     lower: &str,
     params: Option<Map<String, Value>>,
+    counted: Option<CountedSend>,
     resp: axum::http::Response<Incoming>,
 ) -> Response {
     let (head, body) = resp.into_parts();
@@ -376,6 +493,7 @@ async fn buffered_answer(
         bot,
         lower,
         params.as_ref(),
+        counted,
         head.status,
         &head.headers,
         bytes,
@@ -384,15 +502,18 @@ async fn buffered_answer(
 }
 
 /// Returns Telegram's answer (read whole) unchanged; a successful call that may be
-/// mirrored is journaled first (batched with other calls: see `journal`).
+/// mirrored is journaled first (batched with other calls: see `journal`). A send is
+/// counted for the outbox (see [`count`]).
 async fn journaled_answer(
     bot: &Arc<Bot>,
     lower: &str,
     params: Option<&Map<String, Value>>,
+    counted: Option<CountedSend>,
     status: StatusCode,
     headers: &HeaderMap,
     bytes: Bytes,
 ) -> Response {
+    count(bot, counted, status, Some(&bytes));
     if status.is_success() {
         if let Some(call) = mirror::journal_entry(bot, lower, params, &bytes) {
             bot.journal.record(call).await;
@@ -435,7 +556,7 @@ pub async fn file(bot: &Arc<Bot>, file_path: &str, req: Request) -> Response {
         up.headers_mut().insert(header::RANGE, r.clone());
     }
     match bot.upstream.request(up).await {
-        Ok(resp) => stream_back(bot, resp).await,
+        Ok(resp) => stream_back(bot, resp, None).await,
         Err(e) => upstream_failed(bot, &e),
     }
 }
@@ -534,5 +655,28 @@ mod tests {
             assert!(!valid_file_path(bad), "{bad}");
         }
         assert!(valid_method("sendMessage") && !valid_method("send/Message") && !valid_method(""));
+    }
+
+    #[test]
+    fn the_chat_of_a_send_is_read_without_parsing_the_request() {
+        let json = "application/json; charset=utf-8";
+        // The top-level field only: a reply to another chat names that chat deeper down.
+        let body = br#"{"reply_parameters":{"chat_id":-1009,"message_id":3},"text":"\"chat_id\": 1","chat_id":-100123}"#;
+        assert_eq!(chat_id_of(json, None, body), Some(-100123));
+        assert_eq!(chat_id_of(json, None, br#"{"chat_id":"42"}"#), Some(42));
+        assert_eq!(chat_id_of(json, None, br#"{"chat_id":"@news"}"#), None);
+        assert_eq!(chat_id_of(json, None, br#"{"text":"x"}"#), None);
+        let form = "application/x-www-form-urlencoded";
+        assert_eq!(
+            chat_id_of(form, None, b"text=a%26chat_id%3D1&chat_id=%2D77"),
+            Some(-77)
+        );
+        assert_eq!(chat_id_of("", Some("text=hi&chat_id=5"), b""), Some(5));
+        let multipart = "multipart/form-data; boundary=XX";
+        let body = b"--XX\r\nContent-Disposition: form-data; name=\"chat_id\"\r\n\r\n-100500\r\n--XX--\r\n";
+        assert_eq!(chat_id_of(multipart, None, body), Some(-100500));
+        assert_eq!(chat_id_of("text/plain", None, b"chat_id=1"), None);
+        assert!(sends("sendmessage") && sends("copymessages") && !sends("getme"));
+        assert!(!sends("sendchataction"));
     }
 }

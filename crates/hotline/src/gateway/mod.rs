@@ -116,6 +116,8 @@ pub struct BotSpec {
     pub updates: UpdateSignal,
     /// Wakes the connection's update processor (which decides journaled calls).
     pub wake: Arc<Notify>,
+    /// Where the bot's sends are counted for the outbox's rate windows.
+    pub external: crate::outbox::ExternalSends,
 }
 
 /// One connected bot as the gateway serves it.
@@ -154,6 +156,8 @@ pub struct Bot {
     metrics: crate::metrics::GatewayMetrics,
     /// Mirrored calls in flight (see `forward::detached`), shared by the gateway's bots.
     in_flight: TaskTracker,
+    /// The bot's sends and their 429s, counted by the connection's outbox (`forward`).
+    external: crate::outbox::ExternalSends,
     /// Whether this instance owns the connection: set while its owner tasks run
     /// ([`Gateway::take_over`]); otherwise the bot's calls go to the owner (`hop`).
     here: std::sync::atomic::AtomicBool,
@@ -313,6 +317,7 @@ impl Gateway {
             shutdown: Mutex::new(None),
             metrics,
             in_flight: self.in_flight.clone(),
+            external: s.external,
             here: Default::default(),
             peer: Mutex::new(None),
             hop_warned: AtomicI64::new(0),

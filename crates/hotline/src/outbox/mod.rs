@@ -7,8 +7,10 @@
 //!   chat is one queue; inside the backend group every dialog is its own queue, so dialogs
 //!   interleave while each dialog keeps its order;
 //! - fair across chats and across dialogs, with priority lanes ([`Lane`]);
-//! - within Telegram's limits (sliding windows per bot, private chat and group), pausing the
-//!   whole bot on 429 for `retry_after`;
+//! - within Telegram's limits (sliding windows per bot, private chat and group), counting
+//!   the parallel bot's own sends through the gateway ([`ExternalSends`]); a 429 pauses its
+//!   chat for `retry_after` (and the bot for at most a second), and the pause is stored so
+//!   a restarted worker or a new owner keeps it;
 //! - retrying transient failures with capped exponential backoff and jitter;
 //! - at least once: an intent in flight at a crash runs again after restart.
 //!
@@ -24,12 +26,14 @@
 //! done" commit together — a retry after a lost completion records them once.
 
 pub mod action;
+mod external;
 mod limiter;
 mod scheduler;
 mod worker;
 
 pub use crate::store::{Intent, IntentId, Lane, NewIntent};
 pub use action::{Action, Classify, Execute, Failed, Failure, Registry};
+pub use external::{ExternalLimit, ExternalSend, ExternalSends};
 pub use limiter::RateWindow;
 pub use scheduler::{Candidate, Pick, Scheduler};
 pub use worker::{DeadLetterNotice, OutboxConfig, Worker, DEAD_LETTER_PREFIX};

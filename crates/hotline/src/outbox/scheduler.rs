@@ -152,11 +152,7 @@ impl Scheduler {
     /// Handles a 429 (`retry_after` as real time) from a call to `chat`: that chat waits the
     /// whole `retry_after`, every other chat at most one (scaled) second (see rule 1).
     pub fn rate_limited(&mut self, chat: i64, retry_after: Duration, now: Instant) {
-        let until = now + retry_after;
-        let slot = self.paused_chats.entry(chat).or_insert(until);
-        if *slot < until {
-            *slot = until;
-        }
+        self.pause_chat(chat, now + retry_after);
         self.pause(now + retry_after.min(self.second));
     }
 
@@ -272,6 +268,34 @@ impl Scheduler {
         self.paused_chats.retain(|_, until| *until > now);
         if self.chats.len() > MAX_TRACKED {
             self.chats.retain(|_, b| !b.is_full(now));
+        }
+    }
+
+    /// Counts a send made at `at` outside the outbox (the parallel bot's own, through the
+    /// gateway: see [`super::ExternalSends`]) in the bot's window and, when known, its chat's.
+    pub fn count_external(&mut self, chat: Option<i64>, at: Instant) {
+        self.bot.seed(at);
+        if let Some(chat) = chat {
+            self.chat_window(chat).seed(at);
+        }
+    }
+
+    /// Handles a 429 answered at `at` to a call outside the outbox: like
+    /// [`Scheduler::rate_limited`] for its chat; of unknown chat, the bot waits at most one
+    /// (scaled) second.
+    pub fn rate_limited_external(&mut self, chat: Option<i64>, retry_after: Duration, at: Instant) {
+        match chat {
+            Some(chat) => self.rate_limited(chat, retry_after, at),
+            None => self.pause(at + retry_after.min(self.second)),
+        }
+    }
+
+    /// Pauses `chat` until `until` (a 429's pause restored from the database after a
+    /// restart or a takeover). Never shortens a pause.
+    pub fn pause_chat(&mut self, chat: i64, until: Instant) {
+        let slot = self.paused_chats.entry(chat).or_insert(until);
+        if *slot < until {
+            *slot = until;
         }
     }
 
@@ -607,6 +631,55 @@ mod tests {
             Duration::from_secs(1) + BOT_WINDOW_GUARD - ms(100),
         );
         assert_eq!(s.pick(&[g], now + s_(1) + BOT_WINDOW_GUARD), Pick::Run(0));
+    }
+
+    #[test]
+    fn sends_outside_the_outbox_fill_its_windows() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut s = Scheduler::new(limits());
+        // The parallel bot wrote to user 5 just now and 19 times into the group.
+        s.count_external(Some(5), t0);
+        for _ in 0..19 {
+            s.count_external(Some(-100), t0);
+        }
+        // The user's second waits; the group has one send left this minute.
+        assert_wait(s.pick(&[cand(1, Lane::Reply, 5, 0)], t0 + ms(300)), ms(700));
+        let g = cand(2, Lane::Group, -100, 1);
+        assert_eq!(s.pick(&[g], t0 + ms(300)), Pick::Run(0));
+        assert_wait(
+            s.pick(&[g], t0 + ms(400)),
+            Duration::from_secs(60) - ms(400),
+        );
+        // Sends of unknown chat count for the bot only: 30 of them fill its second.
+        let mut s = Scheduler::new(limits());
+        for _ in 0..30 {
+            s.count_external(None, t0);
+        }
+        assert_wait(
+            s.pick(&[cand(3, Lane::Reply, 7, 0)], t0 + ms(100)),
+            Duration::from_secs(1) + BOT_WINDOW_GUARD - ms(100),
+        );
+        // The bot's own 429 pauses its chat for retry_after, the bot for at most a second;
+        // of unknown chat, the bot only.
+        let mut s = Scheduler::new(limits());
+        s.rate_limited_external(Some(-100), Duration::from_secs(30), t0);
+        s.rate_limited_external(None, Duration::from_secs(5), t0);
+        assert_wait(s.pick(&[g], t0 + ms(500)), ms(500));
+        assert_wait(
+            s.pick(&[g], t0 + Duration::from_secs(1)),
+            Duration::from_secs(29),
+        );
+        assert_eq!(
+            s.pick(&[cand(4, Lane::Reply, 7, 0)], t0 + Duration::from_secs(1)),
+            Pick::Run(0)
+        );
+        // A restored pause holds its chat alone and is never shortened.
+        let mut s = Scheduler::new(limits());
+        s.pause_chat(-100, t0 + Duration::from_secs(20));
+        s.pause_chat(-100, t0 + Duration::from_secs(10));
+        assert_wait(s.pick(&[g], t0), Duration::from_secs(20));
+        assert_eq!(s.pick(&[cand(5, Lane::Reply, 7, 0)], t0), Pick::Run(0));
     }
 
     #[test]

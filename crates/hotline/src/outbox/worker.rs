@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::action::{Completion, Failed, Failure, Registry};
+use super::external::ExternalSends;
 use super::scheduler::{Candidate, Pick, Scheduler};
 use super::{Intent, IntentId};
 use crate::config::Limits;
@@ -110,6 +111,7 @@ pub struct Worker {
     registry: Arc<Registry>,
     config: OutboxConfig,
     dead_notice: Option<DeadLetterNotice>,
+    external: Option<ExternalSends>,
 }
 
 impl Worker {
@@ -126,7 +128,15 @@ impl Worker {
             registry,
             config,
             dead_notice: None,
+            external: None,
         }
+    }
+
+    /// Counts the sends recorded in `external` (the parallel bot's own, through the
+    /// gateway) in the rate windows, and pauses for the 429s they met.
+    pub fn with_external_sends(mut self, external: ExternalSends) -> Self {
+        self.external = Some(external);
+        self
     }
 
     /// Announces intents that panic [`crate::isolation::MAX_ATTEMPTS`] times and are set
@@ -164,6 +174,7 @@ impl Worker {
         }
         let mut sched = Scheduler::scaled(self.config.limits, self.config.time_scale);
         self.seed_windows(&mut sched).await;
+        self.restore_pauses(&mut sched).await;
         let mut tasks = Tasks::default();
         let (recordings, waiting) = mpsc::unbounded_channel();
         let recorder = tokio::spawn(record_loop(self.store.clone(), waiting).in_current_span());
@@ -271,6 +282,59 @@ impl Worker {
         }
     }
 
+    /// Restores the 429 pauses still running (stored by whoever met them: this instance
+    /// before a restart, or the previous owner), so the worker does not send into a chat
+    /// Telegram still refuses. A failure only logs, like [`Worker::seed_windows`].
+    async fn restore_pauses(&self, sched: &mut Scheduler) {
+        let (wall, now) = (now_ms(), Instant::now());
+        let pauses = match self.store.rate_pauses(self.connection, wall).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(connection_id = self.connection.0, error = %e, "outbox: cannot read stored 429 pauses");
+                return;
+            }
+        };
+        for (chat, until) in pauses {
+            let until = now + Duration::from_millis(until.saturating_sub(wall).max(0) as u64);
+            if chat == crate::store::WHOLE_BOT {
+                sched.pause(until);
+            } else {
+                sched.pause_chat(chat, until);
+            }
+            tracing::info!(
+                connection_id = self.connection.0,
+                chat,
+                ms = until.saturating_duration_since(now).as_millis() as u64,
+                "outbox: a stored 429 pause still runs"
+            );
+        }
+    }
+
+    /// Folds the sends made outside the outbox since the last round into the windows, and
+    /// the 429s they met into the pauses (stored like the outbox's own).
+    async fn fold_external(&self, sched: &mut Scheduler) {
+        let Some(external) = &self.external else {
+            return;
+        };
+        let (sends, limited) = external.take();
+        for s in sends {
+            sched.count_external(s.chat, s.at);
+        }
+        for l in limited {
+            tracing::warn!(
+                connection_id = self.connection.0,
+                secs = l.retry_after,
+                chat = l.chat,
+                "outbox: the parallel bot met a 429; pausing its chat"
+            );
+            let retry = self.config.retry_after(l.retry_after);
+            sched.rate_limited_external(l.chat, retry, l.at);
+            let ago = l.at.elapsed();
+            let retry = retry.saturating_sub(ago);
+            save_pause(&self.store, &self.config, self.connection, l.chat, retry).await;
+        }
+    }
+
     fn settle(
         &self,
         res: Result<(tokio::task::Id, Outcome), tokio::task::JoinError>,
@@ -310,6 +374,7 @@ impl Worker {
         tasks: &mut Tasks,
         recordings: &Recordings,
     ) -> Result<Option<Instant>, StoreError> {
+        self.fold_external(sched).await;
         let now = Instant::now();
         let wall = now_ms();
         let mut wake_at: Option<Instant> = None;
@@ -480,9 +545,20 @@ async fn execute_one(
         Err(Failed {
             failure: Failure::RetryAfter(secs),
             message,
-        }) => reschedule(store, &intent, config.retry_after(secs), &message)
-            .await
-            .map(|_| Outcome::Pause(secs, intent.target_chat)),
+        }) => {
+            let retry = config.retry_after(secs);
+            save_pause(
+                store,
+                config,
+                intent.connection,
+                Some(intent.target_chat),
+                retry,
+            )
+            .await;
+            reschedule(store, &intent, retry, &message)
+                .await
+                .map(|_| Outcome::Pause(secs, intent.target_chat))
+        }
         Err(Failed {
             failure: failure @ (Failure::Transient | Failure::Store),
             message,
@@ -625,6 +701,31 @@ async fn record_batch(store: &Store, batch: Vec<Recording>) {
             }
         }
         Err(e) => fail_all(outcomes.collect(), &e),
+    }
+}
+
+/// Stores a 429's pause (starting now, `retry` long) so that a restarted worker or a new
+/// owner honours it: `chat` for the whole `retry` (when known), the whole bot for at most
+/// one (scaled) second, as the [`Scheduler`] pauses them. A failure only logs: the pause
+/// still holds in this worker.
+async fn save_pause(
+    store: &Store,
+    config: &OutboxConfig,
+    connection: ConnectionId,
+    chat: Option<i64>,
+    retry: Duration,
+) {
+    let now = now_ms();
+    let ms = |d: Duration| d.as_millis() as i64;
+    let mut pauses = vec![(
+        crate::store::WHOLE_BOT,
+        now + ms(retry.min(config.retry_after(1))),
+    )];
+    if let Some(chat) = chat {
+        pauses.push((chat, now + ms(retry)));
+    }
+    if let Err(e) = store.rate_pause_save(connection, &pauses, now).await {
+        tracing::warn!(connection_id = connection.0, error = %e, "outbox: cannot store a 429 pause");
     }
 }
 

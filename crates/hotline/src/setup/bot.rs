@@ -27,6 +27,9 @@ pub trait Runtime: Send + Sync {
     /// Runs `hotline run`'s start-up checks for `cfg` and starts its tasks; the error says
     /// what to fix, in words for the owner.
     fn start(&self, cfg: ConnectionConfig) -> BoxFuture<'_, Result<(), String>>;
+    /// Like [`Runtime::start`], but nothing when the connection is known already (started
+    /// meanwhile by another path of this instance): a running one is not restarted.
+    fn start_missing(&self, cfg: ConnectionConfig) -> BoxFuture<'_, Result<(), String>>;
     /// Stops a connection's tasks (pause, removal); nothing when it does not run.
     fn stop(&self, name: &str) -> BoxFuture<'_, ()>;
     /// The live context of a running connection.
@@ -58,6 +61,20 @@ pub struct SetupBot {
     /// Per connection waiting for its group, the last membership update acted on.
     seen: std::sync::Mutex<std::collections::HashMap<String, Option<i64>>>,
 }
+
+/// The name under which the setup bot's own lease is kept (a row of `connections` that no
+/// connection can take: not a valid connection name). With several instances on one
+/// database, only the holder of this lease serves the setup bot: two pollers of one token
+/// would end each other's getUpdates (409) and could both act on one owner's message.
+pub const LEASE_NAME: &str = "@setup-bot";
+
+/// How often every instance compares the connections it knows with the stored ones (see
+/// [`SetupBot::follow_stored`]).
+pub const FOLLOW_EVERY: Duration = Duration::from_secs(1);
+
+/// How long a stored connection that failed its checks waits before an instance tries to
+/// start it again on its own.
+const RETRY_FAILED: Duration = Duration::from_secs(30);
 
 /// How long one getUpdates waits while nothing awaits a group; while something does, the
 /// bot looks for the group this often.
@@ -125,8 +142,69 @@ impl SetupBot {
         Ok(())
     }
 
-    /// Serves the setup bot until `shutdown`.
-    pub async fn run(self, mut shutdown: Shutdown) {
+    /// Keeps this instance's set of stored connections in step with the database until
+    /// `shutdown`: a connection the setup bot added, resumed or gave a group on another
+    /// instance is started here too (as a standby unless its lease is free, so that one
+    /// instance owns it and another takes it over when the owner dies); one paused or
+    /// removed there is stopped here. Every instance runs this, whichever serves the bot.
+    pub async fn follow_stored(&self, every: Duration, mut shutdown: Shutdown) {
+        let mut known: std::collections::HashSet<String> = Default::default();
+        let mut failed: std::collections::HashMap<String, tokio::time::Instant> =
+            Default::default();
+        loop {
+            tokio::select! {
+                _ = shutdown.recv() => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+            let stored = match self.store.managed_connections().await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "setup bot: reading the stored connections failed");
+                    continue;
+                }
+            };
+            for m in &stored {
+                let wanted = !m.paused && m.group_id.is_some();
+                let running = self.runtime.context(&m.name).is_some();
+                if wanted && !running {
+                    if failed
+                        .get(&m.name)
+                        .is_some_and(|at| at.elapsed() < RETRY_FAILED)
+                    {
+                        continue;
+                    }
+                    let started = match self.connection_config(m) {
+                        Ok(cfg) => self.runtime.start_missing(cfg).await,
+                        Err(e) => Err(e.to_string()),
+                    };
+                    match started {
+                        Ok(()) => {
+                            failed.remove(&m.name);
+                        }
+                        Err(e) => {
+                            tracing::error!(connection = %m.name, error = %e, "a stored connection failed its checks");
+                            failed.insert(m.name.clone(), tokio::time::Instant::now());
+                        }
+                    }
+                } else if !wanted && running {
+                    self.runtime.stop(&m.name).await;
+                }
+            }
+            // Removed on another instance: no longer stored, still running here.
+            let now: std::collections::HashSet<String> =
+                stored.iter().map(|m| m.name.clone()).collect();
+            for gone in known.difference(&now) {
+                if self.runtime.context(gone).is_some() {
+                    self.runtime.stop(gone).await;
+                }
+            }
+            known = now;
+        }
+    }
+
+    /// Serves the setup bot until `shutdown` (on the instance holding [`LEASE_NAME`]'s
+    /// lease).
+    pub async fn run(&self, mut shutdown: Shutdown) {
         if let Err(e) = self.tg.delete_webhook(false).await {
             tracing::warn!(error = %e, "setup bot: deleteWebhook failed");
         }
@@ -497,7 +575,8 @@ impl SetupBot {
             .await?;
         let mut cfg = cfg;
         cfg.group_id = group_id;
-        match self.runtime.start(cfg).await {
+        // Every instance's follower may start it too, now that it has its group.
+        match self.runtime.start_missing(cfg).await {
             Ok(()) => {
                 self.store
                     .set_setup_conversation(owner, None, now_ms())
@@ -675,7 +754,24 @@ impl SetupBot {
         let Some(m) = self.managed(chat, name).await? else {
             return Ok(());
         };
-        let owner = self.runtime.owner(name);
+        // The owner may be another instance: the lease in the database says which.
+        let lease = match self.store.find_connection(name).await? {
+            Some(id) => self
+                .store
+                .lease_owner(id)
+                .await?
+                .filter(|l| l.expires_at > now_ms()),
+            None => None,
+        };
+        let owner = match (self.runtime.owner(name), lease) {
+            (Some(instance), _) => Some(format!("this instance, {}", html(&instance))),
+            (None, Some(l)) => Some(format!(
+                "another instance, {} at {}",
+                html(&l.owner),
+                html(&l.address)
+            )),
+            (None, None) => None,
+        };
         let mut text = format!(
             "<b>{}</b>: {}\nOwner: {}\n",
             html(name),
@@ -684,10 +780,7 @@ impl SetupBot {
                 (false, Some(_)) => "running",
                 (false, None) => "not running",
             },
-            match &owner {
-                Some(instance) => format!("this instance, {}", html(instance)),
-                None => "none".into(),
-            }
+            owner.as_deref().unwrap_or("none")
         );
         if let Some(id) = self.store.find_connection(name).await? {
             let g = self.store.gauges(id).await?;

@@ -10,4 +10,4 @@
 pub mod bot;
 pub mod conversation;
 
-pub use bot::{FileConnection, Runtime, SetupBot};
+pub use bot::{FileConnection, Runtime, SetupBot, FOLLOW_EVERY, LEASE_NAME};

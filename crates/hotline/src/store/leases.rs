@@ -56,6 +56,19 @@ fn take_sql(force: bool, from_dead: bool) -> String {
 }
 
 impl Store {
+    /// The writer's turn for a lease statement: on SQLite (one process) the in-process turn
+    /// every write takes; on PostgreSQL none. There the turn serialises this instance's
+    /// transactions, and a renewal queued behind them on a loaded machine (statements of
+    /// a second and more) let the lease lapse while its owner was alive: the instances
+    /// took it from one another every few seconds, two of them processing at once. A lease
+    /// statement is one row in its own transaction; PostgreSQL orders it with the rest.
+    async fn lease_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match self.backend() {
+            super::Backend::Sqlite => Some(self.writing().await),
+            super::Backend::Postgres => None,
+        }
+    }
+
     /// This store's instance id: the owner it writes into the leases it takes.
     pub fn instance_id(&self) -> &str {
         &self.instance
@@ -117,7 +130,7 @@ impl Store {
         force: bool,
         dead: Option<&str>,
     ) -> Result<Option<i64>, StoreError> {
-        let _turn = self.writing().await;
+        let _turn = self.lease_turn().await;
         let mut c = self.conn().await?;
         let sql = take_sql(force, dead.is_some());
         let q = sqlx::query_scalar(&sql)
@@ -142,7 +155,7 @@ impl Store {
         now: UnixMs,
         lapse_ms: i64,
     ) -> Result<bool, StoreError> {
-        let _turn = self.writing().await;
+        let _turn = self.lease_turn().await;
         let mut c = self.conn().await?;
         let done = sqlx::query(
             "UPDATE connection_leases SET expires_at = $4 \
@@ -164,7 +177,7 @@ impl Store {
         connection: ConnectionId,
         epoch: i64,
     ) -> Result<bool, StoreError> {
-        let _turn = self.writing().await;
+        let _turn = self.lease_turn().await;
         let mut c = self.conn().await?;
         let done = sqlx::query(
             "UPDATE connection_leases SET expires_at = 0 \

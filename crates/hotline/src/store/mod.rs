@@ -35,6 +35,7 @@ mod outbox;
 mod params;
 mod postgres_backend;
 mod quick_replies;
+mod rate_pauses;
 mod ratings;
 mod recap;
 mod sqlite_backend;
@@ -71,6 +72,7 @@ pub use outbox::{
     Intent, IntentId, Lane, NewIntent, OutboxStats, IN_FLIGHT_TIMEOUT_MS, SENDS_FIELD,
 };
 pub use quick_replies::{NewQuickReply, QuickReply, MEDIA_ITEMS_TTL_MS};
+pub use rate_pauses::WHOLE_BOT;
 pub use ratings::Rating;
 pub use recap::RecapLine;
 pub use stats::StatEvent;

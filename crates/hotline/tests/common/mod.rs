@@ -11,6 +11,8 @@
 
 #![allow(dead_code)]
 
+pub mod instances;
+
 use std::path::Path;
 use std::time::Duration;
 

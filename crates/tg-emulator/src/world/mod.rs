@@ -298,6 +298,11 @@ pub struct CallRecord {
     pub method: String,
     /// 0 for success, else the error code.
     pub error_code: u16,
+    /// The numeric `chat_id` parameter, when the call had one.
+    pub chat_id: Option<i64>,
+    /// When the call was answered (Unix milliseconds): tests assert on when a chat was
+    /// written to, e.g. that nothing reached it during a 429's pause.
+    pub at_ms: i64,
 }
 
 /// The whole emulated world.
