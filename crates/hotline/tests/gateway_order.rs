@@ -63,6 +63,17 @@ impl Bot {
             match self.http.post(url).json(&params).send().await {
                 Ok(r) => {
                     let body: Value = r.json().await.expect("a JSON answer");
+                    // Hotline is between owners (stopping or starting): not executed; wait
+                    // `retry_after` and repeat, as frameworks' retry helpers do.
+                    if let Some(after) = body["parameters"]["retry_after"].as_u64() {
+                        assert_eq!(body["error_code"], 429, "{method} {params}: {body}");
+                        assert!(
+                            Instant::now() < deadline,
+                            "{method}: still 429 at the deadline"
+                        );
+                        tokio::time::sleep(Duration::from_secs(after)).await;
+                        continue;
+                    }
                     // A retried edit whose first attempt did reach Telegram.
                     let again = retried
                         && body["description"]
