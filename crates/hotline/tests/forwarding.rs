@@ -9,7 +9,6 @@
 mod common;
 
 use std::net::TcpListener;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::{config_toml_url, text_of, wait_until_for};
@@ -28,43 +27,22 @@ fn free_port() -> u16 {
     l.local_addr().expect("local address").port()
 }
 
-/// One `hotline run` process; its log is printed if the test fails.
+/// One `hotline run` process (see `common::instances`) and where the test reaches it; its
+/// log is printed if the test fails.
 struct Instance {
     name: &'static str,
-    child: Option<tokio::process::Child>,
-    config: std::path::PathBuf,
-    log: std::path::PathBuf,
+    process: common::instances::Instance,
     /// Where the test (the bot, the probes) reaches it.
     base: String,
-    /// `HOTLINE_HTTP_ADVERTISE`, when set.
-    advertise: Option<String>,
 }
 
 impl Instance {
     fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_hotline"));
-        cmd.args(["run", "--config"])
-            .arg(&self.config)
-            .env("RUST_LOG", "info,sqlx=warn")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .kill_on_drop(true);
-        if let Some(a) = &self.advertise {
-            cmd.env("HOTLINE_HTTP_ADVERTISE", a);
-        }
-        self.child = Some(cmd.spawn().expect("hotline binary starts"));
+        self.process.spawn();
     }
 
     async fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            c.start_kill().unwrap(); // SIGKILL
-            let _ = c.wait().await;
-        }
+        self.process.kill().await;
     }
 
     /// Waits until `/ready` answers 200 (the connection passed its checks; owner or standby).
@@ -98,7 +76,7 @@ impl Instance {
 impl Drop for Instance {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let log = self.process.log_text();
             eprintln!("---- log of instance {} ----\n{log}", self.name);
         }
     }
@@ -209,13 +187,15 @@ async fn the_non_owner_passes_the_bots_calls_to_the_owner() {
     let instance = |name: &'static str, listen: String, advertise: Option<String>, port: u16| {
         let config = dir.path().join(format!("{name}.toml"));
         std::fs::write(&config, unlimited(&listen)).unwrap();
+        let mut process =
+            common::instances::Instance::new(config, dir.path().join(format!("{name}.log")));
+        if let Some(a) = advertise {
+            process.env.push(("HOTLINE_HTTP_ADVERTISE".into(), a));
+        }
         Instance {
             name,
-            child: None,
-            config,
-            log: dir.path().join(format!("{name}.log")),
+            process,
             base: format!("http://127.0.0.1:{port}"),
-            advertise,
         }
     };
     // A advertises its listen address (the default); B listens on every interface and
