@@ -25,7 +25,7 @@ use hotline::store::Backend;
 use serde_json::json;
 use sqlx::Row;
 use tg_emulator::control::Place;
-use tg_emulator::{Control, Emulator};
+use tg_emulator::Control;
 use tokio::time::Instant;
 
 const INSTANCES: usize = 3;
@@ -312,15 +312,14 @@ async fn the_owner_killed_or_restarted_loses_nothing() {
         return;
     }
     let started = Instant::now();
-    let emu = Emulator::start_local().await.unwrap();
-    let ctl = emu.control();
-    let token = "7000001:test-token-support";
-    let bot = ctl.add_bot(token, "support_bot", "Support").unwrap();
-    let op = ctl.add_user("Olga", None, Some("olga"), Some("en"))["id"]
-        .as_i64()
-        .unwrap();
-    let group = ctl.add_group("Support team", true, Some(op));
-    ctl.add_admin_bot(group, bot).unwrap();
+    let common::instances::World {
+        emu,
+        ctl,
+        token,
+        bot,
+        op,
+        group,
+    } = common::instances::world().await;
     let dir = tempfile::tempdir().unwrap();
     let db = TestDatabase::create(Some(dir.path())).await;
     let config = dir.path().join("hotline.toml");

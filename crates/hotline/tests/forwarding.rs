@@ -16,7 +16,7 @@ use hotline::store::testdb::{test_backend, TestDatabase};
 use hotline::store::Backend;
 use serde_json::{json, Value};
 use tg_emulator::control::Place;
-use tg_emulator::{Control, Emulator};
+use tg_emulator::Control;
 
 /// Any one step may take this long (two processes on a loaded 2-core machine).
 const STEP: Duration = Duration::from_secs(60);
@@ -158,15 +158,14 @@ async fn the_non_owner_passes_the_bots_calls_to_the_owner() {
         println!("PostgreSQL only: several instances share one database only there");
         return;
     }
-    let emu = Emulator::start_local().await.unwrap();
-    let ctl = emu.control();
-    let token = "7000001:test-token-support";
-    let bot_id = ctl.add_bot(token, "support_bot", "Support").unwrap();
-    let op = ctl.add_user("Olga", None, Some("olga"), Some("en"))["id"]
-        .as_i64()
-        .unwrap();
-    let group = ctl.add_group("Support team", true, Some(op));
-    ctl.add_admin_bot(group, bot_id).unwrap();
+    let common::instances::World {
+        emu,
+        ctl,
+        token,
+        bot: bot_id,
+        group,
+        ..
+    } = common::instances::world().await;
     let ann = ctl.add_user("Ann", None, None, None)["id"]
         .as_i64()
         .unwrap();

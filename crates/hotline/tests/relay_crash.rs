@@ -15,7 +15,7 @@ use hotline::store::testdb::TestDatabase;
 use rand::Rng;
 use serde_json::json;
 use tg_emulator::control::Place;
-use tg_emulator::{Control, Emulator};
+use tg_emulator::Control;
 
 const USERS: usize = 20;
 const PER_USER: usize = 50;
@@ -58,15 +58,14 @@ async fn chaos(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_loses_nothing() {
-    let emu = Emulator::start_local().await.unwrap();
-    let ctl = emu.control();
-    let token = "7000001:test-token-support";
-    let bot = ctl.add_bot(token, "support_bot", "Support").unwrap();
-    let op = ctl.add_user("Olga", None, Some("olga"), Some("en"))["id"]
-        .as_i64()
-        .unwrap();
-    let group = ctl.add_group("Support team", true, Some(op));
-    ctl.add_admin_bot(group, bot).unwrap();
+    let common::instances::World {
+        emu,
+        ctl,
+        token,
+        bot,
+        op,
+        group,
+    } = common::instances::world().await;
     let dir = tempfile::tempdir().unwrap();
     // The suite's database (SQLite or PostgreSQL): recovery after SIGKILL is per backend.
     let db = TestDatabase::create(Some(dir.path())).await;

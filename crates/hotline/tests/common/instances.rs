@@ -8,11 +8,49 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use tg_emulator::Control;
+use tg_emulator::{Control, Emulator};
 
 /// The outbox runs at most this many calls at once (`OutboxConfig::new`'s default), so a
 /// SIGKILL can leave at most this many calls done at Telegram but not yet recorded.
 pub const IN_FLIGHT: usize = 8;
+
+/// The emulator world of the process tests: the support bot, its operator and the forum
+/// group where the bot is an administrator.
+pub struct World {
+    /// The emulator (stops when dropped).
+    pub emu: Emulator,
+    /// Its control handle.
+    pub ctl: Control,
+    /// The support bot's token.
+    pub token: &'static str,
+    /// The support bot's user id.
+    pub bot: i64,
+    /// The operator (the group's creator).
+    pub op: i64,
+    /// The forum group.
+    pub group: i64,
+}
+
+/// Starts an emulator with the [`World`] the process tests share.
+pub async fn world() -> World {
+    let emu = Emulator::start_local().await.unwrap();
+    let ctl = emu.control();
+    let token = "7000001:test-token-support";
+    let bot = ctl.add_bot(token, "support_bot", "Support").unwrap();
+    let op = ctl.add_user("Olga", None, Some("olga"), Some("en"))["id"]
+        .as_i64()
+        .unwrap();
+    let group = ctl.add_group("Support team", true, Some(op));
+    ctl.add_admin_bot(group, bot).unwrap();
+    World {
+        emu,
+        ctl,
+        token,
+        bot,
+        op,
+        group,
+    }
+}
 
 /// One `hotline run` process, restartable on the same config and log file.
 pub struct Instance {
