@@ -39,6 +39,7 @@ mod rate_pauses;
 mod ratings;
 mod recap;
 mod sqlite_backend;
+mod sqlite_driver;
 mod stats;
 mod tags;
 pub mod testdb;
@@ -296,6 +297,18 @@ pub(crate) async fn notify_instances(
     Ok(())
 }
 
+/// Registers the database drivers behind sqlx's `Any`: Hotline's own for SQLite
+/// (`sqlite_driver`) and sqlx's for PostgreSQL. Idempotent; [`Store::open`] calls it, and
+/// so must anything that opens an `Any` connection before.
+pub fn install_drivers() {
+    static DRIVERS: [sqlx_core::any::driver::AnyDriver; 2] =
+        [sqlite_driver::DRIVER, sqlx::postgres::any::DRIVER];
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = sqlx::any::install_drivers(&DRIVERS);
+    });
+}
+
 /// Handle to the database. Cheap to clone; all clones share the pool and the wake-ups.
 #[derive(Clone)]
 pub struct Store {
@@ -327,7 +340,7 @@ impl Store {
     /// `postgres://user@host/db`. Does not migrate: call [`Store::migrate`] (the server
     /// does at start).
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        sqlx::any::install_default_drivers();
+        install_drivers();
         let backend = Backend::of_url(url).ok_or_else(|| {
             StoreError::UnsupportedUrl(url.split('@').next_back().unwrap_or("").to_string())
         })?;

@@ -1,11 +1,6 @@
-//! Connection setup for the SQLite backend (the embedded default): WAL, `synchronous =
-//! NORMAL`, a 10 s busy timeout and foreign keys, on a pool reached through sqlx's `Any`
-//! driver so the queries are shared with PostgreSQL.
-//!
-//! The `Any` driver builds SQLite's options from the URL alone, so settings without a URL
-//! or PRAGMA form are lost on this path; notably sqlx's row channel between SQLite's worker
-//! thread and the reader stays at its default of 50 rows (main had raised it to 1,024 for
-//! the `/stats` scan, 41e78be).
+//! Pool setup for the SQLite backend (the embedded default), reached through sqlx's `Any`
+//! so the queries are shared with PostgreSQL. The connections are Hotline's own driver's
+//! (`sqlite_driver`: WAL, `synchronous = NORMAL`, foreign keys, lock waits of up to 10 s).
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -13,7 +8,6 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::AnyPool;
-use sqlx::Executor;
 
 use super::{files, StoreError};
 
@@ -36,7 +30,6 @@ pub(super) async fn open(url: &str) -> Result<AnyPool, StoreError> {
         }
     }
     let opts = AnyConnectOptions::from_str(&url)?;
-    let journal = if memory { "MEMORY" } else { "WAL" };
     // An in-memory database exists per connection: keep exactly one.
     let max = if memory { 1 } else { 8 };
     let pool = AnyPoolOptions::new()
@@ -54,20 +47,6 @@ pub(super) async fn open(url: &str) -> Result<AnyPool, StoreError> {
             None
         } else {
             Some(Duration::from_secs(3600))
-        })
-        .after_connect(move |c, _| {
-            Box::pin(async move {
-                // Foreign keys are on by sqlx's default; the rest is set per connection.
-                c.execute(
-                    format!(
-                        "PRAGMA journal_mode = {journal}; PRAGMA synchronous = NORMAL; \
-                         PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;"
-                    )
-                    .as_str(),
-                )
-                .await?;
-                Ok(())
-            })
         })
         .connect_with(opts)
         .await?;

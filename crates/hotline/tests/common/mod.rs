@@ -531,7 +531,7 @@ pub async fn spawn_two_bots() -> TwoBots {
 
 /// A connection pool to the database at `url` through sqlx's Any driver.
 pub async fn db_pool(url: &str) -> sqlx::AnyPool {
-    sqlx::any::install_default_drivers();
+    hotline::store::install_drivers();
     sqlx::any::AnyPoolOptions::new()
         .max_connections(2)
         .connect(url)

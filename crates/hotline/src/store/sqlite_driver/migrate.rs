@@ -1,0 +1,148 @@
+//! sqlx's migrations on the driver's connections: the same `_sqlx_migrations` table, rows
+//! and transaction per migration as sqlx's SQLite driver writes, so databases migrated by
+//! either continue with the other.
+
+use std::borrow::Cow;
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use sqlx_core::any::AnyValueKind;
+use sqlx::migrate::{AppliedMigration, Migrate, MigrateError, Migration};
+use sqlx::Row;
+use sqlx_core::any::AnyConnectionBackend;
+
+use super::InlineConnection;
+
+impl Migrate for InlineConnection {
+    fn ensure_migrations_table(&mut self) -> BoxFuture<'_, Result<(), MigrateError>> {
+        Box::pin(async move {
+            self.run(
+                "CREATE TABLE IF NOT EXISTS _sqlx_migrations (
+                    version BIGINT PRIMARY KEY,
+                    description TEXT NOT NULL,
+                    installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+                    success BOOLEAN NOT NULL,
+                    checksum BLOB NOT NULL,
+                    execution_time BIGINT NOT NULL
+                )",
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn dirty_version(&mut self) -> BoxFuture<'_, Result<Option<i64>, MigrateError>> {
+        Box::pin(async move {
+            let rows = self
+                .run_with(
+                    "SELECT version FROM _sqlx_migrations WHERE success = false \
+                     ORDER BY version LIMIT 1",
+                    Vec::new(),
+                )
+                .await?;
+            Ok(match rows.first() {
+                Some(r) => Some(r.try_get::<i64, _>(0)?),
+                None => None,
+            })
+        })
+    }
+
+    fn list_applied_migrations(
+        &mut self,
+    ) -> BoxFuture<'_, Result<Vec<AppliedMigration>, MigrateError>> {
+        Box::pin(async move {
+            let rows = self
+                .run_with(
+                    "SELECT version, checksum FROM _sqlx_migrations ORDER BY version",
+                    Vec::new(),
+                )
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(AppliedMigration {
+                        version: r.try_get(0)?,
+                        checksum: Cow::Owned(r.try_get::<Vec<u8>, _>(1)?),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn lock(&mut self) -> BoxFuture<'_, Result<(), MigrateError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn unlock(&mut self) -> BoxFuture<'_, Result<(), MigrateError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn apply<'e: 'm, 'm>(
+        &'e mut self,
+        migration: &'m Migration,
+    ) -> BoxFuture<'m, Result<Duration, MigrateError>> {
+        Box::pin(async move {
+            let start = Instant::now();
+            // The script and its bookkeeping commit together: never applied twice.
+            AnyConnectionBackend::begin(self, None).await?;
+            let applied = async {
+                self.run(&migration.sql)
+                    .await
+                    .map_err(|e| MigrateError::ExecuteMigration(e, migration.version))?;
+                self.run_with(
+                    "INSERT INTO _sqlx_migrations \
+                     (version, description, success, checksum, execution_time) \
+                     VALUES ($1, $2, TRUE, $3, -1)",
+                    vec![
+                        AnyValueKind::BigInt(migration.version),
+                        AnyValueKind::Text(Cow::Borrowed(&*migration.description)),
+                        AnyValueKind::Blob(Cow::Borrowed(&*migration.checksum)),
+                    ],
+                )
+                .await?;
+                Ok::<_, MigrateError>(())
+            }
+            .await;
+            if let Err(e) = applied {
+                AnyConnectionBackend::start_rollback(self);
+                return Err(e);
+            }
+            AnyConnectionBackend::commit(self).await?;
+            let elapsed = start.elapsed();
+            self.run_with(
+                "UPDATE _sqlx_migrations SET execution_time = $1 WHERE version = $2",
+                vec![
+                    AnyValueKind::BigInt(elapsed.as_nanos() as i64),
+                    AnyValueKind::BigInt(migration.version),
+                ],
+            )
+            .await?;
+            Ok(elapsed)
+        })
+    }
+
+    fn revert<'e: 'm, 'm>(
+        &'e mut self,
+        migration: &'m Migration,
+    ) -> BoxFuture<'m, Result<Duration, MigrateError>> {
+        Box::pin(async move {
+            let start = Instant::now();
+            AnyConnectionBackend::begin(self, None).await?;
+            let reverted = async {
+                self.run(&migration.sql).await?;
+                self.run_with(
+                    "DELETE FROM _sqlx_migrations WHERE version = $1",
+                    vec![AnyValueKind::BigInt(migration.version)],
+                )
+                .await?;
+                Ok::<_, MigrateError>(())
+            }
+            .await;
+            if let Err(e) = reverted {
+                AnyConnectionBackend::start_rollback(self);
+                return Err(e);
+            }
+            AnyConnectionBackend::commit(self).await?;
+            Ok(start.elapsed())
+        })
+    }
+}
