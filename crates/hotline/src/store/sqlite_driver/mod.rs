@@ -8,8 +8,8 @@
 //! half a core busy; bench/README.md). Here a statement is stepped where it is awaited.
 //!
 //! What this costs: a statement blocks its runtime thread while SQLite works. Hotline's
-//! statements are indexed and small; a long scan (a report) yields between rows, like any
-//! stream. Lock waits never block a thread: the connection's busy timeout is zero, and a
+//! statements are indexed and small; a long scan (a report) yields to the runtime between
+//! rows (tokio's cooperative budget). Lock waits never block a thread: the connection's busy timeout is zero, and a
 //! statement that meets another connection's write lock is retried after an async sleep
 //! for up to [`BUSY_WAIT`] (what `PRAGMA busy_timeout` did on sqlx's thread).
 //!
@@ -473,7 +473,11 @@ impl AnyConnectionBackend for InlineConnection {
         let cursor = Cursor::new(self, query, persistent, arguments);
         Box::pin(futures::stream::unfold(cursor, |mut c| async move {
             match c.advance().await {
-                Ok(Next::Row(r)) => Some((Ok(Either::Right(r)), c)),
+                Ok(Next::Row(r)) => {
+                    // A long scan lets the runtime's other tasks run between rows.
+                    tokio::task::consume_budget().await;
+                    Some((Ok(Either::Right(r)), c))
+                }
                 Ok(Next::Finished(q)) => Some((Ok(Either::Left(q)), c)),
                 Ok(Next::End | Next::Busy(_)) => None,
                 Err(e) => {
