@@ -314,8 +314,6 @@ pub fn install_drivers() {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
-    /// SQLite's WAL checkpoint thread, stopped with the last clone (see `sqlite_driver`).
-    _checkpoints: Option<Arc<sqlite_driver::Checkpointer>>,
     wakers: Arc<Wakers>,
     /// Taken by every [`Tx`] until it ends: SQLite has one writer at a time, and a
     /// transaction that waits in SQLite's busy handler sleeps in steps of up to 100 ms
@@ -346,15 +344,14 @@ impl Store {
         let backend = Backend::of_url(url).ok_or_else(|| {
             StoreError::UnsupportedUrl(url.split('@').next_back().unwrap_or("").to_string())
         })?;
-        let (pool, checkpoints) = match backend {
+        let pool = match backend {
             Backend::Sqlite => sqlite_backend::open(url).await?,
-            Backend::Postgres => (postgres_backend::open(url).await?, None),
+            Backend::Postgres => postgres_backend::open(url).await?,
         };
         tracing::debug!(?backend, "store opened");
         Ok(Self {
             pool,
             backend,
-            _checkpoints: checkpoints,
             wakers: Arc::default(),
             writer: Arc::default(),
             instance: leases::new_instance_id().into(),

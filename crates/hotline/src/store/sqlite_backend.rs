@@ -8,10 +8,6 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::AnyPool;
-use sqlx::Executor;
-use std::sync::Arc;
-
-use super::sqlite_driver::Checkpointer;
 
 use super::{files, StoreError};
 
@@ -20,9 +16,7 @@ pub(super) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 
 /// Opens (creating if needed) the SQLite database at `url` (`sqlite://path`,
 /// `sqlite::memory:`); its directory and files are made private first ([`files`]).
-pub(super) async fn open(
-    url: &str,
-) -> Result<(AnyPool, Option<Arc<Checkpointer>>), StoreError> {
+pub(super) async fn open(url: &str) -> Result<AnyPool, StoreError> {
     let memory = url.contains(":memory:");
     let mut url = url.to_string();
     if !memory {
@@ -54,40 +48,7 @@ pub(super) async fn open(
         } else {
             Some(Duration::from_secs(3600))
         })
-        .after_connect(move |c, _| {
-            Box::pin(async move {
-                // Checkpoints are the checkpoint thread's (see `sqlite_driver::checkpoint`);
-                // reads go through the OS's page cache, which a commit of another
-                // connection does not invalidate as it does SQLite's own.
-                let auto = if memory { 1000 } else { 0 };
-                c.execute(
-                    format!("PRAGMA wal_autocheckpoint = {auto}; PRAGMA mmap_size = {MMAP};")
-                        .as_str(),
-                )
-                .await?;
-                Ok(())
-            })
-        })
         .connect_with(opts)
         .await?;
-    let checkpoints = if memory {
-        None
-    } else {
-        // The pool has made the file and switched it to WAL by now.
-        pool.acquire().await?;
-        let path = SqliteConnectOptions::from_str(&url)?
-            .get_filename()
-            .to_string_lossy()
-            .into_owned();
-        Some(Arc::new(Checkpointer::start(&path).map_err(|source| {
-            StoreError::DataFiles {
-                path: path.clone().into(),
-                source,
-            }
-        })?))
-    };
-    Ok((pool, checkpoints))
+    Ok(pool)
 }
-
-/// Bytes of the database file each connection maps into memory (256 MiB).
-const MMAP: u64 = 256 << 20;

@@ -14,10 +14,8 @@
 //! for up to [`BUSY_WAIT`] (what `PRAGMA busy_timeout` did on sqlx's thread).
 //!
 //! `glue` holds the type-level registration sqlx requires of a driver; `raw` every call
-//! into SQLite's C API; `checkpoint` moves WAL checkpoints to a thread of their own;
-//! `migrate` runs sqlx's migrations on these connections.
+//! into SQLite's C API.
 
-mod checkpoint;
 mod glue;
 mod migrate;
 mod raw;
@@ -40,7 +38,6 @@ use sqlx_core::ext::ustr::UStr;
 
 use raw::{Db, Failure, Stepped, Stmt};
 
-pub(crate) use checkpoint::Checkpointer;
 pub(crate) use glue::DRIVER;
 
 /// How long a statement waits, in total, for another connection's write lock.
@@ -200,13 +197,7 @@ impl<'c, 'q> Cursor<'c, 'q> {
                     Some(p) => p,
                     None => {
                         let text = &self.sql[self.rest..];
-                        // Preparing reads the schema: it too can meet a lock (another
-                        // connection closing the database checkpoints under one).
-                        let (stmt, used) = match self.conn.db.prepare(text, cacheable) {
-                            Ok(p) => p,
-                            Err(f) if f.is_busy() => return Ok(Next::Busy(f)),
-                            Err(f) => return Err(f.into()),
-                        };
+                        let (stmt, used) = self.conn.db.prepare(text, cacheable)?;
                         match stmt {
                             Some(stmt) => Prepared::new(stmt, used),
                             None => {
