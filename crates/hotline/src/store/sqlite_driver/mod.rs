@@ -14,7 +14,7 @@
 //! for up to [`BUSY_WAIT`] (what `PRAGMA busy_timeout` did on sqlx's thread).
 //!
 //! `glue` holds the type-level registration sqlx requires of a driver; `raw` every call
-//! into SQLite's C API.
+//! into SQLite's C API; `migrate` runs sqlx's migrations on these connections.
 
 mod glue;
 mod migrate;
@@ -197,7 +197,13 @@ impl<'c, 'q> Cursor<'c, 'q> {
                     Some(p) => p,
                     None => {
                         let text = &self.sql[self.rest..];
-                        let (stmt, used) = self.conn.db.prepare(text, cacheable)?;
+                        // Preparing reads the schema: it too can meet a lock (another
+                        // connection closing the database checkpoints under one).
+                        let (stmt, used) = match self.conn.db.prepare(text, cacheable) {
+                            Ok(p) => p,
+                            Err(f) if f.is_busy() => return Ok(Next::Busy(f)),
+                            Err(f) => return Err(f.into()),
+                        };
                         match stmt {
                             Some(stmt) => Prepared::new(stmt, used),
                             None => {
