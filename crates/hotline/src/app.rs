@@ -229,9 +229,10 @@ async fn start_setup_bot(
             leasing.address,
             leasing.claim,
             leasing.timing,
+            crate::lease::Clock::default(),
             trigger.subscribe(),
             || tracing::info!("setup bot: served by another instance; standing by"),
-            move |_epoch, stop| {
+            move |_held, stop| {
                 let bot = bot.clone();
                 async move { bot.run(stop).await }
             },

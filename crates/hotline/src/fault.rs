@@ -22,7 +22,13 @@ pub enum Site {
     /// A connection's update processor task itself, at its start (matched against the
     /// connection's name): a task that cannot continue.
     Task,
+    /// The processing of a stored update is held for [`STALL`] instead of panicking
+    /// ([`stall`]), inside its batch's transaction: a test freezes the process there.
+    UpdateStall,
 }
+
+/// How long [`stall`] holds an update.
+pub const STALL: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Site {
     fn variable(self) -> &'static str {
@@ -31,6 +37,7 @@ impl Site {
             Site::Intent => "HOTLINE_FAULT_INTENT",
             Site::Delivery => "HOTLINE_FAULT_DELIVERY",
             Site::Task => "HOTLINE_FAULT_TASK",
+            Site::UpdateStall => "HOTLINE_FAULT_UPDATE_STALL",
         }
     }
 }
@@ -40,15 +47,21 @@ static RULES: Mutex<Option<Vec<(Site, String)>>> = Mutex::new(None);
 fn with_rules<T>(f: impl FnOnce(&mut Vec<(Site, String)>) -> T) -> T {
     let mut guard = RULES.lock().unwrap_or_else(|e| e.into_inner());
     let rules = guard.get_or_insert_with(|| {
-        [Site::Update, Site::Intent, Site::Delivery, Site::Task]
-            .into_iter()
-            .filter_map(|s| {
-                std::env::var(s.variable())
-                    .ok()
-                    .filter(|v| !v.is_empty())
-                    .map(|v| (s, v))
-            })
-            .collect()
+        [
+            Site::Update,
+            Site::Intent,
+            Site::Delivery,
+            Site::Task,
+            Site::UpdateStall,
+        ]
+        .into_iter()
+        .filter_map(|s| {
+            std::env::var(s.variable())
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(|v| (s, v))
+        })
+        .collect()
     });
     f(rules)
 }
@@ -56,6 +69,20 @@ fn with_rules<T>(f: impl FnOnce(&mut Vec<(Site, String)>) -> T) -> T {
 /// Makes every item at `site` whose JSON contains `marker` panic (for the whole process).
 pub fn inject(site: Site, marker: &str) {
     with_rules(|r| r.push((site, marker.to_string())));
+}
+
+/// Holds the caller for [`STALL`] when a rule matches `item` at [`Site::UpdateStall`],
+/// saying so in the log first (the test waits for that line, then freezes the process
+/// inside the stalled transaction).
+pub async fn stall(item: &str) {
+    let hit = with_rules(|r| {
+        r.iter()
+            .any(|(s, m)| *s == Site::UpdateStall && item.contains(m.as_str()))
+    });
+    if hit {
+        tracing::warn!("injected stall of an update's processing");
+        tokio::time::sleep(STALL).await;
+    }
 }
 
 /// Panics when a rule matches `item` at `site`.

@@ -9,12 +9,14 @@
 //! a standby takes over within `RETRY_EVERY`.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use crate::shutdown::{Shutdown, ShutdownTrigger};
-use crate::store::{now_ms, ConnectionId, Store};
+use crate::store::{now_ms, ConnectionId, Store, UnixMs};
 
 /// How often the owner renews its lease.
 pub const RENEW_EVERY: Duration = Duration::from_secs(2);
@@ -54,14 +56,76 @@ impl Default for Timing {
     }
 }
 
+/// Until when (Unix ms) this instance's lease of a connection surely holds: the expiry it
+/// last wrote, taking or renewing it (0 while not held). What serves as the owner without
+/// a database statement per call (the gateway) asks it, so an owner frozen past the lapse
+/// and then resumed stops acting as the owner at once, before its next renewal finds the
+/// lease taken over. Clones share the time.
+#[derive(Clone, Debug)]
+pub struct Clock(Arc<AtomicI64>);
+
+impl Default for Clock {
+    fn default() -> Self {
+        Self(Arc::new(AtomicI64::new(0)))
+    }
+}
+
+impl Clock {
+    /// A clock that never lapses: where no other instance can take the lease over (one
+    /// process alone on SQLite), a renewal delayed by a busy writer must not stop anything.
+    pub fn unfenced() -> Self {
+        Self(Arc::new(AtomicI64::new(i64::MAX)))
+    }
+
+    /// Whether the lease surely holds at `now`.
+    pub fn holds(&self, now: UnixMs) -> bool {
+        now < self.0.load(Ordering::Acquire)
+    }
+
+    fn set(&self, until: UnixMs) {
+        self.0.store(until, Ordering::Release);
+    }
+}
+
+/// The lease as the owner's work holds it (one take of the lease): its epoch, and the way
+/// the work says it found the lease gone. Renewals notice a lost lease only every
+/// [`RENEW_EVERY`]; a decision that commits must not wait for that (an owner frozen past
+/// the lapse and then resumed would decide in parallel with its successor until its next
+/// renewal), so it checks the lease in its own transaction and calls [`Held::lost`].
+#[derive(Clone, Debug)]
+pub struct Held {
+    connection: ConnectionId,
+    epoch: i64,
+    lost: Arc<tokio::sync::Notify>,
+}
+
+impl Held {
+    /// The connection whose lease this is.
+    pub fn connection(&self) -> ConnectionId {
+        self.connection
+    }
+
+    /// The epoch of this take of the lease.
+    pub fn epoch(&self) -> i64 {
+        self.epoch
+    }
+
+    /// The work found the lease taken over: [`hold`] stops the owner's work at once and
+    /// stands by, as when a renewal finds it.
+    pub fn lost(&self) {
+        self.lost.notify_one();
+    }
+}
+
 /// Owns `connection` whenever this instance holds its lease: each time it takes the lease,
-/// runs `own(epoch, stop)` (the owner's work, which must end soon after `stop` fires) and
+/// runs `own(held, stop)` (the owner's work, which must end soon after `stop` fires) and
 /// renews the lease meanwhile. When a renewal finds the lease taken over, or renewals fail
-/// for longer than the lease holds, `stop` fires at once and the work is awaited before the
+/// for longer than the lease holds, or the work reports it lost ([`Held::lost`]), `stop` fires at once and the work is awaited before the
 /// lease is contended again. On `shutdown` the work is stopped and awaited, then the lease
 /// is released so a standby takes over without waiting for the lapse. `address` is the base
-/// URL other instances reach this one at (stored in the lease, for `gateway::hop`). `standby` runs once if
-/// the first attempt finds the lease held by another instance.
+/// URL other instances reach this one at (stored in the lease, for `gateway::hop`). `clock`
+/// follows the expiry this instance wrote (see [`Clock`]). `standby` runs once if the first
+/// attempt finds the lease held by another instance.
 #[allow(clippy::too_many_arguments)]
 pub async fn hold<F, Fut>(
     store: Store,
@@ -69,11 +133,12 @@ pub async fn hold<F, Fut>(
     address: String,
     claim: Claim,
     timing: Timing,
+    clock: Clock,
     mut shutdown: Shutdown,
     standby: impl FnOnce(),
     mut own: F,
 ) where
-    F: FnMut(i64, Shutdown) -> Fut,
+    F: FnMut(Held, Shutdown) -> Fut,
     Fut: Future<Output = ()>,
 {
     let mut standby = Some(standby);
@@ -82,6 +147,7 @@ pub async fn hold<F, Fut>(
     loop {
         // Standby: until the lease is ours.
         let epoch = loop {
+            let asked = now_ms();
             let taken = if claim == Claim::Seize && first {
                 store
                     .lease_seize(connection, &address, now_ms(), lapse_ms)
@@ -91,7 +157,10 @@ pub async fn hold<F, Fut>(
                 take_live_or_dead(&store, connection, &address, lapse_ms).await
             };
             match taken {
-                Ok(Some(epoch)) => break epoch,
+                Ok(Some(epoch)) => {
+                    clock.set(asked.saturating_add(lapse_ms));
+                    break epoch;
+                }
                 Ok(None) => {
                     if let Some(f) = standby.take() {
                         tracing::info!(
@@ -118,21 +187,35 @@ pub async fn hold<F, Fut>(
         );
         crate::metrics::lease_owned(connection, true);
         let (stop, stopped) = ShutdownTrigger::new();
-        let work = own(epoch, stopped);
+        let lost = Arc::new(tokio::sync::Notify::new());
+        let held = Held {
+            connection,
+            epoch,
+            lost: lost.clone(),
+        };
+        let work = own(held, stopped);
         tokio::pin!(work);
         let mut renewed = Instant::now();
         let mut ended = false;
         let leaving = loop {
             tokio::select! {
                 _ = shutdown.recv() => break true,
+                _ = lost.notified() => {
+                    tracing::warn!(connection_id = connection.0, epoch, "lease: the owner's work found the lease taken over; stopping this owner");
+                    break false;
+                }
                 _ = &mut work, if !ended => {
                     // The work ended by itself (it should not): keep the lease, keep
                     // renewing; the connection is stopped anyway.
                     ended = true;
                 }
                 _ = tokio::time::sleep(timing.renew_every) => {
-                    match store.lease_renew(connection, epoch, now_ms(), lapse_ms).await {
-                        Ok(true) => renewed = Instant::now(),
+                    let asked = now_ms();
+                    match store.lease_renew(connection, epoch, asked, lapse_ms).await {
+                        Ok(true) => {
+                            renewed = Instant::now();
+                            clock.set(asked.saturating_add(lapse_ms));
+                        }
                         Ok(false) => {
                             tracing::warn!(connection_id = connection.0, epoch, "lease: taken over by another instance; stopping this owner");
                             break false;
@@ -148,6 +231,7 @@ pub async fn hold<F, Fut>(
                 }
             }
         };
+        clock.set(0);
         stop.trigger();
         if !ended {
             work.await;
@@ -220,12 +304,13 @@ mod tests {
             "addr".into(),
             claim,
             fast(),
+            Clock::default(),
             shutdown,
             || {},
-            move |epoch, mut stop| {
+            move |held, mut stop| {
                 let o = o.clone();
                 async move {
-                    o.store(epoch, Ordering::SeqCst);
+                    o.store(held.epoch(), Ordering::SeqCst);
                     stop.recv().await;
                     o.store(0, Ordering::SeqCst);
                 }

@@ -177,8 +177,9 @@ impl Metrics {
                 "hotline_gateway_forwarded_total",
                 "Parallel bot calls this instance received for a connection another instance \
                  owns, by outcome: forwarded (to the owner), no_owner (429: none found in \
-                 time), failed (502: the owner did not answer), served_here (the owner \
-                 advertises no usable address).",
+                 time), failed (502: the owner did not answer, in time or at all), \
+                 owner_changed (a long poll whose owner lost the lease meanwhile, answered \
+                 with no updates), served_here (the owner advertises no usable address).",
                 &["connection", "outcome"],
             ),
             gateway_requests: counter(

@@ -85,6 +85,9 @@ pub struct Connection {
     pub external: ExternalSends,
     /// How the gateway serves the connection's bot (its token, upstream, webhook rule).
     gateway: GatewayAccess,
+    /// Until when this instance's lease surely holds (see `lease::Clock`): the gateway
+    /// serves the bot as the owner only until then.
+    lease_clock: crate::lease::Clock,
 }
 
 /// What the gateway needs beyond the context to serve a connection's bot.
@@ -278,6 +281,7 @@ pub async fn prepare(
             api_url: cfg.api_url.clone(),
             plain_http_webhooks: cfg.gateway_plain_http_webhooks,
         },
+        lease_clock: crate::lease::Clock::default(),
     })
 }
 
@@ -411,6 +415,13 @@ impl Runtime {
         self
     }
 
+    /// Whether another instance may take a lease over (they contend: PostgreSQL), so
+    /// what acts as a connection's owner is fenced by its lease (`lease::Clock`, the
+    /// update processor's check before its commit).
+    fn fenced(&self) -> bool {
+        self.leasing.claim == crate::lease::Claim::Contend
+    }
+
     /// How this instance takes leases (the setup bot takes its own the same way).
     pub fn leasing(&self) -> &Leasing {
         &self.leasing
@@ -491,6 +502,12 @@ impl Runtime {
                 updates: c.updates.clone(),
                 wake: c.wake.clone(),
                 external: c.external.clone(),
+                // Alone on the database nothing can take the lease over: no fence.
+                lease: if self.fenced() {
+                    c.lease_clock.clone()
+                } else {
+                    crate::lease::Clock::unfenced()
+                },
             })
             .await?;
         self.api.add(c.ctx.clone());
@@ -563,6 +580,7 @@ impl Runtime {
         );
         let owner = OwnerTasks {
             c: c.clone(),
+            fenced: self.fenced(),
             store: self.store.clone(),
             tuning: self.tuning,
             ended: self.ended.clone(),
@@ -576,9 +594,10 @@ impl Runtime {
             self.leasing.address.clone(),
             self.leasing.claim,
             self.leasing.timing,
+            c.lease_clock.clone(),
             trigger.subscribe(),
             move || standby.send(Ok(())),
-            move |_epoch, stop| owner.clone().run(stop, report.clone()),
+            move |held, stop| owner.clone().run(held, stop, report.clone()),
         ));
         let set = tasks.set;
         let owned = Owned {
@@ -713,6 +732,9 @@ impl Report {
 #[derive(Clone)]
 struct OwnerTasks {
     c: Connection,
+    /// Whether another instance may take the lease over (PostgreSQL): the update
+    /// processor's commits are then fenced by the lease (see `intake::process_batch`).
+    fenced: bool,
     store: Store,
     tuning: Tuning,
     ended: Arc<Notify>,
@@ -725,7 +747,12 @@ impl OwnerTasks {
     /// Starts the intake and the owner tasks, reports whether they started, runs them until
     /// `stop` (the lease is lost or the connection stops), then stops them and lets
     /// in-flight calls finish.
-    async fn run(self, mut stop: crate::shutdown::Shutdown, report: Report) {
+    async fn run(
+        self,
+        held: crate::lease::Held,
+        mut stop: crate::shutdown::Shutdown,
+        report: Report,
+    ) {
         let (trigger, _) = ShutdownTrigger::new();
         let stopping = Arc::new(AtomicBool::new(false));
         let mut tasks = Tasks {
@@ -738,7 +765,8 @@ impl OwnerTasks {
         };
         let started = start_intake(&self.c, &self.store, &mut tasks).await;
         if started.is_ok() {
-            spawn_core(&self.c, &self.store, self.tuning, &mut tasks);
+            let fence = self.fenced.then_some(held);
+            spawn_core(&self.c, &self.store, self.tuning, fence, &mut tasks);
             if let Some(push) = self
                 .gateway
                 .take_over(self.c.ctx.connection, tasks.trigger.subscribe())
@@ -835,7 +863,13 @@ impl Tasks<'_> {
 /// Spawns a connection's tasks that do not depend on its intake: the update processor,
 /// the outbox worker, AUTOCLOSE, reminders, broadcasts, outgoing webhooks, the
 /// administrators' refresh.
-fn spawn_core(c: &Connection, store: &Store, tuning: Tuning, tasks: &mut Tasks<'_>) {
+fn spawn_core(
+    c: &Connection,
+    store: &Store,
+    tuning: Tuning,
+    lease: Option<crate::lease::Held>,
+    tasks: &mut Tasks<'_>,
+) {
     let ctx = c.ctx.clone();
     let trigger = tasks.trigger;
     tasks.spawn(intake::process_loop(
@@ -843,6 +877,7 @@ fn spawn_core(c: &Connection, store: &Store, tuning: Tuning, tasks: &mut Tasks<'
         store.clone(),
         c.wake.clone(),
         c.updates.order().clone(),
+        lease,
         trigger.subscribe(),
     ));
     let worker = Worker::new(

@@ -136,6 +136,15 @@ impl Bot {
     }
 }
 
+/// A client that gives a call 90 s (longer than any bound of the hop): a call the gateway
+/// leaves hanging fails the test instead of hanging it.
+fn patient() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(90))
+        .build()
+        .unwrap()
+}
+
 /// The texts of the user's topic (the first one whose name holds `name`).
 fn topic_texts(ctl: &Control, group: i64, name: &str) -> Vec<String> {
     let Some(thread) = ctl
@@ -514,4 +523,331 @@ async fn without_a_live_owner_the_bot_waits_then_gets_a_429() {
         .await
         .unwrap();
     assert_ne!(owner, "gone@elsewhere:1");
+}
+
+/// A frozen owner (SIGSTOP, a stalled VM: its kernel accepts connections, nothing
+/// answers), either backend: a call passed to it is answered 502 within its bound (a
+/// getUpdates its `timeout` plus 10 s, any other call 30 s after its last byte), and a long
+/// poll waiting on it ends with no updates as soon as another instance takes the lapsed
+/// lease over; the next calls are served by the new owner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_owner_gets_a_deadline_and_a_take_over_ends_the_wait() {
+    let t = common::spawn_app_unlimited(common::GATEWAY_BOT_NO_RETRY, "").await;
+    let bot = Bot {
+        // Without the bounds the calls below would hang: fail instead.
+        http: patient(),
+        base: format!("http://{}/bot{}", t.app().addr, t.token),
+    };
+    let pool = t.db_pool().await;
+    let steal = |address: String, for_ms: i64| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query(
+                "UPDATE connection_leases SET owner = 'frozen@elsewhere:1', address = $1, \
+                 epoch = epoch + 1, expires_at = $2",
+            )
+            .bind(address)
+            .bind(hotline::store::now_ms() + for_ms)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    };
+    // First an owner that refuses: once a call waits and gets the 429, this instance has
+    // stopped serving the bot itself.
+    steal(format!("http://127.0.0.1:{}", free_port()), 600_000).await;
+    let deadline = Instant::now() + STEP;
+    loop {
+        let (status, body) = bot.call("getMe", &json!({})).await;
+        if status == 429 {
+            break;
+        }
+        assert_eq!(status, 200, "{body}");
+        assert!(Instant::now() < deadline, "still served here");
+    }
+    // The frozen owner: takes connections, reads and answers nothing.
+    let frozen = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let frozen_at = format!("http://{}", frozen.local_addr().unwrap());
+    let (accepted, connections) = tokio::sync::watch::channel(0usize);
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = frozen.accept().await {
+            held.push(s);
+            accepted.send_replace(held.len());
+        }
+    });
+    steal(frozen_at.clone(), 600_000).await;
+    let timed = |method: &'static str, params: Value| {
+        let (http, base) = (bot.http.clone(), bot.base.clone());
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let r = http
+                .post(format!("{base}/{method}"))
+                .json(&params)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap(), started.elapsed())
+        })
+    };
+    let poll = timed("getUpdates", json!({"timeout": 1}));
+    let send = timed(
+        "sendMessage",
+        json!({"chat_id": 1, "text": "into the void"}),
+    );
+    let (status, body, took) = poll.await.unwrap();
+    assert_eq!(
+        (status, &body),
+        (
+            502,
+            &json!({"ok": false, "error_code": 502, "description": "Bad Gateway"})
+        )
+    );
+    assert!(
+        took >= Duration::from_secs(11) && took < Duration::from_secs(30),
+        "a poll of 1 s is given 1 + 10 s ({took:?})"
+    );
+    let (status, body, took) = send.await.unwrap();
+    assert_eq!(status, 502, "{body}");
+    assert!(
+        took >= Duration::from_secs(30) && took < Duration::from_secs(50),
+        "a send is given 30 s ({took:?})"
+    );
+
+    // The frozen owner's lease lapses: this instance takes it over, and a long poll
+    // waiting on the frozen one ends at once with no updates.
+    let before = *connections.borrow();
+    steal(frozen_at, 8_000).await;
+    let poll = timed("getUpdates", json!({"timeout": 50}));
+    let mut reached = connections.clone();
+    tokio::time::timeout(STEP, reached.wait_for(|n| *n > before))
+        .await
+        .expect("the poll reached the frozen owner")
+        .unwrap();
+    let (status, body, took) = poll.await.unwrap();
+    assert_eq!((status, &body), (200, &json!({"ok": true, "result": []})));
+    assert!(
+        took < Duration::from_secs(40),
+        "ended by the take-over, not by its timeout ({took:?})"
+    );
+    let owner: String = sqlx::query_scalar("SELECT owner FROM connection_leases")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_ne!(owner, "frozen@elsewhere:1");
+    let ann = t.person("Ann");
+    t.user_says(ann, "served by the new owner");
+    bot.wait_for(0, "served by the new owner").await;
+    holder.abort();
+}
+
+/// The owner frozen (SIGSTOP) in the middle of deciding a batch, on PostgreSQL with two
+/// processes: the bot's calls through the other instance are answered within their bound
+/// and, once the frozen owner's lease lapsed, served by the new owner; resumed (SIGCONT),
+/// the old owner commits nothing of its batch (its transaction checks the lease) and
+/// becomes a standby: every message is decided and copied once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_owner_is_replaced_and_decides_nothing_when_resumed() {
+    if test_backend() != Backend::Postgres {
+        println!("PostgreSQL only: several instances share one database only there");
+        return;
+    }
+    let common::instances::World {
+        emu,
+        ctl,
+        token,
+        bot: bot_id,
+        group,
+        ..
+    } = common::instances::world().await;
+    let ann = ctl.add_user("Ann", None, None, None)["id"]
+        .as_i64()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::create(Some(dir.path())).await;
+    let config = |listen: &str| {
+        config_toml_url(db.url(), &emu.url(), token, group, "")
+            .replace(
+                "listen = \"127.0.0.1:0\"",
+                &format!("listen = \"{listen}\""),
+            )
+            .replace("bot_per_second = 30", "bot_per_second = 100000")
+            .replace("private_per_second = 1", "private_per_second = 100000")
+            .replace("group_per_minute = 20", "group_per_minute = 100000")
+    };
+    let instance = |name: &'static str, port: u16| {
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, config(&format!("127.0.0.1:{port}"))).unwrap();
+        Instance {
+            name,
+            process: common::instances::Instance::new(path, dir.path().join(format!("{name}.log"))),
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    };
+    const MARKER: &str = "freeze here";
+    let mut a = instance("a", free_port());
+    // A holds the processing of this message inside its batch's transaction (10 s), so
+    // the test freezes it there.
+    a.process
+        .env
+        .push(("HOTLINE_FAULT_UPDATE_STALL".into(), MARKER.into()));
+    let mut b = instance("b", free_port());
+    a.spawn();
+    a.ready().await;
+    b.spawn();
+    b.ready().await;
+    let pool = common::db_pool(db.url()).await;
+    let lease_address = || {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>("SELECT address FROM connection_leases")
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(lease_address().await, a.base, "A started first and owns it");
+    let via_b = Bot {
+        http: patient(),
+        ..Bot::at(&b, token)
+    };
+    ctl.send(ann, Place::Bot(bot_id), &json!({"text": "hello"}))
+        .unwrap();
+    let mut offset = via_b.wait_for(0, "hello").await;
+    wait_until_for("hello copied into the topic", STEP, || {
+        topic_texts(&ctl, group, "Ann").iter().any(|t| t == "hello")
+    })
+    .await;
+
+    // A takes the marker into a batch and stalls there: freeze it.
+    ctl.send(ann, Place::Bot(bot_id), &json!({"text": MARKER}))
+        .unwrap();
+    wait_until_for("A stalls inside its batch", STEP, || {
+        a.process
+            .log_text()
+            .contains("injected stall of an update's processing")
+    })
+    .await;
+    a.process.signal("STOP");
+    let frozen = Instant::now();
+    // A long poll through B waits on the frozen owner: it ends when B takes over.
+    let poll = {
+        let (http, base) = (via_b.http.clone(), via_b.base.clone());
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let r = http
+                .post(format!("{base}/getUpdates"))
+                .json(&json!({"offset": offset, "timeout": 50}))
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap(), started.elapsed())
+        })
+    };
+    // Sends through B: each answered within its bound (502: it reached the frozen owner
+    // and may run when it resumes; 429: no owner yet, nothing ran), then served by B.
+    let mut attempts = 0;
+    loop {
+        let started = Instant::now();
+        let (status, body) = via_b
+            .call(
+                "sendMessage",
+                &json!({"chat_id": ann, "text": format!("while frozen {attempts}")}),
+            )
+            .await;
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_secs(45),
+            "answered within the bound: {status} after {took:?}"
+        );
+        attempts += 1;
+        match status {
+            200 => break,
+            502 => {}
+            429 => {
+                let retry = body["parameters"]["retry_after"].as_u64().unwrap();
+                tokio::time::sleep(Duration::from_secs(retry)).await;
+            }
+            _ => panic!("{status}: {body}"),
+        }
+        assert!(frozen.elapsed() < STEP, "B never served the bot");
+    }
+    println!(
+        "B served the bot {:?} after the freeze ({attempts} attempts)",
+        frozen.elapsed()
+    );
+    assert_eq!(lease_address().await, b.base, "B took the lease over");
+    let (status, body, took) = poll.await.unwrap();
+    assert!(
+        took < Duration::from_secs(45),
+        "the poll ended with the take-over: {status} {body} after {took:?}"
+    );
+    assert!(
+        (status, &body) == (200, &json!({"ok": true, "result": []}))
+            || (status == 200 && body["result"][0]["message"]["text"] == MARKER)
+            || status == 502,
+        "{status}: {body}"
+    );
+
+    // The freeze outlasts the stall (the condition of this test, not a wait for Hotline):
+    // resumed, A goes straight on to its batch's commit.
+    while frozen.elapsed() < hotline::fault::STALL + Duration::from_secs(1) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    a.process.signal("CONT");
+    wait_until_for("A stands down", STEP, || {
+        a.process.log_text().contains("stopping this owner")
+    })
+    .await;
+    ctl.send(ann, Place::Bot(bot_id), &json!({"text": "after resume"}))
+        .unwrap();
+    offset = via_b.wait_for(offset, "after resume").await;
+    wait_until_for("after resume copied into the topic", STEP, || {
+        topic_texts(&ctl, group, "Ann")
+            .iter()
+            .any(|t| t == "after resume")
+    })
+    .await;
+    let texts = topic_texts(&ctl, group, "Ann");
+    for text in ["hello", MARKER, "after resume"] {
+        assert_eq!(
+            texts.iter().filter(|t| *t == text).count(),
+            1,
+            "{text:?} copied once: {texts:?}"
+        );
+        let decided: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM dialog_messages WHERE text = $1")
+                .bind(text)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!(decided, 1, "{text:?} decided once");
+    }
+    assert!(
+        a.process.log_text().contains("this pass is undone"),
+        "A's stalled batch was rolled back at its commit"
+    );
+    // A is a standby now: its calls go to B.
+    assert_eq!(lease_address().await, b.base);
+    assert!(
+        a.metrics()
+            .await
+            .contains("hotline_lease_owned{connection=\"support\"} 0"),
+        "A owns nothing"
+    );
+    let via_a = Bot::at(&a, token);
+    via_a
+        .ok("sendMessage", json!({"chat_id": ann, "text": "through A"}))
+        .await;
+    wait_until_for("the send through A mirrored", STEP, || {
+        topic_texts(&ctl, group, "Ann")
+            .iter()
+            .any(|t| t == "🤖 through A")
+    })
+    .await;
+    let _ = offset;
+    a.kill().await;
+    b.kill().await;
 }

@@ -26,6 +26,18 @@
 //!   wait would hold its stop up). A call that reached the owner and got no answer (the
 //!   owner died meanwhile) gets `502 Bad Gateway`, as when Telegram is unreachable: it
 //!   may have been executed.
+//! - **A frozen owner.** An owner that stopped running without dying (SIGSTOP, a stalled
+//!   VM) still accepts connections in its kernel but answers nothing. Connecting is given
+//!   [`CONNECT_TIMEOUT`] (a connection that is not made sent nothing: the call waits for an
+//!   owner as when refused), and the answer has a deadline: a getUpdates its own `timeout`
+//!   plus [`POLL_MARGIN`]; any other call [`ANSWER_WITHIN`] after its last byte went out,
+//!   and an upload that stalls that long is given up too (so a 50 MB upload is bounded by
+//!   its progress, not by a total). Past it the bot gets the 502 (the call may run when the
+//!   owner resumes). Meanwhile the call watches the lease: when another instance takes it
+//!   over (the frozen owner's lease lapsed), a waiting getUpdates answers at once with no
+//!   updates, as a poll at an owner that hands its connection back does, and its bot
+//!   polls again at the new owner; any other call gets the 502 then. Either way the next
+//!   call looks the owner up again.
 //! - **Cheap when owned.** The owner check is one atomic load (`Bot::here`); the owner's
 //!   address is read from the lease at most once per lease expiry (cached until then, or
 //!   until the owner refuses).
@@ -33,7 +45,7 @@
 //! File downloads (`/file/bot<token>/…`) are not passed on: they touch no connection state
 //! and no limit, so any instance streams them from Telegram itself.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -57,6 +69,21 @@ pub const OWNER_WAIT: Duration = Duration::from_secs(5);
 pub const RETRY_AFTER: u64 = 2;
 /// How often a waiting call looks for the owner again.
 const LOOK_EVERY: Duration = Duration::from_millis(100);
+/// Connecting to the owner is given up after this long. The instances share a network,
+/// where a connection is made in milliseconds; one not made sent nothing, so the call
+/// waits for an owner as when refused (then 429).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// A getUpdates passed on is answered within its own `timeout` plus this, or given up
+/// (the owner answers an expired poll at once; the margin covers a loaded machine).
+pub const POLL_MARGIN: Duration = Duration::from_secs(10);
+/// Any other call passed on is given up when the owner has not answered this long after
+/// the call's last byte went out, or when its upload made no progress for this long.
+/// Telegram answers a call in about a second (a large upload once it has all of it), so
+/// 30 s means the owner does not run; bounding progress rather than the total leaves a
+/// 50 MB upload on a slow line all the time it needs.
+pub const ANSWER_WITHIN: Duration = Duration::from_secs(30);
+/// How often a call waiting for the owner's answer checks the deadline and the lease.
+const WATCH_EVERY: Duration = Duration::from_millis(500);
 /// At most one warning about unreachable owners per connection this often (a failover
 /// meets every call of a busy bot).
 const WARN_EVERY_MS: i64 = 10_000;
@@ -69,6 +96,16 @@ pub struct Peer {
     /// The lease's expiry when read: the owner holds it at least until then (unless it
     /// lets go, which it tells by refusing calls).
     until: i64,
+    /// The lease's holder and epoch when read: a call waiting for this owner's answer
+    /// gives up when the lease names another (see [`moved`]).
+    owner: Arc<str>,
+    epoch: i64,
+}
+
+impl Peer {
+    fn same_lease(&self, other: &Peer) -> bool {
+        self.epoch == other.epoch && self.owner == other.owner
+    }
 }
 
 /// What to do with a call for a connection this instance does not own.
@@ -84,7 +121,7 @@ pub enum Hop {
 /// The owner as looked up for one attempt.
 enum Owner {
     /// Another instance, reachable at this base URL.
-    At(Arc<str>),
+    At(Peer),
     /// None live right now (lapsed, released, or this instance holds the lease and is
     /// starting its owner tasks): wait.
     Wait,
@@ -187,10 +224,19 @@ pub fn was_forwarded(req: &Request) -> bool {
 }
 
 impl Bot {
-    /// Whether this instance owns the connection now (its owner tasks run here): the
-    /// gateway serves the bot's calls itself. One atomic load: every call asks.
+    /// Whether this instance owns the connection now (its owner tasks run here, and its
+    /// lease surely holds: see `lease::Clock`): the gateway serves the bot's calls itself.
+    /// Two atomic loads and the clock: every call asks. An owner frozen past the lapse
+    /// and resumed passes the calls on at once (to its successor), not only after its next
+    /// renewal; one whose renewal is merely late has its calls wait for it (`to_owner`).
     pub fn here(&self) -> bool {
-        self.here.load(Ordering::Acquire)
+        self.here.load(Ordering::Acquire) && self.lease.holds(now_ms())
+    }
+
+    /// Whether this instance serves the bot as its owner but its lease may have lapsed
+    /// (frozen, then resumed): what it would serve now, its successor may serve too.
+    pub fn lapsed(&self) -> bool {
+        self.here.load(Ordering::Acquire) && !self.lease.holds(now_ms())
     }
 
     fn cached_peer(&self) -> Option<Peer> {
@@ -220,7 +266,7 @@ impl Bot {
 async fn owner(gw: &Gateway, bot: &Bot) -> Owner {
     let now = now_ms();
     if let Some(p) = bot.cached_peer().filter(|p| p.until > now) {
-        return Owner::At(p.base);
+        return Owner::At(p);
     }
     let lease = match gw.store.lease_owner(bot.ctx.connection).await {
         Ok(l) => l,
@@ -258,17 +304,198 @@ async fn owner(gw: &Gateway, bot: &Bot) -> Owner {
         );
         return Owner::Unreachable;
     }
-    *bot.peer.lock().unwrap_or_else(|e| e.into_inner()) = Some(Peer {
-        base: base.clone(),
+    let peer = Peer {
+        base,
         until: lease.expires_at,
-    });
-    Owner::At(base)
+        owner: Arc::from(lease.owner),
+        epoch: lease.epoch,
+    };
+    *bot.peer.lock().unwrap_or_else(|e| e.into_inner()) = Some(peer.clone());
+    Owner::At(peer)
 }
 
-/// Passes a call for a connection this instance does not own to its owner (see the
-/// module doc). The bot's body is read whole when small, so the call can go to another
-/// owner if the first refuses; a large upload streams through once.
-pub async fn to_owner(gw: &Gateway, bot: &Arc<Bot>, req: Request) -> Hop {
+/// Whether the lease no longer names `peer` (another instance took it over, or this one):
+/// the cached owner answers without a read while its lease holds, else the lease is read.
+/// A lease that lapsed but was not taken still names `peer`, which may yet answer.
+async fn moved(gw: &Gateway, bot: &Bot, peer: &Peer) -> bool {
+    let now = now_ms();
+    if bot
+        .cached_peer()
+        .is_some_and(|p| p.until > now && p.same_lease(peer))
+    {
+        return false;
+    }
+    match gw.store.lease_owner(bot.ctx.connection).await {
+        Ok(Some(l)) => l.epoch != peer.epoch || *l.owner != *peer.owner,
+        Ok(None) => true,
+        // Unknown: the deadline decides.
+        Err(_) => false,
+    }
+}
+
+/// How long the owner has to answer a passed call (see [`ANSWER_WITHIN`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Bound {
+    /// A getUpdates: answered within this from the moment it is sent.
+    Poll(Duration),
+    /// Any other call: [`ANSWER_WITHIN`] after its last byte, or of a stalled upload.
+    Call,
+}
+
+/// The bound of a call: a getUpdates (named by the path, or by a `method` parameter)
+/// waits as long as its `timeout` asks (as the owner clamps it) plus [`POLL_MARGIN`].
+/// Only a small body is read for its parameters; a streamed one is never a getUpdates.
+async fn bound(method: &str, parts: &axum::http::request::Parts, body: Option<&Bytes>) -> Bound {
+    let named = method.eq_ignore_ascii_case("getupdates");
+    if !named && !method.is_empty() {
+        return Bound::Call;
+    }
+    let Some(bytes) = body else {
+        return Bound::Call;
+    };
+    let ctype = super::content_type(&parts.headers);
+    let Some(p) = super::parse_params(&ctype, parts.uri.query(), bytes).await else {
+        return Bound::Call;
+    };
+    let poll = named
+        || p.get("method")
+            .and_then(serde_json::Value::as_str)
+            .is_some_and(|m| m.eq_ignore_ascii_case("getupdates"));
+    if !poll {
+        return Bound::Call;
+    }
+    let timeout = super::param_i64(&p, "timeout")
+        .ok()
+        .flatten()
+        .unwrap_or(0)
+        .clamp(0, super::updates::MAX_POLL_SECS) as u64;
+    Bound::Poll(Duration::from_secs(timeout) + POLL_MARGIN)
+}
+
+/// How a call's body went out to the owner: when it last moved and whether it ended.
+struct Progress {
+    start: std::time::Instant,
+    /// Milliseconds after `start` of the last frame sent.
+    last: AtomicU64,
+    done: AtomicBool,
+}
+
+impl Progress {
+    fn new(done: bool) -> Arc<Self> {
+        Arc::new(Self {
+            start: std::time::Instant::now(),
+            last: AtomicU64::new(0),
+            done: AtomicBool::new(done),
+        })
+    }
+
+    fn moved(&self, done: bool) {
+        self.last
+            .store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
+        if done {
+            self.done.store(true, Ordering::Release);
+        }
+    }
+
+    /// How long nothing happened: since the last byte went out, or the upload's last step.
+    fn quiet(&self) -> Duration {
+        self.start
+            .elapsed()
+            .saturating_sub(Duration::from_millis(self.last.load(Ordering::Relaxed)))
+    }
+}
+
+/// A call's body on its way to the owner, noting its [`Progress`].
+struct Watched {
+    inner: Body,
+    progress: Arc<Progress>,
+}
+
+impl http_body::Body for Watched {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            std::task::Poll::Ready(Some(Ok(_))) => {
+                let done = self.inner.is_end_stream();
+                self.progress.moved(done);
+            }
+            std::task::Poll::Ready(_) => self.progress.moved(true),
+            std::task::Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Why a passed call got no answer.
+enum NoAnswer {
+    /// Not in time (see [`Bound`]).
+    Late,
+    /// Another instance took the lease over meanwhile.
+    Moved,
+    /// The hop failed (see `upstream::Error`).
+    Failed(super::upstream::Error),
+}
+
+/// Sends `up` to `peer` and waits for the head of its answer within `bound`, watching the
+/// lease meanwhile.
+async fn send(
+    gw: &Gateway,
+    bot: &Bot,
+    peer: &Peer,
+    up: axum::http::Request<Body>,
+    bound: Bound,
+) -> Result<axum::http::Response<hyper::body::Incoming>, NoAnswer> {
+    let (parts, body) = up.into_parts();
+    let progress = Progress::new(body.is_end_stream());
+    let body = Body::new(Watched {
+        inner: body,
+        progress: progress.clone(),
+    });
+    let call = gw
+        .hop_client
+        .request(axum::http::Request::from_parts(parts, body));
+    tokio::pin!(call);
+    let started = tokio::time::Instant::now();
+    let mut watch = tokio::time::interval_at(started + WATCH_EVERY, WATCH_EVERY);
+    watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            answered = &mut call => return answered.map_err(NoAnswer::Failed),
+            _ = watch.tick() => {
+                let late = match bound {
+                    Bound::Poll(within) => started.elapsed() >= within,
+                    Bound::Call => progress.quiet() >= ANSWER_WITHIN,
+                };
+                if late {
+                    return Err(NoAnswer::Late);
+                }
+                if moved(gw, bot, peer).await {
+                    return Err(NoAnswer::Moved);
+                }
+            }
+        }
+    }
+}
+
+/// Passes a call (of `method`, as named by the path) for a connection this instance does
+/// not own to its owner (see the module doc). The bot's body is read whole when small, so
+/// the call can go to another owner if the first refuses; a large upload streams through
+/// once.
+pub async fn to_owner(gw: &Gateway, bot: &Arc<Bot>, method: &str, req: Request) -> Hop {
     let (parts, body) = req.into_parts();
     let len: Option<usize> = parts
         .headers
@@ -288,6 +515,11 @@ pub async fn to_owner(gw: &Gateway, bot: &Arc<Bot>, req: Request) -> Hop {
     } else {
         Payload::Stream(Some(body))
     };
+    let small_body = match &payload {
+        Payload::Bytes(b) => Some(b.clone()),
+        Payload::Stream(_) => None,
+    };
+    let bound = bound(method, &parts, small_body.as_ref()).await;
     let path = parts
         .uri
         .path_and_query()
@@ -303,7 +535,8 @@ pub async fn to_owner(gw: &Gateway, bot: &Arc<Bot>, req: Request) -> Hop {
                 return Hop::Local(Request::from_parts(parts, payload.into_body()));
             }
             Owner::Wait => {}
-            Owner::At(base) => {
+            Owner::At(peer) => {
+                let base = peer.base.clone();
                 let Some(body) = payload.for_attempt() else {
                     break;
                 };
@@ -322,7 +555,7 @@ pub async fn to_owner(gw: &Gateway, bot: &Arc<Bot>, req: Request) -> Hop {
                 if let Ok(me) = HeaderValue::from_str(gw.store.instance_id()) {
                     headers.insert(HeaderName::from_static(HEADER), me);
                 }
-                match gw.upstream.request(up).await {
+                match send(gw, bot, &peer, up, bound).await {
                     Ok(resp)
                         if resp.status() == StatusCode::MISDIRECTED_REQUEST
                             && resp.headers().contains_key(HEADER) =>
@@ -334,12 +567,29 @@ pub async fn to_owner(gw: &Gateway, bot: &Arc<Bot>, req: Request) -> Hop {
                         crate::metrics::gateway_forwarded(&bot.ctx.name, "forwarded");
                         return Hop::Answered(answer(bot, resp).await);
                     }
-                    Err(e) if e.is_connect() => {
+                    Err(NoAnswer::Moved) if matches!(bound, Bound::Poll(_)) => {
+                        // The owner is replaced and holds no poll any more (if it runs,
+                        // it ended this one): "no updates", and the bot polls again.
+                        bot.forget_peer();
+                        crate::metrics::gateway_forwarded(&bot.ctx.name, "owner_changed");
+                        return Hop::Answered(super::tg_ok(serde_json::json!([]), None));
+                    }
+                    Err(NoAnswer::Late | NoAnswer::Moved) => {
+                        bot.forget_peer();
+                        bot.warn_hop(
+                            "the owner instance took a call passed to it and did not answer \
+                             in time (frozen or replaced); answered 502",
+                            &base,
+                        );
+                        crate::metrics::gateway_forwarded(&bot.ctx.name, "failed");
+                        return Hop::Answered(super::tg_error(502, "Bad Gateway"));
+                    }
+                    Err(NoAnswer::Failed(e)) if e.is_connect() => {
                         // Nothing was sent: the owner is gone or not listening yet.
                         bot.forget_peer();
                         bot.warn_hop("the owner instance is not reachable", &base);
                     }
-                    Err(e) => {
+                    Err(NoAnswer::Failed(e)) => {
                         bot.forget_peer();
                         bot.warn_hop(
                             "the owner instance did not answer a call passed to it",
@@ -374,10 +624,16 @@ async fn answer(bot: &Bot, resp: axum::http::Response<hyper::body::Incoming>) ->
         .exact()
         .is_some_and(|l| l <= super::forward::INLINE_MAX as u64);
     let body = if small {
-        match axum::body::to_bytes(Body::new(body), super::forward::INLINE_MAX).await {
-            Ok(bytes) => Body::from(bytes),
-            Err(e) => {
+        let read = axum::body::to_bytes(Body::new(body), super::forward::INLINE_MAX);
+        match tokio::time::timeout(ANSWER_WITHIN, read).await {
+            Ok(Ok(bytes)) => Body::from(bytes),
+            Ok(Err(e)) => {
                 bot.warn_hop("the owner's answer broke off", &e.to_string());
+                return super::tg_error(502, "Bad Gateway");
+            }
+            Err(_) => {
+                bot.forget_peer();
+                bot.warn_hop("the owner's answer stalled", "");
                 return super::tg_error(502, "Bad Gateway");
             }
         }

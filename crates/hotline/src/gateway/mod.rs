@@ -118,6 +118,9 @@ pub struct BotSpec {
     pub wake: Arc<Notify>,
     /// Where the bot's sends are counted for the outbox's rate windows.
     pub external: crate::outbox::ExternalSends,
+    /// Until when this instance's lease surely holds: the bot is served as by the owner
+    /// only until then (see [`Bot::here`]).
+    pub lease: crate::lease::Clock,
 }
 
 /// One connected bot as the gateway serves it.
@@ -161,6 +164,8 @@ pub struct Bot {
     /// Whether this instance owns the connection: set while its owner tasks run
     /// ([`Gateway::take_over`]); otherwise the bot's calls go to the owner (`hop`).
     here: std::sync::atomic::AtomicBool,
+    /// Until when the lease surely holds (see [`Bot::here`]).
+    lease: crate::lease::Clock,
     /// Where the owner was last found (`hop`).
     peer: Mutex<Option<hop::Peer>>,
     /// When `hop` last warned about this connection (Unix ms).
@@ -209,6 +214,9 @@ pub struct Gateway {
     http: reqwest::Client,
     /// The pass-through's client to Telegram.
     upstream: upstream::Client,
+    /// The client that passes calls to the owner instance (`hop`): its own connect
+    /// timeout ([`hop::CONNECT_TIMEOUT`]).
+    hop_client: upstream::Client,
     /// Mirrored calls in flight: a stop waits for them ([`Gateway::drain`]).
     in_flight: TaskTracker,
     /// The base URL other instances reach this one at (`http.advertise`; empty when
@@ -231,6 +239,7 @@ impl Gateway {
             store: store.clone(),
             http,
             upstream: upstream::client(),
+            hop_client: upstream::client_with(hop::CONNECT_TIMEOUT),
             in_flight: TaskTracker::new(),
             advertised: Arc::from(""),
             stopping: Default::default(),
@@ -319,6 +328,7 @@ impl Gateway {
             in_flight: self.in_flight.clone(),
             external: s.external,
             here: Default::default(),
+            lease: s.lease,
             peer: Mutex::new(None),
             hop_warned: AtomicI64::new(0),
         });
@@ -492,7 +502,7 @@ pub async fn serve(gw: &Gateway, req: Request) -> Response {
             return hop::misdirected();
         } else {
             // Boxed: the hop's future is large and every owned call would carry it.
-            match Box::pin(hop::to_owner(gw, &bot, req)).await {
+            match Box::pin(hop::to_owner(gw, &bot, &method, req)).await {
                 hop::Hop::Answered(r) => return r,
                 hop::Hop::Local(req) => req,
             }

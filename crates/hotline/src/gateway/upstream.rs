@@ -33,10 +33,16 @@ pub const POOL_IDLE: Duration = Duration::from_secs(90);
 
 /// The client the gateway forwards with.
 pub fn client() -> Client {
+    client_with(CONNECT_TIMEOUT)
+}
+
+/// Like [`client`], giving up a connection after `connect_timeout` (the hop to another
+/// instance, on the same network, gives up sooner than a call to Telegram).
+pub fn client_with(connect_timeout: Duration) -> Client {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
-    http.set_connect_timeout(Some(CONNECT_TIMEOUT));
+    http.set_connect_timeout(Some(connect_timeout));
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_webpki_roots()
         .https_or_http()

@@ -20,6 +20,7 @@ use tracing::Instrument;
 use crate::backoff::Backoff;
 use crate::domain::Context;
 use crate::gateway::order::{Order, Snapshot};
+use crate::lease::Held;
 use crate::shutdown::Shutdown;
 use crate::store::{now_ms, GatewayCall, Store, StoreError, Tx, UnixMs};
 
@@ -31,12 +32,16 @@ const PROCESS_RETRY: Backoff =
 
 /// Feeds unprocessed updates of the log to the relay, in update order, until shutdown.
 /// `order` is the connection's ordering state shared with the gateway and the intake
-/// (see `gateway::order`).
+/// (see `gateway::order`). With `lease` (several instances may share the database), every
+/// batch commits only while this instance still holds the lease at its epoch (see
+/// [`process_batch`]); when it does not, the loop reports the lease lost and decides
+/// nothing more.
 pub async fn process_loop(
     ctx: Context,
     store: Store,
     wake: Arc<Notify>,
     order: Order,
+    lease: Option<Held>,
     mut shutdown: Shutdown,
 ) {
     #[cfg(feature = "fault-injection")]
@@ -48,7 +53,7 @@ pub async fn process_loop(
         notified.as_mut().enable();
         // A panic outside one update's handling (deciding the gateway's calls) is retried
         // like a store failure: the task, and every other connection, go on.
-        let pass = crate::isolation::catch(process_batch(&ctx, &store, &order))
+        let pass = crate::isolation::catch(process_batch(&ctx, &store, &order, lease.as_ref()))
             .await
             .unwrap_or_else(|panic| {
                 Err(StoreError::Corrupt {
@@ -57,6 +62,10 @@ pub async fn process_loop(
                 })
             });
         match pass {
+            Ok(pass) if pass.lease_lost => {
+                // The owner's work stops (see `lease::hold`); until then, nothing more.
+                shutdown.recv().await;
+            }
             Ok(pass) if pass.handled == 0 => {
                 failures = 0;
                 let wait = pass
@@ -97,6 +106,9 @@ pub struct Pass {
     /// When a bot's send that waits for the intake may be placed anyway (see
     /// `gateway::order::Order::grace_end`).
     pub retry_at: Option<UnixMs>,
+    /// The lease was taken over before the commit: the pass was rolled back and the
+    /// lease reported lost ([`Held::lost`]).
+    pub lease_lost: bool,
 }
 
 /// A private chat an update is about and, for a new message, its `message_id` there.
@@ -307,10 +319,20 @@ async fn update_failed(
 /// other call right after the update it came after, so the mirror decision sees exactly
 /// the user's messages that preceded the call. A user's message that must wait for a
 /// send in flight stays unprocessed (with the later updates of its chat) for a later pass.
+///
+/// With `lease`, the transaction commits only if this instance still holds the lease at
+/// its epoch, checked by one statement right before the commit (share-locking the lease
+/// row on PostgreSQL, so a take-over waits for the commit instead of racing it): an
+/// owner frozen past the lapse (SIGSTOP, a stalled VM) and then resumed would otherwise
+/// decide the updates its successor decides too, until its next renewal. Otherwise the
+/// pass is rolled back, the lease reported lost, and [`Pass::lease_lost`] set. `None`
+/// where one process is alone on its database (SQLite: the lease is seized at start and
+/// no other instance can take it over), which saves the statement.
 pub async fn process_batch(
     ctx: &Context,
     store: &Store,
     order: &Order,
+    lease: Option<&Held>,
 ) -> Result<Pass, StoreError> {
     // The ordering state first (see `Order::snapshot`), then the journal: every update a
     // call came after was stored before the call was journaled, so it is among the
@@ -408,7 +430,11 @@ pub async fn process_batch(
         let outcome = crate::isolation::catch(
             async {
                 #[cfg(feature = "fault-injection")]
-                crate::fault::check(crate::fault::Site::Update, &u.payload.to_string());
+                {
+                    let item = u.payload.to_string();
+                    crate::fault::check(crate::fault::Site::Update, &item);
+                    crate::fault::stall(&item).await;
+                }
                 // A pause this update makes starts when it arrived (`domain::handover`).
                 crate::domain::handover::during_update(
                     u.received_at,
@@ -471,8 +497,30 @@ pub async fn process_batch(
         tx.mark_updates_processed(ctx.connection, &processed, now_ms())
             .await?;
     }
+    if let Some(held) = lease {
+        if !tx
+            .holds_lease(ctx.connection, store.instance_id(), held.epoch())
+            .await?
+        {
+            tx.rollback().await?;
+            tracing::warn!(
+                epoch = held.epoch(),
+                "the lease was taken over by another instance: this pass is undone, and \
+                 this instance stands by"
+            );
+            held.lost();
+            return Ok(Pass {
+                lease_lost: true,
+                ..Pass::default()
+            });
+        }
+    }
     tx.commit().await?;
     order.processed();
     crate::metrics::updates_processed(&ctx.name, updates.iter().map(|u| u.received_at));
-    Ok(Pass { handled, retry_at })
+    Ok(Pass {
+        handled,
+        retry_at,
+        lease_lost: false,
+    })
 }

@@ -9,7 +9,7 @@
 
 use sqlx::Row;
 
-use super::{ConnectionId, Store, StoreError, UnixMs};
+use super::{ConnectionId, Store, StoreError, Tx, UnixMs};
 
 /// A connection's lease as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -212,6 +212,38 @@ impl Store {
     }
 }
 
+impl Tx {
+    /// Whether this transaction's instance (`owner`) still holds `connection`'s lease at
+    /// `epoch`: a deciding transaction asks right before its commit and rolls back when
+    /// not (an owner frozen past the lapse, then resumed, must not decide what its
+    /// successor decides too). On PostgreSQL the lease row is share-locked until the
+    /// commit, so a take-over waits for this commit rather than racing it; on SQLite the
+    /// transaction holds the database's one writer already. Expiry is not checked: a
+    /// lapsed lease nobody took yet is still this instance's to renew.
+    pub async fn holds_lease(
+        &mut self,
+        connection: ConnectionId,
+        owner: &str,
+        epoch: i64,
+    ) -> Result<bool, StoreError> {
+        let lock = match self.backend {
+            super::Backend::Postgres => " FOR SHARE",
+            super::Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "SELECT epoch FROM connection_leases WHERE connection_id = $1 AND owner = $2 \
+             AND epoch = $3{lock}"
+        );
+        let row: Option<i64> = sqlx::query_scalar(&sql)
+            .bind(connection.0)
+            .bind(owner)
+            .bind(epoch)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        Ok(row.is_some())
+    }
+}
+
 /// Whether `owner` (an instance id) names a process of this host that no longer exists:
 /// its lease is dead even before it lapses (a restart after a crash takes over at once).
 pub fn is_dead_here(owner: &str) -> bool {
@@ -273,6 +305,27 @@ pub(super) fn current_epoch(conn_col: &str) -> String {
 mod tests {
     use crate::store::testutil::temp_store;
     use crate::store::Store;
+
+    #[tokio::test]
+    async fn a_transaction_sees_whether_its_instance_still_holds_the_lease() {
+        let (a, db) = temp_store().await;
+        let b = Store::open(db.url()).await.unwrap();
+        let c = a.ensure_connection("c").await.unwrap();
+        assert_eq!(a.lease_take(c, "a:1", 1_000, 6_000).await.unwrap(), Some(1));
+        let mut tx = a.begin().await.unwrap();
+        assert!(tx.holds_lease(c, a.instance_id(), 1).await.unwrap());
+        assert!(!tx.holds_lease(c, a.instance_id(), 2).await.unwrap());
+        assert!(!tx.holds_lease(c, b.instance_id(), 1).await.unwrap());
+        tx.commit().await.unwrap();
+        // Lapsed but not taken: still a's.
+        let mut tx = a.begin().await.unwrap();
+        assert!(tx.holds_lease(c, a.instance_id(), 1).await.unwrap());
+        tx.rollback().await.unwrap();
+        assert_eq!(b.lease_take(c, "b:1", 8_000, 6_000).await.unwrap(), Some(2));
+        let mut tx = a.begin().await.unwrap();
+        assert!(!tx.holds_lease(c, a.instance_id(), 1).await.unwrap());
+        tx.rollback().await.unwrap();
+    }
 
     #[tokio::test]
     async fn one_holder_at_a_time_and_take_over_raises_the_epoch() {

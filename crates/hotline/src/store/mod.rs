@@ -365,6 +365,7 @@ impl Store {
         let writer = self.writer.clone().lock_owned().await;
         WRITE_TRANSACTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(Tx {
+            backend: self.backend,
             _writer: writer,
             // IMMEDIATE: take the write lock first. A deferred transaction that reads before
             // it writes fails with SQLITE_BUSY_SNAPSHOT (not waited out by the busy
@@ -499,6 +500,8 @@ impl Store {
 /// A store transaction. Dropping it without [`Tx::commit`] rolls back.
 pub struct Tx {
     tx: sqlx::Transaction<'static, sqlx::Any>,
+    /// The database's kind, for the few statements that differ (see `leases.rs`).
+    backend: Backend,
     /// This process's turn to write (see [`Store::begin`]); released when the Tx ends.
     _writer: tokio::sync::OwnedMutexGuard<()>,
     wake: BTreeSet<ConnectionId>,
