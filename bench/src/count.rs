@@ -116,21 +116,30 @@ fn read() -> Reading {
 /// Prints what happened since `from`, per message of `n`; with `detail`, the statements by
 /// summary too.
 pub fn report(label: &str, from: Reading, n: usize, detail: bool) {
+    print!("{}", report_text(label, from, n, detail));
+}
+
+/// What [`report`] prints.
+pub fn report_text(label: &str, from: Reading, n: usize, detail: bool) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
     let to = read();
     ON.store(false, Ordering::Relaxed);
     let per = |x: u64| x as f64 / n.max(1) as f64;
     let vol = to.switches.0 - from.switches.0;
     let invol = to.switches.1 - from.switches.1;
-    println!(
+    let _ = writeln!(
+        out,
         "{label}: per message {:.2} write transactions, {:.1} context switches \
          ({vol} voluntary + {invol} involuntary in all)",
         per(to.transactions - from.transactions),
         per(vol + invol),
     );
     if !detail {
-        return;
+        return out;
     }
-    println!(
+    let _ = writeln!(
+        out,
         "{label}: per message {:.2} SQL statements ({} in all); by statement:",
         per(to.statements - from.statements),
         to.statements - from.statements
@@ -143,6 +152,7 @@ pub fn report(label: &str, from: Reading, n: usize, detail: bool) {
     let mut rows: Vec<_> = map.into_iter().collect();
     rows.sort_by_key(|r| std::cmp::Reverse(r.1));
     for (summary, count) in rows {
-        println!("  {:>7.3}  {summary}", per(count));
+        let _ = writeln!(out, "  {:>7.3}  {summary}", per(count));
     }
+    out
 }

@@ -100,7 +100,29 @@ pub async fn serve_emulator(users: usize) {
 }
 
 /// `serve-hotline`: Hotline from a configuration file, printing its address.
+/// With `HOTLINE_BENCH_COUNT` set, SQL statements and write transactions are counted
+/// between two SIGUSR1s (`bench/callgrind-gateway.sh … count`), printed to stderr per call
+/// of `HOTLINE_BENCH_COUNT` calls.
 pub async fn serve_hotline(config: &Path) {
+    if let Some(calls) = std::env::var("HOTLINE_BENCH_COUNT")
+        .ok()
+        .and_then(|n| n.parse::<usize>().ok())
+    {
+        crate::count::install();
+        let mut usr1 =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())
+                .expect("SIGUSR1");
+        tokio::spawn(async move {
+            usr1.recv().await;
+            let from = crate::count::start();
+            eprintln!("counting");
+            usr1.recv().await;
+            eprint!(
+                "{}",
+                crate::count::report_text("gateway window", from, calls, true)
+            );
+        });
+    }
     let config = hotline::config::Config::load(config).expect("config");
     let running = hotline::app::start(&config, hotline::app::Tuning::for_config(&config))
         .await

@@ -81,6 +81,11 @@ impl Subscriber for WebhookEvents {
                 Event::Intercepted {
                     messages, copied, ..
                 } => {
+                    // Built only when wanted: this runs for every mirrored call of the
+                    // parallel bot (14k instructions a call without any webhook).
+                    if !wanted(ctx, "message_intercepted") {
+                        return Ok(());
+                    }
                     let data = if messages.is_empty() {
                         json!({"copied_message_ids": copied})
                     } else {
