@@ -81,6 +81,7 @@ async fn replies_are_kept_both_ways() {
     let first = t.user_says(bob, "Question one");
     let thread = t.wait_topic("Bob").await;
     let copy = t.wait_in_topic(thread, "Question one").await;
+    t.outbox_settled().await;
 
     // Operator replies to the copy: the user sees a reply to their original.
     t.operator_sends(
@@ -88,6 +89,7 @@ async fn replies_are_kept_both_ways() {
         json!({"text": "Answer to one", "reply_to": copy["message_id"]}),
     );
     let answer = t.wait_in_user_chat(bob, "Answer to one").await;
+    t.outbox_settled().await;
     assert_eq!(
         answer["reply_to_message"]["message_id"],
         first["message_id"]

@@ -416,6 +416,31 @@ impl TestApp {
         find().unwrap()
     }
 
+    /// Waits until the outbox has nothing pending or in flight: what Telegram shows is then
+    /// also recorded (a copy's message link commits after Telegram answered the send, so
+    /// a test that replies to a copy the moment it appears can be faster than that commit;
+    /// a person is not).
+    pub async fn outbox_settled(&self) {
+        let pool = self.db_pool().await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let open: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM outbox WHERE state IN ('pending', 'in_flight')",
+            )
+            .fetch_one(&pool)
+            .await
+            .expect("outbox count");
+            if open == 0 {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the outbox did not settle: {open} intents open"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Stops Hotline (graceful).
     pub async fn stop(&mut self) {
         if let Some(app) = self.app.take() {

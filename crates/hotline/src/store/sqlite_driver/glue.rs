@@ -69,7 +69,9 @@ impl FromStr for Options {
     type Err = sqlx::Error;
 
     fn from_str(s: &str) -> Result<Self, sqlx::Error> {
-        let url = s.parse().map_err(|e| sqlx::Error::Configuration(Box::new(e)))?;
+        let url = s
+            .parse()
+            .map_err(|e| sqlx::Error::Configuration(Box::new(e)))?;
         Options::from_url(&url)
     }
 }

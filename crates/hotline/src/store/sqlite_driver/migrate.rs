@@ -6,10 +6,10 @@ use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
-use sqlx_core::any::AnyValueKind;
 use sqlx::migrate::{AppliedMigration, Migrate, MigrateError, Migration};
 use sqlx::Row;
 use sqlx_core::any::AnyConnectionBackend;
+use sqlx_core::any::AnyValueKind;
 
 use super::InlineConnection;
 

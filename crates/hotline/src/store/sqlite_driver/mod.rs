@@ -328,10 +328,7 @@ fn row(p: &Prepared) -> AnyRow {
 
 /// The statement's first words, as sqlx's query log names a statement.
 fn summary(sql: &str) -> String {
-    sql.split_whitespace()
-        .take(6)
-        .collect::<Vec<_>>()
-        .join(" ")
+    sql.split_whitespace().take(6).collect::<Vec<_>>().join(" ")
 }
 
 impl InlineConnection {
@@ -438,7 +435,11 @@ impl AnyConnectionBackend for InlineConnection {
             let mut cursor = Cursor::new(self, &sql, true, None);
             while let Ok(Next::Row(_) | Next::Finished(_)) = cursor.next() {}
         }
-        self.depth = if self.db.autocommit() { 0 } else { self.depth - 1 };
+        self.depth = if self.db.autocommit() {
+            0
+        } else {
+            self.depth - 1
+        };
     }
 
     fn get_transaction_depth(&self) -> usize {
@@ -464,9 +465,7 @@ impl AnyConnectionBackend for InlineConnection {
         false
     }
 
-    fn as_migrate(
-        &mut self,
-    ) -> sqlx::Result<&mut (dyn sqlx::migrate::Migrate + Send + 'static)> {
+    fn as_migrate(&mut self) -> sqlx::Result<&mut (dyn sqlx::migrate::Migrate + Send + 'static)> {
         Ok(self)
     }
 

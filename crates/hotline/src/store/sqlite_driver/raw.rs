@@ -79,7 +79,7 @@ impl Db {
         let mut raw = ptr::null_mut();
         let mut tail = ptr::null();
         let flags = if persistent {
-            ffi::SQLITE_PREPARE_PERSISTENT as u32
+            ffi::SQLITE_PREPARE_PERSISTENT
         } else {
             0
         };

@@ -46,11 +46,13 @@ async fn arguments_rows_and_statements_as_sqlx_gave_them() {
         .await
         .unwrap();
     assert_eq!(done.rows_affected(), 2);
-    let row = sqlx::query("SELECT id, name, score, data, CAST(flag AS INTEGER) AS flag FROM t WHERE id = $1")
-        .bind(7i64)
-        .fetch_one(&p)
-        .await
-        .unwrap();
+    let row = sqlx::query(
+        "SELECT id, name, score, data, CAST(flag AS INTEGER) AS flag FROM t WHERE id = $1",
+    )
+    .bind(7i64)
+    .fetch_one(&p)
+    .await
+    .unwrap();
     assert_eq!(row.get::<String, _>("name"), "bob");
     assert_eq!(row.get::<f64, _>("score"), 1.5);
     assert_eq!(row.get::<Vec<u8>, _>("data"), vec![1, 2, 3]);
@@ -80,23 +82,47 @@ async fn errors_have_sqlx_kinds_and_transactions_roll_back() {
     p.execute("CREATE TABLE a (id INTEGER PRIMARY KEY); CREATE TABLE b (a INTEGER NOT NULL REFERENCES a(id))")
         .await
         .unwrap();
-    sqlx::query("INSERT INTO a VALUES (1)").execute(&p).await.unwrap();
-    let dup = sqlx::query("INSERT INTO a VALUES (1)").execute(&p).await.unwrap_err();
-    assert!(dup.as_database_error().unwrap().is_unique_violation(), "{dup}");
-    let fk = sqlx::query("INSERT INTO b VALUES (2)").execute(&p).await.unwrap_err();
-    assert!(fk.as_database_error().unwrap().is_foreign_key_violation(), "{fk}");
+    sqlx::query("INSERT INTO a VALUES (1)")
+        .execute(&p)
+        .await
+        .unwrap();
+    let dup = sqlx::query("INSERT INTO a VALUES (1)")
+        .execute(&p)
+        .await
+        .unwrap_err();
+    assert!(
+        dup.as_database_error().unwrap().is_unique_violation(),
+        "{dup}"
+    );
+    let fk = sqlx::query("INSERT INTO b VALUES (2)")
+        .execute(&p)
+        .await
+        .unwrap_err();
+    assert!(
+        fk.as_database_error().unwrap().is_foreign_key_violation(),
+        "{fk}"
+    );
     let syntax = sqlx::query("SELEKT").execute(&p).await.unwrap_err();
     assert!(syntax.to_string().contains("syntax error"), "{syntax}");
     // A dropped transaction rolls back; a savepoint undoes only its part.
     {
         let mut tx = p.begin().await.unwrap();
-        sqlx::query("INSERT INTO a VALUES (2)").execute(&mut *tx).await.unwrap();
+        sqlx::query("INSERT INTO a VALUES (2)")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
     }
     let mut tx = p.begin().await.unwrap();
-    sqlx::query("INSERT INTO a VALUES (3)").execute(&mut *tx).await.unwrap();
+    sqlx::query("INSERT INTO a VALUES (3)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
     {
         let mut inner = tx.begin().await.unwrap();
-        sqlx::query("INSERT INTO a VALUES (4)").execute(&mut *inner).await.unwrap();
+        sqlx::query("INSERT INTO a VALUES (4)")
+            .execute(&mut *inner)
+            .await
+            .unwrap();
         inner.rollback().await.unwrap();
     }
     tx.commit().await.unwrap();
@@ -123,14 +149,20 @@ async fn lock_waits_yield_the_thread() {
     let waiter = {
         let p = p.clone();
         tokio::spawn(async move {
-            sqlx::query("INSERT INTO t VALUES (2)").execute(&p).await.unwrap();
+            sqlx::query("INSERT INTO t VALUES (2)")
+                .execute(&p)
+                .await
+                .unwrap();
         })
     };
     // Let the waiter meet the lock, then commit on this same thread.
     tokio::time::sleep(Duration::from_millis(30)).await;
     assert!(!waiter.is_finished());
     holder.execute("COMMIT").await.unwrap();
-    tokio::time::timeout(BUSY_WAIT, waiter).await.unwrap().unwrap();
+    tokio::time::timeout(BUSY_WAIT, waiter)
+        .await
+        .unwrap()
+        .unwrap();
     let n: i64 = sqlx::query("SELECT count(*) FROM t")
         .fetch_one(&p)
         .await
@@ -146,12 +178,18 @@ async fn migrations_continue_across_drivers() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("m.db").display());
     let mut native = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    crate::store::sqlite_backend::MIGRATOR.run(&mut native).await.unwrap();
+    crate::store::sqlite_backend::MIGRATOR
+        .run(&mut native)
+        .await
+        .unwrap();
     native.close().await.unwrap();
     let store = crate::store::Store::open(&url).await.unwrap();
     store.migrate().await.unwrap();
     let c = store.ensure_connection("x").await.unwrap();
     assert_eq!(store.ensure_connection("x").await.unwrap(), c);
     let mut native = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    crate::store::sqlite_backend::MIGRATOR.run(&mut native).await.unwrap();
+    crate::store::sqlite_backend::MIGRATOR
+        .run(&mut native)
+        .await
+        .unwrap();
 }
