@@ -184,6 +184,11 @@ impl TransactionManager for Manager {
     }
 }
 
+/// The type of every [`Unused`] value.
+const NULL: AnyTypeInfo = AnyTypeInfo {
+    kind: AnyTypeInfoKind::Null,
+};
+
 /// Stands for the rows, columns, values, arguments and statements sqlx's `Database`
 /// names; Hotline's queries get `Any`'s own types instead, so this is never built.
 #[derive(Debug, Default, Clone)]
@@ -216,9 +221,6 @@ impl Column for Unused {
     }
 
     fn type_info(&self) -> &AnyTypeInfo {
-        const NULL: AnyTypeInfo = AnyTypeInfo {
-            kind: AnyTypeInfoKind::Null,
-        };
         &NULL
     }
 }
@@ -231,9 +233,7 @@ impl Value for Unused {
     }
 
     fn type_info(&self) -> Cow<'_, AnyTypeInfo> {
-        Cow::Owned(AnyTypeInfo {
-            kind: AnyTypeInfoKind::Null,
-        })
+        Cow::Borrowed(&NULL)
     }
 
     fn is_null(&self) -> bool {
@@ -249,9 +249,7 @@ impl ValueRef<'_> for Unused {
     }
 
     fn type_info(&self) -> Cow<'_, AnyTypeInfo> {
-        Cow::Owned(AnyTypeInfo {
-            kind: AnyTypeInfoKind::Null,
-        })
+        Cow::Borrowed(&NULL)
     }
 
     fn is_null(&self) -> bool {

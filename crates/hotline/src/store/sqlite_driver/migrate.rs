@@ -82,31 +82,18 @@ impl Migrate for InlineConnection {
     ) -> BoxFuture<'m, Result<Duration, MigrateError>> {
         Box::pin(async move {
             let start = Instant::now();
-            // The script and its bookkeeping commit together: never applied twice.
-            AnyConnectionBackend::begin(self, None).await?;
-            let applied = async {
-                self.run(&migration.sql)
-                    .await
-                    .map_err(|e| MigrateError::ExecuteMigration(e, migration.version))?;
-                self.run_with(
-                    "INSERT INTO _sqlx_migrations \
-                     (version, description, success, checksum, execution_time) \
-                     VALUES ($1, $2, TRUE, $3, -1)",
-                    vec![
-                        AnyValueKind::BigInt(migration.version),
-                        AnyValueKind::Text(Cow::Borrowed(&*migration.description)),
-                        AnyValueKind::Blob(Cow::Borrowed(&*migration.checksum)),
-                    ],
-                )
-                .await?;
-                Ok::<_, MigrateError>(())
-            }
-            .await;
-            if let Err(e) = applied {
-                AnyConnectionBackend::start_rollback(self);
-                return Err(e);
-            }
-            AnyConnectionBackend::commit(self).await?;
+            self.script_and_record(
+                migration,
+                "INSERT INTO _sqlx_migrations \
+                 (version, description, success, checksum, execution_time) \
+                 VALUES ($1, $2, TRUE, $3, -1)",
+                vec![
+                    AnyValueKind::BigInt(migration.version),
+                    AnyValueKind::Text(Cow::Borrowed(&*migration.description)),
+                    AnyValueKind::Blob(Cow::Borrowed(&*migration.checksum)),
+                ],
+            )
+            .await?;
             let elapsed = start.elapsed();
             self.run_with(
                 "UPDATE _sqlx_migrations SET execution_time = $1 WHERE version = $2",
@@ -126,23 +113,40 @@ impl Migrate for InlineConnection {
     ) -> BoxFuture<'m, Result<Duration, MigrateError>> {
         Box::pin(async move {
             let start = Instant::now();
-            AnyConnectionBackend::begin(self, None).await?;
-            let reverted = async {
-                self.run(&migration.sql).await?;
-                self.run_with(
-                    "DELETE FROM _sqlx_migrations WHERE version = $1",
-                    vec![AnyValueKind::BigInt(migration.version)],
-                )
-                .await?;
-                Ok::<_, MigrateError>(())
-            }
-            .await;
-            if let Err(e) = reverted {
-                AnyConnectionBackend::start_rollback(self);
-                return Err(e);
-            }
-            AnyConnectionBackend::commit(self).await?;
+            self.script_and_record(
+                migration,
+                "DELETE FROM _sqlx_migrations WHERE version = $1",
+                vec![AnyValueKind::BigInt(migration.version)],
+            )
+            .await?;
             Ok(start.elapsed())
         })
+    }
+}
+
+impl InlineConnection {
+    /// Runs a migration's script and its bookkeeping statement in one transaction, so a
+    /// migration is never applied (or reverted) twice.
+    async fn script_and_record(
+        &mut self,
+        migration: &Migration,
+        record: &str,
+        values: Vec<AnyValueKind<'_>>,
+    ) -> Result<(), MigrateError> {
+        AnyConnectionBackend::begin(self, None).await?;
+        let done = async {
+            self.run(&migration.sql)
+                .await
+                .map_err(|e| MigrateError::ExecuteMigration(e, migration.version))?;
+            self.run_with(record, values).await?;
+            Ok::<_, MigrateError>(())
+        }
+        .await;
+        if let Err(e) = done {
+            AnyConnectionBackend::start_rollback(self);
+            return Err(e);
+        }
+        AnyConnectionBackend::commit(self).await?;
+        Ok(())
     }
 }
