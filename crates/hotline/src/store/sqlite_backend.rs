@@ -34,8 +34,7 @@ pub(super) async fn open(url: &str) -> Result<AnyPool, StoreError> {
     let max = if memory { 1 } else { 8 };
     let pool = AnyPoolOptions::new()
         .max_connections(max)
-        // A local file does not hang up: pinging before every checkout is one more round
-        // trip to the connection's thread per query.
+        // A local file does not hang up: no ping before every checkout.
         .test_before_acquire(false)
         .min_connections(if memory { 1 } else { 0 })
         .idle_timeout(if memory {
