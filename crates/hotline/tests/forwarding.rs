@@ -146,6 +146,19 @@ fn patient() -> reqwest::Client {
 }
 
 /// The texts of the user's topic (the first one whose name holds `name`).
+/// A process's config listening on `listen`, with Hotline's own pacing out of the way: the
+/// bot calls like a script.
+fn unlimited_config(db: &str, api: &str, token: &str, group: i64, listen: &str) -> String {
+    config_toml_url(db, api, token, group, "")
+        .replace(
+            "listen = \"127.0.0.1:0\"",
+            &format!("listen = \"{listen}\""),
+        )
+        .replace("bot_per_second = 30", "bot_per_second = 100000")
+        .replace("private_per_second = 1", "private_per_second = 100000")
+        .replace("group_per_minute = 20", "group_per_minute = 100000")
+}
+
 fn topic_texts(ctl: &Control, group: i64, name: &str) -> Vec<String> {
     let Some(thread) = ctl
         .topics(group)
@@ -181,16 +194,7 @@ async fn the_non_owner_passes_the_bots_calls_to_the_owner() {
     let dir = tempfile::tempdir().unwrap();
     let db = TestDatabase::create(Some(dir.path())).await;
     // The bot calls like a script, without waiting out Hotline's own pacing.
-    let unlimited = |listen: &str| {
-        config_toml_url(db.url(), &emu.url(), token, group, "")
-            .replace(
-                "listen = \"127.0.0.1:0\"",
-                &format!("listen = \"{listen}\""),
-            )
-            .replace("bot_per_second = 30", "bot_per_second = 100000")
-            .replace("private_per_second = 1", "private_per_second = 100000")
-            .replace("group_per_minute = 20", "group_per_minute = 100000")
-    };
+    let unlimited = |listen: &str| unlimited_config(db.url(), &emu.url(), token, group, listen);
     let (port_a, port_b) = (free_port(), free_port());
     let instance = |name: &'static str, listen: String, advertise: Option<String>, port: u16| {
         let config = dir.path().join(format!("{name}.toml"));
@@ -666,16 +670,7 @@ async fn a_frozen_owner_is_replaced_and_decides_nothing_when_resumed() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let db = TestDatabase::create(Some(dir.path())).await;
-    let config = |listen: &str| {
-        config_toml_url(db.url(), &emu.url(), token, group, "")
-            .replace(
-                "listen = \"127.0.0.1:0\"",
-                &format!("listen = \"{listen}\""),
-            )
-            .replace("bot_per_second = 30", "bot_per_second = 100000")
-            .replace("private_per_second = 1", "private_per_second = 100000")
-            .replace("group_per_minute = 20", "group_per_minute = 100000")
-    };
+    let config = |listen: &str| unlimited_config(db.url(), &emu.url(), token, group, listen);
     let instance = |name: &'static str, port: u16| {
         let path = dir.path().join(format!("{name}.toml"));
         std::fs::write(&path, config(&format!("127.0.0.1:{port}"))).unwrap();
