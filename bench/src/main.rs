@@ -304,6 +304,26 @@ async fn relay(users: usize, messages: usize, paced: usize, load: f64, count: bo
             Some(at.duration_since(*sent_at).as_secs_f64() * 1000.0)
         })
         .collect();
+    // Diagnostics: each paced message's send time (ms after the first) and latency.
+    if let Ok(path) = std::env::var("HOTLINE_BENCH_LATENCIES") {
+        let first = sent.values().min().copied().unwrap_or(t0);
+        let mut rows: Vec<(f64, f64)> = copies
+            .iter()
+            .filter_map(|(id, at)| {
+                let sent_at = sent.get(texts.get(id)?)?;
+                Some((
+                    sent_at.duration_since(first).as_secs_f64() * 1000.0,
+                    at.duration_since(*sent_at).as_secs_f64() * 1000.0,
+                ))
+            })
+            .collect();
+        rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let text: String = rows
+            .iter()
+            .map(|(s, l)| format!("{s:.1} {l:.2}\n"))
+            .collect();
+        let _ = std::fs::write(path, text);
+    }
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
     println!(
         "latency at {rate:.0} messages/s ({:.0}% of throughput, {} samples): p50 {:.1} ms, p99 {:.1} ms",
@@ -331,6 +351,12 @@ async fn main() {
             }
             if count {
                 count::install();
+            } else if let Ok(filter) = std::env::var("RUST_LOG") {
+                // Diagnostics: Hotline's own log lines, e.g. `hotline::sqlite_checkpoint=debug`.
+                tracing_subscriber::fmt()
+                    .with_env_filter(filter)
+                    .with_writer(std::io::stderr)
+                    .init();
             }
             relay(users, messages, paced, load, count).await
         }

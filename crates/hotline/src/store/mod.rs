@@ -317,7 +317,9 @@ pub struct Store {
     wakers: Arc<Wakers>,
     /// Taken by every [`Tx`] until it ends: SQLite has one writer at a time, and a
     /// transaction that waits in SQLite's busy handler sleeps in steps of up to 100 ms
-    /// after the lock is already free; queued here, the next one starts at once.
+    /// after the lock is already free; queued here, the next one starts at once. On
+    /// SQLite it is the file's, shared by every store of the process on that file and
+    /// by its log checkpointer.
     writer: Arc<tokio::sync::Mutex<()>>,
     /// Who this process is in the leases it takes (see [`Store::instance_id`]).
     instance: Arc<str>,
@@ -349,11 +351,17 @@ impl Store {
             Backend::Postgres => postgres_backend::open(url).await?,
         };
         tracing::debug!(?backend, "store opened");
+        // SQLite: the turn is the file's, shared with its checkpointer (see `sqlite_driver`).
+        let writer = match backend {
+            Backend::Sqlite => sqlite_driver::writer_turn(url),
+            Backend::Postgres => None,
+        }
+        .unwrap_or_default();
         Ok(Self {
             pool,
             backend,
             wakers: Arc::default(),
-            writer: Arc::default(),
+            writer,
             instance: leases::new_instance_id().into(),
             url: url.into(),
         })

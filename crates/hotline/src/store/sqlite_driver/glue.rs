@@ -52,9 +52,9 @@ impl Database for InlineSqlite {
 /// Where to open the database, from the URL (`sqlite://path?mode=rwc`, `sqlite::memory:`).
 #[derive(Debug, Clone)]
 pub struct Options {
-    path: String,
+    pub(super) path: String,
     flags: std::ffi::c_int,
-    memory: bool,
+    pub(super) memory: bool,
 }
 
 impl TryFrom<&AnyConnectOptions> for Options {

@@ -13,9 +13,14 @@
 //! statement that meets another connection's write lock is retried after an async sleep
 //! for up to [`BUSY_WAIT`] (what `PRAGMA busy_timeout` did on sqlx's thread).
 //!
+//! For the same reason the log's checkpoints (the only `fsync`s) run on a thread of their
+//! own (`checkpoint`), not in the commit that fills the log; the store's turn to write
+//! lives there too, since the checkpointer takes it.
+//!
 //! `glue` holds the type-level registration sqlx requires of a driver; `raw` every call
 //! into SQLite's C API; `migrate` runs sqlx's migrations on these connections.
 
+mod checkpoint;
 mod glue;
 mod migrate;
 mod raw;
@@ -38,7 +43,17 @@ use sqlx_core::ext::ustr::UStr;
 
 use raw::{Db, Failure, Stepped, Stmt};
 
+pub(crate) use checkpoint::Turn;
 pub(crate) use glue::DRIVER;
+
+/// The process's turn to write to the SQLite database at `url` (None for an in-memory
+/// one): shared by every store of this process on that file and by its checkpointer
+/// thread, which takes it for the last step of each checkpoint (see `checkpoint`).
+pub(crate) fn writer_turn(url: &str) -> Option<Turn> {
+    use std::str::FromStr;
+    let options = glue::Options::from_str(url).ok()?;
+    (!options.memory).then(|| checkpoint::turn(&options.path))
+}
 
 /// How long a statement waits, in total, for another connection's write lock.
 pub const BUSY_WAIT: Duration = Duration::from_secs(10);
@@ -336,7 +351,13 @@ impl InlineConnection {
     /// an in-memory database), `synchronous = NORMAL`, foreign keys, no busy timeout
     /// (locks are waited for asynchronously, see the module).
     async fn open(path: &str, flags: std::ffi::c_int, memory: bool) -> Result<Self, sqlx::Error> {
-        let db = Db::open(path, flags)?;
+        let mut db = Db::open(path, flags)?;
+        if !memory && flags & libsqlite3_sys::SQLITE_OPEN_READWRITE != 0 {
+            // Without a thread, SQLite's automatic checkpoint stays.
+            if let Ok(c) = checkpoint::Checkpointer::of(path) {
+                c.watch(&mut db);
+            }
+        }
         let mut conn = InlineConnection {
             cache: HashMap::new(),
             db,

@@ -29,6 +29,31 @@ impl Failure {
 /// One open database connection.
 pub(super) struct Db {
     raw: NonNull<ffi::sqlite3>,
+    /// The WAL hook's closure ([`Db::on_commit`]); declared after `raw` and freed after
+    /// the connection is closed (`Drop` closes first), so SQLite never calls a freed one.
+    wal_hook: Option<Box<WalHook>>,
+}
+
+/// What [`Db::on_commit`] runs: given the frames now in the write-ahead log, whether the
+/// committing connection should checkpoint the log itself, now.
+pub(super) type WalHook = Box<dyn Fn(c_int) -> bool + Send + Sync>;
+
+/// SQLite's WAL hook calls this with the closure registered by [`Db::on_commit`].
+extern "C" fn wal_hook(
+    data: *mut std::ffi::c_void,
+    db: *mut ffi::sqlite3,
+    schema: *const std::ffi::c_char,
+    frames: c_int,
+) -> c_int {
+    // SAFETY: `data` is the `WalHook` boxed in the `Db`, alive until after its close.
+    let hook = unsafe { &*(data as *const WalHook) };
+    // A panic must not unwind into C: it counts as "checkpoint here".
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(frames))).unwrap_or(true) {
+        // SAFETY: the connection and schema name SQLite passed to this hook; what its
+        // default hook does (a checkpoint's failure leaves the log for the next one).
+        unsafe { ffi::sqlite3_wal_checkpoint(db, schema) };
+    }
+    ffi::SQLITE_OK
 }
 
 // SAFETY: see the module comment (one user at a time, thread-safe SQLite build).
@@ -50,7 +75,10 @@ impl Db {
                 message: "out of memory opening the database".into(),
             });
         };
-        let db = Db { raw };
+        let db = Db {
+            raw,
+            wal_hook: None,
+        };
         if rc != ffi::SQLITE_OK {
             return Err(db.failure(rc));
         }
@@ -109,6 +137,42 @@ impl Db {
     pub fn changes(&self) -> u64 {
         // SAFETY: valid handle.
         unsafe { ffi::sqlite3_changes64(self.raw.as_ptr()) as u64 }
+    }
+
+    /// Runs `hook` after every commit of this connection that wrote to the write-ahead
+    /// log, with the frames the log now holds. This replaces SQLite's automatic
+    /// checkpoint on this connection (`sqlite3_wal_hook` and `wal_autocheckpoint` share
+    /// the one slot): the caller checkpoints instead (see `checkpoint`).
+    pub fn on_commit(&mut self, hook: WalHook) {
+        let hook = Box::new(hook);
+        let data = &*hook as *const WalHook as *mut std::ffi::c_void;
+        // SAFETY: valid handle; `data` stays valid until the connection is closed (it is
+        // kept in `self.wal_hook`, dropped only after `sqlite3_close`).
+        unsafe { ffi::sqlite3_wal_hook(self.raw.as_ptr(), Some(wal_hook), data) };
+        self.wal_hook = Some(hook);
+    }
+
+    /// Copies what it can of the write-ahead log into the database file without waiting
+    /// for readers or writers (`SQLITE_CHECKPOINT_PASSIVE`), syncing both files; returns
+    /// the frames in the log and how many of them are now in the file.
+    pub fn checkpoint(&self) -> Result<(c_int, c_int), Failure> {
+        let (mut log, mut copied) = (0, 0);
+        // SAFETY: valid handle; a null schema means every attached database; the counts
+        // are written to locals.
+        let rc = unsafe {
+            ffi::sqlite3_wal_checkpoint_v2(
+                self.raw.as_ptr(),
+                ptr::null(),
+                ffi::SQLITE_CHECKPOINT_PASSIVE,
+                &mut log,
+                &mut copied,
+            )
+        };
+        if rc == ffi::SQLITE_OK {
+            Ok((log, copied))
+        } else {
+            Err(self.failure(rc))
+        }
     }
 
     /// Whether the connection is outside any transaction.

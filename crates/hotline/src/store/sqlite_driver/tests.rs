@@ -193,3 +193,60 @@ async fn migrations_continue_across_drivers() {
         .await
         .unwrap();
 }
+
+/// The log is checkpointed into the database file by the checkpointer thread while the
+/// pool's connections stay open and writers keep committing, and it starts over instead of
+/// growing: without the thread (or with a checkpoint that never opened the log) every page
+/// stays in `-wal` for good.
+#[tokio::test]
+async fn the_log_is_checkpointed_off_the_committing_thread_and_stays_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pool(&dir, 2).await;
+    p.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, data BLOB)")
+        .await
+        .unwrap();
+    let db = dir.path().join("t.db");
+    let wal = dir.path().join("t.db-wal");
+    let size = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    // 12,000 commits of a page-sized row each, back to back (no quiet moment for the log
+    // to start over by itself): 48 MB through a log that may hold 8,000 pages (32 MB).
+    let blob = vec![7u8; 3000];
+    let mut largest_log = 0;
+    for i in 0..12_000i64 {
+        sqlx::query("INSERT INTO t (id, data) VALUES ($1, $2)")
+            .bind(i)
+            .bind(&blob)
+            .execute(&p)
+            .await
+            .unwrap();
+        if i % 500 == 0 {
+            largest_log = largest_log.max(size(&wal));
+        }
+    }
+    largest_log = largest_log.max(size(&wal));
+    assert!(
+        largest_log < 40_000_000,
+        "the log grew to {largest_log} bytes for 48 MB written"
+    );
+    // The thread copies the log into the file (a condition with a deadline).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while size(&db) < 12_000 * 3000 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the database file was not checkpointed: {} bytes, log {} bytes",
+            size(&db),
+            size(&wal)
+        );
+        // Commits go on meanwhile (a checkpoint is due every 1,000 pages committed).
+        sqlx::query("UPDATE t SET data = data WHERE id < 300")
+            .execute(&p)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
+        .fetch_one(&p)
+        .await
+        .unwrap();
+    assert_eq!(n, 12_000);
+}
