@@ -15,8 +15,9 @@
 //! its beginning only when a transaction begins with all of it copied; under a steady
 //! stream of commits that moment may not come, so past [`FORCE`] pages the thread copies
 //! the last few pages in the process's turn to write ([`turn`], the one `Store::begin`
-//! takes) — a pause of two small syncs for the writers, once per 8,000 pages rather than
-//! a large one per 1,000. Without that the log grew without bound (343 MB in one relay
+//! takes) with a restart checkpoint (which also keeps out writes made outside the turn and
+//! waits for readers of older snapshots) — a pause of two small syncs for the writers, once
+//! per 8,000 pages rather than a large one per 1,000. Without that the log grew without bound (343 MB in one relay
 //! benchmark) and every page lookup in it slowed down.
 
 use std::collections::HashMap;
@@ -164,6 +165,10 @@ const ROUNDS: usize = 4;
 /// Pages committed during a round below which no further round is worth its syncs.
 const FEW: c_int = 32;
 
+/// How long the step in the turn waits for readers of older snapshots (every writer of the
+/// process waits meanwhile).
+const RESTART_WAIT: Duration = Duration::from_millis(50);
+
 /// One checkpoint of the file at `path` (see the module). Returns the log's frames when
 /// it goes on growing, or None when it will start over (all of it copied in the turn,
 /// or started over already).
@@ -174,13 +179,13 @@ fn checkpoint(path: &str, turn: &Turn) -> Result<Option<c_int>, Failure> {
     if let (Some(mut header), _) = db.prepare("PRAGMA schema_version", false)? {
         header.step(&db)?;
     }
-    let (mut last, _) = db.checkpoint()?;
+    let (mut last, _) = db.checkpoint(false)?;
     if last < FORCE {
         return Ok(Some(last));
     }
     // Past FORCE: shrink what the turn will wait for.
     for _ in 1..ROUNDS {
-        let (log, _) = db.checkpoint()?;
+        let (log, _) = db.checkpoint(false)?;
         if log < last {
             return Ok(None);
         }
@@ -193,15 +198,22 @@ fn checkpoint(path: &str, turn: &Turn) -> Result<Option<c_int>, Failure> {
     let started = std::time::Instant::now();
     let _turn = turn.blocking_lock();
     let waited = started.elapsed();
-    let (log, copied) = db.checkpoint()?;
+    // Restart mode: writers that do not take the turn (single auto-commit writes) are kept
+    // out too, and the log is sure to start over; a reader on an older snapshot gets
+    // RESTART_WAIT to finish, else the log goes on and this is tried again later.
+    db.busy_timeout(RESTART_WAIT);
+    let done = db.checkpoint(true);
     tracing::debug!(
         target: "hotline::sqlite_checkpoint",
-        log,
-        copied,
+        last,
+        done = done.is_ok(),
         turn_wait_us = waited.as_micros() as u64,
         in_turn_us = (started.elapsed() - waited).as_micros() as u64,
         "the log is made to start over"
     );
-    // A reader on an older snapshot can keep pages from being copied: then later.
-    Ok((log != copied).then_some(log))
+    match done {
+        Ok(_) => Ok(None),
+        Err(e) if e.is_busy() => Ok(Some(last)),
+        Err(e) => Err(e),
+    }
 }

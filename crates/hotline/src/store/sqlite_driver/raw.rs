@@ -152,10 +152,17 @@ impl Db {
         self.wal_hook = Some(hook);
     }
 
-    /// Copies what it can of the write-ahead log into the database file without waiting
-    /// for readers or writers (`SQLITE_CHECKPOINT_PASSIVE`), syncing both files; returns
-    /// the frames in the log and how many of them are now in the file.
-    pub fn checkpoint(&self) -> Result<(c_int, c_int), Failure> {
+    /// Copies the write-ahead log into the database file, syncing both; returns the
+    /// frames in the log and how many of them are now in the file. Passive (`restart`
+    /// false): what it can, waiting for no reader or writer. Restart: keeps writers out,
+    /// copies everything and waits until no reader uses the log, so the next writer starts
+    /// it over — waiting up to the connection's busy timeout, else `SQLITE_BUSY`.
+    pub fn checkpoint(&self, restart: bool) -> Result<(c_int, c_int), Failure> {
+        let mode = if restart {
+            ffi::SQLITE_CHECKPOINT_RESTART
+        } else {
+            ffi::SQLITE_CHECKPOINT_PASSIVE
+        };
         let (mut log, mut copied) = (0, 0);
         // SAFETY: valid handle; a null schema means every attached database; the counts
         // are written to locals.
@@ -163,7 +170,7 @@ impl Db {
             ffi::sqlite3_wal_checkpoint_v2(
                 self.raw.as_ptr(),
                 ptr::null(),
-                ffi::SQLITE_CHECKPOINT_PASSIVE,
+                mode,
                 &mut log,
                 &mut copied,
             )
@@ -173,6 +180,14 @@ impl Db {
         } else {
             Err(self.failure(rc))
         }
+    }
+
+    /// Sets how long a call waits for another connection's lock before `SQLITE_BUSY`
+    /// (blocking the calling thread: only for connections of a thread of their own).
+    pub fn busy_timeout(&self, wait: std::time::Duration) {
+        let ms = wait.as_millis().min(c_int::MAX as u128) as c_int;
+        // SAFETY: valid handle.
+        unsafe { ffi::sqlite3_busy_timeout(self.raw.as_ptr(), ms) };
     }
 
     /// Whether the connection is outside any transaction.
