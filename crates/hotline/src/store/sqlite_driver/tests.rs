@@ -224,9 +224,12 @@ async fn the_log_is_checkpointed_off_the_committing_thread_and_stays_bounded() {
         }
     }
     largest_log = largest_log.max(size(&wal));
+    // The commits write ≈ 150 MB of log frames (each also rewrites b-tree pages); a log
+    // that never started over holds them all. The thread forces a start-over past 32 MB;
+    // on a loaded machine it may lag behind the writers, hence the margin.
     assert!(
-        largest_log < 40_000_000,
-        "the log grew to {largest_log} bytes for 48 MB written"
+        largest_log < 100_000_000,
+        "the log grew to {largest_log} bytes: it never started over"
     );
     // The thread copies the log into the file (a condition with a deadline).
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
