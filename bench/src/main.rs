@@ -297,26 +297,20 @@ async fn relay(users: usize, messages: usize, paced: usize, load: f64, count: bo
         .iter()
         .filter_map(|m| Some((m["message_id"].as_i64()?, m["text"].as_str()?.to_string())))
         .collect();
-    let mut lat: Vec<f64> = copies
+    // Per paced message: when it was sent (ms after the first send) and its latency (ms).
+    let first = sent.values().min().copied().unwrap_or(t0);
+    let mut rows: Vec<(f64, f64)> = copies
         .iter()
         .filter_map(|(id, at)| {
             let sent_at = sent.get(texts.get(id)?)?;
-            Some(at.duration_since(*sent_at).as_secs_f64() * 1000.0)
+            Some((
+                sent_at.duration_since(first).as_secs_f64() * 1000.0,
+                at.duration_since(*sent_at).as_secs_f64() * 1000.0,
+            ))
         })
         .collect();
-    // Diagnostics: each paced message's send time (ms after the first) and latency.
+    // Diagnostics: the rows in send order, to see when stalls happen.
     if let Ok(path) = std::env::var("HOTLINE_BENCH_LATENCIES") {
-        let first = sent.values().min().copied().unwrap_or(t0);
-        let mut rows: Vec<(f64, f64)> = copies
-            .iter()
-            .filter_map(|(id, at)| {
-                let sent_at = sent.get(texts.get(id)?)?;
-                Some((
-                    sent_at.duration_since(first).as_secs_f64() * 1000.0,
-                    at.duration_since(*sent_at).as_secs_f64() * 1000.0,
-                ))
-            })
-            .collect();
         rows.sort_by(|a, b| a.0.total_cmp(&b.0));
         let text: String = rows
             .iter()
@@ -324,6 +318,7 @@ async fn relay(users: usize, messages: usize, paced: usize, load: f64, count: bo
             .collect();
         let _ = std::fs::write(path, text);
     }
+    let mut lat: Vec<f64> = rows.iter().map(|(_, l)| *l).collect();
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
     println!(
         "latency at {rate:.0} messages/s ({:.0}% of throughput, {} samples): p50 {:.1} ms, p99 {:.1} ms",
