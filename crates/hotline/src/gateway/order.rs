@@ -55,7 +55,7 @@ struct Inner {
     synced: watch::Sender<UnixMs>,
     /// The processor needs `synced` at least this.
     wanted: watch::Sender<UnixMs>,
-    /// Wakes the processor: a send settled, or the intake synced.
+    /// Wakes the processor: a send settled.
     settled: Notify,
     /// When this process started ordering (graces count from here at the earliest).
     born: UnixMs,
@@ -180,7 +180,6 @@ impl Order {
             *s = (*s).max(started);
             newer
         });
-        self.0.settled.notify_one();
     }
 
     /// Asks the intake to prove it stored every update queued before `at`.
@@ -213,10 +212,14 @@ impl Order {
         self.0.passes.subscribe()
     }
 
-    /// Resolves after a send settled or the intake synced (a permit is kept when nobody
-    /// waits).
-    pub async fn settled(&self) {
+    /// Resolves after a send settled (a permit is kept when nobody waits).
+    pub async fn send_settled(&self) {
         self.0.settled.notified().await
+    }
+
+    /// Sees every later advance of [`Order::synced`] (for the processor).
+    pub fn synced_changes(&self) -> watch::Receiver<UnixMs> {
+        self.0.synced.subscribe()
     }
 }
 

@@ -47,10 +47,13 @@ pub async fn process_loop(
     #[cfg(feature = "fault-injection")]
     crate::fault::check(crate::fault::Site::Task, &ctx.name);
     let mut failures = 0u32;
+    let mut synced = order.synced_changes();
     while !shutdown.is_shutdown() {
         let notified = wake.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
+        // A sync after the pass's snapshot wakes the next wait.
+        synced.borrow_and_update();
         // A panic outside one update's handling (deciding the gateway's calls) is retried
         // like a store failure: the task, and every other connection, go on.
         let pass = crate::isolation::catch(process_batch(&ctx, &store, &order, lease.as_ref()))
@@ -74,9 +77,13 @@ pub async fn process_loop(
                     // Within a minute even so: an update re-queued by `hotline
                     // dead-letters retry` (another process) is due.
                     .unwrap_or(Duration::from_secs(60));
+                // A settled send matters only to what waits for one; otherwise it would
+                // wake a pass per mirrored send that finds its calls still waiting for
+                // the sync (the send was journaled, which woke a pass already).
                 tokio::select! {
                     _ = &mut notified => {}
-                    _ = order.settled() => {}
+                    _ = synced.changed() => {}
+                    _ = order.send_settled(), if pass.waits_for_send => {}
                     _ = tokio::time::sleep(wait) => {}
                     _ = shutdown.recv() => {}
                 }
@@ -109,6 +116,10 @@ pub struct Pass {
     /// The lease was taken over before the commit: the pass was rolled back and the
     /// lease reported lost ([`Held::lost`]).
     pub lease_lost: bool,
+    /// Something waits for a bot's send in flight: the next pass is due when one settles
+    /// (otherwise only a new update or call, the intake's sync or `retry_at` can change
+    /// what a pass decides).
+    pub waits_for_send: bool,
 }
 
 /// A private chat an update is about and, for a new message, its `message_id` there.
@@ -157,15 +168,22 @@ enum Point {
     },
 }
 
-/// Decides the pending calls that belong before `point`, in journal order, per chat:
-/// a send that precedes the user's message at `point` in Telegram's order always; any
+/// What a pass waits for after it decided what it could.
+#[derive(Debug, Default, Clone, Copy)]
+struct Blocked {
+    /// An update or a call waits for a bot's send in flight (see `Order::sending_before`).
+    by_send: bool,
+}
+
+/// Plans the pending calls that belong before `point`, in journal order, per chat: a
+/// send that precedes the user's message at `point` in Telegram's order always; any
 /// other call when it came before the update (`after_update`), its chat is not waiting,
 /// and — for a send — the intake has caught up with it. A call that must wait makes the
-/// later calls of its chat wait too.
+/// later calls of its chat wait too. Returns the calls to decide, in the order to decide
+/// them, marked done; a send waiting for the intake asks for a sync (`retry_at`: when it
+/// is placed anyway).
 #[allow(clippy::too_many_arguments)]
-async fn decide_calls(
-    tx: &mut Tx,
-    ctx: &Context,
+fn plan_calls(
     order: &Order,
     snap: &Snapshot,
     calls: &mut [Pending],
@@ -174,9 +192,10 @@ async fn decide_calls(
     point: Point,
     now: UnixMs,
     retry_at: &mut Option<UnixMs>,
-) -> Result<usize, StoreError> {
+    blocked: &mut Blocked,
+) -> Vec<usize> {
     let mut waiting: HashSet<i64> = held.clone();
-    let mut decided = 0;
+    let mut plan = Vec::new();
     for i in 0..calls.len() {
         if calls[i].done {
             continue;
@@ -219,15 +238,14 @@ async fn decide_calls(
                 .and_then(|s| s.first())
                 .is_some_and(|first| *first < send)
         });
+        let positioned = p.position.is_some() && p.chat != 0;
+        // A send in flight since before this one was answered may have run before it.
+        let after_send = positioned && snap.sending_before(p.chat, p.call.called_at);
         let go = earlier_send
             || (due
                 && !before_unhandled
                 && !waiting.contains(&p.chat)
-                && (p.position.is_none()
-                    || p.chat == 0
-                    // A send in flight since before this one was answered may have run
-                    // before it.
-                    || (caught_up(p) && !snap.sending_before(p.chat, p.call.called_at))));
+                && (!positioned || (caught_up(p) && !after_send)));
         if go {
             tracing::debug!(
                 chat = p.chat,
@@ -249,25 +267,36 @@ async fn decide_calls(
                     .collect();
                 earlier.sort_by_key(|&j| calls[j].position);
                 for j in earlier {
-                    crate::gateway::mirror::decide(tx, ctx, &calls[j].call).await?;
                     calls[j].done = true;
-                    decided += 1;
+                    plan.push(j);
                 }
             }
-            let p = &mut calls[i];
-            crate::gateway::mirror::decide(tx, ctx, &p.call).await?;
-            p.done = true;
-            decided += 1;
+            calls[i].done = true;
+            plan.push(i);
             continue;
         }
         waiting.insert(p.chat);
-        if due && p.position.is_some() && p.chat != 0 && !caught_up(p) {
+        blocked.by_send |= after_send;
+        if due && positioned && !caught_up(p) {
             order.want_sync(p.call.called_at);
             let at = order.grace_end(p.call.called_at);
             *retry_at = Some(retry_at.map_or(at, |r| r.min(at)));
         }
     }
-    Ok(decided)
+    plan
+}
+
+/// Decides the planned calls (see [`plan_calls`]) in the pass's transaction.
+async fn decide_calls(
+    tx: &mut Tx,
+    ctx: &Context,
+    calls: &[Pending],
+    plan: &[usize],
+) -> Result<usize, StoreError> {
+    for &i in plan {
+        crate::gateway::mirror::decide(tx, ctx, &calls[i].call).await?;
+    }
+    Ok(plan.len())
 }
 
 /// For an update that may pause the bot: once this transaction committed (after the
@@ -344,6 +373,7 @@ pub async fn process_batch(
         return Ok(Pass::default());
     }
     let now = now_ms();
+    let mut blocked = Blocked::default();
     let mut calls: Vec<Pending> = calls
         .into_iter()
         .map(|call| {
@@ -368,6 +398,36 @@ pub async fn process_batch(
         crate::commands::settings::prefetch(ctx, &u.payload).await;
     }
     let mut retry_at = None;
+    // Without updates, the pass is the calls' plan after the last update: when it decides
+    // nothing (every send waits for the intake's sync or a send in flight), no transaction
+    // is begun — under a flood of mirrored sends that was most passes.
+    let end_plan = if updates.is_empty() {
+        let plan = plan_calls(
+            order,
+            &snap,
+            &mut calls,
+            &held,
+            &unhandled,
+            Point::End {
+                caught_up: true,
+                last: i64::MIN,
+            },
+            now,
+            &mut retry_at,
+            &mut blocked,
+        );
+        if plan.is_empty() {
+            return Ok(Pass {
+                handled: 0,
+                retry_at,
+                lease_lost: false,
+                waits_for_send: blocked.by_send,
+            });
+        }
+        Some(plan)
+    } else {
+        None
+    };
     let mut handled = 0;
     let mut tx = store.begin().await?;
     let mut processed = Vec::with_capacity(updates.len());
@@ -395,6 +455,7 @@ pub async fn process_batch(
                 .fold(u.received_at, i64::max);
             if position.is_some() && snap.sending_before(c, since) {
                 held.insert(c);
+                blocked.by_send = true;
                 continue;
             }
         }
@@ -404,9 +465,7 @@ pub async fn process_batch(
             position,
             full: updates.len() as i64 >= BATCH,
         };
-        handled += decide_calls(
-            &mut tx,
-            ctx,
+        let plan = plan_calls(
             order,
             &snap,
             &mut calls,
@@ -415,8 +474,9 @@ pub async fn process_batch(
             point,
             now,
             &mut retry_at,
-        )
-        .await?;
+            &mut blocked,
+        );
+        handled += decide_calls(&mut tx, ctx, &calls, &plan).await?;
         if let (Some(c), Some(m)) = (chat, position) {
             if let Some(s) = unhandled.get_mut(&c) {
                 s.remove(&m);
@@ -472,23 +532,24 @@ pub async fn process_batch(
     }
     // A partial batch means every stored update was read; otherwise only calls that came
     // after the last one read are due.
-    let point = Point::End {
-        caught_up: (updates.len() as i64) < BATCH,
-        last: updates.last().map_or(i64::MIN, |u| u.update_id),
-    };
-    handled += decide_calls(
-        &mut tx,
-        ctx,
-        order,
-        &snap,
-        &mut calls,
-        &held,
-        &unhandled,
-        point,
-        now,
-        &mut retry_at,
-    )
-    .await?;
+    let plan = end_plan.unwrap_or_else(|| {
+        let point = Point::End {
+            caught_up: (updates.len() as i64) < BATCH,
+            last: updates.last().map_or(i64::MIN, |u| u.update_id),
+        };
+        plan_calls(
+            order,
+            &snap,
+            &mut calls,
+            &held,
+            &unhandled,
+            point,
+            now,
+            &mut retry_at,
+            &mut blocked,
+        )
+    });
+    handled += decide_calls(&mut tx, ctx, &calls, &plan).await?;
     let decided: Vec<i64> = calls.iter().filter(|p| p.done).map(|p| p.call.id).collect();
     if !decided.is_empty() {
         tx.forget_these_calls(ctx.connection, &decided).await?;
@@ -522,5 +583,6 @@ pub async fn process_batch(
         handled,
         retry_at,
         lease_lost: false,
+        waits_for_send: blocked.by_send,
     })
 }
