@@ -182,8 +182,11 @@ impl Order {
         });
     }
 
-    /// Asks the intake to prove it stored every update queued before `at`.
+    /// Asks the intake to prove it stored every update queued up to `at` included: a
+    /// poll that started after `at` ([`Order::caught_up`] wants `synced > at`; a poll
+    /// that started in the same millisecond as the answer proves nothing about it).
     pub fn want_sync(&self, at: UnixMs) {
+        let at = at.saturating_add(1);
         self.0.wanted.send_if_modified(|w| {
             let newer = at > *w;
             *w = (*w).max(at);
@@ -251,8 +254,15 @@ mod tests {
         o.set_synced(99);
         assert!(o.sync_pending());
         o.set_synced(100);
-        assert!(!o.sync_pending() && o.synced() == 100);
+        assert!(
+            o.sync_pending(),
+            "a poll that started when the send was answered may have missed what came just before"
+        );
+        assert!(!o.caught_up(&o.snapshot(), 100, 100));
+        o.set_synced(101);
+        assert!(!o.sync_pending() && o.synced() == 101);
+        assert!(o.caught_up(&o.snapshot(), 100, 100));
         o.set_synced(50);
-        assert_eq!(o.synced(), 100, "never goes back");
+        assert_eq!(o.synced(), 101, "never goes back");
     }
 }

@@ -42,9 +42,11 @@ pub async fn poll_loop(
         // queued before then is stored (see `gateway::order`). While the processor waits
         // for that proof, polls are short; a long poll is cut when it starts waiting.
         let started = now_ms();
+        // Marked seen before the check: a sync wanted after it cuts the long poll short
+        // (the other way round, one wanted in between waited out the long poll).
+        wanted.borrow_and_update();
         let urgent = order.sync_pending();
         let timeout = if urgent { 0 } else { POLL_TIMEOUT };
-        wanted.borrow_and_update();
         let polled = tokio::select! {
             r = tg.get_updates(offset, 100, timeout, Some(ALL_UPDATES)) => r,
             _ = sync_wanted(&mut wanted, &order), if !urgent => continue,
