@@ -27,6 +27,7 @@ use http_body::Body as _;
 use hyper::body::Incoming;
 use serde_json::{Map, Value};
 
+use super::order::Sending;
 use super::{content_type, mirror, not_found, parse_params, tg_error, upstream, Bot, SMALL_BODY};
 
 /// Largest JSON or urlencoded request of a mirrored method read into memory.
@@ -342,7 +343,7 @@ pub async fn call(bot: &Arc<Bot>, method: &str, req: Request) -> Response {
     let b = bot.clone();
     detached(bot, async move {
         match send(&b, parts.method, uri, ctype, len, body).await {
-            Ok(resp) => buffered_answer(&b, &lower, None, counted, resp).await,
+            Ok(resp) => buffered_answer(&b, &lower, None, (counted, None), resp).await,
             Err(r) => r,
         }
     })
@@ -452,14 +453,13 @@ pub async fn call_buffered(
     }
     let (b, http_method) = (bot.clone(), http_method.clone());
     detached(bot, async move {
-        let _sending = sending;
         match send_inline(&b, http_method, uri, ctype, body, BUFFER_MAX).await {
             Ok(upstream::Answer::Whole(head, bytes)) => {
                 journaled_answer(
                     &b,
                     &lower,
                     params.as_ref(),
-                    counted,
+                    (counted, sending),
                     head.status,
                     &head.headers,
                     bytes,
@@ -467,7 +467,7 @@ pub async fn call_buffered(
                 .await
             }
             Ok(upstream::Answer::Streamed(resp)) => {
-                buffered_answer(&b, &lower, params, counted, resp).await
+                buffered_answer(&b, &lower, params, (counted, sending), resp).await
             }
             Err(r) => r,
         }
@@ -481,7 +481,7 @@ async fn buffered_answer(
     bot: &Arc<Bot>,
     lower: &str,
     params: Option<Map<String, Value>>,
-    counted: Option<CountedSend>,
+    send: (Option<CountedSend>, Option<Sending>),
     resp: axum::http::Response<Incoming>,
 ) -> Response {
     let (head, body) = resp.into_parts();
@@ -493,7 +493,7 @@ async fn buffered_answer(
         bot,
         lower,
         params.as_ref(),
-        counted,
+        send,
         head.status,
         &head.headers,
         bytes,
@@ -503,12 +503,13 @@ async fn buffered_answer(
 
 /// Returns Telegram's answer (read whole) unchanged; a successful call that may be
 /// mirrored is journaled first (batched with other calls: see `journal`). A send is
-/// counted for the outbox (see [`count`]).
+/// counted for the outbox (see [`count`]); a send in flight is settled when its call is
+/// journaled (or, not journaled, when the answer is returned).
 async fn journaled_answer(
     bot: &Arc<Bot>,
     lower: &str,
     params: Option<&Map<String, Value>>,
-    counted: Option<CountedSend>,
+    (counted, sending): (Option<CountedSend>, Option<Sending>),
     status: StatusCode,
     headers: &HeaderMap,
     bytes: Bytes,
@@ -516,7 +517,7 @@ async fn journaled_answer(
     count(bot, counted, status, Some(&bytes));
     if status.is_success() {
         if let Some(call) = mirror::journal_entry(bot, lower, params, &bytes) {
-            bot.journal.record(call).await;
+            bot.journal.record(call, sending).await;
         }
     }
     head_of(status, headers)

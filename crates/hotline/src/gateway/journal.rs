@@ -22,6 +22,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::backoff::Backoff;
+use crate::gateway::order::Sending;
 use crate::store::{ConnectionId, GatewayCall, Store};
 
 /// Waits between tries to journal a batch: 200 ms doubling (five tries, then it is lost).
@@ -37,6 +38,9 @@ pub const BATCH: usize = 256;
 
 struct Entry {
     call: GatewayCall,
+    /// The send in flight this call answers: settled once journaled, before the processor
+    /// is woken, so its pass does not wait for it.
+    sending: Option<Sending>,
     written: oneshot::Sender<()>,
 }
 
@@ -57,9 +61,14 @@ impl Journal {
 
     /// Appends a call and waits until it is committed (or could not be: then it is logged
     /// and the call is not mirrored, but the bot still gets its answer).
-    pub async fn record(&self, call: GatewayCall) {
+    pub async fn record(&self, call: GatewayCall, sending: Option<Sending>) {
         let (written, done) = oneshot::channel();
-        if self.tx.send(Entry { call, written }).await.is_ok() {
+        let entry = Entry {
+            call,
+            sending,
+            written,
+        };
+        if self.tx.send(entry).await.is_ok() {
             let _ = done.await;
         }
     }
@@ -73,8 +82,14 @@ async fn writer(
 ) {
     let mut batch = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut batch, BATCH).await > 0 {
-        let (calls, written): (Vec<GatewayCall>, Vec<_>) =
-            batch.drain(..).map(|e| (e.call, e.written)).unzip();
+        let mut calls = Vec::with_capacity(batch.len());
+        let mut written = Vec::with_capacity(batch.len());
+        let mut sendings = Vec::new();
+        for e in batch.drain(..) {
+            calls.push(e.call);
+            written.push(e.written);
+            sendings.extend(e.sending);
+        }
         let mut failures = 0u32;
         loop {
             match write(&store, connection, &calls).await {
@@ -90,6 +105,7 @@ async fn writer(
                 }
             }
         }
+        drop(sendings);
         wake.notify_one();
         for w in written {
             let _ = w.send(());

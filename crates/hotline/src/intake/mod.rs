@@ -69,7 +69,11 @@ pub async fn process_loop(
                 // The owner's work stops (see `lease::hold`); until then, nothing more.
                 shutdown.recv().await;
             }
-            Ok(pass) if pass.handled == 0 => {
+            // More stored updates or calls than one pass reads: the next pass at once.
+            Ok(pass) if pass.handled > 0 && !pass.read_all => failures = 0,
+            // Otherwise what is left waits like an empty pass: whatever arrived since
+            // this pass read the store notified `wake` meanwhile.
+            Ok(pass) => {
                 failures = 0;
                 let wait = pass
                     .retry_at
@@ -88,7 +92,6 @@ pub async fn process_loop(
                     _ = shutdown.recv() => {}
                 }
             }
-            Ok(_) => failures = 0,
             Err(e) => {
                 failures += 1;
                 let wait = PROCESS_RETRY.delay(failures);
@@ -120,6 +123,8 @@ pub struct Pass {
     /// (otherwise only a new update or call, the intake's sync or `retry_at` can change
     /// what a pass decides).
     pub waits_for_send: bool,
+    /// The pass read every stored update and journaled call (neither batch was full).
+    pub read_all: bool,
 }
 
 /// A private chat an update is about and, for a new message, its `message_id` there.
@@ -369,8 +374,12 @@ pub async fn process_batch(
     let snap = order.snapshot();
     let calls = store.journaled_calls(ctx.connection, CALLS).await?;
     let updates = store.unprocessed_updates(ctx.connection, BATCH).await?;
+    let read_all = (calls.len() as i64) < CALLS && (updates.len() as i64) < BATCH;
     if updates.is_empty() && calls.is_empty() {
-        return Ok(Pass::default());
+        return Ok(Pass {
+            read_all,
+            ..Pass::default()
+        });
     }
     let now = now_ms();
     let mut blocked = Blocked::default();
@@ -422,6 +431,7 @@ pub async fn process_batch(
                 retry_at,
                 lease_lost: false,
                 waits_for_send: blocked.by_send,
+                read_all,
             });
         }
         Some(plan)
@@ -584,5 +594,6 @@ pub async fn process_batch(
         retry_at,
         lease_lost: false,
         waits_for_send: blocked.by_send,
+        read_all,
     })
 }
