@@ -142,6 +142,24 @@ async fn blocked_user_is_marked_and_cleared() {
     t.assert_conformant();
 }
 
+/// A send to the user can meet the block (403) before Telegram's update about it is
+/// processed; the team hears of the block all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_found_by_a_failed_send_first_is_still_announced() {
+    let t = spawn_app().await;
+    let u = t.person("Hugo");
+    t.user_says(u, "hello");
+    let thread = t.wait_topic("Hugo").await;
+    let conn = t.app().connections[0].ctx.connection;
+    let store = &t.app().store;
+    let contact = store.contact_by_user(conn, u).await.unwrap().unwrap();
+    // What a welcome refused with 403 does before the update arrives.
+    store.set_contact_blocked(contact.id, true).await.unwrap();
+    t.ctl.block(u, t.bot, true).unwrap();
+    t.wait_in_topic(thread, "Hugo blocked the bot").await;
+    t.assert_conformant();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ban_unban_new_and_unknown_commands() {
     let t = spawn_app().await;

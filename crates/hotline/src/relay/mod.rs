@@ -82,18 +82,22 @@ async fn on_my_chat_member(ctx: &Context, tx: &mut Tx, m: &Value) -> Result<(), 
         return Ok(());
     };
     let blocked = m["new_chat_member"]["status"] == "kicked";
-    if blocked == contact.blocked {
+    if blocked != contact.blocked {
+        tx.set_contact_blocked(contact.id, blocked).await?;
+    }
+    // Telegram reports each change once; the team hears of a block even when a failed send
+    // to the user marked the contact first (a welcome refused with 403 before this update
+    // was processed left the team without a word).
+    let newly_blocked = blocked && m["old_chat_member"]["status"] != "kicked";
+    if !newly_blocked {
         return Ok(());
     }
-    tx.set_contact_blocked(contact.id, blocked).await?;
     if let Some(d) = tx.dialog_for_contact(ctx.connection, contact.id).await? {
-        if blocked {
-            let text = format!(
-                "⛔ {} blocked the bot. Messages to them will not be delivered.",
-                render::html(&render::shown_name(&contact, &ctx.params().hide_info))
-            );
-            ctx.notice(tx, Some(d.id), None, text).await?;
-        }
+        let text = format!(
+            "⛔ {} blocked the bot. Messages to them will not be delivered.",
+            render::html(&render::shown_name(&contact, &ctx.params().hide_info))
+        );
+        ctx.notice(tx, Some(d.id), None, text).await?;
     }
     Ok(())
 }
