@@ -173,11 +173,25 @@ enum Point {
     },
 }
 
-/// What a pass waits for after it decided what it could.
-#[derive(Debug, Default, Clone, Copy)]
-struct Blocked {
+/// What a pass knows while it places the calls among the updates.
+#[derive(Debug, Default)]
+struct PassState {
+    /// Chats whose updates wait (backing off, or behind a send in flight): their later
+    /// updates and calls wait too.
+    held: HashSet<i64>,
+    /// Per chat, the user's messages of this batch not handled yet.
+    unhandled: HashMap<i64, BTreeSet<i64>>,
+    /// The earliest time something waiting is due anyway (see [`Pass::retry_at`]).
+    retry_at: Option<UnixMs>,
     /// An update or a call waits for a bot's send in flight (see `Order::sending_before`).
-    by_send: bool,
+    waits_for_send: bool,
+}
+
+impl PassState {
+    /// Something waiting is due at `at` at the latest.
+    fn wait_until(&mut self, at: UnixMs) {
+        self.retry_at = Some(self.retry_at.map_or(at, |r| r.min(at)));
+    }
 }
 
 /// Plans the pending calls that belong before `point`, in journal order, per chat: a
@@ -187,19 +201,15 @@ struct Blocked {
 /// later calls of its chat wait too. Returns the calls to decide, in the order to decide
 /// them, marked done; a send waiting for the intake asks for a sync (`retry_at`: when it
 /// is placed anyway).
-#[allow(clippy::too_many_arguments)]
 fn plan_calls(
     order: &Order,
     snap: &Snapshot,
-    calls: &mut [Pending],
-    held: &HashSet<i64>,
-    unhandled: &HashMap<i64, BTreeSet<i64>>,
-    point: Point,
     now: UnixMs,
-    retry_at: &mut Option<UnixMs>,
-    blocked: &mut Blocked,
+    st: &mut PassState,
+    calls: &mut [Pending],
+    point: Point,
 ) -> Vec<usize> {
-    let mut waiting: HashSet<i64> = held.clone();
+    let mut waiting: HashSet<i64> = st.held.clone();
     let mut plan = Vec::new();
     for i in 0..calls.len() {
         if calls[i].done {
@@ -238,7 +248,7 @@ fn plan_calls(
         // A user's message of this batch that Telegram ran before the send and that is not
         // handled yet (later in the batch, or held) comes first.
         let before_unhandled = p.position.is_some_and(|send| {
-            unhandled
+            st.unhandled
                 .get(&p.chat)
                 .and_then(|s| s.first())
                 .is_some_and(|first| *first < send)
@@ -281,11 +291,11 @@ fn plan_calls(
             continue;
         }
         waiting.insert(p.chat);
-        blocked.by_send |= after_send;
+        st.waits_for_send |= after_send;
         if due && positioned && !caught_up(p) {
             order.want_sync(p.call.called_at);
             let at = order.grace_end(p.call.called_at);
-            *retry_at = Some(retry_at.map_or(at, |r| r.min(at)));
+            st.wait_until(at);
         }
     }
     plan
@@ -382,7 +392,6 @@ pub async fn process_batch(
         });
     }
     let now = now_ms();
-    let mut blocked = Blocked::default();
     let mut calls: Vec<Pending> = calls
         .into_iter()
         .map(|call| {
@@ -395,18 +404,16 @@ pub async fn process_batch(
             }
         })
         .collect();
-    let mut held = HashSet::new();
-    let mut unhandled: HashMap<i64, BTreeSet<i64>> = HashMap::new();
+    let mut st = PassState::default();
     for u in &updates {
         if let (Some(c), Some(m)) = update_place(&u.payload) {
-            unhandled.entry(c).or_default().insert(m);
+            st.unhandled.entry(c).or_default().insert(m);
         }
     }
     // DNS for `/set WEBHOOKS` before the writer is taken (see `commands::settings`).
     for u in &updates {
         crate::commands::settings::prefetch(ctx, &u.payload).await;
     }
-    let mut retry_at = None;
     // Without updates, the pass is the calls' plan after the last update: when it decides
     // nothing (every send waits for the intake's sync or a send in flight), no transaction
     // is begun — under a flood of mirrored sends that was most passes.
@@ -414,23 +421,20 @@ pub async fn process_batch(
         let plan = plan_calls(
             order,
             &snap,
+            now,
+            &mut st,
             &mut calls,
-            &held,
-            &unhandled,
             Point::End {
                 caught_up: true,
                 last: i64::MIN,
             },
-            now,
-            &mut retry_at,
-            &mut blocked,
         );
         if plan.is_empty() {
             return Ok(Pass {
                 handled: 0,
-                retry_at,
+                retry_at: st.retry_at,
                 lease_lost: false,
-                waits_for_send: blocked.by_send,
+                waits_for_send: st.waits_for_send,
                 read_all,
             });
         }
@@ -446,12 +450,12 @@ pub async fn process_batch(
         // An update backing off after a failed attempt waits, and the later updates of
         // its chat wait behind it (their order is kept).
         if let Some(at) = u.retry_at.filter(|at| *at > now) {
-            held.extend(chat);
-            retry_at = Some(retry_at.map_or(at, |r: UnixMs| r.min(at)));
+            st.held.extend(chat);
+            st.wait_until(at);
             continue;
         }
         if let Some(c) = chat {
-            if held.contains(&c) {
+            if st.held.contains(&c) {
                 continue;
             }
             // Sends Telegram ran before this message go first: a send in flight since
@@ -464,8 +468,8 @@ pub async fn process_batch(
                 .map(|p| p.call.called_at)
                 .fold(u.received_at, i64::max);
             if position.is_some() && snap.sending_before(c, since) {
-                held.insert(c);
-                blocked.by_send = true;
+                st.held.insert(c);
+                st.waits_for_send = true;
                 continue;
             }
         }
@@ -475,20 +479,10 @@ pub async fn process_batch(
             position,
             full: updates.len() as i64 >= BATCH,
         };
-        let plan = plan_calls(
-            order,
-            &snap,
-            &mut calls,
-            &held,
-            &unhandled,
-            point,
-            now,
-            &mut retry_at,
-            &mut blocked,
-        );
+        let plan = plan_calls(order, &snap, now, &mut st, &mut calls, point);
         handled += decide_calls(&mut tx, ctx, &calls, &plan).await?;
         if let (Some(c), Some(m)) = (chat, position) {
-            if let Some(s) = unhandled.get_mut(&c) {
+            if let Some(s) = st.unhandled.get_mut(&c) {
                 s.remove(&m);
             }
         }
@@ -533,8 +527,8 @@ pub async fn process_batch(
         };
         tx.rollback_to_savepoint().await?;
         if let Some(at) = update_failed(ctx, &mut tx, u, &error).await? {
-            held.extend(chat);
-            retry_at = Some(retry_at.map_or(at, |r: UnixMs| r.min(at)));
+            st.held.extend(chat);
+            st.wait_until(at);
         } else {
             // Given up (a dead letter): what came after it is served.
             settle_after_commit(ctx, &mut tx, u);
@@ -547,17 +541,7 @@ pub async fn process_batch(
             caught_up: (updates.len() as i64) < BATCH,
             last: updates.last().map_or(i64::MIN, |u| u.update_id),
         };
-        plan_calls(
-            order,
-            &snap,
-            &mut calls,
-            &held,
-            &unhandled,
-            point,
-            now,
-            &mut retry_at,
-            &mut blocked,
-        )
+        plan_calls(order, &snap, now, &mut st, &mut calls, point)
     });
     handled += decide_calls(&mut tx, ctx, &calls, &plan).await?;
     let decided: Vec<i64> = calls.iter().filter(|p| p.done).map(|p| p.call.id).collect();
@@ -591,9 +575,9 @@ pub async fn process_batch(
     crate::metrics::updates_processed(&ctx.name, updates.iter().map(|u| u.received_at));
     Ok(Pass {
         handled,
-        retry_at,
+        retry_at: st.retry_at,
         lease_lost: false,
-        waits_for_send: blocked.by_send,
+        waits_for_send: st.waits_for_send,
         read_all,
     })
 }
