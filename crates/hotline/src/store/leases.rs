@@ -62,7 +62,7 @@ impl Store {
     /// a second and more) let the lease lapse while its owner was alive: the instances
     /// took it from one another every few seconds, two of them processing at once. A lease
     /// statement is one row in its own transaction; PostgreSQL orders it with the rest.
-    async fn lease_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+    async fn lease_turn(&self) -> Option<super::TurnHeld> {
         match self.backend() {
             super::Backend::Sqlite => Some(self.writing().await),
             super::Backend::Postgres => None,

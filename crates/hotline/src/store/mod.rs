@@ -383,7 +383,7 @@ impl Store {
 
     /// Starts a transaction for a decision that must be recorded atomically.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        let writer = self.writer.clone().lock_owned().await;
+        let writer = TurnHeld::take(&self.writer).await;
         WRITE_TRANSACTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(Tx {
             backend: self.backend,
@@ -508,14 +508,60 @@ impl Store {
     /// [`Tx`]): queued behind the open transaction in process instead of failing to take
     /// SQLite's write lock and sleeping in its busy handler (1 ms, then 2, 5, 10, ... after
     /// the lock is already free). Never call it while holding a [`Tx`] of this store.
-    pub(crate) async fn writing(&self) -> tokio::sync::OwnedMutexGuard<()> {
+    pub(crate) async fn writing(&self) -> TurnHeld {
         WRITE_TRANSACTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.writer.clone().lock_owned().await
+        TurnHeld::take(&self.writer).await
     }
 
     /// What reads and single writes await before running: nothing (they may run beside an
     /// open [`Tx`]); the counterpart of [`Store::writing`] in `store_methods!`.
     pub(crate) async fn no_turn(&self) {}
+}
+
+/// Holds or waits for the turn to write at least this long are logged (see [`TurnHeld`]).
+const LONG_TURN: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// This process's turn to write, held (see [`Store::begin`], [`Store::writing`]). A wait
+/// for it or a hold of it of [`LONG_TURN`] or more is logged at debug level under the
+/// target `hotline::writer_turn`, inside the holder's span: the relay's tail latency is a
+/// few stalls of the whole pipeline, and this names who held the turn meanwhile
+/// (`RUST_LOG=hotline::writer_turn=debug`).
+pub(crate) struct TurnHeld {
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+    since: std::time::Instant,
+}
+
+impl TurnHeld {
+    async fn take(turn: &Arc<tokio::sync::Mutex<()>>) -> Self {
+        let asked = std::time::Instant::now();
+        let guard = turn.clone().lock_owned().await;
+        let since = std::time::Instant::now();
+        let waited = since - asked;
+        if waited >= LONG_TURN {
+            tracing::debug!(
+                target: "hotline::writer_turn",
+                waited_us = waited.as_micros() as u64,
+                "waited long for the turn to write"
+            );
+        }
+        Self {
+            _guard: guard,
+            since,
+        }
+    }
+}
+
+impl Drop for TurnHeld {
+    fn drop(&mut self) {
+        let held = self.since.elapsed();
+        if held >= LONG_TURN {
+            tracing::debug!(
+                target: "hotline::writer_turn",
+                held_us = held.as_micros() as u64,
+                "held the turn to write long"
+            );
+        }
+    }
 }
 
 /// A store transaction. Dropping it without [`Tx::commit`] rolls back.
@@ -524,7 +570,7 @@ pub struct Tx {
     /// The database's kind, for the few statements that differ (see `leases.rs`).
     backend: Backend,
     /// This process's turn to write (see [`Store::begin`]); released when the Tx ends.
-    _writer: tokio::sync::OwnedMutexGuard<()>,
+    _writer: TurnHeld,
     wake: BTreeSet<ConnectionId>,
     wakers: Arc<Wakers>,
     /// In-memory state that must follow the committed rows (see [`Tx::after_commit`]).
