@@ -382,28 +382,33 @@ impl Store {
     }
 
     /// Starts a transaction for a decision that must be recorded atomically.
-    pub async fn begin(&self) -> Result<Tx, StoreError> {
-        let writer = TurnHeld::take(&self.writer).await;
-        WRITE_TRANSACTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(Tx {
-            backend: self.backend,
-            _writer: writer,
-            // IMMEDIATE: take the write lock first. A deferred transaction that reads before
-            // it writes fails with SQLITE_BUSY_SNAPSHOT (not waited out by the busy
-            // timeout) when another writer commits in between; every Hotline transaction
-            // writes, so waiting for the lock up front costs nothing and never fails.
-            tx: match self.backend {
-                Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-                Backend::Postgres => self.pool.begin().await?,
-            },
-            wake: BTreeSet::new(),
-            wakers: self.wakers.clone(),
-            after_commit: Vec::new(),
-            hooks_at_savepoint: 0,
-            deferred: Deferred::default(),
-            deferred_at_savepoint: (0, 0),
-            deferred_rewrite: Deferred::default(),
-        })
+    /// (`#[track_caller]`: a long hold of the turn is logged with the caller's place.)
+    #[track_caller]
+    pub fn begin(&self) -> impl std::future::Future<Output = Result<Tx, StoreError>> + '_ {
+        let at = std::panic::Location::caller();
+        async move {
+            let writer = TurnHeld::take(&self.writer, at).await;
+            WRITE_TRANSACTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Ok(Tx {
+                backend: self.backend,
+                _writer: writer,
+                // IMMEDIATE: take the write lock first. A deferred transaction that reads before
+                // it writes fails with SQLITE_BUSY_SNAPSHOT (not waited out by the busy
+                // timeout) when another writer commits in between; every Hotline transaction
+                // writes, so waiting for the lock up front costs nothing and never fails.
+                tx: match self.backend {
+                    Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+                    Backend::Postgres => self.pool.begin().await?,
+                },
+                wake: BTreeSet::new(),
+                wakers: self.wakers.clone(),
+                after_commit: Vec::new(),
+                hooks_at_savepoint: 0,
+                deferred: Deferred::default(),
+                deferred_at_savepoint: (0, 0),
+                deferred_rewrite: Deferred::default(),
+            })
+        }
     }
 
     /// The wake-up the outbox worker of `connection` waits on; notified after every commit
@@ -508,9 +513,11 @@ impl Store {
     /// [`Tx`]): queued behind the open transaction in process instead of failing to take
     /// SQLite's write lock and sleeping in its busy handler (1 ms, then 2, 5, 10, ... after
     /// the lock is already free). Never call it while holding a [`Tx`] of this store.
-    pub(crate) async fn writing(&self) -> TurnHeld {
+    #[track_caller]
+    pub(crate) fn writing(&self) -> impl std::future::Future<Output = TurnHeld> + '_ {
+        let at = std::panic::Location::caller();
         WRITE_TRANSACTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        TurnHeld::take(&self.writer).await
+        TurnHeld::take(&self.writer, at)
     }
 
     /// What reads and single writes await before running: nothing (they may run beside an
@@ -529,10 +536,15 @@ const LONG_TURN: std::time::Duration = std::time::Duration::from_millis(5);
 pub(crate) struct TurnHeld {
     _guard: tokio::sync::OwnedMutexGuard<()>,
     since: std::time::Instant,
+    /// Who took it (the place in the source).
+    at: &'static std::panic::Location<'static>,
 }
 
 impl TurnHeld {
-    async fn take(turn: &Arc<tokio::sync::Mutex<()>>) -> Self {
+    async fn take(
+        turn: &Arc<tokio::sync::Mutex<()>>,
+        at: &'static std::panic::Location<'static>,
+    ) -> Self {
         let asked = std::time::Instant::now();
         let guard = turn.clone().lock_owned().await;
         let since = std::time::Instant::now();
@@ -541,12 +553,14 @@ impl TurnHeld {
             tracing::debug!(
                 target: "hotline::writer_turn",
                 waited_us = waited.as_micros() as u64,
+                %at,
                 "waited long for the turn to write"
             );
         }
         Self {
             _guard: guard,
             since,
+            at,
         }
     }
 }
@@ -558,6 +572,7 @@ impl Drop for TurnHeld {
             tracing::debug!(
                 target: "hotline::writer_turn",
                 held_us = held.as_micros() as u64,
+                at = %self.at,
                 "held the turn to write long"
             );
         }
