@@ -12,7 +12,7 @@
 //!   stored. The gateway registers every buffered send while it is in flight
 //!   ([`Order::sending`]); the processor holds a user's message while a send to the same
 //!   chat that started before the message was stored is still unanswered or unjournaled
-//!   ([`Order::sending_before`]).
+//!   ([`Snapshot::sending_before`]).
 //! - **A bot's send waits until the intake has caught up with it.** A user's message
 //!   Telegram executed before the send was queued upstream before the send was answered.
 //!   Every getUpdates that started at `t` and whose batch is stored proves that every
@@ -126,12 +126,6 @@ impl Order {
         }
     }
 
-    /// Whether a send to `chat` that started at or before `at` is still in flight.
-    pub fn sending_before(&self, chat: i64, at: UnixMs) -> bool {
-        let s = self.0.sending.lock().unwrap_or_else(|e| e.into_inner());
-        s.1.values().any(|&(c, started)| c == chat && started <= at)
-    }
-
     /// The state a processor pass decides on, taken **before** it reads the journal and
     /// the updates: a send settled before the snapshot is in the journal it reads, and
     /// every update queued before `synced` is among the updates it reads.
@@ -235,14 +229,14 @@ mod tests {
         let o = Order::default();
         let a = o.sending(5);
         let at = now_ms();
-        assert!(o.sending_before(5, at));
-        assert!(!o.sending_before(6, at));
+        assert!(o.snapshot().sending_before(5, at));
+        assert!(!o.snapshot().sending_before(6, at));
         assert!(
-            !o.sending_before(5, at - 60_000),
+            !o.snapshot().sending_before(5, at - 60_000),
             "started after the message"
         );
         drop(a);
-        assert!(!o.sending_before(5, at));
+        assert!(!o.snapshot().sending_before(5, at));
     }
 
     #[test]

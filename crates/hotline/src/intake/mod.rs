@@ -183,7 +183,7 @@ struct PassState {
     unhandled: HashMap<i64, BTreeSet<i64>>,
     /// The earliest time something waiting is due anyway (see [`Pass::retry_at`]).
     retry_at: Option<UnixMs>,
-    /// An update or a call waits for a bot's send in flight (see `Order::sending_before`).
+    /// An update or a call waits for a bot's send in flight (see `Snapshot::sending_before`).
     waits_for_send: bool,
 }
 
