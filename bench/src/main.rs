@@ -228,7 +228,6 @@ async fn send(s: &Setup, tag: &str, n: usize, interval: Duration) -> HashMap<Str
     sent
 }
 
-/// CPU seconds this process has used (user + system), from /proc (Linux).
 /// How [`settle`] ended.
 struct Settled {
     /// When the process was found idle, after the call.
@@ -255,6 +254,7 @@ async fn settle() -> Settled {
     }
 }
 
+/// CPU seconds this process has used (user + system), from /proc (Linux).
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after = stat.rsplit(')').next().unwrap_or("");
